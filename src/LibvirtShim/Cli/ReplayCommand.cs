@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using LibvirtShim.Domain;
+using LibvirtShim.Hook;
+using LibvirtShim.Lifecycle;
+using LibvirtShim.Net;
+using LibvirtShim.Netlink;
+
+namespace LibvirtShim.Cli;
+
+/// <summary><c>replay</c>: each step through the real hook logic, with its exit status, time, messages and the links it left.</summary>
+internal static class ReplayCommand
+{
+    public static int Run(string path, IReadOnlyList<string> settingOverrides, TextWriter output)
+    {
+        List<ReplayStep> steps = ReplayScript.Load(path);
+        var runner = new HookRunner(HookHost.ForSystem(settingOverrides));
+        int failures = 0;
+        for (int i = 0; i < steps.Count; i++)
+        {
+            ReplayStep step = steps[i];
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            var watch = Stopwatch.StartNew();
+            int exit;
+            using (Stream xml = File.OpenRead(step.XmlPath))
+                exit = runner.Run(step.Call, xml, stdout, stderr);
+            watch.Stop();
+            if (exit != 0) failures++;
+            output.WriteLine($"[{i + 1}/{steps.Count}] {step.Call}  exit {exit}  {watch.Elapsed.TotalMilliseconds:0.0} ms");
+            foreach (string line in Lines(stderr.ToString())) output.WriteLine($"    stderr: {line}");
+            if (stdout.ToString().Length > 0) output.WriteLine($"    stdout: {stdout.ToString().Length} bytes of rewritten domain XML");
+            ShowLinks(step, output);
+        }
+        return failures == 0 ? 0 : 1;
+    }
+
+    private static void ShowLinks(ReplayStep step, TextWriter output)
+    {
+        Guid uuid;
+        try
+        {
+            uuid = DomainReader.ReadLenient(DomainXml.Parse(File.ReadAllBytes(step.XmlPath))).Uuid;
+        }
+        catch (DomainXmlException)
+        {
+            return;
+        }
+        using LinkTable table = LinkTable.Open();
+        IReadOnlyList<Link> all = table.Dump();
+        var lowers = all.ToDictionary(l => l.Index, l => l.Name);
+        var ours = all.Where(l => LinkMarker.IsOwnedBy(l, uuid)).OrderBy(l => l.Index).ToList();
+        output.WriteLine($"    links of libvirt-shim's for {step.Call.Domain}: {ours.Count}");
+        if (step.Call.Operation != "prepare") return;
+        foreach (Link link in ours)
+            output.WriteLine($"      {link.Name,-15} ifindex {link.Index,-6} {link.Mac}  on {lowers.GetValueOrDefault(link.LowerIndex, "?"),-12} {link.Mode?.Name(),-8} {(link.IsUp ? "up" : "down")}");
+    }
+
+    private static IEnumerable<string> Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

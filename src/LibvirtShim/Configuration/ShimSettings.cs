@@ -1,0 +1,22 @@
+namespace LibvirtShim.Configuration;
+
+/// <summary>Every setting, with its default. Bound from the JSON file, LIBVIRT_SHIM_* variables and --Name=value overrides.</summary>
+internal sealed class ShimSettings
+{
+    /// <summary>The settings file itself; only meaningful from the environment (LIBVIRT_SHIM_CONFIG).</summary>
+    public string? Config { get; set; }
+
+    public string StateDir { get; set; } = "/run/libvirt/shim";
+    public string LibvirtRunDir { get; set; } = "/run/libvirt/qemu";
+    public string LibvirtConfigDir { get; set; } = "/etc/libvirt/qemu";
+    public string NamePrefix { get; set; } = "mvtap";
+    public int Capacity { get; set; } = 8192;
+    public string[] AllowedLowerDevices { get; set; } = [];
+    public Dictionary<string, string> Uplinks { get; set; } = new(StringComparer.Ordinal);
+    public Dictionary<string, string> Networks { get; set; } = new(StringComparer.Ordinal);
+    public int ReservationSeconds { get; set; } = 600;
+    public int LockTimeoutSeconds { get; set; } = 30;
+    public string LogFile { get; set; } = "/var/log/libvirt/shim.log";
+    public string LogLevel { get; set; } = "Information";
+    public string LogFormat { get; set; } = "text";
+}

@@ -1,0 +1,26 @@
+using LibvirtShim.Net;
+
+namespace LibvirtShim.Domain;
+
+/// <summary>What the hook needs of a domain: who it is, the NICs handed to the hook, and libvirt's own macvtaps.</summary>
+internal sealed record DomainDescription(
+    string Name,
+    Guid Uuid,
+    IReadOnlyList<OwnedNic> OwnedNics,
+    IReadOnlyList<LibvirtMacvtap> LibvirtMacvtaps)
+{
+    public bool HasMacvtaps => OwnedNics.Count > 0 || LibvirtMacvtaps.Count > 0;
+}
+
+/// <summary>
+/// An <c>&lt;interface type='ethernet'&gt;</c> with <c>&lt;target dev managed='no'/&gt;</c> whose MAC has a
+/// <c>&lt;shim:link&gt;</c> in the metadata: the hook creates and deletes its macvtap.
+/// Exactly one of <see cref="Source"/> (a lower device) and <see cref="Network"/> (a logical network) is set.
+/// </summary>
+internal sealed record OwnedNic(MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode)
+{
+    public string LowerDescription => Source ?? $"network {Network}";
+}
+
+/// <summary>A macvtap libvirt creates itself: a <c>direct</c> NIC, or a <c>network</c> NIC whose actual type is direct.</summary>
+internal sealed record LibvirtMacvtap(MacAddress Mac, string? Name, string? Lower, MacvtapMode Mode);

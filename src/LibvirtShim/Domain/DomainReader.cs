@@ -1,0 +1,139 @@
+using System.Xml.Linq;
+using LibvirtShim.Net;
+
+namespace LibvirtShim.Domain;
+
+/// <summary>
+/// Turns a libvirt domain XML (the hook's stdin, a definition, or a <c>&lt;domstatus&gt;</c> status file)
+/// into a <see cref="DomainDescription"/>. Problems with the NICs handed to the hook are errors;
+/// libvirt's own NICs are read leniently, since libvirt already accepted them.
+/// </summary>
+internal static class DomainReader
+{
+    public static DomainDescription Read(XDocument document) => Read(document, skipBrokenNics: false);
+
+    /// <summary>For inventories (status files, definitions): owned NICs that do not check out are left out, not fatal.</summary>
+    public static DomainDescription ReadLenient(XDocument document) => Read(document, skipBrokenNics: true);
+
+    private static DomainDescription Read(XDocument document, bool skipBrokenNics)
+    {
+        XElement domain = DomainElement(document);
+        string name = Identity.Name(domain);
+        Guid uuid = Identity.Uuid(domain);
+        var interfaces = domain.Element("devices")?.Elements("interface").ToList() ?? [];
+        List<OwnedNic> owned = skipBrokenNics ? ReadOwnedNicsLeniently(domain, interfaces) : ReadOwnedNics(domain, interfaces);
+        return new DomainDescription(name, uuid, owned, ReadLibvirtMacvtaps(interfaces));
+    }
+
+    public static XElement DomainElement(XDocument document)
+    {
+        XElement? root = document.Root;
+        if (root?.Name == "domstatus") root = root.Element("domain");
+        if (root is null || root.Name != "domain")
+            throw new DomainXmlException($"expected a <domain> document, found <{document.Root?.Name.LocalName}>");
+        return root;
+    }
+
+    private static List<OwnedNic> ReadOwnedNics(XElement domain, List<XElement> interfaces)
+    {
+        var nics = new List<OwnedNic>();
+        var seen = new HashSet<MacAddress>();
+        foreach (XElement link in ShimMetadata.Links(domain))
+        {
+            OwnedNic nic = ReadOwnedNic(link, interfaces);
+            if (!seen.Add(nic.Mac))
+                throw new DomainXmlException($"NIC {nic.Mac}: the metadata hands this MAC to libvirt-shim twice");
+            nics.Add(nic);
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (OwnedNic nic in nics)
+        {
+            if (!names.Add(nic.Name))
+                throw new DomainXmlException($"NIC {nic.Mac} ({nic.Name}): another NIC of this domain has the same target dev");
+        }
+        return nics;
+    }
+
+    private static List<OwnedNic> ReadOwnedNicsLeniently(XElement domain, List<XElement> interfaces)
+    {
+        var nics = new List<OwnedNic>();
+        foreach (XElement link in ShimMetadata.Links(domain))
+        {
+            try
+            {
+                OwnedNic nic = ReadOwnedNic(link, interfaces);
+                if (!nics.Any(n => n.Mac == nic.Mac || n.Name == nic.Name)) nics.Add(nic);
+            }
+            catch (DomainXmlException)
+            {
+            }
+        }
+        return nics;
+    }
+
+    private static OwnedNic ReadOwnedNic(XElement link, List<XElement> interfaces)
+    {
+        string macText = (string?)link.Attribute("mac") ?? "";
+        if (!MacAddress.TryParse(macText, out MacAddress mac))
+            throw new DomainXmlException($"<shim:link mac='{Shorten(macText)}'>: not a MAC address");
+        string? source = (string?)link.Attribute("source");
+        string? network = (string?)link.Attribute("network");
+        string? modeText = (string?)link.Attribute("mode");
+        if (!MacvtapModes.TryParse(modeText, out MacvtapMode mode))
+            throw new DomainXmlException($"NIC {mac}: unknown macvtap mode '{Shorten(modeText)}' (bridge, vepa, private, passthru or source)");
+        if ((source is null) == (network is null))
+            throw new DomainXmlException($"NIC {mac}: <shim:link> needs exactly one of source='LOWER-DEVICE' or network='NAME'");
+        if (source is not null && InterfaceName.Problem(source) is { } sourceProblem)
+            throw new DomainXmlException($"NIC {mac}: lower device name '{Shorten(source)}' {sourceProblem}");
+        if (network is not null && network.Length == 0)
+            throw new DomainXmlException($"NIC {mac}: network name is empty");
+
+        XElement nic = SingleInterfaceWithMac(interfaces, mac);
+        XElement? target = nic.Element("target");
+        if ((string?)nic.Attribute("type") != "ethernet" || (string?)target?.Attribute("managed") != "no")
+            throw new DomainXmlException(
+                $"NIC {mac} is handed to libvirt-shim but is not <interface type='ethernet'> with <target dev='NAME' managed='no'/> (libvirt-shim adopt converts it)");
+        string name = (string?)target.Attribute("dev") ?? "";
+        if (InterfaceName.Problem(name) is { } nameProblem)
+            throw new DomainXmlException($"NIC {mac}: target dev '{Shorten(name)}' {nameProblem}");
+        return new OwnedNic(mac, name, source, network, mode);
+    }
+
+    private static XElement SingleInterfaceWithMac(List<XElement> interfaces, MacAddress mac)
+    {
+        XElement? found = null;
+        foreach (XElement nic in interfaces)
+        {
+            if (!MacAddress.TryParse((string?)nic.Element("mac")?.Attribute("address"), out MacAddress nicMac) || nicMac != mac)
+                continue;
+            if (found is not null)
+                throw new DomainXmlException($"NIC {mac}: two <interface> elements have this MAC");
+            found = nic;
+        }
+        return found ?? throw new DomainXmlException($"NIC {mac}: the metadata names this MAC but no <interface> has it");
+    }
+
+    private static List<LibvirtMacvtap> ReadLibvirtMacvtaps(List<XElement> interfaces)
+    {
+        var macvtaps = new List<LibvirtMacvtap>();
+        foreach (XElement nic in interfaces)
+        {
+            XElement? direct = (string?)nic.Attribute("type") switch
+            {
+                "direct" => nic,
+                "network" => nic.Elements("actual").FirstOrDefault(a => (string?)a.Attribute("type") == "direct"),
+                _ => null,
+            };
+            if (direct is null) continue;
+            MacAddress.TryParse((string?)nic.Element("mac")?.Attribute("address"), out MacAddress mac);
+            XElement? source = direct.Element("source");
+            MacvtapModes.TryParse((string?)source?.Attribute("mode"), out MacvtapMode mode);
+            string? name = (string?)nic.Element("target")?.Attribute("dev");
+            macvtaps.Add(new LibvirtMacvtap(mac, string.IsNullOrEmpty(name) ? null : name, (string?)source?.Attribute("dev"), mode));
+        }
+        return macvtaps;
+    }
+
+    internal static string Shorten(string? text) =>
+        text is null ? "" : text.Length <= 40 ? text : text[..40] + "...";
+}

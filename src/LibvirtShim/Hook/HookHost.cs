@@ -1,0 +1,17 @@
+using LibvirtShim.Configuration;
+using LibvirtShim.Logging;
+using LibvirtShim.Netlink;
+using Serilog.Core;
+
+namespace LibvirtShim.Hook;
+
+/// <summary>Where a hook call gets its settings, links, clock and log; replaced in tests and replays.</summary>
+internal sealed record HookHost(
+    Func<ShimSettings> LoadSettings,
+    Func<LinkTable> OpenLinks,
+    TimeProvider Clock,
+    Func<ShimSettings, Logger> CreateLog)
+{
+    public static HookHost ForSystem(IReadOnlyList<string>? settingOverrides = null) =>
+        new(() => SettingsLoader.Load(settingOverrides), LinkTable.Open, TimeProvider.System, ShimLog.Create);
+}

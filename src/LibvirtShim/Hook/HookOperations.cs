@@ -1,0 +1,93 @@
+using LibvirtShim.Domain;
+using LibvirtShim.Lifecycle;
+
+namespace LibvirtShim.Hook;
+
+/// <summary>What one hook operation does, whether a domain gives it anything to do, and what a failure means to libvirt.</summary>
+internal abstract class HookOperation
+{
+    /// <summary>A failing call makes libvirt fail the start, migration or restore.</summary>
+    public abstract bool FailsTheGuest { get; }
+
+    /// <summary>libvirt kills a running guest whose reconnect hook fails, and a start must not fail over bookkeeping: those report and exit 0.</summary>
+    public virtual int ExitStatusOnFailure => 1;
+
+    public abstract bool HasWork(DomainDescription domain);
+
+    /// <summary>Does the work; <paramref name="domain"/> is null when the XML could not be read and the operation can do without it.</summary>
+    public abstract string Execute(ShimContext context, HookCall call, DomainDescription? domain, byte[] xml, TextWriter stdout);
+}
+
+internal static class HookOperations
+{
+    public static HookOperation? Find(string operation) => operation switch
+    {
+        "prepare" => new PrepareOperation(),
+        "start" or "started" => new RecordOperation(),
+        "reconnect" => new ReconnectOperation(),
+        "release" => new ReleaseOperation(),
+        _ => null,
+    };
+}
+
+internal sealed class PrepareOperation : HookOperation
+{
+    public override bool FailsTheGuest => true;
+    public override bool HasWork(DomainDescription domain) => domain.OwnedNics.Count > 0;
+
+    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, byte[] xml, TextWriter stdout)
+    {
+        using var session = ShimSession.Open(context);
+        int created = PrepareLinks.Run(session, domain!);
+        return $"created {created} of {domain!.OwnedNics.Count} macvtaps";
+    }
+}
+
+internal sealed class RecordOperation : HookOperation
+{
+    public override bool FailsTheGuest => false;
+    public override int ExitStatusOnFailure => 0;
+    public override bool HasWork(DomainDescription domain) => domain.LibvirtMacvtaps.Any(n => n.Name is not null);
+
+    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, byte[] xml, TextWriter stdout)
+    {
+        if (domain is null) return "nothing recorded: domain XML unreadable";
+        using var session = ShimSession.Open(context);
+        if (!RecordNames.RecordLibvirtNames(session, domain)) return "names already recorded";
+        session.Commit();
+        return "recorded libvirt's macvtap names";
+    }
+}
+
+internal sealed class ReconnectOperation : HookOperation
+{
+    public override bool FailsTheGuest => false;
+    public override int ExitStatusOnFailure => 0;
+    public override bool HasWork(DomainDescription domain) => domain.HasMacvtaps;
+
+    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, byte[] xml, TextWriter stdout)
+    {
+        if (domain is null) return "nothing recorded: domain XML unreadable";
+        using var session = ShimSession.Open(context);
+        bool changed = RecordNames.RecordLibvirtNames(session, domain) | RecordNames.RecordOwnedLinks(session, domain);
+        if (!changed) return "state already up to date";
+        session.Commit();
+        return "re-recorded names and links";
+    }
+}
+
+internal sealed class ReleaseOperation : HookOperation
+{
+    public override bool FailsTheGuest => false;
+    public override bool HasWork(DomainDescription domain) => true;
+
+    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, byte[] xml, TextWriter stdout)
+    {
+        using var session = ShimSession.Open(context);
+        Guid? uuid = domain?.Uuid ?? session.State.Records.FirstOrDefault(r => r.DomainName == call.Domain)?.Domain;
+        if (uuid is null) return "nothing recorded for the domain";
+        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, uuid.Value);
+        string leftAlone = outcome.LeftAlone.Count > 0 ? $"; left alone (not ours): {string.Join(", ", outcome.LeftAlone)}" : "";
+        return $"deleted {outcome.Deleted} macvtaps, released {outcome.RecordsDropped} records{leftAlone}";
+    }
+}

@@ -1,0 +1,45 @@
+using LibvirtShim.Domain;
+using Serilog;
+
+namespace LibvirtShim.Lifecycle;
+
+/// <summary>Domains as libvirt keeps them on disk: status files of running guests, persistent definitions.</summary>
+internal static class DomainInventory
+{
+    /// <summary>Every readable NAME.xml in a directory (not *.xml.new, not *.pid), keyed by UUID; unreadable ones are logged and skipped.</summary>
+    public static Dictionary<Guid, DomainDescription> Read(string directory, ILogger log)
+    {
+        var domains = new Dictionary<Guid, DomainDescription>();
+        if (!Directory.Exists(directory)) return domains;
+        foreach (string path in Directory.EnumerateFiles(directory))
+        {
+            if (!path.EndsWith(".xml", StringComparison.Ordinal)) continue;
+            try
+            {
+                DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(File.ReadAllBytes(path)));
+                domains[domain.Uuid] = domain;
+            }
+            catch (Exception e) when (e is DomainXmlException or IOException or UnauthorizedAccessException)
+            {
+                log.Warning("Skipped {Path}: {Problem}", path, e.Message);
+            }
+        }
+        return domains;
+    }
+
+    /// <summary>The persistent definition of one domain, if it exists under its usual file name and has that UUID.</summary>
+    public static DomainDescription? ReadDefinition(string configDirectory, string domainName, Guid uuid)
+    {
+        if (domainName.Contains('/') || domainName is "." or "..") return null;
+        string path = Path.Combine(configDirectory, domainName + ".xml");
+        try
+        {
+            DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(File.ReadAllBytes(path)));
+            return domain.Uuid == uuid ? domain : null;
+        }
+        catch (Exception e) when (e is DomainXmlException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}

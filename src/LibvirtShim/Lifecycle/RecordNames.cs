@@ -1,0 +1,67 @@
+using LibvirtShim.Domain;
+using LibvirtShim.Naming;
+using LibvirtShim.Netlink;
+
+namespace LibvirtShim.Lifecycle;
+
+/// <summary>
+/// <c>start</c>, <c>started</c> and <c>reconnect</c>: remember the names of the domain's macvtaps as they are now.
+/// libvirt's own names are only known while the guest runs (they are blanked again at stop), so they are recorded
+/// here and forgotten at release. Never fails for a disagreement; it records what is true and logs the rest.
+/// </summary>
+internal static class RecordNames
+{
+    /// <summary>Records libvirt's macvtap names for the domain; returns whether anything changed.</summary>
+    public static bool RecordLibvirtNames(ShimSession session, DomainDescription domain)
+    {
+        NameState state = session.State;
+        bool changed = false;
+        var current = domain.LibvirtMacvtaps.Where(n => n.Name is not null).ToDictionary(n => n.Name!, StringComparer.Ordinal);
+        foreach (NameRecord old in state.OfDomain(domain.Uuid).Where(r => r.Holding == Holding.Libvirt && !current.ContainsKey(r.Name)))
+        {
+            state.Remove(old.Name);
+            changed = true;
+        }
+        foreach (LibvirtMacvtap nic in current.Values)
+        {
+            NameRecord wanted = new(nic.Name!, Holding.Libvirt, domain.Uuid, domain.Name, nic.Mac, nic.Lower ?? "", nic.Mode);
+            NameRecord? held = state.Find(nic.Name!);
+            if (held == wanted) continue;
+            if (held is not null && held.Domain != domain.Uuid)
+                session.Context.Log.Warning("Name {Name} was recorded for {Holder}; libvirt gave it to domain {Domain}", nic.Name, Describe.Holder(held), domain.Name);
+            state.Put(wanted);
+            changed = true;
+        }
+        return changed;
+    }
+
+    /// <summary>
+    /// After a libvirtd restart: the links of the domain's owned NICs that carry its marks are recorded again;
+    /// a missing or foreign link is logged, never fatal (a failing reconnect hook gets the guest killed).
+    /// </summary>
+    public static bool RecordOwnedLinks(ShimSession session, DomainDescription domain)
+    {
+        if (domain.OwnedNics.Count == 0) return false;
+        NameState state = session.State;
+        IReadOnlyList<Link?> links = session.Context.Links.Find(domain.OwnedNics.Select(n => n.Name).ToList());
+        bool changed = false;
+        for (int i = 0; i < domain.OwnedNics.Count; i++)
+        {
+            OwnedNic nic = domain.OwnedNics[i];
+            if (links[i] is not { } link || !LinkMarker.IsOwnedBy(link, domain.Uuid))
+            {
+                session.Context.Log.Warning("{Nic}: no macvtap of libvirt-shim's for it in the kernel", Describe.Nic(domain, nic));
+                continue;
+            }
+            NameRecord? held = state.Find(nic.Name);
+            if (held is not null && held.Domain != domain.Uuid)
+                session.Context.Log.Warning("Name {Name} was recorded for {Holder}; the kernel's link belongs to domain {Domain}", nic.Name, Describe.Holder(held), domain.Name);
+            NameRecord wanted = new(nic.Name, Holding.Created, domain.Uuid, domain.Name, link.Mac, held?.Lower is { Length: > 0 } lower ? lower : nic.Source ?? "",
+                link.Mode ?? nic.Mode, link.Index, KeptByDefinition: held?.Domain == domain.Uuid && held.KeptByDefinition);
+            if (held == wanted) continue;
+            state.Put(wanted);
+            changed = true;
+        }
+        return changed;
+    }
+}

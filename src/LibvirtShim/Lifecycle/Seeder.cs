@@ -1,0 +1,117 @@
+using LibvirtShim.Domain;
+using LibvirtShim.Naming;
+using LibvirtShim.Netlink;
+
+namespace LibvirtShim.Lifecycle;
+
+/// <summary>What seeding found and did.</summary>
+internal sealed record SeedReport(NameState State, int RunningDomains, int DefinedDomains, IReadOnlyList<Link> DeletedLinks);
+
+/// <summary>
+/// Rebuilds the state from what is really there: the kernel's links (one dump), the status files of running guests
+/// and the persistent definitions. The hook's own links are told apart by their marks, not by the old state; the old
+/// state, when there is one, only contributes what cannot be seen elsewhere (pending reservations, a prepare whose
+/// guest has not started yet). Links of the hook's that no one can own any more are deleted.
+/// </summary>
+internal static class Seeder
+{
+    public static SeedReport Seed(ShimContext context, NameState? previous)
+    {
+        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log);
+        var defined = DomainInventory.Read(context.Settings.LibvirtConfigDir, context.Log);
+        IReadOnlyList<Link> links = context.Links.Dump();
+        var plan = Plan(context.Scheme, previous, running, defined, links, context.Now);
+        DeleteLeaked(context, plan.Leaked);
+        return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked);
+    }
+
+    internal sealed record SeedPlan(NameState State, List<Link> Leaked);
+
+    /// <summary>The decisions alone, from already gathered facts.</summary>
+    internal static SeedPlan Plan(
+        NameScheme scheme, NameState? previous, IReadOnlyDictionary<Guid, DomainDescription> running,
+        IReadOnlyDictionary<Guid, DomainDescription> defined, IReadOnlyList<Link> links, long now)
+    {
+        var state = new NameState(scheme, previous?.Cursor ?? 0);
+        var linkNames = links.ToDictionary(l => l.Index, l => l.Name);
+        var linksByName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
+        var leaked = new List<Link>();
+        var knownDomains = running.Keys.Concat(defined.Keys)
+            .Concat(previous?.Records.Select(r => r.Domain) ?? []).Where(d => d != Guid.Empty).ToHashSet();
+
+        foreach (Link link in links)
+        {
+            Guid? owner = LinkMarker.Owner(link) ?? UnlabelledOwner(link, knownDomains);
+            if (owner is null && !LinkMarker.IsUnlabelled(link)) continue;
+            NameRecord? before = previous?.Find(link.Name);
+            if (owner is { } domain && running.TryGetValue(domain, out DomainDescription? guest))
+                state.Put(CreatedRecord(link, guest.Name, domain, linkNames, before));
+            else if (before is { Holding: Holding.Created } && before.Ifindex == link.Index && before.Domain == owner)
+                state.Put(before);
+            else
+                leaked.Add(link);
+        }
+
+        foreach (DomainDescription guest in running.Values)
+        {
+            foreach (LibvirtMacvtap nic in guest.LibvirtMacvtaps)
+            {
+                if (nic.Name is null || state.IsHeld(nic.Name)) continue;
+                int ifindex = linksByName.TryGetValue(nic.Name, out Link link) ? link.Index : 0;
+                state.Put(new NameRecord(nic.Name, Holding.Libvirt, guest.Uuid, guest.Name, nic.Mac, nic.Lower ?? "", nic.Mode, ifindex));
+            }
+        }
+
+        foreach (NameRecord record in previous?.Records ?? [])
+        {
+            bool pending = record.Holding is Holding.Reserved or Holding.Defined && record.ExpiresAt > now;
+            if (pending && !state.IsHeld(record.Name) && !linksByName.ContainsKey(record.Name)) state.Put(record);
+        }
+
+        foreach (DomainDescription definition in defined.Values)
+        {
+            foreach (OwnedNic nic in definition.OwnedNics)
+            {
+                NameRecord? held = state.Find(nic.Name);
+                if (held is null && !linksByName.ContainsKey(nic.Name))
+                    state.Put(new NameRecord(nic.Name, Holding.Defined, definition.Uuid, definition.Name, nic.Mac, nic.Source ?? "", nic.Mode));
+                else if (held is not null && held.Domain == definition.Uuid)
+                    state.Put(held with { KeptByDefinition = true });
+            }
+        }
+
+        foreach (Link link in links)
+        {
+            if (scheme.IsManaged(link.Name) && !state.IsHeld(link.Name) && !leaked.Contains(link))
+                state.Put(new NameRecord(link.Name, Holding.Foreign, Guid.Empty, "", link.Mac, "", link.Mode ?? default, link.Index));
+        }
+        return new SeedPlan(state, leaked);
+    }
+
+    private static Guid? UnlabelledOwner(Link link, HashSet<Guid> knownDomains)
+    {
+        if (!LinkMarker.IsUnlabelled(link)) return null;
+        foreach (Guid domain in knownDomains)
+        {
+            if (LinkMarker.Group(domain) == link.Group) return domain;
+        }
+        return null;
+    }
+
+    private static NameRecord CreatedRecord(Link link, string domainName, Guid domain, Dictionary<int, string> linkNames, NameRecord? before) =>
+        new(link.Name, Holding.Created, domain, domainName, link.Mac, linkNames.GetValueOrDefault(link.LowerIndex, ""),
+            link.Mode ?? Net.MacvtapMode.Bridge, link.Index, KeptByDefinition: before?.KeptByDefinition ?? false);
+
+    private static void DeleteLeaked(ShimContext context, List<Link> leaked)
+    {
+        if (leaked.Count == 0) return;
+        IReadOnlyList<NetlinkError?> results = context.Links.Delete(leaked.Select(l => l.Index).ToList());
+        for (int i = 0; i < leaked.Count; i++)
+        {
+            if (results[i] is { } error)
+                context.Log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name, leaked[i].Index, error.Describe());
+            else
+                context.Log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name, leaked[i].Index, LinkMarker.Owner(leaked[i]));
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using LibvirtShim.Naming;
+using LibvirtShim.Net;
+using LibvirtShim.Netlink;
+
+namespace LibvirtShim.Lifecycle;
+
+/// <summary>One name as the state and the kernel see it, and what disagrees.</summary>
+internal sealed record AuditEntry(
+    string Name, string Lower, string DomainName, Guid Domain, MacAddress Mac, MacvtapMode Mode,
+    Holding? Holding, int Ifindex, string LinkState, string? Problem);
+
+/// <summary>Compares the records with the kernel's links and the running guests.</summary>
+internal static class StateAudit
+{
+    public static List<AuditEntry> Compare(NameState state, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now)
+    {
+        var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
+        var byIndex = links.ToDictionary(l => l.Index);
+        var entries = new List<AuditEntry>();
+        foreach (NameRecord record in state.Records.OrderBy(r => r.Name, StringComparer.Ordinal))
+        {
+            byName.TryGetValue(record.Name, out Link link);
+            bool present = link.Name is not null;
+            entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
+                record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link), Problem(record, present, link, running, now)));
+        }
+        foreach (Link link in links)
+        {
+            if (LinkMarker.Owner(link) is null && !LinkMarker.IsUnlabelled(link)) continue;
+            if (state.Find(link.Name) is { Holding: Holding.Created } r && r.Ifindex == link.Index) continue;
+            string lower = byIndex.TryGetValue(link.LowerIndex, out Link l) ? l.Name : "";
+            entries.Add(new AuditEntry(link.Name, lower, "", LinkMarker.Owner(link) ?? Guid.Empty, link.Mac, link.Mode ?? default,
+                null, link.Index, LinkState(true, link), "leaked link: libvirt-shim's mark, no record"));
+        }
+        return entries;
+    }
+
+    private static string LinkState(bool present, Link link) => !present ? "absent" : link.IsUp ? "up" : "down";
+
+    private static string? Problem(NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now) => record.Holding switch
+    {
+        Holding.Created when !present => "missing link",
+        Holding.Created when link.Index != record.Ifindex || !LinkMarker.IsOwnedBy(link, record.Domain) => "link replaced by someone else",
+        Holding.Created when !running.Contains(record.Domain) => "domain not running (start pending, or its release never came)",
+        Holding.Libvirt when !running.Contains(record.Domain) => "stale: domain not running",
+        Holding.Reserved when record.ExpiresAt <= now => "stale: reservation expired",
+        Holding.Foreign when !present => "stale: the foreign link is gone",
+        Holding.Reserved or Holding.Defined when present && !LinkMarker.IsOwnedBy(link, record.Domain) => "a link someone else made sits on this name",
+        _ => null,
+    };
+}

@@ -1,0 +1,34 @@
+using LibvirtShim.Net;
+
+namespace LibvirtShim.Naming;
+
+/// <summary>Why a name is held.</summary>
+internal enum Holding : byte
+{
+    /// <summary>Promised to a domain arriving by migration or restore; expires unless its prepare comes.</summary>
+    Reserved = 1,
+    /// <summary>Written into a persistent definition (by adopt, or found by seeding); no link now.</summary>
+    Defined = 2,
+    /// <summary>A macvtap the hook created for the domain.</summary>
+    Created = 3,
+    /// <summary>A macvtap libvirt created for the domain itself (a direct NIC).</summary>
+    Libvirt = 4,
+    /// <summary>A link nobody here created sits on a managed name.</summary>
+    Foreign = 5,
+}
+
+/// <summary>Who holds a name, and for what. Foreign records have no domain.</summary>
+internal sealed record NameRecord(
+    string Name,
+    Holding Holding,
+    Guid Domain,
+    string DomainName,
+    MacAddress Mac = default,
+    string Lower = "",
+    MacvtapMode Mode = MacvtapMode.Bridge,
+    int Ifindex = 0,
+    long ExpiresAt = 0,
+    bool KeptByDefinition = false)
+{
+    public bool IsLink => Holding is Holding.Created or Holding.Libvirt or Holding.Foreign;
+}

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using Microsoft.Win32.SafeHandles;
+
+namespace LibvirtShim.Naming;
+
+/// <summary>
+/// The shared state on disk: a lock file that every reader and writer holds (flock on its own descriptor, released
+/// by the kernel when a holder dies) and a state file replaced atomically by rename, so a crash leaves the old or
+/// the new state, never a torn one.
+/// </summary>
+internal sealed class StateStore(string directory, TimeSpan lockTimeout)
+{
+    public string Directory { get; } = directory;
+    public string StatePath => Path.Combine(Directory, "state");
+    private string LockPath => Path.Combine(Directory, "lock");
+    private string TemporaryPath => Path.Combine(Directory, "state.new");
+
+    /// <summary>Waits (bounded) for the lock. Everything read or written through the returned lease is under it.</summary>
+    public StateLease Lock()
+    {
+        StateDirectory.Ensure(Directory);
+        StateDirectory.CheckFile(LockPath);
+        SafeFileHandle handle = OpenLockFile();
+        try
+        {
+            WaitForLock(handle);
+            return new StateLease(this, handle);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private SafeFileHandle OpenLockFile()
+    {
+        try
+        {
+            return Interop.Files.OpenLockFile(LockPath);
+        }
+        catch (FileCallException e) when (e.IsSymlinkRefused)
+        {
+            throw new StateAccessException($"lock file {LockPath} is a symbolic link; refusing to use it");
+        }
+    }
+
+    private void WaitForLock(SafeFileHandle handle)
+    {
+        var waited = Stopwatch.StartNew();
+        int pause = 1;
+        while (!Interop.Files.TryLockExclusive(handle, LockPath))
+        {
+            if (waited.Elapsed >= lockTimeout)
+                throw new StateLockTimeoutException(
+                    $"timed out after {lockTimeout.TotalSeconds:0} s waiting for the state lock {LockPath} (another libvirt-shim holds it; LockTimeoutSeconds sets the wait)");
+            Thread.Sleep(pause);
+            pause = Math.Min(pause * 2, 20);
+        }
+    }
+
+    internal StateLoad Load(NameScheme scheme)
+    {
+        byte[] bytes;
+        try
+        {
+            StateDirectory.CheckFile(StatePath);
+            using SafeFileHandle handle = Interop.Files.OpenForRead(StatePath);
+            bytes = new byte[RandomAccess.GetLength(handle)];
+            int read = 0;
+            while (read < bytes.Length)
+            {
+                int n = RandomAccess.Read(handle, bytes.AsSpan(read), read);
+                if (n == 0) break;
+                read += n;
+            }
+            if (read < bytes.Length) Array.Resize(ref bytes, read);
+        }
+        catch (FileCallException e) when (e.Errno == 2)
+        {
+            return StateLoad.Missing();
+        }
+        try
+        {
+            return StateLoad.Loaded(StateCodec.Decode(bytes, scheme));
+        }
+        catch (StateFormatException e)
+        {
+            return StateLoad.Invalid(e.Message);
+        }
+    }
+
+    internal void Save(NameState state)
+    {
+        byte[] bytes = StateCodec.Encode(state);
+        using (SafeFileHandle handle = Interop.Files.OpenForWrite(TemporaryPath))
+        {
+            RandomAccess.Write(handle, bytes, 0);
+            Interop.Files.Sync(handle, TemporaryPath);
+        }
+        File.Move(TemporaryPath, StatePath, overwrite: true);
+    }
+}
+
+/// <summary>The result of reading the state file: a state, or why there is none to trust.</summary>
+internal readonly record struct StateLoad(NameState? State, string? Problem)
+{
+    public static StateLoad Loaded(NameState state) => new(state, null);
+    public static StateLoad Missing() => new(null, "no state file yet");
+    public static StateLoad Invalid(string reason) => new(null, reason);
+}
+
+/// <summary>Holding the state lock. Dispose releases it.</summary>
+internal sealed class StateLease(StateStore store, SafeFileHandle lockHandle) : IDisposable
+{
+    public StateLoad Load(NameScheme scheme) => store.Load(scheme);
+    public void Save(NameState state) => store.Save(state);
+    public void Dispose() => lockHandle.Dispose();
+}
+
+internal sealed class StateLockTimeoutException(string message) : Exception(message);
