@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# Bring up a real libvirt (libvirtd + virtlogd, qemu driver) on this machine.
+#
+#   scripts/libvirt-up.sh            install what is missing, configure, start
+#                                    what is not running, wait until it answers
+#   scripts/libvirt-up.sh --restart  restart libvirtd only (it reads whether
+#                                    /etc/libvirt/hooks/qemu exists only when it
+#                                    starts); running guests keep running and
+#                                    libvirtd reconnects to them ("reconnect"
+#                                    hook call). virtlogd is left alone.
+#   scripts/libvirt-up.sh --status   print what runs; exit 0 if libvirtd answers
+#
+# Made for Debian 12 as root without systemd (CI and developer machines).
+# Idempotent: on a machine where everything is already up it only checks.
+# Environment: LIBVIRT_UP_TIMEOUT (seconds to wait for an answer, default 60).
+#
+# libvirt's NAT network "default" (virbr0) is never left autostarting or active.
+set -euo pipefail
+
+readonly URI="qemu:///system"
+readonly LIBVIRTD_PID=/run/libvirtd.pid
+readonly VIRTLOGD_PID=/run/virtlogd.pid
+readonly QEMU_CONF=/etc/libvirt/qemu.conf
+readonly TIMEOUT="${LIBVIRT_UP_TIMEOUT:-60}"
+# The daemons start with this environment only, whoever runs the script (a
+# developer's shell, CI): libvirtd passes PATH and HOME on to the hook.
+readonly DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+                     HOME=/root)
+readonly PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+                   qemu-system-x86 iproute2 util-linux)
+
+say() { printf 'libvirt-up: %s\n' "$*"; }
+die() { printf 'libvirt-up: ERROR: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+
+# pid_alive PIDFILE COMM -> prints the pid and succeeds if that process runs.
+pid_alive() {
+    local pid comm
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+    [[ $comm == "$2" ]] || return 1
+    echo "$pid"
+}
+
+answers() { timeout 10 virsh -q -c "$URI" version >/dev/null 2>&1; }
+
+wait_answer() {
+    local t0 deadline
+    t0=$(now); deadline=$(( $(date +%s) + TIMEOUT ))
+    until answers; do
+        if (( $(date +%s) >= deadline )); then
+            die "libvirtd did not answer on $URI within ${TIMEOUT}s (see /var/log/libvirt/)"
+        fi
+        sleep 0.1
+    done
+    say "libvirtd answers on $URI after $(since "$t0")s"
+}
+
+# wait_exit PID NAME: wait (bounded) for a process we signalled to go away.
+wait_exit() {
+    local pid=$1 name=$2 i
+    for ((i = 0; i < 300; i++)); do          # 30 s
+        [[ -d /proc/$pid ]] || return 0
+        sleep 0.1
+    done
+    say "$name (pid $pid) still there after 30s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        [[ -d /proc/$pid ]] || return 0
+        sleep 0.1
+    done
+    die "$name (pid $pid) does not exit"
+}
+
+install_packages() {
+    local missing=() p
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$p")
+    done
+    if ((${#missing[@]} == 0)); then
+        say "packages already installed"
+        return
+    fi
+    local t0; t0=$(now)
+    say "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # policy-rc.d: no package may start a service during the install.
+    local prc=/usr/sbin/policy-rc.d
+    if [[ ! -e $prc ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$prc"; chmod 755 "$prc"
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    if ! apt-get install -y -qq --no-install-recommends \
+            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+            "${missing[@]}" >/tmp/libvirt-up-apt.log 2>&1; then
+        tail -n 30 /tmp/libvirt-up-apt.log >&2
+        die "apt-get install failed (full log: /tmp/libvirt-up-apt.log)"
+    fi
+    say "installed in $(since "$t0")s"
+}
+
+ensure_users() {
+    # The qemu driver parses its default user/group at start even when
+    # qemu.conf says root: without them "Failed to parse user 'libvirt-qemu'".
+    local g
+    for g in kvm libvirt-qemu libvirt; do
+        getent group "$g" >/dev/null || { groupadd -r "$g"; say "created group $g"; }
+    done
+    if ! getent passwd libvirt-qemu >/dev/null; then
+        useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+        say "created user libvirt-qemu"
+    fi
+}
+
+# Writes our settings as one marked block at the end of qemu.conf; any active
+# line for the same keys elsewhere is commented out. Prints "changed" if the
+# file changed.
+ensure_qemu_conf() {
+    local begin='# >>> libvirt-shim testbed (scripts/libvirt-up.sh) >>>'
+    local end='# <<< libvirt-shim testbed <<<'
+    local tmp; tmp=$(mktemp)
+    mkdir -p "$(dirname "$QEMU_CONF")"
+    touch "$QEMU_CONF"
+    awk -v b="$begin" -v e="$end" '
+        $0 == b { skip = 1; next }
+        $0 == e { skip = 0; next }
+        skip { next }
+        /^[ \t]*(user|group|security_driver|dynamic_ownership|remember_owner|cgroup_controllers)[ \t]*=/ {
+            print "#shim# " $0; next }
+        { print }' "$QEMU_CONF" >"$tmp"
+    cat >>"$tmp" <<EOF
+$begin
+user = "root"
+group = "root"
+security_driver = "none"
+dynamic_ownership = 0
+remember_owner = 0
+cgroup_controllers = [ ]
+$end
+EOF
+    if cmp -s "$tmp" "$QEMU_CONF"; then
+        rm -f "$tmp"
+    else
+        cat "$tmp" >"$QEMU_CONF"; rm -f "$tmp"
+        echo changed
+    fi
+}
+
+# libvirt-daemon-config-network (a Recommends of libvirt-daemon) defines the
+# NAT network "default" (virbr0, iptables) and marks it autostart. Never let
+# libvirtd start it: drop the autostart link before the daemon starts.
+disable_default_net_autostart() {
+    local link=/etc/libvirt/qemu/networks/autostart/default.xml
+    if [[ -e $link || -L $link ]]; then
+        rm -f "$link"
+        say "removed autostart of libvirt network 'default' ($link)"
+    fi
+}
+
+# And, once the daemon answers, make sure it is not active either.
+check_default_net() {
+    local active
+    active=$(timeout 10 virsh -q -c "$URI" net-list --name 2>/dev/null || true)
+    if grep -qx default <<<"$active"; then
+        timeout 30 virsh -q -c "$URI" net-destroy default >/dev/null
+        say "libvirt network 'default' was active: destroyed it (virbr0 gone)"
+    fi
+    if timeout 10 virsh -q -c "$URI" net-info default 2>/dev/null | grep -q '^Autostart: *yes'; then
+        timeout 10 virsh -q -c "$URI" net-autostart --disable default >/dev/null
+        say "libvirt network 'default': autostart disabled"
+    fi
+}
+
+start_virtlogd() {
+    local pid
+    if pid=$(pid_alive "$VIRTLOGD_PID" virtlogd); then
+        say "virtlogd already running (pid $pid)"
+        return
+    fi
+    mkdir -p /run/libvirt /var/log/libvirt
+    "${DAEMON_ENV[@]}" virtlogd -d -p "$VIRTLOGD_PID"
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [[ -S /run/libvirt/virtlogd-sock ]] && pid=$(pid_alive "$VIRTLOGD_PID" virtlogd) && break
+        sleep 0.05
+    done
+    pid=$(pid_alive "$VIRTLOGD_PID" virtlogd) || die "virtlogd did not start"
+    say "started virtlogd (pid $pid, pid file $VIRTLOGD_PID)"
+}
+
+start_libvirtd() {
+    local t0 pid
+    mkdir -p /run/libvirt /var/log/libvirt /var/lib/libvirt /var/cache/libvirt
+    t0=$(now)
+    "${DAEMON_ENV[@]}" libvirtd -d -p "$LIBVIRTD_PID"
+    wait_answer
+    pid=$(pid_alive "$LIBVIRTD_PID" libvirtd) || die "libvirtd answers but $LIBVIRTD_PID names no libvirtd"
+    say "started libvirtd (pid $pid, pid file $LIBVIRTD_PID) in $(since "$t0")s"
+}
+
+stop_libvirtd() {
+    local pid
+    pid=$(pid_alive "$LIBVIRTD_PID" libvirtd) || return 0
+    local t0; t0=$(now)
+    kill -TERM "$pid"
+    wait_exit "$pid" libvirtd
+    say "stopped libvirtd (pid $pid) in $(since "$t0")s; running guests keep running"
+}
+
+ensure_libvirtd() {
+    local pid
+    if pid=$(pid_alive "$LIBVIRTD_PID" libvirtd); then
+        if [[ ${1:-} == changed ]]; then
+            say "qemu.conf changed: restarting libvirtd so it reads it"
+            stop_libvirtd
+            start_libvirtd
+        else
+            wait_answer
+            say "libvirtd already running (pid $pid)"
+        fi
+    elif answers; then
+        say "a libvirtd answers on $URI but $LIBVIRTD_PID names none: leaving it alone"
+    else
+        start_libvirtd
+    fi
+}
+
+status() {
+    local pid rc=0
+    if pid=$(pid_alive "$VIRTLOGD_PID" virtlogd); then say "virtlogd running (pid $pid)"
+    else say "virtlogd not running"; fi
+    if pid=$(pid_alive "$LIBVIRTD_PID" libvirtd); then say "libvirtd running (pid $pid)"
+    else say "libvirtd not running (per $LIBVIRTD_PID)"; fi
+    if answers; then
+        say "libvirtd answers: $(virsh -q -c "$URI" version 2>/dev/null | tr '\n' ';' | tr -s ' ')"
+    else
+        say "nothing answers on $URI"; rc=3
+    fi
+    return $rc
+}
+
+main() {
+    local t0; t0=$(now)
+    case "${1:-}" in
+    "")
+        install_packages
+        ensure_users
+        local changed
+        changed=$(ensure_qemu_conf)
+        [[ -n $changed ]] && say "wrote settings block in $QEMU_CONF"
+        disable_default_net_autostart
+        start_virtlogd
+        ensure_libvirtd "$changed"
+        check_default_net
+        ;;
+    --restart)
+        command -v libvirtd >/dev/null || die "libvirt not installed: run $0 first"
+        disable_default_net_autostart
+        start_virtlogd
+        stop_libvirtd
+        start_libvirtd
+        check_default_net
+        ;;
+    --status)
+        status; return
+        ;;
+    -h|--help)
+        sed -n '2,16s/^# \{0,1\}//p' "$0"
+        return
+        ;;
+    *)
+        die "usage: $0 [--restart|--status]"
+        ;;
+    esac
+    say "done in $(since "$t0")s"
+}
+
+main "$@"

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Text;
+using LibvirtShim.Configuration;
+using LibvirtShim.Hook;
+using LibvirtShim.Naming;
+using Serilog;
+
+namespace LibvirtShim.Tests.TestSupport;
+
+internal sealed record HookResult(int ExitCode, string Stdout, string Stderr);
+
+/// <summary>
+/// A throw-away host for the hook: a network namespace with veth lower devices, and a directory holding the state,
+/// libvirt's run and config directories, the settings file and the log. Calls run in-process through the real hook
+/// logic (<see cref="Run"/>) or as real processes of the hook executable inside the namespace (<see cref="StartProcess"/>).
+/// </summary>
+internal sealed class HookHarness : IDisposable
+{
+    private HookHarness(NetNamespace ns, string root)
+    {
+        Ns = ns;
+        Root = root;
+        Settings = new ShimSettings
+        {
+            StateDir = Path.Combine(root, "state"),
+            LibvirtRunDir = Path.Combine(root, "run"),
+            LibvirtConfigDir = Path.Combine(root, "etc"),
+            LogFile = Path.Combine(root, "shim.log"),
+            LogLevel = "Debug",
+        };
+        Directory.CreateDirectory(Settings.LibvirtRunDir);
+        Directory.CreateDirectory(Settings.LibvirtConfigDir);
+        File.WriteAllText(SettingsFile, "{}");
+    }
+
+    public NetNamespace Ns { get; }
+    public string Root { get; }
+    public ShimSettings Settings { get; }
+    public string SettingsFile => Path.Combine(Root, "libvirt-shim.json");
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    /// <summary>A namespace with veth lower devices named <paramref name="uplinks"/> (default uplink0), all up.</summary>
+    public static HookHarness Create(params string[] uplinks)
+    {
+        Requires.Root();
+        NetNamespace ns = NetNamespace.Create();
+        string root = Directory.CreateTempSubdirectory("shim-test-").FullName;
+        try
+        {
+            foreach (string uplink in uplinks.Length > 0 ? uplinks : ["uplink0"]) ns.AddVeth(uplink, uplink + "p");
+            return new HookHarness(ns, root);
+        }
+        catch
+        {
+            ns.Dispose();
+            Directory.Delete(root, recursive: true);
+            throw;
+        }
+    }
+
+    public HookHost Host => new(
+        () => { SettingsValidator.Validate(Settings); return Settings; },
+        Ns.OpenLinkTable,
+        Clock,
+        settings => new LoggerConfiguration().MinimumLevel.Debug().WriteTo.File(settings.LogFile, shared: true).CreateLogger());
+
+    public HookResult Run(string domain, string operation, string subOperation, string xml) =>
+        Run(domain, operation, subOperation, Encoding.UTF8.GetBytes(xml));
+
+    public HookResult Run(string domain, string operation, string subOperation, byte[] xml)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int exit = new HookRunner(Host).Run(new HookCall(domain, operation, subOperation, "-"), new MemoryStream(xml), stdout, stderr);
+        return new HookResult(exit, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>The state as a later call would read it (null when missing or invalid).</summary>
+    public NameState? ReadState()
+    {
+        var store = new StateStore(Settings.StateDir, TimeSpan.FromSeconds(10));
+        using StateLease lease = store.Lock();
+        return lease.Load(new NameScheme(Settings.NamePrefix, Settings.Capacity)).State;
+    }
+
+    /// <summary>Pretends libvirt runs the guest: its status file in the run directory.</summary>
+    public void WriteStatusFile(string name, string domainXml) =>
+        File.WriteAllText(Path.Combine(Settings.LibvirtRunDir, name + ".xml"), $"<domstatus state='running' reason='booted' pid='1'>\n{domainXml}</domstatus>\n");
+
+    public void RemoveStatusFile(string name) => File.Delete(Path.Combine(Settings.LibvirtRunDir, name + ".xml"));
+
+    /// <summary>Starts the hook executable as libvirt would, inside the namespace, with this harness's settings.</summary>
+    public Process StartProcess(params string[] args)
+    {
+        var (file, prefix) = HookExecutable.Command();
+        var start = new ProcessStartInfo("ip") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in new[] { "netns", "exec", Ns.Name, file }.Concat(prefix).Concat(args)) start.ArgumentList.Add(a);
+        start.Environment["LIBVIRT_SHIM_CONFIG"] = SettingsFile;
+        start.Environment["LIBVIRT_SHIM_STATEDIR"] = Settings.StateDir;
+        start.Environment["LIBVIRT_SHIM_LIBVIRTRUNDIR"] = Settings.LibvirtRunDir;
+        start.Environment["LIBVIRT_SHIM_LIBVIRTCONFIGDIR"] = Settings.LibvirtConfigDir;
+        start.Environment["LIBVIRT_SHIM_LOGFILE"] = Settings.LogFile;
+        start.Environment["LIBVIRT_SHIM_LOCKTIMEOUTSECONDS"] = Settings.LockTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Process.Start(start)!;
+    }
+
+    /// <summary>Runs the executable's hook verb with <paramref name="xml"/> on stdin and waits for it.</summary>
+    public HookResult RunProcess(string domain, string operation, string subOperation, string xml)
+    {
+        using Process process = StartProcess("hook", domain, operation, subOperation, "-");
+        return Finish(process, xml);
+    }
+
+    public static HookResult Finish(Process process, string stdin)
+    {
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            process.StandardInput.Write(stdin);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+        }
+        process.WaitForExit();
+        return new HookResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public void Dispose()
+    {
+        Ns.Dispose();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// The hook as a process: the NativeAOT artifact when ./build.sh made it from the code these tests were built with
+/// (not older than the JIT build beside the tests), else that JIT build.
+/// </summary>
+internal static class HookExecutable
+{
+    private static string JitBuild => Path.Combine(AppContext.BaseDirectory, "libvirt-shim.dll");
+
+    public static string? FreshArtifact
+    {
+        get
+        {
+            string path = Path.Combine(SampleFiles.RepositoryRoot, "artifacts", "libvirt-shim");
+            return File.Exists(path) && File.GetLastWriteTimeUtc(path) >= File.GetLastWriteTimeUtc(JitBuild) ? path : null;
+        }
+    }
+
+    public static (string File, string[] Prefix) Command() =>
+        FreshArtifact is { } artifact ? (artifact, []) : ("dotnet", [JitBuild]);
+}

@@ -1,0 +1,25 @@
+using Xunit;
+
+namespace LibvirtShim.Tests.TestSupport;
+
+/// <summary>Tests that need root (network namespaces) or libvirt skip on a developer machine without them, never in CI.</summary>
+internal static class Requires
+{
+    /// <summary>Set by .ci/run: a missing prerequisite is a failure there, not a skip.</summary>
+    public static bool InCi => Environment.GetEnvironmentVariable("LIBVIRT_SHIM_CI") == "1";
+
+    public static void Root()
+    {
+        if (Environment.UserName == "root" || geteuid() == 0) return;
+        Missing("needs root for network namespaces: run the tests as root (sudo ./test.sh)");
+    }
+
+    public static void Missing(string why)
+    {
+        if (InCi) Assert.Fail($"{why} (LIBVIRT_SHIM_CI=1: prerequisites are required in CI)");
+        Assert.Skip(why);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern uint geteuid();
+}
