@@ -13,6 +13,7 @@ internal static class ReplayCommand
     public static int Run(string path, IReadOnlyList<string> settingOverrides, TextWriter output)
     {
         List<ReplayStep> steps = ReplayScript.Load(path);
+        var marker = LinkMarker.For(Configuration.SettingsLoader.Load(settingOverrides));
         var runner = new HookRunner(HookHost.ForSystem(settingOverrides));
         int failures = 0;
         for (int i = 0; i < steps.Count; i++)
@@ -29,12 +30,12 @@ internal static class ReplayCommand
             output.WriteLine($"[{i + 1}/{steps.Count}] {step.Call}  exit {exit}  {watch.Elapsed.TotalMilliseconds:0.0} ms");
             foreach (string line in Lines(stderr.ToString())) output.WriteLine($"    stderr: {line}");
             if (stdout.ToString().Length > 0) output.WriteLine($"    stdout: {stdout.ToString().Length} bytes of rewritten domain XML");
-            ShowLinks(step, output);
+            ShowLinks(step, marker, output);
         }
         return failures == 0 ? 0 : 1;
     }
 
-    private static void ShowLinks(ReplayStep step, TextWriter output)
+    private static void ShowLinks(ReplayStep step, LinkMarker marker, TextWriter output)
     {
         Guid uuid;
         try
@@ -48,7 +49,7 @@ internal static class ReplayCommand
         using LinkTable table = LinkTable.Open();
         IReadOnlyList<Link> all = table.Dump();
         var lowers = all.ToDictionary(l => l.Index, l => l.Name);
-        var ours = all.Where(l => LinkMarker.IsOwnedBy(l, uuid)).OrderBy(l => l.Index).ToList();
+        var ours = all.Where(l => marker.IsOwnedBy(l, uuid)).OrderBy(l => l.Index).ToList();
         output.WriteLine($"    links of libvirt-shim's for {step.Call.Domain}: {ours.Count}");
         if (step.Call.Operation != "prepare") return;
         foreach (Link link in ours)

@@ -20,7 +20,7 @@ internal static class StatusCommand
             links = context.Links.Dump();
         }
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log).Keys.ToHashSet();
-        var entries = StateAudit.Compare(load.State ?? new NameState(context.Scheme), links, running, context.Now);
+        var entries = StateAudit.Compare(load.State ?? new NameState(context.Scheme), context.Marker, links, running, context.Now);
         if (json) WriteJson(output, load, entries);
         else WriteTable(output, load, entries, context.Scheme);
         return load.State is null || entries.Any(e => e.Problem is not null) ? 3 : 0;

@@ -15,6 +15,7 @@ internal sealed class ShimSettings
     public Dictionary<string, string> Uplinks { get; set; } = new(StringComparer.Ordinal);
     public Dictionary<string, string> Networks { get; set; } = new(StringComparer.Ordinal);
     public int ReservationSeconds { get; set; } = 600;
+    public string Instance { get; set; } = "";
     public int LockTimeoutSeconds { get; set; } = 30;
     public string LogFile { get; set; } = "/var/log/libvirt/shim.log";
     public string LogLevel { get; set; } = "Information";

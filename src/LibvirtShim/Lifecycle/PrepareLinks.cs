@@ -34,7 +34,7 @@ internal static class PrepareLinks
         foreach (Plan plan in toCreate) undo.Put(Record(domain, plan, ifindex: 0, session.State));
         session.Commit();
 
-        IReadOnlyList<LinkOutcome> outcomes = context.Links.CreateMacvtaps(toCreate.Select(p => Request(domain, p)).ToList());
+        IReadOnlyList<LinkOutcome> outcomes = context.Links.CreateMacvtaps(toCreate.Select(p => Request(context.Marker, domain, p)).ToList());
         int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
         if (failed >= 0)
         {
@@ -120,9 +120,9 @@ internal static class PrepareLinks
         {
             if (existing[i] is not { } link) continue;
             Plan plan = plans[i];
-            if (!LinkMarker.IsOwnedBy(link, domain.Uuid))
+            if (!context.Marker.IsOwnedBy(link, domain.Uuid))
             {
-                throw new ShimException($"{Describe.Nic(domain, plan.Nic)}: name is held by {HolderOf(link, state)}");
+                throw new ShimException($"{Describe.Nic(domain, plan.Nic)}: name is held by {HolderOf(context.Marker, link, state)}");
             }
             plan.Reuse = link.Mac == plan.Nic.Mac && link.LowerIndex == plan.LowerIndex && link.Mode == plan.Nic.Mode && link.IsUp;
             if (!plan.Reuse) replace.Add(link.Index);
@@ -133,10 +133,10 @@ internal static class PrepareLinks
             throw new ShimException($"{Describe.Domain(domain)}: cannot replace its earlier macvtap: {error.Describe()}");
     }
 
-    private static string HolderOf(Link link, NameState state)
+    private static string HolderOf(LinkMarker marker, Link link, NameState state)
     {
         NameRecord? record = state.Find(link.Name);
-        if (LinkMarker.Owner(link) is { } owner)
+        if (marker.Owner(link) is { } owner)
             return record?.Domain == owner ? Describe.Holder(record) : $"a link libvirt-shim created for domain {owner}";
         return record is { Holding: Holding.Libvirt }
             ? Describe.Holder(record)
@@ -151,8 +151,8 @@ internal static class PrepareLinks
             ifindex, KeptByDefinition: kept);
     }
 
-    private static MacvtapRequest Request(DomainDescription domain, Plan plan) =>
-        new(plan.Nic.Name, plan.LowerIndex, plan.Nic.Mac, plan.Nic.Mode, LinkMarker.Group(domain.Uuid), LinkMarker.Alias(domain.Uuid));
+    private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, Plan plan) =>
+        new(plan.Nic.Name, plan.LowerIndex, plan.Nic.Mac, plan.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid));
 
     private static void DeleteCreated(ShimContext context, IReadOnlyList<LinkOutcome> outcomes)
     {

@@ -48,7 +48,7 @@ internal static class RecordNames
         for (int i = 0; i < domain.OwnedNics.Count; i++)
         {
             OwnedNic nic = domain.OwnedNics[i];
-            if (links[i] is not { } link || !LinkMarker.IsOwnedBy(link, domain.Uuid))
+            if (links[i] is not { } link || !session.Context.Marker.IsOwnedBy(link, domain.Uuid))
             {
                 session.Context.Log.Warning("{Nic}: no macvtap of libvirt-shim's for it in the kernel", Describe.Nic(domain, nic));
                 continue;

@@ -35,13 +35,14 @@ internal static class ReleaseLinks
     private static int DeleteLinks(ShimContext context, Guid domain, List<NameRecord> created, List<string> leftAlone)
     {
         IReadOnlyList<Link> all = context.Links.Dump();
-        var ours = all.Where(l => LinkMarker.IsOwnedBy(l, domain)).ToList();
+        LinkMarker marker = context.Marker;
+        var ours = all.Where(l => marker.IsOwnedBy(l, domain)).ToList();
         var recordedNames = created.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
-        leftAlone.AddRange(all.Where(l => recordedNames.Contains(l.Name) && !LinkMarker.IsOwnedBy(l, domain)).Select(l => l.Name));
+        leftAlone.AddRange(all.Where(l => recordedNames.Contains(l.Name) && !marker.IsOwnedBy(l, domain)).Select(l => l.Name));
         if (ours.Count == 0) return 0;
 
-        uint group = LinkMarker.Group(domain);
-        bool groupIsOurs = all.Where(l => l.Group == group).All(l => LinkMarker.IsOwnedBy(l, domain));
+        uint group = marker.Group(domain);
+        bool groupIsOurs = all.Where(l => l.Group == group).All(l => marker.IsOwnedBy(l, domain));
         if (groupIsOurs && context.Links.DeleteGroup(group) is null) return ours.Count;
 
         IReadOnlyList<NetlinkError?> errors = context.Links.Delete(ours.Select(l => l.Index).ToList());

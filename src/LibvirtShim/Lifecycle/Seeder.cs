@@ -20,7 +20,7 @@ internal static class Seeder
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log);
         var defined = DomainInventory.Read(context.Settings.LibvirtConfigDir, context.Log);
         IReadOnlyList<Link> links = context.Links.Dump();
-        var plan = Plan(context.Scheme, previous, running, defined, links, context.Now);
+        var plan = Plan(context.Scheme, context.Marker, previous, running, defined, links, context.Now);
         DeleteLeaked(context, plan.Leaked);
         return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked);
     }
@@ -29,7 +29,7 @@ internal static class Seeder
 
     /// <summary>The decisions alone, from already gathered facts.</summary>
     internal static SeedPlan Plan(
-        NameScheme scheme, NameState? previous, IReadOnlyDictionary<Guid, DomainDescription> running,
+        NameScheme scheme, LinkMarker marker, NameState? previous, IReadOnlyDictionary<Guid, DomainDescription> running,
         IReadOnlyDictionary<Guid, DomainDescription> defined, IReadOnlyList<Link> links, long now)
     {
         var state = new NameState(scheme, previous?.Cursor ?? 0);
@@ -41,8 +41,8 @@ internal static class Seeder
 
         foreach (Link link in links)
         {
-            Guid? owner = LinkMarker.Owner(link) ?? UnlabelledOwner(link, knownDomains);
-            if (owner is null && !LinkMarker.IsUnlabelled(link)) continue;
+            Guid? owner = marker.OwnerAmong(link, knownDomains);
+            if (owner is null) continue;
             NameRecord? before = previous?.Find(link.Name);
             if (owner is { } domain && running.TryGetValue(domain, out DomainDescription? guest))
                 state.Put(CreatedRecord(link, guest.Name, domain, linkNames, before));
@@ -88,16 +88,6 @@ internal static class Seeder
         return new SeedPlan(state, leaked);
     }
 
-    private static Guid? UnlabelledOwner(Link link, HashSet<Guid> knownDomains)
-    {
-        if (!LinkMarker.IsUnlabelled(link)) return null;
-        foreach (Guid domain in knownDomains)
-        {
-            if (LinkMarker.Group(domain) == link.Group) return domain;
-        }
-        return null;
-    }
-
     private static NameRecord CreatedRecord(Link link, string domainName, Guid domain, Dictionary<int, string> linkNames, NameRecord? before) =>
         new(link.Name, Holding.Created, domain, domainName, link.Mac, linkNames.GetValueOrDefault(link.LowerIndex, ""),
             link.Mode ?? Net.MacvtapMode.Bridge, link.Index, KeptByDefinition: before?.KeptByDefinition ?? false);
@@ -111,7 +101,7 @@ internal static class Seeder
             if (results[i] is { } error)
                 context.Log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name, leaked[i].Index, error.Describe());
             else
-                context.Log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name, leaked[i].Index, LinkMarker.Owner(leaked[i]));
+                context.Log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name, leaked[i].Index, context.Marker.Owner(leaked[i]));
         }
     }
 }

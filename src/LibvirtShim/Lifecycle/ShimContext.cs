@@ -14,6 +14,7 @@ internal sealed class ShimContext(ShimSettings settings, Func<LinkTable> openLin
     public ILogger Log { get; } = log;
     public TimeProvider Clock { get; } = clock;
     public NameScheme Scheme { get; } = new(settings.NamePrefix, settings.Capacity);
+    public LinkMarker Marker { get; } = LinkMarker.For(settings);
 
     /// <summary>The rtnetlink socket, opened on first use.</summary>
     public LinkTable Links => _links ??= openLinks();

@@ -12,24 +12,26 @@ internal sealed record AuditEntry(
 /// <summary>Compares the records with the kernel's links and the running guests.</summary>
 internal static class StateAudit
 {
-    public static List<AuditEntry> Compare(NameState state, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now)
+    public static List<AuditEntry> Compare(NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now)
     {
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
         var entries = new List<AuditEntry>();
+        var recordedDomains = state.Records.Select(r => r.Domain).Where(d => d != Guid.Empty).ToHashSet();
         foreach (NameRecord record in state.Records.OrderBy(r => r.Name, StringComparer.Ordinal))
         {
             byName.TryGetValue(record.Name, out Link link);
             bool present = link.Name is not null;
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
-                record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link), Problem(record, present, link, running, now)));
+                record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link), Problem(marker, record, present, link, running, now)));
         }
         foreach (Link link in links)
         {
-            if (LinkMarker.Owner(link) is null && !LinkMarker.IsUnlabelled(link)) continue;
+            Guid? owner = marker.OwnerAmong(link, recordedDomains);
+            if (owner is null) continue;
             if (state.Find(link.Name) is { Holding: Holding.Created } r && r.Ifindex == link.Index) continue;
             string lower = byIndex.TryGetValue(link.LowerIndex, out Link l) ? l.Name : "";
-            entries.Add(new AuditEntry(link.Name, lower, "", LinkMarker.Owner(link) ?? Guid.Empty, link.Mac, link.Mode ?? default,
+            entries.Add(new AuditEntry(link.Name, lower, "", owner.Value, link.Mac, link.Mode ?? default,
                 null, link.Index, LinkState(true, link), "leaked link: libvirt-shim's mark, no record"));
         }
         return entries;
@@ -37,15 +39,15 @@ internal static class StateAudit
 
     private static string LinkState(bool present, Link link) => !present ? "absent" : link.IsUp ? "up" : "down";
 
-    private static string? Problem(NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now) => record.Holding switch
+    private static string? Problem(LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now) => record.Holding switch
     {
         Holding.Created when !present => "missing link",
-        Holding.Created when link.Index != record.Ifindex || !LinkMarker.IsOwnedBy(link, record.Domain) => "link replaced by someone else",
+        Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => "link replaced by someone else",
         Holding.Created when !running.Contains(record.Domain) => "domain not running (start pending, or its release never came)",
         Holding.Libvirt when !running.Contains(record.Domain) => "stale: domain not running",
         Holding.Reserved when record.ExpiresAt <= now => "stale: reservation expired",
         Holding.Foreign when !present => "stale: the foreign link is gone",
-        Holding.Reserved or Holding.Defined when present && !LinkMarker.IsOwnedBy(link, record.Domain) => "a link someone else made sits on this name",
+        Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => "a link someone else made sits on this name",
         _ => null,
     };
 }

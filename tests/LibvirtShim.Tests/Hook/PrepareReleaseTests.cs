@@ -31,8 +31,8 @@ public class PrepareReleaseTests
         {
             IpLink link = h.Ns.Link(nic.Name);
             Assert.Equal(("macvtap", nic.Mac, nic.Source, nic.Mode, true), (link.Kind, link.Address, link.Lower, link.Mode, link.IsUp));
-            Assert.Equal(LinkMarker.Alias(Web), link.Alias);
-            Assert.Equal(LinkMarker.Group(Web), link.GroupNumber);
+            Assert.Equal(LinkMarker.For(h.Settings).Alias(Web), link.Alias);
+            Assert.Equal(LinkMarker.For(h.Settings).Group(Web), link.GroupNumber);
         }
         NameState state = h.ReadState()!;
         Assert.Equal(nics.Select(n => n.Name), state.OfDomain(Web).Where(r => r.Holding == Holding.Created).Select(r => r.Name).Order());
