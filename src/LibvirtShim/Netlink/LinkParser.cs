@@ -1,0 +1,61 @@
+using System.Buffers.Binary;
+using LibvirtShim.Net;
+using static LibvirtShim.Netlink.RtnetlinkProtocol;
+
+namespace LibvirtShim.Netlink;
+
+/// <summary>Reads an RTM_NEWLINK message (struct ifinfomsg and IFLA_* attributes) into a <see cref="Link"/>.</summary>
+internal static class LinkParser
+{
+    public static Link? TryRead(NetlinkMessage message)
+    {
+        if (message.Type != RTM_NEWLINK) return null;
+        ReadOnlySpan<byte> payload = message.Payload;
+        if (payload.Length < IfInfoLength) throw NetlinkException.Malformed($"RTM_NEWLINK with {payload.Length} bytes of ifinfomsg");
+
+        int index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
+        var link = new Link(index, Name: "", Kind: null, LowerIndex: 0, Mac: default, Group: 0, Alias: null,
+            IsUp: (flags & IFF_UP) != 0, Mode: null);
+
+        foreach (NetlinkAttribute attribute in new NetlinkAttributeReader(payload[IfInfoLength..]))
+            link = Apply(link, attribute);
+
+        if (link.Name.Length == 0) throw NetlinkException.Malformed($"RTM_NEWLINK for ifindex {index} without IFLA_IFNAME");
+        return link;
+    }
+
+    private static Link Apply(Link link, NetlinkAttribute attribute) => attribute.Type switch
+    {
+        IFLA_IFNAME => link with { Name = attribute.AsString() },
+        IFLA_LINK => link with { LowerIndex = attribute.AsInt32() },
+        IFLA_ADDRESS when attribute.Value.Length == MacAddress.Length => link with { Mac = MacAddress.Read(attribute.Value) },
+        IFLA_GROUP => link with { Group = attribute.AsUInt32() },
+        IFLA_IFALIAS => link with { Alias = attribute.AsString() },
+        IFLA_LINKINFO => ApplyLinkInfo(link, attribute.Nested()),
+        _ => link,
+    };
+
+    private static Link ApplyLinkInfo(Link link, NetlinkAttributeReader linkInfo)
+    {
+        string? kind = null;
+        ReadOnlySpan<byte> data = default;
+        foreach (NetlinkAttribute attribute in linkInfo)
+        {
+            if (attribute.Type == IFLA_INFO_KIND) kind = attribute.AsString();
+            else if (attribute.Type == IFLA_INFO_DATA) data = attribute.Value;
+        }
+        // IFLA_INFO_DATA's attribute numbers mean something else for every kind.
+        bool isMacvlan = kind is MacvtapKind or "macvlan";
+        return link with { Kind = kind, Mode = isMacvlan ? ReadMacvlanMode(new NetlinkAttributeReader(data)) : null };
+    }
+
+    private static MacvtapMode? ReadMacvlanMode(NetlinkAttributeReader data)
+    {
+        foreach (NetlinkAttribute attribute in data)
+        {
+            if (attribute.Type == IFLA_MACVLAN_MODE) return (MacvtapMode)attribute.AsUInt32();
+        }
+        return null;
+    }
+}

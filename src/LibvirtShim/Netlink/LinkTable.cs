@@ -1,0 +1,123 @@
+using LibvirtShim.Net;
+
+namespace LibvirtShim.Netlink;
+
+/// <summary>
+/// The links of one network namespace, over one route-netlink socket: dump, find by name, create macvtaps, delete.
+/// Kernel errors for single requests come back as <see cref="NetlinkError"/> values lined up with the requests;
+/// failures of the socket itself throw <see cref="NetlinkException"/>. Not thread-safe.
+/// </summary>
+internal sealed class LinkTable : IDisposable
+{
+    private const int MaxDumpAttempts = 10;
+    public const int MaxAliasBytes = 255;
+
+    private readonly RouteSocket _socket;
+
+    private LinkTable(RouteSocket socket) => _socket = socket;
+
+    /// <summary>Opens a socket in the calling thread's network namespace; it stays there whatever the thread does later.</summary>
+    public static LinkTable Open() => new(RouteSocket.Open());
+
+    /// <summary>Every link (of <paramref name="kind"/>, e.g. "macvtap", when given), from one consistent dump.</summary>
+    public IReadOnlyList<Link> Dump(string? kind = null)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var links = new List<Link>();
+            if (TryDump(kind, links)) return links;
+            if (attempt == MaxDumpAttempts)
+                throw new NetlinkException("RTM_GETLINK dump", Errno.EINTR,
+                    $"netlink RTM_GETLINK dump was interrupted by link changes {MaxDumpAttempts} times in a row");
+        }
+    }
+
+    /// <summary>
+    /// The link of each name, null where there is none (ENODEV). The kernel also matches alternative names
+    /// (ip link property add altname), so a link found may have another <see cref="Link.Name"/>.
+    /// </summary>
+    public IReadOnlyList<Link?> Find(IReadOnlyList<string> names)
+    {
+        for (int i = 0; i < names.Count; i++) RequireValidName(names[i], nameof(names), i);
+        LinkAnswer[] answers = LinkBatch.Run<string>(_socket, names, LinkMessages.GetByName, "RTM_GETLINK", Quote);
+
+        var links = new Link?[names.Count];
+        for (int i = 0; i < answers.Length; i++)
+        {
+            if (answers[i].Error is { Errno: Errno.ENODEV }) continue;
+            if (answers[i].Error is { } error) throw NetlinkException.FromKernel($"RTM_GETLINK '{names[i]}'", error);
+            links[i] = answers[i].Link ?? throw NetlinkException.Malformed($"RTM_GETLINK '{names[i]}' acked without a link");
+        }
+        return links;
+    }
+
+    /// <summary>
+    /// Creates the macvtaps, up: one EXCL create per request, then a lookup by name that checks the link found is the one
+    /// created (kind, lower device, mode, group, MAC), then the alias set by ifindex. Never deletes anything: whatever
+    /// failed after its create stays, marked with the request's group.
+    /// </summary>
+    public IReadOnlyList<LinkOutcome> CreateMacvtaps(IReadOnlyList<MacvtapRequest> requests)
+    {
+        for (int i = 0; i < requests.Count; i++)
+        {
+            RequireValidName(requests[i].Name, nameof(requests), i);
+            RequireValidAlias(requests[i].Alias, nameof(requests), i);
+        }
+        return new MacvtapCreation(_socket, requests).Run();
+    }
+
+    /// <summary>Deletes links by ifindex; null where the link was deleted.</summary>
+    public IReadOnlyList<NetlinkError?> Delete(IReadOnlyList<int> ifindexes)
+    {
+        for (int i = 0; i < ifindexes.Count; i++)
+        {
+            if (ifindexes[i] <= 0) throw new ArgumentOutOfRangeException(nameof(ifindexes), $"ifindexes[{i}] is {ifindexes[i]}, not a link index");
+        }
+        return Array.ConvertAll(LinkBatch.Run<int>(_socket, ifindexes, LinkMessages.DeleteByIndex, "RTM_DELLINK", IndexText), answer => answer.Error);
+    }
+
+    /// <summary>
+    /// Deletes every link of <paramref name="group"/> in one request. The kernel answers ENODEV when the group is empty,
+    /// and EOPNOTSUPP (deleting nothing) when a member cannot be deleted.
+    /// </summary>
+    public NetlinkError? DeleteGroup(uint group)
+    {
+        if (group == 0) throw new ArgumentOutOfRangeException(nameof(group), "group 0 is every link's default group");
+        return LinkBatch.Run<uint>(_socket, [group], LinkMessages.DeleteGroup, "RTM_DELLINK", g => $"group {g}")[0].Error;
+    }
+
+    public void Dispose() => _socket.Dispose();
+
+    private bool TryDump(string? kind, List<Link> links)
+    {
+        uint sequence = _socket.ReserveSequences(1);
+        var writer = new NetlinkWriter(128);
+        LinkMessages.Dump(ref writer, sequence, kind);
+        // The kernel filters by kind only when it knows the kind (its module is loaded); filter here as well.
+        return _socket.Dump(writer.Written, sequence, (_, message) =>
+        {
+            if (LinkParser.TryRead(message) is { } link && (kind is null || link.Kind == kind)) links.Add(link);
+        }, "RTM_GETLINK dump");
+    }
+
+    /// <summary>
+    /// Checked up front because the alias is set after the create: a bad one would leave a link without its alias.
+    /// </summary>
+    private static void RequireValidAlias(string alias, string parameter, int position)
+    {
+        if (alias.Contains('\0'))
+            throw new ArgumentException($"{parameter}[{position}]: alias contains a NUL character", parameter);
+        if (System.Text.Encoding.UTF8.GetByteCount(alias) > MaxAliasBytes)
+            throw new ArgumentException($"{parameter}[{position}]: alias is longer than {MaxAliasBytes} bytes (IFALIASZ - 1)", parameter);
+    }
+
+    internal static string Quote(string name) => $"'{name}'";
+
+    private static string IndexText(int index) => $"ifindex {index}";
+
+    private static void RequireValidName(string name, string parameter, int position)
+    {
+        if (InterfaceName.Problem(name) is { } problem)
+            throw new ArgumentException($"{parameter}[{position}]: link name '{name}' {problem}", parameter);
+    }
+}

@@ -1,0 +1,36 @@
+namespace LibvirtShim.Netlink;
+
+/// <summary>A failure of the netlink socket itself (socket, bind, send, recv, a broken reply), not of one request.</summary>
+internal sealed class NetlinkException : Exception
+{
+    public NetlinkException(string operation, int errno, string message, string? kernelMessage = null, Exception? inner = null)
+        : base(message, inner)
+    {
+        Operation = operation;
+        Errno = errno;
+        KernelMessage = kernelMessage;
+    }
+
+    public string Operation { get; }
+
+    /// <summary>0 when the failure has no errno (a malformed reply).</summary>
+    public int Errno { get; }
+
+    public string? KernelMessage { get; }
+
+    public static NetlinkException FromErrno(string operation, int errno, string? context = null)
+    {
+        string where = context is null ? operation : $"{operation} ({context})";
+        return new NetlinkException(operation, errno, $"netlink {where} failed: {Netlink.Errno.Describe(errno)}");
+    }
+
+    public static NetlinkException FromKernel(string operation, NetlinkError error) =>
+        new(operation, error.Errno, $"netlink {operation} failed: {error.Describe()}", error.KernelMessage);
+
+    /// <summary>The same failure, saying which requests were under way.</summary>
+    public NetlinkException During(string context) =>
+        new(Operation, Errno, $"{Message} (during {context})", KernelMessage, this);
+
+    public static NetlinkException Malformed(string what) =>
+        new("parse", 0, $"netlink reply is malformed: {what}");
+}

@@ -1,0 +1,172 @@
+using static Interop.Libc;
+
+namespace LibvirtShim.Netlink;
+
+/// <summary>Called for each data message the kernel sends in answer to request number <paramref name="request"/> of a batch.</summary>
+internal delegate void ReplyHandler(int request, NetlinkMessage message);
+
+/// <summary>
+/// A bound NETLINK_ROUTE socket with extended acks and strict checking. Requests go out in batches (many messages
+/// in one send); every request asks for an ack, and answers are matched back to requests by sequence number.
+/// </summary>
+internal sealed class RouteSocket : IDisposable
+{
+    /// <summary>
+    /// Requests per send. The kernel answers a whole send before we read anything, so the answers must fit the receive
+    /// buffer: 64 creates or lookups fit even the default 208 KiB one; 500 creates in one send overflowed it (ENOBUFS).
+    /// </summary>
+    public const int MaxBatch = 64;
+
+    /// <summary>Head room on top of that (the kernel doubles it for bookkeeping).</summary>
+    private const int ReceiveBufferBytes = 1 << 20;
+    private const int InitialDatagramBytes = 64 << 10;
+
+    private readonly SafeNetlinkSocketHandle _handle;
+    private byte[] _datagram = new byte[InitialDatagramBytes];
+    private uint _nextSequence = 1;
+
+    private RouteSocket(SafeNetlinkSocketHandle handle) => _handle = handle;
+
+    /// <summary>Opens the socket in the calling thread's network namespace.</summary>
+    public static RouteSocket Open()
+    {
+        SafeNetlinkSocketHandle handle = OpenNetlinkSocket(NETLINK_ROUTE);
+        try
+        {
+            SetSocketOption(handle, SOL_NETLINK, NETLINK_EXT_ACK, 1, "NETLINK_EXT_ACK");
+            SetSocketOption(handle, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1, "NETLINK_GET_STRICT_CHK");
+            SetSocketOption(handle, SOL_NETLINK, NETLINK_CAP_ACK, 1, "NETLINK_CAP_ACK");
+            EnlargeReceiveBuffer(handle);
+            BindNetlink(handle);
+            return new RouteSocket(handle);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reserves <paramref name="count"/> consecutive sequence numbers; returns the first (wrapping is harmless).</summary>
+    public uint ReserveSequences(int count)
+    {
+        uint first = _nextSequence;
+        _nextSequence = unchecked(_nextSequence + (uint)count);
+        return first;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="batch"/> (<paramref name="count"/> requests numbered from <paramref name="firstSequence"/>,
+    /// each with NLM_F_ACK) and receives until every request is acked. Returns each request's error, null where it
+    /// succeeded; data messages go to <paramref name="onReply"/>.
+    /// </summary>
+    public NetlinkError?[] Exchange(ReadOnlySpan<byte> batch, uint firstSequence, int count, ReplyHandler? onReply = null)
+    {
+        if (count > MaxBatch) throw new ArgumentOutOfRangeException(nameof(count), $"{count} requests in one batch, at most {MaxBatch}");
+        Send(batch);
+
+        var errors = new NetlinkError?[count];
+        var acked = new bool[count];
+        for (int pending = count; pending > 0;)
+        {
+            foreach (NetlinkMessage message in new NetlinkMessageReader(ReceiveDatagram()))
+            {
+                uint request = unchecked(message.Sequence - firstSequence);
+                if (request >= (uint)count) continue;   // an answer to an earlier, abandoned batch
+                if (!TryReadAck(message, out NetlinkError? error))
+                {
+                    onReply?.Invoke((int)request, message);
+                    continue;
+                }
+                if (acked[request]) throw NetlinkException.Malformed($"request {message.Sequence} acked twice");
+                acked[request] = true;
+                errors[request] = error;
+                pending--;
+            }
+        }
+        return errors;
+    }
+
+    /// <summary>
+    /// Sends one dump request and hands every part to <paramref name="onPart"/> until NLMSG_DONE. Returns false when
+    /// the kernel flagged the dump as interrupted (NLM_F_DUMP_INTR: the table changed meanwhile; dump again).
+    /// Throws when the kernel refuses or ends the dump with an error.
+    /// </summary>
+    public bool Dump(ReadOnlySpan<byte> request, uint sequence, ReplyHandler onPart, string what)
+    {
+        Send(request);
+        bool consistent = true;
+        while (true)
+        {
+            foreach (NetlinkMessage message in new NetlinkMessageReader(ReceiveDatagram()))
+            {
+                if (message.Sequence != sequence) continue;
+                if (message.HasFlag(NetlinkProtocol.NLM_F_DUMP_INTR)) consistent = false;
+                switch (message.Type)
+                {
+                    case NetlinkProtocol.NLMSG_DONE:
+                        if (NetlinkAck.ReadDone(message) is { } doneError) throw NetlinkException.FromKernel(what, doneError);
+                        return consistent;
+                    case NetlinkProtocol.NLMSG_ERROR:
+                        if (NetlinkAck.ReadError(message) is { } error) throw NetlinkException.FromKernel(what, error);
+                        continue;
+                    case NetlinkProtocol.NLMSG_NOOP:
+                        continue;
+                    default:
+                        onPart(0, message);
+                        continue;
+                }
+            }
+        }
+    }
+
+    /// <summary>Sends requests without waiting for their answers (<see cref="Exchange"/> and <see cref="Dump"/> do both).</summary>
+    public void Send(ReadOnlySpan<byte> requests) => SendDatagram(_handle, requests);
+
+    public void Dispose() => _handle.Dispose();
+
+    private static bool TryReadAck(NetlinkMessage message, out NetlinkError? error)
+    {
+        error = null;
+        switch (message.Type)
+        {
+            case NetlinkProtocol.NLMSG_ERROR:
+                error = NetlinkAck.ReadError(message);
+                return true;
+            case NetlinkProtocol.NLMSG_OVERRUN:
+                throw NetlinkException.Malformed("NLMSG_OVERRUN");
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// The next datagram, whole: its size is peeked first (MSG_PEEK | MSG_TRUNC) so nothing is ever truncated.
+    /// ENOBUFS here means the kernel dropped answers because the receive buffer was full.
+    /// </summary>
+    private ReadOnlySpan<byte> ReceiveDatagram()
+    {
+        try
+        {
+            int size = Receive(_handle, Span<byte>.Empty, MSG_PEEK | MSG_TRUNC);
+            if (size > _datagram.Length) _datagram = new byte[Math.Max(size, _datagram.Length * 2)];
+            int received = Receive(_handle, _datagram, MSG_TRUNC);
+            if (received > _datagram.Length) throw NetlinkException.Malformed($"datagram of {received} bytes after peeking {size}");
+            return _datagram.AsSpan(0, received);
+        }
+        catch (NetlinkException e) when (e.Errno == Errno.ENOBUFS)
+        {
+            throw new NetlinkException(e.Operation, e.Errno, $"{e.Message}: the kernel dropped answers because the socket's receive buffer was full");
+        }
+    }
+
+    /// <summary>
+    /// More room than one batch needs. SO_RCVBUFFORCE (root) goes past net.core.rmem_max; without the privilege
+    /// SO_RCVBUF is capped there, which still holds the answers to one batch.
+    /// </summary>
+    private static void EnlargeReceiveBuffer(SafeNetlinkSocketHandle handle)
+    {
+        if (TrySetSocketOption(handle, SOL_SOCKET, SO_RCVBUFFORCE, ReceiveBufferBytes, out _)) return;
+        TrySetSocketOption(handle, SOL_SOCKET, SO_RCVBUF, ReceiveBufferBytes, out _);
+    }
+}

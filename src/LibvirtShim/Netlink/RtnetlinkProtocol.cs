@@ -1,0 +1,31 @@
+namespace LibvirtShim.Netlink;
+
+/// <summary>rtnetlink(7) link messages: types, struct ifinfomsg and the IFLA_* attributes this shim uses.</summary>
+internal static class RtnetlinkProtocol
+{
+    public const ushort RTM_NEWLINK = 16;
+    public const ushort RTM_DELLINK = 17;
+    public const ushort RTM_GETLINK = 18;
+
+    public const int IfInfoLength = 16;   // struct ifinfomsg
+    public const byte AF_UNSPEC = 0;
+    public const uint IFF_UP = 0x1;
+
+    public const ushort IFLA_ADDRESS = 1;
+    public const ushort IFLA_IFNAME = 3;
+    public const ushort IFLA_LINK = 5;
+    public const ushort IFLA_LINKINFO = 18;
+    public const ushort IFLA_IFALIAS = 20;
+    public const ushort IFLA_GROUP = 27;
+    public const ushort IFLA_EXT_MASK = 29;
+
+    public const ushort IFLA_INFO_KIND = 1;
+    public const ushort IFLA_INFO_DATA = 2;
+
+    public const ushort IFLA_MACVLAN_MODE = 1;
+
+    /// <summary>RTEXT_FILTER_SKIP_STATS: leave the statistics out of link replies (smaller answers).</summary>
+    public const uint RTEXT_FILTER_SKIP_STATS = 1 << 3;
+
+    public const string MacvtapKind = "macvtap";
+}

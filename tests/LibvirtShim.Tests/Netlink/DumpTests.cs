@@ -1,0 +1,52 @@
+using LibvirtShim.Net;
+using LibvirtShim.Netlink;
+using LibvirtShim.Tests.TestSupport;
+using Xunit;
+
+namespace LibvirtShim.Tests.Netlink;
+
+public sealed class DumpTests : NetnsTest
+{
+    [Fact]
+    public void Dump_returns_every_link_with_the_fields_ip_shows()
+    {
+        Ns.Ip("link", "set", PeerName, "group", "9", "alias", "the peer");
+        IReadOnlyList<LinkOutcome> outcomes = Table.CreateMacvtaps(Requests(8, Lower, 4242));
+
+        IReadOnlyList<Link> links = Table.Dump();
+
+        IReadOnlyList<IpLink> seen = Ns.Links();
+        Assert.Equal(seen.Select(link => link.Index).Order(), links.Select(link => link.Index).Order());
+        foreach (IpLink ip in seen)
+        {
+            Link link = links.Single(l => l.Index == ip.Index);
+            Assert.Equal(ip.Name, link.Name);
+            Assert.Equal(ip.Kind, link.Kind);
+            Assert.Equal(ip.Address, link.Mac.ToString());
+            Assert.Equal(ip.GroupNumber, link.Group);
+            Assert.Equal(ip.Alias, link.Alias);
+            Assert.Equal(ip.IsUp, link.IsUp);
+            Assert.Equal(ip.Mode, link.Mode?.Name());
+        }
+        Assert.Equal("the peer", links.Single(l => l.Name == PeerName).Alias);
+        Assert.Equal(Lower, links.Single(l => l.Name == PeerName).LowerIndex);
+        foreach (LinkOutcome outcome in outcomes)
+            Assert.Contains(outcome.Created!.Value, links);   // the whole record: index, lower, MAC, mode, group, alias, up
+    }
+
+    [Fact]
+    public void Kind_filter_returns_only_links_of_that_kind()
+    {
+        Table.CreateMacvtaps(Requests(5, Lower, 4242));
+
+        Assert.Equal(["mvt0", "mvt1", "mvt2", "mvt3", "mvt4"], Table.Dump("macvtap").Select(link => link.Name).Order());
+        Assert.Equal([LowerName, PeerName], Table.Dump("veth").Select(link => link.Name).Order());
+    }
+
+    [Fact]
+    public void Kind_filter_for_a_kind_the_kernel_does_not_know_returns_nothing()
+    {
+        // The kernel ignores a filter for a kind whose module is not loaded and dumps everything.
+        Assert.Empty(Table.Dump("no-such-kind"));
+    }
+}
