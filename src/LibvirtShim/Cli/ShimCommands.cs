@@ -33,6 +33,14 @@ internal sealed class ShimCommands
             return 0;
         });
 
+    /// <summary>Hand a definition's direct NICs to libvirt-shim: prints the XML for 'virsh define', with names preassigned from the bitmap. Example: virsh dumpxml web1 | libvirt-shim adopt - &gt; web1.xml &amp;&amp; virsh define web1.xml</summary>
+    /// <param name="file">Domain XML file, or - for stdin.</param>
+    /// <param name="network">Name this logical network (the Networks setting resolves it on each host) instead of the NICs' lower device.</param>
+    /// <param name="mac">Adopt only the NICs with these MACs (comma-separated).</param>
+    [Command("adopt")]
+    public int Adopt(ConsoleAppContext context, [Argument] string file, string? network = null, string? mac = null) =>
+        CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.In, Console.Out));
+
     /// <summary>Replay hook calls through the real hook logic against the real kernel. FILE lists "DOMAIN OP SUBOP EXTRA XMLFILE" per line, or is a directory of recorded NN-*.argv/.xml pairs. Example: libvirt-shim replay samples/big82.replay</summary>
     /// <param name="file">Replay file or recording directory.</param>
     [Command("replay")]

@@ -1,3 +1,4 @@
+using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 
@@ -15,7 +16,7 @@ internal abstract class HookOperation
     public abstract bool HasWork(DomainDescription domain);
 
     /// <summary>Does the work; <paramref name="domain"/> is null when the XML could not be read and the operation can do without it.</summary>
-    public abstract string Execute(ShimContext context, HookCall call, DomainDescription? domain, byte[] xml, TextWriter stdout);
+    public abstract string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout);
 }
 
 internal static class HookOperations
@@ -26,6 +27,7 @@ internal static class HookOperations
         "start" or "started" => new RecordOperation(),
         "reconnect" => new ReconnectOperation(),
         "release" => new ReleaseOperation(),
+        "migrate" or "restore" => new ArrivalOperation(),
         _ => null,
     };
 }
@@ -35,7 +37,7 @@ internal sealed class PrepareOperation : HookOperation
     public override bool FailsTheGuest => true;
     public override bool HasWork(DomainDescription domain) => domain.OwnedNics.Count > 0;
 
-    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, byte[] xml, TextWriter stdout)
+    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout)
     {
         using var session = ShimSession.Open(context);
         int created = PrepareLinks.Run(session, domain!);
@@ -49,7 +51,7 @@ internal sealed class RecordOperation : HookOperation
     public override int ExitStatusOnFailure => 0;
     public override bool HasWork(DomainDescription domain) => domain.LibvirtMacvtaps.Any(n => n.Name is not null);
 
-    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, byte[] xml, TextWriter stdout)
+    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout)
     {
         if (domain is null) return "nothing recorded: domain XML unreadable";
         using var session = ShimSession.Open(context);
@@ -65,7 +67,7 @@ internal sealed class ReconnectOperation : HookOperation
     public override int ExitStatusOnFailure => 0;
     public override bool HasWork(DomainDescription domain) => domain.HasMacvtaps;
 
-    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, byte[] xml, TextWriter stdout)
+    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout)
     {
         if (domain is null) return "nothing recorded: domain XML unreadable";
         using var session = ShimSession.Open(context);
@@ -81,7 +83,7 @@ internal sealed class ReleaseOperation : HookOperation
     public override bool FailsTheGuest => false;
     public override bool HasWork(DomainDescription domain) => true;
 
-    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, byte[] xml, TextWriter stdout)
+    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout)
     {
         using var session = ShimSession.Open(context);
         Guid? uuid = domain?.Uuid ?? session.State.Records.FirstOrDefault(r => r.DomainName == call.Domain)?.Domain;
@@ -89,5 +91,21 @@ internal sealed class ReleaseOperation : HookOperation
         ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, uuid.Value);
         string leftAlone = outcome.LeftAlone.Count > 0 ? $"; left alone (not ours): {string.Join(", ", outcome.LeftAlone)}" : "";
         return $"deleted {outcome.Deleted} macvtaps, released {outcome.RecordsDropped} records{leftAlone}";
+    }
+}
+
+internal sealed class ArrivalOperation : HookOperation
+{
+    public override bool FailsTheGuest => true;
+    public override bool HasWork(DomainDescription domain) => domain.OwnedNics.Count > 0 || domain.LibvirtMacvtaps.Any(n => n.Lower is not null);
+
+    /// <summary>Only here does stdout matter: the rewritten XML replaces libvirt's, empty output keeps it.</summary>
+    public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout)
+    {
+        using ShimSession? session = domain!.OwnedNics.Count > 0 ? ShimSession.Open(context) : null;
+        string? rewritten = ArrivingDomain.Run(context, session, domain, document!);
+        if (rewritten is null) return $"names and lower devices fit this host; {domain!.OwnedNics.Count} names reserved";
+        stdout.Write(rewritten);
+        return $"rewrote the domain XML for this host; {domain!.OwnedNics.Count} names reserved";
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using Serilog.Core;
@@ -22,11 +23,11 @@ internal sealed class HookRunner(HookHost host)
         }
 
         DomainDescription? domain = null;
-        byte[] xml = [];
+        XDocument? document = null;
         try
         {
-            xml = DomainXml.ReadBounded(stdin);
-            domain = DomainReader.Read(DomainXml.Parse(xml));
+            document = DomainXml.Parse(DomainXml.ReadBounded(stdin));
+            domain = DomainReader.Read(document);
         }
         catch (DomainXmlException e) when (!operation.FailsTheGuest)
         {
@@ -45,7 +46,7 @@ internal sealed class HookRunner(HookHost host)
             var settings = host.LoadSettings();
             log = host.CreateLog(settings);
             using var context = new ShimContext(settings, host.OpenLinks, log, host.Clock);
-            string summary = operation.Execute(context, call, domain, xml, stdout);
+            string summary = operation.Execute(context, call, domain, document, stdout);
             log.Information("{Operation} {Domain} {Uuid}: {Summary} in {ElapsedMs:0.0} ms",
                 call.Operation, domain?.Name ?? call.Domain, domain?.Uuid.ToString("D"), summary, watch.Elapsed.TotalMilliseconds);
             return 0;

@@ -38,7 +38,7 @@ internal static class PrepareLinks
         int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
         if (failed >= 0)
         {
-            DeleteCreated(context, outcomes);
+            DeleteCreated(context, domain, toCreate);
             undo.Rollback();
             session.Commit();
             throw new ShimException($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: {outcomes[failed].Error!.Value.Describe()}");
@@ -124,7 +124,8 @@ internal static class PrepareLinks
             {
                 throw new ShimException($"{Describe.Nic(domain, plan.Nic)}: name is held by {HolderOf(context.Marker, link, state)}");
             }
-            plan.Reuse = link.Mac == plan.Nic.Mac && link.LowerIndex == plan.LowerIndex && link.Mode == plan.Nic.Mode && link.IsUp;
+            bool sameMac = link.Mac == plan.Nic.Mac || plan.Nic.Mode == MacvtapMode.Passthru;
+            plan.Reuse = sameMac && link.LowerIndex == plan.LowerIndex && link.Mode == plan.Nic.Mode && link.IsUp;
             if (!plan.Reuse) replace.Add(link.Index);
         }
         if (replace.Count == 0) return;
@@ -154,9 +155,14 @@ internal static class PrepareLinks
     private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, Plan plan) =>
         new(plan.Nic.Name, plan.LowerIndex, plan.Nic.Mac, plan.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid));
 
-    private static void DeleteCreated(ShimContext context, IReadOnlyList<LinkOutcome> outcomes)
+    /// <summary>
+    /// Rollback: whatever now sits on the names this call was creating and carries the domain's marks (including a link
+    /// whose alias could not be set) is this call's, and goes.
+    /// </summary>
+    private static void DeleteCreated(ShimContext context, DomainDescription domain, List<Plan> attempted)
     {
-        var created = outcomes.Where(o => o.Created is not null).Select(o => o.Created!.Value.Index).ToList();
+        IReadOnlyList<Link?> found = context.Links.Find(attempted.Select(p => p.Nic.Name).ToList());
+        var created = found.Where(l => l is { } link && context.Marker.IsOwnedBy(link, domain.Uuid)).Select(l => l!.Value.Index).ToList();
         if (created.Count == 0) return;
         foreach (NetlinkError? error in context.Links.Delete(created).Where(e => e is not null))
             context.Log.Error("Rollback: could not delete a macvtap this call created: {Error}", error!.Value.Describe());

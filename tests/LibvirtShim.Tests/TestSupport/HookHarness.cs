@@ -64,6 +64,10 @@ internal sealed class HookHarness : IDisposable
         Clock,
         settings => new LoggerConfiguration().MinimumLevel.Debug().WriteTo.File(settings.LogFile, shared: true).CreateLogger());
 
+    /// <summary>A context for calling the lifecycle operations directly, on this harness's namespace and settings.</summary>
+    public LibvirtShim.Lifecycle.ShimContext OpenContext() =>
+        new(Settings, Ns.OpenLinkTable, Serilog.Core.Logger.None, Clock);
+
     public HookResult Run(string domain, string operation, string subOperation, string xml) =>
         Run(domain, operation, subOperation, Encoding.UTF8.GetBytes(xml));
 

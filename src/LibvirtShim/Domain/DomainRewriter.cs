@@ -1,0 +1,56 @@
+using System.Text;
+using System.Xml;
+using System.Xml.Linq;
+using LibvirtShim.Net;
+
+namespace LibvirtShim.Domain;
+
+/// <summary>
+/// Changes single attributes of a parsed domain XML in place and writes it back; everything else (elements,
+/// attributes, namespaces, other tools' metadata, white space) stays as it came.
+/// </summary>
+internal sealed class DomainRewriter(XDocument document)
+{
+    private readonly XElement _domain = DomainReader.DomainElement(document);
+
+    public bool Changed { get; private set; }
+
+    /// <summary>The target dev of the owned NIC with this MAC.</summary>
+    public void SetOwnedName(MacAddress mac, string name) =>
+        Set(InterfaceWithMac(mac)?.Element("target"), "dev", name);
+
+    /// <summary>The lower device in the &lt;shim:link&gt; of this MAC.</summary>
+    public void SetOwnedSource(MacAddress mac, string source) =>
+        Set(ShimMetadata.Links(_domain).FirstOrDefault(l => HasMac((string?)l.Attribute("mac"), mac)), "source", source);
+
+    /// <summary>The &lt;source dev&gt; of libvirt's own direct NIC with this MAC.</summary>
+    public void SetDirectSource(MacAddress mac, string device) =>
+        Set(InterfaceWithMac(mac)?.Element("source"), "dev", device);
+
+    public string Write()
+    {
+        var settings = new XmlWriterSettings
+        {
+            OmitXmlDeclaration = true,
+            Encoding = new UTF8Encoding(false),
+            NewLineHandling = NewLineHandling.None,
+            Indent = false,
+        };
+        var text = new StringBuilder();
+        using (var writer = XmlWriter.Create(text, settings))
+            document.Save(writer);
+        return text.Append('\n').ToString();
+    }
+
+    private void Set(XElement? element, string attribute, string value)
+    {
+        if (element is null || (string?)element.Attribute(attribute) == value) return;
+        element.SetAttributeValue(attribute, value);
+        Changed = true;
+    }
+
+    private XElement? InterfaceWithMac(MacAddress mac) =>
+        _domain.Element("devices")?.Elements("interface").FirstOrDefault(i => HasMac((string?)i.Element("mac")?.Attribute("address"), mac));
+
+    private static bool HasMac(string? text, MacAddress mac) => MacAddress.TryParse(text, out MacAddress found) && found == mac;
+}

@@ -1,0 +1,53 @@
+using System.Xml.Linq;
+using LibvirtShim.Domain;
+using LibvirtShim.Naming;
+using LibvirtShim.Net;
+
+namespace LibvirtShim.Lifecycle;
+
+/// <summary>Which NICs <c>adopt</c> takes (all direct NICs, or those MACs), and whether they name a network.</summary>
+internal sealed record AdoptOptions(IReadOnlySet<MacAddress>? Macs, string? Network);
+
+/// <summary>
+/// <c>adopt</c>: hands a definition's direct NICs to the hook, with names preassigned from the bitmap and held for the
+/// domain (by UUID) as its definition's, until seeding finds the definition gone.
+/// </summary>
+internal static class AdoptDomain
+{
+    public static string Run(ShimSession session, XDocument document, AdoptOptions options)
+    {
+        ShimContext context = session.Context;
+        XElement domain = DomainReader.DomainElement(document);
+        string name = Identity.Name(domain);
+        var nics = DirectNicConversion.Find(domain)
+            .Where(n => options.Macs is null || n.Mac is { } mac && options.Macs.Contains(mac)).ToList();
+        foreach (MacAddress wanted in options.Macs ?? new HashSet<MacAddress>())
+        {
+            if (nics.All(n => n.Mac != wanted)) throw new ShimException($"domain '{name}': no direct NIC has MAC {wanted}");
+        }
+        foreach (DirectNic nic in nics)
+        {
+            if (DirectNicConversion.Problem(nic) is { } problem) throw new ShimException($"domain '{name}': NIC {nic.Mac?.ToString() ?? "without a MAC"} {problem}");
+            if (options.Network is null) LowerDevices.CheckAllowed(context.Settings, nic.SourceDevice!, $"domain '{name}': NIC {nic.Mac}: lower device '{nic.SourceDevice}'");
+        }
+        if (nics.Count == 0) return new DomainRewriter(document).Write();
+
+        nics = nics.Select(DirectNicConversion.EnsureMac).ToList();
+        Guid uuid = DirectNicConversion.EnsureUuid(domain);
+        long holdUntil = context.Now + context.Settings.ReservationSeconds;
+        List<string> names = FreeNames.Take(session, nics,
+            (nic, n) => Held(nic, n, uuid, name, options, holdUntil), $"domain '{name}': NIC {nics[0].Mac}");
+        for (int i = 0; i < nics.Count; i++)
+            DirectNicConversion.Convert(domain, nics[i], names[i], options.Network is null ? nics[i].SourceDevice : null, options.Network);
+        DomainReader.Read(document);
+        session.Commit();
+        return new DomainRewriter(document).Write();
+    }
+
+    private static NameRecord Held(DirectNic nic, string name, Guid uuid, string domainName, AdoptOptions options, long holdUntil)
+    {
+        MacvtapModes.TryParse(nic.Mode, out MacvtapMode mode);
+        return new NameRecord(name, Holding.Defined, uuid, domainName, nic.Mac!.Value, options.Network is null ? nic.SourceDevice ?? "" : "", mode,
+            ExpiresAt: holdUntil);
+    }
+}
