@@ -35,6 +35,7 @@ internal static class AdoptDomain
         nics = nics.Select(DirectNicConversion.EnsureMac).ToList();
         Guid uuid = DirectNicConversion.EnsureUuid(domain);
         long holdUntil = context.Now + context.Settings.ReservationSeconds;
+        HoldOwnedNames(session, DomainReader.Read(document), holdUntil);
         List<string> names = FreeNames.Take(session, nics,
             (nic, n) => Held(nic, n, uuid, name, options, holdUntil), $"domain '{name}': NIC {nics[0].Mac}");
         for (int i = 0; i < nics.Count; i++)
@@ -42,6 +43,19 @@ internal static class AdoptDomain
         DomainReader.Read(document);
         session.Commit();
         return new DomainRewriter(document).Write();
+    }
+
+    /// <summary>Names the definition already hands to the hook are held too, so none is handed out twice.</summary>
+    private static void HoldOwnedNames(ShimSession session, DomainDescription domain, long holdUntil)
+    {
+        foreach (OwnedNic nic in domain.OwnedNics.Where(n => session.Context.Scheme.IsManaged(n.Name)))
+        {
+            NameRecord? held = session.State.Find(nic.Name);
+            if (held is not null && held.Domain != domain.Uuid)
+                throw new ShimException($"{Describe.Nic(domain, nic)}: name is held by {Describe.Holder(held)}; give this NIC another target dev");
+            if (held is null)
+                session.State.Put(new NameRecord(nic.Name, Holding.Defined, domain.Uuid, domain.Name, nic.Mac, nic.Source ?? "", nic.Mode, ExpiresAt: holdUntil));
+        }
     }
 
     private static NameRecord Held(DirectNic nic, string name, Guid uuid, string domainName, AdoptOptions options, long holdUntil)
