@@ -11,7 +11,7 @@ work=$(mktemp -d /tmp/shim-samples.XXXXXX)
 cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 ip netns add "$ns"
-for uplink in uplink0 uplink1; do
+for uplink in uplink0 uplink1 uplink2; do
   ip -n "$ns" link add "$uplink" type veth peer name "${uplink}p"
   ip -n "$ns" link set "$uplink" up
   ip -n "$ns" link set "${uplink}p" up
@@ -19,8 +19,8 @@ done
 mkdir -p "$work/run" "$work/etc"
 echo '{}' > "$work/settings.json"
 export LIBVIRT_SHIM_CONFIG="$work/settings.json" LIBVIRT_SHIM_STATEDIR="$work/state" \
-  LIBVIRT_SHIM_LIBVIRTRUNDIR="$work/run" LIBVIRT_SHIM_LIBVIRTCONFIGDIR="$work/etc" LIBVIRT_SHIM_LOGFILE="$work/shim.log"
-for replay in "${@:-samples/big82.replay samples/mixed01}"; do
+  LIBVIRT_SHIM_LIBVIRTRUNDIR="$work/run" LIBVIRT_SHIM_LIBVIRTCONFIGDIR="$work/etc" LIBVIRT_SHIM_LOGFILE="$work/shim.log" LIBVIRT_SHIM_NETWORKS__storage=uplink1
+for replay in "${@:-samples/big82.replay samples/multi-lower.replay samples/pool.replay samples/mixed01}"; do
   for r in $replay; do
     echo "== replay $r (network namespace $ns)"
     ip netns exec "$ns" artifacts/libvirt-shim replay "$r"
