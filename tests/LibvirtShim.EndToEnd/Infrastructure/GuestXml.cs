@@ -1,0 +1,78 @@
+using System.Security;
+using System.Text;
+
+namespace LibvirtShim.EndToEnd.Infrastructure;
+
+public abstract record Nic(string Mac);
+
+/// <summary>A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata.</summary>
+public sealed record OwnedNic(string Mac, string Name, string Source, string Mode = "bridge") : Nic(Mac);
+
+/// <summary>libvirt's own macvtap; <paramref name="Target"/> null lets libvirt pick macvtapN.</summary>
+public sealed record DirectNic(string Mac, string Source, string Mode = "bridge", string? Target = null) : Nic(Mac);
+
+/// <summary>A NIC on a libvirt network (a macvtap pool here).</summary>
+public sealed record NetworkNic(string Mac, string Network) : Nic(Mac);
+
+/// <summary>QEMU user networking: no host link at all.</summary>
+public sealed record UserNic(string Mac) : Nic(Mac);
+
+/// <summary>A disk-less guest: enough for QEMU to run and for libvirt to plug the NICs.</summary>
+public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
+{
+    public Guid Uuid { get; init; } = Guid.NewGuid();
+
+    public IEnumerable<OwnedNic> Owned => Nics.OfType<OwnedNic>();
+
+    public IEnumerable<string> Macs => Nics.Select(n => n.Mac);
+
+    public static string DomainType => File.Exists("/dev/kvm") ? "kvm" : "qemu";
+
+    /// <summary>52:54:00:e2:GG:NN, unique per (group, index).</summary>
+    public static string Mac(int group, int index) => $"52:54:00:e2:{group:x2}:{index:x2}";
+
+    public string ToXml()
+    {
+        var x = new StringBuilder();
+        x.Append($"<domain type='{DomainType}'>\n");
+        x.Append($"  <name>{Esc(Name)}</name>\n  <uuid>{Uuid:D}</uuid>\n");
+        if (Owned.Any())
+        {
+            x.Append("  <metadata>\n    <shim:macvtap xmlns:shim=\"urn:libvirt-shim:macvtap:1\">\n");
+            foreach (OwnedNic nic in Owned)
+                x.Append($"      <shim:link mac='{nic.Mac}' source='{Esc(nic.Source)}' mode='{nic.Mode}'/>\n");
+            x.Append("    </shim:macvtap>\n  </metadata>\n");
+        }
+        x.Append("  <memory unit='MiB'>64</memory>\n  <vcpu>1</vcpu>\n");
+        x.Append("  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n");
+        x.Append("  <on_crash>destroy</on_crash>\n  <devices>\n");
+        x.Append("    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n");
+        foreach (Nic nic in Nics)
+        {
+            switch (nic)
+            {
+                case OwnedNic o:
+                    x.Append($"    <interface type='ethernet'><mac address='{o.Mac}'/><target dev='{Esc(o.Name)}' managed='no'/><model type='virtio'/></interface>\n");
+                    break;
+                case DirectNic d:
+                    string target = d.Target is null ? "" : $"<target dev='{Esc(d.Target)}'/>";
+                    x.Append($"    <interface type='direct'><mac address='{d.Mac}'/><source dev='{Esc(d.Source)}' mode='{d.Mode}'/>{target}<model type='virtio'/></interface>\n");
+                    break;
+                case NetworkNic n:
+                    x.Append($"    <interface type='network'><mac address='{n.Mac}'/><source network='{Esc(n.Network)}'/><model type='virtio'/></interface>\n");
+                    break;
+                case UserNic u:
+                    x.Append($"    <interface type='user'><mac address='{u.Mac}'/><model type='virtio'/></interface>\n");
+                    break;
+            }
+        }
+        x.Append("    <memballoon model='none'/>\n  </devices>\n</domain>\n");
+        return x.ToString();
+    }
+
+    /// <summary>A macvtap pool: libvirt makes a direct NIC on <paramref name="device"/> for each NIC on the network.</summary>
+    public static string MacvtapNetworkXml(string name, string device) =>
+        $"<network>\n  <name>{Esc(name)}</name>\n  <forward mode='bridge'>\n    <interface dev='{Esc(device)}'/>\n  </forward>\n</network>\n";
+
+    private static string Esc(string text) => SecurityElement.Escape(text);
+}
