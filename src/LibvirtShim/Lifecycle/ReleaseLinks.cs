@@ -1,3 +1,4 @@
+using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Netlink;
 
@@ -6,7 +7,8 @@ namespace LibvirtShim.Lifecycle;
 /// <summary>
 /// <c>release end</c>: delete the links the hook created for the domain and drop its records. Only links carrying the
 /// domain's marks are deleted, whatever the records or the XML say; when the domain's netdev group holds nothing
-/// else, they go in one deletion (one RCU grace period instead of one per link). Idempotent.
+/// else, they go in one deletion (one RCU grace period instead of one per link). Idempotent. Names the domain's
+/// persistent definition still uses stay held for it.
 /// </summary>
 internal static class ReleaseLinks
 {
@@ -19,11 +21,18 @@ internal static class ReleaseLinks
         List<NameRecord> records = session.State.OfDomain(domain);
         var created = records.Where(r => r.Holding == Holding.Created).ToList();
         var leftAlone = new List<string>();
-        int deleted = created.Count == 0 ? 0 : DeleteLinks(session.Context, domain, created, leftAlone);
+        int deleted = 0;
+        if (created.Count > 0)
+        {
+            IReadOnlyList<Link> all = session.Context.Links.Dump();
+            deleted = DeleteLinks(session.Context, domain, all, created, leftAlone);
+            ForgetVanishedForeignLinks(session.State, all);
+        }
 
+        HashSet<string> stillDefined = NamesOfDefinition(session.Context, records);
         foreach (NameRecord record in records)
         {
-            if (record.Holding == Holding.Defined || record.KeptByDefinition)
+            if (stillDefined.Contains(record.Name))
                 session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, ExpiresAt = 0 });
             else
                 session.State.Remove(record.Name);
@@ -32,9 +41,18 @@ internal static class ReleaseLinks
         return new Outcome(deleted, records.Count, leftAlone);
     }
 
-    private static int DeleteLinks(ShimContext context, Guid domain, List<NameRecord> created, List<string> leftAlone)
+    /// <summary>Names held for the domain's definition that its definition file (still there after a stop, not after undefine) uses.</summary>
+    private static HashSet<string> NamesOfDefinition(ShimContext context, List<NameRecord> records)
     {
-        IReadOnlyList<Link> all = context.Links.Dump();
+        var kept = records.Where(r => r.Holding == Holding.Defined || r.KeptByDefinition).ToList();
+        if (kept.Count == 0) return [];
+        var pending = kept.Where(r => r.Holding == Holding.Defined && r.ExpiresAt > context.Now).Select(r => r.Name);
+        DomainDescription? definition = DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, kept[0].DomainName, kept[0].Domain);
+        return (definition?.OwnedNics.Select(n => n.Name) ?? []).Concat(pending).ToHashSet(StringComparer.Ordinal);
+    }
+
+    private static int DeleteLinks(ShimContext context, Guid domain, IReadOnlyList<Link> all, List<NameRecord> created, List<string> leftAlone)
+    {
         LinkMarker marker = context.Marker;
         var ours = all.Where(l => marker.IsOwnedBy(l, domain)).ToList();
         var recordedNames = created.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
@@ -52,5 +70,13 @@ internal static class ReleaseLinks
                 throw new ShimException($"cannot delete macvtap {ours[i].Name} (ifindex {ours[i].Index}): {error.Describe()}");
         }
         return ours.Count;
+    }
+
+    /// <summary>With the kernel's whole link list at hand anyway, names held only by a foreign link that has gone are freed.</summary>
+    private static void ForgetVanishedForeignLinks(NameState state, IReadOnlyList<Link> all)
+    {
+        var present = all.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (NameRecord gone in state.Records.Where(r => r.Holding == Holding.Foreign && !present.Contains(r.Name)).ToList())
+            state.Remove(gone.Name);
     }
 }

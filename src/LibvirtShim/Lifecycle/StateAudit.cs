@@ -46,7 +46,6 @@ internal static class StateAudit
         Holding.Created when !running.Contains(record.Domain) => "domain not running (start pending, or its release never came)",
         Holding.Libvirt when !running.Contains(record.Domain) => "stale: domain not running",
         Holding.Reserved when record.ExpiresAt <= now => "stale: reservation expired",
-        Holding.Foreign when !present => "stale: the foreign link is gone",
         Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => "a link someone else made sits on this name",
         _ => null,
     };
