@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Installs libvirt-shim as libvirt's qemu hook.
 #
-#   hooks/install.sh [--qemu.d] [--root DIR] [--etc DIR] [--binary FILE] [--no-reload]
+#   hooks/install.sh [--qemu.d] [--root DIR] [--etc DIR] [--binary FILE] [--no-reload | --reload]
 #
-# - the executable goes to $ROOT/usr/local/sbin/libvirt-shim (admin verbs: libvirt-shim --help);
+# - the executable goes to $ROOT/usr/local/sbin/libvirt-shim (admin commands: libvirt-shim --help);
 # - the hook is a symlink to it: $ETC/hooks/qemu, or with --qemu.d (libvirt 6.5+) $ETC/hooks/qemu.d/libvirt-shim.
-#   An existing hooks/qemu that is not libvirt-shim is never overwritten: the hook then goes into qemu.d/;
+#   A hooks/qemu that is not libvirt-shim is never overwritten: the hook then goes into qemu.d/ (and install.sh
+#   says so); a qemu.d/libvirt-shim that is not libvirt-shim is never overwritten either (install.sh stops);
 # - $ETC/libvirt-shim.json, the settings, is written with the defaults unless it exists;
 # - what was added is listed in $ROOT/usr/local/lib/libvirt-shim/installed, which hooks/uninstall.sh reads.
-# libvirtd reads whether a hook exists when it starts or gets SIGHUP: a running libvirtd gets SIGHUP.
+# libvirtd looks for hooks when it starts and on SIGHUP: a running libvirtd (or virtqemud) that reads $ETC gets
+# SIGHUP, and install.sh says so. Running it again upgrades the executable and keeps the settings.
 # --root DIR installs into a tree (tests; no signal). --etc DIR is libvirt's config directory (default $ROOT/etc/libvirt).
+# --no-reload sends no signal; --reload sends it even with --root (to the daemons that read that tree's etc/libvirt,
+# e.g. one in a mount namespace over it). Refuses when the Debian package libvirt-shim is installed (use apt for that one).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-root="" etc="" binary="$here/../artifacts/libvirt-shim" qemud=0 reload=1
+# shellcheck source=hooks/hooklib.sh
+. "$here/hooklib.sh"
+root="" etc="" binary="$here/../artifacts/libvirt-shim" qemud=0 reload=1 force_reload=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --qemu.d) qemud=1 ;;
@@ -21,14 +27,22 @@ while [ $# -gt 0 ]; do
     --etc) etc=${2:?--etc needs a directory}; shift ;;
     --binary) binary=${2:?--binary needs a file}; shift ;;
     --no-reload) reload=0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --reload) force_reload=1 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
-[ -n "$root" ] && { root=$(cd "$root" && pwd); reload=0; }
+fail() { echo "install.sh: $*" >&2; exit 1; }
+if [ -n "$root" ]; then
+  [ -d "$root" ] || fail "--root $root is not a directory"
+  root=$(cd "$root" && pwd); [ "$force_reload" = 1 ] || reload=0
+fi
 etc=${etc:-$root/etc/libvirt}
-[ -x "$binary" ] || { echo "install.sh: $binary not found or not executable; run ./build.sh first" >&2; exit 1; }
+[ -x "$binary" ] || fail "$binary not found or not executable; run ./build.sh first (or give --binary FILE)"
+shim_is_shim "" "$binary" || fail "$binary is not a libvirt-shim executable"
+[ -f "$root/var/lib/dpkg/info/libvirt-shim.list" ] && \
+  fail "the Debian package libvirt-shim is installed here: upgrade it with 'apt-get install ./libvirt-shim_VERSION_amd64.deb', or remove it ('apt-get remove libvirt-shim') before using install.sh"
 
 sbin="$root/usr/local/sbin"
 libdir="$root/usr/local/lib/libvirt-shim"
@@ -36,56 +50,74 @@ manifest="$libdir/installed"
 exe="$sbin/libvirt-shim"
 hooks="$etc/hooks"
 
-is_ours() { [ "$(readlink "$1")" = "${exe#"$root"}" ] || grep -qa 'urn:libvirt-shim:macvtap:1' "$1" 2>/dev/null; }
+# Where the hook goes, decided before anything is changed.
+main="$hooks/qemu"
+side="$hooks/qemu.d/libvirt-shim"
+target=$main
+if [ "$qemud" = 1 ]; then
+  target=$side
+elif shim_exists "$main" && ! shim_is_shim "$root" "$main"; then
+  target=$side
+  echo "note: $main is another program's hook: left alone; libvirt-shim goes into qemu.d/ (libvirt runs it after hooks/qemu)"
+fi
+if [ "$target" = "$side" ]; then
+  if shim_exists "$side" && ! shim_is_shim "$root" "$side"; then
+    fail "$side exists and is not libvirt-shim: left alone, and nothing was installed (move that file away and run install.sh again)"
+  fi
+  version=$(shim_libvirt_version "$root")
+  if [ -n "$version" ] && shim_version_lt "$version" 6.5; then
+    echo "WARNING: libvirt $version does not run hooks in qemu.d/ (it does since 6.5): libvirt-shim is installed there but libvirt will not call it."
+    echo "         Make $main run it: 'exec $(printf '%s' "${exe#"$root"}") hook \"\$@\"' at its end (the domain XML arrives on stdin), or upgrade libvirt."
+  fi
+fi
+
 added() { grep -qxF "$1" "$manifest" 2>/dev/null || echo "$1" >> "$manifest"; }
+forget() { [ -f "$manifest" ] && { grep -vxF "$1" "$manifest" > "$manifest.new" || true; mv -f "$manifest.new" "$manifest"; }; }
 # Creates a directory and its missing parents, listing each one it created (parents first) for uninstall.
+pending=()
 make_dir() {
   local missing=() d=$1
   while [ ! -d "$d" ]; do missing=("$d" "${missing[@]}"); d=$(dirname "$d"); done
-  for d in "${missing[@]}"; do mkdir "$d"; [ -f "$manifest" ] && added "dir:$d" || pending+=("dir:$d"); done
+  for d in "${missing[@]}"; do
+    mkdir "$d"
+    if [ -f "$manifest" ]; then added "dir:$d"; else pending+=("dir:$d"); fi
+  done
 }
 
-pending=()
 make_dir "$libdir"
 touch "$manifest"
 for p in "${pending[@]}"; do added "$p"; done
 make_dir "$sbin"
 make_dir "$hooks"
 install -m 0755 "$binary" "$exe.new" && mv -f "$exe.new" "$exe"
-added "$exe"
-echo "installed $exe"
+added "exe:$exe"
+echo "installed $exe ($("$exe" --version 2>/dev/null || echo "version unknown"))"
 
-target="$hooks/qemu"
-if [ "$qemud" = 1 ]; then
-  target="$hooks/qemu.d/libvirt-shim"
-elif [ -e "$target" ] || [ -L "$target" ]; then
-  if ! is_ours "$target"; then
-    target="$hooks/qemu.d/libvirt-shim"
-    echo "note: $hooks/qemu exists and is not libvirt-shim; leaving it alone and installing into qemu.d/ (needs libvirt 6.5+)"
+# One hook, not two: libvirt would run libvirt-shim twice per call.
+for other in "$main" "$side"; do
+  if [ "$other" != "$target" ] && shim_exists "$other" && shim_is_shim "$root" "$other"; then
+    rm -f "$other"
+    forget "hook:$other"; forget "$other"
+    echo "removed the earlier hook $other (libvirt would run libvirt-shim twice)"
   fi
-fi
+done
 make_dir "$(dirname "$target")"
-ln -sfn "${exe#"$root"}" "$target"
-added "$target"
+ln -sfn "${exe#"$root"}" "$target.new" && mv -Tf "$target.new" "$target"
+added "hook:$target"
 echo "installed the hook $target -> ${exe#"$root"}"
 
 settings="$etc/libvirt-shim.json"
-if [ ! -e "$settings" ]; then
+if ! shim_exists "$settings"; then
   install -m 0644 "$here/libvirt-shim.json" "$settings"
-  added "$settings"
+  added "settings:$settings $(sha256sum "$settings" | cut -d' ' -f1)"
   echo "installed default settings $settings"
 else
   echo "kept existing settings $settings"
 fi
 
 if [ "$reload" = 1 ]; then
-  pid=$(cat /run/libvirtd.pid 2>/dev/null || true)
-  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = libvirtd ]; then
-    kill -HUP "$pid"
-    echo "sent SIGHUP to libvirtd (pid $pid) so it notices the hook; if hook calls do not arrive, restart libvirtd"
-  else
-    echo "libvirtd is not running: it finds the hook when it starts"
-  fi
+  shim_reload_libvirt "$etc" "$root/run/libvirt-shim/sighup"
 else
   echo "libvirtd notices a new hook only when it starts or gets SIGHUP: restart it, or kill -HUP its pid"
 fi
+echo "check the setup with: ${exe#"$root"} doctor"

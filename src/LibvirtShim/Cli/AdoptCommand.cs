@@ -12,7 +12,7 @@ internal static class AdoptCommand
     {
         byte[] xml = file == "-" ? Encoding.UTF8.GetBytes(stdin.ReadToEnd()) : File.ReadAllBytes(file);
         var options = new AdoptOptions(ParseMacs(macs), network);
-        using ShimContext context = CliRun.OpenContext(settingOverrides);
+        using ShimContext context = CliRun.OpenContext(settingOverrides, "adopt");
         if (network is not null && !context.Settings.Networks.ContainsKey(network))
             context.Log.Warning("adopt: network {Network} is not in this host's Networks setting", network);
         using ShimSession session = ShimSession.Open(context);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
@@ -7,18 +8,21 @@ using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Cli;
 
-/// <summary>What every admin verb shares: settings with overrides, a context, one line per failure.</summary>
+/// <summary>What every admin verb shares: settings with overrides, a context whose log names the verb, one line per failure.</summary>
 internal static class CliRun
 {
-    public static ShimContext OpenContext(IReadOnlyList<string> settingOverrides)
+    public static ShimContext OpenContext(IReadOnlyList<string> settingOverrides, string verb, string? domain = null, Guid? uuid = null)
     {
+        long started = Stopwatch.GetTimestamp();
         ShimSettings settings = SettingsLoader.Load(settingOverrides);
         var log = ShimLog.Create(settings);
-        return new ShimContext(settings, LinkTable.Open, log, TimeProvider.System, ownedLog: log);
+        return new ShimContext(settings, LinkTable.Open, CallLog.For(log, verb, domain, uuid, started), TimeProvider.System, ownedLog: log);
     }
 
-    public static int Guarded(Func<int> verb)
+    /// <summary>Runs a verb; a failure is one line on stderr saying what to do next, and exit status 1.</summary>
+    public static int Guarded(Func<int> verb, TextWriter? error = null)
     {
+        error ??= Console.Error;
         try
         {
             return verb();
@@ -26,7 +30,12 @@ internal static class CliRun
         catch (Exception e) when (e is ShimException or SettingsException or StateAccessException or StateLockTimeoutException
                                       or DomainXmlException or NetlinkException or IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"libvirt-shim: {e.Message}");
+            error.WriteLine($"libvirt-shim: {ErrorAdvice.For(e)}");
+            return 1;
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"libvirt-shim: internal error ({e.GetType().Name}): {e.Message}; this is a bug: please report it with this line and the log");
             return 1;
         }
     }

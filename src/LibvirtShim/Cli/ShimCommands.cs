@@ -1,39 +1,33 @@
 using ConsoleAppFramework;
+using LibvirtShim.Cli.Doctor;
 using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
 
 namespace LibvirtShim.Cli;
 
+/// <summary>The verbs. Every one takes setting overrides after "--" (ConsoleAppContext.EscapedArguments).</summary>
 internal sealed class ShimCommands
 {
-    /// <summary>Run one hook call as libvirt would (the domain XML on stdin). Example: libvirt-shim hook web1 prepare begin - &lt; web1.xml</summary>
-    /// <param name="domain">Domain name.</param>
-    /// <param name="operation">prepare, start, started, stopped, release, migrate, restore, reconnect.</param>
-    /// <param name="subOperation">begin or end.</param>
-    /// <param name="extra">Extra argument, "-" when none.</param>
-    [Command("hook")]
-    public int Hook(ConsoleAppContext context, [Argument] string domain, [Argument] string operation, [Argument] string subOperation = "-", [Argument] string extra = "-") =>
-        HookEntry.Run([domain, operation, subOperation, extra], HookHost.ForSystem(context.EscapedArguments.ToArray()));
+    /// <summary>Check this host, with a fix under each failing line: kernel macvtap support; the hook where the running libvirtd reads it, executable, and noticed; libvirt new enough (5.8, and 6.5 for qemu.d/); settings; lower devices; definitions; state readable and in agreement with the kernel; log. Exit status 0 when no check failed. Example: sudo libvirt-shim doctor</summary>
+    /// <param name="json">Print JSON for tools: {"passed": bool, "checks": [{status, area, detail, fix}]}.</param>
+    [Command("doctor")]
+    public int Doctor(ConsoleAppContext context, bool json = false) =>
+        CliRun.Guarded(() => DoctorCommand.Run(DoctorHost.ForSystem(context.EscapedArguments.ToArray()), json, Console.Out));
 
-    /// <summary>Show every name held, by lower device, with its domain, MAC, mode and link state, and what disagrees with the kernel. Example: libvirt-shim status --json</summary>
-    /// <param name="json">Print JSON for tools instead of a table.</param>
+    /// <summary>Show every name held, per lower device: domain, UUID, MAC, mode, link state, and what disagrees with the kernel (leaked link, missing link, stale reservation) with what to do. Exit status 0 when state and kernel agree, 3 when not. Example: libvirt-shim status --json | jq '.names[] | select(.problem)'</summary>
+    /// <param name="json">Print JSON for tools instead of tables.</param>
     [Command("status")]
     public int Status(ConsoleAppContext context, bool json = false) =>
         CliRun.Guarded(() => StatusCommand.Run(context.EscapedArguments.ToArray(), json, Console.Out));
 
-    /// <summary>Rebuild the state from running guests' status XML, persistent definitions and the kernel's links. Example: libvirt-shim seed</summary>
-    [Command("seed")]
-    public int Seed(ConsoleAppContext context) =>
-        CliRun.Guarded(() =>
-        {
-            using ShimContext shim = CliRun.OpenContext(context.EscapedArguments.ToArray());
-            using ShimSession session = ShimSession.Open(shim);
-            SeedReport report = session.Reseed(session.State);
-            Console.WriteLine($"seeded {report.State.Count} names from {report.RunningDomains} running and {report.DefinedDomains} defined domains; deleted {report.DeletedLinks.Count} leaked links");
-            return 0;
-        });
+    /// <summary>Show what 'prepare begin' would do for a domain on this host (names, lower devices after Uplinks and Networks, links to create or keep) and the exact error it would fail with, without doing anything. Exit status 0 when prepare would succeed, 1 when not. Example: virsh dumpxml web1 | libvirt-shim explain -</summary>
+    /// <param name="file">Domain XML file, or - for stdin.</param>
+    /// <param name="json">Print JSON for tools.</param>
+    [Command("explain")]
+    public int Explain(ConsoleAppContext context, [Argument] string file, bool json = false) =>
+        CliRun.Guarded(() => ExplainCommand.Run(file, json, context.EscapedArguments.ToArray(), Console.In, Console.Out));
 
-    /// <summary>Hand a definition's direct NICs to libvirt-shim: prints the XML for 'virsh define', with names preassigned from the bitmap. Example: virsh dumpxml web1 | libvirt-shim adopt - &gt; web1.xml &amp;&amp; virsh define web1.xml</summary>
+    /// <summary>Hand a definition's direct NICs to libvirt-shim: prints the XML for 'virsh define' (type='ethernet', managed='no', names preassigned from the bitmap and held for the domain). Example: virsh dumpxml web1 | libvirt-shim adopt - &gt; web1.xml &amp;&amp; virsh define web1.xml</summary>
     /// <param name="file">Domain XML file, or - for stdin.</param>
     /// <param name="network">Name this logical network (the Networks setting resolves it on each host) instead of the NICs' lower device.</param>
     /// <param name="mac">Adopt only the NICs with these MACs (comma-separated).</param>
@@ -41,9 +35,32 @@ internal sealed class ShimCommands
     public int Adopt(ConsoleAppContext context, [Argument] string file, string? network = null, string? mac = null) =>
         CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.In, Console.Out));
 
-    /// <summary>Replay hook calls through the real hook logic against the real kernel. FILE lists "DOMAIN OP SUBOP EXTRA XMLFILE" per line, or is a directory of recorded NN-*.argv/.xml pairs. Example: libvirt-shim replay samples/big82.replay</summary>
+    /// <summary>Rebuild the state from running guests' status XML, persistent definitions and the kernel's links; deletes links of libvirt-shim's that nobody can own any more. Example: sudo libvirt-shim seed</summary>
+    [Command("seed")]
+    public int Seed(ConsoleAppContext context) =>
+        CliRun.Guarded(() =>
+        {
+            using ShimContext shim = CliRun.OpenContext(context.EscapedArguments.ToArray(), "seed");
+            using ShimSession session = ShimSession.Open(shim);
+            SeedReport report = session.Reseed(session.State);
+            shim.Log.Information("Seeded {Names} names from {Running} running and {Defined} defined domains; deleted {Leaked} leaked links",
+                report.State.Count, report.RunningDomains, report.DefinedDomains, report.DeletedLinks.Count);
+            Console.WriteLine($"seeded {report.State.Count} names from {report.RunningDomains} running and {report.DefinedDomains} defined domains; deleted {report.DeletedLinks.Count} leaked links");
+            return 0;
+        });
+
+    /// <summary>Replay hook calls through the real hook logic against the real kernel, printing each call's exit status, time, messages and links. FILE lists "DOMAIN OP SUBOP EXTRA XMLFILE" per line, or is a directory of recorded NN-*.argv/.xml pairs. Example: libvirt-shim replay samples/big82.replay</summary>
     /// <param name="file">Replay file or recording directory.</param>
     [Command("replay")]
     public int Replay(ConsoleAppContext context, [Argument] string file) =>
         CliRun.Guarded(() => ReplayCommand.Run(file, context.EscapedArguments.ToArray(), Console.Out));
+
+    /// <summary>Run one hook call as libvirt would, the domain XML on stdin; what libvirt runs as /etc/libvirt/hooks/qemu DOMAIN OP SUBOP EXTRA. Example: libvirt-shim hook web1 prepare begin - &lt; web1.xml</summary>
+    /// <param name="domain">Domain name.</param>
+    /// <param name="operation">prepare, start, started, stopped, release, migrate, restore, reconnect.</param>
+    /// <param name="subOperation">begin or end.</param>
+    /// <param name="extra">Extra argument, "-" when none.</param>
+    [Command("hook")]
+    public int Hook(ConsoleAppContext context, [Argument] string domain, [Argument] string operation, [Argument] string subOperation = "-", [Argument] string extra = "-") =>
+        HookEntry.Run([domain, operation, subOperation, extra], HookHost.ForSystem(context.EscapedArguments.ToArray()));
 }

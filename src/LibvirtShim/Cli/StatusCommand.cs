@@ -6,12 +6,36 @@ using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Cli;
 
+/// <summary>What status found: the state (or why there is none), each name beside the kernel, the lower devices.</summary>
+internal sealed record StatusReport(
+    string StateDir, string Instance, NameScheme Scheme, StateLoad Load, List<AuditEntry> Entries,
+    List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed)
+{
+    public int Problems => Entries.Count(e => e.Problem is not null);
+    public bool Agrees => Load.State is not null && Problems == 0;
+}
+
 /// <summary><c>status</c>: the state beside the kernel, read under the lock, changing nothing.</summary>
 internal static class StatusCommand
 {
+    internal sealed record LowerDevice(string Name, int Ifindex, bool Exists, bool IsUp, int Names);
+
+    /// <summary>A link on a managed name that no record holds (the next allocation records it as foreign).</summary>
+    internal sealed record UnrecordedLink(string Name, int Ifindex, string Kind, string Lower, MacAddress Mac, string MadeBy);
+
+    public const int Disagreement = 3;
+
     public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output)
     {
-        using ShimContext context = CliRun.OpenContext(settingOverrides);
+        using ShimContext context = CliRun.OpenContext(settingOverrides, "status");
+        StatusReport report = Gather(context);
+        if (json) WriteJson(output, report);
+        else WriteTable(output, report);
+        return report.Agrees ? 0 : Disagreement;
+    }
+
+    public static StatusReport Gather(ShimContext context)
+    {
         StateLoad load;
         IReadOnlyList<Link> links;
         using (StateLease lease = context.Store.Lock())
@@ -20,39 +44,123 @@ internal static class StatusCommand
             links = context.Links.Dump();
         }
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log).Keys.ToHashSet();
-        var entries = StateAudit.Compare(load.State ?? new NameState(context.Scheme), context.Marker, links, running, context.Now);
-        if (json) WriteJson(output, load, entries);
-        else WriteTable(output, load, entries, context.Scheme);
-        return load.State is null || entries.Any(e => e.Problem is not null) ? 3 : 0;
+        NameState state = load.State ?? new NameState(context.Scheme);
+        var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now);
+        var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
+        var byIndex = links.ToDictionary(l => l.Index);
+
+        var lowers = entries.GroupBy(e => e.Lower, StringComparer.Ordinal).Where(g => g.Key.Length > 0)
+            .Select(g => byName.TryGetValue(g.Key, out Link l)
+                ? new LowerDevice(g.Key, l.Index, true, l.IsUp, g.Count())
+                : new LowerDevice(g.Key, 0, false, false, g.Count()))
+            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+
+        var listed = entries.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
+        var unrecorded = links.Where(l => context.Scheme.IsManaged(l.Name) && !listed.Contains(l.Name))
+            .Select(l => new UnrecordedLink(l.Name, l.Index, l.Kind ?? "", byIndex.TryGetValue(l.LowerIndex, out Link lower) ? lower.Name : "",
+                l.Mac, MadeBy(l)))
+            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+        return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
+            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal));
     }
 
-    private static void WriteTable(TextWriter output, StateLoad load, List<AuditEntry> entries, NameScheme scheme)
+    /// <summary>What to do about each disagreement StateAudit reports.</summary>
+    public static string? Advice(string? problem) => problem switch
     {
-        if (load.State is null) output.WriteLine($"state: not usable ({load.Problem}); the next hook call or 'libvirt-shim seed' rebuilds it");
-        else output.WriteLine($"state: {load.State.Count} names held, {load.State.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names");
-        foreach (var group in entries.GroupBy(e => e.Lower).OrderBy(g => g.Key, StringComparer.Ordinal))
+        null => null,
+        "missing link" => "the guest's NIC has no device: restart the guest; 'libvirt-shim seed' forgets the record",
+        "link replaced by someone else" => "another link took the name: 'ip -d link show NAME' shows it; 'libvirt-shim seed' records it as foreign",
+        "domain not running (start pending, or its release never came)" => "unless the guest is starting now, 'libvirt-shim seed' deletes the link and frees the name",
+        "stale: domain not running" => "libvirt's own macvtap of a guest that stopped: 'libvirt-shim seed' forgets it",
+        "stale: reservation expired" => "a migration or restore that never came: the next allocation or 'libvirt-shim seed' frees the name",
+        "a link someone else made sits on this name" => "the domain cannot start with this name: delete that link ('ip link del NAME') or give the NIC another name",
+        _ when problem.StartsWith("leaked link", StringComparison.Ordinal) => "'libvirt-shim seed' deletes it",
+        _ => "'libvirt-shim seed' rebuilds the state from what runs",
+    };
+
+    private static string MadeBy(Link link)
+    {
+        const string prefix = "libvirt-shim:";
+        if (link.Alias is { } alias && alias.StartsWith(prefix, StringComparison.Ordinal) && alias.IndexOf('@') is var at and > 0)
+            return $"libvirt-shim instance '{alias[(at + 1)..]}'";
+        return link.Kind is "macvtap" or "macvlan" ? "not libvirt-shim (libvirt or by hand)" : "not libvirt-shim";
+    }
+
+    private static void WriteTable(TextWriter output, StatusReport report)
+    {
+        NameScheme scheme = report.Scheme;
+        output.WriteLine($"state {report.StateDir} (instance '{report.Instance}')");
+        if (report.Load.State is not { } state)
+            output.WriteLine($"  not usable ({report.Load.Problem}): the next hook call or 'libvirt-shim seed' rebuilds it");
+        else
+            output.WriteLine($"  {state.Count} names held: {state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names, {state.Count - state.HeldManagedNames} other (libvirt's own macvtaps)");
+
+        var lowers = report.Lowers.ToDictionary(l => l.Name, StringComparer.Ordinal);
+        foreach (var group in report.Entries.GroupBy(e => e.Lower, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             output.WriteLine();
-            output.WriteLine($"lower device {(group.Key.Length > 0 ? group.Key : "(unknown)")}:");
-            output.WriteLine($"  {"NAME",-15} {"HELD AS",-9} {"DOMAIN",-20} {"MAC",-17} {"MODE",-8} {"LINK",-6} PROBLEM");
+            output.WriteLine(group.Key.Length == 0 ? "no lower device recorded:" : $"lower device {Describe(lowers[group.Key], report.Allowed)}:");
+            output.WriteLine($"  {"NAME",-15} {"HELD AS",-9} {"DOMAIN",-20} {"UUID",-8} {"MAC",-17} {"MODE",-8} {"LINK",-13} PROBLEM");
             foreach (AuditEntry e in group)
-                output.WriteLine($"  {e.Name,-15} {HeldAs(e),-9} {Truncate(e.DomainName, 20),-20} {Mac(e.Mac),-17} {e.Mode.Name(),-8} {e.LinkState,-6} {e.Problem}");
+            {
+                string link = e.LinkState == "absent" ? "absent" : $"{e.LinkState} #{e.Ifindex}";
+                output.WriteLine($"  {e.Name,-15} {HeldAs(e),-9} {Truncate(e.DomainName, 20),-20} {ShortUuid(e.Domain),-8} {Mac(e.Mac),-17} {e.Mode.Name(),-8} {link,-13} {e.Problem}");
+            }
         }
-        int problems = entries.Count(e => e.Problem is not null);
+        if (report.Entries.Count == 0)
+        {
+            output.WriteLine();
+            output.WriteLine("no names held");
+        }
+        if (report.Unrecorded.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine($"links on {scheme.Prefix}N names that no record holds (the next allocation records them as foreign and skips them):");
+            foreach (UnrecordedLink l in report.Unrecorded)
+                output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} {Mac(l.Mac),-17} made by {l.MadeBy}");
+        }
+
         output.WriteLine();
-        output.WriteLine(problems == 0 ? "state and kernel agree" : $"{problems} disagreement(s) between state and kernel");
+        if (report.Problems == 0 && report.Load.State is not null)
+        {
+            output.WriteLine("state and kernel agree");
+            return;
+        }
+        if (report.Problems > 0)
+        {
+            output.WriteLine($"{report.Problems} disagreement(s) between state and kernel; what to do:");
+            foreach (AuditEntry e in report.Entries.Where(e => e.Problem is not null))
+                output.WriteLine($"  {e.Name}: {e.Problem}: {Advice(e.Problem)!.Replace("NAME", e.Name, StringComparison.Ordinal)}");
+        }
+        else
+        {
+            output.WriteLine("no usable state: 'libvirt-shim seed' rebuilds it from the running guests, the definitions and the kernel");
+        }
     }
 
-    private static void WriteJson(TextWriter output, StateLoad load, List<AuditEntry> entries)
+    private static string Describe(LowerDevice lower, IReadOnlySet<string> allowed)
+    {
+        string where = lower.Exists ? $"ifindex {lower.Ifindex}, {(lower.IsUp ? "up" : "DOWN: 'ip link set " + lower.Name + " up'")}" : "MISSING on this host";
+        string allowedNote = allowed.Count > 0 && !allowed.Contains(lower.Name) ? ", not in AllowedLowerDevices" : "";
+        return $"{lower.Name} ({where}{allowedNote})";
+    }
+
+    private static void WriteJson(TextWriter output, StatusReport report)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
-            w.WriteBoolean("stateUsable", load.State is not null);
-            if (load.Problem is not null && load.State is null) w.WriteString("stateProblem", load.Problem);
+            w.WriteString("stateDir", report.StateDir);
+            w.WriteString("instance", report.Instance);
+            w.WriteBoolean("stateUsable", report.Load.State is not null);
+            if (report.Load.Problem is not null && report.Load.State is null) w.WriteString("stateProblem", report.Load.Problem);
+            w.WriteString("namePrefix", report.Scheme.Prefix);
+            w.WriteNumber("capacity", report.Scheme.Capacity);
+            w.WriteNumber("heldManagedNames", report.Load.State?.HeldManagedNames ?? 0);
+            w.WriteNumber("problems", report.Problems);
             w.WriteStartArray("names");
-            foreach (AuditEntry e in entries)
+            foreach (AuditEntry e in report.Entries)
             {
                 w.WriteStartObject();
                 w.WriteString("name", e.Name);
@@ -65,6 +173,33 @@ internal static class StatusCommand
                 w.WriteNumber("ifindex", e.Ifindex);
                 w.WriteString("link", e.LinkState);
                 if (e.Problem is null) w.WriteNull("problem"); else w.WriteString("problem", e.Problem);
+                if (Advice(e.Problem) is { } advice) w.WriteString("advice", advice.Replace("NAME", e.Name, StringComparison.Ordinal));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("lowerDevices");
+            foreach (LowerDevice l in report.Lowers)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", l.Name);
+                w.WriteBoolean("exists", l.Exists);
+                w.WriteNumber("ifindex", l.Ifindex);
+                w.WriteBoolean("up", l.IsUp);
+                w.WriteBoolean("allowed", report.Allowed.Count == 0 || report.Allowed.Contains(l.Name));
+                w.WriteNumber("names", l.Names);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("unrecordedLinks");
+            foreach (UnrecordedLink l in report.Unrecorded)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", l.Name);
+                w.WriteNumber("ifindex", l.Ifindex);
+                w.WriteString("kind", l.Kind);
+                w.WriteString("lower", l.Lower);
+                w.WriteString("mac", Mac(l.Mac));
+                w.WriteString("madeBy", l.MadeBy);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -73,7 +208,8 @@ internal static class StatusCommand
         output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
     }
 
-    private static string HeldAs(AuditEntry e) => e.Holding?.ToString().ToLowerInvariant() ?? "none";
-    private static string Mac(MacAddress mac) => mac.Value == 0 ? "" : mac.ToString();
+    internal static string HeldAs(AuditEntry e) => e.Holding?.ToString().ToLowerInvariant() ?? "none";
+    internal static string Mac(MacAddress mac) => mac.Value == 0 ? "" : mac.ToString();
+    private static string ShortUuid(Guid uuid) => uuid == Guid.Empty ? "-" : uuid.ToString("N")[..8];
     private static string Truncate(string text, int width) => text.Length <= width ? text : text[..(width - 1)] + "~";
 }

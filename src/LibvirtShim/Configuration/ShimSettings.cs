@@ -20,4 +20,16 @@ internal sealed class ShimSettings
     public string LogFile { get; set; } = "/var/log/libvirt/shim.log";
     public string LogLevel { get; set; } = "Information";
     public string LogFormat { get; set; } = "text";
+
+    /// <summary>When the log file has reached this size, the next call rolls it over to LogFile.1 (the older ones to .2, .3, ...).</summary>
+    public long LogFileSizeLimitBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>How many log files are kept, the current one included (LogFile, LogFile.1, ... LogFile.N-1).</summary>
+    public int LogRetainedFiles { get; set; } = 5;
+
+    /// <summary>Also send every event to the local syslog daemon (when its socket exists).</summary>
+    public bool Syslog { get; set; }
+
+    public string SyslogSocket { get; set; } = "/dev/log";
+    public string SyslogFacility { get; set; } = "daemon";
 }

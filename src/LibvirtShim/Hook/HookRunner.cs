@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Logging;
+using Serilog;
 using Serilog.Core;
 
 namespace LibvirtShim.Hook;
@@ -41,21 +43,21 @@ internal sealed class HookRunner(HookHost host)
         if (domain is not null && !operation.HasWork(domain)) return 0;
 
         Logger? log = null;
+        ILogger? callLog = null;
         try
         {
             var settings = host.LoadSettings();
             log = host.CreateLog(settings);
-            using var context = new ShimContext(settings, host.OpenLinks, log, host.Clock);
+            callLog = CallLog.For(log, call.Operation, domain?.Name ?? call.Domain, domain?.Uuid, watch);
+            using var context = new ShimContext(settings, host.OpenLinks, callLog, host.Clock);
             string summary = operation.Execute(context, call, domain, document, stdout);
-            log.Information("{Operation} {Domain} {Uuid}: {Summary} in {ElapsedMs:0.0} ms",
-                call.Operation, domain?.Name ?? call.Domain, domain?.Uuid.ToString("D"), summary, watch.Elapsed.TotalMilliseconds);
+            callLog.Information("{Summary}", summary);
             return 0;
         }
         catch (Exception e)
         {
             string message = FailureMessage.For(e, call.Domain);
-            log?.Error(e, "{Operation} {Domain} {Uuid} failed after {ElapsedMs:0.0} ms: {Message}",
-                call.Operation, domain?.Name ?? call.Domain, domain?.Uuid.ToString("D"), watch.Elapsed.TotalMilliseconds, message);
+            callLog?.Error(e is ShimException or DomainXmlException ? null : e, "failed: {Message}", message);
             stderr.WriteLine($"libvirt-shim: {message}");
             return operation.ExitStatusOnFailure;
         }

@@ -2,35 +2,45 @@ using LibvirtShim.Configuration;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
+using Serilog.Formatting;
 using Serilog.Formatting.Compact;
 
 namespace LibvirtShim.Logging;
 
-/// <summary>The log file: one structured event per call, readable text or compact JSON, rotated by size, shared by concurrent hooks.</summary>
+/// <summary>
+/// The log: readable text (<see cref="ShimTextFormatter"/>) or compact JSON (Serilog's rendered CLEF, one object per
+/// line) in LogFile, shared by concurrent hooks and rolled over by size (<see cref="LogRotation"/>: LogFile is always
+/// the current log, shim.log.1 the one before); optionally every event to syslog as well.
+/// Every event of a call carries operation, domain, UUID and elapsed time (<see cref="CallLog"/>).
+/// </summary>
 internal static class ShimLog
 {
-    private const long FileSizeLimit = 10 * 1024 * 1024;
-    private const int RetainedFiles = 5;
-
     public static Logger Create(ShimSettings settings)
     {
         var level = Enum.Parse<LogEventLevel>(settings.LogLevel, ignoreCase: true);
         var configuration = new LoggerConfiguration().MinimumLevel.Is(level).Enrich.WithProperty("Pid", Environment.ProcessId);
+        if (settings.Syslog && SyslogFacilities.Code(settings.SyslogFacility) is { } facility && File.Exists(settings.SyslogSocket))
+            configuration.WriteTo.Sink(new SyslogSink(settings.SyslogSocket, facility));
+        if (TryCreateLogDirectory(settings.LogFile))
+        {
+            LogRotation.RollIfFull(settings.LogFile, settings.LogFileSizeLimitBytes, settings.LogRetainedFiles);
+            ITextFormatter formatter = settings.LogFormat == "json" ? new RenderedCompactJsonFormatter() : new ShimTextFormatter();
+            configuration.WriteTo.File(formatter, settings.LogFile, shared: true, fileSizeLimitBytes: null);
+        }
+        return configuration.CreateLogger();
+    }
+
+    /// <summary>Without a log directory the hook still works, it only logs nothing to the file.</summary>
+    private static bool TryCreateLogDirectory(string logFile)
+    {
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(settings.LogFile)!);
+            Directory.CreateDirectory(Path.GetDirectoryName(logFile)!);
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return configuration.CreateLogger();
+            return false;
         }
-        if (settings.LogFormat == "json")
-            configuration.WriteTo.File(new CompactJsonFormatter(), settings.LogFile, shared: true,
-                fileSizeLimitBytes: FileSizeLimit, rollOnFileSizeLimit: true, retainedFileCountLimit: RetainedFiles);
-        else
-            configuration.WriteTo.File(settings.LogFile, shared: true, fileSizeLimitBytes: FileSizeLimit, rollOnFileSizeLimit: true,
-                retainedFileCountLimit: RetainedFiles,
-                outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff zzz} [{Level:u3}] [{Pid}] {Message:lj}{NewLine}{Exception}");
-        return configuration.CreateLogger();
     }
 }

@@ -1,0 +1,377 @@
+using System.Globalization;
+using LibvirtShim.Configuration;
+using LibvirtShim.Domain;
+using LibvirtShim.Lifecycle;
+using LibvirtShim.Naming;
+using LibvirtShim.Netlink;
+using Serilog.Core;
+
+namespace LibvirtShim.Cli.Doctor;
+
+/// <summary>Where the doctor looks: /proc and / normally; a fake tree in tests. <see cref="SettingsFile"/> is only named in messages.</summary>
+internal sealed record DoctorHost(string Proc, string Root, Func<LinkTable> OpenLinks, uint EffectiveUser, Func<ShimSettings> LoadSettings, string SettingsFile)
+{
+    public static DoctorHost ForSystem(IReadOnlyList<string> settingOverrides) =>
+        new("/proc", "/", LinkTable.Open, Interop.Files.EffectiveUserId(), () => SettingsLoader.Load(settingOverrides),
+            Environment.GetEnvironmentVariable(SettingsLoader.EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : SettingsLoader.DefaultFile);
+
+    public string Under(string path) => Root == "/" ? path : Root.TrimEnd('/') + path;
+}
+
+/// <summary>
+/// The checklist of <c>libvirt-shim doctor</c>. Reads, never writes: it does not create the state directory, take
+/// the lock for long, touch a link or call libvirt (the daemon's version comes from the library it has mapped).
+/// </summary>
+internal static class DoctorChecks
+{
+    /// <summary>libvirt uses a macvtap someone else created (ethernet, managed='no') since 5.7; 5.8 is what this project tests against as the minimum.</summary>
+    public static readonly LibvirtVersion MinimumLibvirt = new(5, 8, 0);
+
+    /// <summary>libvirt runs the scripts in hooks/qemu.d/ since 6.5.</summary>
+    public static readonly LibvirtVersion MinimumForQemuD = new(6, 5, 0);
+
+    public const string HooksDirectory = "/etc/libvirt/hooks";
+    public const string ReloadRecord = "/run/libvirt-shim/sighup";
+
+    public static List<DoctorCheck> Run(DoctorHost host)
+    {
+        var checks = new List<DoctorCheck>();
+        if (host.EffectiveUser != 0)
+            checks.Add(DoctorCheck.Warn("privileges", "not running as root: the state, the lock and what libvirtd sees need root, so some checks are incomplete",
+                "run it as root: sudo libvirt-shim doctor"));
+        checks.Add(Kernel(host));
+        var daemons = LibvirtDaemons.Find(host.Proc);
+        LibvirtDaemon? daemon = daemons.FirstOrDefault(d => d.SameMountNamespace);
+        LibvirtVersion? version = Libvirt(host, daemons, daemon, checks);
+        Hook(host, daemon, version, checks);
+
+        ShimSettings? settings = Settings(host, checks);
+        if (settings is null)
+        {
+            checks.Add(DoctorCheck.Warn("lower devices, state", "not checked: the settings are not valid", "fix the settings first"));
+            return checks;
+        }
+        IReadOnlyList<Link>? links = Links(host, checks);
+        Definitions(settings, links, checks);
+        if (links is not null) State(host, settings, links, checks);
+        Log(settings, checks);
+        return checks;
+    }
+
+    private static DoctorCheck Kernel(DoctorHost host)
+    {
+        const string area = "kernel macvtap";
+        string release = LibvirtDaemons.ReadText(Path.Combine(host.Proc, "sys", "kernel", "osrelease"))?.Trim() ?? "";
+        string devices = LibvirtDaemons.ReadText(Path.Combine(host.Proc, "devices")) ?? "";
+        if (devices.Split('\n').Any(l => l.Trim().EndsWith(" macvtap", StringComparison.Ordinal)))
+            return DoctorCheck.Ok(area, $"macvtap is built in or loaded (kernel {release})");
+        if (Directory.Exists(host.Under("/sys/module/macvtap")))
+            return DoctorCheck.Ok(area, $"the macvtap module is loaded (kernel {release})");
+        foreach (string list in new[] { "modules.builtin", "modules.dep" })
+        {
+            string? text = LibvirtDaemons.ReadText(host.Under($"/lib/modules/{release}/{list}"));
+            if (text is not null && text.Contains("/macvtap.ko", StringComparison.Ordinal))
+                return DoctorCheck.Ok(area, list == "modules.builtin"
+                    ? $"macvtap is built into kernel {release}"
+                    : $"macvtap is a module of kernel {release}; the kernel loads it when the first macvtap is created");
+        }
+        string? config = LibvirtDaemons.ReadText(host.Under($"/boot/config-{release}"));
+        if (config is not null && (config.Contains("CONFIG_MACVTAP=y", StringComparison.Ordinal) || config.Contains("CONFIG_MACVTAP=m", StringComparison.Ordinal)))
+            return DoctorCheck.Ok(area, $"kernel {release} is built with macvtap (/boot/config-{release})");
+        return DoctorCheck.Fail(area, $"no sign of macvtap support in kernel {release} (not in /proc/devices, no macvtap module, no CONFIG_MACVTAP)",
+            "load it with 'modprobe macvtap', or boot a kernel built with CONFIG_MACVTAP=m or y");
+    }
+
+    private static LibvirtVersion? Libvirt(DoctorHost host, List<LibvirtDaemon> daemons, LibvirtDaemon? daemon, List<DoctorCheck> checks)
+    {
+        const string area = "libvirt";
+        foreach (LibvirtDaemon other in daemons.Where(d => !d.SameMountNamespace))
+            checks.Add(DoctorCheck.Ok(area, $"{other} runs in another mount namespace (a separate libvirt with its own /etc/libvirt): not checked here"));
+        LibvirtVersion? version;
+        string source;
+        if (daemon is null)
+        {
+            checks.Add(DoctorCheck.Warn(area, "no libvirtd or virtqemud is running (in this mount namespace)",
+                "start libvirtd (or virtqemud); it looks for hooks when it starts"));
+            version = LibvirtDaemons.InstalledVersion(host.Root);
+            source = "the installed libvirt library";
+        }
+        else
+        {
+            version = daemon.Version;
+            source = $"{daemon} {daemon.Executable}";
+        }
+        if (version is not { } v)
+        {
+            checks.Add(daemon is null
+                ? DoctorCheck.Fail(area, "libvirt does not seem to be installed (no libvirt.so.0.* library found)", "install libvirt: apt-get install libvirt-daemon-system")
+                : DoctorCheck.Warn(area, $"{source}: version unknown (no libvirt library in its memory map)", $"check it with '{daemon.Name} --version': libvirt-shim needs {MinimumLibvirt} or later"));
+            return null;
+        }
+        checks.Add(v.CompareTo(MinimumLibvirt) >= 0
+            ? DoctorCheck.Ok(area, $"libvirt {v} ({source}); managed='no' macvtaps need {MinimumLibvirt}")
+            : DoctorCheck.Fail(area, $"libvirt {v} ({source}) is too old: it does not use a macvtap someone else created (<target managed='no'/>, {MinimumLibvirt})",
+                $"upgrade libvirt to {MinimumLibvirt} or later"));
+        return v;
+    }
+
+    private static void Hook(DoctorHost host, LibvirtDaemon? daemon, LibvirtVersion? version, List<DoctorCheck> checks)
+    {
+        const string area = "hook";
+        string root = daemon?.Root ?? host.Root;
+        string who = daemon is null ? "" : $" (as {daemon} sees it)";
+        HookInspection hooks = HookInspection.Inspect(root, HooksDirectory);
+        var shims = hooks.Shims.ToList();
+        if (shims.Count == 0)
+        {
+            string foreign = hooks.Main is not null ? $"{hooks.Main.Path} is another program's hook, and " : "";
+            checks.Add(DoctorCheck.Fail(area, $"{foreign}no libvirt-shim hook in {HooksDirectory}{who}: libvirt never calls libvirt-shim",
+                "install it: hooks/install.sh from the source tree, or the package (apt-get install ./libvirt-shim_VERSION_amd64.deb)"));
+            return;
+        }
+        if (shims.Count > 1)
+        {
+            checks.Add(DoctorCheck.Fail(area, $"libvirt-shim is installed {shims.Count} times ({string.Join(", ", shims.Select(s => s.Path))}){who}: libvirt runs it once for each",
+                $"remove all but one (keep {shims[0].Path})"));
+        }
+        foreach (HookFile hook in shims)
+        {
+            string target = hook.Target is null ? "" : $" -> {hook.Target}";
+            string kind = hook.Kind == HookKind.Wrapper ? "a script that runs 'libvirt-shim hook'" : "libvirt-shim";
+            if (!hook.IsRunnable)
+            {
+                checks.Add(DoctorCheck.Fail(area, $"{hook.Path}{target} is {kind} but libvirt cannot run it (not an executable regular file){who}",
+                    $"chmod 755 {hook.Target ?? hook.Path}"));
+                continue;
+            }
+            bool inQemuD = hook.Path.Contains("/qemu.d/", StringComparison.Ordinal);
+            checks.Add(DoctorCheck.Ok(area, $"{hook.Path}{target} is {kind}, executable{who}"));
+            if (inQemuD && version is { } v && v.CompareTo(MinimumForQemuD) < 0)
+                checks.Add(DoctorCheck.Fail(area, $"libvirt {v} does not run hooks in qemu.d/ ({MinimumForQemuD} does)",
+                    $"upgrade libvirt, or make {HooksDirectory}/qemu run it: have that script call 'libvirt-shim hook \"$@\"' with the domain XML on stdin"));
+            if (inQemuD && hooks.Main is { RunsShim: false })
+                checks.Add(DoctorCheck.Ok(area, $"{hooks.Main.Path} is another hook; libvirt runs it first, then qemu.d/ in name order (on migrate/restore its output is libvirt-shim's input)"));
+            if (daemon is not null) checks.Add(Noticed(host, daemon, hook));
+        }
+        if (shims.FirstOrDefault(h => h.Kind == HookKind.Shim && h.IsRunnable) is { } installed && Environment.ProcessPath is { } self
+            && Differs(Below(root, installed.Target ?? installed.Path), self))
+            checks.Add(DoctorCheck.Warn(area, $"the hook runs {installed.Target ?? installed.Path}, a different build from this libvirt-shim ({self})",
+                "install this build (hooks/install.sh or the package), or run the doctor of the installed one"));
+    }
+
+    /// <summary>libvirtd reads whether hooks exist when it starts and on SIGHUP; a hook that appeared later is not called.</summary>
+    private static DoctorCheck Noticed(DoctorHost host, LibvirtDaemon daemon, HookFile hook)
+    {
+        const string area = "hook";
+        long appeared = hook.Entry.ChangedAt;
+        if (daemon.StartedAt == 0 || appeared <= daemon.StartedAt)
+            return DoctorCheck.Ok(area, $"{daemon} started after the hook was installed, so it calls it");
+        foreach (string line in (LibvirtDaemons.ReadText(host.Under(ReloadRecord)) ?? "").Split('\n'))
+        {
+            string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (words.Length >= 2 && words[0] == daemon.Pid.ToString(CultureInfo.InvariantCulture)
+                && long.TryParse(words[1], NumberStyles.None, CultureInfo.InvariantCulture, out long at) && at >= appeared)
+                return DoctorCheck.Ok(area, $"{daemon} got SIGHUP from the installer after the hook was installed, so it calls it");
+        }
+        return DoctorCheck.Warn(area,
+            $"{daemon} started at {At(daemon.StartedAt)}, before the hook appeared (at {At(appeared)}); libvirt calls a new hook only after a restart or SIGHUP",
+            $"kill -HUP {daemon.Pid} (running guests are not affected)");
+    }
+
+    private static ShimSettings? Settings(DoctorHost host, List<DoctorCheck> checks)
+    {
+        const string area = "settings";
+        string file = host.SettingsFile;
+        try
+        {
+            ShimSettings settings = host.LoadSettings();
+            checks.Add(DoctorCheck.Ok(area, File.Exists(file) ? $"{file} is valid" : $"no {file}: the defaults apply"));
+            return settings;
+        }
+        catch (SettingsException e)
+        {
+            checks.Add(DoctorCheck.Fail(area, e.Message, $"fix it in {file} (every hook call reads it; with invalid settings each call fails)"));
+            return null;
+        }
+    }
+
+    private static IReadOnlyList<Link>? Links(DoctorHost host, List<DoctorCheck> checks)
+    {
+        try
+        {
+            using LinkTable table = host.OpenLinks();
+            return table.Dump();
+        }
+        catch (NetlinkException e)
+        {
+            checks.Add(DoctorCheck.Fail("links", $"cannot list the kernel's links: {e.Message}", "run it as root"));
+            return null;
+        }
+    }
+
+    /// <summary>The lower devices the settings and the definitions name, and the definitions' NICs handed to the hook.</summary>
+    private static void Definitions(ShimSettings settings, IReadOnlyList<Link>? links, List<DoctorCheck> checks)
+    {
+        const string area = "lower devices";
+        var scheme = new NameScheme(settings.NamePrefix, settings.Capacity);
+        var wanted = new SortedDictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+        void Want(string device, string by)
+        {
+            if (!wanted.TryGetValue(device, out SortedSet<string>? set)) wanted[device] = set = new SortedSet<string>(StringComparer.Ordinal);
+            set.Add(by);
+        }
+        foreach (string device in settings.AllowedLowerDevices) Want(device, "AllowedLowerDevices");
+        foreach (var (from, to) in settings.Uplinks) Want(to, $"Uplinks[{from}]");
+        foreach (var (network, device) in settings.Networks) Want(device, $"Networks[{network}]");
+
+        int definitions = 0, owned = 0;
+        foreach (string path in EnumerateXml(settings.LibvirtConfigDir))
+        {
+            DomainDescription domain;
+            try
+            {
+                domain = DomainReader.Read(DomainXml.Parse(File.ReadAllBytes(path)));
+            }
+            catch (DomainXmlException e)
+            {
+                checks.Add(DoctorCheck.Warn("definitions", $"{path}: {e.Message}", "the hook refuses to start this domain: fix its definition ('virsh edit'); 'libvirt-shim explain' shows the details"));
+                continue;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+            definitions++;
+            foreach (OwnedNic nic in domain.OwnedNics)
+            {
+                owned++;
+                try
+                {
+                    Want(LowerDevices.Resolve(settings, domain, nic), $"domain {domain.Name}");
+                }
+                catch (ShimException e)
+                {
+                    checks.Add(DoctorCheck.Fail("definitions", e.Message, nic.Network is not null
+                        ? $"add '{nic.Network}' to the Networks setting" : "add the device to AllowedLowerDevices, or map it with Uplinks"));
+                }
+                if (!scheme.IsManaged(nic.Name))
+                    checks.Add(DoctorCheck.Warn("definitions", $"{Describe.Nic(domain, nic)}: target dev is not a libvirt-shim name ({scheme.Prefix}N, N below {scheme.Capacity})",
+                        "the hook refuses to start it: 'libvirt-shim adopt' or a free name from 'libvirt-shim status'"));
+            }
+        }
+        checks.Add(DoctorCheck.Ok("definitions", $"{definitions} domain definitions in {settings.LibvirtConfigDir}, {owned} NICs handed to libvirt-shim"));
+        if (links is null) return;
+        var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
+        if (wanted.Count == 0)
+        {
+            checks.Add(DoctorCheck.Ok(area, "no lower device named by the settings or the definitions"));
+            return;
+        }
+        foreach (var (device, users) in wanted)
+        {
+            string by = string.Join(", ", users);
+            if (!byName.TryGetValue(device, out Link link))
+                checks.Add(DoctorCheck.Fail(area, $"{device} ({by}) does not exist on this host: guests using it do not start",
+                    $"create {device}, or change the setting or definition that names it (Uplinks can map it to a device of this host)"));
+            else if (!link.IsUp)
+                checks.Add(DoctorCheck.Warn(area, $"{device} ({by}) exists but is down: guests on it have no carrier", $"ip link set {device} up"));
+            else
+                checks.Add(DoctorCheck.Ok(area, $"{device} ({by}) exists and is up"));
+        }
+    }
+
+    private static void State(DoctorHost host, ShimSettings settings, IReadOnlyList<Link> links, List<DoctorCheck> checks)
+    {
+        const string area = "state";
+        if (!Directory.Exists(settings.StateDir))
+        {
+            checks.Add(DoctorCheck.Ok(area, $"{settings.StateDir} does not exist yet: the first hook call creates it by seeding"));
+            return;
+        }
+        var scheme = new NameScheme(settings.NamePrefix, settings.Capacity);
+        var marker = LinkMarker.For(settings);
+        StateLoad load;
+        try
+        {
+            using StateLease lease = new StateStore(settings.StateDir, TimeSpan.FromSeconds(Math.Min(5, settings.LockTimeoutSeconds))).Lock();
+            load = lease.Load(scheme);
+        }
+        catch (Exception e) when (e is StateAccessException or StateLockTimeoutException or IOException or UnauthorizedAccessException)
+        {
+            checks.Add(DoctorCheck.Fail(area, e.Message, e is StateLockTimeoutException
+                ? "a libvirt-shim process holds the lock: if no guest is starting or stopping, look for a hung one (ps -C libvirt-shim -f)"
+                : host.EffectiveUser != 0 ? "run it as root" : "fix the state directory's owner and mode (root, not writable by group or others)"));
+            return;
+        }
+        if (load.State is not { } state)
+        {
+            checks.Add(DoctorCheck.Warn(area, $"{settings.StateDir}: no usable state ({load.Problem})",
+                "the next hook call rebuilds it by seeding; 'libvirt-shim seed' does it now"));
+            return;
+        }
+        var running = DomainInventory.Read(settings.LibvirtRunDir, Logger.None).Keys.ToHashSet();
+        var problems = StateAudit.Compare(state, marker, links, running, DateTimeOffset.UtcNow.ToUnixTimeSeconds()).Where(e => e.Problem is not null).ToList();
+        checks.Add(problems.Count == 0
+            ? DoctorCheck.Ok(area, $"{settings.StateDir}: {state.Count} names held, in agreement with the kernel")
+            : DoctorCheck.Fail(area, $"{problems.Count} disagreement(s) between the state and the kernel: " +
+                string.Join("; ", problems.Take(3).Select(p => $"{p.Name}: {p.Problem}")) + (problems.Count > 3 ? "; ..." : ""),
+                "'libvirt-shim status' lists them with what to do; 'libvirt-shim seed' rebuilds the state from what runs"));
+        double used = (double)state.HeldManagedNames / scheme.Capacity;
+        if (used >= 0.9)
+            checks.Add(DoctorCheck.Warn(area, $"{state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names are held ({used:P0})",
+                "raise Capacity before the names run out"));
+    }
+
+    private static void Log(ShimSettings settings, List<DoctorCheck> checks)
+    {
+        const string area = "log";
+        string? directory = Path.GetDirectoryName(settings.LogFile);
+        bool writable = File.Exists(settings.LogFile) ? FileProbe.IsWritable(settings.LogFile) : directory is not null && Directory.Exists(directory) && FileProbe.IsWritable(directory);
+        checks.Add(writable
+            ? DoctorCheck.Ok(area, $"{settings.LogFile} ({settings.LogFormat}, level {settings.LogLevel}, rolls at {settings.LogFileSizeLimitBytes / 1024} KiB, keeps {settings.LogRetainedFiles})")
+            : DoctorCheck.Warn(area, $"{settings.LogFile} cannot be written: the hook works but logs nothing",
+                $"create {directory} (root-owned), or set LogFile"));
+        if (settings.Syslog)
+            checks.Add(File.Exists(settings.SyslogSocket)
+                ? DoctorCheck.Ok(area, $"syslog via {settings.SyslogSocket} (facility {settings.SyslogFacility})")
+                : DoctorCheck.Warn(area, $"Syslog is on but {settings.SyslogSocket} does not exist: events go to the file only",
+                    "start a syslog daemon (rsyslog, systemd-journald), or set Syslog to false"));
+    }
+
+    private static IEnumerable<string> EnumerateXml(string directory)
+    {
+        if (!Directory.Exists(directory)) return [];
+        try
+        {
+            return Directory.EnumerateFiles(directory, "*.xml").Order(StringComparer.Ordinal).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    private static bool Differs(string a, string b)
+    {
+        try
+        {
+            if (Path.GetFullPath(a) == Path.GetFullPath(b)) return false;
+            var fa = new FileInfo(a);
+            var fb = new FileInfo(b);
+            if (!fa.Exists || !fb.Exists) return false;
+            return fa.Length != fb.Length || !File.ReadAllBytes(a).AsSpan().SequenceEqual(File.ReadAllBytes(b));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static string Below(string root, string path) => root == "/" ? path : root.TrimEnd('/') + path;
+
+    private static string At(long epochSeconds)
+    {
+        DateTimeOffset at = DateTimeOffset.FromUnixTimeSeconds(epochSeconds).ToLocalTime();
+        return at.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,142 @@
+using System.Globalization;
+
+namespace LibvirtShim.Cli.Doctor;
+
+/// <summary>A libvirt version, as the soname of the libvirt library carries it (libvirt.so.0.9000.0 is 9.0.0).</summary>
+internal readonly record struct LibvirtVersion(int Major, int Minor, int Micro) : IComparable<LibvirtVersion>
+{
+    /// <summary>libvirt.so.0.MMMmmm.micro: the minor part is major * 1000 + minor.</summary>
+    public static LibvirtVersion? FromLibraryName(string fileName)
+    {
+        const string prefix = "libvirt.so.0.";
+        if (!fileName.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        string[] parts = fileName[prefix.Length..].Split('.');
+        if (parts.Length != 2
+            || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int combined)
+            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int micro))
+            return null;
+        return new LibvirtVersion(combined / 1000, combined % 1000, micro);
+    }
+
+    public bool AtLeast(int major, int minor) => CompareTo(new LibvirtVersion(major, minor, 0)) >= 0;
+
+    public int CompareTo(LibvirtVersion other) =>
+        Major != other.Major ? Major.CompareTo(other.Major) : Minor != other.Minor ? Minor.CompareTo(other.Minor) : Micro.CompareTo(other.Micro);
+
+    public override string ToString() => $"{Major}.{Minor}.{Micro}";
+}
+
+/// <summary>
+/// A running libvirtd or virtqemud (the daemons that run the qemu hook). <see cref="SameMountNamespace"/> is true
+/// when its mount namespace cannot be read (not root): it is then taken to be this one.
+/// </summary>
+internal sealed record LibvirtDaemon(int Pid, string Name, string Executable, LibvirtVersion? Version, long StartedAt, string Root, bool SameMountNamespace)
+{
+    public override string ToString() => $"{Name} (pid {Pid})";
+}
+
+/// <summary>Finds the daemons and their version in /proc, without asking libvirt anything.</summary>
+internal static class LibvirtDaemons
+{
+    public static readonly string[] Names = ["libvirtd", "virtqemud"];
+
+    public static List<LibvirtDaemon> Find(string proc)
+    {
+        var found = new List<LibvirtDaemon>();
+        string? myNamespace = ReadLink(Path.Combine(proc, "self", "ns", "mnt"));
+        long bootTime = BootTime(proc);
+        IEnumerable<string> entries;
+        try
+        {
+            entries = Directory.EnumerateDirectories(proc).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return found;
+        }
+        foreach (string dir in entries)
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
+            string? comm = ReadText(Path.Combine(dir, "comm"))?.Trim();
+            if (comm is null || !Names.Contains(comm)) continue;
+            string? ns = ReadLink(Path.Combine(dir, "ns", "mnt"));
+            found.Add(new LibvirtDaemon(pid, comm, ReadLink(Path.Combine(dir, "exe")) ?? comm, VersionFromMaps(Path.Combine(dir, "maps")),
+                StartTime(dir, bootTime), Path.Combine(dir, "root"), ns is null || myNamespace is null || ns == myNamespace));
+        }
+        return found.OrderBy(d => d.Pid).ToList();
+    }
+
+    /// <summary>The libvirt library the process has mapped.</summary>
+    public static LibvirtVersion? VersionFromMaps(string maps)
+    {
+        string? text = ReadText(maps);
+        if (text is null) return null;
+        foreach (string line in text.Split('\n'))
+        {
+            int slash = line.LastIndexOf('/');
+            if (slash >= 0 && LibvirtVersion.FromLibraryName(line[(slash + 1)..].Trim()) is { } version) return version;
+        }
+        return null;
+    }
+
+    /// <summary>With no daemon running: the newest libvirt library installed under <paramref name="root"/>.</summary>
+    public static LibvirtVersion? InstalledVersion(string root)
+    {
+        LibvirtVersion? best = null;
+        foreach (string dir in new[] { "usr/lib/x86_64-linux-gnu", "usr/lib64", "usr/lib", "lib/x86_64-linux-gnu", "lib64" })
+        {
+            string path = Path.Combine(root, dir);
+            if (!Directory.Exists(path)) continue;
+            foreach (string file in Directory.EnumerateFiles(path, "libvirt.so.0.*"))
+            {
+                if (LibvirtVersion.FromLibraryName(Path.GetFileName(file)) is { } v && (best is null || v.CompareTo(best.Value) > 0)) best = v;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>Seconds since the epoch at which the process started (/proc/PID/stat field 22, ticks after boot).</summary>
+    private static long StartTime(string dir, long bootTime)
+    {
+        string? stat = ReadText(Path.Combine(dir, "stat"));
+        if (stat is null || bootTime == 0) return 0;
+        string[] fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length > 19 && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out long ticks)
+            ? bootTime + ticks / FileProbe.ClockTicksPerSecond
+            : 0;
+    }
+
+    private static long BootTime(string proc)
+    {
+        foreach (string line in (ReadText(Path.Combine(proc, "stat")) ?? "").Split('\n'))
+        {
+            if (line.StartsWith("btime ", StringComparison.Ordinal) && long.TryParse(line[6..].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long t))
+                return t;
+        }
+        return 0;
+    }
+
+    internal static string? ReadText(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    internal static string? ReadLink(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}

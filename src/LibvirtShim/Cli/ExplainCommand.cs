@@ -1,0 +1,157 @@
+using System.Text;
+using System.Text.Json;
+using LibvirtShim.Domain;
+using LibvirtShim.Hook;
+using LibvirtShim.Lifecycle;
+using LibvirtShim.Net;
+
+namespace LibvirtShim.Cli;
+
+/// <summary><c>explain DOMAIN.xml</c>: what <c>prepare begin</c> would do for the domain on this host, doing none of it.</summary>
+internal static class ExplainCommand
+{
+    public static int Run(string file, bool json, IReadOnlyList<string> settingOverrides, TextReader stdin, TextWriter output)
+    {
+        byte[] xml = file == "-" ? Encoding.UTF8.GetBytes(stdin.ReadToEnd()) : File.ReadAllBytes(file);
+        DomainDescription domain;
+        try
+        {
+            domain = DomainReader.Read(DomainXml.Parse(xml));
+        }
+        catch (DomainXmlException e)
+        {
+            string name = NameOf(xml) ?? Path.GetFileNameWithoutExtension(file);
+            var problem = new PreviewProblem($"domain '{name}': {e.Message}", "fix the domain XML ('virsh edit DOMAIN'); the hook reads nothing else of a domain that does not check out");
+            if (json) WriteJson(output, null, problem, null);
+            else WriteFailure(output, name, problem, "reading the domain XML");
+            return 1;
+        }
+
+        using ShimContext context = CliRun.OpenContext(settingOverrides, "explain", domain.Name, domain.Uuid);
+        if (domain.OwnedNics.Count == 0)
+        {
+            if (json) WriteJson(output, domain, null, null);
+            else WriteNothingToDo(output, domain);
+            return 0;
+        }
+        PreparePreview preview = PreparePlanner.Plan(context, domain);
+        if (json) WriteJson(output, domain, preview.Failure ?? preview.LikelyKernelFailure, preview);
+        else WriteText(output, preview, context);
+        return preview.WouldSucceed ? 0 : 1;
+    }
+
+    private static string? NameOf(byte[] xml)
+    {
+        try
+        {
+            return Identity.Name(DomainReader.DomainElement(DomainXml.Parse(xml)));
+        }
+        catch (DomainXmlException)
+        {
+            return null;
+        }
+    }
+
+    private static void WriteNothingToDo(TextWriter output, DomainDescription domain)
+    {
+        output.WriteLine($"domain '{domain.Name}' ({domain.Uuid:D}) hands no NIC to libvirt-shim: prepare does nothing for it.");
+        WriteLibvirtMacvtaps(output, domain);
+        if (domain.LibvirtMacvtaps.Count > 0)
+            output.WriteLine("'libvirt-shim adopt' hands direct NICs to libvirt-shim (names from the bitmap, links made before the guest starts).");
+    }
+
+    private static void WriteLibvirtMacvtaps(TextWriter output, DomainDescription domain)
+    {
+        if (domain.LibvirtMacvtaps.Count == 0) return;
+        output.WriteLine($"libvirt's own macvtaps ({domain.LibvirtMacvtaps.Count}): libvirt creates them at start; the hook only records their names:");
+        foreach (LibvirtMacvtap nic in domain.LibvirtMacvtaps)
+            output.WriteLine($"  NIC {nic.Mac}  {nic.Name ?? "(auto)",-15} {nic.Mode.Name(),-8} on {nic.Lower ?? "?"}");
+    }
+
+    private static void WriteText(TextWriter output, PreparePreview preview, ShimContext context)
+    {
+        DomainDescription domain = preview.Domain;
+        output.WriteLine($"domain '{domain.Name}' ({domain.Uuid:D}) hands {domain.OwnedNics.Count} NIC{(domain.OwnedNics.Count == 1 ? "" : "s")} to libvirt-shim.");
+        if (preview.StateNote is not null) output.WriteLine($"note: {preview.StateNote}");
+        output.WriteLine($"prepare begin on this host (instance '{context.Marker.Instance}') would, for each:");
+        foreach (NicPreview nic in preview.Nics)
+        {
+            output.WriteLine($"  NIC {nic.Nic.Mac}  {nic.Nic.Name,-15} {nic.Nic.Mode.Name(),-8} on {nic.LowerNote}: {nic.Action}");
+            foreach (PreviewProblem problem in nic.Problems) output.WriteLine($"      problem: {problem.Message}");
+            foreach (string warning in nic.Warnings) output.WriteLine($"      warning: {warning}");
+        }
+        WriteLibvirtMacvtaps(output, domain);
+        output.WriteLine();
+        if (preview.Failure is { } failure) WriteFailure(output, domain.Name, failure, "prepare begin");
+        else if (preview.LikelyKernelFailure is { } kernel) WriteFailure(output, domain.Name, kernel, "creating the links (the kernel's answer, predicted)");
+        else
+        {
+            int created = preview.Nics.Count(n => n.Action.StartsWith("create", StringComparison.Ordinal) || n.Action.StartsWith("replace", StringComparison.Ordinal));
+            int kept = preview.Nics.Count - created;
+            string keeping = kept > 0 ? $" and keeping {kept} from an earlier prepare" : "";
+            output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} (up, with the guest's MAC, marked as libvirt-shim's);");
+            output.WriteLine("release end deletes them when the guest stops.");
+        }
+    }
+
+    private static void WriteFailure(TextWriter output, string domain, PreviewProblem problem, string step)
+    {
+        output.WriteLine($"result: {step} would FAIL, and 'virsh start {domain}' with it, showing:");
+        output.WriteLine($"  error: Hook script execution failed: ... unexpected exit status 1: libvirt-shim: {FailureMessage.OneLine(problem.Message)}");
+        output.WriteLine($"what to do: {problem.Advice}");
+    }
+
+    private static void WriteJson(TextWriter output, DomainDescription? domain, PreviewProblem? failure, PreparePreview? preview)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            if (domain is not null)
+            {
+                w.WriteString("domain", domain.Name);
+                w.WriteString("uuid", domain.Uuid.ToString("D"));
+            }
+            w.WriteBoolean("wouldSucceed", failure is null);
+            if (failure is null) w.WriteNull("failure");
+            else
+            {
+                w.WriteString("failure", "libvirt-shim: " + FailureMessage.OneLine(failure.Message));
+                w.WriteString("advice", failure.Advice);
+            }
+            if (preview?.StateNote is { } note) w.WriteString("stateNote", note);
+            w.WriteStartArray("nics");
+            foreach (NicPreview nic in preview?.Nics ?? [])
+            {
+                w.WriteStartObject();
+                w.WriteString("mac", nic.Nic.Mac.ToString());
+                w.WriteString("name", nic.Nic.Name);
+                w.WriteString("mode", nic.Nic.Mode.Name());
+                if (nic.Lower is null) w.WriteNull("lower"); else w.WriteString("lower", nic.Lower);
+                w.WriteString("lowerNote", nic.LowerNote);
+                w.WriteString("action", nic.Action);
+                w.WriteStartArray("problems");
+                foreach (PreviewProblem p in nic.Problems) w.WriteStringValue(p.Message);
+                w.WriteEndArray();
+                w.WriteStartArray("warnings");
+                foreach (string warning in nic.Warnings) w.WriteStringValue(warning);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("libvirtMacvtaps");
+            foreach (LibvirtMacvtap nic in domain?.LibvirtMacvtaps ?? [])
+            {
+                w.WriteStartObject();
+                w.WriteString("mac", nic.Mac.ToString());
+                if (nic.Name is null) w.WriteNull("name"); else w.WriteString("name", nic.Name);
+                if (nic.Lower is null) w.WriteNull("lower"); else w.WriteString("lower", nic.Lower);
+                w.WriteString("mode", nic.Mode.Name());
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        output.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
+    }
+}

@@ -1,0 +1,99 @@
+using LibvirtShim.Cli;
+using Xunit;
+
+namespace LibvirtShim.Tests.Operator;
+
+/// <summary>The command line as an administrator meets it: help with an example for every verb, errors that say what next.</summary>
+public class CliTests
+{
+    public static TheoryData<string> Verbs() => [.. ShimCli.Verbs.Select(v => v.Name)];
+
+    [Fact]
+    public void TheOverviewNamesEveryCommandAndHowSettingsAreGiven()
+    {
+        foreach (string[] args in new[] { Array.Empty<string>(), ["--help"], ["-h"] })
+        {
+            ProcessResult r = Run.Shim(args);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Contains("Usage: libvirt-shim COMMAND", r.Stdout);
+            foreach (var (name, _, _) in ShimCli.Verbs) Assert.Contains($"\n  {name} ", r.Stdout);
+            Assert.Contains("-- --StateDir=", r.Stdout);
+            Assert.Contains("/etc/libvirt/hooks/qemu", r.Stdout);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Verbs))]
+    public void EveryVerbHasHelpWithAnExample(string verb)
+    {
+        ProcessResult r = Run.Shim([verb, "--help"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.StartsWith($"Usage: libvirt-shim {verb} ", r.Stdout);
+        Assert.Contains("\nExample:\n  ", r.Stdout);
+        Assert.Contains("libvirt-shim", r.Stdout[r.Stdout.IndexOf("Example:", StringComparison.Ordinal)..]);
+        Assert.Contains("-- --StateDir=", r.Stdout);
+    }
+
+    [Fact]
+    public void UsageErrorsExitWith2AndPointToTheHelp()
+    {
+        ProcessResult unknown = Run.Shim(["frobnicate"]);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("libvirt-shim: unknown command 'frobnicate'; the commands are doctor, status, explain", unknown.Stderr);
+
+        ProcessResult missing = Run.Shim(["explain"]);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("libvirt-shim explain: missing argument", missing.Stderr);
+        Assert.StartsWith("Usage: libvirt-shim explain", missing.Stdout);
+
+        ProcessResult option = Run.Shim(["status", "--bogus"]);
+        Assert.Equal(2, option.ExitCode);
+        Assert.Contains("(see 'libvirt-shim status --help')", option.Stderr);
+    }
+
+    [Fact]
+    public void ASettingsErrorSaysWhereToFixIt()
+    {
+        using var t = new TempTree();
+        string file = t.Write("libvirt-shim.json", "{}");
+        ProcessResult r = Run.Shim(["status", "--", "--StateDir=relative/dir"], env: new Dictionary<string, string> { ["LIBVIRT_SHIM_CONFIG"] = file });
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"libvirt-shim: setting StateDir='relative/dir' must be an absolute path; fix it in {file} " +
+                     "(or the LIBVIRT_SHIM_* variable or '-- --Name=value' override that sets it); 'libvirt-shim doctor' checks every setting\n", r.Stderr);
+    }
+
+    [Fact]
+    public void TheVersionIsTheProjects()
+    {
+        ProcessResult r = Run.Shim(["--version"]);
+        Assert.Equal((0, ShimCli.Version + "\n"), (r.ExitCode, r.Stdout));
+    }
+
+    [Fact]
+    public void HelpDecorationWrapsTheSummaryAndSetsTheExampleApart()
+    {
+        string help = ShimCli.DecorateHelp("Usage: seed [-h|--help] [--version]\n\n" + new string('w', 50) + " " + new string('x', 70) + " Example: libvirt-shim seed\n");
+        Assert.Equal(
+            "Usage: libvirt-shim seed [-h|--help] [--version]\n\n" + new string('w', 50) + "\n" + new string('x', 70) + "\n\nExample:\n  libvirt-shim seed\n\nSettings:",
+            help[..help.IndexOf("Settings:", StringComparison.Ordinal)] + "Settings:");
+    }
+
+    [Fact]
+    public void RuntimeResourceKeysAreSaidInWordsWithWhatToDo()
+    {
+        Assert.Equal("permission denied: /run/libvirt/shim; run it as root",
+            ErrorAdvice.For(new UnauthorizedAccessException("UnauthorizedAccess_IODenied_Path, /run/libvirt/shim")));
+        Assert.Equal("no such file: /tmp/web1.xml; check the path", ErrorAdvice.For(new FileNotFoundException("IO_FileNotFound_FileName, /tmp/web1.xml")));
+        Assert.Equal("domain 'web1': NIC 52:54:00:aa:00:07 (mvtap7): name is held by domain 'db'",
+            ErrorAdvice.For(new LibvirtShim.Lifecycle.ShimException("domain 'web1': NIC 52:54:00:aa:00:07 (mvtap7): name is held by domain 'db'")));
+    }
+
+    [Fact]
+    public void AMissingFileIsNamed()
+    {
+        ProcessResult r = Run.Shim(["explain", "/nonexistent/web1.xml"]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("/nonexistent/web1.xml", r.Stderr);
+        Assert.Contains("check the path", r.Stderr);
+    }
+}
