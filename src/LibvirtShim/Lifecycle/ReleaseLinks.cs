@@ -33,7 +33,7 @@ internal static class ReleaseLinks
         foreach (NameRecord record in records)
         {
             if (stillDefined.Contains(record.Name))
-                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, ExpiresAt = 0 });
+                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, KeptByDefinition = false });
             else
                 session.State.Remove(record.Name);
         }
@@ -46,7 +46,7 @@ internal static class ReleaseLinks
     {
         var kept = records.Where(r => r.Holding == Holding.Defined || r.KeptByDefinition).ToList();
         if (kept.Count == 0) return [];
-        var pending = kept.Where(r => r.Holding == Holding.Defined && r.ExpiresAt > context.Now).Select(r => r.Name);
+        var pending = kept.Where(r => r.ExpiresAt > context.Now).Select(r => r.Name);
         DomainDescription? definition = DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, kept[0].DomainName, kept[0].Domain);
         return (definition?.OwnedNics.Select(n => n.Name) ?? []).Concat(pending).ToHashSet(StringComparer.Ordinal);
     }

@@ -17,7 +17,11 @@ internal enum Holding : byte
     Foreign = 5,
 }
 
-/// <summary>Who holds a name, and for what. Foreign records have no domain.</summary>
+/// <summary>
+/// Who holds a name, and for what. Foreign records have no domain. <see cref="ExpiresAt"/> (unix seconds) ends a
+/// reservation, and a hold for a definition not yet written (adopt's output before <c>virsh define</c>);
+/// <see cref="KeptByDefinition"/> marks a created link whose name the domain's definition keeps after release.
+/// </summary>
 internal sealed record NameRecord(
     string Name,
     Holding Holding,
