@@ -38,9 +38,10 @@ internal static class DomainReader
     {
         var nics = new List<OwnedNic>();
         var seen = new HashSet<MacAddress>();
+        var byMac = InterfacesByMac(interfaces);
         foreach (XElement link in ShimMetadata.Links(domain))
         {
-            OwnedNic nic = ReadOwnedNic(link, interfaces);
+            OwnedNic nic = ReadOwnedNic(link, byMac);
             if (!seen.Add(nic.Mac))
                 throw new DomainXmlException($"NIC {nic.Mac}: the metadata hands this MAC to libvirt-shim twice");
             nics.Add(nic);
@@ -57,12 +58,20 @@ internal static class DomainReader
     private static List<OwnedNic> ReadOwnedNicsLeniently(XElement domain, List<XElement> interfaces)
     {
         var nics = new List<OwnedNic>();
+        var byMac = InterfacesByMac(interfaces);
+        var macs = new HashSet<MacAddress>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (XElement link in ShimMetadata.Links(domain))
         {
             try
             {
-                OwnedNic nic = ReadOwnedNic(link, interfaces);
-                if (!nics.Any(n => n.Mac == nic.Mac || n.Name == nic.Name)) nics.Add(nic);
+                OwnedNic nic = ReadOwnedNic(link, byMac);
+                if (!macs.Contains(nic.Mac) && !names.Contains(nic.Name))
+                {
+                    nics.Add(nic);
+                    macs.Add(nic.Mac);
+                    names.Add(nic.Name);
+                }
             }
             catch (DomainXmlException)
             {
@@ -71,7 +80,7 @@ internal static class DomainReader
         return nics;
     }
 
-    private static OwnedNic ReadOwnedNic(XElement link, List<XElement> interfaces)
+    private static OwnedNic ReadOwnedNic(XElement link, Dictionary<MacAddress, (XElement First, bool Twice)> interfaces)
     {
         string macText = (string?)link.Attribute("mac") ?? "";
         if (!MacAddress.TryParse(macText, out MacAddress mac))
@@ -99,18 +108,25 @@ internal static class DomainReader
         return new OwnedNic(mac, name, source, network, mode);
     }
 
-    private static XElement SingleInterfaceWithMac(List<XElement> interfaces, MacAddress mac)
+    private static XElement SingleInterfaceWithMac(Dictionary<MacAddress, (XElement First, bool Twice)> interfaces, MacAddress mac)
     {
-        XElement? found = null;
+        if (!interfaces.TryGetValue(mac, out var found))
+            throw new DomainXmlException($"NIC {mac}: the metadata names this MAC but no <interface> has it");
+        if (found.Twice)
+            throw new DomainXmlException($"NIC {mac}: two <interface> elements have this MAC");
+        return found.First;
+    }
+
+    /// <summary>The interfaces by MAC, built once: a domain with thousands of NICs must not cost thousands of scans.</summary>
+    private static Dictionary<MacAddress, (XElement First, bool Twice)> InterfacesByMac(List<XElement> interfaces)
+    {
+        var byMac = new Dictionary<MacAddress, (XElement First, bool Twice)>();
         foreach (XElement nic in interfaces)
         {
-            if (!MacAddress.TryParse((string?)nic.Element("mac")?.Attribute("address"), out MacAddress nicMac) || nicMac != mac)
-                continue;
-            if (found is not null)
-                throw new DomainXmlException($"NIC {mac}: two <interface> elements have this MAC");
-            found = nic;
+            if (!MacAddress.TryParse((string?)nic.Element("mac")?.Attribute("address"), out MacAddress mac)) continue;
+            byMac[mac] = byMac.TryGetValue(mac, out var first) ? (first.First, true) : (nic, false);
         }
-        return found ?? throw new DomainXmlException($"NIC {mac}: the metadata names this MAC but no <interface> has it");
+        return byMac;
     }
 
     private static List<LibvirtMacvtap> ReadLibvirtMacvtaps(List<XElement> interfaces)
@@ -134,6 +150,11 @@ internal static class DomainReader
         return macvtaps;
     }
 
-    internal static string Shorten(string? text) =>
-        text is null ? "" : text.Length <= 40 ? text : text[..40] + "...";
+    /// <summary>A value from the XML as a message quotes it: at most 40 characters, control characters (a newline) escaped.</summary>
+    internal static string Shorten(string? text)
+    {
+        if (text is null) return "";
+        string shown = text.Length <= 40 ? text : text[..40] + "...";
+        return shown.Any(char.IsControl) ? string.Concat(shown.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString())) : shown;
+    }
 }

@@ -12,6 +12,8 @@ namespace LibvirtShim.Domain;
 internal sealed class DomainRewriter(XDocument document)
 {
     private readonly XElement _domain = DomainReader.DomainElement(document);
+    private Dictionary<MacAddress, XElement>? _interfacesByMac;
+    private Dictionary<MacAddress, XElement>? _linksByMac;
 
     public bool Changed { get; private set; }
 
@@ -21,7 +23,7 @@ internal sealed class DomainRewriter(XDocument document)
 
     /// <summary>The lower device in the &lt;shim:link&gt; of this MAC.</summary>
     public void SetOwnedSource(MacAddress mac, string source) =>
-        Set(ShimMetadata.Links(_domain).FirstOrDefault(l => HasMac((string?)l.Attribute("mac"), mac)), "source", source);
+        Set((_linksByMac ??= FirstByMac(ShimMetadata.Links(_domain), l => (string?)l.Attribute("mac"))).GetValueOrDefault(mac), "source", source);
 
     /// <summary>The &lt;source dev&gt; of libvirt's own direct NIC with this MAC.</summary>
     public void SetDirectSource(MacAddress mac, string device) =>
@@ -50,7 +52,16 @@ internal sealed class DomainRewriter(XDocument document)
     }
 
     private XElement? InterfaceWithMac(MacAddress mac) =>
-        _domain.Element("devices")?.Elements("interface").FirstOrDefault(i => HasMac((string?)i.Element("mac")?.Attribute("address"), mac));
+        (_interfacesByMac ??= FirstByMac(_domain.Element("devices")?.Elements("interface") ?? [], i => (string?)i.Element("mac")?.Attribute("address"))).GetValueOrDefault(mac);
 
-    private static bool HasMac(string? text, MacAddress mac) => MacAddress.TryParse(text, out MacAddress found) && found == mac;
+    /// <summary>The first element of each MAC, found in one pass (a domain with thousands of NICs is rewritten in linear time).</summary>
+    private static Dictionary<MacAddress, XElement> FirstByMac(IEnumerable<XElement> elements, Func<XElement, string?> macOf)
+    {
+        var byMac = new Dictionary<MacAddress, XElement>();
+        foreach (XElement element in elements)
+        {
+            if (MacAddress.TryParse(macOf(element), out MacAddress mac)) byMac.TryAdd(mac, element);
+        }
+        return byMac;
+    }
 }

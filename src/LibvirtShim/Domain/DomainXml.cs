@@ -3,10 +3,13 @@ using System.Xml.Linq;
 
 namespace LibvirtShim.Domain;
 
-/// <summary>Reads domain XML from untrusted bytes: no DTD, no entities, no external resources, bounded size.</summary>
+/// <summary>Reads domain XML from untrusted bytes: UTF-8 only, no DTD, no entities, no external resources, bounded size and depth.</summary>
 internal static class DomainXml
 {
     public const int MaxBytes = 8 * 1024 * 1024;
+
+    /// <summary>libvirt's XML is a dozen levels deep; LINQ to XML takes time quadratic in the depth (200000 levels: minutes).</summary>
+    public const int MaxDepth = 256;
 
     public static XDocument Parse(ReadOnlySpan<byte> utf8)
     {
@@ -21,20 +24,42 @@ internal static class DomainXml
             IgnoreProcessingInstructions = false,
             CloseInput = true,
         };
+        byte[] bytes = utf8.ToArray();
         try
         {
-            using var stream = new MemoryStream(utf8.ToArray(), writable: false);
-            using var reader = XmlReader.Create(new StreamReader(stream, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true)), settings);
+            RequireShallow(bytes, settings);
+            using XmlReader reader = Reader(bytes, settings);
             return XDocument.Load(reader, LoadOptions.PreserveWhitespace);
         }
         catch (XmlException e)
         {
-            throw new DomainXmlException($"domain XML is not well-formed: {FirstLine(e.Message)}");
+            throw new DomainXmlException(NotWellFormed(e, utf8));
         }
         catch (System.Text.DecoderFallbackException)
         {
             throw new DomainXmlException("domain XML is not valid UTF-8");
         }
+    }
+
+    /// <summary>A first pass with the reader alone (linear in the depth), so that no deep document reaches LINQ to XML.</summary>
+    private static void RequireShallow(byte[] bytes, XmlReaderSettings settings)
+    {
+        using XmlReader reader = Reader(bytes, settings);
+        while (reader.Read())
+        {
+            if (reader.Depth > MaxDepth) throw new DomainXmlException($"domain XML nests elements more than {MaxDepth} deep");
+        }
+    }
+
+    /// <summary>
+    /// Strictly UTF-8, whatever an encoding declaration or another byte order mark says (libvirt writes nothing else);
+    /// a UTF-8 byte order mark, which an editor may leave in a file given to adopt, is skipped.
+    /// </summary>
+    private static XmlReader Reader(byte[] bytes, XmlReaderSettings settings)
+    {
+        int start = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
+        return XmlReader.Create(new StreamReader(new MemoryStream(bytes, start, bytes.Length - start, writable: false),
+            new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: false), settings);
     }
 
     /// <summary>Reads all of a stream, refusing more than <see cref="MaxBytes"/>.</summary>
@@ -52,10 +77,17 @@ internal static class DomainXml
         return buffer.ToArray();
     }
 
-    private static string FirstLine(string text)
+    /// <summary>
+    /// Where the XML breaks. The reader's own wording is not used: the published executable carries resource keys
+    /// instead of .NET's messages (UseSystemResourceKeys), and virsh shows this line to the user as it is.
+    /// </summary>
+    private static string NotWellFormed(XmlException e, ReadOnlySpan<byte> utf8)
     {
-        int end = text.IndexOfAny(['\r', '\n']);
-        return end < 0 ? text : text[..end];
+        if (utf8.IndexOf("<!DOCTYPE"u8) >= 0)
+            return "domain XML has a DTD (<!DOCTYPE>), which libvirt never sends: refused without reading it (no entity is expanded)";
+        return e.LineNumber > 0
+            ? $"domain XML is not well-formed (line {e.LineNumber}, column {e.LinePosition})"
+            : "domain XML is not well-formed";
     }
 }
 

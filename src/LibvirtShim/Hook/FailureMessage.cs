@@ -9,7 +9,7 @@ namespace LibvirtShim.Hook;
 /// <summary>The one line a user sees for a failure: no stack trace, always the domain.</summary>
 internal static class FailureMessage
 {
-    public static string For(Exception e, string domain) => e switch
+    public static string For(Exception e, string domain) => OneLine(e switch
     {
         ShimException => e.Message,
         DomainXmlException => $"domain '{domain}': {e.Message}",
@@ -17,5 +17,12 @@ internal static class FailureMessage
         StateAccessException or StateLockTimeoutException or StateFormatException => $"domain '{domain}': {e.Message}",
         NetlinkException or FileCallException or IOException => $"domain '{domain}': {e.Message}",
         _ => $"domain '{domain}': internal error ({e.GetType().Name}): {e.Message}",
-    };
+    });
+
+    /// <summary>
+    /// virsh shows the message as it is, and the log keeps one line per call: a control character taken from the
+    /// domain XML (a newline in a name) is escaped rather than allowed to start a line of its own.
+    /// </summary>
+    public static string OneLine(string message) =>
+        message.Any(char.IsControl) ? string.Concat(message.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString())) : message;
 }

@@ -15,6 +15,7 @@ internal static class PrepareLinks
     {
         public int LowerIndex { get; set; }
         public bool Reuse { get; set; }
+        public int ReusedIndex { get; set; }
     }
 
     /// <summary>Returns how many links were created (links already there from an earlier prepare are kept).</summary>
@@ -31,7 +32,7 @@ internal static class PrepareLinks
         ReconcileExistingLinks(context, session.State, domain, plans);
 
         var toCreate = plans.Where(p => !p.Reuse).ToList();
-        foreach (Plan plan in toCreate) undo.Put(Record(domain, plan, ifindex: 0, session.State));
+        foreach (Plan plan in plans) undo.Put(Record(domain, plan, plan.ReusedIndex, session.State));
         session.Commit();
 
         IReadOnlyList<LinkOutcome> outcomes = context.Links.CreateMacvtaps(toCreate.Select(p => Request(context.Marker, domain, p)).ToList());
@@ -110,7 +111,8 @@ internal static class PrepareLinks
 
     /// <summary>
     /// Links already on the names: the domain's own from an earlier prepare are kept when they match and replaced when
-    /// not; anyone else's is an error. Nothing is deleted before every name has been checked.
+    /// not (or when that prepare died before it set their alias); anyone else's is an error. Nothing is deleted
+    /// before every name has been checked. A link kept is recorded with its ifindex, whatever the earlier prepare got to record.
     /// </summary>
     private static void ReconcileExistingLinks(ShimContext context, NameState state, DomainDescription domain, List<Plan> plans)
     {
@@ -125,8 +127,9 @@ internal static class PrepareLinks
                 throw new ShimException($"{Describe.Nic(domain, plan.Nic)}: name is held by {HolderOf(context.Marker, link, state)}");
             }
             bool sameMac = link.Mac == plan.Nic.Mac || plan.Nic.Mode == MacvtapMode.Passthru;
-            plan.Reuse = sameMac && link.LowerIndex == plan.LowerIndex && link.Mode == plan.Nic.Mode && link.IsUp;
-            if (!plan.Reuse) replace.Add(link.Index);
+            plan.Reuse = sameMac && link.LowerIndex == plan.LowerIndex && link.Mode == plan.Nic.Mode && link.IsUp && link.Alias is not null;
+            if (plan.Reuse) plan.ReusedIndex = link.Index;
+            else replace.Add(link.Index);
         }
         if (replace.Count == 0) return;
         IReadOnlyList<NetlinkError?> errors = context.Links.Delete(replace);
@@ -149,7 +152,7 @@ internal static class PrepareLinks
         NameRecord? before = state.Find(plan.Nic.Name);
         bool kept = before is not null && before.Domain == domain.Uuid && (before.Holding == Holding.Defined || before.KeptByDefinition);
         return new NameRecord(plan.Nic.Name, Holding.Created, domain.Uuid, domain.Name, plan.Nic.Mac, plan.Lower, plan.Nic.Mode,
-            ifindex, KeptByDefinition: kept);
+            ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, KeptByDefinition: kept);
     }
 
     private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, Plan plan) =>

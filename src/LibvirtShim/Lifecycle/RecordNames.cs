@@ -27,6 +27,12 @@ internal static class RecordNames
             NameRecord wanted = new(nic.Name!, Holding.Libvirt, domain.Uuid, domain.Name, nic.Mac, nic.Lower ?? "", nic.Mode);
             NameRecord? held = state.Find(nic.Name!);
             if (held == wanted) continue;
+            if (held is { Holding: Holding.Created } && held.Domain != domain.Uuid)
+            {
+                // A link the hook made for another guest sits on that name: the XML is wrong, not the record.
+                session.Context.Log.Warning("Name {Name} is the macvtap libvirt-shim created for {Holder}; not recording it for domain {Domain}", nic.Name, Describe.Holder(held), domain.Name);
+                continue;
+            }
             if (held is not null && held.Domain != domain.Uuid)
                 session.Context.Log.Warning("Name {Name} was recorded for {Holder}; libvirt gave it to domain {Domain}", nic.Name, Describe.Holder(held), domain.Name);
             state.Put(wanted);

@@ -13,6 +13,9 @@ namespace LibvirtShim.Naming;
 internal static class StateCodec
 {
     public const uint Version = 1;
+
+    /// <summary>Far above any real state (a million records of 256 bytes); a larger file is not read at all.</summary>
+    public const long MaxFileBytes = 256L * 1024 * 1024;
     private static ReadOnlySpan<byte> Magic => "LVSHIMST"u8;
     private const int HeaderLength = 8 + 4 + 4 + 8;
 

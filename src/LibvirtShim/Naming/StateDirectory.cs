@@ -8,6 +8,7 @@ internal static class StateDirectory
 {
     public static void Ensure(string path)
     {
+        RefuseUnsafeAncestors(path, links: 0);
         FileOwnership? found = Interop.Files.Lstat(path);
         if (found is null)
         {
@@ -17,14 +18,38 @@ internal static class StateDirectory
         Refuse(path, found!.Value, expectDirectory: true);
     }
 
-    public static void CheckFile(string path)
+    public static void CheckFile(string path, string what = "state file")
     {
-        if (Interop.Files.Lstat(path) is { } found) Refuse(path, found, expectDirectory: false);
+        if (Interop.Files.Lstat(path) is { } found) Refuse(path, found, expectDirectory: false, what);
     }
 
-    private static void Refuse(string path, FileOwnership found, bool expectDirectory)
+    /// <summary>
+    /// Every directory above it must be as safe: whoever can write one of them can put a directory or a symbolic link
+    /// of their own in place of the next. A sticky one (/tmp) is fine, since nobody can replace what root made there;
+    /// a symbolic link on the way (/var/run) must be root's, and its target is checked the same way.
+    /// </summary>
+    private static void RefuseUnsafeAncestors(string path, int links)
     {
-        string what = expectDirectory ? "state directory" : "state file";
+        uint me = Interop.Files.EffectiveUserId();
+        for (string? directory = Path.GetDirectoryName(Path.GetFullPath(path)); directory is not null; directory = Path.GetDirectoryName(directory))
+        {
+            if (Interop.Files.Lstat(directory) is not { } found) continue;
+            if (found.Uid != 0 && found.Uid != me)
+                throw new StateAccessException($"{directory}, above the state directory, is owned by uid {found.Uid}; refusing to keep the state under it");
+            if (found.IsSymlink)
+            {
+                if (links < 8 && Directory.ResolveLinkTarget(directory, returnFinalTarget: true) is { } target)
+                    RefuseUnsafeAncestors(Path.Join(target.FullName, "state"), links + 1); // the target and what is above it
+                continue;
+            }
+            if ((found.Permissions & 0x12 /* go-w */) != 0 && (found.Permissions & 0x200 /* sticky */) == 0)
+                throw new StateAccessException($"{directory}, above the state directory, is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); refusing to keep the state under it");
+        }
+    }
+
+    private static void Refuse(string path, FileOwnership found, bool expectDirectory, string? what = null)
+    {
+        what ??= expectDirectory ? "state directory" : "state file";
         if (found.IsSymlink)
             throw new StateAccessException($"{what} {path} is a symbolic link; refusing to use it");
         if (expectDirectory ? !found.IsDirectory : !found.IsRegularFile)

@@ -19,7 +19,7 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
     public StateLease Lock()
     {
         StateDirectory.Ensure(Directory);
-        StateDirectory.CheckFile(LockPath);
+        StateDirectory.CheckFile(LockPath, "lock file");
         SafeFileHandle handle = OpenLockFile();
         try
         {
@@ -66,7 +66,10 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
         {
             StateDirectory.CheckFile(StatePath);
             using SafeFileHandle handle = Interop.Files.OpenForRead(StatePath);
-            bytes = new byte[RandomAccess.GetLength(handle)];
+            long length = RandomAccess.GetLength(handle);
+            if (length > StateCodec.MaxFileBytes)
+                return StateLoad.Invalid($"state file is {length} bytes, larger than any state libvirt-shim writes ({StateCodec.MaxFileBytes} at most)");
+            bytes = new byte[length];
             int read = 0;
             while (read < bytes.Length)
             {
@@ -93,6 +96,8 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
     internal void Save(NameState state)
     {
         byte[] bytes = StateCodec.Encode(state);
+        // Whatever a crash left there, even a link to another file, is removed rather than written through.
+        File.Delete(TemporaryPath);
         using (SafeFileHandle handle = Interop.Files.OpenForWrite(TemporaryPath))
         {
             RandomAccess.Write(handle, bytes, 0);

@@ -52,7 +52,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
     public string WorkDir { get; private set; } = "";
     public Virsh Main { get; private set; } = null!;
 
-    public static bool InCi => Environment.GetEnvironmentVariable("LIBVIRT_SHIM_CI") == "1";
+    public static bool InCi => Environment.GetEnvironmentVariable("SHIM_TEST_CI") == "1";
 
     public string Script(string relative) => Path.Combine(RepoRoot, relative);
 
@@ -192,7 +192,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
     {
         if (_skipReason is null) return;
         string why = $"{_skipReason}. To run the end-to-end tests: sudo scripts/libvirt-up.sh then ./test.sh (as root)";
-        if (InCi) Assert.Fail($"{why} (LIBVIRT_SHIM_CI=1: a missing prerequisite is a failure in CI)");
+        if (InCi) Assert.Fail($"{why} (SHIM_TEST_CI=1: a missing prerequisite is a failure in CI)");
         Assert.Skip(why);
     }
 

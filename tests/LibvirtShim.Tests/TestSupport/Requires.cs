@@ -6,7 +6,7 @@ namespace LibvirtShim.Tests.TestSupport;
 internal static class Requires
 {
     /// <summary>Set by .ci/run: a missing prerequisite is a failure there, not a skip.</summary>
-    public static bool InCi => Environment.GetEnvironmentVariable("LIBVIRT_SHIM_CI") == "1";
+    public static bool InCi => Environment.GetEnvironmentVariable("SHIM_TEST_CI") == "1";
 
     public static void Root()
     {
@@ -16,7 +16,7 @@ internal static class Requires
 
     public static void Missing(string why)
     {
-        if (InCi) Assert.Fail($"{why} (LIBVIRT_SHIM_CI=1: prerequisites are required in CI)");
+        if (InCi) Assert.Fail($"{why} (SHIM_TEST_CI=1: prerequisites are required in CI)");
         Assert.Skip(why);
     }
 

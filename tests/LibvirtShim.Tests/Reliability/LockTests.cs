@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using LibvirtShim.Naming;
+using LibvirtShim.Tests.TestSupport;
+using Xunit;
+
+namespace LibvirtShim.Tests.Reliability;
+
+/// <summary>
+/// The state lock is flock on its own file: the kernel drops it when its holder dies, so a killed hook blocks nobody;
+/// a live holder makes the others wait at most LockTimeoutSeconds, then fail with one clear line.
+/// </summary>
+[Collection(ProcessHeavy.Name)]
+public sealed class LockTests
+{
+    private static readonly Guest Web = Guest.Make("web", 1, 4, firstName: 0);
+    private static readonly Guest Db = Guest.Make("db", 2, 4, firstName: 10);
+
+    /// <summary>
+    /// A real hook holds the lock and is stuck: with no state to read it seeds, and one "status file" is a FIFO nobody
+    /// writes. Opening the FIFO's other end returns exactly when the hook is inside the lock, so no timing is guessed.
+    /// </summary>
+    [Fact]
+    public void AHookKilledWhileHoldingTheLockBlocksNobodyAndAStuckOneMakesOthersTimeOut()
+    {
+        using var h = HookHarness.Create();
+        string fifo = Path.Combine(h.Settings.LibvirtRunDir, "stuck.xml");
+        Assert.Equal(0, Mkfifo(fifo, 0x180));
+
+        using Process holder = h.StartProcess("hook", Web.Name, "prepare", "begin", "-");
+        holder.StandardInput.Write(Web.Xml);
+        holder.StandardInput.Close();
+        using (FileStream writer = OpenOnceTheHolderReads(fifo, holder))
+        {
+            // The holder now has the FIFO open: it is seeding, under the lock.
+            h.Settings.LockTimeoutSeconds = 1;
+            var waited = Stopwatch.StartNew();
+            HookResult timedOut = h.RunProcess(Db.Name, "prepare", "begin", Db.Xml);
+            waited.Stop();
+            Assert.Equal(1, timedOut.ExitCode);
+            Assert.Equal(TimedOut(h, Db), timedOut.Stderr);
+            Assert.InRange(waited.Elapsed.TotalSeconds, 1, 8);
+
+            HookResult reconnect = h.RunProcess(Db.Name, "reconnect", "begin", Db.Xml);
+            Assert.Equal((0, TimedOut(h, Db)), (reconnect.ExitCode, reconnect.Stderr));
+
+            holder.Kill();
+            holder.WaitForExit();
+            Assert.Equal(137, holder.ExitCode);
+        }
+        File.Delete(fifo);
+
+        h.Settings.LockTimeoutSeconds = 5;
+        HookResult next = h.RunProcess(Db.Name, "prepare", "begin", Db.Xml);
+
+        Assert.Equal((0, ""), (next.ExitCode, next.Stderr));
+        NameState state = Invariants.Hold(h, "after the holder was killed", [Web.Uuid, Db.Uuid]);
+        Assert.Equal(4, state.OfDomain(Db.Uuid).Count);
+        Assert.Empty(state.OfDomain(Web.Uuid));
+        Assert.DoesNotContain(h.Ns.Links(), l => l.Alias?.Contains(Web.Uuid.ToString()) == true);
+    }
+
+    /// <summary>The lock held by this test: every operation waits about LockTimeoutSeconds, then says so in one line.</summary>
+    [Theory]
+    [InlineData("prepare", "begin", 1)]
+    [InlineData("release", "end", 1)]
+    [InlineData("migrate", "begin", 1)]
+    [InlineData("reconnect", "begin", 0)]
+    public void WaitingForALiveHolderIsBoundedAndEndsInAClearError(string operation, string subOperation, int exitCode)
+    {
+        using var h = HookHarness.Create();
+        Assert.Equal(0, h.Run(Db.Name, "prepare", "begin", Db.Xml).ExitCode);
+        h.Settings.LockTimeoutSeconds = 1;
+        var linksBefore = h.Ns.Links();
+        byte[] stateBefore = File.ReadAllBytes(Path.Combine(h.Settings.StateDir, "state"));
+
+        HookResult result;
+        var waited = Stopwatch.StartNew();
+        using (new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1)).Lock())
+            result = h.RunProcess(Db.Name, operation, subOperation, Db.Xml);
+        waited.Stop();
+
+        Assert.Equal((exitCode, TimedOut(h, Db), ""), (result.ExitCode, result.Stderr, result.Stdout));
+        Assert.InRange(waited.Elapsed.TotalSeconds, 1, 8);
+        Assert.Equal(linksBefore, h.Ns.Links());
+        Assert.Equal(stateBefore, File.ReadAllBytes(Path.Combine(h.Settings.StateDir, "state")));
+    }
+
+    [Fact]
+    public void TheSeedVerbTimesOutTheSameWay()
+    {
+        using var h = HookHarness.Create();
+        h.Settings.LockTimeoutSeconds = 1;
+        HookResult result;
+        using (new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1)).Lock())
+            result = HookHarness.Finish(h.StartProcess("seed"), "");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith($"libvirt-shim: timed out after 1 s waiting for the state lock {h.Settings.StateDir}/lock (another libvirt-shim holds it; LockTimeoutSeconds sets the wait)", result.Stderr);
+        HookProcesses.AssertOneLineWithoutStackTrace(result.Stderr, "seed");
+    }
+
+    /// <summary>A holder that dies while another hook waits: the waiter goes on as soon as the kernel drops the lock.</summary>
+    [Fact]
+    public void AWaiterGoesOnWhenTheHolderDies()
+    {
+        using var h = HookHarness.Create();
+        h.Settings.LockTimeoutSeconds = 30;
+        string lockPath = Path.Combine(h.Settings.StateDir, "lock");
+        using (new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1)).Lock()) { }
+
+        // A separate process holds the lock: util-linux flock, told to print once it holds it.
+        using Process holder = Process.Start(new ProcessStartInfo("flock", ["-x", lockPath, "-c", "echo held; exec cat"])
+        { RedirectStandardInput = true, RedirectStandardOutput = true })!;
+        Assert.Equal("held", holder.StandardOutput.ReadLine());
+        using Process waiter = h.StartProcess("hook", Db.Name, "prepare", "begin", "-");
+        var waited = Stopwatch.StartNew();
+        holder.Kill(entireProcessTree: true);
+        holder.WaitForExit();
+        HookResult result = HookHarness.Finish(waiter, Db.Xml);
+        waited.Stop();
+
+        Assert.Equal((0, ""), (result.ExitCode, result.Stderr));
+        Assert.True(waited.Elapsed.TotalSeconds < 10, $"the waiter took {waited.Elapsed.TotalSeconds:0.0} s");
+        Invariants.Hold(h, "after the holder died", [Db.Uuid]);
+    }
+
+    /// <summary>Opens the FIFO for writing, which returns when the holder opens it for reading; fails if the holder ends first.</summary>
+    private static FileStream OpenOnceTheHolderReads(string fifo, Process holder)
+    {
+        Task<FileStream> open = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write));
+        if (Task.WaitAny(open, holder.WaitForExitAsync()) == 0) return open.Result;
+        using (new FileStream(fifo, FileMode.Open, FileAccess.Read)) { }
+        Assert.Fail($"the holder ended (exit {holder.ExitCode}: {holder.StandardError.ReadToEnd()}) before it opened the FIFO under the lock");
+        return null!;
+    }
+
+    private static string TimedOut(HookHarness h, Guest guest) =>
+        $"libvirt-shim: domain '{guest.Name}': timed out after 1 s waiting for the state lock {h.Settings.StateDir}/lock (another libvirt-shim holds it; LockTimeoutSeconds sets the wait)\n";
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
+    private static extern int Mkfifo(string path, int mode);
+}
