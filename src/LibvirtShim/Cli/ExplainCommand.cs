@@ -34,7 +34,7 @@ internal static class ExplainCommand
             else WriteNothingToDo(output, domain);
             return 0;
         }
-        PreparePreview preview = PreparePlanner.Plan(context, domain);
+        PreparePreview preview = PreparePreviewer.Preview(context, domain);
         if (json) WriteJson(output, domain, preview.Failure ?? preview.LikelyKernelFailure, preview);
         else WriteText(output, preview, context);
         return preview.WouldSucceed ? 0 : 1;

@@ -19,7 +19,7 @@ public class ExplainTests
     {
         DomainDescription domain = DomainReader.Read(DomainXml.Parse(Encoding.UTF8.GetBytes(xml)));
         using ShimContext context = h.OpenContext();
-        return PreparePlanner.Plan(context, domain);
+        return PreparePreviewer.Preview(context, domain);
     }
 
     /// <summary>Plans, checks nothing changed, runs the real prepare, and checks it did what the plan said.</summary>

@@ -1,0 +1,133 @@
+using LibvirtShim.Configuration;
+using LibvirtShim.Domain;
+using LibvirtShim.Naming;
+using LibvirtShim.Net;
+using LibvirtShim.Netlink;
+
+namespace LibvirtShim.Lifecycle;
+
+/// <summary>The checks <c>prepare</c> makes, in the order it makes them: the first failing one is what it reports.</summary>
+internal enum PrepareCheck { LowerDevice, Name, Passthru, HeldRecord, LowerExists, HeldLink }
+
+internal sealed record PrepareProblem(PrepareCheck Check, OwnedNic Nic, string Message);
+
+/// <summary>What happens to the link on an owned NIC's name.</summary>
+internal enum LinkAction { Create, Keep, Replace }
+
+/// <summary>One owned NIC: its lower device (null when it does not resolve), the link already on its name, and what to do.</summary>
+internal sealed record NicPlan(OwnedNic Nic, string? Lower, Link? LowerLink, Link? Existing, LinkAction Action);
+
+/// <summary>Everything <c>prepare</c> would do for a domain, or why it would refuse.</summary>
+internal sealed record PreparePlan(IReadOnlyList<NicPlan> Nics, IReadOnlyList<PrepareProblem> Problems, IReadOnlyList<NameRecord> StaleRecords)
+{
+    public PrepareProblem? Failure => Problems.OrderBy(p => p.Check).FirstOrDefault();
+}
+
+/// <summary>
+/// Plans <c>prepare begin</c> from the state and the kernel's links, changing nothing: <see cref="PrepareLinks"/>
+/// carries the plan out, <c>explain</c> shows it.
+/// </summary>
+internal static class PreparePlanner
+{
+    /// <summary>Looks up the NICs' names and lower devices in one batch, then plans.</summary>
+    public static PreparePlan Plan(ShimContext context, NameState state, DomainDescription domain)
+    {
+        var wanted = domain.OwnedNics.Select(n => n.Name).Concat(domain.OwnedNics.Select(n => TryResolve(context.Settings, domain, n)))
+            .OfType<string>().Where(InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
+        IReadOnlyList<Link?> found = context.Links.Find(wanted);
+        var links = new Dictionary<string, Link>(StringComparer.Ordinal);
+        for (int i = 0; i < wanted.Count; i++)
+        {
+            if (found[i] is { } link) links[wanted[i]] = link;
+        }
+        return Plan(context.Settings, context.Scheme, context.Marker, state, links, domain, context.Now,
+            (name, uuid) => DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, name, uuid));
+    }
+
+    /// <summary>The plan from gathered facts: <paramref name="links"/> holds at least the links on the NICs' names and lower devices.</summary>
+    internal static PreparePlan Plan(
+        ShimSettings settings, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyDictionary<string, Link> links,
+        DomainDescription domain, long now, Func<string, Guid, DomainDescription?> readDefinition)
+    {
+        var problems = new List<PrepareProblem>();
+        var stale = new List<NameRecord>();
+        var nics = new List<NicPlan>();
+        foreach (OwnedNic nic in domain.OwnedNics)
+        {
+            void Fail(PrepareCheck check, string message) => problems.Add(new PrepareProblem(check, nic, $"{Describe.Nic(domain, nic)}: {message}"));
+
+            string? lower = null;
+            try
+            {
+                lower = LowerDevices.Resolve(settings, domain, nic);
+            }
+            catch (ShimException e)
+            {
+                problems.Add(new PrepareProblem(PrepareCheck.LowerDevice, nic, e.Message));
+            }
+            if (!scheme.IsManaged(nic.Name))
+                Fail(PrepareCheck.Name, $"target dev is not a libvirt-shim name ({scheme.Prefix}N with N below {scheme.Capacity})");
+            if (state.Find(nic.Name) is { } held && !held.IsLink && held.Domain != domain.Uuid)
+            {
+                if (IsStale(held, now, readDefinition)) stale.Add(held);
+                else Fail(PrepareCheck.HeldRecord, $"name is held by {Describe.Holder(held)}");
+            }
+            Link? lowerLink = lower is not null && links.TryGetValue(lower, out Link l) ? l : null;
+            if (lower is not null && lowerLink is null)
+                Fail(PrepareCheck.LowerExists, $"lower device {lower} does not exist on this host");
+            Link? existing = links.TryGetValue(nic.Name, out Link e2) ? e2 : null;
+            if (existing is { } taken && !marker.IsOwnedBy(taken, domain.Uuid))
+                Fail(PrepareCheck.HeldLink, $"name is held by {HolderOf(marker, taken, state)}");
+            nics.Add(new NicPlan(nic, lower, lowerLink, existing, ActionFor(nic, lowerLink, existing)));
+        }
+        foreach (var twice in nics.Where(p => p.Lower is not null && p.Nic.Mode == MacvtapMode.Passthru).GroupBy(p => p.Lower!).Where(g => g.Count() > 1))
+        {
+            foreach (NicPlan p in twice.Skip(1))
+                problems.Add(new PrepareProblem(PrepareCheck.Passthru, p.Nic,
+                    $"{Describe.Nic(domain, p.Nic)}: passthru mode requested twice on lower device {twice.Key}; a device can pass through to one macvtap only"));
+        }
+        return new PreparePlan(nics, problems, stale);
+    }
+
+    /// <summary>
+    /// The domain's own link from an earlier prepare is kept when it is as asked (a passthru macvtap has the lower
+    /// device's MAC, by the kernel's rule) and labelled; otherwise replaced, including one a killed prepare left without its alias.
+    /// </summary>
+    private static LinkAction ActionFor(OwnedNic nic, Link? lower, Link? existing)
+    {
+        if (existing is not { } link) return LinkAction.Create;
+        bool sameMac = link.Mac == nic.Mac || nic.Mode == MacvtapMode.Passthru;
+        bool asAsked = sameMac && lower is { } l && link.LowerIndex == l.Index && link.Mode == nic.Mode && link.IsUp && link.Alias is not null;
+        return asAsked ? LinkAction.Keep : LinkAction.Replace;
+    }
+
+    private static string? TryResolve(ShimSettings settings, DomainDescription domain, OwnedNic nic)
+    {
+        try
+        {
+            return LowerDevices.Resolve(settings, domain, nic);
+        }
+        catch (ShimException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A record of another domain that no longer holds anything: an expired reservation, or a definition that no longer uses the name.</summary>
+    private static bool IsStale(NameRecord held, long now, Func<string, Guid, DomainDescription?> readDefinition) => held.Holding switch
+    {
+        Holding.Reserved => held.ExpiresAt <= now,
+        Holding.Defined => held.ExpiresAt <= now && readDefinition(held.DomainName, held.Domain)?.OwnedNics.Any(n => n.Name == held.Name) != true,
+        _ => false,
+    };
+
+    private static string HolderOf(LinkMarker marker, Link link, NameState state)
+    {
+        NameRecord? record = state.Find(link.Name);
+        if (marker.Owner(link) is { } owner)
+            return record?.Domain == owner ? Describe.Holder(record) : $"a link libvirt-shim created for domain {owner}";
+        return record is { Holding: Holding.Libvirt }
+            ? Describe.Holder(record)
+            : $"a link libvirt-shim did not create (ifindex {link.Index}, kind {link.Kind ?? "unknown"})";
+    }
+}
