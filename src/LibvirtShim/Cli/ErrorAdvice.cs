@@ -11,31 +11,7 @@ internal static class ErrorAdvice
 {
     private const int EPERM = 1, EACCES = 13;
 
-    public static string For(Exception e) => Advice(e) is { } advice ? $"{Message(e)}; {advice}" : Message(e);
-
-    /// <summary>
-    /// The executable is built without the runtime's message texts (UseSystemResourceKeys): an I/O exception's message
-    /// is then a resource key and its arguments ("UnauthorizedAccess_IODenied_Path, /run/libvirt/shim"). Say it in words.
-    /// </summary>
-    internal static string Message(Exception e)
-    {
-        string message = e.Message;
-        int comma = message.IndexOf(", ", StringComparison.Ordinal);
-        string key = comma < 0 ? message : message[..comma];
-        if (key.Contains(' ') || !key.Contains('_')) return message;
-        string arguments = comma < 0 ? "" : ": " + message[(comma + 2)..];
-        string words = key switch
-        {
-            _ when key.StartsWith("UnauthorizedAccess_", StringComparison.Ordinal) => "permission denied",
-            _ when key.StartsWith("IO_FileNotFound", StringComparison.Ordinal) => "no such file",
-            _ when key.StartsWith("IO_PathNotFound", StringComparison.Ordinal) => "no such file or directory",
-            _ when key.StartsWith("IO_FileExists", StringComparison.Ordinal) || key.StartsWith("IO_AlreadyExists", StringComparison.Ordinal) => "already exists",
-            _ when key.StartsWith("IO_PathTooLong", StringComparison.Ordinal) => "path too long",
-            _ when key.StartsWith("IO_SharingViolation", StringComparison.Ordinal) => "in use by another process",
-            _ => $"I/O error ({key})",
-        };
-        return words + arguments;
-    }
+    public static string For(Exception e) => Advice(e) is { } advice ? $"{e.Message}; {advice}" : e.Message;
 
     private static string? Advice(Exception e) => e switch
     {

@@ -78,8 +78,8 @@ internal static class DomainXml
     }
 
     /// <summary>
-    /// Where the XML breaks. The reader's own wording is not used: the published executable carries resource keys
-    /// instead of .NET's messages (UseSystemResourceKeys), and virsh shows this line to the user as it is.
+    /// Where the XML breaks, in one stable line: virsh shows it to the user as it is, and the reader's own wording
+    /// for a DTD would suggest enabling DTD processing.
     /// </summary>
     private static string NotWellFormed(XmlException e, ReadOnlySpan<byte> utf8)
     {

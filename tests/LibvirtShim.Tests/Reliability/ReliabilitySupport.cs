@@ -48,14 +48,7 @@ internal static class HookProcesses
         using Process process = h.StartProcess(args);
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            process.StandardInput.Write(stdin);
-            process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-        }
+        HookHarness.WriteStdin(process, stdin);
         while (clock.Elapsed < killAfter && !process.HasExited) Thread.SpinWait(200);
         bool killed = false;
         if (!process.HasExited)

@@ -119,6 +119,14 @@ internal sealed class HookHarness : IDisposable
     {
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
+        WriteStdin(process, stdin);
+        process.WaitForExit();
+        return new HookResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Writes the domain XML and closes stdin; a hook that has already exited (a broken pipe) is fine.</summary>
+    public static void WriteStdin(Process process, string stdin)
+    {
         try
         {
             process.StandardInput.Write(stdin);
@@ -127,8 +135,6 @@ internal sealed class HookHarness : IDisposable
         catch (IOException)
         {
         }
-        process.WaitForExit();
-        return new HookResult(process.ExitCode, stdout.Result, stderr.Result);
     }
 
     public void Dispose()
