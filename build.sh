@@ -2,16 +2,11 @@
 # Publishes the NativeAOT hook to artifacts/libvirt-shim (one self-contained file; the publish must show no trim or
 # AOT warning: they are errors here) and packages it as artifacts/libvirt-shim_VERSION_amd64.deb
 # (packaging/build-deb.sh). Extra arguments go to dotnet publish.
-#
-# IlcDehydrate=false: by default NativeAOT stores its type data compressed ("dehydrated") and expands it at every
-# start. Libvirt starts the hook five times per guest start and stop; without dehydration the executable is about
-# 4 MB larger and each start about 0.6 ms faster (measured on these machines: a call with nothing to do took
-# 5.9 ms dehydrated, 5.3 ms not).
 set -euo pipefail
 cd "$(dirname "$0")"
 out=artifacts/publish
 dotnet publish src/LibvirtShim/LibvirtShim.csproj -c Release -r linux-x64 -o "$out" -nologo -v:q \
-  -p:TreatWarningsAsErrors=true -p:IlcDehydrate=false "$@"
+  -p:TreatWarningsAsErrors=true "$@"
 mkdir -p artifacts
 install -m 0755 "$out/libvirt-shim" artifacts/libvirt-shim.new
 mv -f artifacts/libvirt-shim.new artifacts/libvirt-shim
