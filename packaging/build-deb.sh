@@ -26,7 +26,7 @@ install -d -m 0755 "$stage/DEBIAN" "$stage/usr/sbin" "$stage/etc/libvirt" "$stag
 install -m 0755 "$binary" "$stage/usr/sbin/libvirt-shim"
 install -m 0644 "$top/hooks/libvirt-shim.json" "$stage/etc/libvirt/libvirt-shim.json"
 install -m 0644 "$here/debian/copyright" "$stage/usr/share/doc/libvirt-shim/copyright"
-[ -f "$top/docs/operator.md" ] && install -m 0644 "$top/docs/operator.md" "$stage/usr/share/doc/libvirt-shim/operator.md"
+install -m 0644 "$top/README.md" "$stage/usr/share/doc/libvirt-shim/README.md"
 
 # Maintainer scripts: hooks/hooklib.sh goes in where a script says #SHIMLIB#.
 for script in preinst postinst prerm postrm; do

@@ -53,12 +53,12 @@ public class SettingsDocumentationTests
     [Fact]
     public void TheOperatorDocumentationListsEverySettingWithItsDefault()
     {
-        string[] rows = File.ReadAllLines(Path.Combine(SampleFiles.RepositoryRoot, "docs/operator.md"));
+        string[] rows = File.ReadAllLines(Path.Combine(SampleFiles.RepositoryRoot, "README.md"));
         var defaults = new ShimSettings();
         foreach (PropertyInfo setting in Settings)
         {
             string? row = rows.FirstOrDefault(r => r.StartsWith($"| `{setting.Name}` |", StringComparison.Ordinal));
-            Assert.True(row is not null, $"docs/operator.md has no row for {setting.Name}");
+            Assert.True(row is not null, $"README.md has no row for {setting.Name}");
             string documented = row!.Split('|')[2].Trim();
             string expected = Text(setting.GetValue(defaults));
             Assert.True(documented.StartsWith($"`{(expected.Length == 0 ? "\"\"" : expected)}`", StringComparison.Ordinal),
@@ -93,7 +93,7 @@ public class SettingsDocumentationTests
     [InlineData("a link libvirt-shim created for domain")]
     public void EveryQuotedMessageIsStillInTheCode(string fragment)
     {
-        string docs = File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "docs/operator.md"));
+        string docs = File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "README.md"));
         Assert.Contains(fragment, docs);
         string source = string.Concat(Directory.EnumerateFiles(Path.Combine(SampleFiles.RepositoryRoot, "src/LibvirtShim"), "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains("/obj/", StringComparison.Ordinal)).Select(File.ReadAllText));
