@@ -13,7 +13,8 @@ internal static class ReplayCommand
     public static int Run(string path, IReadOnlyList<string> settingOverrides, TextWriter output)
     {
         List<ReplayStep> steps = ReplayScript.Load(path);
-        var marker = LinkMarker.For(Configuration.SettingsLoader.Load(settingOverrides));
+        Configuration.ShimSettings settings = Configuration.SettingsLoader.Load(settingOverrides);
+        var marker = LinkMarker.For(settings);
         var runner = new HookRunner(HookHost.ForSystem(settingOverrides));
         int failures = 0;
         for (int i = 0; i < steps.Count; i++)
@@ -30,12 +31,12 @@ internal static class ReplayCommand
             output.WriteLine($"[{i + 1}/{steps.Count}] {step.Call}  exit {exit}  {watch.Elapsed.TotalMilliseconds:0.0} ms");
             foreach (string line in Lines(stderr.ToString())) output.WriteLine($"    stderr: {line}");
             if (stdout.ToString().Length > 0) output.WriteLine($"    stdout: {stdout.ToString().Length} bytes of rewritten domain XML");
-            ShowLinks(step, marker, output);
+            ShowLinks(step, marker, settings, output);
         }
         return failures == 0 ? 0 : 1;
     }
 
-    private static void ShowLinks(ReplayStep step, LinkMarker marker, TextWriter output)
+    private static void ShowLinks(ReplayStep step, LinkMarker marker, Configuration.ShimSettings settings, TextWriter output)
     {
         Guid uuid;
         try
@@ -50,10 +51,26 @@ internal static class ReplayCommand
         IReadOnlyList<Link> all = table.Dump();
         var lowers = all.ToDictionary(l => l.Index, l => l.Name);
         var ours = all.Where(l => marker.IsOwnedBy(l, uuid)).OrderBy(l => l.Index).ToList();
-        output.WriteLine($"    links of libvirt-shim's for {step.Call.Domain}: {ours.Count}");
+        output.WriteLine($"    links of libvirt-shim's for {step.Call.Domain}: {ours.Count}; names held: {NamesHeld(settings, uuid)}");
         if (step.Call.Operation != "prepare") return;
         foreach (Link link in ours)
             output.WriteLine($"      {link.Name,-15} ifindex {link.Index,-6} {link.Mac}  on {lowers.GetValueOrDefault(link.LowerIndex, "?"),-12} {link.Mode?.Name(),-8} {(link.IsUp ? "up" : "down")}");
+    }
+
+    /// <summary>The domain's records by what holds them, e.g. "created 82 (mvtap0 ... mvtap81)", read under the lock.</summary>
+    private static string NamesHeld(Configuration.ShimSettings settings, Guid uuid)
+    {
+        var store = new Naming.StateStore(settings.StateDir, TimeSpan.FromSeconds(settings.LockTimeoutSeconds));
+        if (!Directory.Exists(settings.StateDir)) return "none";
+        using Naming.StateLease lease = store.Lock();
+        var records = lease.Load(new Naming.NameScheme(settings.NamePrefix, settings.Capacity)).State?.OfDomain(uuid) ?? [];
+        if (records.Count == 0) return "none";
+        return string.Join("; ", records.GroupBy(r => r.Holding).Select(g =>
+        {
+            var names = g.Select(r => r.Name).OrderBy(n => n.Length).ThenBy(n => n, StringComparer.Ordinal).ToList();
+            string shown = names.Count <= 4 ? string.Join(", ", names) : $"{names[0]}, {names[1]} ... {names[^1]}";
+            return $"{g.Key.ToString().ToLowerInvariant()} {names.Count} ({shown})";
+        }));
     }
 
     private static IEnumerable<string> Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
