@@ -15,6 +15,15 @@ internal abstract class HookOperation
 
     public abstract bool HasWork(DomainDescription domain);
 
+    /// <summary>
+    /// A look at the raw bytes before any parsing, for operations that never fail the guest: without the hook's
+    /// namespace or a direct NIC in the text there is nothing to record. The others parse (and refuse) whatever comes.
+    /// </summary>
+    public virtual bool MayHaveWork(ReadOnlySpan<byte> xml) => true;
+
+    protected static bool MentionsMacvtaps(ReadOnlySpan<byte> xml, bool owned, bool direct) =>
+        (owned && xml.IndexOf(ShimMetadata.NamespaceUtf8) >= 0) || (direct && xml.IndexOf("direct"u8) >= 0);
+
     /// <summary>Does the work; <paramref name="domain"/> is null when the XML could not be read and the operation can do without it.</summary>
     public abstract string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout);
 }
@@ -50,6 +59,7 @@ internal sealed class RecordOperation : HookOperation
     public override bool FailsTheGuest => false;
     public override int ExitStatusOnFailure => 0;
     public override bool HasWork(DomainDescription domain) => domain.LibvirtMacvtaps.Any(n => n.Name is not null);
+    public override bool MayHaveWork(ReadOnlySpan<byte> xml) => MentionsMacvtaps(xml, owned: false, direct: true);
 
     public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout)
     {
@@ -66,6 +76,7 @@ internal sealed class ReconnectOperation : HookOperation
     public override bool FailsTheGuest => false;
     public override int ExitStatusOnFailure => 0;
     public override bool HasWork(DomainDescription domain) => domain.HasMacvtaps;
+    public override bool MayHaveWork(ReadOnlySpan<byte> xml) => MentionsMacvtaps(xml, owned: true, direct: true);
 
     public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout)
     {

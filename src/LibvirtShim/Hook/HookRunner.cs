@@ -28,7 +28,9 @@ internal sealed class HookRunner(HookHost host)
         XDocument? document = null;
         try
         {
-            document = DomainXml.Parse(DomainXml.ReadBounded(stdin));
+            byte[] xml = DomainXml.ReadBounded(stdin);
+            if (!operation.MayHaveWork(xml)) return 0;
+            document = DomainXml.Parse(xml);
             domain = DomainReader.Read(document);
         }
         catch (DomainXmlException e) when (!operation.FailsTheGuest)

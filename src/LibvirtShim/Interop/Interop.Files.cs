@@ -6,7 +6,7 @@ internal static partial class Interop
     /// <summary>File calls .NET does not offer: open without following symlinks, flock, fsync, lstat's owner and mode.</summary>
     internal static partial class Files
     {
-        private const int O_RDONLY = 0x0, O_RDWR = 0x2, O_WRONLY = 0x1, O_CREAT = 0x40, O_TRUNC = 0x200;
+        private const int O_RDONLY = 0x0, O_RDWR = 0x2, O_WRONLY = 0x1, O_CREAT = 0x40, O_TRUNC = 0x200, O_APPEND = 0x400;
         private const int O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
         private const int LOCK_EX = 2, LOCK_NB = 4;
         private const int EWOULDBLOCK = 11, EINTR = 4;
@@ -17,6 +17,26 @@ internal static partial class Interop
         public static SafeFileHandle OpenForWrite(string path) => Open(path, O_WRONLY | O_CREAT | O_TRUNC, 0x180);
 
         public static SafeFileHandle OpenLockFile(string path) => Open(path, O_RDWR | O_CREAT, 0x180);
+
+        /// <summary>For a log several processes write: every write lands at the end of the file, whole (O_APPEND).</summary>
+        public static SafeFileHandle OpenForAppend(string path) => Open(path, O_WRONLY | O_CREAT | O_APPEND, 0x1A0);
+
+        /// <summary>One write(2) of all the bytes (a short write, rare for a regular file, is finished by more writes).</summary>
+        public static unsafe void Append(SafeFileHandle handle, ReadOnlySpan<byte> bytes, string path)
+        {
+            while (!bytes.IsEmpty)
+            {
+                nint written;
+                fixed (byte* p = bytes) written = write(handle, p, (nuint)bytes.Length);
+                if (written < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == EINTR) continue;
+                    throw new FileCallException("write", path, errno);
+                }
+                bytes = bytes[(int)written..];
+            }
+        }
 
         /// <summary>Takes an exclusive flock without waiting; false when another open file description holds it.</summary>
         public static bool TryLockExclusive(SafeFileHandle handle, string path)
@@ -69,6 +89,9 @@ internal static partial class Interop
 
         [LibraryImport("libc", SetLastError = true)]
         private static partial int fsync(SafeFileHandle fd);
+
+        [LibraryImport("libc", SetLastError = true)]
+        private static unsafe partial nint write(SafeFileHandle fd, byte* buffer, nuint count);
 
         [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         private static unsafe partial int statx(int dirfd, string path, int flags, int mask, byte* buffer);

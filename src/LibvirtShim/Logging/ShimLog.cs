@@ -25,7 +25,7 @@ internal static class ShimLog
         {
             LogRotation.RollIfFull(settings.LogFile, settings.LogFileSizeLimitBytes, settings.LogRetainedFiles);
             ITextFormatter formatter = settings.LogFormat == "json" ? new RenderedCompactJsonFormatter() : new ShimTextFormatter();
-            configuration.WriteTo.File(formatter, settings.LogFile, shared: true, fileSizeLimitBytes: null);
+            configuration.WriteTo.Sink(new AppendFileSink(settings.LogFile, formatter));
         }
         return configuration.CreateLogger();
     }

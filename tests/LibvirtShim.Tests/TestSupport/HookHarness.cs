@@ -62,7 +62,7 @@ internal sealed class HookHarness : IDisposable
         () => { SettingsValidator.Validate(Settings); return Settings; },
         Ns.OpenLinkTable,
         Clock,
-        settings => new LoggerConfiguration().MinimumLevel.Debug().WriteTo.File(settings.LogFile, shared: true).CreateLogger());
+        LibvirtShim.Logging.ShimLog.Create);
 
     /// <summary>A context for calling the lifecycle operations directly, on this harness's namespace and settings.</summary>
     public LibvirtShim.Lifecycle.ShimContext OpenContext() =>
