@@ -48,7 +48,7 @@ internal static class FreeNames
     /// <summary>Reservations whose prepare never came (a cancelled migration) give their names back.</summary>
     public static void PurgeExpiredReservations(NameState state, long now)
     {
-        foreach (NameRecord expired in state.Records.Where(r => r.Holding == Holding.Reserved && r.ExpiresAt <= now).ToList())
+        foreach (NameRecord expired in state.HeldAs(Holding.Reserved).Where(r => r.ExpiresAt <= now))
             state.Remove(expired.Name);
     }
 }

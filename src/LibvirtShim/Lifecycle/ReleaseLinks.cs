@@ -76,7 +76,7 @@ internal static class ReleaseLinks
     private static void ForgetVanishedForeignLinks(NameState state, IReadOnlyList<Link> all)
     {
         var present = all.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (NameRecord gone in state.Records.Where(r => r.Holding == Holding.Foreign && !present.Contains(r.Name)).ToList())
+        foreach (NameRecord gone in state.HeldAs(Holding.Foreign).Where(r => !present.Contains(r.Name)))
             state.Remove(gone.Name);
     }
 }

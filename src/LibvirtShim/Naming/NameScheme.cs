@@ -7,11 +7,13 @@ internal sealed record NameScheme(string Prefix, int Capacity)
 {
     public string NameOf(int index) => Prefix + index.ToString(CultureInfo.InvariantCulture);
 
-    public bool TryIndex(string name, out int index)
+    public bool TryIndex(string name, out int index) => TryIndex(name.AsSpan(), out index);
+
+    public bool TryIndex(ReadOnlySpan<char> name, out int index)
     {
         index = -1;
         if (!name.StartsWith(Prefix, StringComparison.Ordinal)) return false;
-        ReadOnlySpan<char> digits = name.AsSpan(Prefix.Length);
+        ReadOnlySpan<char> digits = name[Prefix.Length..];
         if (digits.IsEmpty || digits.Length > 9 || (digits[0] == '0' && digits.Length > 1)) return false;
         foreach (char c in digits)
         {

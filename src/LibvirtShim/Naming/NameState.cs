@@ -1,16 +1,29 @@
 namespace LibvirtShim.Naming;
 
-/// <summary>Every held name with its record, and the bitmap of held managed names kept in step with them.</summary>
+/// <summary>
+/// Every held name with its record, and the bitmap of held managed names kept in step with them. Records read from
+/// the state file stay as its bytes until someone asks for one, and unchanged ones are written back as those bytes:
+/// a call that touches one domain pays little for the thousands of records of others.
+/// </summary>
 internal sealed class NameState
 {
-    private readonly Dictionary<string, NameRecord> _records = new(StringComparer.Ordinal);
+    private readonly StoredRecords _stored;
+    private readonly bool[] _storedGone;
+    private int _storedLive;
+    private readonly Dictionary<string, NameRecord> _changed = new(StringComparer.Ordinal);
     private readonly NameBitmap _bitmap;
 
-    public NameState(NameScheme scheme, uint cursor = 0)
+    public NameState(NameScheme scheme, uint cursor = 0) : this(scheme, cursor, StoredRecords.None) { }
+
+    internal NameState(NameScheme scheme, uint cursor, StoredRecords stored)
     {
         Scheme = scheme;
-        _bitmap = new NameBitmap(scheme.Capacity);
         Cursor = cursor;
+        _stored = stored;
+        _storedGone = new bool[stored.Count];
+        _storedLive = stored.Count;
+        _bitmap = new NameBitmap(scheme.Capacity);
+        foreach (int index in stored.ManagedIndexes) _bitmap.Set(index);
     }
 
     public NameScheme Scheme { get; }
@@ -18,25 +31,47 @@ internal sealed class NameState
     /// <summary>Where the next allocation starts looking: just past the last name handed out.</summary>
     public uint Cursor { get; private set; }
 
-    public int Count => _records.Count;
+    public int Count => _storedLive + _changed.Count;
     public int HeldManagedNames => _bitmap.Count;
-    public IEnumerable<NameRecord> Records => _records.Values;
 
-    public NameRecord? Find(string name) => _records.GetValueOrDefault(name);
+    public IEnumerable<NameRecord> Records
+    {
+        get
+        {
+            for (int slot = 0; slot < _storedGone.Length; slot++)
+            {
+                if (!_storedGone[slot]) yield return _stored.Read(slot);
+            }
+            foreach (NameRecord record in _changed.Values) yield return record;
+        }
+    }
 
-    public List<NameRecord> OfDomain(Guid domain) => _records.Values.Where(r => r.Domain == domain).ToList();
+    public NameRecord? Find(string name)
+    {
+        if (_changed.TryGetValue(name, out NameRecord? record)) return record;
+        int slot = LiveSlotOf(name);
+        return slot >= 0 ? _stored.Read(slot) : null;
+    }
 
-    public bool IsHeld(string name) => _records.ContainsKey(name);
+    public bool IsHeld(string name) => _changed.ContainsKey(name) || LiveSlotOf(name) >= 0;
+
+    public List<NameRecord> OfDomain(Guid domain) =>
+        Matching(slot => _stored.DomainOf(slot) == domain, record => record.Domain == domain);
+
+    public List<NameRecord> HeldAs(Holding holding) =>
+        Matching(slot => _stored.HoldingOf(slot) == holding, record => record.Holding == holding);
 
     public void Put(NameRecord record)
     {
-        _records[record.Name] = record;
+        ForgetStored(record.Name);
+        _changed[record.Name] = record;
         if (Scheme.TryIndex(record.Name, out int index)) _bitmap.Set(index);
     }
 
     public void Remove(string name)
     {
-        if (_records.Remove(name) && Scheme.TryIndex(name, out int index)) _bitmap.Clear(index);
+        bool held = ForgetStored(name) | _changed.Remove(name);
+        if (held && Scheme.TryIndex(name, out int index)) _bitmap.Clear(index);
     }
 
     /// <summary>The next managed name nobody holds, after the cursor and wrapping; null when all are held. Moves the cursor.</summary>
@@ -50,8 +85,58 @@ internal sealed class NameState
 
     public NameState Clone()
     {
-        var copy = new NameState(Scheme, Cursor);
-        foreach (NameRecord record in _records.Values) copy.Put(record);
+        var copy = new NameState(Scheme, Cursor, _stored);
+        for (int slot = 0; slot < _storedGone.Length; slot++)
+        {
+            if (_storedGone[slot]) copy.Remove(_stored.Read(slot).Name);
+        }
+        foreach (NameRecord record in _changed.Values) copy.Put(record);
         return copy;
     }
+
+    /// <summary>
+    /// The records as the codec writes them: runs of unchanged records as the bytes they were read from (one run
+    /// when nothing was touched), then the changed records.
+    /// </summary>
+    internal IEnumerable<StoredRecord> Stored()
+    {
+        int runStart = 0;
+        for (int slot = 0; slot <= _storedGone.Length; slot++)
+        {
+            if (slot < _storedGone.Length && !_storedGone[slot]) continue;
+            if (slot > runStart) yield return new StoredRecord(null, _stored.Bytes(runStart, slot));
+            runStart = slot + 1;
+        }
+        foreach (NameRecord record in _changed.Values) yield return new StoredRecord(record, default);
+    }
+
+    private int LiveSlotOf(string name)
+    {
+        int slot = _stored.SlotOf(name);
+        return slot >= 0 && !_storedGone[slot] ? slot : -1;
+    }
+
+    /// <summary>Drops the stored record of the name, if there is one still live.</summary>
+    private bool ForgetStored(string name)
+    {
+        int slot = LiveSlotOf(name);
+        if (slot < 0) return false;
+        _storedGone[slot] = true;
+        _storedLive--;
+        return true;
+    }
+
+    private List<NameRecord> Matching(Func<int, bool> storedTest, Func<NameRecord, bool> changedTest)
+    {
+        var found = new List<NameRecord>();
+        for (int slot = 0; slot < _storedGone.Length; slot++)
+        {
+            if (!_storedGone[slot] && storedTest(slot)) found.Add(_stored.Read(slot));
+        }
+        found.AddRange(_changed.Values.Where(changedTest));
+        return found;
+    }
 }
+
+/// <summary>For the state file: a <see cref="Changed"/> record, or when that is null unchanged records as they were read.</summary>
+internal readonly record struct StoredRecord(NameRecord? Changed, ReadOnlyMemory<byte> Unchanged);

@@ -1,7 +1,7 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
+using System.Text.Unicode;
 using LibvirtShim.Net;
 
 namespace LibvirtShim.Naming;
@@ -19,51 +19,59 @@ internal static class StateCodec
     private static ReadOnlySpan<byte> Magic => "LVSHIMST"u8;
     private const int HeaderLength = 8 + 4 + 4 + 8;
 
+    /// <summary>The file's bytes: sized in a first pass, then written once; unchanged records are copied as they were read.</summary>
     public static byte[] Encode(NameState state)
     {
-        var payload = new ArrayBufferWriter<byte>(64 + state.Count * 64);
-        var w = new Writer(payload);
+        int payloadLength = 8;
+        foreach (StoredRecord stored in state.Stored())
+            payloadLength += stored.Changed is { } r ? FixedRecordBytes + TextBytes(r.Name) + TextBytes(r.DomainName) + TextBytes(r.Lower) : stored.Unchanged.Length;
+
+        byte[] file = GC.AllocateUninitializedArray<byte>(HeaderLength + payloadLength);
+        var w = new Writer(file.AsSpan(HeaderLength));
         w.U32(state.Cursor);
         w.U32((uint)state.Count);
-        foreach (NameRecord r in state.Records)
+        foreach (StoredRecord stored in state.Stored())
         {
-            w.Text(r.Name);
-            w.Byte((byte)r.Holding);
-            w.Guid(r.Domain);
-            w.Text(r.DomainName);
-            w.U64(r.Mac.Value);
-            w.Text(r.Lower);
-            w.U32((uint)r.Mode);
-            w.U32((uint)r.Ifindex);
-            w.U64((ulong)r.ExpiresAt);
-            w.Byte(r.KeptByDefinition ? (byte)1 : (byte)0);
+            if (stored.Changed is { } r) w.Record(r);
+            else w.Bytes(stored.Unchanged.Span);
         }
-
-        var file = new byte[HeaderLength + payload.WrittenCount];
+        Span<byte> payload = file.AsSpan(HeaderLength);
         Magic.CopyTo(file);
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(8), Version);
-        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(12), (uint)payload.WrittenCount);
-        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(16), XxHash64.HashToUInt64(payload.WrittenSpan));
-        payload.WrittenSpan.CopyTo(file.AsSpan(HeaderLength));
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(12), (uint)payload.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(16), XxHash64.HashToUInt64(payload));
         return file;
     }
 
-    public static NameState Decode(ReadOnlySpan<byte> file, NameScheme scheme)
+    /// <summary>Holding, UUID, MAC, mode, ifindex, expiry, kept flag, and the three text lengths.</summary>
+    private const int FixedRecordBytes = 1 + 16 + 8 + 4 + 4 + 8 + 1 + 3 * 2;
+
+    private static int TextBytes(string value)
     {
-        if (file.Length < HeaderLength || !file[..8].SequenceEqual(Magic))
+        int length = Encoding.UTF8.GetByteCount(value);
+        if (length > ushort.MaxValue) throw new ArgumentException("text too long for the state file", nameof(value));
+        return length;
+    }
+
+    public static NameState Decode(ReadOnlySpan<byte> file, NameScheme scheme) => Decode(file.ToArray(), scheme);
+
+    /// <summary>The state in <paramref name="file"/>, which it keeps: every record is checked now, and read when asked for.</summary>
+    public static NameState Decode(byte[] file, NameScheme scheme)
+    {
+        if (file.Length < HeaderLength || !file.AsSpan(0, 8).SequenceEqual(Magic))
             throw new StateFormatException("not a libvirt-shim state file");
-        uint version = BinaryPrimitives.ReadUInt32LittleEndian(file[8..]);
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(8));
         if (version != Version)
             throw new StateFormatException($"state file version {version}, this libvirt-shim reads version {Version}");
-        uint length = BinaryPrimitives.ReadUInt32LittleEndian(file[12..]);
-        ReadOnlySpan<byte> payload = file[HeaderLength..];
+        uint length = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(12));
+        ReadOnlySpan<byte> payload = file.AsSpan(HeaderLength);
         if (payload.Length != length)
             throw new StateFormatException($"state file is {payload.Length} bytes after its header, expected {length} (truncated or torn)");
-        if (XxHash64.HashToUInt64(payload) != BinaryPrimitives.ReadUInt64LittleEndian(file[16..]))
+        if (XxHash64.HashToUInt64(payload) != BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(16)))
             throw new StateFormatException("state file checksum does not match");
         try
         {
-            return DecodePayload(payload, scheme);
+            return CheckRecords(file, scheme);
         }
         catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or DecoderFallbackException)
         {
@@ -71,48 +79,88 @@ internal static class StateCodec
         }
     }
 
-    private static NameState DecodePayload(ReadOnlySpan<byte> payload, NameScheme scheme)
+    /// <summary>Walks every record: its name a valid link name held once, its holding known, its texts UTF-8.</summary>
+    private static NameState CheckRecords(byte[] file, NameScheme scheme)
     {
-        var r = new Reader(payload);
-        var state = new NameState(scheme, r.U32() % (uint)scheme.Capacity);
+        var r = new Reader(file.AsSpan(HeaderLength));
+        uint cursor = r.U32() % (uint)scheme.Capacity;
         uint count = r.U32();
+        var stored = new StoredRecords(file, scheme, (int)Math.Min(count, (uint)(file.Length / (FixedRecordBytes + 1))));
         for (uint i = 0; i < count; i++)
         {
-            var record = new NameRecord(
-                Name: r.Text(),
-                Holding: (Holding)r.Byte(),
-                Domain: r.Guid(),
-                DomainName: r.Text(),
-                Mac: new MacAddress(r.U64()),
-                Lower: r.Text(),
-                Mode: (MacvtapMode)r.U32(),
-                Ifindex: (int)r.U32(),
-                ExpiresAt: (long)r.U64(),
-                KeptByDefinition: r.Byte() != 0);
-            if (!Enum.IsDefined(record.Holding) || !InterfaceName.IsValid(record.Name) || state.IsHeld(record.Name))
+            int offset = file.Length - r.Remaining;
+            ReadOnlySpan<byte> name = r.TextBytes();
+            var holding = (Holding)r.Byte();
+            r.Guid();
+            bool textsValid = Utf8.IsValid(r.TextBytes());
+            r.U64();
+            textsValid &= Utf8.IsValid(r.TextBytes());
+            r.U32();
+            r.U32();
+            r.U64();
+            r.Byte();
+            if (!textsValid || holding is < Holding.Reserved or > Holding.Foreign || !stored.TryAdd(name, offset))
                 throw new StateFormatException($"state file record {i} is invalid");
-            state.Put(record);
         }
         if (!r.AtEnd) throw new StateFormatException("state file has bytes after its last record");
-        return state;
+        stored.End(file.Length);
+        return new NameState(scheme, cursor, stored);
     }
 
-    private readonly ref struct Writer(ArrayBufferWriter<byte> output)
+    /// <summary>One record from its stored bytes, which <see cref="CheckRecords"/> has checked.</summary>
+    internal static NameRecord ReadRecord(ReadOnlySpan<byte> stored)
     {
-        private readonly ArrayBufferWriter<byte> _output = output;
+        var r = new Reader(stored);
+        return new NameRecord(
+            Name: r.Text(),
+            Holding: (Holding)r.Byte(),
+            Domain: r.Guid(),
+            DomainName: r.Text(),
+            Mac: new MacAddress(r.U64()),
+            Lower: r.Text(),
+            Mode: (MacvtapMode)r.U32(),
+            Ifindex: (int)r.U32(),
+            ExpiresAt: (long)r.U64(),
+            KeptByDefinition: r.Byte() != 0);
+    }
 
-        public void Byte(byte value) { _output.GetSpan(1)[0] = value; _output.Advance(1); }
-        public void U32(uint value) { BinaryPrimitives.WriteUInt32LittleEndian(_output.GetSpan(4), value); _output.Advance(4); }
-        public void U64(ulong value) { BinaryPrimitives.WriteUInt64LittleEndian(_output.GetSpan(8), value); _output.Advance(8); }
-        public void Guid(Guid value) { value.TryWriteBytes(_output.GetSpan(16)); _output.Advance(16); }
+    private ref struct Writer(Span<byte> output)
+    {
+        private Span<byte> _rest = output;
 
-        public void Text(string value)
+        public void Record(NameRecord r)
         {
-            int length = Encoding.UTF8.GetByteCount(value);
-            if (length > ushort.MaxValue) throw new ArgumentException("text too long for the state file", nameof(value));
-            BinaryPrimitives.WriteUInt16LittleEndian(_output.GetSpan(2), (ushort)length);
-            _output.Advance(2);
-            _output.Advance(Encoding.UTF8.GetBytes(value, _output.GetSpan(length)));
+            Text(r.Name);
+            Byte((byte)r.Holding);
+            Guid(r.Domain);
+            Text(r.DomainName);
+            U64(r.Mac.Value);
+            Text(r.Lower);
+            U32((uint)r.Mode);
+            U32((uint)r.Ifindex);
+            U64((ulong)r.ExpiresAt);
+            Byte(r.KeptByDefinition ? (byte)1 : (byte)0);
+        }
+
+        public void Bytes(ReadOnlySpan<byte> value) => value.CopyTo(Take(value.Length));
+        private void Byte(byte value) => Take(1)[0] = value;
+        public void U32(uint value) => BinaryPrimitives.WriteUInt32LittleEndian(Take(4), value);
+        private void U64(ulong value) => BinaryPrimitives.WriteUInt64LittleEndian(Take(8), value);
+        private void Guid(Guid value) => value.TryWriteBytes(Take(16));
+
+        private void Text(string value)
+        {
+            Span<byte> lengthField = Take(2);
+            int written = Encoding.UTF8.GetBytes(value, _rest);
+            BinaryPrimitives.WriteUInt16LittleEndian(lengthField, (ushort)written);
+            _rest = _rest[written..];
+        }
+
+        private Span<byte> Take(int count)
+        {
+            Span<byte> taken = _rest[..count];
+            _rest = _rest[count..];
+            return taken;
         }
     }
 
@@ -122,11 +170,13 @@ internal static class StateCodec
         private ReadOnlySpan<byte> _rest = input;
 
         public readonly bool AtEnd => _rest.IsEmpty;
+        public readonly int Remaining => _rest.Length;
         public byte Byte() => Take(1)[0];
         public uint U32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
         public ulong U64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
         public Guid Guid() => new(Take(16));
-        public string Text() => StrictUtf8.GetString(Take(BinaryPrimitives.ReadUInt16LittleEndian(Take(2))));
+        public string Text() => StrictUtf8.GetString(TextBytes());
+        public ReadOnlySpan<byte> TextBytes() => Take(BinaryPrimitives.ReadUInt16LittleEndian(Take(2)));
 
         private ReadOnlySpan<byte> Take(int count)
         {

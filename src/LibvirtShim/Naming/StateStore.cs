@@ -69,7 +69,7 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
             long length = RandomAccess.GetLength(handle);
             if (length > StateCodec.MaxFileBytes)
                 return StateLoad.Invalid($"state file is {length} bytes, larger than any state libvirt-shim writes ({StateCodec.MaxFileBytes} at most)");
-            bytes = new byte[length];
+            bytes = GC.AllocateUninitializedArray<byte>((int)length);
             int read = 0;
             while (read < bytes.Length)
             {

@@ -5,9 +5,11 @@ internal static class InterfaceName
 {
     public const int MaxLength = 15;
 
-    public static string? Problem(string? name)
+    public static string? Problem(string? name) => Problem(name.AsSpan());
+
+    public static string? Problem(ReadOnlySpan<char> name)
     {
-        if (string.IsNullOrEmpty(name)) return "is empty";
+        if (name.IsEmpty) return "is empty";
         if (System.Text.Encoding.UTF8.GetByteCount(name) > MaxLength) return $"is longer than {MaxLength} bytes";
         if (name is "." or "..") return "is '.' or '..'";
         foreach (char c in name)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using CsCheck;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using Xunit;
@@ -71,5 +72,60 @@ public class StateCodecTests
             random.NextBytes(junk);
             Assert.Throws<StateFormatException>(() => StateCodec.Decode(junk, Scheme));
         }
+    }
+
+    /// <summary>
+    /// A loaded state keeps untouched records as their stored bytes: after any mix of puts, removals and clones on
+    /// loaded records, each query and the state written back agree with a plain dictionary of the same changes.
+    /// </summary>
+    [Fact]
+    public void LoadedStateChangedPieceByPieceMatchesAPlainModel()
+    {
+        var domains = Enumerable.Range(0, 4).Select(i => new Guid(i + 1, 0, 0, new byte[8])).ToArray();
+        Gen.Select(Gen.Int[0, 40], Gen.Select(Gen.Int[0, 2], Gen.Int[0, 59], Gen.Int[0, 3], Gen.Int[1, 5]).Array[0, 60])
+            .Sample((initial, ops) =>
+            {
+                var model = new Dictionary<string, NameRecord>();
+                var state = new NameState(Scheme);
+                foreach (NameRecord r in Enumerable.Range(0, initial).Select(i => Record(i * 3 % 60, domains[i % 4], (Holding)(1 + i % 5))))
+                {
+                    state.Put(r);
+                    model[r.Name] = r;
+                }
+                state = StateCodec.Decode(StateCodec.Encode(state), Scheme);
+                foreach (var (kind, slot, domain, holding) in ops)
+                {
+                    string name = NameOf(slot);
+                    if (kind == 0)
+                    {
+                        model.Remove(name);
+                        state.Remove(name);
+                    }
+                    else if (kind == 1)
+                    {
+                        NameRecord r = Record(slot, domains[domain], (Holding)holding);
+                        model[name] = r;
+                        state.Put(r);
+                    }
+                    else
+                    {
+                        state = state.Clone();
+                    }
+                    Assert.Equal(model.GetValueOrDefault(name), state.Find(name));
+                    Assert.Equal(model.ContainsKey(name), state.IsHeld(name));
+                }
+                Assert.Equal(model.Count, state.Count);
+                Assert.Equal(model.Values.Count(r => Scheme.IsManaged(r.Name)), state.HeldManagedNames);
+                Assert.Equal(model.Values.OrderBy(r => r.Name), state.Records.OrderBy(r => r.Name));
+                foreach (Guid d in domains)
+                    Assert.Equal(model.Values.Where(r => r.Domain == d).OrderBy(r => r.Name), state.OfDomain(d).OrderBy(r => r.Name));
+                Assert.Equal(model.Values.Where(r => r.Holding == Holding.Foreign).OrderBy(r => r.Name), state.HeldAs(Holding.Foreign).OrderBy(r => r.Name));
+                NameState back = StateCodec.Decode(StateCodec.Encode(state), Scheme);
+                Assert.Equal(model.Values.OrderBy(r => r.Name), back.Records.OrderBy(r => r.Name));
+            }, iter: 400);
+
+        static string NameOf(int slot) => slot < 50 ? $"mvtap{slot}" : $"macvtap{slot}";
+        static NameRecord Record(int slot, Guid domain, Holding holding) =>
+            new(NameOf(slot), holding, domain, $"guest-{domain.ToString()[..8]}", new MacAddress(0x525400000000UL + (ulong)slot), "uplink0", MacvtapMode.Bridge, slot, 0, slot % 3 == 0);
     }
 }
