@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using BenchmarkDotNet.Running;
+using LibvirtShim.Benchmarks;
+using LibvirtShim.Benchmarks.Support;
+using LibvirtShim.Naming;
+
+// LibvirtShim.Benchmarks [BenchmarkDotNet options]      the benchmarks (bench/allocator.sh, bench/codec.sh run them)
+// Hidden helper modes for the bench/*.sh scripts:
+//   held-names PERCENT                  the mvtapN names held at PERCENT occupancy of 8192, one a line
+//   make-state DIR RECORDS              writes a state of RECORDS records of other domains to DIR/state through the
+//                                       product's StateStore (managed names from mvtap500 up: mvtap0-499 stay free)
+//   state-count DIR                     prints how many records DIR/state holds (the scripts check nothing drifted)
+//   kernel-calls PERCENT NAMES OPS      runs each naming algorithm OPS times between markers write(-1, "bench-mark ...")
+//                                       for an strace of it to count kernel calls (bench/allocator.sh does)
+return args.FirstOrDefault() switch
+{
+    "held-names" => HeldNames(int.Parse(args[1], CultureInfo.InvariantCulture)),
+    "make-state" => MakeState(args[1], int.Parse(args[2], CultureInfo.InvariantCulture)),
+    "state-count" => StateCount(args[1]),
+    "kernel-calls" => KernelCalls(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture)),
+    _ => RunBenchmarks(args),
+};
+
+static int RunBenchmarks(string[] args)
+{
+    string artifacts = Environment.GetEnvironmentVariable("BENCH_ARTIFACTS") is { Length: > 0 } chosen
+        ? chosen : Path.Combine(AppContext.BaseDirectory, "BenchmarkDotNet.Artifacts");
+    if (!args.Contains("--inProcess") && !args.Contains("-i")) args = [.. args, "--inProcess"];
+    var summaries = BenchmarkSwitcher.FromAssembly(typeof(NamingBenchmarks).Assembly).Run(args, BenchConfig.Create(artifacts));
+    return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
+}
+
+static int HeldNames(int percent)
+{
+    var scheme = new NameScheme(Occupancy.Prefix, Occupancy.Capacity);
+    foreach (int index in Occupancy.Held(percent)) Console.Out.WriteLine(scheme.NameOf(index));
+    return 0;
+}
+
+static int MakeState(string directory, int records)
+{
+    var scheme = new NameScheme("mvtap", 8192);
+    NameState state = StateFactory.Busy(scheme, records, firstManagedIndex: 500);
+    var store = new StateStore(directory, TimeSpan.FromSeconds(30));
+    using (StateLease lease = store.Lock()) lease.Save(state);
+    using (StateLease lease = store.Lock())
+    {
+        if (lease.Load(scheme).State?.Count != records) throw new InvalidOperationException("the state written does not read back");
+    }
+    Console.Error.WriteLine($"make-state: {records} records in {store.StatePath} ({new FileInfo(store.StatePath).Length} bytes)");
+    return 0;
+}
+
+static int StateCount(string directory)
+{
+    var store = new StateStore(directory, TimeSpan.FromSeconds(30));
+    using StateLease lease = store.Lock();
+    StateLoad load = lease.Load(new NameScheme("mvtap", 8192));
+    if (load.State is null) throw new InvalidOperationException($"{store.StatePath}: {load.Problem}");
+    Console.Out.WriteLine(load.State.Count);
+    return 0;
+}
+
+static int KernelCalls(int percent, int names, int operations)
+{
+    var bench = new NamingBenchmarks { OccupancyPercent = percent, Names = names };
+    bench.Setup();
+    try
+    {
+        (string Name, Func<int> Run)[] algorithms =
+        [
+            ("seed-ioctl", bench.SeedIoctl),
+            ("seed-if_nametoindex", bench.SeedIfNameToIndex),
+            ("shim-freenames", bench.ShimFreeNames),
+        ];
+        foreach (var (name, run) in algorithms)
+        {
+            run(); // first use opens what it opens (the product's socket) outside the counted span
+            long probesBefore = bench.Seed.Probes;
+            Marker.Write($"bench-mark begin {name} occupancy={percent} names={names} ops={operations}");
+            for (int i = 0; i < operations; i++) run();
+            Marker.Write($"bench-mark end {name}");
+            long probes = bench.Seed.Probes - probesBefore;
+            Console.Out.WriteLine($"{name} occupancy={percent} names={names} ops={operations} in-process-probes={probes}");
+        }
+    }
+    finally
+    {
+        bench.Cleanup();
+    }
+    return 0;
+}
+
+internal static partial class Marker
+{
+    /// <summary>A write to fd -1: fails at once with EBADF, and strace shows the text.</summary>
+    public static unsafe void Write(string text)
+    {
+        byte[] bytes = System.Text.Encoding.ASCII.GetBytes(text);
+        fixed (byte* p = bytes) write(-1, p, (nuint)bytes.Length);
+    }
+
+    [LibraryImport("libc", EntryPoint = "write")]
+    private static unsafe partial nint write(int fd, byte* buffer, nuint count);
+}
