@@ -7,27 +7,27 @@ namespace LibvirtShim.Lifecycle;
 /// <summary>
 /// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, up, marked as
 /// the hook's), as <see cref="PreparePlanner"/> plans it. All or nothing: on any failure what this call created is
-/// deleted and the state is put back.
+/// deleted and the state file is left as it was.
 /// </summary>
 internal static class PrepareLinks
 {
-    /// <summary>Returns how many links were created (links already there from an earlier prepare are kept).</summary>
+    /// <summary>
+    /// Returns how many links were created (links already there from an earlier prepare are kept). The state is
+    /// written once, after the links exist: a crash before that leaves links carrying the domain's marks and no
+    /// record of them, which the domain's release (its XML declares the NICs) and seeding find by those marks.
+    /// </summary>
     public static int Run(ShimSession session, DomainDescription domain)
     {
         ShimContext context = session.Context;
         PreparePlan plan = PreparePlanner.Plan(context, session.State, domain);
         if (plan.Failure is { } failure) throw new ShimException(failure.Message);
 
-        var undo = new StateUndo(session.State);
         foreach (NameRecord stale in plan.StaleRecords)
         {
             context.Log.Information("Name {Name}: dropping stale record of {Holder}", stale.Name, Describe.Holder(stale));
-            undo.Remove(stale.Name);
+            session.State.Remove(stale.Name);
         }
         DeleteReplaced(context, domain, plan);
-        foreach (NicPlan nic in plan.Nics)
-            undo.Put(Record(domain, nic, nic.Action == LinkAction.Keep ? nic.Existing!.Value.Index : 0, session.State));
-        session.Commit();
 
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
         IReadOnlyList<LinkOutcome> outcomes = context.Links.CreateMacvtaps(toCreate.Select(n => Request(context.Marker, domain, n)).ToList());
@@ -35,10 +35,10 @@ internal static class PrepareLinks
         if (failed >= 0)
         {
             DeleteCreated(context, domain, toCreate);
-            undo.Rollback();
-            session.Commit();
             throw new ShimException($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: {outcomes[failed].Error!.Value.Describe()}");
         }
+        foreach (NicPlan nic in plan.Nics.Where(n => n.Action == LinkAction.Keep))
+            session.State.Put(Record(domain, nic, nic.Existing!.Value.Index, session.State));
         for (int i = 0; i < toCreate.Count; i++)
             session.State.Put(Record(domain, toCreate[i], outcomes[i].Created!.Value.Index, session.State));
         session.Commit();

@@ -16,13 +16,18 @@ internal static class ReleaseLinks
 
     public sealed record Outcome(int Deleted, int RecordsDropped, IReadOnlyList<string> LeftAlone);
 
-    public static Outcome Run(ShimSession session, Guid domain)
+    /// <summary>
+    /// <paramref name="declaresOwnedNics"/>: the domain's XML hands NICs to the hook, so links carrying its marks are
+    /// looked for even without a record of them (a prepare killed before it wrote the state).
+    /// </summary>
+    public static Outcome Run(ShimSession session, Guid domain, bool declaresOwnedNics)
     {
         List<NameRecord> records = session.State.OfDomain(domain);
         var created = records.Where(r => r.Holding == Holding.Created).ToList();
         var leftAlone = new List<string>();
         int deleted = 0;
-        if (created.Count > 0)
+        bool lookedAtLinks = created.Count > 0 || declaresOwnedNics;
+        if (lookedAtLinks)
         {
             IReadOnlyList<Link> all = session.Context.Links.Dump();
             deleted = DeleteLinks(session.Context, domain, all, created, leftAlone);
@@ -37,7 +42,7 @@ internal static class ReleaseLinks
             else
                 session.State.Remove(record.Name);
         }
-        if (records.Count > 0) session.Commit();
+        if (records.Count > 0 || lookedAtLinks) session.Commit();
         return new Outcome(deleted, records.Count, leftAlone);
     }
 

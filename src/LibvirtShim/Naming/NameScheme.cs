@@ -15,11 +15,12 @@ internal sealed record NameScheme(string Prefix, int Capacity)
         if (!name.StartsWith(Prefix, StringComparison.Ordinal)) return false;
         ReadOnlySpan<char> digits = name[Prefix.Length..];
         if (digits.IsEmpty || digits.Length > 9 || (digits[0] == '0' && digits.Length > 1)) return false;
+        int value = 0;
         foreach (char c in digits)
         {
             if (c is < '0' or > '9') return false;
+            value = value * 10 + (c - '0');
         }
-        int value = int.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
         if (value >= Capacity) return false;
         index = value;
         return true;

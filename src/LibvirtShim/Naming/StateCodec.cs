@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Hashing;
 using System.Text;
 using System.Text.Unicode;
@@ -19,15 +20,28 @@ internal static class StateCodec
     private static ReadOnlySpan<byte> Magic => "LVSHIMST"u8;
     private const int HeaderLength = 8 + 4 + 4 + 8;
 
-    /// <summary>The file's bytes: sized in a first pass, then written once; unchanged records are copied as they were read.</summary>
     public static byte[] Encode(NameState state)
+    {
+        byte[]? file = null;
+        int length = Encode(state, ref file);
+        return file.Length == length ? file : file[..length];
+    }
+
+    /// <summary>
+    /// Writes the file's bytes into <paramref name="buffer"/>, replaced by a larger one when it is too small, and
+    /// returns their length: sized in a first pass, then written once, unchanged records copied as they were read.
+    /// A buffer reused from call to call keeps its pages: a state of thousands of records is not faulted in afresh.
+    /// </summary>
+    public static int Encode(NameState state, [NotNull] ref byte[]? buffer)
     {
         int payloadLength = 8;
         foreach (StoredRecord stored in state.Stored())
             payloadLength += stored.Changed is { } r ? FixedRecordBytes + TextBytes(r.Name) + TextBytes(r.DomainName) + TextBytes(r.Lower) : stored.Unchanged.Length;
 
-        byte[] file = GC.AllocateUninitializedArray<byte>(HeaderLength + payloadLength);
-        var w = new Writer(file.AsSpan(HeaderLength));
+        int length = HeaderLength + payloadLength;
+        if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<byte>(length);
+        Span<byte> file = buffer.AsSpan(0, length);
+        var w = new Writer(file[HeaderLength..]);
         w.U32(state.Cursor);
         w.U32((uint)state.Count);
         foreach (StoredRecord stored in state.Stored())
@@ -35,12 +49,12 @@ internal static class StateCodec
             if (stored.Changed is { } r) w.Record(r);
             else w.Bytes(stored.Unchanged.Span);
         }
-        Span<byte> payload = file.AsSpan(HeaderLength);
+        Span<byte> payload = file[HeaderLength..];
         Magic.CopyTo(file);
-        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(8), Version);
-        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(12), (uint)payload.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(file.AsSpan(16), XxHash64.HashToUInt64(payload));
-        return file;
+        BinaryPrimitives.WriteUInt32LittleEndian(file[8..], Version);
+        BinaryPrimitives.WriteUInt32LittleEndian(file[12..], (uint)payload.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(file[16..], XxHash64.HashToUInt64(payload));
+        return length;
     }
 
     /// <summary>Holding, UUID, MAC, mode, ifindex, expiry, kept flag, and the three text lengths.</summary>

@@ -10,6 +10,8 @@ namespace LibvirtShim.Naming;
 /// </summary>
 internal sealed class StateStore(string directory, TimeSpan lockTimeout)
 {
+    private byte[]? _saveBuffer;
+
     public string Directory { get; } = directory;
     public string StatePath => Path.Combine(Directory, "state");
     private string LockPath => Path.Combine(Directory, "lock");
@@ -95,12 +97,12 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
 
     internal void Save(NameState state)
     {
-        byte[] bytes = StateCodec.Encode(state);
+        int length = StateCodec.Encode(state, ref _saveBuffer);
         // Whatever a crash left there, even a link to another file, is removed rather than written through.
         File.Delete(TemporaryPath);
         using (SafeFileHandle handle = Interop.Files.OpenForWrite(TemporaryPath))
         {
-            RandomAccess.Write(handle, bytes, 0);
+            RandomAccess.Write(handle, _saveBuffer.AsSpan(0, length), 0);
             Interop.Files.Sync(handle, TemporaryPath);
         }
         File.Move(TemporaryPath, StatePath, overwrite: true);

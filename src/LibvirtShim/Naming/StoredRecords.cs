@@ -1,11 +1,15 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Numerics;
 using System.Text;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Naming;
 
 /// <summary>
-/// The records of a state file as its bytes, one slot per record in file order, found by name without a string or
-/// an object per record: managed names by their index, others by name. Read-only once loaded.
+/// The records of a state file as its bytes, one slot per record in file order, found by name through an
+/// open-addressing table over the name bytes in the file: loading creates no string and no object per record.
+/// Read-only once loaded.
 /// </summary>
 internal sealed class StoredRecords
 {
@@ -15,21 +19,21 @@ internal sealed class StoredRecords
     private readonly byte[] _file;
     private readonly NameScheme _scheme;
     private readonly List<int> _offsets;
-    private readonly Dictionary<int, int> _slotOfIndex;
-    private readonly Dictionary<string, int> _slotOfOtherName = new(StringComparer.Ordinal);
+    private readonly List<int> _managedIndexes = [];
+    private readonly int[] _table;
 
     public StoredRecords(byte[] file, NameScheme scheme, int expected)
     {
         _file = file;
         _scheme = scheme;
         _offsets = new List<int>(expected + 1);
-        _slotOfIndex = new Dictionary<int, int>(expected);
+        _table = new int[(int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(expected * 2, 16))];
     }
 
     public int Count => Math.Max(_offsets.Count - 1, 0);
 
     /// <summary>The managed-name indexes of all stored records.</summary>
-    public IEnumerable<int> ManagedIndexes => _slotOfIndex.Keys;
+    public IReadOnlyList<int> ManagedIndexes => _managedIndexes;
 
     /// <summary>
     /// Adds the record starting at <paramref name="offset"/> (the previous one ends there) named by the UTF-8
@@ -37,14 +41,17 @@ internal sealed class StoredRecords
     /// </summary>
     public bool TryAdd(ReadOnlySpan<byte> name, int offset)
     {
-        if (name.Length > Net.InterfaceName.MaxLength) return false;
-        Span<char> chars = stackalloc char[Net.InterfaceName.MaxLength];
+        if (name.Length > InterfaceName.MaxLength || _offsets.Count >= _table.Length / 2) return false;
+        Span<char> chars = stackalloc char[InterfaceName.MaxLength];
         chars = chars[..StrictUtf8.GetChars(name, chars)];
-        if (Net.InterfaceName.Problem(chars) is not null) return false;
-        int slot = _offsets.Count;
-        bool added = _scheme.TryIndex(chars, out int index) ? _slotOfIndex.TryAdd(index, slot) : _slotOfOtherName.TryAdd(new string(chars), slot);
-        if (added) _offsets.Add(offset);
-        return added;
+        if (!IsPlainLinkName(name) && InterfaceName.Problem(chars) is not null) return false;
+
+        int position = FindPosition(name, out bool found);
+        if (found) return false;
+        _table[position] = _offsets.Count + 1;
+        _offsets.Add(offset);
+        if (_scheme.TryIndex(chars, out int index)) _managedIndexes.Add(index);
+        return true;
     }
 
     /// <summary>Marks where the last record ends.</summary>
@@ -52,8 +59,10 @@ internal sealed class StoredRecords
 
     public int SlotOf(string name)
     {
-        bool found = _scheme.TryIndex(name, out int index) ? _slotOfIndex.TryGetValue(index, out int slot) : _slotOfOtherName.TryGetValue(name, out slot);
-        return found ? slot : -1;
+        Span<byte> bytes = stackalloc byte[InterfaceName.MaxLength];
+        if (!Encoding.UTF8.TryGetBytes(name, bytes, out int length) || _offsets.Count == 0) return -1;
+        int position = FindPosition(bytes[..length], out bool found);
+        return found ? _table[position] - 1 : -1;
     }
 
     public ReadOnlyMemory<byte> Bytes(int fromSlot, int toSlot) => _file.AsMemory(_offsets[fromSlot].._offsets[toSlot]);
@@ -64,9 +73,38 @@ internal sealed class StoredRecords
 
     public Guid DomainOf(int slot) => new(_file.AsSpan(AfterName(slot) + 1, 16));
 
+    /// <summary>Where <paramref name="name"/> is in the table, or the free place it would take.</summary>
+    private int FindPosition(ReadOnlySpan<byte> name, out bool found)
+    {
+        int mask = _table.Length - 1;
+        for (int position = (int)XxHash32.HashToUInt32(name) & mask; ; position = (position + 1) & mask)
+        {
+            int slot = _table[position] - 1;
+            found = slot >= 0 && NameAt(slot).SequenceEqual(name);
+            if (slot < 0 || found) return position;
+        }
+    }
+
+    private ReadOnlySpan<byte> NameAt(int slot)
+    {
+        int offset = _offsets[slot];
+        return _file.AsSpan(offset + 2, BinaryPrimitives.ReadUInt16LittleEndian(_file.AsSpan(offset)));
+    }
+
     private int AfterName(int slot)
     {
         int offset = _offsets[slot];
         return offset + 2 + BinaryPrimitives.ReadUInt16LittleEndian(_file.AsSpan(offset));
+    }
+
+    /// <summary>The common case, checked on the bytes: printable ASCII without '/' or ':', not "." or "..".</summary>
+    private static bool IsPlainLinkName(ReadOnlySpan<byte> name)
+    {
+        if (name.IsEmpty || name.SequenceEqual("."u8) || name.SequenceEqual(".."u8)) return false;
+        foreach (byte b in name)
+        {
+            if (b is <= 0x20 or >= 0x7F or (byte)'/' or (byte)':') return false;
+        }
+        return true;
     }
 }
