@@ -171,10 +171,7 @@ for size in $sizes; do
   done > "$work/nics/bench-n$size.nics"
 done
 
-ip netns add "$ns"
-ip -n "$ns" link add uplink0 type veth peer name uplink0p
-ip -n "$ns" link set uplink0 up
-ip -n "$ns" link set uplink0p up
+netns_with_veth "$ns" uplink0
 
 facts=$(machine_facts)
 say "measuring in network namespace $ns (sizes: $sizes)"

@@ -55,6 +55,14 @@ build_shim_into() {
   install -m 0755 "$repo/artifacts/libvirt-shim" "$1"
 }
 
+# netns_with_veth NS DEV: a new network namespace NS holding a veth pair DEV / DEVp, both ends up.
+netns_with_veth() {
+  ip netns add "$1"
+  ip -n "$1" link add "$2" type veth peer name "${2}p"
+  ip -n "$1" link set "$2" up
+  ip -n "$1" link set "${2}p" up
+}
+
 # Machine facts for the results file.
 machine_facts() {
   local cpu

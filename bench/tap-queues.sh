@@ -53,10 +53,7 @@ cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$ns"
-ip -n "$ns" link add bq0 type veth peer name bq0p
-ip -n "$ns" link set bq0 up
-ip -n "$ns" link set bq0p up
+netns_with_veth "$ns" bq0
 facts=$(machine_facts)
 say "measuring $n macvtaps in network namespace $ns, $rounds rounds"
 BENCH_INSIDE_NS=1 ip netns exec "$ns" "$0" "$n" "$rounds" "$work/times.tsv"

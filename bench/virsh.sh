@@ -66,13 +66,14 @@ cleanup() {
   if [ "$settings_existed" = 1 ]; then cp -p "$work/settings.orig" "$settings"
   elif [ "$installed_before" = 0 ]; then rm -f "$settings"; fi
   [ "$state_existed" = 0 ] && rm -rf "$statedir"
-  [ "$we_installed" = 1 ] && "$repo/scripts/libvirt-up.sh" --restart >/dev/null
+  [ "$we_installed" = 1 ] && "$repo/scripts/libvirt-up.sh" --restart >/dev/null 9>&-
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$repo/scripts/libvirt-up.sh" >&2
+# Daemons started here must not inherit the lock's descriptor (fd 9), or they would hold the lock for good.
+"$repo/scripts/libvirt-up.sh" >&2 9>&-
 build_shim_into "$work/libvirt-shim"
 for g in "${guests[@]}"; do
   virsh domstate "$g" >/dev/null 2>&1 && die "a guest $g exists already (a leftover of an interrupted run?): remove it first"
@@ -95,7 +96,7 @@ cat > "$settings" <<JSON
   "LogLevel": "Information"
 }
 JSON
-"$repo/scripts/libvirt-up.sh" --restart >&2
+"$repo/scripts/libvirt-up.sh" --restart >&2 9>&-
 /usr/local/sbin/libvirt-shim seed >/dev/null
 
 domain_type=qemu; [ -e /dev/kvm ] && domain_type=kvm
