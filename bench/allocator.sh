@@ -34,10 +34,7 @@ trap 'exit 130' INT TERM
 # macvlans make no /dev/tapN). Occupancy.Held decides which names: random holes, the layout kindest to the seed.
 for level in "${levels[@]}"; do
   ns="$prefix-occ$level"
-  ip netns add "$ns"
-  ip -n "$ns" link add bnlow0 type veth peer name bnlow0p
-  ip -n "$ns" link set bnlow0 up
-  ip -n "$ns" link set bnlow0p up
+  netns_with_veth "$ns" bnlow0
   dotnet "$bench_dll" held-names "$level" | awk '{ print "link add " $1 " link bnlow0 type macvlan mode bridge" }' > "$work/held-$level"
   [ -s "$work/held-$level" ] && ip -n "$ns" -batch "$work/held-$level"
   say "namespace $ns: $(ip -n "$ns" -o link show | grep -c ': mvtap') held names as links"

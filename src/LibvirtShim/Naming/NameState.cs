@@ -83,17 +83,6 @@ internal sealed class NameState
         return Scheme.NameOf(index);
     }
 
-    public NameState Clone()
-    {
-        var copy = new NameState(Scheme, Cursor, _stored);
-        for (int slot = 0; slot < _storedGone.Length; slot++)
-        {
-            if (_storedGone[slot]) copy.Remove(_stored.Read(slot).Name);
-        }
-        foreach (NameRecord record in _changed.Values) copy.Put(record);
-        return copy;
-    }
-
     /// <summary>
     /// The records as the codec writes them: runs of unchanged records as the bytes they were read from (one run
     /// when nothing was touched), then the changed records.

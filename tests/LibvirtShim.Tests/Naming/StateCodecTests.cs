@@ -75,14 +75,14 @@ public class StateCodecTests
     }
 
     /// <summary>
-    /// A loaded state keeps untouched records as their stored bytes: after any mix of puts, removals and clones on
+    /// A loaded state keeps untouched records as their stored bytes: after any mix of puts and removals on
     /// loaded records, each query and the state written back agree with a plain dictionary of the same changes.
     /// </summary>
     [Fact]
     public void LoadedStateChangedPieceByPieceMatchesAPlainModel()
     {
         var domains = Enumerable.Range(0, 4).Select(i => new Guid(i + 1, 0, 0, new byte[8])).ToArray();
-        Gen.Select(Gen.Int[0, 40], Gen.Select(Gen.Int[0, 2], Gen.Int[0, 59], Gen.Int[0, 3], Gen.Int[1, 5]).Array[0, 60])
+        Gen.Select(Gen.Int[0, 40], Gen.Select(Gen.Int[0, 1], Gen.Int[0, 59], Gen.Int[0, 3], Gen.Int[1, 5]).Array[0, 60])
             .Sample((initial, ops) =>
             {
                 var model = new Dictionary<string, NameRecord>();
@@ -101,15 +101,11 @@ public class StateCodecTests
                         model.Remove(name);
                         state.Remove(name);
                     }
-                    else if (kind == 1)
+                    else
                     {
                         NameRecord r = Record(slot, domains[domain], (Holding)holding);
                         model[name] = r;
                         state.Put(r);
-                    }
-                    else
-                    {
-                        state = state.Clone();
                     }
                     Assert.Equal(model.GetValueOrDefault(name), state.Find(name));
                     Assert.Equal(model.ContainsKey(name), state.IsHeld(name));
