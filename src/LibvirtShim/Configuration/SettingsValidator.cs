@@ -14,6 +14,7 @@ internal static class SettingsValidator
         {
             if (!Path.IsPathRooted(path)) Fail(name, path, "must be an absolute path");
         }
+        if (s.StateDir.Split('/').Contains("..")) Fail("StateDir", s.StateDir, "must not contain '..' (name the directory itself)");
         ValidatePrefix(s);
         if (s.Instance.Length > 64 || s.Instance.Any(c => c == '@' || char.IsWhiteSpace(c) || char.IsControl(c)))
             Fail("Instance", s.Instance, "must be at most 64 characters without '@' or white space");
