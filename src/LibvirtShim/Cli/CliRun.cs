@@ -30,12 +30,12 @@ internal static class CliRun
         catch (Exception e) when (e is ShimException or SettingsException or StateAccessException or StateLockTimeoutException
                                       or DomainXmlException or NetlinkException or IOException or UnauthorizedAccessException)
         {
-            error.WriteLine($"libvirt-shim: {ErrorAdvice.For(e)}");
+            error.WriteLine($"libvirt-shim: {Printable.Escape(ErrorAdvice.For(e))}");
             return 1;
         }
         catch (Exception e)
         {
-            error.WriteLine($"libvirt-shim: internal error ({e.GetType().Name}): {e.Message}; this is a bug: please report it with this line and the log");
+            error.WriteLine($"libvirt-shim: internal error ({e.GetType().Name}): {Printable.Escape(e.Message)}; this is a bug: please report it with this line and the log");
             return 1;
         }
     }

@@ -25,7 +25,7 @@ internal sealed class ShimCommands
     /// <param name="json">Print JSON for tools.</param>
     [Command("explain")]
     public int Explain(ConsoleAppContext context, [Argument] string file, bool json = false) =>
-        CliRun.Guarded(() => ExplainCommand.Run(file, json, context.EscapedArguments.ToArray(), Console.In, Console.Out));
+        CliRun.Guarded(() => ExplainCommand.Run(file, json, context.EscapedArguments.ToArray(), Console.OpenStandardInput(), Console.Out));
 
     /// <summary>Hand a definition's direct NICs to libvirt-shim: prints the XML for 'virsh define' (type='ethernet', managed='no', names preassigned from the bitmap and held for the domain). Example: virsh dumpxml web1 | libvirt-shim adopt - &gt; web1.xml &amp;&amp; virsh define web1.xml</summary>
     /// <param name="file">Domain XML file, or - for stdin.</param>
@@ -33,7 +33,7 @@ internal sealed class ShimCommands
     /// <param name="mac">Adopt only the NICs with these MACs (comma-separated).</param>
     [Command("adopt")]
     public int Adopt(ConsoleAppContext context, [Argument] string file, string? network = null, string? mac = null) =>
-        CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.In, Console.Out));
+        CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.OpenStandardInput(), Console.Out));
 
     /// <summary>Rebuild the state from running guests' status XML, persistent definitions and the kernel's links; deletes links of libvirt-shim's that nobody can own any more. Example: sudo libvirt-shim seed</summary>
     [Command("seed")]
@@ -42,7 +42,7 @@ internal sealed class ShimCommands
         {
             using ShimContext shim = CliRun.OpenContext(context.EscapedArguments.ToArray(), "seed");
             using ShimSession session = ShimSession.Open(shim);
-            SeedReport report = session.Reseed(session.State);
+            SeedReport report = session.Seeded ?? session.Reseed(session.State); // seeded once, whichever did it, and counted once
             shim.Log.Information("Seeded {Names} names from {Running} running and {Defined} defined domains; deleted {Leaked} leaked links",
                 report.State.Count, report.RunningDomains, report.DefinedDomains, report.DeletedLinks.Count);
             Console.WriteLine($"seeded {report.State.Count} names from {report.RunningDomains} running and {report.DefinedDomains} defined domains; deleted {report.DeletedLinks.Count} leaked links");

@@ -31,7 +31,7 @@ internal static class StatusCommand
         using ShimContext context = CliRun.OpenContext(settingOverrides, "status");
         StatusReport report = Gather(context);
         if (json) WriteJson(output, report);
-        else WriteTable(output, report);
+        else WriteTable(new Logging.PrintableWriter(output), report);
         return report.Agrees ? 0 : Disagreement;
     }
 
