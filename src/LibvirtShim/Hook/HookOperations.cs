@@ -109,7 +109,7 @@ internal sealed class ReleaseOperation : HookOperation
         Guid? uuid = domain?.Uuid ?? session.State.Records.FirstOrDefault(r => r.DomainName == call.Domain)?.Domain;
         RecordHistory(context, new ReleaseEntry(context.Now, uuid, domain?.Name ?? call.Domain, call.Extra));
         if (uuid is null) return "nothing recorded for the domain";
-        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, uuid.Value, declaresOwnedNics: domain?.OwnedNics.Count > 0);
+        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, uuid.Value, domain?.OwnedNics.Select(n => n.Name).ToList() ?? []);
         string leftAlone = outcome.LeftAlone.Count > 0 ? $"; left alone (not ours): {string.Join(", ", outcome.LeftAlone)}" : "";
         return $"deleted {outcome.Deleted} macvtaps, released {outcome.RecordsDropped} records{leftAlone}";
     }
