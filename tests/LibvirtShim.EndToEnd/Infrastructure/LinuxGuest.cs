@@ -69,13 +69,13 @@ public sealed partial class LinuxGuest
     /// Defines and starts the guest on the main host, checks QEMU opened the tap devices of its macvtaps (see
     /// <see cref="TapNodes"/>), waits for /init's ready line and for every NIC to answer the LAN.
     /// </summary>
-    public void Boot(LibvirtFixture fixture, ScenarioLog log)
+    public void Boot(LibvirtFixture fixture, ScenarioLog log, bool ipv6 = true)
     {
         fixture.Main.Define(Xml);
         log.Step("virsh start", () => fixture.Main.Start(Name).MustSucceed($"virsh start {Name}"));
         ExpectQemuHoldsItsTaps(fixture.Main, "/run/libvirt/qemu");
         log.Step("boot to /init's ready line", () => WaitReady());
-        log.Step("every NIC answers IPv4 and IPv6 pings from the LAN", () => WaitReachable("after boot"));
+        log.Step($"every NIC answers {(ipv6 ? "IPv4 and IPv6" : "IPv4")} pings from the LAN", () => WaitReachable("after boot", ipv6: ipv6));
     }
 
     /// <summary>QEMU (pid file in <paramref name="runDir"/>) holds the tap device of each of the guest's macvtaps as <paramref name="virsh"/> lists them.</summary>
@@ -86,11 +86,11 @@ public sealed partial class LinuxGuest
     }
 
     /// <summary>Each NIC answers IPv4 and IPv6 pings from the LAN (bounded wait), through that NIC: the LAN host's neighbour entry names its MAC.</summary>
-    public void WaitReachable(string when, TimeSpan? timeout = null)
+    public void WaitReachable(string when, TimeSpan? timeout = null, bool ipv6 = true)
     {
         foreach (GuestLanNic nic in Nics)
         {
-            foreach (string address in new[] { nic.Address.V4, nic.Address.V6 })
+            foreach (string address in ipv6 ? [nic.Address.V4, nic.Address.V6] : new[] { nic.Address.V4 })
             {
                 Lan.WaitAnswers(address, $"{Name} {when}, NIC {nic.Nic.Mac}", timeout);
                 string? mac = Lan.NeighbourMac(address);
