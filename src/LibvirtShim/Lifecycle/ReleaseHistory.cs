@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using LibvirtShim.Hook;
 using LibvirtShim.Naming;
 using Microsoft.Win32.SafeHandles;
 
@@ -86,7 +85,7 @@ internal static class ReleaseHistory
     /// <summary>Text from argv or the domain XML as one line: control characters (tab, newline) escaped, length bounded.</summary>
     internal static string Printable(string text)
     {
-        string line = FailureMessage.OneLine(text);
+        string line = Logging.Printable.Escape(text);
         return line.Length <= MaxFieldLength ? line : line[..(MaxFieldLength - 3)] + "...";
     }
 
