@@ -16,7 +16,7 @@ internal static class LinkParser
         int index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
         var link = new Link(index, Name: "", Kind: null, LowerIndex: 0, Mac: default, Group: 0, Alias: null,
-            IsUp: (flags & IFF_UP) != 0, Mode: null);
+            IsUp: (flags & IFF_UP) != 0, Mode: null, AllMulticast: (flags & IFF_ALLMULTI) != 0);
 
         foreach (NetlinkAttribute attribute in new NetlinkAttributeReader(payload[IfInfoLength..]))
             link = Apply(link, attribute);
@@ -64,6 +64,7 @@ internal static class LinkParser
     {
         IFLA_IFNAME => link with { Name = attribute.AsString() },
         IFLA_LINK => link with { LowerIndex = attribute.AsInt32() },
+        IFLA_MTU => link with { Mtu = attribute.AsUInt32() },
         IFLA_ADDRESS when attribute.Value.Length == MacAddress.Length => link with { Mac = MacAddress.Read(attribute.Value) },
         IFLA_GROUP => link with { Group = attribute.AsUInt32() },
         IFLA_IFALIAS => link with { Alias = attribute.AsString() },

@@ -42,6 +42,25 @@ internal sealed class LinkTable : IDisposable
         }
     }
 
+    /// <summary>Every IPv4 and IPv6 address the host holds on any link, from one consistent RTM_GETADDR dump (admin commands only).</summary>
+    public IReadOnlyList<HostAddress> Addresses()
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var addresses = new List<HostAddress>();
+            uint sequence = _socket.ReserveSequences(1);
+            var writer = new NetlinkWriter(64);
+            LinkMessages.DumpAddresses(ref writer, sequence);
+            if (_socket.Dump(writer.Written, sequence, (_, message) =>
+            {
+                if (HostAddress.TryRead(message) is { } address) addresses.Add(address);
+            }, "RTM_GETADDR dump")) return addresses;
+            if (attempt == MaxDumpAttempts)
+                throw new NetlinkException("RTM_GETADDR dump", Errno.EINTR,
+                    $"netlink RTM_GETADDR dump was interrupted by address changes {MaxDumpAttempts} times in a row");
+        }
+    }
+
     /// <summary>
     /// The link of each name, null where there is none (ENODEV). The kernel also matches alternative names
     /// (ip link property add altname), so a link found may have another <see cref="Link.Name"/>.
@@ -62,9 +81,10 @@ internal sealed class LinkTable : IDisposable
     }
 
     /// <summary>
-    /// Creates the macvtaps, up: one EXCL create per request, then a lookup by name that checks the link found is the one
-    /// created (kind, lower device, mode, group, MAC), then the alias set by ifindex. Never deletes anything: whatever
-    /// failed after its create stays, marked with the request's group.
+    /// Creates the macvtaps: one EXCL create per request (down, MTU and allmulticast as asked), then a lookup by name that
+    /// checks the link found is the one created (kind, lower device, mode, group, MAC, MTU), then by ifindex IPv6 address
+    /// generation off, alias and up. Never deletes anything: whatever failed after its create stays, marked with the
+    /// request's group.
     /// </summary>
     public IReadOnlyList<LinkOutcome> CreateMacvtaps(IReadOnlyList<MacvtapRequest> requests)
     {
