@@ -56,7 +56,8 @@ internal static class ReleaseLinks
         return (definition?.OwnedNics.Select(n => n.Name) ?? []).Concat(pending).ToHashSet(StringComparer.Ordinal);
     }
 
-    private static int DeleteLinks(ShimContext context, Guid domain, IReadOnlyList<Link> all, List<NameRecord> created, List<string> leftAlone)
+    /// <summary>Deletes the links carrying the domain's marks (release, and prepare's rollback); the recorded names of others go to <paramref name="leftAlone"/>.</summary>
+    internal static int DeleteLinks(ShimContext context, Guid domain, IReadOnlyList<Link> all, List<NameRecord> created, List<string> leftAlone)
     {
         LinkMarker marker = context.Marker;
         var ours = all.Where(l => marker.IsOwnedBy(l, domain)).ToList();

@@ -93,12 +93,16 @@ internal sealed class HookHarness : IDisposable
 
     public void RemoveStatusFile(string name) => File.Delete(Path.Combine(Settings.LibvirtRunDir, name + ".xml"));
 
+    /// <summary>A command the hook process is started under (its first word the program), e.g. unshare with a host name of its own.</summary>
+    public string[] Wrapper { get; set; } = [];
+
     /// <summary>Starts the hook executable as libvirt would, inside the namespace, with this harness's settings.</summary>
     public Process StartProcess(params string[] args)
     {
         var (file, prefix) = HookExecutable.Command();
-        var start = new ProcessStartInfo("ip") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { "netns", "exec", Ns.Name, file }.Concat(prefix).Concat(args)) start.ArgumentList.Add(a);
+        string[] command = [.. Wrapper, "ip", "netns", "exec", Ns.Name, file, .. prefix, .. args];
+        var start = new ProcessStartInfo(command[0]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in command[1..]) start.ArgumentList.Add(a);
         start.Environment["LIBVIRT_SHIM_CONFIG"] = SettingsFile;
         start.Environment["LIBVIRT_SHIM_STATEDIR"] = Settings.StateDir;
         start.Environment["LIBVIRT_SHIM_LIBVIRTRUNDIR"] = Settings.LibvirtRunDir;
