@@ -10,10 +10,12 @@ namespace LibvirtShim.Cli;
 internal sealed record StatusReport(
     string StateDir, string Instance, NameScheme Scheme, StateLoad Load, List<AuditEntry> Entries,
     List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed,
-    List<ReleaseEntry> LastReleases)
+    List<ReleaseEntry> LastReleases, IReadOnlyList<string> UnreadableStatusFiles)
 {
     public int Problems => Entries.Count(e => e.Problem is not null);
-    public bool Agrees => Load.State is not null && Problems == 0;
+
+    /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name unrecorded.</summary>
+    public bool Agrees => Load.State is { Skipped.Count: 0 } && Problems == 0 && Unrecorded.Count == 0 && UnreadableStatusFiles.Count == 0;
 }
 
 /// <summary><c>status</c>: the state beside the kernel, read under the lock, changing nothing.</summary>
@@ -46,7 +48,8 @@ internal static class StatusCommand
             releases = ReleaseHistory.Read(context.Settings.StateDir);
             links = context.Links.Dump();
         }
-        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log).Keys.ToHashSet();
+        var unreadable = new List<string>();
+        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable).Keys.ToHashSet();
         NameState state = load.State ?? new NameState(context.Scheme);
         var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now);
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
@@ -64,7 +67,7 @@ internal static class StatusCommand
                 l.Mac, MadeBy(l)))
             .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
-            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases);
+            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable);
     }
 
     /// <summary>What to do about each disagreement StateAudit reports.</summary>
@@ -78,6 +81,8 @@ internal static class StatusCommand
         "stale: reservation expired" => "a migration or restore that never came: the next allocation or 'libvirt-shim seed' frees the name",
         "a link someone else made sits on this name" => "the domain cannot start with this name: delete that link ('ip link del NAME') or give the NIC another name",
         _ when problem.StartsWith("leaked link", StringComparison.Ordinal) => "'libvirt-shim seed' deletes it",
+        StateAudit.Unlabelled => "the domain's release deletes it, and its next prepare replaces it",
+        StateAudit.UnlabelledUnknown => "the release of the domain whose start failed deletes it; if no guest is starting, 'ip link del NAME'",
         _ => "'libvirt-shim seed' rebuilds the state from what runs",
     };
 
@@ -124,8 +129,13 @@ internal static class StatusCommand
         }
         WriteReleases(output, report.LastReleases);
 
+        foreach (string skipped in report.Load.State?.Skipped ?? [])
+            output.WriteLine($"{skipped}: the next hook call or 'libvirt-shim seed' completes the state from what runs");
+        foreach (string path in report.UnreadableStatusFiles)
+            output.WriteLine($"status file {path} cannot be read: that guest's links count as in use; check the file");
+
         output.WriteLine();
-        if (report.Problems == 0 && report.Load.State is not null)
+        if (report.Agrees)
         {
             output.WriteLine("state and kernel agree");
             return;
@@ -136,10 +146,12 @@ internal static class StatusCommand
             foreach (AuditEntry e in report.Entries.Where(e => e.Problem is not null))
                 output.WriteLine($"  {e.Name}: {e.Problem}: {Advice(e.Problem)!.Replace("NAME", e.Name, StringComparison.Ordinal)}");
         }
-        else
+        else if (report.Load.State is null)
         {
             output.WriteLine("no usable state: 'libvirt-shim seed' rebuilds it from the running guests, the definitions and the kernel");
         }
+        if (report.Unrecorded.Count > 0)
+            output.WriteLine($"{report.Unrecorded.Count} link(s) on {scheme.Prefix}N names that no record holds: delete them if nobody uses them, or 'libvirt-shim seed' records them");
     }
 
     /// <summary>Shown in the table: the most recent ones; --json has them all.</summary>
@@ -180,6 +192,13 @@ internal static class StatusCommand
             w.WriteNumber("capacity", report.Scheme.Capacity);
             w.WriteNumber("heldManagedNames", report.Load.State?.HeldManagedNames ?? 0);
             w.WriteNumber("problems", report.Problems);
+            w.WriteBoolean("agrees", report.Agrees);
+            w.WriteStartArray("skippedRecords");
+            foreach (string skipped in report.Load.State?.Skipped ?? []) w.WriteStringValue(skipped);
+            w.WriteEndArray();
+            w.WriteStartArray("unreadableStatusFiles");
+            foreach (string path in report.UnreadableStatusFiles) w.WriteStringValue(path);
+            w.WriteEndArray();
             w.WriteStartArray("names");
             foreach (AuditEntry e in report.Entries)
             {

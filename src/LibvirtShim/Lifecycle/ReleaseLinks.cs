@@ -59,7 +59,7 @@ internal static class ReleaseLinks
     }
 
     /// <summary>One batched lookup by name; a link found under another name (an alternative name matched) is not on that name.</summary>
-    private static Dictionary<string, Link> LinksOnTheirNames(ShimContext context, List<string> names)
+    internal static Dictionary<string, Link> LinksOnTheirNames(ShimContext context, List<string> names)
     {
         IReadOnlyList<Link?> found = context.Links.Find(names);
         var links = new Dictionary<string, Link>(StringComparer.Ordinal);

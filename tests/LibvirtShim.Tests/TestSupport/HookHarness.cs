@@ -93,6 +93,9 @@ internal sealed class HookHarness : IDisposable
 
     public void RemoveStatusFile(string name) => File.Delete(Path.Combine(Settings.LibvirtRunDir, name + ".xml"));
 
+    /// <summary>A command the hook process is started under (its first word the program), e.g. unshare with a host name of its own.</summary>
+    public string[] Wrapper { get; set; } = [];
+
     /// <summary>Starts the hook executable as libvirt would, inside the namespace, with this harness's settings.</summary>
     public Process StartProcess(params string[] args)
     {
@@ -103,8 +106,9 @@ internal sealed class HookHarness : IDisposable
     /// <summary><paramref name="file"/> (the hook under another name, say) inside the namespace, with this harness's settings.</summary>
     public Process StartExecutable(string file, IEnumerable<string> args)
     {
-        var start = new ProcessStartInfo("ip") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { "netns", "exec", Ns.Name, file }.Concat(args)) start.ArgumentList.Add(a);
+        string[] command = [.. Wrapper, "ip", "netns", "exec", Ns.Name, file, .. args];
+        var start = new ProcessStartInfo(command[0]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in command[1..]) start.ArgumentList.Add(a);
         start.Environment["LIBVIRT_SHIM_CONFIG"] = SettingsFile;
         start.Environment["LIBVIRT_SHIM_STATEDIR"] = Settings.StateDir;
         start.Environment["LIBVIRT_SHIM_LIBVIRTRUNDIR"] = Settings.LibvirtRunDir;
