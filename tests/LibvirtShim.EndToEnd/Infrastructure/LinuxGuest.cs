@@ -72,6 +72,9 @@ public sealed partial class LinuxGuest
     public void Boot(LibvirtFixture fixture, ScenarioLog log, bool ipv6 = true)
     {
         fixture.Main.Define(Xml);
+        // An earlier guest's address may still be in the LAN host's neighbour table with that guest's MAC.
+        Lan.In("ip", "neigh", "flush", "all").MustSucceed("flushing the LAN host's neighbour table");
+        log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
         log.Step("virsh start", () => fixture.Main.Start(Name).MustSucceed($"virsh start {Name}"));
         ExpectQemuHoldsItsTaps(fixture.Main, "/run/libvirt/qemu");
         log.Step("boot to /init's ready line", () => WaitReady());

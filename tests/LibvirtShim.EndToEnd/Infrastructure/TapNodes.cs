@@ -7,8 +7,8 @@ namespace LibvirtShim.EndToEnd.Infrastructure;
 /// unique per network namespace: a macvtap in another namespace (another test's, a benchmark's) with the same ifindex
 /// keeps its node, devtmpfs does not replace it, and QEMU then reads and writes that other link. Guests without an OS
 /// never notice; a booted guest's traffic goes nowhere. Before a booted guest starts, the nodes of other namespaces'
-/// macvtaps in the range of ifindexes this namespace hands out next are renamed aside ("/dev/e2e-aside-tapN", same
-/// filesystem), and put back afterwards when their name is free and their device still exists.
+/// macvtaps in the range of ifindexes this namespace hands out next are renamed aside ("/dev/e2e-aside-tapN.T", same
+/// filesystem), and put back afterwards when their name is free.
 /// </summary>
 public static class TapNodes
 {
@@ -25,21 +25,22 @@ public static class TapNodes
         {
             string node = $"/dev/tap{index}";
             if (ours.Contains(index) || !File.Exists(node)) continue;
-            File.Move(node, $"/dev/{AsidePrefix}tap{index}");
+            // A suffix: a node set aside earlier for the same name may still be there.
+            File.Move(node, $"/dev/{AsidePrefix}tap{index}.{Environment.TickCount64}");
             moved++;
         }
         return moved;
     }
 
-    /// <summary>Puts back every node set aside whose name is free again and whose device still exists; deletes the others.</summary>
+    /// <summary>Puts back every node set aside whose name is free again; deletes the others (a newer node has that name).</summary>
     public static int PutBack()
     {
         int restored = 0;
         foreach (string aside in Directory.EnumerateFiles("/dev", AsidePrefix + "tap*"))
         {
-            string name = Path.GetFileName(aside)[AsidePrefix.Length..];
+            string name = Path.GetFileNameWithoutExtension(aside)[AsidePrefix.Length..];
             string node = "/dev/" + name;
-            if (!File.Exists(node) && DeviceExists(aside, name))
+            if (!File.Exists(node))
             {
                 File.Move(aside, node);
                 restored++;
@@ -84,13 +85,6 @@ public static class TapNodes
         {
             Cmd.Run("ip", ["link", "del", probe]);
         }
-    }
-
-    /// <summary>The node's device exists and is the tap device of that name (of whichever namespace).</summary>
-    private static bool DeviceExists(string node, string name)
-    {
-        string? dev = DeviceOf(node);
-        return dev is not null && new DirectoryInfo($"/sys/dev/char/{dev}").LinkTarget is { } target && Path.GetFileName(target) == name;
     }
 
     /// <summary>"MAJOR:MINOR" (decimal) of the character device a path leads to, or null.</summary>

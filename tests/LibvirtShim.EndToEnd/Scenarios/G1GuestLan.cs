@@ -27,7 +27,6 @@ public sealed class G1GuestLan(LibvirtFixture fixture)
         try
         {
             Lan.Hairpin(Port, on: true);
-            log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             guest.Boot(fixture, log);
             Expect.OwnedLinks(guest.Xml, IpLinks.ByName(), LibvirtFixture.Instance);
 

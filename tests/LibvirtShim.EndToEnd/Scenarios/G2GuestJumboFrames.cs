@@ -26,7 +26,6 @@ public sealed class G2GuestJumboFrames(LibvirtFixture fixture)
         try
         {
             SetLanMtu(SwitchMtu);
-            log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             guest.Boot(fixture, log);
             KernelLink link = IpLinks.Find(owned.Name) ?? throw new InvalidOperationException($"no link {owned.Name}");
             Assert.True(link.Mtu == Mtu, $"{owned.Name}: MTU {link.Mtu}, the shim:link asked for {Mtu} (lower device {LibvirtFixture.Uplink0}: {SwitchMtu})");

@@ -30,12 +30,12 @@ public sealed class G3GuestLiveMigration(LibvirtFixture fixture)
         {
             log.Step("peer: start, install the hook, restart", () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));
             fixture.WriteSettings(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink1] = LibvirtFixture.Uplink0 });
-            log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             // IPv4 is what the flow uses; G1 covers IPv6.
             guest.Boot(fixture, log, ipv6: false);
             Assert.Equal(LibvirtFixture.Uplink0 + "p", Lan.PortOf(nic.Mac));
 
             MigrationFigures there;
+            log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             using (var watch = new MigrationWatch("main -> peer", LibvirtFixture.Uplink1 + "p", nic.Mac, address))
             {
                 there = log.Step("virsh migrate --live main -> peer, watched", () => watch.Migrate(() => fixture.Main.Run(MigrateTimeout,
@@ -47,6 +47,7 @@ public sealed class G3GuestLiveMigration(LibvirtFixture fixture)
             Assert.Equal(LibvirtFixture.Uplink1 + "p", Lan.PortOf(nic.Mac));
 
             MigrationFigures back;
+            log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             using (var watch = new MigrationWatch("peer -> main", LibvirtFixture.Uplink0 + "p", nic.Mac, address))
             {
                 back = log.Step("virsh migrate --live peer -> main, watched", () => watch.Migrate(() => peer.Virsh.Run(MigrateTimeout,
