@@ -38,14 +38,17 @@ internal static class StatusCommand
     {
         StateLoad load;
         IReadOnlyList<Link> links;
+        List<NameRecord> freed;
         using (StateLease lease = context.Store.Lock())
         {
             load = lease.Load(context.Scheme);
             links = context.Links.Dump();
+            freed = GoneDefinitionsReport.Free(context, lease, load.State);
         }
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log).Keys.ToHashSet();
         NameState state = load.State ?? new NameState(context.Scheme);
         var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now);
+        entries.AddRange(freed.Select(GoneDefinitionsReport.Entry));
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
 
@@ -74,6 +77,7 @@ internal static class StatusCommand
         "stale: domain not running" => "libvirt's own macvtap of a guest that stopped: 'libvirt-shim seed' forgets it",
         "stale: reservation expired" => "a migration or restore that never came: the next allocation or 'libvirt-shim seed' frees the name",
         "a link someone else made sits on this name" => "the domain cannot start with this name: delete that link ('ip link del NAME') or give the NIC another name",
+        GoneDefinitionsReport.Problem => GoneDefinitionsReport.Advice,
         _ when problem.StartsWith("leaked link", StringComparison.Ordinal) => "'libvirt-shim seed' deletes it",
         _ => "'libvirt-shim seed' rebuilds the state from what runs",
     };

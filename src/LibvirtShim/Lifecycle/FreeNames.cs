@@ -17,6 +17,7 @@ internal static class FreeNames
     {
         NameState state = session.State;
         PurgeExpiredReservations(state, session.Context.Now);
+        GoneDefinitions.Free(session.Context.Settings, state, session.Context.Now);
         var names = new List<string>(items.Count);
         for (int round = 0; names.Count < items.Count; round++)
         {
