@@ -16,9 +16,10 @@ internal sealed class ShimCommands
 
     /// <summary>Show every name held, per lower device: domain, UUID, MAC, mode, link state, and what disagrees with the kernel (leaked link, missing link, stale reservation) with what to do. Exit status 0 when state and kernel agree, 3 when not. Example: libvirt-shim status --json | jq '.names[] | select(.problem)'</summary>
     /// <param name="json">Print JSON for tools instead of tables.</param>
+    /// <param name="format">text (default), json, or prometheus: node_exporter's textfile format (exit status 0 whenever it was written).</param>
     [Command("status")]
-    public int Status(ConsoleAppContext context, bool json = false) =>
-        CliRun.Guarded(() => StatusCommand.Run(context.EscapedArguments.ToArray(), json, Console.Out));
+    public int Status(ConsoleAppContext context, bool json = false, string? format = null) =>
+        CliRun.Guarded(() => StatusCommand.Run(context.EscapedArguments.ToArray(), json, Console.Out, format));
 
     /// <summary>Show what 'prepare begin' would do for a domain on this host (names, lower devices after Uplinks and Networks, links to create or keep) and the exact error it would fail with, without doing anything. Exit status 0 when prepare would succeed, 1 when not. Example: virsh dumpxml web1 | libvirt-shim explain -</summary>
     /// <param name="file">Domain XML file, or - for stdin.</param>

@@ -25,11 +25,18 @@ internal static class StatusCommand
 
     public const int Disagreement = 3;
 
-    public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output)
+    public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output, string? format = null)
     {
+        if (format is not (null or "text" or "json" or StatusPrometheus.Format))
+            throw new ShimException($"--format '{format}' is not one of text, json, prometheus");
         using ShimContext context = CliRun.OpenContext(settingOverrides, "status");
         StatusReport report = Gather(context);
-        if (json) WriteJson(output, report);
+        if (format == StatusPrometheus.Format)
+        {
+            StatusPrometheus.Write(output, report, StateWritten(context), context.Clock.GetUtcNow());
+            return 0;
+        }
+        if (json || format == "json") WriteJson(output, report);
         else WriteTable(output, report);
         return report.Agrees ? 0 : Disagreement;
     }
@@ -66,6 +73,9 @@ internal static class StatusCommand
         return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
             context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal));
     }
+
+    private static DateTimeOffset? StateWritten(ShimContext context) =>
+        File.Exists(context.Store.StatePath) ? File.GetLastWriteTimeUtc(context.Store.StatePath) : null;
 
     /// <summary>What to do about each disagreement StateAudit reports.</summary>
     public static string? Advice(string? problem) => problem switch
