@@ -27,7 +27,8 @@ internal static class HotplugCommand
         return 0;
     }
 
-    public static int Detach(string domain, string mac, bool live, bool config, int waitSeconds, string? uri, IReadOnlyList<string> settingOverrides, TextWriter output)
+    public static int Detach(string domain, string mac, bool live, bool config, int waitSeconds, string? uri, IReadOnlyList<string> settingOverrides,
+        TextWriter output)
     {
         var request = new DetachRequest(ParseMac(domain, mac)!.Value, live, config, TimeSpan.FromSeconds(Math.Max(0, waitSeconds)));
         using ShimContext context = CliRun.OpenContext(settingOverrides, "detach-interface", domain);

@@ -2,7 +2,10 @@ using LibvirtShim.Lifecycle;
 
 namespace LibvirtShim.Cli;
 
-/// <summary>A guest reached through libvirt's C API (libvirt.so.0, loaded on first use), as virsh reaches it: <c>-c URI</c> or libvirt's default.</summary>
+/// <summary>
+/// A guest reached through libvirt's C API (libvirt.so.0, loaded on first use), as virsh reaches it: <c>-c URI</c> or
+/// libvirt's default.
+/// </summary>
 internal sealed class LibvirtGuest : IGuestDevices, IDisposable
 {
     private readonly SafeLibvirtConnectHandle _connection;

@@ -49,7 +49,8 @@ internal sealed class ShimCommands
     [Command("attach-interface")]
     public int AttachInterface(ConsoleAppContext context, [Argument] string domain, string? source = null, string? network = null, string? mode = null,
         string? mac = null, int? mtu = null, bool live = false, bool config = false, string? connect = null) =>
-        CliRun.Guarded(() => HotplugCommand.Attach(domain, source, network, mode, mac, mtu, live, config, connect, context.EscapedArguments.ToArray(), Console.Out));
+        CliRun.Guarded(() =>
+            HotplugCommand.Attach(domain, source, network, mode, mac, mtu, live, config, connect, context.EscapedArguments.ToArray(), Console.Out));
 
     /// <summary>Unplug a NIC owned by libvirt-shim: detached through libvirt, waited for until the running guest no longer lists it, then its &lt;shim:link&gt; removed, its macvtap deleted and its name freed. Run it again to finish one that stopped half-way. Example: sudo libvirt-shim detach-interface web1 --mac 52:54:00:aa:00:07 --live --config</summary>
     /// <param name="domain">Domain name.</param>

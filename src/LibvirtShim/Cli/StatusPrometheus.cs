@@ -18,12 +18,13 @@ internal static class StatusPrometheus
     {
         var text = new StringBuilder();
         NameState? state = report.Load.State;
+        var held = report.Entries.Where(e => e.Problem != GoneDefinitionsReport.Problem).ToList();
         Gauge(text, "libvirt_shim_state_usable", "1 when the state file was read, 0 when the next call must rebuild it by seeding.",
             [("", state is null ? 0 : 1)]);
         Gauge(text, "libvirt_shim_state_age_seconds", "Seconds since the state file was last written.",
             stateWritten is { } written ? [("", Math.Max(0, (now - written).TotalSeconds))] : []);
         Gauge(text, "libvirt_shim_names_held", "Names held, by why they are held.",
-            Enum.GetValues<Holding>().Select(h => (Label("holding", h.ToString().ToLowerInvariant()), (double)report.Entries.Count(e => e.Holding == h && e.Problem != GoneDefinitionsReport.Problem))));
+            Enum.GetValues<Holding>().Select(h => (Label("holding", h.ToString().ToLowerInvariant()), (double)held.Count(e => e.Holding == h))));
         Gauge(text, "libvirt_shim_capacity_names", "Managed names there are (the Capacity setting).", [("", report.Scheme.Capacity)]);
         Gauge(text, "libvirt_shim_free_names", "Managed names nobody holds: what allocations can still hand out.",
             [("", report.Scheme.Capacity - (state?.HeldManagedNames ?? 0))]);
@@ -63,6 +64,10 @@ internal static class StatusPrometheus
     }
 
     /// <summary>One label, its value escaped as the exposition format asks (backslash, double quote, newline).</summary>
-    private static string Label(string name, string value) =>
-        $"{{{name}=\"{value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)}\"}}";
+    private static string Label(string name, string value)
+    {
+        string escaped = value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)
+            .Replace("\n", "\\n", StringComparison.Ordinal);
+        return $"{{{name}=\"{escaped}\"}}";
+    }
 }

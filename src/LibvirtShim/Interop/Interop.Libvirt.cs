@@ -61,7 +61,7 @@ internal static partial class Interop
             return TakeString(text, nameof(virDomainGetMetadata));
         }
 
-        /// <summary>Replaces the whole metadata element of <paramref name="namespaceUri"/>; a null <paramref name="elementXml"/> removes it.</summary>
+        /// <summary>Replaces the whole metadata element of <paramref name="namespaceUri"/>; null removes it.</summary>
         public static void SetMetadata(SafeLibvirtDomainHandle domain, string? elementXml, string prefix, string namespaceUri, Affect affect) =>
             Check(virDomainSetMetadata(domain, MetadataElement, elementXml, elementXml is null ? null : prefix, namespaceUri, (uint)affect),
                 nameof(virDomainSetMetadata));
@@ -143,7 +143,8 @@ internal static partial class Interop
         private static partial nint virDomainGetMetadata(SafeLibvirtDomainHandle domain, int type, string uri, uint flags);
 
         [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
-        private static partial int virDomainSetMetadata(SafeLibvirtDomainHandle domain, int type, string? metadata, string? key, string uri, uint flags);
+        private static partial int virDomainSetMetadata(
+            SafeLibvirtDomainHandle domain, int type, string? metadata, string? key, string uri, uint flags);
 
         [LibraryImport(Library)]
         private static partial nint virGetLastError();

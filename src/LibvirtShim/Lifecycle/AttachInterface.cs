@@ -66,8 +66,9 @@ internal static class AttachInterface
         using ShimSession session = ShimSession.Open(context);
         Holding holding = scope.HasFlag(GuestScope.Config) ? Holding.Defined : Holding.Reserved;
         long expires = context.Now + context.Settings.ReservationSeconds;
-        string name = FreeNames.Take(session, [nic], (n, name) =>
-            new NameRecord(name, holding, domain.Uuid, domain.Name, n.Mac, n.Source ?? "", n.Mode, ExpiresAt: expires), $"{Describe.Domain(domain)}: NIC {nic.Mac}")[0];
+        string name = FreeNames.Take(session, [nic],
+            (n, name) => new NameRecord(name, holding, domain.Uuid, domain.Name, n.Mac, n.Source ?? "", n.Mode, ExpiresAt: expires),
+            $"{Describe.Domain(domain)}: NIC {nic.Mac}")[0];
         nic = nic with { Name = name };
         LowerDevices.Resolve(context.Settings, domain, nic);
         if (!scope.HasFlag(GuestScope.Live))
@@ -98,7 +99,8 @@ internal static class AttachInterface
     internal static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, int? ifindex)
     {
         using ShimSession session = ShimSession.Open(context);
-        if (ifindex is { } index && context.Links.Find([nic.Name])[0] is { } link && link.Index == index && context.Marker.IsOwnedBy(link, domain.Uuid))
+        if (ifindex is { } index && context.Links.Find([nic.Name])[0] is { } link
+            && link.Index == index && context.Marker.IsOwnedBy(link, domain.Uuid))
         {
             if (context.Links.Delete([index])[0] is { } error)
                 throw new ShimException($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {index}): {error.Describe()}");

@@ -34,7 +34,8 @@ internal static class DetachInterface
             OwnedNic? owned = description.OwnedNics.FirstOrDefault(n => n.Mac == mac);
             if (HotplugXml.FindInterface(xml, mac) is null) continue;
             if (owned is null)
-                throw new ShimException($"{Describe.Domain(domain)}: NIC {mac} is not libvirt-shim's (no <shim:link> names it in the {AttachInterface.SideName(side)}); use virsh detach-interface");
+                throw new ShimException($"{Describe.Domain(domain)}: NIC {mac} is not libvirt-shim's " +
+                    $"(no <shim:link> names it in the {AttachInterface.SideName(side)}); use virsh detach-interface");
             plugged |= side;
             nic ??= owned;
         }
@@ -47,7 +48,8 @@ internal static class DetachInterface
             WaitUntilGone(guest, domain, nic, request.Wait);
         }
         if ((plugged & scope).HasFlag(GuestScope.Config))
-            GuestScopes.Step(domain, nic, "cannot remove it from the definition", () => guest.Detach(HotplugXml.Interface(mac, nic.Name), GuestScope.Config));
+            GuestScopes.Step(domain, nic, "cannot remove it from the definition",
+                () => guest.Detach(HotplugXml.Interface(mac, nic.Name), GuestScope.Config));
         foreach (GuestScope side in GuestScopes.Sides(scope))
         {
             GuestScopes.Step(domain, nic, $"cannot remove its <shim:link> from the {AttachInterface.SideName(side)}'s metadata", () =>
@@ -67,7 +69,8 @@ internal static class DetachInterface
     private static OwnedNic? Leftover(ShimContext context, DomainDescription domain, MacAddress mac)
     {
         using ShimSession session = ShimSession.Open(context);
-        NameRecord? record = session.State.OfDomain(domain.Uuid).FirstOrDefault(r => r.Mac == mac && r.Holding is Holding.Created or Holding.Defined or Holding.Reserved);
+        NameRecord? record = session.State.OfDomain(domain.Uuid)
+            .FirstOrDefault(r => r.Mac == mac && r.Holding is Holding.Created or Holding.Defined or Holding.Reserved);
         return record is null ? null : new OwnedNic(mac, record.Name, record.Lower, null, record.Mode);
     }
 
@@ -78,7 +81,8 @@ internal static class DetachInterface
         {
             if (GuestScopes.Step(domain, nic, "cannot read the running guest's XML", () => IsListed(guest, nic.Mac)) is false) return;
             if (clock.Elapsed >= wait)
-                throw new ShimException($"{Describe.Nic(domain, nic)}: the guest has not let the NIC go after {wait.TotalSeconds:0} s (libvirt still lists it); " +
+                throw new ShimException($"{Describe.Nic(domain, nic)}: the guest has not let the NIC go after {wait.TotalSeconds:0} s " +
+                    "(libvirt still lists it); " +
                     "its link, name and metadata are kept: run detach-interface again once the guest has released it");
             Thread.Sleep(PollInterval);
         }
@@ -100,7 +104,8 @@ internal static class DetachInterface
         if (!stillLive && context.Links.Find([nic.Name])[0] is { } link)
         {
             if (!context.Marker.IsOwnedBy(link, domain.Uuid))
-                context.Log.Warning("{Nic}: the link on the name is not this domain's (ifindex {Index}); left alone", Describe.Nic(domain, nic), link.Index);
+                context.Log.Warning("{Nic}: the link on the name is not this domain's (ifindex {Index}); left alone",
+                    Describe.Nic(domain, nic), link.Index);
             else if (context.Links.Delete([link.Index])[0] is { } error)
                 throw new ShimException($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {link.Index}): {error.Describe()}");
         }

@@ -55,7 +55,10 @@ internal static class GoneDefinitions
                     string[] f = line.Split('\t');
                     if (f.Length == 5 && Guid.TryParse(f[0], out Guid uuid) && long.TryParse(f[1], CultureInfo.InvariantCulture, out long mtime)
                         && long.TryParse(f[2], CultureInfo.InvariantCulture, out long size))
-                        cache._seen[uuid] = (f[4], mtime, size, f[3].Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal));
+                    {
+                        var names = f[3].Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+                        cache._seen[uuid] = (f[4], mtime, size, names);
+                    }
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -64,7 +67,10 @@ internal static class GoneDefinitions
             return cache;
         }
 
-        /// <summary>Whether the definition uses a name; null when it is gone. One that cannot be read now keeps every name (nothing is freed on a doubt).</summary>
+        /// <summary>
+        /// Whether the definition uses a name; null when it is gone. One that cannot be read now keeps every name (nothing
+        /// is freed on a doubt).
+        /// </summary>
         public Predicate<string>? Keeps(string configDir, string domain, Guid uuid)
         {
             _asked.Add(uuid);
@@ -76,7 +82,8 @@ internal static class GoneDefinitions
                 return null;
             }
             long mtime = file.LastWriteTimeUtc.Ticks, size = file.Length;
-            if (_seen.TryGetValue(uuid, out var seen) && seen.Domain == domain && seen.Mtime == mtime && seen.Size == size) return seen.Names.Contains;
+            if (_seen.TryGetValue(uuid, out var seen) && seen.Domain == domain && seen.Mtime == mtime && seen.Size == size)
+                return seen.Names.Contains;
             DomainDescription definition;
             try
             {
@@ -104,8 +111,8 @@ internal static class GoneDefinitions
             if (!_changed) return;
             string temporary = _path + ".new";
             File.WriteAllLines(temporary, _seen.Select(e =>
-                string.Join('\t', e.Key.ToString("D"), e.Value.Mtime.ToString(CultureInfo.InvariantCulture), e.Value.Size.ToString(CultureInfo.InvariantCulture),
-                    string.Join(',', e.Value.Names), e.Value.Domain)));
+                string.Join('\t', e.Key.ToString("D"), e.Value.Mtime.ToString(CultureInfo.InvariantCulture),
+                    e.Value.Size.ToString(CultureInfo.InvariantCulture), string.Join(',', e.Value.Names), e.Value.Domain)));
             File.Move(temporary, _path, overwrite: true);
         }
     }
