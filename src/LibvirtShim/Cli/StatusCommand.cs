@@ -28,11 +28,18 @@ internal static class StatusCommand
 
     public const int Disagreement = 3;
 
-    public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output)
+    public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output, string? format = null)
     {
+        if (format is not (null or "text" or "json" or StatusPrometheus.Format))
+            throw new ShimException($"--format '{format}' is not one of text, json, prometheus");
         using ShimContext context = CliRun.OpenContext(settingOverrides, "status");
         StatusReport report = Gather(context);
-        if (json) WriteJson(output, report);
+        if (format == StatusPrometheus.Format)
+        {
+            StatusPrometheus.Write(output, report, StateWritten(context), context.Clock.GetUtcNow());
+            return 0;
+        }
+        if (json || format == "json") WriteJson(output, report);
         else WriteTable(new Logging.PrintableWriter(output), report);
         return report.Agrees ? 0 : Disagreement;
     }
@@ -42,16 +49,19 @@ internal static class StatusCommand
         StateLoad load;
         IReadOnlyList<Link> links;
         List<ReleaseEntry> releases;
+        List<NameRecord> freed;
         using (StateLease lease = context.Store.Lock())
         {
             load = lease.Load(context.Scheme);
             releases = ReleaseHistory.Read(context.Settings.StateDir);
             links = context.Links.Dump();
+            freed = GoneDefinitionsReport.Free(context, lease, load.State);
         }
         var unreadable = new List<string>();
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable).Keys.ToHashSet();
         NameState state = load.State ?? new NameState(context.Scheme);
         var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now);
+        entries.AddRange(freed.Select(GoneDefinitionsReport.Entry));
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
 
@@ -70,6 +80,9 @@ internal static class StatusCommand
             context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable);
     }
 
+    private static DateTimeOffset? StateWritten(ShimContext context) =>
+        File.Exists(context.Store.StatePath) ? File.GetLastWriteTimeUtc(context.Store.StatePath) : null;
+
     /// <summary>What to do about each disagreement StateAudit reports.</summary>
     public static string? Advice(string? problem) => problem switch
     {
@@ -80,6 +93,7 @@ internal static class StatusCommand
         "stale: domain not running" => "libvirt's own macvtap of a guest that stopped: 'libvirt-shim seed' forgets it",
         "stale: reservation expired" => "a migration or restore that never came: the next allocation or 'libvirt-shim seed' frees the name",
         "a link someone else made sits on this name" => "the domain cannot start with this name: delete that link ('ip link del NAME') or give the NIC another name",
+        GoneDefinitionsReport.Problem => GoneDefinitionsReport.Advice,
         _ when problem.StartsWith("leaked link", StringComparison.Ordinal) => "'libvirt-shim seed' deletes it",
         StateAudit.Unlabelled => "the domain's release deletes it, and its next prepare replaces it",
         StateAudit.UnlabelledUnknown => "the release of the domain whose start failed deletes it; if no guest is starting, 'ip link del NAME'",

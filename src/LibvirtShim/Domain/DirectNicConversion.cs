@@ -71,12 +71,18 @@ internal static class DirectNicConversion
     public static DirectNic EnsureMac(DirectNic nic)
     {
         if (nic.Mac is not null) return nic;
-        Span<byte> random = stackalloc byte[3];
-        RandomNumberGenerator.Fill(random);
-        var mac = new MacAddress(0x525400000000UL | ((ulong)random[0] << 16) | ((ulong)random[1] << 8) | random[2]);
+        MacAddress mac = RandomMac();
         nic.Interface.Element("mac")?.Remove();
         nic.Interface.AddFirst(new XElement("mac", new XAttribute("address", mac.ToString())));
         return nic with { Mac = mac };
+    }
+
+    /// <summary>A random MAC in libvirt's 52:54:00 range.</summary>
+    public static MacAddress RandomMac()
+    {
+        Span<byte> random = stackalloc byte[3];
+        RandomNumberGenerator.Fill(random);
+        return new MacAddress(0x525400000000UL | ((ulong)random[0] << 16) | ((ulong)random[1] << 8) | random[2]);
     }
 
     private static XElement MetadataRoot(XElement domain)

@@ -334,10 +334,12 @@ internal static class DoctorChecks
         var scheme = new NameScheme(settings.NamePrefix, settings.Capacity);
         var marker = LinkMarker.For(settings);
         StateLoad load;
+        List<NameRecord> freed;
         try
         {
             using StateLease lease = new StateStore(settings.StateDir, TimeSpan.FromSeconds(Math.Min(5, settings.LockTimeoutSeconds))).Lock();
             load = lease.Load(scheme);
+            freed = GoneDefinitionsReport.Free(settings, lease, load.State, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         }
         catch (Exception e) when (e is StateAccessException or StateLockTimeoutException or IOException or UnauthorizedAccessException)
         {
@@ -359,6 +361,9 @@ internal static class DoctorChecks
             : DoctorCheck.Fail(area, $"{problems.Count} disagreement(s) between the state and the kernel: " +
                 string.Join("; ", problems.Take(3).Select(p => $"{p.Name}: {p.Problem}")) + (problems.Count > 3 ? "; ..." : ""),
                 "'libvirt-shim status' lists them with what to do; 'libvirt-shim seed' rebuilds the state from what runs"));
+        if (freed.Count > 0)
+            checks.Add(DoctorCheck.Ok(area, $"freed {freed.Count} name(s) held for definitions that are gone: " +
+                string.Join(", ", freed.Select(r => $"{r.Name} ({r.DomainName})"))));
         double used = (double)state.HeldManagedNames / scheme.Capacity;
         if (used >= 0.9)
             checks.Add(DoctorCheck.Warn(area, $"{state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names are held ({used:P0})",
