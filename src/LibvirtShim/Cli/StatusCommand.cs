@@ -6,13 +6,17 @@ using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Cli;
 
-/// <summary>What status found: the state (or why there is none), each name beside the kernel, the lower devices.</summary>
+/// <summary>
+/// What status found: the state (or why there is none), each name beside the kernel, the lower devices, and the hook's
+/// links that hold a host address.
+/// </summary>
 internal sealed record StatusReport(
     string StateDir, string Instance, NameScheme Scheme, StateLoad Load, List<AuditEntry> Entries,
-    List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed)
+    List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed,
+    List<SpeakingLink> Speaking)
 {
     public int Problems => Entries.Count(e => e.Problem is not null);
-    public bool Agrees => Load.State is not null && Problems == 0;
+    public bool Agrees => Load.State is not null && Problems == 0 && Speaking.Count == 0;
 }
 
 /// <summary><c>status</c>: the state beside the kernel, read under the lock, changing nothing.</summary>
@@ -43,6 +47,7 @@ internal static class StatusCommand
             load = lease.Load(context.Scheme);
             links = context.Links.Dump();
         }
+        List<SpeakingLink> speaking = SpeakingLinks.Find(context.Marker, links, context.Links.Addresses());
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log).Keys.ToHashSet();
         NameState state = load.State ?? new NameState(context.Scheme);
         var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now);
@@ -61,7 +66,7 @@ internal static class StatusCommand
                 l.Mac, MadeBy(l)))
             .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
-            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal));
+            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), speaking);
     }
 
     /// <summary>What to do about each disagreement StateAudit reports.</summary>
@@ -118,6 +123,17 @@ internal static class StatusCommand
             output.WriteLine($"links on {scheme.Prefix}N names that no record holds (the next allocation records them as foreign and skips them):");
             foreach (UnrecordedLink l in report.Unrecorded)
                 output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} {Mac(l.Mac),-17} made by {l.MadeBy}");
+        }
+
+        if (report.Speaking.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine("links libvirt-shim made that hold a host address (the host may send from them with the guest's MAC):");
+            foreach (SpeakingLink l in report.Speaking)
+            {
+                string advice = SpeakingLinks.Advice.Replace("NAME", l.Link.Name, StringComparison.Ordinal);
+                output.WriteLine($"  {l.Link.Name,-15} #{l.Link.Index,-6} {l.AddressList}: {advice}");
+            }
         }
 
         output.WriteLine();
@@ -200,6 +216,19 @@ internal static class StatusCommand
                 w.WriteString("lower", l.Lower);
                 w.WriteString("mac", Mac(l.Mac));
                 w.WriteString("madeBy", l.MadeBy);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("linksWithHostAddresses");
+            foreach (SpeakingLink l in report.Speaking)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", l.Link.Name);
+                w.WriteNumber("ifindex", l.Link.Index);
+                w.WriteStartArray("addresses");
+                foreach (HostAddress a in l.Addresses) w.WriteStringValue(a.ToString());
+                w.WriteEndArray();
+                w.WriteString("advice", SpeakingLinks.Advice.Replace("NAME", l.Link.Name, StringComparison.Ordinal));
                 w.WriteEndObject();
             }
             w.WriteEndArray();
