@@ -6,16 +6,20 @@ using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Cli;
 
-/// <summary>What status found: the state (or why there is none), each name beside the kernel, the lower devices.</summary>
+/// <summary>
+/// What status found: the state (or why there is none), each name beside the kernel, the lower devices, and the hook's
+/// links that hold a host address.
+/// </summary>
 internal sealed record StatusReport(
     string StateDir, string Instance, NameScheme Scheme, StateLoad Load, List<AuditEntry> Entries,
     List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed,
-    List<ReleaseEntry> LastReleases, IReadOnlyList<string> UnreadableStatusFiles)
+    List<ReleaseEntry> LastReleases, IReadOnlyList<string> UnreadableStatusFiles, List<SpeakingLink> Speaking)
 {
     public int Problems => Entries.Count(e => e.Problem is not null);
 
     /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name unrecorded.</summary>
-    public bool Agrees => Load.State is { Skipped.Count: 0 } && Problems == 0 && Unrecorded.Count == 0 && UnreadableStatusFiles.Count == 0;
+    public bool Agrees => Load.State is { Skipped.Count: 0 } && Problems == 0 && Unrecorded.Count == 0 && UnreadableStatusFiles.Count == 0
+        && Speaking.Count == 0;
 }
 
 /// <summary><c>status</c>: the state beside the kernel, read under the lock, changing nothing.</summary>
@@ -57,6 +61,7 @@ internal static class StatusCommand
             links = context.Links.Dump();
             freed = GoneDefinitionsReport.Free(context, lease, load.State);
         }
+        List<SpeakingLink> speaking = SpeakingLinks.Find(context.Marker, links, context.Links.Addresses());
         var unreadable = new List<string>();
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable).Keys.ToHashSet();
         NameState state = load.State ?? new NameState(context.Scheme);
@@ -77,7 +82,7 @@ internal static class StatusCommand
                 l.Mac, MadeBy(l)))
             .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
-            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable);
+            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable, speaking);
     }
 
     private static DateTimeOffset? StateWritten(ShimContext context) =>
@@ -147,6 +152,17 @@ internal static class StatusCommand
             output.WriteLine($"{skipped}: the next hook call or 'libvirt-shim seed' completes the state from what runs");
         foreach (string path in report.UnreadableStatusFiles)
             output.WriteLine($"status file {path} cannot be read: that guest's links count as in use; check the file");
+
+        if (report.Speaking.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine("links libvirt-shim made that hold a host address (the host may send from them with the guest's MAC):");
+            foreach (SpeakingLink l in report.Speaking)
+            {
+                string advice = SpeakingLinks.Advice.Replace("NAME", l.Link.Name, StringComparison.Ordinal);
+                output.WriteLine($"  {l.Link.Name,-15} #{l.Link.Index,-6} {l.AddressList}: {advice}");
+            }
+        }
 
         output.WriteLine();
         if (report.Agrees)
@@ -265,6 +281,19 @@ internal static class StatusCommand
                 w.WriteString("uuid", r.Uuid is { } uuid ? uuid.ToString("D") : "");
                 w.WriteString("at", DateTimeOffset.FromUnixTimeSeconds(r.At).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
                 if (r.Reason == "-") w.WriteNull("reason"); else w.WriteString("reason", r.Reason);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("linksWithHostAddresses");
+            foreach (SpeakingLink l in report.Speaking)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", l.Link.Name);
+                w.WriteNumber("ifindex", l.Link.Index);
+                w.WriteStartArray("addresses");
+                foreach (HostAddress a in l.Addresses) w.WriteStringValue(a.ToString());
+                w.WriteEndArray();
+                w.WriteString("advice", SpeakingLinks.Advice.Replace("NAME", l.Link.Name, StringComparison.Ordinal));
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -5,9 +5,9 @@ using LibvirtShim.Netlink;
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>
-/// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, up, marked as
-/// the hook's), as <see cref="PreparePlanner"/> plans it. All or nothing: on any failure what this call created is
-/// deleted and the state file is left as it was.
+/// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, MTU, allmulticast,
+/// no host address, up, marked as the hook's), as <see cref="PreparePlanner"/> plans it. All or nothing: on any failure
+/// what this call created is deleted and the state file is left as it was.
 /// </summary>
 internal static class PrepareLinks
 {
@@ -67,7 +67,8 @@ internal static class PrepareLinks
     }
 
     private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic) =>
-        new(nic.Nic.Name, nic.LowerLink!.Value.Index, nic.Nic.Mac, nic.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid));
+        new(nic.Nic.Name, nic.LowerLink!.Value.Index, nic.Nic.Mac, nic.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid),
+            nic.Nic.Mtu, nic.Nic.AllMulticast);
 
     /// <summary>
     /// Rollback, whatever failed (the kernel, the state write, a bug): the domain's links go as at release, in one

@@ -3,6 +3,7 @@ using LibvirtShim.Cli.Doctor;
 using LibvirtShim.Configuration;
 using LibvirtShim.Naming;
 using LibvirtShim.Netlink;
+using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
 namespace LibvirtShim.Tests.Operator;
@@ -48,6 +49,7 @@ internal sealed class FakeHost : IDisposable
             LogFile = _tree.Path("log/shim.log"),
             LibvirtRunDir = _tree.Path("run"),
             LibvirtConfigDir = _tree.Path("definitions"),
+            Instance = "doctor-test",   // the host's real links are never this instance's
         };
         Directory.CreateDirectory(_tree.Path("log"));
     }
@@ -338,6 +340,27 @@ public class DoctorTests
 
         DoctorCheck check = Single(host.Run(), CheckStatus.Fail, "1 disagreement(s) between the state and the kernel: mvtap7: missing link");
         Assert.Contains("libvirt-shim status", check.Fix);
+    }
+
+    [Fact]
+    public void AHookLinkHoldingAHostAddressFails()
+    {
+        using var h = HookHarness.Create();
+        Assert.Equal(0, h.Run("web", "prepare", "begin", TestDomains.Owned("web", TestDomains.Uuid(62), [new("52:54:00:aa:62:01", "mvtap1")])).ExitCode);
+        h.Ns.Ip("addr", "add", "192.0.2.9/24", "dev", "uplink0");   // a host address on a link that is not the hook's
+        using var host = new FakeHost();
+        DoctorHost doctor = host.Host with { OpenLinks = h.Ns.OpenLinkTable, LoadSettings = () => h.Settings };
+
+        Single(DoctorChecks.Run(doctor), CheckStatus.Ok, "no link libvirt-shim made holds a host address");
+
+        h.Ns.Ip("addr", "add", "192.0.2.7/24", "dev", "mvtap1");
+        h.Ns.Ip("addr", "add", "2001:db8::7/64", "dev", "mvtap1", "nodad");
+        DoctorCheck check = Single(DoctorChecks.Run(doctor), CheckStatus.Fail,
+            "1 link(s) libvirt-shim made hold a host address, so the host may send with the guest's MAC: mvtap1 (");
+        Assert.Contains("192.0.2.7/24", check.Detail);
+        Assert.Contains("2001:db8::7/64", check.Detail);
+        Assert.DoesNotContain("192.0.2.9", check.Detail);
+        Assert.Contains("'ip addr flush dev mvtap1'", check.Fix);
     }
 
     [Fact]

@@ -56,7 +56,7 @@ internal static class DoctorChecks
             checks.Add(DoctorCheck.Warn("lower devices, state", "not checked: the settings are not valid", "fix the settings first"));
             return checks;
         }
-        IReadOnlyList<Link>? links = Links(host, checks);
+        IReadOnlyList<Link>? links = Links(host, settings, checks);
         Definitions(settings, links, checks);
         if (links is not null) State(host, settings, links, checks);
         Log(settings, checks);
@@ -238,18 +238,32 @@ internal static class DoctorChecks
         }
     }
 
-    private static IReadOnlyList<Link>? Links(DoctorHost host, List<DoctorCheck> checks)
+    /// <summary>The kernel's links; checks on the way that none of the hook's links holds a host address.</summary>
+    private static IReadOnlyList<Link>? Links(DoctorHost host, ShimSettings settings, List<DoctorCheck> checks)
     {
         try
         {
             using LinkTable table = host.OpenLinks();
-            return table.Dump();
+            IReadOnlyList<Link> links = table.Dump();
+            checks.Add(Silence(LinkMarker.For(settings), links, table.Addresses()));
+            return links;
         }
         catch (NetlinkException e)
         {
             checks.Add(DoctorCheck.Fail("links", $"cannot list the kernel's links: {e.Message}", "run it as root"));
             return null;
         }
+    }
+
+    private static DoctorCheck Silence(LinkMarker marker, IReadOnlyList<Link> links, IReadOnlyList<HostAddress> addresses)
+    {
+        const string area = "silent links";
+        List<SpeakingLink> speaking = SpeakingLinks.Find(marker, links, addresses);
+        if (speaking.Count == 0)
+            return DoctorCheck.Ok(area, "no link libvirt-shim made holds a host address: the host sends nothing with a guest's MAC");
+        return DoctorCheck.Fail(area, $"{speaking.Count} link(s) libvirt-shim made hold a host address, so the host may send with the guest's MAC: "
+            + string.Join("; ", speaking.Take(3).Select(l => $"{l.Link.Name} ({l.AddressList})")) + (speaking.Count > 3 ? "; ..." : ""),
+            SpeakingLinks.Advice.Replace("NAME", speaking[0].Link.Name, StringComparison.Ordinal));
     }
 
     /// <summary>The lower devices the settings and the definitions name, and the definitions' NICs handed to the hook.</summary>
