@@ -15,6 +15,7 @@ internal static class FreeNames
     {
         NameState state = session.State;
         PurgeExpiredReservations(state, session.Context.Now);
+        GoneDefinitions.Free(session.Context.Settings, state, session.Context.Now);
         var names = new List<string>(items.Count);
         var found = new List<NameRecord>();
         while (names.Count < items.Count)

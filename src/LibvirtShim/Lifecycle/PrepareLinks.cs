@@ -5,9 +5,9 @@ using LibvirtShim.Netlink;
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>
-/// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, up, marked as
-/// the hook's), as <see cref="PreparePlanner"/> plans it. All or nothing: on any failure what this call created is
-/// deleted and the state file is left as it was.
+/// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, MTU, allmulticast,
+/// no host address, up, marked as the hook's), as <see cref="PreparePlanner"/> plans it. All or nothing: on any failure
+/// what this call created is deleted and the state file is left as it was.
 /// </summary>
 internal static class PrepareLinks
 {
@@ -67,18 +67,22 @@ internal static class PrepareLinks
     }
 
     private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic) =>
-        new(nic.Nic.Name, nic.LowerLink!.Value.Index, nic.Nic.Mac, nic.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid));
+        new(nic.Nic.Name, nic.LowerLink!.Value.Index, nic.Nic.Mac, nic.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid),
+            nic.Nic.Mtu, nic.Nic.AllMulticast);
 
     /// <summary>
     /// Rollback, whatever failed (the kernel, the state write, a bug): the domain's links go as at release, in one
-    /// deletion of its group. Its start is failing, so links kept from an earlier prepare go too; the state on disk
+    /// deletion of its group when it holds several. Its start is failing, so links kept from an earlier prepare go too; the state on disk
     /// was not changed. A failure here is logged, and the caller reports the first one.
     /// </summary>
     private static void DeleteDomainLinks(ShimContext context, DomainDescription domain)
     {
         try
         {
-            ReleaseLinks.DeleteLinks(context, domain.Uuid, context.Links.Dump(), [], []);
+            var names = domain.OwnedNics.Select(n => n.Name).Where(Net.InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
+            var ours = ReleaseLinks.LinksOnTheirNames(context, names).Values.Where(l => context.Marker.IsOwnedBy(l, domain.Uuid)).ToList();
+            foreach (UndeletedLink left in DomainLinkDeletion.Delete(context, domain.Uuid, ours).Failed)
+                context.Log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index, left.Error.Describe());
         }
         catch (Exception e) when (e is ShimException or NetlinkException)
         {
