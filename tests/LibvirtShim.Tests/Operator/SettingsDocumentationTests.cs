@@ -83,7 +83,6 @@ public class SettingsDocumentationTests
     [InlineData("another NIC of this domain has the same target dev")]
     [InlineData("<shim:link> needs exactly one of source='LOWER-DEVICE' or network='NAME'")]
     [InlineData("and the Uplinks setting does not map it")]
-    [InlineData("no free name found after")]
     [InlineData("names are held (Capacity sets how many)")]
     [InlineData("waiting for the state lock")]
     [InlineData("is writable by group or others")]
