@@ -91,6 +91,12 @@ public class SettingsDocumentationTests
     [InlineData("reserved for its arrival")]
     [InlineData("a link libvirt-shim did not create")]
     [InlineData("a link libvirt-shim created for domain")]
+    [InlineData("must be a single value, not a list or object")]
+    [InlineData("must be true or false")]
+    [InlineData("must be a whole number")]
+    [InlineData("unknown setting '")]
+    [InlineData("contains '..'")]
+    [InlineData("not a regular file")]
     public void EveryQuotedMessageIsStillInTheCode(string fragment)
     {
         string docs = File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "README.md"));
