@@ -28,7 +28,8 @@ internal static class CliRun
             return verb();
         }
         catch (Exception e) when (e is ShimException or SettingsException or StateAccessException or StateLockTimeoutException
-                                      or DomainXmlException or NetlinkException or IOException or UnauthorizedAccessException)
+                                      or DomainXmlException or NetlinkException or IOException or UnauthorizedAccessException
+                                      or LibvirtCallException)
         {
             error.WriteLine($"libvirt-shim: {Printable.Escape(ErrorAdvice.For(e))}");
             return 1;

@@ -79,6 +79,7 @@ internal static class ExplainCommand
         foreach (NicPreview nic in preview.Nics)
         {
             output.WriteLine($"  NIC {nic.Nic.Mac}  {nic.Nic.Name,-15} {nic.Nic.Mode.Name(),-8} on {nic.LowerNote}: {nic.Action}");
+            output.WriteLine($"      {nic.LinkSettings}");
             foreach (PreviewProblem problem in nic.Problems) output.WriteLine($"      problem: {problem.Message}");
             foreach (string warning in nic.Warnings) output.WriteLine($"      warning: {warning}");
         }
@@ -91,7 +92,8 @@ internal static class ExplainCommand
             int created = preview.Nics.Count(n => n.Action.StartsWith("create", StringComparison.Ordinal) || n.Action.StartsWith("replace", StringComparison.Ordinal));
             int kept = preview.Nics.Count - created;
             string keeping = kept > 0 ? $" and keeping {kept} from an earlier prepare" : "";
-            output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} (up, with the guest's MAC, marked as libvirt-shim's);");
+            output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} (up, with the guest's MAC, marked as libvirt-shim's,");
+            output.WriteLine("with no host address: the host never sends from them);");
             output.WriteLine("release end deletes them when the guest stops.");
         }
     }
@@ -132,6 +134,9 @@ internal static class ExplainCommand
                 if (nic.Lower is null) w.WriteNull("lower"); else w.WriteString("lower", nic.Lower);
                 w.WriteString("lowerNote", nic.LowerNote);
                 w.WriteString("action", nic.Action);
+                if (nic.Nic.Mtu == 0) w.WriteNull("mtu"); else w.WriteNumber("mtu", nic.Nic.Mtu);
+                if (nic.LowerMtu == 0) w.WriteNull("lowerMtu"); else w.WriteNumber("lowerMtu", nic.LowerMtu);
+                w.WriteBoolean("allMulticast", nic.Nic.AllMulticast);
                 w.WriteStartArray("problems");
                 foreach (PreviewProblem p in nic.Problems) w.WriteStringValue(p.Message);
                 w.WriteEndArray();

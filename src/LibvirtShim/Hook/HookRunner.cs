@@ -68,13 +68,13 @@ internal sealed class HookRunner(HookHost host)
             callLog = CallLog.For(log, call.Operation, domain?.Name ?? call.Domain, domain?.Uuid, watch);
             using var context = new ShimContext(settings, host.OpenLinks, callLog, host.Clock);
             string summary = operation.Execute(context, call, domain, document, stdout);
-            callLog.Information("{Summary}", summary);
+            callLog.Information("{Summary}", summary + operation.Circumstance(call));
             return 0;
         }
         catch (Exception e)
         {
             string message = FailureMessage.For(e, call.Domain);
-            callLog?.Error(e is ShimException or DomainXmlException ? null : e, "failed: {Message}", message);
+            callLog?.Error(e is ShimException or DomainXmlException ? null : e, "failed: {Message}", message + operation.Circumstance(call));
             Report(stderr, message);
             return operation.ExitStatusOnFailure;
         }

@@ -19,6 +19,7 @@ internal static class Errno
     public const int EMSGSIZE = 90;
     public const int EPROTO = 71;
     public const int EOPNOTSUPP = 95;
+    public const int EAFNOSUPPORT = 97;
     public const int EADDRINUSE = 98;
     public const int EADDRNOTAVAIL = 99;
     public const int ENOBUFS = 105;
@@ -39,6 +40,7 @@ internal static class Errno
         EPROTO => "EPROTO",
         EMSGSIZE => "EMSGSIZE",
         EOPNOTSUPP => "EOPNOTSUPP",
+        EAFNOSUPPORT => "EAFNOSUPPORT",
         EADDRINUSE => "EADDRINUSE",
         EADDRNOTAVAIL => "EADDRNOTAVAIL",
         ENOBUFS => "ENOBUFS",

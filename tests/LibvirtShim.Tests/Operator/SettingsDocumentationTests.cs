@@ -97,6 +97,12 @@ public class SettingsDocumentationTests
     [InlineData("unknown setting '")]
     [InlineData("contains '..'")]
     [InlineData("not a regular file")]
+    [InlineData("cannot hot-plug it")]
+    [InlineData("the guest has not let the NIC go after")]
+    [InlineData("already has a NIC with this MAC")]
+    [InlineData("is not running (--live needs a running guest)")]
+    [InlineData("has no persistent definition (--config needs one)")]
+    [InlineData("definition gone: name freed now")]
     public void EveryQuotedMessageIsStillInTheCode(string fragment)
     {
         string docs = File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "README.md"));

@@ -24,8 +24,8 @@ public sealed class LockTests
     public void AHookKilledWhileHoldingTheLockBlocksNobodyAndAStuckOneMakesOthersTimeOut()
     {
         using var h = HookHarness.Create();
-        string padding = new('x', 4 * 1024 * 1024);
-        for (int i = 0; i < 4; i++)
+        string padding = new('x', 6 * 1024 * 1024);
+        for (int i = 0; i < 8; i++)
             h.WriteStatusFile($"pad{i}", $"<domain type='kvm'><name>pad{i}</name><uuid>{TestDomains.Uuid(900 + i)}</uuid><!-- {padding} --></domain>");
 
         using Process holder = h.StartProcess("hook", Web.Name, "prepare", "begin", "-");
@@ -130,9 +130,11 @@ public sealed class LockTests
         var waited = Stopwatch.StartNew();
         while (!holder.HasExited && waited.Elapsed < TimeSpan.FromSeconds(60))
         {
-            if (File.ReadLines("/proc/locks").Any(l => l.Contains(" FLOCK ", StringComparison.Ordinal) && l.Contains(pid, StringComparison.Ordinal)))
+            if (HoldsAFlock(pid))
             {
                 Assert.Equal(0, Kill(holder.Id, SIGSTOP));
+                // A test thread descheduled between the look and the signal could stop it just after it let go.
+                Assert.True(HoldsAFlock(pid), "the holder let the lock go before it was stopped (this machine is too loaded for the test)");
                 return;
             }
         }
@@ -140,6 +142,9 @@ public sealed class LockTests
             ? $"the holder ended (exit {holder.ExitCode}: {holder.StandardError.ReadToEnd()}) before it was seen holding the lock"
             : "the holder was not seen holding the lock within 60 s");
     }
+
+    private static bool HoldsAFlock(string pid) =>
+        File.ReadLines("/proc/locks").Any(l => l.Contains(" FLOCK ", StringComparison.Ordinal) && l.Contains(pid, StringComparison.Ordinal));
 
     private const int SIGSTOP = 19;
 

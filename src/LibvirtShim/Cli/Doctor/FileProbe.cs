@@ -2,8 +2,8 @@ using System.Runtime.InteropServices;
 
 namespace LibvirtShim.Cli.Doctor;
 
-/// <summary>What lstat/stat says of a path: type, mode, identity and times.</summary>
-internal readonly record struct FileFacts(ushort Mode, ulong Inode, ulong Device, long ChangedAt, long ModifiedAt, long Size)
+/// <summary>What lstat/stat says of a path: type, mode, identity, times (ctime in nanoseconds since the epoch).</summary>
+internal readonly record struct FileFacts(ushort Mode, ulong Inode, ulong Device, long ChangedAtNanoseconds, long ModifiedAt, long Size)
 {
     public bool IsSymlink => (Mode & 0xF000) == 0xA000;
     public bool IsDirectory => (Mode & 0xF000) == 0x4000;
@@ -35,7 +35,7 @@ internal static partial class FileProbe
         ushort mode = *(ushort*)(buffer + 28);
         ulong inode = *(ulong*)(buffer + 32);
         long size = *(long*)(buffer + 40);
-        long changed = *(long*)(buffer + 96);
+        long changed = *(long*)(buffer + 96) * 1_000_000_000 + *(uint*)(buffer + 104);
         long modified = *(long*)(buffer + 112);
         ulong device = ((ulong)*(uint*)(buffer + 136) << 32) | *(uint*)(buffer + 140);
         return new FileFacts(mode, inode, device, changed, modified, size);
