@@ -12,8 +12,6 @@ namespace LibvirtShim.Lifecycle;
 /// </summary>
 internal static class ReleaseLinks
 {
-    private const int NoSuchDevice = 19;
-
     public sealed record Outcome(int Deleted, int RecordsDropped, IReadOnlyList<string> LeftAlone);
 
     /// <summary>
@@ -71,7 +69,7 @@ internal static class ReleaseLinks
         IReadOnlyList<NetlinkError?> errors = context.Links.Delete(ours.Select(l => l.Index).ToList());
         for (int i = 0; i < ours.Count; i++)
         {
-            if (errors[i] is { } error && error.Errno != NoSuchDevice)
+            if (errors[i] is { } error && error.Errno != Errno.ENODEV)
                 throw new ShimException($"cannot delete macvtap {ours[i].Name} (ifindex {ours[i].Index}): {error.Describe()}");
         }
         return ours.Count;

@@ -106,7 +106,7 @@ public sealed class CreateMacvtapsErrorTests : NetnsTest
 
         IReadOnlyList<LinkOutcome> outcomes = Table.CreateMacvtaps(requests);
 
-        int?[] errnos = outcomes.Select(outcome => outcome.Error?.Errno).ToArray();
+        Errno?[] errnos = outcomes.Select(outcome => outcome.Error?.Errno).ToArray();
         Assert.Equal([null, Errno.EEXIST, null, Errno.ENODEV, null, Errno.EEXIST], errnos);
         Assert.All(outcomes, outcome => Assert.True(outcome.Created.HasValue != outcome.Error.HasValue));
         Assert.Equal(["mvt0", "mvt1", "mvt2"], outcomes.Where(o => o.Created.HasValue).Select(o => o.Created!.Value.Name));

@@ -326,7 +326,9 @@ internal static class DoctorChecks
     {
         const string area = "log";
         string? directory = Path.GetDirectoryName(settings.LogFile);
-        bool writable = File.Exists(settings.LogFile) ? FileProbe.IsWritable(settings.LogFile) : directory is not null && Directory.Exists(directory) && FileProbe.IsWritable(directory);
+        bool writable = File.Exists(settings.LogFile)
+            ? Interop.Files.IsWritable(settings.LogFile)
+            : directory is not null && Directory.Exists(directory) && Interop.Files.IsWritable(directory);
         checks.Add(writable
             ? DoctorCheck.Ok(area, $"{settings.LogFile} ({settings.LogFormat}, level {settings.LogLevel}, rolls at {settings.LogFileSizeLimitBytes / 1024} KiB, keeps {settings.LogRetainedFiles})")
             : DoctorCheck.Warn(area, $"{settings.LogFile} cannot be written: the hook works but logs nothing",

@@ -47,17 +47,17 @@ internal sealed record HookInspection(string Directory, HookFile? Main, List<Hoo
     private static HookFile? Look(string root, string path)
     {
         string real = Below(root, path);
-        if (FileProbe.Lstat(real) is not { } entry) return null;
+        if (Interop.Files.Probe(real, followSymlinks: false) is not { } entry) return null;
         string current = path;
         string currentReal = real;
-        for (int hops = 0; hops < 40 && FileProbe.Lstat(currentReal) is { IsSymlink: true }; hops++)
+        for (int hops = 0; hops < 40 && Interop.Files.Probe(currentReal, followSymlinks: false) is { IsSymlink: true }; hops++)
         {
             string? link = LibvirtDaemons.ReadLink(currentReal);
             if (link is null) break;
             current = link.StartsWith('/') ? link : System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(current)!, link));
             currentReal = Below(root, current);
         }
-        FileFacts? target = FileProbe.Stat(currentReal);
+        FileFacts? target = Interop.Files.Probe(currentReal, followSymlinks: true);
         HookKind kind = target is { IsRegularFile: true } ? KindOf(currentReal) : HookKind.Foreign;
         return new HookFile(path, entry, entry.IsSymlink ? current : null, target, kind);
     }

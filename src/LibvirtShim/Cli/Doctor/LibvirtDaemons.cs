@@ -102,7 +102,7 @@ internal static class LibvirtDaemons
         if (stat is null || bootTime == 0) return 0;
         string[] fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         return fields.Length > 19 && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out long ticks)
-            ? bootTime + ticks / FileProbe.ClockTicksPerSecond
+            ? bootTime + ticks / Interop.Process.ClockTicksPerSecond
             : 0;
     }
 
