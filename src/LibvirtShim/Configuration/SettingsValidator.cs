@@ -34,8 +34,8 @@ internal static class SettingsValidator
         if (s.LogFormat is not ("text" or "json")) Fail("LogFormat", s.LogFormat, "must be text or json");
         if (s.LogFileSizeLimitBytes is < 4096 or > 1L << 40) Fail("LogFileSizeLimitBytes", s.LogFileSizeLimitBytes, "must be between 4096 and 1099511627776");
         if (s.LogRetainedFiles is < 1 or > 1000) Fail("LogRetainedFiles", s.LogRetainedFiles, "must be between 1 and 1000");
-        if (Logging.SyslogFacilities.Code(s.SyslogFacility) is null)
-            Fail("SyslogFacility", s.SyslogFacility, $"must be one of {string.Join(", ", Logging.SyslogFacilities.Names)}");
+        if (SyslogFacilities.Code(s.SyslogFacility) is null)
+            Fail("SyslogFacility", s.SyslogFacility, $"must be one of {string.Join(", ", SyslogFacilities.Names)}");
     }
 
     private static void ValidatePrefix(ShimSettings s)
