@@ -17,10 +17,7 @@ internal sealed record DomainDescription(
 /// <c>&lt;shim:link&gt;</c> in the metadata: the hook creates and deletes its macvtap.
 /// Exactly one of <see cref="Source"/> (a lower device) and <see cref="Network"/> (a logical network) is set.
 /// </summary>
-internal sealed record OwnedNic(MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode)
-{
-    public string LowerDescription => Source ?? $"network {Network}";
-}
+internal sealed record OwnedNic(MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode);
 
 /// <summary>A macvtap libvirt creates itself: a <c>direct</c> NIC, or a <c>network</c> NIC whose actual type is direct.</summary>
 internal sealed record LibvirtMacvtap(MacAddress Mac, string? Name, string? Lower, MacvtapMode Mode);

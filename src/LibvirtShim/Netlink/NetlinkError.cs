@@ -14,8 +14,5 @@ internal readonly record struct NetlinkError(Errno Errno, string? KernelMessage,
         return Detail is null ? text : $"{text}: {Detail}";
     }
 
-    /// <summary>"macvtap 'mvtap3': File exists (EEXIST, errno 17; kernel: ...)".</summary>
-    public string Describe(string subject) => $"{subject}: {Describe()}";
-
     public override string ToString() => Describe();
 }

@@ -29,7 +29,7 @@ public sealed class CreateMacvtapsErrorTests : NetnsTest
         Assert.Null(outcome.Created);
         NetlinkError error = Assert.NotNull(outcome.Error);
         Assert.Equal(Errno.EEXIST, error.Errno);
-        Assert.Contains("File exists (EEXIST, errno 17", error.Describe("taken"));
+        Assert.Contains("File exists (EEXIST, errno 17", error.Describe());
         Assert.Equal(before, Ns.Link("taken"));
         Assert.Equal("someone else's", before.Alias);
     }
@@ -127,6 +127,6 @@ public sealed class CreateMacvtapsErrorTests : NetnsTest
         NetlinkError error = Assert.NotNull(Assert.Single(Table.CreateMacvtaps([request])).Error);
 
         Assert.Equal(Errno.ENODEV, error.Errno);
-        Assert.StartsWith("mvt0: No such device (ENODEV, errno 19", error.Describe("mvt0"));
+        Assert.StartsWith("No such device (ENODEV, errno 19", error.Describe());
     }
 }

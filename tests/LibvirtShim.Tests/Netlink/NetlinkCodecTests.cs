@@ -87,7 +87,7 @@ public sealed class NetlinkCodecTests
     public void Errors_describe_themselves_with_errno_name_and_kernel_text()
     {
         Assert.Equal("File exists (EEXIST, errno 17)", new NetlinkError(Errno.EEXIST, null).Describe());
-        Assert.Equal("mvt0: File exists (EEXIST, errno 17; kernel: boom)", new NetlinkError(Errno.EEXIST, "boom").Describe("mvt0"));
+        Assert.Equal("File exists (EEXIST, errno 17; kernel: boom)", new NetlinkError(Errno.EEXIST, "boom").Describe());
         Assert.Equal("File exists (EEXIST, errno 17): not ours", new NetlinkError(Errno.EEXIST, null, "not ours").Describe());
     }
 

@@ -65,8 +65,6 @@ internal sealed record HookInspection(string Directory, HookFile? Main, List<Hoo
     private static HookKind KindOf(string file)
     {
         if (ShimIdentity.IsShimExecutable(file)) return HookKind.Shim;
-        // Builds from before the marker: an ELF file named libvirt-shim.
-        if (System.IO.Path.GetFileName(file) == "libvirt-shim" && IsElf(file)) return HookKind.Shim;
         try
         {
             var info = new FileInfo(file);
@@ -77,20 +75,6 @@ internal sealed record HookInspection(string Directory, HookFile? Main, List<Hoo
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return HookKind.Foreign;
-        }
-    }
-
-    private static bool IsElf(string file)
-    {
-        try
-        {
-            using var stream = File.OpenRead(file);
-            Span<byte> magic = stackalloc byte[4];
-            return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("\u007fELF"u8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
         }
     }
 

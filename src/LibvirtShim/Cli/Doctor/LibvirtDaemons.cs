@@ -18,8 +18,6 @@ internal readonly record struct LibvirtVersion(int Major, int Minor, int Micro) 
         return new LibvirtVersion(combined / 1000, combined % 1000, micro);
     }
 
-    public bool AtLeast(int major, int minor) => CompareTo(new LibvirtVersion(major, minor, 0)) >= 0;
-
     public int CompareTo(LibvirtVersion other) =>
         Major != other.Major ? Major.CompareTo(other.Major) : Minor != other.Minor ? Minor.CompareTo(other.Minor) : Micro.CompareTo(other.Micro);
 
