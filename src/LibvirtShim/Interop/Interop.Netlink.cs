@@ -89,7 +89,8 @@ internal static partial class Interop
             nint result;
             Errno errno;
             fixed (byte* data = buffer)
-                result = Retrying((socket, (nint)data, (nuint)buffer.Length, flags), static a => Recv(a.Item1, (byte*)a.Item2, a.Item3, a.Item4), out errno);
+                result = Retrying((socket, (nint)data, (nuint)buffer.Length, flags),
+                    static a => Recv(a.Item1, (byte*)a.Item2, a.Item3, a.Item4), out errno);
             length = checked((int)Math.Max(result, 0));
             return errno;
         }

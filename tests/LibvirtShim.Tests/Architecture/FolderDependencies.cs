@@ -4,6 +4,7 @@ using System.Reflection.Emit;
 using System.Reflection.Metadata;
 using System.Reflection.Metadata.Ecma335;
 using System.Reflection.PortableExecutable;
+using Uses = System.Collections.Immutable.ImmutableArray<System.Reflection.Metadata.TypeDefinitionHandle>;
 
 namespace LibvirtShim.Tests.Architecture;
 
@@ -14,7 +15,10 @@ namespace LibvirtShim.Tests.Architecture;
 /// </summary>
 internal static class FolderDependencies
 {
-    /// <summary>Folder → the folders it uses, with one example "Type → Type" per edge; <paramref name="folderOf"/> maps (namespace, name) to a folder, null for none.</summary>
+    /// <summary>
+    /// Folder → the folders it uses, with one example "Type → Type" per edge; <paramref name="folderOf"/> maps a
+    /// type's (namespace, name) to its folder, null for a type outside every folder.
+    /// </summary>
     public static Dictionary<(string From, string To), string> Read(string assemblyPath, Func<string, string, string?> folderOf)
     {
         using var stream = File.OpenRead(assemblyPath);
@@ -56,7 +60,7 @@ internal static class FolderDependencies
     }
 
     /// <summary>The assembly's own types that one type definition uses.</summary>
-    private sealed class TypeUses(MetadataReader md, PEReader pe) : ISignatureTypeProvider<ImmutableArray<TypeDefinitionHandle>, object?>
+    private sealed class TypeUses(MetadataReader md, PEReader pe) : ISignatureTypeProvider<Uses, object?>
     {
         private static readonly Dictionary<short, OperandType> Operands = typeof(OpCodes)
             .GetFields(BindingFlags.Public | BindingFlags.Static)
@@ -155,31 +159,31 @@ internal static class FolderDependencies
             foreach (CustomAttributeHandle a in attributes) AddToken(md.GetCustomAttribute(a).Constructor);
         }
 
-        private void AddSignature(MethodSignature<ImmutableArray<TypeDefinitionHandle>> signature)
+        private void AddSignature(MethodSignature<Uses> signature)
         {
             Add(signature.ReturnType);
             foreach (var parameter in signature.ParameterTypes) Add(parameter);
         }
 
-        private void Add(ImmutableArray<TypeDefinitionHandle> types) => _found.UnionWith(types);
+        private void Add(Uses types) => _found.UnionWith(types);
 
-        public ImmutableArray<TypeDefinitionHandle> GetTypeFromDefinition(MetadataReader reader, TypeDefinitionHandle handle, byte rawTypeKind) => [handle];
-        public ImmutableArray<TypeDefinitionHandle> GetTypeFromReference(MetadataReader reader, TypeReferenceHandle handle, byte rawTypeKind) => [];
-        public ImmutableArray<TypeDefinitionHandle> GetTypeFromSpecification(MetadataReader reader, object? context, TypeSpecificationHandle handle, byte rawTypeKind) =>
+        public Uses GetTypeFromDefinition(MetadataReader reader, TypeDefinitionHandle handle, byte rawTypeKind) => [handle];
+        public Uses GetTypeFromReference(MetadataReader reader, TypeReferenceHandle handle, byte rawTypeKind) => [];
+        public Uses GetTypeFromSpecification(MetadataReader reader, object? context, TypeSpecificationHandle handle, byte rawTypeKind) =>
             reader.GetTypeSpecification(handle).DecodeSignature(this, context);
-        public ImmutableArray<TypeDefinitionHandle> GetPrimitiveType(PrimitiveTypeCode typeCode) => [];
-        public ImmutableArray<TypeDefinitionHandle> GetSZArrayType(ImmutableArray<TypeDefinitionHandle> elementType) => elementType;
-        public ImmutableArray<TypeDefinitionHandle> GetArrayType(ImmutableArray<TypeDefinitionHandle> elementType, ArrayShape shape) => elementType;
-        public ImmutableArray<TypeDefinitionHandle> GetByReferenceType(ImmutableArray<TypeDefinitionHandle> elementType) => elementType;
-        public ImmutableArray<TypeDefinitionHandle> GetPointerType(ImmutableArray<TypeDefinitionHandle> elementType) => elementType;
-        public ImmutableArray<TypeDefinitionHandle> GetPinnedType(ImmutableArray<TypeDefinitionHandle> elementType) => elementType;
-        public ImmutableArray<TypeDefinitionHandle> GetGenericInstantiation(ImmutableArray<TypeDefinitionHandle> genericType,
-            ImmutableArray<ImmutableArray<TypeDefinitionHandle>> typeArguments) => [.. genericType, .. typeArguments.SelectMany(t => t)];
-        public ImmutableArray<TypeDefinitionHandle> GetGenericTypeParameter(object? context, int index) => [];
-        public ImmutableArray<TypeDefinitionHandle> GetGenericMethodParameter(object? context, int index) => [];
-        public ImmutableArray<TypeDefinitionHandle> GetFunctionPointerType(MethodSignature<ImmutableArray<TypeDefinitionHandle>> signature) =>
+        public Uses GetPrimitiveType(PrimitiveTypeCode typeCode) => [];
+        public Uses GetSZArrayType(Uses elementType) => elementType;
+        public Uses GetArrayType(Uses elementType, ArrayShape shape) => elementType;
+        public Uses GetByReferenceType(Uses elementType) => elementType;
+        public Uses GetPointerType(Uses elementType) => elementType;
+        public Uses GetPinnedType(Uses elementType) => elementType;
+        public Uses GetGenericInstantiation(Uses genericType,
+            ImmutableArray<Uses> typeArguments) => [.. genericType, .. typeArguments.SelectMany(t => t)];
+        public Uses GetGenericTypeParameter(object? context, int index) => [];
+        public Uses GetGenericMethodParameter(object? context, int index) => [];
+        public Uses GetFunctionPointerType(MethodSignature<Uses> signature) =>
             [.. signature.ReturnType, .. signature.ParameterTypes.SelectMany(t => t)];
-        public ImmutableArray<TypeDefinitionHandle> GetModifiedType(ImmutableArray<TypeDefinitionHandle> modifier,
-            ImmutableArray<TypeDefinitionHandle> unmodifiedType, bool isRequired) => unmodifiedType;
+        public Uses GetModifiedType(Uses modifier,
+            Uses unmodifiedType, bool isRequired) => unmodifiedType;
     }
 }

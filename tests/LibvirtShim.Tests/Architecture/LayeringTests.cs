@@ -56,7 +56,8 @@ public sealed class LayeringTests
     private static string? FolderOf(string ns, string name)
     {
         if (ns.StartsWith("LibvirtShim.", StringComparison.Ordinal)) return ns.Split('.')[1];
-        if (ns.Length > 0 || name is "Program" || name.StartsWith("ConsoleApp", StringComparison.Ordinal) || name.StartsWith('<')) return null;
+        bool generated = name.StartsWith("ConsoleApp", StringComparison.Ordinal) || name is "GlobalOptionsBuilder" || name.StartsWith('<');
+        if (ns.Length > 0 || name is "Program" || generated) return null;
         return "Interop";
     }
 }
