@@ -21,8 +21,7 @@ internal static class ExplainCommand
         catch (DomainXmlException e)
         {
             string name = NameOf(xml) ?? Path.GetFileNameWithoutExtension(file);
-            var problem = new PreviewProblem($"domain '{name}': {e.Message}",
-                "fix the domain XML ('virsh edit DOMAIN'); the hook reads nothing else of a domain that does not check out");
+            var problem = new PreviewProblem($"domain '{name}': {e.Message}", "fix the domain XML ('virsh edit DOMAIN'); the hook reads nothing else of a domain that does not check out");
             if (json) WriteJson(output, null, problem, null);
             else WriteFailure(output, name, problem, "reading the domain XML");
             return 1;
@@ -64,8 +63,7 @@ internal static class ExplainCommand
     private static void WriteLibvirtMacvtaps(TextWriter output, DomainDescription domain)
     {
         if (domain.LibvirtMacvtaps.Count == 0) return;
-        output.WriteLine(
-            $"libvirt's own macvtaps ({domain.LibvirtMacvtaps.Count}): libvirt creates them at start; the hook only records their names:");
+        output.WriteLine($"libvirt's own macvtaps ({domain.LibvirtMacvtaps.Count}): libvirt creates them at start; the hook only records their names:");
         foreach (LibvirtMacvtap nic in domain.LibvirtMacvtaps)
             output.WriteLine($"  NIC {nic.Mac}  {nic.Name ?? "(auto)",-15} {nic.Mode.Name(),-8} on {nic.Lower ?? "?"}");
     }
@@ -73,46 +71,33 @@ internal static class ExplainCommand
     private static void WriteText(TextWriter output, PreparePreview preview, ShimContext context)
     {
         DomainDescription domain = preview.Domain;
-        int owned = domain.OwnedNics.Count;
-        output.WriteLine($"domain '{domain.Name}' ({domain.Uuid:D}) hands {owned} NIC{(owned == 1 ? "" : "s")} to libvirt-shim.");
+        output.WriteLine($"domain '{domain.Name}' ({domain.Uuid:D}) hands {domain.OwnedNics.Count} NIC{(domain.OwnedNics.Count == 1 ? "" : "s")} to libvirt-shim.");
         if (preview.StateNote is not null) output.WriteLine($"note: {preview.StateNote}");
         output.WriteLine($"prepare begin on this host (instance '{context.Marker.Instance}') would, for each:");
         foreach (NicPreview nic in preview.Nics)
         {
-            output.WriteLine($"  NIC {nic.Nic.Mac}  {nic.Nic.Name,-15} {nic.Nic.Mode.Name(),-8} on {nic.LowerNote}: {ActionText(nic)}");
+            output.WriteLine($"  NIC {nic.Nic.Mac}  {nic.Nic.Name,-15} {nic.Nic.Mode.Name(),-8} on {nic.LowerNote}: {nic.Action}");
             foreach (PreviewProblem problem in nic.Problems) output.WriteLine($"      problem: {problem.Message}");
             foreach (string warning in nic.Warnings) output.WriteLine($"      warning: {warning}");
         }
         WriteLibvirtMacvtaps(output, domain);
         output.WriteLine();
         if (preview.Failure is { } failure) WriteFailure(output, domain.Name, failure, "prepare begin");
-        else if (preview.LikelyKernelFailure is { } kernel)
-            WriteFailure(output, domain.Name, kernel, "creating the links (the kernel's answer, predicted)");
+        else if (preview.LikelyKernelFailure is { } kernel) WriteFailure(output, domain.Name, kernel, "creating the links (the kernel's answer, predicted)");
         else
         {
-            int created = preview.Nics.Count(n => n.Action is NicAction.Create or NicAction.Replace);
+            int created = preview.Nics.Count(n => n.Action.StartsWith("create", StringComparison.Ordinal) || n.Action.StartsWith("replace", StringComparison.Ordinal));
             int kept = preview.Nics.Count - created;
             string keeping = kept > 0 ? $" and keeping {kept} from an earlier prepare" : "";
-            output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} " +
-                "(up, with the guest's MAC, marked as libvirt-shim's);");
+            output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} (up, with the guest's MAC, marked as libvirt-shim's);");
             output.WriteLine("release end deletes them when the guest stops.");
         }
     }
 
-    private static string ActionText(NicPreview nic) => nic.Action switch
-    {
-        NicAction.Create => "create the macvtap",
-        NicAction.Keep => $"keep its macvtap from an earlier prepare (ifindex {nic.ExistingIndex})",
-        NicAction.Replace =>
-            $"replace its macvtap from an earlier prepare (ifindex {nic.ExistingIndex}: other MAC, lower device or mode, down, or unlabelled)",
-        _ => "fails",
-    };
-
     private static void WriteFailure(TextWriter output, string domain, PreviewProblem problem, string step)
     {
         output.WriteLine($"result: {step} would FAIL, and 'virsh start {domain}' with it, showing:");
-        output.WriteLine(
-            $"  error: Hook script execution failed: ... unexpected exit status 1: libvirt-shim: {FailureMessage.OneLine(problem.Message)}");
+        output.WriteLine($"  error: Hook script execution failed: ... unexpected exit status 1: libvirt-shim: {FailureMessage.OneLine(problem.Message)}");
         output.WriteLine($"what to do: {problem.Advice}");
     }
 
@@ -144,7 +129,7 @@ internal static class ExplainCommand
                 w.WriteString("mode", nic.Nic.Mode.Name());
                 if (nic.Lower is null) w.WriteNull("lower"); else w.WriteString("lower", nic.Lower);
                 w.WriteString("lowerNote", nic.LowerNote);
-                w.WriteString("action", ActionText(nic));
+                w.WriteString("action", nic.Action);
                 w.WriteStartArray("problems");
                 foreach (PreviewProblem p in nic.Problems) w.WriteStringValue(p.Message);
                 w.WriteEndArray();

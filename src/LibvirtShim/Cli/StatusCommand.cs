@@ -64,6 +64,20 @@ internal static class StatusCommand
             context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal));
     }
 
+    /// <summary>What to do about each disagreement StateAudit reports.</summary>
+    public static string? Advice(string? problem) => problem switch
+    {
+        null => null,
+        "missing link" => "the guest's NIC has no device: restart the guest; 'libvirt-shim seed' forgets the record",
+        "link replaced by someone else" => "another link took the name: 'ip -d link show NAME' shows it; 'libvirt-shim seed' records it as foreign",
+        "domain not running (start pending, or its release never came)" => "unless the guest is starting now, 'libvirt-shim seed' deletes the link and frees the name",
+        "stale: domain not running" => "libvirt's own macvtap of a guest that stopped: 'libvirt-shim seed' forgets it",
+        "stale: reservation expired" => "a migration or restore that never came: the next allocation or 'libvirt-shim seed' frees the name",
+        "a link someone else made sits on this name" => "the domain cannot start with this name: delete that link ('ip link del NAME') or give the NIC another name",
+        _ when problem.StartsWith("leaked link", StringComparison.Ordinal) => "'libvirt-shim seed' deletes it",
+        _ => "'libvirt-shim seed' rebuilds the state from what runs",
+    };
+
     private static string MadeBy(Link link)
     {
         const string prefix = "libvirt-shim:";
@@ -79,8 +93,7 @@ internal static class StatusCommand
         if (report.Load.State is not { } state)
             output.WriteLine($"  not usable ({report.Load.Problem}): the next hook call or 'libvirt-shim seed' rebuilds it");
         else
-            output.WriteLine($"  {state.Count} names held: {state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names, " +
-                $"{state.Count - state.HeldManagedNames} other (libvirt's own macvtaps)");
+            output.WriteLine($"  {state.Count} names held: {state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names, {state.Count - state.HeldManagedNames} other (libvirt's own macvtaps)");
 
         var lowers = report.Lowers.ToDictionary(l => l.Name, StringComparer.Ordinal);
         foreach (var group in report.Entries.GroupBy(e => e.Lower, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
@@ -91,8 +104,7 @@ internal static class StatusCommand
             foreach (AuditEntry e in group)
             {
                 string link = e.LinkState == "absent" ? "absent" : $"{e.LinkState} #{e.Ifindex}";
-                output.WriteLine($"  {e.Name,-15} {HeldAs(e),-9} {Truncate(e.DomainName, 20),-20} {ShortUuid(e.Domain),-8} " +
-                    $"{Mac(e.Mac),-17} {e.Mode.Name(),-8} {link,-13} {e.Problem?.Describe().Text}");
+                output.WriteLine($"  {e.Name,-15} {HeldAs(e),-9} {Truncate(e.DomainName, 20),-20} {ShortUuid(e.Domain),-8} {Mac(e.Mac),-17} {e.Mode.Name(),-8} {link,-13} {e.Problem}");
             }
         }
         if (report.Entries.Count == 0)
@@ -105,8 +117,7 @@ internal static class StatusCommand
             output.WriteLine();
             output.WriteLine($"links on {scheme.Prefix}N names that no record holds (the next allocation records them as foreign and skips them):");
             foreach (UnrecordedLink l in report.Unrecorded)
-                output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} " +
-                    $"{Mac(l.Mac),-17} made by {l.MadeBy}");
+                output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} {Mac(l.Mac),-17} made by {l.MadeBy}");
         }
 
         output.WriteLine();
@@ -118,12 +129,8 @@ internal static class StatusCommand
         if (report.Problems > 0)
         {
             output.WriteLine($"{report.Problems} disagreement(s) between state and kernel; what to do:");
-            foreach (AuditEntry e in report.Entries)
-            {
-                if (e.Problem is not { } problem) continue;
-                (string text, string advice) = problem.Describe();
-                output.WriteLine($"  {e.Name}: {text}: {advice.Replace("NAME", e.Name, StringComparison.Ordinal)}");
-            }
+            foreach (AuditEntry e in report.Entries.Where(e => e.Problem is not null))
+                output.WriteLine($"  {e.Name}: {e.Problem}: {Advice(e.Problem)!.Replace("NAME", e.Name, StringComparison.Ordinal)}");
         }
         else
         {
@@ -133,9 +140,7 @@ internal static class StatusCommand
 
     private static string Describe(LowerDevice lower, IReadOnlySet<string> allowed)
     {
-        string where = lower.Exists
-            ? $"ifindex {lower.Ifindex}, {(lower.IsUp ? "up" : "DOWN: 'ip link set " + lower.Name + " up'")}"
-            : "MISSING on this host";
+        string where = lower.Exists ? $"ifindex {lower.Ifindex}, {(lower.IsUp ? "up" : "DOWN: 'ip link set " + lower.Name + " up'")}" : "MISSING on this host";
         string allowedNote = allowed.Count > 0 && !allowed.Contains(lower.Name) ? ", not in AllowedLowerDevices" : "";
         return $"{lower.Name} ({where}{allowedNote})";
     }
@@ -167,13 +172,8 @@ internal static class StatusCommand
                 w.WriteString("mode", e.Mode.Name());
                 w.WriteNumber("ifindex", e.Ifindex);
                 w.WriteString("link", e.LinkState);
-                if (e.Problem is not { } problem) w.WriteNull("problem");
-                else
-                {
-                    (string text, string advice) = problem.Describe();
-                    w.WriteString("problem", text);
-                    w.WriteString("advice", advice.Replace("NAME", e.Name, StringComparison.Ordinal));
-                }
+                if (e.Problem is null) w.WriteNull("problem"); else w.WriteString("problem", e.Problem);
+                if (Advice(e.Problem) is { } advice) w.WriteString("advice", advice.Replace("NAME", e.Name, StringComparison.Ordinal));
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -208,7 +208,7 @@ internal static class StatusCommand
         output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
     }
 
-    internal static string HeldAs(AuditEntry e) => e.Holding?.Word() ?? "none";
+    internal static string HeldAs(AuditEntry e) => e.Holding?.ToString().ToLowerInvariant() ?? "none";
     internal static string Mac(MacAddress mac) => mac.Value == 0 ? "" : mac.ToString();
     private static string ShortUuid(Guid uuid) => uuid == Guid.Empty ? "-" : uuid.ToString("N")[..8];
     private static string Truncate(string text, int width) => text.Length <= width ? text : text[..(width - 1)] + "~";

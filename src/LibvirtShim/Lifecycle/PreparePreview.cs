@@ -9,12 +9,8 @@ namespace LibvirtShim.Lifecycle;
 /// <summary>Something that stops <c>prepare</c>: the line the hook would print, and what the administrator can do.</summary>
 internal sealed record PreviewProblem(string Message, string Advice);
 
-/// <summary>What <c>prepare</c> would do with one owned NIC's link.</summary>
-internal enum NicAction { Create, Keep, Replace, Fail }
-
-/// <summary>What <c>prepare</c> would do with one owned NIC; <paramref name="ExistingIndex"/>: the link kept or replaced.</summary>
-internal sealed record NicPreview(
-    OwnedNic Nic, string? Lower, string LowerNote, NicAction Action, int ExistingIndex, List<PreviewProblem> Problems, List<string> Warnings);
+/// <summary>What <c>prepare</c> would do with one owned NIC.</summary>
+internal sealed record NicPreview(OwnedNic Nic, string? Lower, string LowerNote, string Action, List<PreviewProblem> Problems, List<string> Warnings);
 
 /// <summary>
 /// What <c>prepare begin</c> would do for a domain on this host, for <c>explain</c>: <see cref="Failure"/> is the line
@@ -92,17 +88,16 @@ internal static class PreparePreviewer
                 kernel ??= new PreviewProblem($"{Describe.Nic(domain, nic.Nic)}: cannot create macvtap on {nic.Lower}: {refusal}",
                     "the kernel would refuse this macvtap: change the NIC's MAC or mode, or free the lower device");
             }
-            nics.Add(new NicPreview(nic.Nic, nic.Lower, LowerNote(settings, nic.Nic), problems.Count > 0 ? NicAction.Fail : ActionOf(nic.Action),
-                nic.Existing?.Index ?? 0, problems, warnings));
+            nics.Add(new NicPreview(nic.Nic, nic.Lower, LowerNote(settings, nic.Nic), problems.Count > 0 ? "fails" : ActionText(nic), problems, warnings));
         }
         return new PreparePreview(domain, null, nics, failure, failure is null ? kernel : null);
     }
 
-    private static NicAction ActionOf(LinkAction action) => action switch
+    private static string ActionText(NicPlan nic) => nic.Action switch
     {
-        LinkAction.Keep => NicAction.Keep,
-        LinkAction.Replace => NicAction.Replace,
-        _ => NicAction.Create,
+        LinkAction.Keep => $"keep its macvtap from an earlier prepare (ifindex {nic.Existing!.Value.Index})",
+        LinkAction.Replace => $"replace its macvtap from an earlier prepare (ifindex {nic.Existing!.Value.Index}: other MAC, lower device or mode, down, or unlabelled)",
+        _ => "create the macvtap",
     };
 
     private static string Advice(PrepareProblem problem, ShimSettings settings, NameScheme scheme, LinkMarker marker, Dictionary<string, Link> links, NameState state)

@@ -314,7 +314,7 @@ internal static class DoctorChecks
         checks.Add(problems.Count == 0
             ? DoctorCheck.Ok(area, $"{settings.StateDir}: {state.Count} names held, in agreement with the kernel")
             : DoctorCheck.Fail(area, $"{problems.Count} disagreement(s) between the state and the kernel: " +
-                string.Join("; ", problems.Take(3).Select(p => $"{p.Name}: {p.Problem!.Value.Describe().Text}")) + (problems.Count > 3 ? "; ..." : ""),
+                string.Join("; ", problems.Take(3).Select(p => $"{p.Name}: {p.Problem}")) + (problems.Count > 3 ? "; ..." : ""),
                 "'libvirt-shim status' lists them with what to do; 'libvirt-shim seed' rebuilds the state from what runs"));
         double used = (double)state.HeldManagedNames / scheme.Capacity;
         if (used >= 0.9)

@@ -42,7 +42,7 @@ internal static class DoctorCommand
             foreach (DoctorCheck check in checks)
             {
                 w.WriteStartObject();
-                w.WriteString("status", check.Status.Word());
+                w.WriteString("status", check.Status.ToString().ToLowerInvariant());
                 w.WriteString("area", check.Area);
                 w.WriteString("detail", check.Detail);
                 if (check.Fix is null) w.WriteNull("fix"); else w.WriteString("fix", check.Fix);
