@@ -61,14 +61,16 @@ shim_version_lt() {
 }
 
 # shim_reload_libvirt ETC [RECORD]: SIGHUP every libvirtd and virtqemud that reads its configuration from ETC (the same
-# directory as /etc/libvirt in its own mount namespace), so it looks for hooks again, and say so. Appends "PID TIME"
-# to RECORD for each (libvirt-shim doctor reads it). Running guests are not affected by SIGHUP.
+# directory as /etc/libvirt in its own mount namespace), so it looks for hooks again, and say so, naming the daemons it
+# found. Appends "PID SECONDS.NANOSECONDS" to RECORD for each (libvirt-shim doctor reads it). Running guests are not
+# affected by SIGHUP.
 shim_reload_libvirt() {
   _h_want=$(stat -L -c %d:%i "$1" 2>/dev/null || true)
-  _h_sent=0
+  _h_sent=0 _h_found=0
   for _h_dir in /proc/[0-9]*; do
     _h_comm=$(cat "$_h_dir/comm" 2>/dev/null) || continue
     case $_h_comm in libvirtd|virtqemud) ;; *) continue ;; esac
+    _h_found=1
     _h_pid=${_h_dir#/proc/}
     _h_seen=$(stat -L -c %d:%i "$_h_dir/root/etc/libvirt" 2>/dev/null || true)
     if [ -n "$_h_want" ] && [ "$_h_seen" != "$_h_want" ]; then
@@ -78,12 +80,14 @@ shim_reload_libvirt() {
     if kill -HUP "$_h_pid" 2>/dev/null; then
       echo "sent SIGHUP to $_h_comm (pid $_h_pid): it looks for hooks again (running guests are not affected)"
       if [ -n "${2:-}" ]; then
-        mkdir -p "$(dirname "$2")" && echo "$_h_pid $(date +%s)" >> "$2" 2>/dev/null || true
+        mkdir -p "$(dirname "$2")" && echo "$_h_pid $(date +%s.%N)" >> "$2" 2>/dev/null || true
       fi
       _h_sent=1
     fi
   done
-  if [ "$_h_sent" = 0 ]; then
-    echo "libvirtd is not running: it looks for hooks when it starts"
+  if [ "$_h_found" = 0 ]; then
+    echo "neither libvirtd nor virtqemud is running: whichever starts looks for hooks then"
+  elif [ "$_h_sent" = 0 ]; then
+    echo "no libvirtd or virtqemud that reads $1 is running: it looks for hooks when it starts"
   fi
 }

@@ -13,7 +13,8 @@
 # SIGHUP, and install.sh says so. Running it again upgrades the executable and keeps the settings.
 # --root DIR installs into a tree (tests; no signal). --etc DIR is libvirt's config directory (default $ROOT/etc/libvirt).
 # --no-reload sends no signal; --reload sends it even with --root (to the daemons that read that tree's etc/libvirt,
-# e.g. one in a mount namespace over it). Refuses when the Debian package libvirt-shim is installed (use apt for that one).
+# e.g. one in a mount namespace over it). Refuses when the Debian package libvirt-shim is installed (use apt for that one);
+# a package removed but not purged (dpkg: config-files) is gone: its settings file, if still there, is kept and used.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,8 +42,15 @@ fi
 etc=${etc:-$root/etc/libvirt}
 [ -x "$binary" ] || fail "$binary not found or not executable; run ./build.sh first (or give --binary FILE)"
 shim_is_shim "" "$binary" || fail "$binary is not a libvirt-shim executable"
-[ -f "$root/var/lib/dpkg/info/libvirt-shim.list" ] && \
-  fail "the Debian package libvirt-shim is installed here: upgrade it with 'apt-get install ./libvirt-shim_VERSION_amd64.deb', or remove it ('apt-get remove libvirt-shim') before using install.sh"
+# The package's dpkg state ("installed", "config-files", ...; nothing when dpkg never knew it), from dpkg's status file.
+package_state=$(awk '/^Package: / { mine = ($2 == "libvirt-shim") } mine && /^Status: / { print $4; exit }' \
+  "$root/var/lib/dpkg/status" 2>/dev/null || true)
+case $package_state in
+  ""|not-installed) ;;
+  config-files) echo "note: the Debian package libvirt-shim was removed but not purged: only its settings and log remain, and are kept" ;;
+  *) fail "the Debian package libvirt-shim is installed here (dpkg: $package_state): upgrade it with" \
+       "'apt-get install ./libvirt-shim_VERSION_amd64.deb', or remove it ('apt-get remove libvirt-shim' keeps its settings) before using install.sh" ;;
+esac
 
 sbin="$root/usr/local/sbin"
 libdir="$root/usr/local/lib/libvirt-shim"

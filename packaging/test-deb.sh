@@ -10,7 +10,8 @@
 # Scenarios: a fresh install (hook in hooks/qemu, settings as a conffile, SIGHUP), reinstall (no change, no SIGHUP),
 # remove (binary and hook gone, settings kept, SIGHUP) and purge (settings gone); another program's hooks/qemu
 # (libvirt-shim goes to qemu.d/, the other hook is untouched by install and remove); an installation by
-# hooks/install.sh (the package refuses). Exit 0 when all pass, 1 on a failure, 77 when this machine cannot run it.
+# hooks/install.sh (the package refuses); a package removed but not purged (install.sh installs, a later purge leaves
+# that installation's state and log). Exit 0 when all pass, 1 on a failure, 77 when this machine cannot run it.
 set -euo pipefail
 
 if [ "${1:-}" != --inside ]; then
@@ -139,5 +140,24 @@ case $(installed_state) in ""|?n) ;; *) fail "after the refused install, dpkg sa
 pass "an install.sh installation is there: the package refuses, says why, and leaves nothing"
 rm -rf /usr/local/lib/libvirt-shim
 dpkg --purge libvirt-shim >/dev/null 2>&1 || true
+
+# 6. Removed but not purged (dpkg: rc): hooks/install.sh takes over, keeping the settings; a later purge deletes the
+# conffile only, not that installation's state and log.
+apt install "$deb" || fail "apt-get install (before remove)"
+echo '{ "LogLevel": "Debug" }' > /etc/libvirt/libvirt-shim.json
+mkdir -p /run/libvirt/shim /var/log/libvirt && echo state > /run/libvirt/shim/marker && echo log > /var/log/libvirt/shim.log
+apt remove libvirt-shim || fail "apt-get remove (before install.sh)"
+[ "$(installed_state)" = rc ] || fail "after remove, dpkg says '$(installed_state)', not rc"
+hooks/install.sh --binary artifacts/libvirt-shim --no-reload > "$work/last.log" 2>&1 || fail "install.sh refused a removed-but-not-purged package"
+grep -q "removed but not purged" "$work/last.log" || fail "install.sh did not say the package was removed but not purged"
+grep -q "kept existing settings /etc/libvirt/libvirt-shim.json" "$work/last.log" || fail "install.sh did not keep the settings"
+[ "$(readlink /etc/libvirt/hooks/qemu)" = /usr/local/sbin/libvirt-shim ] || fail "install.sh did not install the hook"
+pass "removed but not purged: install.sh installs, keeps the settings, and says so"
+apt purge libvirt-shim || fail "apt-get purge (after install.sh)"
+grep -q "its state and log stay" "$work/last.log" || fail "purge did not say it left install.sh's state and log"
+[ -f /run/libvirt/shim/marker ] && [ -f /var/log/libvirt/shim.log ] || fail "purge deleted install.sh's state or log"
+[ "$(readlink /etc/libvirt/hooks/qemu)" = /usr/local/sbin/libvirt-shim ] || fail "purge touched install.sh's hook"
+pass "purge after install.sh: the state, the log and install.sh's hook stay"
+hooks/uninstall.sh --no-reload > "$work/last.log" 2>&1 || fail "uninstall.sh"
 
 echo "all package checks passed (libvirt-shim $version)"

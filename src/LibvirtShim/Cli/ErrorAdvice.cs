@@ -18,6 +18,7 @@ internal static class ErrorAdvice
         StateAccessException => NotRoot() ? "run it as root" : "libvirt-shim keeps its state in StateDir, which must be a directory only root can write",
         UnauthorizedAccessException => "run it as root",
         FileCallException { Errno: Errno.EPERM or Errno.EACCES } => "run it as root",
+        FileCallException { Errno: Errno.ENOENT } => "check the path",
         NetlinkException { Errno: Errno.EPERM or Errno.EACCES } => "changing links needs CAP_NET_ADMIN: run it as root",
         DomainXmlException => "check the domain XML ('virsh dumpxml DOMAIN' shows what libvirt has)",
         FileNotFoundException or DirectoryNotFoundException => "check the path",

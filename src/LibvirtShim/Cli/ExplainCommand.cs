@@ -3,6 +3,7 @@ using System.Text.Json;
 using LibvirtShim.Domain;
 using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Logging;
 using LibvirtShim.Net;
 
 namespace LibvirtShim.Cli;
@@ -10,9 +11,10 @@ namespace LibvirtShim.Cli;
 /// <summary><c>explain DOMAIN.xml</c>: what <c>prepare begin</c> would do for the domain on this host, doing none of it.</summary>
 internal static class ExplainCommand
 {
-    public static int Run(string file, bool json, IReadOnlyList<string> settingOverrides, TextReader stdin, TextWriter output)
+    public static int Run(string file, bool json, IReadOnlyList<string> settingOverrides, Stream stdin, TextWriter output)
     {
-        byte[] xml = file == "-" ? Encoding.UTF8.GetBytes(stdin.ReadToEnd()) : File.ReadAllBytes(file);
+        if (!json) output = new PrintableWriter(output);
+        byte[] xml = DomainXml.ReadInput(file, stdin);
         DomainDescription domain;
         try
         {
@@ -77,6 +79,7 @@ internal static class ExplainCommand
         foreach (NicPreview nic in preview.Nics)
         {
             output.WriteLine($"  NIC {nic.Nic.Mac}  {nic.Nic.Name,-15} {nic.Nic.Mode.Name(),-8} on {nic.LowerNote}: {nic.Action}");
+            output.WriteLine($"      {nic.LinkSettings}");
             foreach (PreviewProblem problem in nic.Problems) output.WriteLine($"      problem: {problem.Message}");
             foreach (string warning in nic.Warnings) output.WriteLine($"      warning: {warning}");
         }
@@ -89,7 +92,8 @@ internal static class ExplainCommand
             int created = preview.Nics.Count(n => n.Action.StartsWith("create", StringComparison.Ordinal) || n.Action.StartsWith("replace", StringComparison.Ordinal));
             int kept = preview.Nics.Count - created;
             string keeping = kept > 0 ? $" and keeping {kept} from an earlier prepare" : "";
-            output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} (up, with the guest's MAC, marked as libvirt-shim's);");
+            output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} (up, with the guest's MAC, marked as libvirt-shim's,");
+            output.WriteLine("with no host address: the host never sends from them);");
             output.WriteLine("release end deletes them when the guest stops.");
         }
     }
@@ -97,7 +101,7 @@ internal static class ExplainCommand
     private static void WriteFailure(TextWriter output, string domain, PreviewProblem problem, string step)
     {
         output.WriteLine($"result: {step} would FAIL, and 'virsh start {domain}' with it, showing:");
-        output.WriteLine($"  error: Hook script execution failed: ... unexpected exit status 1: libvirt-shim: {FailureMessage.OneLine(problem.Message)}");
+        output.WriteLine($"  error: Hook script execution failed: ... unexpected exit status 1: libvirt-shim: {problem.Message}");
         output.WriteLine($"what to do: {problem.Advice}");
     }
 
@@ -116,7 +120,7 @@ internal static class ExplainCommand
             if (failure is null) w.WriteNull("failure");
             else
             {
-                w.WriteString("failure", "libvirt-shim: " + FailureMessage.OneLine(failure.Message));
+                w.WriteString("failure", "libvirt-shim: " + Printable.Escape(failure.Message));
                 w.WriteString("advice", failure.Advice);
             }
             if (preview?.StateNote is { } note) w.WriteString("stateNote", note);
@@ -130,6 +134,9 @@ internal static class ExplainCommand
                 if (nic.Lower is null) w.WriteNull("lower"); else w.WriteString("lower", nic.Lower);
                 w.WriteString("lowerNote", nic.LowerNote);
                 w.WriteString("action", nic.Action);
+                if (nic.Nic.Mtu == 0) w.WriteNull("mtu"); else w.WriteNumber("mtu", nic.Nic.Mtu);
+                if (nic.LowerMtu == 0) w.WriteNull("lowerMtu"); else w.WriteNumber("lowerMtu", nic.LowerMtu);
+                w.WriteBoolean("allMulticast", nic.Nic.AllMulticast);
                 w.WriteStartArray("problems");
                 foreach (PreviewProblem p in nic.Problems) w.WriteStringValue(p.Message);
                 w.WriteEndArray();

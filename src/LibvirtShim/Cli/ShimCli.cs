@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using ConsoleAppFramework;
 
 namespace LibvirtShim.Cli;
@@ -19,6 +20,8 @@ internal static class ShimCli
         ("status", 0, "Names held, per lower device, beside the kernel's links, and what disagrees (--json)."),
         ("explain", 1, "What 'prepare' would do for a domain XML on this host, without doing it."),
         ("adopt", 1, "Hand a definition's direct NICs to libvirt-shim; prints the XML for 'virsh define'."),
+        ("attach-interface", 1, "Hot-plug a NIC owned by libvirt-shim into a guest (--source or --network; --live, --config)."),
+        ("detach-interface", 1, "Unplug a NIC owned by libvirt-shim (--mac), delete its macvtap and free its name."),
         ("seed", 0, "Rebuild the state from running guests, definitions and the kernel's links."),
         ("replay", 1, "Run recorded hook calls through the hook logic against the kernel."),
         ("hook", 2, "Run one hook call as libvirt does (the domain XML on stdin)."),
@@ -43,7 +46,7 @@ internal static class ShimCli
         if (index < 0)
         {
             string what = verb.StartsWith('-') ? "option" : "command";
-            Console.Error.WriteLine($"libvirt-shim: unknown {what} '{verb}'; the commands are {string.Join(", ", Verbs.Select(v => v.Name))} (see 'libvirt-shim --help')");
+            Console.Error.WriteLine($"libvirt-shim: unknown {what} '{Printable.Escape(verb)}'; the commands are {string.Join(", ", Verbs.Select(v => v.Name))} (see 'libvirt-shim --help')");
             return UsageError;
         }
 
@@ -52,7 +55,7 @@ internal static class ShimCli
         ConsoleApp.LogError = text =>
         {
             usageError = true;
-            Console.Error.WriteLine($"libvirt-shim {verb}: {text.TrimEnd()} (see 'libvirt-shim {verb} --help')");
+            Console.Error.WriteLine($"libvirt-shim {verb}: {Printable.Escape(text.TrimEnd())} (see 'libvirt-shim {verb} --help')");
         };
         var app = ConsoleApp.Create();
         app.Add<ShimCommands>();
@@ -132,7 +135,7 @@ internal static class ShimCli
         text.WriteLine("Usage: libvirt-shim COMMAND [ARGUMENTS] [OPTIONS] [-- SETTING OVERRIDES]");
         text.WriteLine();
         text.WriteLine("Commands:");
-        foreach (var (name, _, summary) in Verbs) text.WriteLine($"  {name,-9} {summary}");
+        foreach (var (name, _, summary) in Verbs) text.WriteLine($"  {name,-16} {summary}");
         text.WriteLine();
         text.WriteLine("Examples:");
         text.WriteLine("  sudo libvirt-shim doctor                                 is this host ready?");

@@ -16,16 +16,17 @@ internal sealed class ShimCommands
 
     /// <summary>Show every name held, per lower device: domain, UUID, MAC, mode, link state, and what disagrees with the kernel (leaked link, missing link, stale reservation) with what to do. Exit status 0 when state and kernel agree, 3 when not. Example: libvirt-shim status --json | jq '.names[] | select(.problem)'</summary>
     /// <param name="json">Print JSON for tools instead of tables.</param>
+    /// <param name="format">text (default), json, or prometheus: node_exporter's textfile format (exit status 0 whenever it was written).</param>
     [Command("status")]
-    public int Status(ConsoleAppContext context, bool json = false) =>
-        CliRun.Guarded(() => StatusCommand.Run(context.EscapedArguments.ToArray(), json, Console.Out));
+    public int Status(ConsoleAppContext context, bool json = false, string? format = null) =>
+        CliRun.Guarded(() => StatusCommand.Run(context.EscapedArguments.ToArray(), json, Console.Out, format));
 
     /// <summary>Show what 'prepare begin' would do for a domain on this host (names, lower devices after Uplinks and Networks, links to create or keep) and the exact error it would fail with, without doing anything. Exit status 0 when prepare would succeed, 1 when not. Example: virsh dumpxml web1 | libvirt-shim explain -</summary>
     /// <param name="file">Domain XML file, or - for stdin.</param>
     /// <param name="json">Print JSON for tools.</param>
     [Command("explain")]
     public int Explain(ConsoleAppContext context, [Argument] string file, bool json = false) =>
-        CliRun.Guarded(() => ExplainCommand.Run(file, json, context.EscapedArguments.ToArray(), Console.In, Console.Out));
+        CliRun.Guarded(() => ExplainCommand.Run(file, json, context.EscapedArguments.ToArray(), Console.OpenStandardInput(), Console.Out));
 
     /// <summary>Hand a definition's direct NICs to libvirt-shim: prints the XML for 'virsh define' (type='ethernet', managed='no', names preassigned from the bitmap and held for the domain). Example: virsh dumpxml web1 | libvirt-shim adopt - &gt; web1.xml &amp;&amp; virsh define web1.xml</summary>
     /// <param name="file">Domain XML file, or - for stdin.</param>
@@ -33,7 +34,35 @@ internal sealed class ShimCommands
     /// <param name="mac">Adopt only the NICs with these MACs (comma-separated).</param>
     [Command("adopt")]
     public int Adopt(ConsoleAppContext context, [Argument] string file, string? network = null, string? mac = null) =>
-        CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.In, Console.Out));
+        CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.OpenStandardInput(), Console.Out));
+
+    /// <summary>Hot-plug a NIC owned by libvirt-shim: a name from the bitmap, its macvtap made as 'prepare' makes it (marks, mode, MAC, MTU), the device attached through libvirt and its &lt;shim:link&gt; added to the metadata; any failure undoes all of it. Without --live or --config: the running guest if it runs, else the definition (as virsh). Example: sudo libvirt-shim attach-interface web1 --source eno1 --mode bridge --live --config</summary>
+    /// <param name="domain">Domain name.</param>
+    /// <param name="source">Lower device (mapped through Uplinks).</param>
+    /// <param name="network">Logical network (resolved through Networks) instead of --source.</param>
+    /// <param name="mode">bridge (default), vepa, private, passthru or source.</param>
+    /// <param name="mac">The NIC's MAC; default a free one in 52:54:00.</param>
+    /// <param name="mtu">The link's MTU (68..65535).</param>
+    /// <param name="live">Plug it into the running guest.</param>
+    /// <param name="config">Add it to the persistent definition.</param>
+    /// <param name="connect">-c, libvirt URI (default: as virsh, LIBVIRT_DEFAULT_URI or libvirt's configured default).</param>
+    [Command("attach-interface")]
+    public int AttachInterface(ConsoleAppContext context, [Argument] string domain, string? source = null, string? network = null, string? mode = null,
+        string? mac = null, int? mtu = null, bool live = false, bool config = false, string? connect = null) =>
+        CliRun.Guarded(() =>
+            HotplugCommand.Attach(domain, source, network, mode, mac, mtu, live, config, connect, context.EscapedArguments.ToArray(), Console.Out));
+
+    /// <summary>Unplug a NIC owned by libvirt-shim: detached through libvirt, waited for until the running guest no longer lists it, then its &lt;shim:link&gt; removed, its macvtap deleted and its name freed. Run it again to finish one that stopped half-way. Example: sudo libvirt-shim detach-interface web1 --mac 52:54:00:aa:00:07 --live --config</summary>
+    /// <param name="domain">Domain name.</param>
+    /// <param name="mac">The NIC's MAC.</param>
+    /// <param name="live">Unplug it from the running guest.</param>
+    /// <param name="config">Remove it from the persistent definition.</param>
+    /// <param name="wait">Seconds to wait for the guest to let the NIC go.</param>
+    /// <param name="connect">-c, libvirt URI (default: as virsh).</param>
+    [Command("detach-interface")]
+    public int DetachInterface(ConsoleAppContext context, [Argument] string domain, string mac, bool live = false, bool config = false, int wait = 30,
+        string? connect = null) =>
+        CliRun.Guarded(() => HotplugCommand.Detach(domain, mac, live, config, wait, connect, context.EscapedArguments.ToArray(), Console.Out));
 
     /// <summary>Rebuild the state from running guests' status XML, persistent definitions and the kernel's links; deletes links of libvirt-shim's that nobody can own any more. Example: sudo libvirt-shim seed</summary>
     [Command("seed")]
@@ -42,7 +71,7 @@ internal sealed class ShimCommands
         {
             using ShimContext shim = CliRun.OpenContext(context.EscapedArguments.ToArray(), "seed");
             using ShimSession session = ShimSession.Open(shim);
-            SeedReport report = session.Reseed(session.State);
+            SeedReport report = session.Seeded ?? session.Reseed(session.State); // seeded once, whichever did it, and counted once
             shim.Log.Information("Seeded {Names} names from {Running} running and {Defined} defined domains; deleted {Leaked} leaked links",
                 report.State.Count, report.RunningDomains, report.DefinedDomains, report.DeletedLinks.Count);
             Console.WriteLine($"seeded {report.State.Count} names from {report.RunningDomains} running and {report.DefinedDomains} defined domains; deleted {report.DeletedLinks.Count} leaked links");

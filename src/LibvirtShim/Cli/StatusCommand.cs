@@ -6,13 +6,20 @@ using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Cli;
 
-/// <summary>What status found: the state (or why there is none), each name beside the kernel, the lower devices.</summary>
+/// <summary>
+/// What status found: the state (or why there is none), each name beside the kernel, the lower devices, and the hook's
+/// links that hold a host address.
+/// </summary>
 internal sealed record StatusReport(
     string StateDir, string Instance, NameScheme Scheme, StateLoad Load, List<AuditEntry> Entries,
-    List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed)
+    List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed,
+    List<ReleaseEntry> LastReleases, IReadOnlyList<string> UnreadableStatusFiles, List<SpeakingLink> Speaking)
 {
     public int Problems => Entries.Count(e => e.Problem is not null);
-    public bool Agrees => Load.State is not null && Problems == 0;
+
+    /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name unrecorded.</summary>
+    public bool Agrees => Load.State is { Skipped.Count: 0 } && Problems == 0 && Unrecorded.Count == 0 && UnreadableStatusFiles.Count == 0
+        && Speaking.Count == 0;
 }
 
 /// <summary><c>status</c>: the state beside the kernel, read under the lock, changing nothing.</summary>
@@ -25,12 +32,19 @@ internal static class StatusCommand
 
     public const int Disagreement = 3;
 
-    public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output)
+    public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output, string? format = null)
     {
+        if (format is not (null or "text" or "json" or StatusPrometheus.Format))
+            throw new ShimException($"--format '{format}' is not one of text, json, prometheus");
         using ShimContext context = CliRun.OpenContext(settingOverrides, "status");
         StatusReport report = Gather(context);
-        if (json) WriteJson(output, report);
-        else WriteTable(output, report);
+        if (format == StatusPrometheus.Format)
+        {
+            StatusPrometheus.Write(output, report, StateWritten(context), context.Clock.GetUtcNow());
+            return 0;
+        }
+        if (json || format == "json") WriteJson(output, report);
+        else WriteTable(new PrintableWriter(output), report);
         return report.Agrees ? 0 : Disagreement;
     }
 
@@ -38,14 +52,21 @@ internal static class StatusCommand
     {
         StateLoad load;
         IReadOnlyList<Link> links;
+        List<ReleaseEntry> releases;
+        List<NameRecord> freed;
         using (StateLease lease = context.Store.Lock())
         {
             load = lease.Load(context.Scheme);
+            releases = ReleaseHistory.Read(context.Settings.StateDir);
             links = context.Links.Dump();
+            freed = GoneDefinitionsReport.Free(context, lease, load.State);
         }
-        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log).Keys.ToHashSet();
+        List<SpeakingLink> speaking = SpeakingLinks.Find(context.Marker, links, context.Links.Addresses());
+        var unreadable = new List<string>();
+        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable).Keys.ToHashSet();
         NameState state = load.State ?? new NameState(context.Scheme);
         var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now);
+        entries.AddRange(freed.Select(GoneDefinitionsReport.Entry));
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
 
@@ -61,8 +82,11 @@ internal static class StatusCommand
                 l.Mac, MadeBy(l)))
             .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
-            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal));
+            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable, speaking);
     }
+
+    private static DateTimeOffset? StateWritten(ShimContext context) =>
+        File.Exists(context.Store.StatePath) ? File.GetLastWriteTimeUtc(context.Store.StatePath) : null;
 
     /// <summary>What to do about each disagreement StateAudit reports.</summary>
     public static string? Advice(string? problem) => problem switch
@@ -74,7 +98,10 @@ internal static class StatusCommand
         "stale: domain not running" => "libvirt's own macvtap of a guest that stopped: 'libvirt-shim seed' forgets it",
         "stale: reservation expired" => "a migration or restore that never came: the next allocation or 'libvirt-shim seed' frees the name",
         "a link someone else made sits on this name" => "the domain cannot start with this name: delete that link ('ip link del NAME') or give the NIC another name",
+        GoneDefinitionsReport.Problem => GoneDefinitionsReport.Advice,
         _ when problem.StartsWith("leaked link", StringComparison.Ordinal) => "'libvirt-shim seed' deletes it",
+        StateAudit.Unlabelled => "the domain's release deletes it, and its next prepare replaces it",
+        StateAudit.UnlabelledUnknown => "the release of the domain whose start failed deletes it; if no guest is starting, 'ip link del NAME'",
         _ => "'libvirt-shim seed' rebuilds the state from what runs",
     };
 
@@ -119,9 +146,26 @@ internal static class StatusCommand
             foreach (UnrecordedLink l in report.Unrecorded)
                 output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} {Mac(l.Mac),-17} made by {l.MadeBy}");
         }
+        WriteReleases(output, report.LastReleases);
+
+        foreach (string skipped in report.Load.State?.Skipped ?? [])
+            output.WriteLine($"{skipped}: the next hook call or 'libvirt-shim seed' completes the state from what runs");
+        foreach (string path in report.UnreadableStatusFiles)
+            output.WriteLine($"status file {path} cannot be read: that guest's links count as in use; check the file");
+
+        if (report.Speaking.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine("links libvirt-shim made that hold a host address (the host may send from them with the guest's MAC):");
+            foreach (SpeakingLink l in report.Speaking)
+            {
+                string advice = SpeakingLinks.Advice.Replace("NAME", l.Link.Name, StringComparison.Ordinal);
+                output.WriteLine($"  {l.Link.Name,-15} #{l.Link.Index,-6} {l.AddressList}: {advice}");
+            }
+        }
 
         output.WriteLine();
-        if (report.Problems == 0 && report.Load.State is not null)
+        if (report.Agrees)
         {
             output.WriteLine("state and kernel agree");
             return;
@@ -132,11 +176,30 @@ internal static class StatusCommand
             foreach (AuditEntry e in report.Entries.Where(e => e.Problem is not null))
                 output.WriteLine($"  {e.Name}: {e.Problem}: {Advice(e.Problem)!.Replace("NAME", e.Name, StringComparison.Ordinal)}");
         }
-        else
+        else if (report.Load.State is null)
         {
             output.WriteLine("no usable state: 'libvirt-shim seed' rebuilds it from the running guests, the definitions and the kernel");
         }
+        if (report.Unrecorded.Count > 0)
+            output.WriteLine($"{report.Unrecorded.Count} link(s) on {scheme.Prefix}N names that no record holds: delete them if nobody uses them, or 'libvirt-shim seed' records them");
     }
+
+    /// <summary>Shown in the table: the most recent ones; --json has them all.</summary>
+    private const int ReleasesShown = 20;
+
+    private static void WriteReleases(TextWriter output, List<ReleaseEntry> releases)
+    {
+        if (releases.Count == 0) return;
+        output.WriteLine();
+        output.WriteLine("last release per domain, newest first (the shutoff reason is libvirt's, since 10.5; '-': none given):");
+        output.WriteLine($"  {"DOMAIN",-20} {"UUID",-8} {"RELEASED (UTC)",-19} REASON");
+        foreach (ReleaseEntry r in releases.Take(ReleasesShown))
+            output.WriteLine($"  {Truncate(r.Domain, 20),-20} {ShortUuid(r.Uuid ?? Guid.Empty),-8} {At(r.At),-19} {r.Reason}");
+        if (releases.Count > ReleasesShown) output.WriteLine($"  ... and {releases.Count - ReleasesShown} earlier ones (--json lists them)");
+    }
+
+    private static string At(long unixSeconds) =>
+        DateTimeOffset.FromUnixTimeSeconds(unixSeconds).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Describe(LowerDevice lower, IReadOnlySet<string> allowed)
     {
@@ -159,6 +222,13 @@ internal static class StatusCommand
             w.WriteNumber("capacity", report.Scheme.Capacity);
             w.WriteNumber("heldManagedNames", report.Load.State?.HeldManagedNames ?? 0);
             w.WriteNumber("problems", report.Problems);
+            w.WriteBoolean("agrees", report.Agrees);
+            w.WriteStartArray("skippedRecords");
+            foreach (string skipped in report.Load.State?.Skipped ?? []) w.WriteStringValue(skipped);
+            w.WriteEndArray();
+            w.WriteStartArray("unreadableStatusFiles");
+            foreach (string path in report.UnreadableStatusFiles) w.WriteStringValue(path);
+            w.WriteEndArray();
             w.WriteStartArray("names");
             foreach (AuditEntry e in report.Entries)
             {
@@ -200,6 +270,30 @@ internal static class StatusCommand
                 w.WriteString("lower", l.Lower);
                 w.WriteString("mac", Mac(l.Mac));
                 w.WriteString("madeBy", l.MadeBy);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("lastReleases");
+            foreach (ReleaseEntry r in report.LastReleases)
+            {
+                w.WriteStartObject();
+                w.WriteString("domain", r.Domain);
+                w.WriteString("uuid", r.Uuid is { } uuid ? uuid.ToString("D") : "");
+                w.WriteString("at", DateTimeOffset.FromUnixTimeSeconds(r.At).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+                if (r.Reason == "-") w.WriteNull("reason"); else w.WriteString("reason", r.Reason);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("linksWithHostAddresses");
+            foreach (SpeakingLink l in report.Speaking)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", l.Link.Name);
+                w.WriteNumber("ifindex", l.Link.Index);
+                w.WriteStartArray("addresses");
+                foreach (HostAddress a in l.Addresses) w.WriteStringValue(a.ToString());
+                w.WriteEndArray();
+                w.WriteString("advice", SpeakingLinks.Advice.Replace("NAME", l.Link.Name, StringComparison.Ordinal));
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -4,8 +4,8 @@ using LibvirtShim.Net;
 
 namespace LibvirtShim.Domain;
 
-/// <summary>A libvirt <c>direct</c> NIC that can be handed to the hook.</summary>
-internal sealed record DirectNic(XElement Interface, MacAddress? Mac, string? SourceDevice, string Mode);
+/// <summary>A libvirt <c>direct</c> NIC that can be handed to the hook; <see cref="Mtu"/> is its &lt;mtu size&gt;, as written.</summary>
+internal sealed record DirectNic(XElement Interface, MacAddress? Mac, string? SourceDevice, string Mode, string? Mtu);
 
 /// <summary>
 /// Rewrites <c>&lt;interface type='direct'&gt;</c> NICs into NICs the hook owns: <c>type='ethernet'</c>,
@@ -25,7 +25,8 @@ internal static class DirectNicConversion
             if ((string?)nic.Attribute("type") != "direct") continue;
             XElement? source = nic.Element("source");
             MacAddress? mac = MacAddress.TryParse((string?)nic.Element("mac")?.Attribute("address"), out MacAddress m) ? m : null;
-            nics.Add(new DirectNic(nic, mac, (string?)source?.Attribute("dev"), (string?)source?.Attribute("mode") ?? LibvirtDefaultMode));
+            nics.Add(new DirectNic(nic, mac, (string?)source?.Attribute("dev"), (string?)source?.Attribute("mode") ?? LibvirtDefaultMode,
+                (string?)nic.Element("mtu")?.Attribute("size")));
         }
         return nics;
     }
@@ -36,6 +37,8 @@ internal static class DirectNicConversion
         if (nic.Interface.Element("virtualport") is not null) return "has a <virtualport> (802.1Qbg/Qbh), which only libvirt can set up";
         if (nic.SourceDevice is null) return "has no <source dev='...'>";
         if (!MacvtapModes.TryParse(nic.Mode, out _)) return $"has an unknown mode '{nic.Mode}'";
+        if (nic.Mtu is { } mtu && !ShimMetadata.TryParseMtu(mtu, out _))
+            return $"has <mtu size='{DomainReader.Shorten(mtu)}'>, not an MTU ({ShimMetadata.MtuRange})";
         return null;
     }
 
@@ -53,6 +56,8 @@ internal static class DirectNicConversion
         var link = new XElement(ShimMetadata.Link, new XAttribute("mac", nic.Mac!.Value.ToString()));
         link.Add(network is null ? new XAttribute("source", source!) : new XAttribute("network", network));
         link.Add(new XAttribute("mode", mode.Name()));
+        // The <mtu> element stays too: libvirt tells a virtio guest the MTU through it (host_mtu).
+        if (nic.Mtu is { } mtu) link.Add(new XAttribute("mtu", mtu));
         MetadataRoot(domain).Add(link);
     }
 
@@ -71,12 +76,18 @@ internal static class DirectNicConversion
     public static DirectNic EnsureMac(DirectNic nic)
     {
         if (nic.Mac is not null) return nic;
-        Span<byte> random = stackalloc byte[3];
-        RandomNumberGenerator.Fill(random);
-        var mac = new MacAddress(0x525400000000UL | ((ulong)random[0] << 16) | ((ulong)random[1] << 8) | random[2]);
+        MacAddress mac = RandomMac();
         nic.Interface.Element("mac")?.Remove();
         nic.Interface.AddFirst(new XElement("mac", new XAttribute("address", mac.ToString())));
         return nic with { Mac = mac };
+    }
+
+    /// <summary>A random MAC in libvirt's 52:54:00 range.</summary>
+    public static MacAddress RandomMac()
+    {
+        Span<byte> random = stackalloc byte[3];
+        RandomNumberGenerator.Fill(random);
+        return new MacAddress(0x525400000000UL | ((ulong)random[0] << 16) | ((ulong)random[1] << 8) | random[2]);
     }
 
     private static XElement MetadataRoot(XElement domain)

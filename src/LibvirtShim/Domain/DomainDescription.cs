@@ -16,8 +16,10 @@ internal sealed record DomainDescription(
 /// An <c>&lt;interface type='ethernet'&gt;</c> with <c>&lt;target dev managed='no'/&gt;</c> whose MAC has a
 /// <c>&lt;shim:link&gt;</c> in the metadata: the hook creates and deletes its macvtap.
 /// Exactly one of <see cref="Source"/> (a lower device) and <see cref="Network"/> (a logical network) is set.
+/// <see cref="Mtu"/> is 0 when the link takes the lower device's; <see cref="AllMulticast"/> is on unless turned off.
 /// </summary>
-internal sealed record OwnedNic(MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode);
+internal sealed record OwnedNic(
+    MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode, uint Mtu = 0, bool AllMulticast = true);
 
 /// <summary>A macvtap libvirt creates itself: a <c>direct</c> NIC, or a <c>network</c> NIC whose actual type is direct.</summary>
 internal sealed record LibvirtMacvtap(MacAddress Mac, string? Name, string? Lower, MacvtapMode Mode);

@@ -105,8 +105,24 @@ internal static class DomainReader
         string name = (string?)target.Attribute("dev") ?? "";
         if (InterfaceName.Problem(name) is { } nameProblem)
             throw new DomainXmlException($"NIC {mac}: target dev '{Shorten(name)}' {nameProblem}");
-        return new OwnedNic(mac, name, source, network, mode);
+        return new OwnedNic(mac, name, source, network, mode, ReadMtu(link, $"NIC {mac} ({name})"), ReadAllMulticast(link, $"NIC {mac} ({name})"));
     }
+
+    /// <summary>mtu='N': the link's MTU (0 when absent: the lower device's).</summary>
+    private static uint ReadMtu(XElement link, string nic)
+    {
+        if (link.Attribute("mtu") is not { } attribute) return 0;
+        if (ShimMetadata.TryParseMtu(attribute.Value, out uint mtu)) return mtu;
+        throw new DomainXmlException($"{nic}: mtu='{Shorten(attribute.Value)}' is not an MTU ({ShimMetadata.MtuRange})");
+    }
+
+    /// <summary>allmulticast: on unless 'off' (or 'no', libvirt's other spelling of a boolean).</summary>
+    private static bool ReadAllMulticast(XElement link, string nic) => (string?)link.Attribute("allmulticast") switch
+    {
+        null or "on" or "yes" => true,
+        "off" or "no" => false,
+        string other => throw new DomainXmlException($"{nic}: allmulticast='{Shorten(other)}' is neither on nor off (nor yes, no)"),
+    };
 
     private static XElement SingleInterfaceWithMac(Dictionary<MacAddress, (XElement First, bool Twice)> interfaces, MacAddress mac)
     {
@@ -155,6 +171,6 @@ internal static class DomainReader
     {
         if (text is null) return "";
         string shown = text.Length <= 40 ? text : text[..40] + "...";
-        return shown.Any(char.IsControl) ? string.Concat(shown.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString())) : shown;
+        return Printable.Escape(shown);
     }
 }

@@ -12,6 +12,17 @@ internal static class ShimMetadata
     public static readonly XName Link = Namespace + "link";
     public const string Prefix = "shim";
 
+    /// <summary>68 is the least an Ethernet link carries (ETH_MIN_MTU); 65535 the most a macvtap takes.</summary>
+    public const uint MinimumMtu = 68;
+    public const uint MaximumMtu = 65535;
+
+    public static string MtuRange => $"a whole number from {MinimumMtu} to {MaximumMtu}";
+
+    /// <summary>An mtu= value (or a libvirt &lt;mtu size&gt;): digits only, within the range.</summary>
+    public static bool TryParseMtu(string text, out uint mtu) =>
+        uint.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out mtu)
+        && mtu is >= MinimumMtu and <= MaximumMtu;
+
     public static IEnumerable<XElement> Links(XElement domain) =>
         domain.Element("metadata")?.Elements(Root).Elements(Link) ?? [];
 }

@@ -6,8 +6,12 @@ namespace LibvirtShim.Lifecycle;
 /// <summary>Domains as libvirt keeps them on disk: status files of running guests, persistent definitions.</summary>
 internal static class DomainInventory
 {
-    /// <summary>Every readable NAME.xml in a directory (not *.xml.new, not *.pid), keyed by UUID; unreadable ones are logged and skipped.</summary>
-    public static Dictionary<Guid, DomainDescription> Read(string directory, ILogger log)
+    /// <summary>
+    /// Every readable NAME.xml in a directory (not *.xml.new, not *.pid), keyed by UUID; unreadable ones (over a bound,
+    /// torn, not XML) are logged, skipped and, when <paramref name="unreadable"/> is given, listed there: for status
+    /// files that means a guest whose state is unknown, not one that is gone.
+    /// </summary>
+    public static Dictionary<Guid, DomainDescription> Read(string directory, ILogger log, List<string>? unreadable = null)
     {
         var domains = new Dictionary<Guid, DomainDescription>();
         if (!Directory.Exists(directory)) return domains;
@@ -16,12 +20,13 @@ internal static class DomainInventory
             if (!path.EndsWith(".xml", StringComparison.Ordinal)) continue;
             try
             {
-                DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(File.ReadAllBytes(path)));
+                DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(path)));
                 domains[domain.Uuid] = domain;
             }
             catch (Exception e) when (e is DomainXmlException or IOException or UnauthorizedAccessException)
             {
                 log.Warning("Skipped {Path}: {Problem}", path, e.Message);
+                unreadable?.Add(path);
             }
         }
         return domains;
@@ -34,7 +39,7 @@ internal static class DomainInventory
         string path = Path.Combine(configDirectory, domainName + ".xml");
         try
         {
-            DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(File.ReadAllBytes(path)));
+            DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(path)));
             return domain.Uuid == uuid ? domain : null;
         }
         catch (Exception e) when (e is DomainXmlException or IOException or UnauthorizedAccessException)

@@ -9,36 +9,80 @@ namespace LibvirtShim.Lifecycle;
 /// How a link the hook created is recognised in the kernel, even with the state lost. Its netdev group is set
 /// atomically at creation: 0x80000000 | 31 bits hashed from the domain's UUID and this hook's instance, one group per
 /// domain, so a domain's links go in one deletion. Its alias, which only root can set, is "libvirt-shim:UUID@INSTANCE".
-/// The instance (the host name unless set) keeps apart several libvirt daemons sharing one kernel.
+/// The instance keeps apart several libvirt daemons sharing one kernel. Unless set, it is the host's machine id
+/// (/etc/machine-id), which renaming the host does not change; links marked with the host name, the identity of
+/// earlier versions, are recognised too.
 /// </summary>
-internal sealed class LinkMarker(string instance)
+internal sealed class LinkMarker
 {
     private const string AliasPrefix = "libvirt-shim:";
     private const uint GroupFlag = 0x8000_0000;
+    private const string MachineIdPath = "/etc/machine-id";
 
-    public string Instance { get; } = instance;
+    private readonly string[] _recognised;
+
+    /// <param name="instance">The identity this hook marks its links with.</param>
+    /// <param name="earlier">Identities this host marked links with before, recognised as its own.</param>
+    public LinkMarker(string instance, IEnumerable<string>? earlier = null)
+    {
+        Instance = instance;
+        _recognised = [instance, .. (earlier ?? []).Where(e => e.Length > 0 && e != instance).Distinct(StringComparer.Ordinal)];
+    }
+
+    public string Instance { get; }
 
     public static LinkMarker For(Configuration.ShimSettings settings) =>
-        new(settings.Instance.Length > 0 ? settings.Instance : Environment.MachineName);
+        settings.Instance.Length > 0 ? new(settings.Instance) : new(DefaultInstance(ReadMachineId(), Environment.MachineName), [Environment.MachineName]);
 
-    public uint Group(Guid domain)
+    /// <summary>The machine id when the host has a valid one (32 lowercase hex digits), else the host name.</summary>
+    internal static string DefaultInstance(string? machineId, string hostName) =>
+        machineId?.Trim() is { Length: 32 } id && id.All(char.IsAsciiHexDigitLower) ? id : hostName;
+
+    private static string? ReadMachineId()
     {
-        Span<byte> bytes = stackalloc byte[16 + Encoding.UTF8.GetByteCount(Instance)];
+        try
+        {
+            return File.ReadAllText(MachineIdPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public uint Group(Guid domain) => Group(domain, Instance);
+
+    private static uint Group(Guid domain, string instance)
+    {
+        Span<byte> bytes = stackalloc byte[16 + Encoding.UTF8.GetByteCount(instance)];
         domain.TryWriteBytes(bytes, bigEndian: true, out _);
-        Encoding.UTF8.GetBytes(Instance, bytes[16..]);
+        Encoding.UTF8.GetBytes(instance, bytes[16..]);
         return GroupFlag | ((uint)XxHash32.HashToUInt32(bytes) & ~GroupFlag);
+    }
+
+    private bool IsGroupOf(Guid domain, uint group)
+    {
+        foreach (string instance in _recognised)
+        {
+            if (Group(domain, instance) == group) return true;
+        }
+        return false;
     }
 
     public string Alias(Guid domain) => $"{AliasPrefix}{domain:D}@{Instance}";
 
-    /// <summary>The domain a link was created for by this instance, when it carries both marks.</summary>
+    /// <summary>The domain a link was created for by this instance (under its identity now or an earlier one), when it carries both marks.</summary>
     public Guid? Owner(Link link)
     {
         if (link.Alias is not { } alias || !alias.StartsWith(AliasPrefix, StringComparison.Ordinal)) return null;
         ReadOnlySpan<char> rest = alias.AsSpan(AliasPrefix.Length);
         int at = rest.IndexOf('@');
-        if (at < 0 || !rest[(at + 1)..].SequenceEqual(Instance) || !Guid.TryParse(rest[..at], out Guid domain)) return null;
-        return link.Group == Group(domain) ? domain : null;
+        if (at < 0 || !Guid.TryParse(rest[..at], out Guid domain)) return null;
+        foreach (string instance in _recognised)
+        {
+            if (rest[(at + 1)..].SequenceEqual(instance)) return link.Group == Group(domain, instance) ? domain : null;
+        }
+        return null;
     }
 
     /// <summary>A macvtap in the hook's group range without an alias: created, then interrupted before the alias was set.</summary>
@@ -47,8 +91,8 @@ internal sealed class LinkMarker(string instance)
 
     /// <summary>The owner from the marks, or for an unlabelled link the one of <paramref name="candidates"/> whose group it has.</summary>
     public Guid? OwnerAmong(Link link, IEnumerable<Guid> candidates) =>
-        Owner(link) ?? (IsUnlabelled(link) ? candidates.Where(d => Group(d) == link.Group).Cast<Guid?>().FirstOrDefault() : null);
+        Owner(link) ?? (IsUnlabelled(link) ? candidates.Where(d => IsGroupOf(d, link.Group)).Cast<Guid?>().FirstOrDefault() : null);
 
     public bool IsOwnedBy(Link link, Guid domain) =>
-        Owner(link) == domain || (IsUnlabelled(link) && link.Group == Group(domain));
+        Owner(link) == domain || (IsUnlabelled(link) && IsGroupOf(domain, link.Group));
 }

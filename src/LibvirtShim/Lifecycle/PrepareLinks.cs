@@ -5,9 +5,9 @@ using LibvirtShim.Netlink;
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>
-/// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, up, marked as
-/// the hook's), as <see cref="PreparePlanner"/> plans it. All or nothing: on any failure what this call created is
-/// deleted and the state file is left as it was.
+/// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, MTU, allmulticast,
+/// no host address, up, marked as the hook's), as <see cref="PreparePlanner"/> plans it. All or nothing: on any failure
+/// what this call created is deleted and the state file is left as it was.
 /// </summary>
 internal static class PrepareLinks
 {
@@ -30,18 +30,23 @@ internal static class PrepareLinks
         DeleteReplaced(context, domain, plan);
 
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
-        IReadOnlyList<LinkOutcome> outcomes = context.Links.CreateMacvtaps(toCreate.Select(n => Request(context.Marker, domain, n)).ToList());
-        int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
-        if (failed >= 0)
+        try
         {
-            DeleteCreated(context, domain, toCreate);
-            throw new ShimException($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: {outcomes[failed].Error!.Value.Describe()}");
+            IReadOnlyList<LinkOutcome> outcomes = context.Links.CreateMacvtaps(toCreate.Select(n => Request(context.Marker, domain, n)).ToList());
+            int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
+            if (failed >= 0)
+                throw new ShimException($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: {outcomes[failed].Error!.Value.Describe()}");
+            foreach (NicPlan nic in plan.Nics.Where(n => n.Action == LinkAction.Keep))
+                session.State.Put(Record(domain, nic, nic.Existing!.Value.Index, session.State));
+            for (int i = 0; i < toCreate.Count; i++)
+                session.State.Put(Record(domain, toCreate[i], outcomes[i].Created!.Value.Index, session.State));
+            session.Commit();
         }
-        foreach (NicPlan nic in plan.Nics.Where(n => n.Action == LinkAction.Keep))
-            session.State.Put(Record(domain, nic, nic.Existing!.Value.Index, session.State));
-        for (int i = 0; i < toCreate.Count; i++)
-            session.State.Put(Record(domain, toCreate[i], outcomes[i].Created!.Value.Index, session.State));
-        session.Commit();
+        catch
+        {
+            DeleteDomainLinks(context, domain);
+            throw;
+        }
         return toCreate.Count;
     }
 
@@ -62,18 +67,26 @@ internal static class PrepareLinks
     }
 
     private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic) =>
-        new(nic.Nic.Name, nic.LowerLink!.Value.Index, nic.Nic.Mac, nic.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid));
+        new(nic.Nic.Name, nic.LowerLink!.Value.Index, nic.Nic.Mac, nic.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid),
+            nic.Nic.Mtu, nic.Nic.AllMulticast);
 
     /// <summary>
-    /// Rollback: whatever now sits on the names this call was creating and carries the domain's marks (including a link
-    /// whose alias could not be set) is this call's, and goes.
+    /// Rollback, whatever failed (the kernel, the state write, a bug): the domain's links go as at release, in one
+    /// deletion of its group when it holds several. Its start is failing, so links kept from an earlier prepare go too; the state on disk
+    /// was not changed. A failure here is logged, and the caller reports the first one.
     /// </summary>
-    private static void DeleteCreated(ShimContext context, DomainDescription domain, List<NicPlan> attempted)
+    private static void DeleteDomainLinks(ShimContext context, DomainDescription domain)
     {
-        IReadOnlyList<Link?> found = context.Links.Find(attempted.Select(n => n.Nic.Name).ToList());
-        var created = found.Where(l => l is { } link && context.Marker.IsOwnedBy(link, domain.Uuid)).Select(l => l!.Value.Index).ToList();
-        if (created.Count == 0) return;
-        foreach (NetlinkError? error in context.Links.Delete(created).Where(e => e is not null))
-            context.Log.Error("Rollback: could not delete a macvtap this call created: {Error}", error!.Value.Describe());
+        try
+        {
+            var names = domain.OwnedNics.Select(n => n.Name).Where(Net.InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
+            var ours = ReleaseLinks.LinksOnTheirNames(context, names).Values.Where(l => context.Marker.IsOwnedBy(l, domain.Uuid)).ToList();
+            foreach (UndeletedLink left in DomainLinkDeletion.Delete(context, domain.Uuid, ours).Failed)
+                context.Log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index, left.Error.Describe());
+        }
+        catch (Exception e) when (e is ShimException or NetlinkException)
+        {
+            context.Log.Error("Rollback: could not delete the macvtaps this call created: {Error}", e.Message);
+        }
     }
 }

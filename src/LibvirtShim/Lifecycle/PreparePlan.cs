@@ -7,7 +7,7 @@ using LibvirtShim.Netlink;
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>The checks <c>prepare</c> makes, in the order it makes them: the first failing one is what it reports.</summary>
-internal enum PrepareCheck { LowerDevice, Name, Passthru, HeldRecord, LowerExists, HeldLink }
+internal enum PrepareCheck { LowerDevice, Name, Passthru, HeldRecord, LowerExists, HeldLink, Mtu }
 
 internal sealed record PrepareProblem(PrepareCheck Check, OwnedNic Nic, string Message);
 
@@ -78,6 +78,8 @@ internal static class PreparePlanner
             Link? existing = links.TryGetValue(nic.Name, out Link e2) ? e2 : null;
             if (existing is { } taken && !marker.IsOwnedBy(taken, domain.Uuid))
                 Fail(PrepareCheck.HeldLink, $"name is held by {HolderOf(marker, taken, state)}");
+            if (lowerLink is { } carrier && nic.Mtu > carrier.Mtu)
+                Fail(PrepareCheck.Mtu, $"mtu {nic.Mtu} is more than lower device {lower} carries (its MTU is {carrier.Mtu})");
             nics.Add(new NicPlan(nic, lower, lowerLink, existing, ActionFor(nic, lowerLink, existing)));
         }
         foreach (var twice in nics.Where(p => p.Lower is not null && p.Nic.Mode == MacvtapMode.Passthru).GroupBy(p => p.Lower!).Where(g => g.Count() > 1))
@@ -91,13 +93,16 @@ internal static class PreparePlanner
 
     /// <summary>
     /// The domain's own link from an earlier prepare is kept when it is as asked (a passthru macvtap has the lower
-    /// device's MAC, by the kernel's rule) and labelled; otherwise replaced, including one a killed prepare left without its alias.
+    /// device's MAC, by the kernel's rule; MTU and allmulticast too) and labelled; otherwise replaced, including one a
+    /// killed prepare left down or without its alias.
     /// </summary>
     private static LinkAction ActionFor(OwnedNic nic, Link? lower, Link? existing)
     {
         if (existing is not { } link) return LinkAction.Create;
         bool sameMac = link.Mac == nic.Mac || nic.Mode == MacvtapMode.Passthru;
-        bool asAsked = sameMac && lower is { } l && link.LowerIndex == l.Index && link.Mode == nic.Mode && link.IsUp && link.Alias is not null;
+        bool sameSettings = (nic.Mtu == 0 || link.Mtu == nic.Mtu) && link.AllMulticast == nic.AllMulticast;
+        bool asAsked = sameMac && sameSettings && lower is { } l && link.LowerIndex == l.Index && link.Mode == nic.Mode
+            && link.IsUp && link.Alias is not null;
         return asAsked ? LinkAction.Keep : LinkAction.Replace;
     }
 

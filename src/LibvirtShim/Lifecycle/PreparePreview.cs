@@ -9,8 +9,20 @@ namespace LibvirtShim.Lifecycle;
 /// <summary>Something that stops <c>prepare</c>: the line the hook would print, and what the administrator can do.</summary>
 internal sealed record PreviewProblem(string Message, string Advice);
 
-/// <summary>What <c>prepare</c> would do with one owned NIC.</summary>
-internal sealed record NicPreview(OwnedNic Nic, string? Lower, string LowerNote, string Action, List<PreviewProblem> Problems, List<string> Warnings);
+/// <summary>What <c>prepare</c> would do with one owned NIC; <see cref="LowerMtu"/> is 0 when the lower device is not found.</summary>
+internal sealed record NicPreview(
+    OwnedNic Nic, string? Lower, string LowerNote, string Action, List<PreviewProblem> Problems, List<string> Warnings, uint LowerMtu)
+{
+    /// <summary>"mtu 9000, allmulticast on", or "mtu 1500 (the lower device's), allmulticast off".</summary>
+    public string LinkSettings
+    {
+        get
+        {
+            string mtu = Nic.Mtu != 0 ? $"mtu {Nic.Mtu}" : LowerMtu != 0 ? $"mtu {LowerMtu} (the lower device's)" : "mtu of the lower device";
+            return $"{mtu}, allmulticast {(Nic.AllMulticast ? "on" : "off")}";
+        }
+    }
+}
 
 /// <summary>
 /// What <c>prepare begin</c> would do for a domain on this host, for <c>explain</c>: <see cref="Failure"/> is the line
@@ -88,7 +100,8 @@ internal static class PreparePreviewer
                 kernel ??= new PreviewProblem($"{Describe.Nic(domain, nic.Nic)}: cannot create macvtap on {nic.Lower}: {refusal}",
                     "the kernel would refuse this macvtap: change the NIC's MAC or mode, or free the lower device");
             }
-            nics.Add(new NicPreview(nic.Nic, nic.Lower, LowerNote(settings, nic.Nic), problems.Count > 0 ? "fails" : ActionText(nic), problems, warnings));
+            nics.Add(new NicPreview(nic.Nic, nic.Lower, LowerNote(settings, nic.Nic), problems.Count > 0 ? "fails" : ActionText(nic), problems, warnings,
+                nic.LowerLink?.Mtu ?? 0));
         }
         return new PreparePreview(domain, null, nics, failure, failure is null ? kernel : null);
     }
@@ -96,7 +109,7 @@ internal static class PreparePreviewer
     private static string ActionText(NicPlan nic) => nic.Action switch
     {
         LinkAction.Keep => $"keep its macvtap from an earlier prepare (ifindex {nic.Existing!.Value.Index})",
-        LinkAction.Replace => $"replace its macvtap from an earlier prepare (ifindex {nic.Existing!.Value.Index}: other MAC, lower device or mode, down, or unlabelled)",
+        LinkAction.Replace => $"replace its macvtap from an earlier prepare (ifindex {nic.Existing!.Value.Index}: other MAC, lower device, mode, MTU or allmulticast, down, or unlabelled)",
         _ => "create the macvtap",
     };
 
@@ -111,6 +124,8 @@ internal static class PreparePreviewer
             PrepareCheck.Name => $"name it {scheme.Prefix}N (N below {scheme.Capacity}); 'libvirt-shim adopt' assigns free names",
             PrepareCheck.Passthru => "give the other NICs another mode or another lower device",
             PrepareCheck.LowerExists => "create the device, or map the NIC's lower device to one of this host's in Uplinks (or Networks)",
+            PrepareCheck.Mtu =>
+                $"raise the lower device's MTU ('ip link set DEVICE mtu {nic.Mtu}'), or ask for less with mtu= on the NIC's <shim:link>",
             PrepareCheck.HeldLink when links.TryGetValue(nic.Name, out Link link) && marker.Owner(link) is null && state.Find(link.Name) is not { Holding: Holding.Libvirt } =>
                 $"delete that link if nobody uses it ('ip link del {link.Name}'), or give this NIC another target dev",
             _ => NameHeldAdvice,

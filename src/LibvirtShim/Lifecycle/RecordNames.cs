@@ -1,5 +1,6 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
+using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Lifecycle;
@@ -24,7 +25,12 @@ internal static class RecordNames
         }
         foreach (LibvirtMacvtap nic in current.Values)
         {
-            NameRecord wanted = new(nic.Name!, Holding.Libvirt, domain.Uuid, domain.Name, nic.Mac, nic.Lower ?? "", nic.Mode);
+            if (LibvirtRecord(domain, nic) is not { } wanted)
+            {
+                session.Context.Log.Warning("Direct NIC {Mac} of domain {Domain}: target dev {Name} is not a link name the kernel accepts ({Problem}); not recorded",
+                    nic.Mac, domain.Name, nic.Name, InterfaceName.Problem(nic.Name));
+                continue;
+            }
             NameRecord? held = state.Find(nic.Name!);
             if (held == wanted) continue;
             if (held is { Holding: Holding.Created } && held.Domain != domain.Uuid)
@@ -40,6 +46,15 @@ internal static class RecordNames
         }
         return changed;
     }
+
+    /// <summary>
+    /// The record of libvirt's own macvtap, or null when its name is one the kernel refuses (no link can have it): the
+    /// state holds exactly the names the kernel accepts. A lower device name the kernel refuses is not kept.
+    /// </summary>
+    internal static NameRecord? LibvirtRecord(DomainDescription domain, LibvirtMacvtap nic, int ifindex = 0) =>
+        nic.Name is { } name && InterfaceName.IsValid(name)
+            ? new NameRecord(name, Holding.Libvirt, domain.Uuid, domain.Name, nic.Mac, InterfaceName.IsValid(nic.Lower) ? nic.Lower! : "", nic.Mode, ifindex)
+            : null;
 
     /// <summary>
     /// After a libvirtd restart: the links of the domain's owned NICs that carry its marks are recorded again;

@@ -4,50 +4,73 @@ using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Lifecycle;
 
-/// <summary>What seeding found and did.</summary>
-internal sealed record SeedReport(NameState State, int RunningDomains, int DefinedDomains, IReadOnlyList<Link> DeletedLinks);
+/// <summary>What seeding found and did; <see cref="UnreadableStatusFiles"/> are guests whose state is unknown.</summary>
+internal sealed record SeedReport(
+    NameState State, int RunningDomains, int DefinedDomains, IReadOnlyList<Link> DeletedLinks, IReadOnlyList<string> UnreadableStatusFiles);
 
 /// <summary>
 /// Rebuilds the state from what is really there: the kernel's links (one dump), the status files of running guests
 /// and the persistent definitions. The hook's own links are told apart by their marks, not by the old state; the old
 /// state, when there is one, only contributes what cannot be seen elsewhere (pending reservations, a prepare whose
-/// guest has not started yet). Links of the hook's that no one can own any more are deleted.
+/// guest has not started yet). Links of the hook's that no one can own any more are deleted, but only when every
+/// fact was there to see: with the old state lost or partly unreadable, or a status file unreadable, a link of a
+/// domain not seen running may belong to a start in flight (prepare done, status file not yet written) or to a
+/// running guest, and is kept, recorded with an expiry after which a seed with all the facts deletes it.
 /// </summary>
 internal static class Seeder
 {
     public static SeedReport Seed(ShimContext context, NameState? previous)
     {
-        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log);
+        var unreadable = new List<string>();
+        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable);
         var defined = DomainInventory.Read(context.Settings.LibvirtConfigDir, context.Log);
         IReadOnlyList<Link> links = context.Links.Dump();
-        var plan = Plan(context.Scheme, context.Marker, previous, running, defined, links, context.Now);
+        foreach (string path in unreadable)
+            context.Log.Warning("Seeding: status file {Path} exists but cannot be read: that guest counts as unknown, not gone", path);
+        bool allFacts = previous is { Skipped.Count: 0 } && unreadable.Count == 0;
+        long? keepUntil = allFacts ? null : context.Now + context.Settings.ReservationSeconds;
+        var plan = Plan(context.Scheme, context.Marker, previous, running, defined, links, context.Now, keepUntil);
+        foreach (NameRecord kept in plan.KeptInDoubt)
+            context.Log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: its start may be in flight or its status unreadable",
+                kept.Name, kept.Ifindex, kept.Domain);
         DeleteLeaked(context, plan.Leaked, links);
-        return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked);
+        return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked, unreadable);
     }
 
-    internal sealed record SeedPlan(NameState State, List<Link> Leaked);
+    internal sealed record SeedPlan(NameState State, List<Link> Leaked, List<NameRecord> KeptInDoubt);
 
-    /// <summary>The decisions alone, from already gathered facts.</summary>
+    /// <summary>
+    /// The decisions alone, from already gathered facts. <paramref name="keepUntil"/> is null when the facts are
+    /// complete (links nobody can own are leaked); otherwise such links are kept, recorded as created until then.
+    /// </summary>
     internal static SeedPlan Plan(
         NameScheme scheme, LinkMarker marker, NameState? previous, IReadOnlyDictionary<Guid, DomainDescription> running,
-        IReadOnlyDictionary<Guid, DomainDescription> defined, IReadOnlyList<Link> links, long now)
+        IReadOnlyDictionary<Guid, DomainDescription> defined, IReadOnlyList<Link> links, long now, long? keepUntil = null)
     {
         var state = new NameState(scheme, previous?.Cursor ?? 0);
         var linkNames = links.ToDictionary(l => l.Index, l => l.Name);
         var linksByName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var leaked = new List<Link>();
+        var keptInDoubt = new List<NameRecord>();
         var knownDomains = running.Keys.Concat(defined.Keys)
             .Concat(previous?.Records.Select(r => r.Domain) ?? []).Where(d => d != Guid.Empty).ToHashSet();
 
         foreach (Link link in links)
         {
             Guid? owner = marker.OwnerAmong(link, knownDomains);
-            if (owner is null) continue;
+            if (owner is not { } domain) continue;
             NameRecord? before = previous?.Find(link.Name);
-            if (owner is { } domain && running.TryGetValue(domain, out DomainDescription? guest))
+            if (running.TryGetValue(domain, out DomainDescription? guest))
                 state.Put(CreatedRecord(link, guest.Name, domain, linkNames, before));
-            else if (before is { Holding: Holding.Created } && before.Ifindex == link.Index && before.Domain == owner)
+            else if (before is { Holding: Holding.Created } && before.Ifindex == link.Index && before.Domain == domain && !ExpiredDoubt(before, now))
                 state.Put(before);
+            else if (keepUntil is { } until)
+            {
+                string name = defined.TryGetValue(domain, out DomainDescription? definition) ? definition.Name : before?.DomainName ?? "";
+                NameRecord kept = CreatedRecord(link, name, domain, linkNames, null) with { ExpiresAt = until };
+                state.Put(kept);
+                keptInDoubt.Add(kept);
+            }
             else
                 leaked.Add(link);
         }
@@ -58,7 +81,7 @@ internal static class Seeder
             {
                 if (nic.Name is null || state.IsHeld(nic.Name)) continue;
                 int ifindex = linksByName.TryGetValue(nic.Name, out Link link) ? link.Index : 0;
-                state.Put(new NameRecord(nic.Name, Holding.Libvirt, guest.Uuid, guest.Name, nic.Mac, nic.Lower ?? "", nic.Mode, ifindex));
+                if (RecordNames.LibvirtRecord(guest, nic, ifindex) is { } record) state.Put(record);
             }
         }
 
@@ -85,8 +108,11 @@ internal static class Seeder
             if (scheme.IsManaged(link.Name) && !state.IsHeld(link.Name) && !leaked.Contains(link))
                 state.Put(new NameRecord(link.Name, Holding.Foreign, Guid.Empty, "", link.Mac, "", link.Mode ?? default, link.Index));
         }
-        return new SeedPlan(state, leaked);
+        return new SeedPlan(state, leaked, keptInDoubt);
     }
+
+    /// <summary>A link kept while seeding could not see every fact, whose domain has not been seen running since.</summary>
+    private static bool ExpiredDoubt(NameRecord record, long now) => record.ExpiresAt != 0 && record.ExpiresAt <= now && !record.KeptByDefinition;
 
     private static NameRecord CreatedRecord(Link link, string domainName, Guid domain, Dictionary<int, string> linkNames, NameRecord? before) =>
         new(link.Name, Holding.Created, domain, domainName, link.Mac, linkNames.GetValueOrDefault(link.LowerIndex, ""),

@@ -20,6 +20,9 @@ internal sealed class ShimSession : IDisposable
     public ShimContext Context { get; }
     public NameState State { get; private set; }
 
+    /// <summary>The seeding <see cref="Open"/> did because the state was missing or untrusted; null when it was read.</summary>
+    public SeedReport? Seeded { get; private set; }
+
     public static ShimSession Open(ShimContext context)
     {
         StateLease lease = context.Store.Lock();
@@ -30,7 +33,14 @@ internal sealed class ShimSession : IDisposable
             if (load.State is null)
             {
                 context.Log.Warning("State {StateDir} not used ({Problem}); rebuilding it by seeding", context.Settings.StateDir, load.Problem);
-                session.Reseed(previous: null);
+                session.Seeded = session.Reseed(previous: null);
+            }
+            else if (load.State.Skipped.Count > 0)
+            {
+                foreach (string skipped in load.State.Skipped)
+                    context.Log.Warning("State {StateDir}: {Problem}", context.Settings.StateDir, skipped);
+                context.Log.Warning("State {StateDir}: completing the other records by seeding", context.Settings.StateDir);
+                session.Reseed(previous: load.State);
             }
             return session;
         }
@@ -51,6 +61,18 @@ internal sealed class ShimSession : IDisposable
     }
 
     public void Commit() => _lease.Save(State);
+
+    /// <summary>
+    /// For a call that fails after looking at the kernel: the links it found on names nobody had recorded (as foreign
+    /// records) and where its search got to are written into the state as it is on disk, and nothing else of the call.
+    /// </summary>
+    public void CommitFound(IReadOnlyList<NameRecord> found, uint cursor)
+    {
+        if (_lease.Load(Context.Scheme).State is not { } onDisk || (found.Count == 0 && onDisk.Cursor == cursor)) return;
+        foreach (NameRecord record in found.Where(r => !onDisk.IsHeld(r.Name))) onDisk.Put(record);
+        onDisk.MoveCursor(cursor);
+        _lease.Save(onDisk);
+    }
 
     public void Dispose() => _lease.Dispose();
 }

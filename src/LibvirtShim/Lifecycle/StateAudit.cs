@@ -28,19 +28,27 @@ internal static class StateAudit
         foreach (Link link in links)
         {
             Guid? owner = marker.OwnerAmong(link, recordedDomains);
-            if (owner is null) continue;
-            if (state.Find(link.Name) is { Holding: Holding.Created } r && r.Ifindex == link.Index) continue;
+            NameRecord? recorded = state.Find(link.Name);
+            if (owner is null && (recorded is not null || !LinkMarker.IsUnlabelled(link))) continue;
+            if (recorded is { Holding: Holding.Created } r && r.Ifindex == link.Index) continue;
             string lower = byIndex.TryGetValue(link.LowerIndex, out Link l) ? l.Name : "";
-            entries.Add(new AuditEntry(link.Name, lower, "", owner.Value, link.Mac, link.Mode ?? default,
-                null, link.Index, LinkState(true, link), "leaked link: libvirt-shim's mark, no record"));
+            entries.Add(new AuditEntry(link.Name, lower, "", owner ?? Guid.Empty, link.Mac, link.Mode ?? default,
+                null, link.Index, LinkState(true, link), owner is null ? UnlabelledUnknown : "leaked link: libvirt-shim's mark, no record"));
         }
         return entries;
     }
 
     private static string LinkState(bool present, Link link) => !present ? "absent" : link.IsUp ? "up" : "down";
 
+    /// <summary>A macvtap in the hook's group range without an alias whose domain is not known: a prepare killed before marking it.</summary>
+    public const string UnlabelledUnknown = "unlabelled link: a prepare was killed before marking it; its domain is not known here";
+
+    public const string Unlabelled = "unlabelled link: a prepare was killed before marking it";
+
     private static string? Problem(LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now) => record.Holding switch
     {
+        Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) => Unlabelled,
+        Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => UnlabelledUnknown,
         Holding.Created when !present => "missing link",
         Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => "link replaced by someone else",
         Holding.Created when !running.Contains(record.Domain) => "domain not running (start pending, or its release never came)",

@@ -17,7 +17,7 @@ internal static class ShimLog
 {
     public static Logger Create(ShimSettings settings)
     {
-        var level = Enum.Parse<LogEventLevel>(settings.LogLevel, ignoreCase: true);
+        LogEventLevel level = LogLevels.Level(settings.LogLevel) ?? LogEventLevel.Information;
         var configuration = new LoggerConfiguration().MinimumLevel.Is(level).Enrich.WithProperty("Pid", Environment.ProcessId);
         if (settings.Syslog && SyslogFacilities.Code(settings.SyslogFacility) is { } facility && File.Exists(settings.SyslogSocket))
             configuration.WriteTo.Sink(new SyslogSink(settings.SyslogSocket, facility));

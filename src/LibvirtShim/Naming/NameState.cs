@@ -21,7 +21,8 @@ internal sealed class NameState
         Cursor = cursor;
         _stored = stored;
         _storedGone = new bool[stored.Count];
-        _storedLive = stored.Count;
+        foreach (int skipped in stored.Skipped) _storedGone[skipped] = true;
+        _storedLive = stored.Count - stored.Skipped.Count;
         _bitmap = new NameBitmap(scheme.Capacity);
         foreach (int index in stored.ManagedIndexes) _bitmap.Set(index);
     }
@@ -32,6 +33,9 @@ internal sealed class NameState
     public uint Cursor { get; private set; }
 
     public int Count => _storedLive + _changed.Count;
+
+    /// <summary>Why records of the state file were left out when it was read (they are not written back).</summary>
+    public IReadOnlyList<string> Skipped { get; init; } = [];
     public int HeldManagedNames => _bitmap.Count;
 
     public IEnumerable<NameRecord> Records
@@ -73,6 +77,8 @@ internal sealed class NameState
         bool held = ForgetStored(name) | _changed.Remove(name);
         if (held && Scheme.TryIndex(name, out int index)) _bitmap.Clear(index);
     }
+
+    public void MoveCursor(uint cursor) => Cursor = cursor % (uint)Scheme.Capacity;
 
     /// <summary>The next managed name nobody holds, after the cursor and wrapping; null when all are held. Moves the cursor.</summary>
     public string? TakeNextFreeName()

@@ -60,11 +60,28 @@ internal static class StateCodec
     /// <summary>Holding, UUID, MAC, mode, ifindex, expiry, kept flag, and the three text lengths.</summary>
     private const int FixedRecordBytes = 1 + 16 + 8 + 4 + 4 + 8 + 1 + 3 * 2;
 
-    private static int TextBytes(string value)
+    private static int TextBytes(string value) => Encoding.UTF8.GetByteCount(Fitted(value));
+
+    private const int MaxTextBytes = ushort.MaxValue;
+
+    /// <summary>
+    /// The part of a text the state keeps: all of it, unless its UTF-8 is longer than a length field can say (a
+    /// domain name of megabytes), then its first characters up to that many bytes. Names are 15 bytes at most; a
+    /// domain name is shown, and found by UUID.
+    /// </summary>
+    private static ReadOnlySpan<char> Fitted(string value)
     {
-        int length = Encoding.UTF8.GetByteCount(value);
-        if (length > ushort.MaxValue) throw new ArgumentException("text too long for the state file", nameof(value));
-        return length;
+        if (value.Length <= MaxTextBytes / 3) return value;
+        int bytes = 0;
+        for (int i = 0; i < value.Length; i++)
+        {
+            bool pair = char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]);
+            int length = pair ? 4 : value[i] < 0x80 ? 1 : value[i] < 0x800 ? 2 : 3;
+            if (bytes + length > MaxTextBytes) return value.AsSpan(0, i);
+            bytes += length;
+            if (pair) i++;
+        }
+        return value;
     }
 
     public static NameState Decode(ReadOnlySpan<byte> file, NameScheme scheme) => Decode(file.ToArray(), scheme);
@@ -93,13 +110,18 @@ internal static class StateCodec
         }
     }
 
-    /// <summary>Walks every record: its name a valid link name held once, its holding known, its texts UTF-8.</summary>
+    /// <summary>
+    /// Walks every record. One whose name is not a link name the kernel accepts, held twice, with an unknown holding or
+    /// texts that are not UTF-8 is skipped with the reason, and the others kept: only a file whose records cannot be
+    /// told apart is refused as a whole.
+    /// </summary>
     private static NameState CheckRecords(byte[] file, NameScheme scheme)
     {
         var r = new Reader(file.AsSpan(HeaderLength));
         uint cursor = r.U32() % (uint)scheme.Capacity;
         uint count = r.U32();
         var stored = new StoredRecords(file, scheme, (int)Math.Min(count, (uint)(file.Length / (FixedRecordBytes + 1))));
+        var skipped = new List<string>();
         for (uint i = 0; i < count; i++)
         {
             int offset = file.Length - r.Remaining;
@@ -113,12 +135,13 @@ internal static class StateCodec
             r.U32();
             r.U64();
             r.Byte();
-            if (!textsValid || holding is < Holding.Reserved or > Holding.Foreign || !stored.TryAdd(name, offset))
-                throw new StateFormatException($"state file record {i} is invalid");
+            string? fieldProblem = holding is < Holding.Reserved or > Holding.Foreign ? $"unknown holding {(byte)holding}"
+                : textsValid ? null : "its domain name or lower device is not UTF-8";
+            if (stored.Add(name, offset, fieldProblem) is { } problem) skipped.Add($"state file record {i} skipped: {problem}");
         }
         if (!r.AtEnd) throw new StateFormatException("state file has bytes after its last record");
         stored.End(file.Length);
-        return new NameState(scheme, cursor, stored);
+        return new NameState(scheme, cursor, stored) { Skipped = skipped };
     }
 
     /// <summary>One record from its stored bytes, which <see cref="CheckRecords"/> has checked.</summary>
@@ -165,7 +188,7 @@ internal static class StateCodec
         private void Text(string value)
         {
             Span<byte> lengthField = Take(2);
-            int written = Encoding.UTF8.GetBytes(value, _rest);
+            int written = Encoding.UTF8.GetBytes(Fitted(value), _rest);
             BinaryPrimitives.WriteUInt16LittleEndian(lengthField, (ushort)written);
             _rest = _rest[written..];
         }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Numerics;
 using System.Text;
+using System.Text.Unicode;
 using LibvirtShim.Net;
 
 namespace LibvirtShim.Naming;
@@ -15,11 +16,12 @@ internal sealed class StoredRecords
 {
     public static readonly StoredRecords None = new([], new NameScheme("", 1), 0);
 
-    private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
     private readonly byte[] _file;
     private readonly NameScheme _scheme;
     private readonly List<int> _offsets;
     private readonly List<int> _managedIndexes = [];
+    private readonly List<int> _skipped = [];
+    private int _live;
     private readonly int[] _table;
 
     public StoredRecords(byte[] file, NameScheme scheme, int expected)
@@ -37,21 +39,35 @@ internal sealed class StoredRecords
 
     /// <summary>
     /// Adds the record starting at <paramref name="offset"/> (the previous one ends there) named by the UTF-8
-    /// <paramref name="name"/>; false when the name is not a valid link name or is already stored.
+    /// <paramref name="name"/>; returns why it cannot be used (<paramref name="fieldProblem"/>, found in its other
+    /// fields, or one of its name), and then keeps it as a skipped slot; null when it is added.
     /// </summary>
-    public bool TryAdd(ReadOnlySpan<byte> name, int offset)
+    public string? Add(ReadOnlySpan<byte> name, int offset, string? fieldProblem)
     {
-        if (name.Length > InterfaceName.MaxLength || _offsets.Count >= _table.Length / 2) return false;
-        Span<char> chars = stackalloc char[InterfaceName.MaxLength];
-        chars = chars[..StrictUtf8.GetChars(name, chars)];
-        if (!IsPlainLinkName(name) && InterfaceName.Problem(chars) is not null) return false;
-
-        int position = FindPosition(name, out bool found);
-        if (found) return false;
-        _table[position] = _offsets.Count + 1;
+        string? problem = NameProblem(name) ?? fieldProblem;
         _offsets.Add(offset);
-        if (_scheme.TryIndex(chars, out int index)) _managedIndexes.Add(index);
-        return true;
+        if (problem is not null)
+        {
+            _skipped.Add(_offsets.Count - 1);
+            return problem;
+        }
+        _table[FindPosition(name, out _)] = _offsets.Count;
+        _live++;
+        Span<char> chars = stackalloc char[InterfaceName.MaxLength];
+        if (_scheme.TryIndex(chars[..Encoding.UTF8.GetChars(name, chars)], out int index)) _managedIndexes.Add(index);
+        return null;
+    }
+
+    /// <summary>Slots whose records were skipped: they are never read, found or written back.</summary>
+    public IReadOnlyList<int> Skipped => _skipped;
+
+    private string? NameProblem(ReadOnlySpan<byte> name)
+    {
+        if (!Utf8.IsValid(name)) return "its name is not UTF-8";
+        if (InterfaceName.Problem(name) is { } problem) return $"its name {problem}";
+        if (_live >= _table.Length / 2) return "more records than the file can hold";
+        FindPosition(name, out bool found);
+        return found ? "its name is held by an earlier record" : null;
     }
 
     /// <summary>Marks where the last record ends.</summary>
@@ -95,16 +111,5 @@ internal sealed class StoredRecords
     {
         int offset = _offsets[slot];
         return offset + 2 + BinaryPrimitives.ReadUInt16LittleEndian(_file.AsSpan(offset));
-    }
-
-    /// <summary>The common case, checked on the bytes: printable ASCII without '/' or ':', not "." or "..".</summary>
-    private static bool IsPlainLinkName(ReadOnlySpan<byte> name)
-    {
-        if (name.IsEmpty || name.SequenceEqual("."u8) || name.SequenceEqual(".."u8)) return false;
-        foreach (byte b in name)
-        {
-            if (b is <= 0x20 or >= 0x7F or (byte)'/' or (byte)':') return false;
-        }
-        return true;
     }
 }

@@ -40,6 +40,8 @@ internal readonly record struct MacAddress(ulong Value)
         wide[2..].CopyTo(destination);
     }
 
+    public bool IsMulticast => ((Value >> 40) & 1) != 0;
+
     public override string ToString() =>
         string.Create(17, Value, static (chars, value) =>
         {

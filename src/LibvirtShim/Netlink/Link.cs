@@ -4,7 +4,7 @@ namespace LibvirtShim.Netlink;
 
 /// <summary>
 /// A link as RTM_NEWLINK describes it. <see cref="LowerIndex"/> is IFLA_LINK (0 when absent); <see cref="Mode"/>
-/// is set for macvtap and macvlan links only.
+/// is set for macvtap and macvlan links only; <see cref="Mtu"/> is IFLA_MTU (0 when absent).
 /// </summary>
 internal readonly record struct Link(
     int Index,
@@ -15,10 +15,21 @@ internal readonly record struct Link(
     uint Group,
     string? Alias,
     bool IsUp,
-    MacvtapMode? Mode);
+    MacvtapMode? Mode,
+    uint Mtu = 0,
+    bool AllMulticast = false);
 
-/// <summary>One macvtap to create: the name, the lower device's ifindex, MAC, mode, the group marking it ours, the alias.</summary>
-internal readonly record struct MacvtapRequest(string Name, int LowerIndex, MacAddress Mac, MacvtapMode Mode, uint Group, string Alias);
+/// <summary>
+/// One macvtap to create: the name, the lower device's ifindex, MAC, mode, the group marking it ours, the alias, the MTU
+/// (0: the lower device's) and whether it takes every multicast frame (IFF_ALLMULTI).
+/// </summary>
+internal readonly record struct MacvtapRequest(
+    string Name, int LowerIndex, MacAddress Mac, MacvtapMode Mode, uint Group, string Alias, uint Mtu = 0, bool AllMulticast = true);
+
+internal enum SettleStep { AddressGenerationOff, AliasAndUp }
+
+/// <summary>One message of the round that settles created links (<see cref="LinkMessages.Settle"/>).</summary>
+internal readonly record struct LinkSettlement(int Index, SettleStep Step, string Alias);
 
 /// <summary>What became of one <see cref="MacvtapRequest"/>: exactly one of the two is set.</summary>
 internal readonly record struct LinkOutcome(Link? Created, NetlinkError? Error)

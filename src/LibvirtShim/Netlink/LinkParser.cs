@@ -16,7 +16,7 @@ internal static class LinkParser
         int index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
         var link = new Link(index, Name: "", Kind: null, LowerIndex: 0, Mac: default, Group: 0, Alias: null,
-            IsUp: (flags & IFF_UP) != 0, Mode: null);
+            IsUp: (flags & IFF_UP) != 0, Mode: null, AllMulticast: (flags & IFF_ALLMULTI) != 0);
 
         foreach (NetlinkAttribute attribute in new NetlinkAttributeReader(payload[IfInfoLength..]))
             link = Apply(link, attribute);
@@ -25,10 +25,46 @@ internal static class LinkParser
         return link;
     }
 
+    /// <summary>IFLA_GROUP of an RTM_NEWLINK message (0 when absent), without reading the rest; null for other messages.</summary>
+    public static uint? TryReadGroup(in NetlinkMessage message)
+    {
+        if (!TryReadAttributes(message, out NetlinkAttributeReader attributes)) return null;
+        foreach (NetlinkAttribute attribute in attributes)
+        {
+            if (attribute.Type == IFLA_GROUP) return attribute.AsUInt32();
+        }
+        return 0;
+    }
+
+    /// <summary>IFLA_INFO_KIND of an RTM_NEWLINK message (null when absent or another message), without reading the rest.</summary>
+    public static string? TryReadKind(in NetlinkMessage message)
+    {
+        if (!TryReadAttributes(message, out NetlinkAttributeReader attributes)) return null;
+        foreach (NetlinkAttribute attribute in attributes)
+        {
+            if (attribute.Type != IFLA_LINKINFO) continue;
+            foreach (NetlinkAttribute info in attribute.Nested())
+            {
+                if (info.Type == IFLA_INFO_KIND) return info.AsString();
+            }
+        }
+        return null;
+    }
+
+    private static bool TryReadAttributes(in NetlinkMessage message, out NetlinkAttributeReader attributes)
+    {
+        attributes = default;
+        if (message.Type != RTM_NEWLINK) return false;
+        if (message.Payload.Length < IfInfoLength) throw NetlinkException.Malformed($"RTM_NEWLINK with {message.Payload.Length} bytes of ifinfomsg");
+        attributes = new NetlinkAttributeReader(message.Payload[IfInfoLength..]);
+        return true;
+    }
+
     private static Link Apply(Link link, NetlinkAttribute attribute) => attribute.Type switch
     {
         IFLA_IFNAME => link with { Name = attribute.AsString() },
         IFLA_LINK => link with { LowerIndex = attribute.AsInt32() },
+        IFLA_MTU => link with { Mtu = attribute.AsUInt32() },
         IFLA_ADDRESS when attribute.Value.Length == MacAddress.Length => link with { Mac = MacAddress.Read(attribute.Value) },
         IFLA_GROUP => link with { Group = attribute.AsUInt32() },
         IFLA_IFALIAS => link with { Alias = attribute.AsString() },

@@ -20,15 +20,44 @@ internal sealed class LinkTable : IDisposable
     public static LinkTable Open() => new(RouteSocket.Open());
 
     /// <summary>Every link (of <paramref name="kind"/>, e.g. "macvtap", when given), from one consistent dump.</summary>
-    public IReadOnlyList<Link> Dump(string? kind = null)
+    public IReadOnlyList<Link> Dump(string? kind = null) =>
+        DumpWhere(kind, kind is null ? null : (in NetlinkMessage message) => LinkParser.TryReadKind(message) == kind);
+
+    /// <summary>
+    /// The links of netdev group <paramref name="group"/>, from one consistent dump of every link: the kernel cannot filter
+    /// a dump by group, so every link is sent, and of the others only the group is read (no allocation per link).
+    /// </summary>
+    public IReadOnlyList<Link> DumpGroup(uint group) =>
+        DumpWhere(kind: null, (in NetlinkMessage message) => LinkParser.TryReadGroup(message) == group);
+
+    private IReadOnlyList<Link> DumpWhere(string? kind, LinkFilter? keep)
     {
         for (int attempt = 1; ; attempt++)
         {
             var links = new List<Link>();
-            if (TryDump(kind, links)) return links;
+            if (TryDump(kind, keep, links)) return links;
             if (attempt == MaxDumpAttempts)
                 throw new NetlinkException("RTM_GETLINK dump", Errno.EINTR,
                     $"netlink RTM_GETLINK dump was interrupted by link changes {MaxDumpAttempts} times in a row");
+        }
+    }
+
+    /// <summary>Every IPv4 and IPv6 address the host holds on any link, from one consistent RTM_GETADDR dump (admin commands only).</summary>
+    public IReadOnlyList<HostAddress> Addresses()
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var addresses = new List<HostAddress>();
+            uint sequence = _socket.ReserveSequences(1);
+            var writer = new NetlinkWriter(64);
+            LinkMessages.DumpAddresses(ref writer, sequence);
+            if (_socket.Dump(writer.Written, sequence, (_, message) =>
+            {
+                if (HostAddress.TryRead(message) is { } address) addresses.Add(address);
+            }, "RTM_GETADDR dump")) return addresses;
+            if (attempt == MaxDumpAttempts)
+                throw new NetlinkException("RTM_GETADDR dump", Errno.EINTR,
+                    $"netlink RTM_GETADDR dump was interrupted by address changes {MaxDumpAttempts} times in a row");
         }
     }
 
@@ -52,9 +81,10 @@ internal sealed class LinkTable : IDisposable
     }
 
     /// <summary>
-    /// Creates the macvtaps, up: one EXCL create per request, then a lookup by name that checks the link found is the one
-    /// created (kind, lower device, mode, group, MAC), then the alias set by ifindex. Never deletes anything: whatever
-    /// failed after its create stays, marked with the request's group.
+    /// Creates the macvtaps: one EXCL create per request (down, MTU and allmulticast as asked), then a lookup by name that
+    /// checks the link found is the one created (kind, lower device, mode, group, MAC, MTU), then by ifindex IPv6 address
+    /// generation off, alias and up. Never deletes anything: whatever failed after its create stays, marked with the
+    /// request's group.
     /// </summary>
     public IReadOnlyList<LinkOutcome> CreateMacvtaps(IReadOnlyList<MacvtapRequest> requests)
     {
@@ -88,17 +118,19 @@ internal sealed class LinkTable : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
-    private bool TryDump(string? kind, List<Link> links)
+    /// <summary>The kernel filters by kind only when it knows the kind (its module is loaded): <paramref name="keep"/> filters here as well.</summary>
+    private bool TryDump(string? kind, LinkFilter? keep, List<Link> links)
     {
         uint sequence = _socket.ReserveSequences(1);
         var writer = new NetlinkWriter(128);
         LinkMessages.Dump(ref writer, sequence, kind);
-        // The kernel filters by kind only when it knows the kind (its module is loaded); filter here as well.
         return _socket.Dump(writer.Written, sequence, (_, message) =>
         {
-            if (LinkParser.TryRead(message) is { } link && (kind is null || link.Kind == kind)) links.Add(link);
+            if ((keep is null || keep(message)) && LinkParser.TryRead(message) is { } link) links.Add(link);
         }, "RTM_GETLINK dump");
     }
+
+    private delegate bool LinkFilter(in NetlinkMessage message);
 
     /// <summary>
     /// Checked up front because the alias is set after the create: a bad one would leave a link without its alias.

@@ -4,9 +4,9 @@ namespace LibvirtShim.Netlink;
 
 /// <summary>
 /// One <see cref="LinkTable.CreateMacvtaps"/> call, in three batched rounds:
-/// create (EXCL, by name), look up by name and check the link is ours, set the alias by ifindex.
-/// The kernel ignores IFLA_IFALIAS at creation, and a name can belong to someone else after a failed create,
-/// so the alias is only ever set through an ifindex this call has checked.
+/// create (EXCL, by name, down), look up by name and check the link is ours, then settle it by ifindex: IPv6 address
+/// generation off, then alias and up, two messages of one round. The kernel ignores IFLA_IFALIAS at creation, and a name
+/// can belong to someone else after a failed create, so the alias is only ever set through an ifindex this call has checked.
 /// </summary>
 internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapRequest> requests)
 {
@@ -16,7 +16,7 @@ internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapR
     {
         List<int> created = Create();
         List<(int Request, Link Link)> verified = LookUp(created);
-        SetAliases(verified);
+        Settle(verified);
         return _outcomes;
     }
 
@@ -54,19 +54,37 @@ internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapR
         return verified;
     }
 
-    /// <summary>Round 3: RTM_NEWLINK by ifindex setting IFLA_IFALIAS.</summary>
-    private void SetAliases(List<(int Request, Link Link)> verified)
+    /// <summary>
+    /// Round 3: per link, IPv6 address generation off, then alias and IFF_UP, in this order in one round (the kernel handles
+    /// the messages of a send in order), so the link is never up with an address. EAFNOSUPPORT for the first means the
+    /// link has no IPv6 at all (IPv6 disabled at boot, or an MTU below 1280): nothing to turn off.
+    /// </summary>
+    private void Settle(List<(int Request, Link Link)> verified)
     {
-        (int, string)[] targets = verified.ConvertAll(v => (v.Link.Index, requests[v.Request].Alias)).ToArray();
-        LinkAnswer[] answers = LinkBatch.Run<(int Index, string)>(socket, targets, LinkMessages.SetAlias, "RTM_NEWLINK alias", t => $"ifindex {t.Index}");
+        var steps = new LinkSettlement[verified.Count * 2];
         for (int k = 0; k < verified.Count; k++)
         {
             (int i, Link link) = verified[k];
-            _outcomes[i] = answers[k].Error is { } error
-                ? LinkOutcome.Failure(error with { Detail = $"created as ifindex {link.Index} (group {link.Group}), but the alias was not set; the link was left in place" })
-                : LinkOutcome.Success(link with { Alias = requests[i].Alias.Length == 0 ? null : requests[i].Alias });
+            steps[2 * k] = new LinkSettlement(link.Index, SettleStep.AddressGenerationOff, "");
+            steps[2 * k + 1] = new LinkSettlement(link.Index, SettleStep.AliasAndUp, requests[i].Alias);
+        }
+        LinkAnswer[] answers = LinkBatch.Run<LinkSettlement>(socket, steps, LinkMessages.Settle, "RTM_NEWLINK settle", s => $"ifindex {s.Index}");
+        for (int k = 0; k < verified.Count; k++)
+        {
+            (int i, Link link) = verified[k];
+            NetlinkError? failure = answers[2 * k].Error is { Errno: not Errno.EAFNOSUPPORT } addressError
+                ? addressError with { Detail = Unsettled(link, "IPv6 address generation could not be turned off") }
+                : answers[2 * k + 1].Error is { } upError
+                    ? upError with { Detail = Unsettled(link, "the alias was not set or it was not brought up") }
+                    : null;
+            _outcomes[i] = failure is { } error
+                ? LinkOutcome.Failure(error)
+                : LinkOutcome.Success(link with { Alias = requests[i].Alias.Length == 0 ? null : requests[i].Alias, IsUp = true });
         }
     }
+
+    private static string Unsettled(Link link, string what) =>
+        $"created as ifindex {link.Index} (group {link.Group}), but {what}; the link was left in place";
 
     /// <summary>
     /// Null when <paramref name="link"/> is the macvtap <paramref name="request"/> asked for. In passthru mode the kernel
@@ -79,6 +97,7 @@ internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapR
             && link.LowerIndex == request.LowerIndex
             && link.Mode == request.Mode
             && link.Group == request.Group
+            && (request.Mtu == 0 || link.Mtu == request.Mtu)
             && (request.Mode == MacvtapMode.Passthru || link.Mac == request.Mac);
         if (ours) return null;
         return new NetlinkError(Errno.EEXIST, KernelMessage: null,

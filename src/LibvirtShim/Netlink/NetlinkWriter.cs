@@ -48,6 +48,9 @@ internal ref struct NetlinkWriter
         BinaryPrimitives.WriteUInt32LittleEndian(body[12..], change);
     }
 
+    /// <summary>struct ifaddrmsg, all zero: every family, every link.</summary>
+    public void WriteIfAddr() => Reserve(RtnetlinkProtocol.IfAddrLength);
+
     public void WriteAttribute(ushort type, scoped ReadOnlySpan<byte> value) =>
         value.CopyTo(ReserveAttribute(type, value.Length));
 

@@ -66,6 +66,41 @@ public class DomainReaderTests
         Assert.Equal(new OwnedNic(Mac("52:54:00:aa:00:01"), "mvtap1", null, "physnet1", MacvtapMode.Passthru), d.OwnedNics[0]);
     }
 
+    [Theory]
+    [InlineData("", 0u, true)]
+    [InlineData("mtu='9000'", 9000u, true)]
+    [InlineData("mtu='68' allmulticast='off'", 68u, false)]
+    [InlineData("mtu='65535' allmulticast='no'", 65535u, false)]
+    [InlineData("allmulticast='on'", 0u, true)]
+    [InlineData("allmulticast='yes'", 0u, true)]
+    public void ReadsTheMtuAndAllmulticast(string attributes, uint mtu, bool allMulticast)
+    {
+        var d = Read(Domain(Ethernet("52:54:00:aa:00:01", "mvtap1"), Link("52:54:00:aa:00:01", $"source='uplink0' mode='bridge' {attributes}")));
+        Assert.Equal((mtu, allMulticast), (d.OwnedNics[0].Mtu, d.OwnedNics[0].AllMulticast));
+    }
+
+    [Theory]
+    [InlineData("mtu='0'", "mtu='0' is not an MTU (a whole number from 68 to 65535)")]
+    [InlineData("mtu='-1500'", "mtu='-1500' is not an MTU")]
+    [InlineData("mtu='+1500'", "mtu='+1500' is not an MTU")]
+    [InlineData("mtu=' 1500'", "mtu=' 1500' is not an MTU")]
+    [InlineData("mtu='1500.0'", "mtu='1500.0' is not an MTU")]
+    [InlineData("mtu=''", "mtu='' is not an MTU")]
+    [InlineData("mtu='67'", "mtu='67' is not an MTU")]
+    [InlineData("mtu='65536'", "mtu='65536' is not an MTU")]
+    [InlineData("mtu='99999999999999999999'", "mtu='99999999999999999999' is not an MTU")]
+    [InlineData("allmulticast='true'", "allmulticast='true' is neither on nor off (nor yes, no)")]
+    [InlineData("allmulticast='OFF'", "allmulticast='OFF' is neither on nor off")]
+    [InlineData("allmulticast=''", "allmulticast='' is neither on nor off")]
+    public void RefusesAnInvalidMtuOrAllmulticastNamingTheNic(string attributes, string expected)
+    {
+        var e = Assert.Throws<DomainXmlException>(() =>
+            Read(Domain(Ethernet("52:54:00:aa:00:01", "mvtap1"), Link("52:54:00:aa:00:01", $"source='uplink0' mode='bridge' {attributes}"))));
+        Assert.StartsWith("NIC 52:54:00:aa:00:01 (mvtap1): ", e.Message);
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
     [Fact]
     public void LeavesEthernetNicsWithoutMetadataAlone()
     {

@@ -72,9 +72,28 @@ public class AdoptTests
         Assert.Equal(d.Uuid, h.ReadState()!.Find("mvtap0")!.Domain);
     }
 
+    [Fact]
+    public void CarriesADirectNicsMtuOverToItsLinkAndKeepsTheMtuElement()
+    {
+        using var h = HookHarness.Create();
+        h.Ns.Ip("link", "set", "uplink0", "mtu", "9000");
+        string adopted = Adopt(h, $"<domain><name>jumbo</name><uuid>{TestDomains.Uuid(40)}</uuid><devices>"
+            + "<interface type='direct'><mac address='52:54:00:00:40:01'/><source dev='uplink0' mode='bridge'/><mtu size='4000'/><model type='virtio'/></interface>"
+            + "<interface type='direct'><mac address='52:54:00:00:40:02'/><source dev='uplink0' mode='bridge'/></interface></devices></domain>");
+
+        DomainDescription d = DomainReader.Read(XDocument.Parse(adopted));
+        Assert.Equal([4000u, 0u], d.OwnedNics.Select(n => n.Mtu));
+        Assert.Equal("4000", (string?)XDocument.Parse(adopted).Root!.Element("devices")!.Element("interface")!.Element("mtu")!.Attribute("size"));
+        Assert.Equal(0, h.Run("jumbo", "prepare", "begin", adopted).ExitCode);
+        Assert.Equal([4000, 9000], new[] { d.OwnedNics[0].Name, d.OwnedNics[1].Name }.Select(n => h.Ns.Link(n).Mtu));
+        Assert.Equal(0, h.Run("jumbo", "release", "end", adopted).ExitCode);
+    }
+
     [Theory]
     [InlineData("<interface type='direct'><mac address='52:54:00:00:00:01'/><source dev='uplink0'/><virtualport type='802.1Qbh'/></interface>", "virtualport")]
     [InlineData("<interface type='direct'><mac address='52:54:00:00:00:01'/><source mode='bridge'/></interface>", "has no <source dev")]
+    [InlineData("<interface type='direct'><mac address='52:54:00:00:00:01'/><source dev='uplink0'/><mtu size='jumbo'/></interface>",
+        "has <mtu size='jumbo'>, not an MTU (a whole number from 68 to 65535)")]
     public void RefusesNicsItCannotTakeOver(string nic, string expected)
     {
         using var h = HookHarness.Create();

@@ -90,6 +90,23 @@ public class ArrivalTests
     }
 
     [Fact]
+    public void ARenamedArrivalKeepsItsMtuAndAllmulticast()
+    {
+        using var h = HookHarness.Create();
+        Assert.Equal(0, h.Run("b", "prepare", "begin", TestDomains.Owned("b", TestDomains.Uuid(2), [new(TestDomains.Mac(2, 0), "mvtap3")])).ExitCode);
+        string a = TestDomains.Owned("a", TestDomains.Uuid(1), [new(TestDomains.Mac(1, 0), "mvtap3", LinkAttributes: "mtu='1400' allmulticast='off'")]);
+
+        HookResult migrate = h.Run("a", "migrate", "begin", a);
+        OwnedNic arriving = Assert.Single(DomainReader.Read(XDocument.Parse(migrate.Stdout)).OwnedNics);
+        Assert.Equal(0, h.Run("a", "prepare", "begin", migrate.Stdout).ExitCode);
+
+        Assert.NotEqual("mvtap3", arriving.Name);
+        Assert.Equal((1400u, false), (arriving.Mtu, arriving.AllMulticast));
+        IpLink link = h.Ns.Link(arriving.Name);
+        Assert.Equal((1400, false), (link.Mtu, link.AllMulticast));
+    }
+
+    [Fact]
     public void ARestoredGuestWhoseNameWasTakenGetsANewOne()
     {
         using var h = HookHarness.Create();

@@ -46,17 +46,22 @@ public sealed class CreateMacvtapsErrorTests : NetnsTest
     }
 
     [Fact]
-    public void A_mac_in_use_on_the_same_lower_fails_with_EADDRINUSE_and_leaves_no_link()
+    public void A_mac_in_use_on_the_same_lower_fails_with_EADDRINUSE_when_brought_up_and_stays_down_for_the_caller_to_delete()
     {
-        // The kernel checks the MAC when the link goes up, which the create asks for; the half-made link is unregistered.
+        // The kernel checks the MAC when the link goes up: links are created down, so the settling round meets it.
         MacvtapRequest first = Requests(1, Lower, Group)[0];
         MacvtapRequest second = first with { Name = "mvtdup" };
 
         IReadOnlyList<LinkOutcome> outcomes = Table.CreateMacvtaps([first, second]);
 
         Assert.NotNull(outcomes[0].Created);
-        Assert.Equal(Errno.EADDRINUSE, Assert.NotNull(outcomes[1].Error).Errno);
-        Assert.DoesNotContain(Ns.Links(), link => link.Name == "mvtdup");
+        NetlinkError error = Assert.NotNull(outcomes[1].Error);
+        Assert.Equal(Errno.EADDRINUSE, error.Errno);
+        Assert.Contains("the alias was not set or it was not brought up; the link was left in place", error.Describe());
+        IpLink left = Ns.Link("mvtdup");
+        Assert.False(left.IsUp);
+        Assert.Equal(Group, left.GroupNumber);
+        Assert.Empty(Ns.Addresses("mvtdup"));
     }
 
     [Fact]

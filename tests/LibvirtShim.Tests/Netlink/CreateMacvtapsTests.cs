@@ -104,6 +104,8 @@ public sealed class CreateMacvtapsTests : NetnsTest
         Assert.Equal(request.Group, created.Group);
         Assert.Equal(request.Alias, created.Alias);
         Assert.True(created.IsUp);
+        Assert.True(created.AllMulticast);
+        Assert.Equal(1500u, created.Mtu);
     }
 
     internal static void AssertIpSees(MacvtapRequest request, Link created, IpLink ip, string lowerName)
@@ -117,5 +119,7 @@ public sealed class CreateMacvtapsTests : NetnsTest
         Assert.Equal(request.Group, ip.GroupNumber);
         Assert.Equal(request.Alias, ip.Alias);
         Assert.True(ip.IsUp, $"{ip.Name} is not up");
+        Assert.Equal(request.AllMulticast, ip.AllMulticast);
+        Assert.Equal("none", ip.AddressGenerationMode);
     }
 }

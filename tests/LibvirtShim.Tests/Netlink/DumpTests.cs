@@ -49,4 +49,17 @@ public sealed class DumpTests : NetnsTest
         // The kernel ignores a filter for a kind whose module is not loaded and dumps everything.
         Assert.Empty(Table.Dump("no-such-kind"));
     }
+
+    [Fact]
+    public void Group_dump_returns_the_groups_links_of_every_kind_and_nothing_else()
+    {
+        Ns.Ip("link", "set", PeerName, "group", "4242", "alias", "the peer");
+        IReadOnlyList<LinkOutcome> ours = Table.CreateMacvtaps(Requests(3, Lower, 4242));
+        Table.CreateMacvtaps(Requests(2, Lower, 4243, prefix: "other", firstMac: 10));
+
+        IReadOnlyList<Link> members = Table.DumpGroup(4242);
+
+        Assert.Equal([.. ours.Select(o => o.Created!.Value), Table.Find([PeerName])[0]!.Value], members.OrderBy(l => l.Name == PeerName));
+        Assert.Empty(Table.DumpGroup(4244));
+    }
 }

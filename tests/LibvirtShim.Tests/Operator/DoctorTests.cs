@@ -3,6 +3,7 @@ using LibvirtShim.Cli.Doctor;
 using LibvirtShim.Configuration;
 using LibvirtShim.Naming;
 using LibvirtShim.Netlink;
+using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
 namespace LibvirtShim.Tests.Operator;
@@ -19,7 +20,7 @@ internal sealed class FakeHost : IDisposable
 
     private readonly TempTree _tree = new("shim-doctor-");
 
-    public FakeHost(string libvirtVersion = "9000.0", bool daemon = true, bool macvtap = true)
+    public FakeHost(string libvirtVersion = "9000.0", bool daemon = true, bool macvtap = true, string daemonName = "libvirtd")
     {
         Proc = _tree.Path("proc");
         RootFs = _tree.Path("rootfs");
@@ -32,13 +33,13 @@ internal sealed class FakeHost : IDisposable
         if (daemon)
         {
             string dir = $"proc/{Pid}";
-            _tree.Write($"{dir}/comm", "libvirtd\n");
+            _tree.Write($"{dir}/comm", daemonName + "\n");
             // Field 22, the start time in ticks after boot: 100 s after boot.
-            _tree.Write($"{dir}/stat", $"{Pid} (libvirtd) S 1 {string.Join(' ', Enumerable.Repeat("0", 17))} 10000 0 0\n");
+            _tree.Write($"{dir}/stat", $"{Pid} ({daemonName}) S 1 {string.Join(' ', Enumerable.Repeat("0", 17))} {StartTicks} 0 0\n");
             _tree.Write($"{dir}/maps", $"7f00-7f01 r--p 00000000 fe:00 1 /usr/lib/x86_64-linux-gnu/libvirt.so.0.{libvirtVersion}\n");
             Directory.CreateDirectory(_tree.Path($"{dir}/ns"));
             File.CreateSymbolicLink(_tree.Path($"{dir}/ns/mnt"), "mnt:[4026531832]");
-            File.CreateSymbolicLink(_tree.Path($"{dir}/exe"), "/usr/sbin/libvirtd");
+            File.CreateSymbolicLink(_tree.Path($"{dir}/exe"), "/usr/sbin/" + daemonName);
             File.CreateSymbolicLink(_tree.Path($"{dir}/root"), RootFs);
         }
         _tree.Write("rootfs/usr/lib/x86_64-linux-gnu/libvirt.so.0." + libvirtVersion, "");
@@ -48,12 +49,34 @@ internal sealed class FakeHost : IDisposable
             LogFile = _tree.Path("log/shim.log"),
             LibvirtRunDir = _tree.Path("run"),
             LibvirtConfigDir = _tree.Path("definitions"),
+            Instance = "doctor-test",   // the host's real links are never this instance's
         };
         Directory.CreateDirectory(_tree.Path("log"));
     }
 
+    /// <summary>The daemon's start in /proc/PID/stat: ticks after boot.</summary>
+    public const long StartTicks = 10_000;
+
     public string Proc { get; }
     public string RootFs { get; }
+
+    /// <summary>When the machine booted, as the real doctor reads it from the clocks; null: /proc/stat's btime.</summary>
+    public TimeWindow? Boot { get; set; }
+
+    /// <summary>
+    /// Makes the daemon have started at <paramref name="startNanoseconds"/> (since the epoch): the boot time is set
+    /// <see cref="StartTicks"/> ticks before it, to the nanosecond (<paramref name="preciseBoot"/>, as from the clocks) or
+    /// as /proc/stat's btime, rounded down to the second.
+    /// </summary>
+    public void StartDaemonAt(long startNanoseconds, bool preciseBoot)
+    {
+        long boot = startNanoseconds - StartTicks * (1_000_000_000 / Interop.Process.ClockTicksPerSecond);
+        Boot = preciseBoot ? new TimeWindow(boot, boot) : null;
+        _tree.Write("proc/stat", $"cpu  1 2 3 4\nbtime {boot / 1_000_000_000}\n");
+    }
+
+    /// <summary>The hook's ctime as the doctor reads it (nanoseconds since the epoch).</summary>
+    public long HookChangedAt(string hook) => Interop.Files.Probe(RootPath(hook), followSymlinks: false)!.Value.ChangedAtNanoseconds;
     public ShimSettings Settings { get; }
     public Func<ShimSettings>? LoadSettings { get; set; }
 
@@ -73,7 +96,8 @@ internal sealed class FakeHost : IDisposable
 
     public string RootPath(string path) => RootFs + path;
 
-    public DoctorHost Host => new(Proc, RootFs, LinkTable.Open, 0, LoadSettings ?? (() => { SettingsValidator.Validate(Settings); return Settings; }), _tree.Path("libvirt-shim.json"));
+    public DoctorHost Host => new(Proc, RootFs, LinkTable.Open, 0, LoadSettings ?? (() => { SettingsValidator.Validate(Settings); return Settings; }),
+        _tree.Path("libvirt-shim.json"), Boot);
 
     public List<DoctorCheck> Run() => DoctorChecks.Run(Host);
 
@@ -123,6 +147,101 @@ public class DoctorTests
         Assert.Equal($"kill -HUP {FakeHost.Pid} (running guests are not affected)", check.Fix);
     }
 
+    private const long Millisecond = 1_000_000;
+    private const string Hook = "/etc/libvirt/hooks/qemu";
+
+    /// <summary>
+    /// Start and ctime compared at full precision: the start is known to a tick (10 ms) after a boot time read from the
+    /// clocks, the ctime to the coarse clock's lag (10 ms at most). Only a start certainly before the hook is reported;
+    /// too close to tell is not.
+    /// </summary>
+    [Theory]
+    [InlineData(50, "Ok", "started after the hook was installed, so it calls it")]
+    [InlineData(-50, "Warn", "before the hook appeared")]
+    [InlineData(3, "Ok", "too close to tell which came first")]
+    [InlineData(-3, "Ok", "too close to tell which came first")]
+    public void TheDaemonsStartAndTheHooksAppearanceAreComparedToTheMillisecond(int startAfterHookMs, string status, string detail)
+    {
+        using var host = new FakeHost();
+        host.InstallHook(Hook);
+        host.StartDaemonAt(host.HookChangedAt(Hook) + startAfterHookMs * Millisecond, preciseBoot: true);
+
+        DoctorCheck check = Assert.Single(host.Run(), c => c.Area == "hook" && c.Detail.StartsWith($"libvirtd (pid {FakeHost.Pid}) ", StringComparison.Ordinal));
+
+        Assert.Equal(Enum.Parse<CheckStatus>(status), check.Status);
+        Assert.Contains(detail, check.Detail);
+    }
+
+    /// <summary>
+    /// With only /proc/stat's btime (whole seconds, rounded down) the boot is known to a second: a daemon that started
+    /// 400 ms after the hook is never said to have started before it (rounding down used to claim that; whether it is
+    /// "after" or "too close to tell" depends on where in its second the boot fell), one that started 1.5 s before is.
+    /// </summary>
+    [Theory]
+    [InlineData(400, "Ok", "so it")]
+    [InlineData(-1500, "Warn", "before the hook appeared")]
+    public void WithABootTimeInWholeSecondsOnlyACertainOrderIsReported(int startAfterHookMs, string status, string detail)
+    {
+        using var host = new FakeHost();
+        host.InstallHook(Hook);
+        host.StartDaemonAt(host.HookChangedAt(Hook) + startAfterHookMs * Millisecond, preciseBoot: false);
+
+        DoctorCheck check = Assert.Single(host.Run(), c => c.Area == "hook" && c.Detail.StartsWith($"libvirtd (pid {FakeHost.Pid}) ", StringComparison.Ordinal));
+
+        Assert.Equal(Enum.Parse<CheckStatus>(status), check.Status);
+        Assert.Contains(detail, check.Detail);
+    }
+
+    /// <summary>The installers note the SIGHUP to the nanosecond; a note from before the hook's ctime does not count, an older whole-second note counts within its second.</summary>
+    [Theory]
+    [InlineData(1, true, "Ok")]
+    [InlineData(-20, true, "Warn")]
+    [InlineData(0, false, "Ok")]
+    [InlineData(-2000, false, "Warn")]
+    public void ASighupNotedAfterTheHookAppearedCounts(int sighupAfterHookMs, bool nanoseconds, string status)
+    {
+        using var host = new FakeHost();
+        host.InstallHook(Hook);
+        long ctime = host.HookChangedAt(Hook);
+        host.StartDaemonAt(ctime - 60_000 * Millisecond, preciseBoot: true);
+        long at = ctime + sighupAfterHookMs * Millisecond;
+        string noted = nanoseconds ? $"{at / 1_000_000_000}.{at % 1_000_000_000:d9}" : $"{at / 1_000_000_000}";
+        host.Write("rootfs/run/libvirt-shim/sighup", $"{FakeHost.Pid + 1} {ctime / 1_000_000_000 + 10}\n{FakeHost.Pid} {noted}\n");
+
+        DoctorCheck check = Assert.Single(host.Run(), c => c.Area == "hook" && c.Detail.StartsWith($"libvirtd (pid {FakeHost.Pid}) ", StringComparison.Ordinal));
+
+        Assert.Equal(Enum.Parse<CheckStatus>(status), check.Status);
+        if (status == "Ok") Assert.Contains("got SIGHUP from the installer after the hook was installed", check.Detail);
+    }
+
+    [Theory]
+    [InlineData("1700000000", 1_700_000_000_000_000_000, 1_700_000_001_000_000_000)]
+    [InlineData("1700000000.5", 1_700_000_000_500_000_000, 1_700_000_000_500_000_000)]
+    [InlineData("1700000000.123456789", 1_700_000_000_123_456_789, 1_700_000_000_123_456_789)]
+    [InlineData("1700000000.1234567891", 1_700_000_000_123_456_789, 1_700_000_000_123_456_789)]
+    public void SighupNotesInWholeSecondsOrNanoseconds(string text, long earliest, long latest) =>
+        Assert.Equal(new TimeWindow(earliest, latest), DoctorChecks.SignalledAt(text));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("x")]
+    [InlineData("1.2.3")]
+    [InlineData("-5")]
+    [InlineData("12.x")]
+    public void GarbageSighupNotesAreIgnored(string text) => Assert.Null(DoctorChecks.SignalledAt(text));
+
+    [Fact]
+    public void VirtqemudIsNamedAsItself()
+    {
+        using var host = new FakeHost(daemonName: "virtqemud");
+        host.InstallHook(Hook);
+        var checks = host.Run();
+        Single(checks, CheckStatus.Ok, $"libvirt 9.0.0 (virtqemud (pid {FakeHost.Pid}) /usr/sbin/virtqemud)");
+        Single(checks, CheckStatus.Ok, $"is libvirt-shim, executable (as virtqemud (pid {FakeHost.Pid}) sees it)");
+        Single(checks, CheckStatus.Warn, $"virtqemud (pid {FakeHost.Pid}) started by");
+        Assert.DoesNotContain(checks, c => c.Detail.Contains("libvirtd", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void QemuDBesideAForeignHookNeedsLibvirt65()
     {
@@ -162,7 +281,7 @@ public class DoctorTests
         using var host = new FakeHost(daemon: false);
         host.InstallHook("/etc/libvirt/hooks/qemu");
         var checks = host.Run();
-        Single(checks, CheckStatus.Warn, "no libvirtd or virtqemud is running");
+        Single(checks, CheckStatus.Warn, "neither libvirtd nor virtqemud is running");
         Single(checks, CheckStatus.Ok, "libvirt 9.0.0 (the installed libvirt library)");
         Single(checks, CheckStatus.Ok, "/etc/libvirt/hooks/qemu -> /usr/sbin/libvirt-shim is libvirt-shim, executable");
     }
@@ -221,6 +340,27 @@ public class DoctorTests
 
         DoctorCheck check = Single(host.Run(), CheckStatus.Fail, "1 disagreement(s) between the state and the kernel: mvtap7: missing link");
         Assert.Contains("libvirt-shim status", check.Fix);
+    }
+
+    [Fact]
+    public void AHookLinkHoldingAHostAddressFails()
+    {
+        using var h = HookHarness.Create();
+        Assert.Equal(0, h.Run("web", "prepare", "begin", TestDomains.Owned("web", TestDomains.Uuid(62), [new("52:54:00:aa:62:01", "mvtap1")])).ExitCode);
+        h.Ns.Ip("addr", "add", "192.0.2.9/24", "dev", "uplink0");   // a host address on a link that is not the hook's
+        using var host = new FakeHost();
+        DoctorHost doctor = host.Host with { OpenLinks = h.Ns.OpenLinkTable, LoadSettings = () => h.Settings };
+
+        Single(DoctorChecks.Run(doctor), CheckStatus.Ok, "no link libvirt-shim made holds a host address");
+
+        h.Ns.Ip("addr", "add", "192.0.2.7/24", "dev", "mvtap1");
+        h.Ns.Ip("addr", "add", "2001:db8::7/64", "dev", "mvtap1", "nodad");
+        DoctorCheck check = Single(DoctorChecks.Run(doctor), CheckStatus.Fail,
+            "1 link(s) libvirt-shim made hold a host address, so the host may send with the guest's MAC: mvtap1 (");
+        Assert.Contains("192.0.2.7/24", check.Detail);
+        Assert.Contains("2001:db8::7/64", check.Detail);
+        Assert.DoesNotContain("192.0.2.9", check.Detail);
+        Assert.Contains("'ip addr flush dev mvtap1'", check.Fix);
     }
 
     [Fact]

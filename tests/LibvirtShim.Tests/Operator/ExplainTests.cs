@@ -146,6 +146,37 @@ public class ExplainTests
     }
 
     [Fact]
+    public void AnMtuTheLowerDeviceCannotCarry()
+    {
+        using var h = HookHarness.Create();
+        PreparePreview p = PlanThenPrepare(h, "a", TestDomains.Owned("a", A, [new("52:54:00:aa:21:01", "mvtap1", LinkAttributes: "mtu='9000'")]));
+        Assert.Equal("domain 'a': NIC 52:54:00:aa:21:01 (mvtap1): mtu 9000 is more than lower device uplink0 carries (its MTU is 1500)", p.Failure!.Message);
+        Assert.Contains("'ip link set DEVICE mtu 9000'", p.Failure.Advice);
+        Assert.Equal("mtu 9000, allmulticast on", p.Nics[0].LinkSettings);
+        Assert.DoesNotContain(h.Ns.Links(), l => l.Name == "mvtap1");
+    }
+
+    [Fact]
+    public void TheLinkSettingsAreShownAppliedAndALinkWithOtherSettingsIsReplaced()
+    {
+        using var h = HookHarness.Create();
+        h.Ns.Ip("link", "set", "uplink0", "mtu", "9000");
+        string jumbo = TestDomains.Owned("a", A, [new("52:54:00:aa:21:01", "mvtap1", LinkAttributes: "mtu='9000' allmulticast='off'")]);
+        string plain = TestDomains.Owned("a", A, [new("52:54:00:aa:21:01", "mvtap1")]);
+
+        PreparePreview first = PlanThenPrepare(h, "a", jumbo);
+        Assert.Equal("mtu 9000, allmulticast off", first.Nics[0].LinkSettings);
+        IpLink made = h.Ns.Link("mvtap1");
+        Assert.Equal((9000, false, "none", true), (made.Mtu, made.AllMulticast, made.AddressGenerationMode, made.IsUp));
+        Assert.StartsWith("keep its macvtap", Plan(h, jumbo).Nics[0].Action);
+
+        PreparePreview changed = PlanThenPrepare(h, "a", plain);
+        Assert.Equal("mtu 9000 (the lower device's), allmulticast on", changed.Nics[0].LinkSettings);
+        Assert.StartsWith("replace its macvtap", changed.Nics[0].Action);
+        Assert.True(h.Ns.Link("mvtap1").AllMulticast);
+    }
+
+    [Fact]
     public void TheCommandPrintsThePlanTheErrorAndWhatToDo()
     {
         using var h = HookHarness.Create();
@@ -156,6 +187,7 @@ public class ExplainTests
         Assert.True(text.ExitCode == 1, text.Stdout + text.Stderr);
         Assert.Contains("domain 'b' (" + B.ToString("D") + ") hands 2 NICs to libvirt-shim.", text.Stdout);
         Assert.Contains("NIC 52:54:00:aa:22:02  mvtap2", text.Stdout);
+        Assert.Contains("      mtu 1500 (the lower device's), allmulticast on", text.Stdout);
         Assert.Contains("result: prepare begin would FAIL", text.Stdout);
         Assert.Contains("unexpected exit status 1: libvirt-shim: domain 'b': NIC 52:54:00:aa:22:01 (mvtap1): name is held by domain 'a'", text.Stdout);
         Assert.Contains("what to do: give this NIC another target dev", text.Stdout);
@@ -165,6 +197,9 @@ public class ExplainTests
         using JsonDocument doc = JsonDocument.Parse(json.Stdout);
         Assert.False(doc.RootElement.GetProperty("wouldSucceed").GetBoolean());
         Assert.Equal(2, doc.RootElement.GetProperty("nics").GetArrayLength());
+        JsonElement nic = doc.RootElement.GetProperty("nics")[1];
+        Assert.Equal((JsonValueKind.Null, 1500, true),
+            (nic.GetProperty("mtu").ValueKind, nic.GetProperty("lowerMtu").GetInt32(), nic.GetProperty("allMulticast").GetBoolean()));
         Assert.StartsWith("libvirt-shim: domain 'b'", doc.RootElement.GetProperty("failure").GetString());
 
         HookResult fine = HookHarness.Finish(h.StartProcess("explain", "-"), TestDomains.Owned("c", TestDomains.Uuid(23), [new("52:54:00:aa:23:01", "mvtap3")]));

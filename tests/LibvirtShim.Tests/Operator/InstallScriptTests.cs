@@ -147,18 +147,60 @@ public class InstallScriptTests
         Assert.Contains("put there after the install", File.ReadAllText(hook));
     }
 
-    [Fact]
-    public void InstallRefusesWhenTheDebianPackageIsInstalled()
+    /// <summary>dpkg's status file with libvirt-shim in <paramref name="status"/> ("install ok installed", ...) between two other packages.</summary>
+    private static void DpkgStatus(TempTree t, string status) => t.Write("/var/lib/dpkg/status", $"""
+        Package: libvirt-shim-doc
+        Status: install ok installed
+        Version: 0.1.0
+
+        Package: libvirt-shim
+        Status: {status}
+        Priority: optional
+        Version: 0.1.0
+
+        Package: zlib1g
+        Status: install ok installed
+        Version: 1:1.2.13
+
+        """);
+
+    [Theory]
+    [InlineData("install ok installed", "installed")]
+    [InlineData("install reinstreq half-installed", "half-installed")]
+    [InlineData("install ok unpacked", "unpacked")]
+    public void InstallRefusesWhenTheDebianPackageIsInstalled(string status, string state)
     {
         using var t = new TempTree();
         using var bin = new TempTree();
+        DpkgStatus(t, status);
         t.Write("/var/lib/dpkg/info/libvirt-shim.list", "/usr/sbin/libvirt-shim\n");
 
         ProcessResult r = Install(t, Binary(bin));
 
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("Debian package libvirt-shim is installed", r.Stderr);
+        Assert.Contains($"the Debian package libvirt-shim is installed here (dpkg: {state})", r.Stderr);
         Assert.False(File.Exists(t.Path(Exe)));
+    }
+
+    /// <summary>After 'apt-get remove' (not purge) dpkg keeps the package as config-files: install.sh goes ahead and keeps its settings.</summary>
+    [Theory]
+    [InlineData("deinstall ok config-files", true)]
+    [InlineData("purge ok not-installed", false)]
+    public void ARemovedButNotPurgedPackageIsGone(string status, bool settingsKept)
+    {
+        using var t = new TempTree();
+        using var bin = new TempTree();
+        DpkgStatus(t, status);
+        t.Write("/var/lib/dpkg/info/libvirt-shim.list", "/etc/libvirt/libvirt-shim.json\n");
+        if (settingsKept) t.Write("/etc/libvirt/libvirt-shim.json", "{ \"LogLevel\": \"Debug\" }\n");
+
+        ProcessResult r = Install(t, Binary(bin));
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.True(File.Exists(t.Path(Exe)));
+        Assert.Equal(Exe, new FileInfo(t.Path("/etc/libvirt/hooks/qemu")).LinkTarget);
+        Assert.Equal(settingsKept, r.Stdout.Contains("removed but not purged", StringComparison.Ordinal));
+        if (settingsKept) Assert.Contains("Debug", File.ReadAllText(t.Path("/etc/libvirt/libvirt-shim.json")));
     }
 
     [Fact]
@@ -203,15 +245,17 @@ public class InstallScriptTests
     /// bind-mounted over /etc/libvirt) gets SIGHUP from install and from uninstall, and the scripts say so; the
     /// machine's own libvirtd, which reads another /etc/libvirt, is not signalled.
     /// </summary>
-    [Fact]
-    public void ALibvirtdReadingThatConfigurationGetsSighupAndTheScriptsSaySo()
+    [Theory]
+    [InlineData("libvirtd")]
+    [InlineData("virtqemud")]
+    public void ADaemonReadingThatConfigurationGetsSighupAndTheScriptsSaySo(string name)
     {
         Requires.Root();
         using var t = new TempTree();
         using var bin = new TempTree();
         Directory.CreateDirectory(t.Path("/etc/libvirt"));
         string marker = bin.Path("hup");
-        string daemon = bin.Write("libvirtd",
+        string daemon = bin.Write(name,
             $"#!/bin/sh\ntrap 'kill $child 2>/dev/null; echo $$ >> {marker}; exit 0' HUP\ntrap 'kill $child 2>/dev/null; exit 0' TERM\nsleep 300 & child=$!\nwait $child\n",
             FakeBinaries.Executable);
         int? realLibvirtd = File.Exists("/run/libvirtd.pid") && int.TryParse(File.ReadAllText("/run/libvirtd.pid").Trim(), out int p) ? p : null;
@@ -220,14 +264,55 @@ public class InstallScriptTests
         {
             File.Delete(marker);
             using Process fake = StartInMountNamespace(t.Path("/etc/libvirt"), daemon);
-            int pid = WaitForChildNamed(fake.Id, "libvirtd");
+            int pid = WaitForChildNamed(fake.Id, name);
             ProcessResult r = step == "install" ? Install(t, Binary(bin), "--reload") : Uninstall(t, "--reload");
 
             Assert.True(r.ExitCode == 0, r.ToString());
             Assert.True(fake.WaitForExit(10_000), "the fake libvirtd did not end: no SIGHUP");
             Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(marker).Trim());
-            Assert.Contains($"sent SIGHUP to libvirtd (pid {pid})", r.Stdout);
+            Assert.Contains($"sent SIGHUP to {name} (pid {pid})", r.Stdout);
+            if (step == "install")
+                Assert.Matches($@"^{pid} \d+\.\d{{9}}$", File.ReadAllLines(t.Path("/run/libvirt-shim/sighup")).Last());
             if (realLibvirtd is { } real) Assert.DoesNotContain($"(pid {real})", r.Stdout.Replace($"(pid {real}) reads another", "", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>
+    /// In a PID namespace of its own (a /proc that shows no daemon at all) the scripts say that neither daemon runs;
+    /// with daemons that read another /etc/libvirt only, they say none reads this one.
+    /// </summary>
+    [Fact]
+    public void WithoutADaemonTheScriptsNameBothDaemons()
+    {
+        Requires.Root();
+        using var t = new TempTree();
+        using var bin = new TempTree();
+        Directory.CreateDirectory(t.Path("/etc/libvirt"));
+        string script = Path.Combine(SampleFiles.RepositoryRoot, "hooks/install.sh");
+
+        ProcessResult alone = Run.Process("unshare",
+            ["--pid", "--fork", "--mount", "--mount-proc", "bash", script, "--root", t.Root, "--binary", Binary(bin), "--reload"]);
+
+        Assert.True(alone.ExitCode == 0, alone.ToString());
+        Assert.Contains("neither libvirtd nor virtqemud is running: whichever starts looks for hooks then", alone.Stdout);
+        Assert.DoesNotContain("sent SIGHUP", alone.Stdout);
+
+        bool daemonsHere = Directory.EnumerateDirectories("/proc").Any(d =>
+            File.Exists(Path.Combine(d, "comm")) && ReadOrEmpty(Path.Combine(d, "comm")).Trim() is "libvirtd" or "virtqemud");
+        ProcessResult beside = Install(t, Binary(bin), "--reload");
+        Assert.True(beside.ExitCode == 0, beside.ToString());
+        if (daemonsHere) Assert.Contains($"no libvirtd or virtqemud that reads {t.Path("/etc/libvirt")} is running", beside.Stdout);
+    }
+
+    private static string ReadOrEmpty(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return "";
         }
     }
 

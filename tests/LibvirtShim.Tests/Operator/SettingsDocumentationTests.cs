@@ -91,6 +91,12 @@ public class SettingsDocumentationTests
     [InlineData("reserved for its arrival")]
     [InlineData("a link libvirt-shim did not create")]
     [InlineData("a link libvirt-shim created for domain")]
+    [InlineData("cannot hot-plug it")]
+    [InlineData("the guest has not let the NIC go after")]
+    [InlineData("already has a NIC with this MAC")]
+    [InlineData("is not running (--live needs a running guest)")]
+    [InlineData("has no persistent definition (--config needs one)")]
+    [InlineData("definition gone: name freed now")]
     public void EveryQuotedMessageIsStillInTheCode(string fragment)
     {
         string docs = File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "README.md"));

@@ -69,6 +69,32 @@ public class StatusCommandTests
     }
 
     [Fact]
+    public void AHookLinkHoldingAHostAddressIsFlaggedWithExitStatus3()
+    {
+        using var h = HookHarness.Create("uplink0", "uplink1");
+        Assert.Equal(0, h.Run("web", "prepare", "begin", Xml).ExitCode);
+        h.WriteStatusFile("web", Xml);
+        h.Ns.Ip("addr", "add", "192.0.2.9/24", "dev", "uplink0");   // not the hook's link: not flagged
+        h.Ns.Ip("addr", "add", "2001:db8::2/64", "dev", "mvtap2", "nodad");
+
+        HookResult r = HookHarness.Finish(h.StartProcess("status"), "");
+
+        Assert.True(r.ExitCode == 3, r.Stdout + r.Stderr);
+        Assert.Contains("links libvirt-shim made that hold a host address (the host may send from them with the guest's MAC):", r.Stdout);
+        string row = r.Stdout.Split('\n').Single(l => l.Contains("2001:db8::2/64", StringComparison.Ordinal));
+        Assert.StartsWith("  mvtap2 ", row);
+        Assert.Contains("'ip addr flush dev mvtap2'", row);
+        Assert.DoesNotContain("192.0.2.9", r.Stdout);
+
+        HookResult json = HookHarness.Finish(h.StartProcess("status", "--json"), "");
+        Assert.Equal(3, json.ExitCode);
+        using JsonDocument doc = JsonDocument.Parse(json.Stdout);
+        JsonElement flagged = Assert.Single(doc.RootElement.GetProperty("linksWithHostAddresses").EnumerateArray());
+        Assert.Equal(("mvtap2", "2001:db8::2/64"),
+            (flagged.GetProperty("name").GetString(), Assert.Single(flagged.GetProperty("addresses").EnumerateArray()).GetString()));
+    }
+
+    [Fact]
     public void WithoutAStateStatusSaysHowItIsRebuilt()
     {
         using var h = HookHarness.Create();

@@ -15,7 +15,8 @@ namespace LibvirtShim.Tests.Reliability;
 /// by links nobody recorded, so allocation must step over them and record them as foreign.
 /// <para>
 /// The model: records by name; the cursor; a take hands out, in cyclic order from the cursor, the names nobody holds,
-/// recording each one a link sits on as foreign and going on; it fails, changing nothing, when the names run out.
+/// recording each one a link sits on as foreign and going on; it fails when the names run out, and then keeps only
+/// what it found (the foreign records, where the cursor got to), even when its session is never committed.
 /// Expired reservations are dropped first. Release drops the domain's records, keeping the names held for its
 /// definition while that hold has not expired (there are no definition files here). A session not committed changes
 /// nothing.
@@ -107,7 +108,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             case Release release:
             {
                 using ShimSession session = ShimSession.Open(context);
-                ReleaseLinks.Run(session, Domain(release.Domain), declaresOwnedNics: false);
+                ReleaseLinks.Run(session, Domain(release.Domain), declaredNames: []);
                 model.Release(release.Domain);
                 break;
             }
@@ -125,7 +126,8 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
                 catch (ShimException)
                 {
                 }
-                // Disposed without a commit: as if the process had died here.
+                // Disposed without a commit: as if the process had died here (what a failed take found is on disk already).
+                model.Abandon(abandon);
                 break;
             }
         }
@@ -162,27 +164,38 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
         public uint Cursor { get; private set; }
         public Dictionary<string, string> Records { get; private set; } = new(StringComparer.Ordinal);
 
-        public List<string>? Take(Take take)
+        public List<string>? Take(Take take) => Take(take.Domain, take.Count, take.Defined ? "Defined" : "Reserved", take.Ttl, commit: true);
+
+        public void Abandon(Abandon abandon) => Take(abandon.Domain, abandon.Count, "Reserved", 5, commit: false);
+
+        private List<string>? Take(int domain, int count, string holding, int ttl, bool commit)
         {
             var records = Records.Where(kv => !(kv.Value.Contains(":Reserved:", StringComparison.Ordinal) && ExpiresAt(kv.Value) <= Now))
                 .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
             uint cursor = Cursor;
             var taken = new List<string>();
-            while (taken.Count < take.Count)
+            var found = new List<string>();
+            while (taken.Count < count)
             {
                 int? free = Enumerable.Range(0, Capacity).Select(k => (int)((cursor + k) % Capacity)).Cast<int?>().FirstOrDefault(i => !records.ContainsKey(Scheme.NameOf(i!.Value)));
-                if (free is not { } index) return null;
+                if (free is not { } index)
+                {
+                    foreach (string name in found) Records.TryAdd(name, $"{name}:Foreign:-:0");
+                    Cursor = cursor;
+                    return null;
+                }
                 cursor = (uint)(index + 1) % Capacity;
-                string name = Scheme.NameOf(index);
+                string next = Scheme.NameOf(index);
                 if (Occupied.Contains(index))
                 {
-                    records[name] = $"{name}:Foreign:-:0";
+                    records[next] = $"{next}:Foreign:-:0";
+                    found.Add(next);
                     continue;
                 }
-                records[name] = $"{name}:{(take.Defined ? "Defined" : "Reserved")}:d{take.Domain}:{Now + take.Ttl}";
-                taken.Add(name);
+                records[next] = $"{next}:{holding}:d{domain}:{Now + ttl}";
+                taken.Add(next);
             }
-            (Records, Cursor) = (records, cursor);
+            if (commit) (Records, Cursor) = (records, cursor);
             return taken;
         }
 

@@ -68,14 +68,14 @@ internal sealed class HookHarness : IDisposable
     public LibvirtShim.Lifecycle.ShimContext OpenContext() =>
         new(Settings, Ns.OpenLinkTable, Serilog.Core.Logger.None, Clock);
 
-    public HookResult Run(string domain, string operation, string subOperation, string xml) =>
-        Run(domain, operation, subOperation, Encoding.UTF8.GetBytes(xml));
+    public HookResult Run(string domain, string operation, string subOperation, string xml, string extra = "-") =>
+        Run(domain, operation, subOperation, Encoding.UTF8.GetBytes(xml), extra);
 
-    public HookResult Run(string domain, string operation, string subOperation, byte[] xml)
+    public HookResult Run(string domain, string operation, string subOperation, byte[] xml, string extra = "-")
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int exit = new HookRunner(Host).Run(new HookCall(domain, operation, subOperation, "-"), new MemoryStream(xml), stdout, stderr);
+        int exit = new HookRunner(Host).Run(new HookCall(domain, operation, subOperation, extra), new MemoryStream(xml), stdout, stderr);
         return new HookResult(exit, stdout.ToString(), stderr.ToString());
     }
 
@@ -93,12 +93,22 @@ internal sealed class HookHarness : IDisposable
 
     public void RemoveStatusFile(string name) => File.Delete(Path.Combine(Settings.LibvirtRunDir, name + ".xml"));
 
+    /// <summary>A command the hook process is started under (its first word the program), e.g. unshare with a host name of its own.</summary>
+    public string[] Wrapper { get; set; } = [];
+
     /// <summary>Starts the hook executable as libvirt would, inside the namespace, with this harness's settings.</summary>
     public Process StartProcess(params string[] args)
     {
         var (file, prefix) = HookExecutable.Command();
-        var start = new ProcessStartInfo("ip") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { "netns", "exec", Ns.Name, file }.Concat(prefix).Concat(args)) start.ArgumentList.Add(a);
+        return StartExecutable(file, [.. prefix, .. args]);
+    }
+
+    /// <summary><paramref name="file"/> (the hook under another name, say) inside the namespace, with this harness's settings.</summary>
+    public Process StartExecutable(string file, IEnumerable<string> args)
+    {
+        string[] command = [.. Wrapper, "ip", "netns", "exec", Ns.Name, file, .. args];
+        var start = new ProcessStartInfo(command[0]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in command[1..]) start.ArgumentList.Add(a);
         start.Environment["LIBVIRT_SHIM_CONFIG"] = SettingsFile;
         start.Environment["LIBVIRT_SHIM_STATEDIR"] = Settings.StateDir;
         start.Environment["LIBVIRT_SHIM_LIBVIRTRUNDIR"] = Settings.LibvirtRunDir;

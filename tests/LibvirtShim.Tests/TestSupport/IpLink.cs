@@ -12,7 +12,10 @@ internal sealed record IpLink(
     string? Alias,
     bool IsUp,
     string? Kind,
-    string? Mode)
+    string? Mode,
+    int Mtu,
+    bool AllMulticast,
+    string? AddressGenerationMode)
 {
     public static IpLink From(JsonElement link)
     {
@@ -27,7 +30,10 @@ internal sealed record IpLink(
             Alias: Optional(link, "ifalias")?.GetString(),
             IsUp: link.GetProperty("flags").EnumerateArray().Any(flag => flag.GetString() == "UP"),
             Kind: info is { } k ? Optional(k, "info_kind")?.GetString() : null,
-            Mode: data is { } d ? Optional(d, "mode")?.GetString() : null);
+            Mode: data is { } d ? Optional(d, "mode")?.GetString() : null,
+            Mtu: link.GetProperty("mtu").GetInt32(),
+            AllMulticast: link.GetProperty("flags").EnumerateArray().Any(flag => flag.GetString() == "ALLMULTI"),
+            AddressGenerationMode: Optional(link, "inet6_addr_gen_mode")?.GetString());
     }
 
     /// <summary>The group as a number ("default" is group 0).</summary>

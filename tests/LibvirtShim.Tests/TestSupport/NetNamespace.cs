@@ -42,6 +42,16 @@ internal sealed partial class NetNamespace : IDisposable
 
     public IpLink Link(string name) => Links().Single(link => link.Name == name);
 
+    /// <summary>The IPv4 and IPv6 addresses on <paramref name="link"/> (`ip -j addr show dev`), as "family address/prefix".</summary>
+    public IReadOnlyList<string> Addresses(string link)
+    {
+        using JsonDocument document = JsonDocument.Parse(Ip("-j", "addr", "show", "dev", link));
+        return document.RootElement.EnumerateArray()
+            .SelectMany(l => l.TryGetProperty("addr_info", out JsonElement info) ? info.EnumerateArray().ToList() : [])
+            .Select(a => $"{a.GetProperty("family").GetString()} {a.GetProperty("local").GetString()}/{a.GetProperty("prefixlen").GetInt32()}")
+            .ToList();
+    }
+
     /// <summary>Adds a veth pair, both ends up; returns the first end's ifindex.</summary>
     public int AddVeth(string name, string peer)
     {

@@ -2,8 +2,8 @@ using System.Text;
 
 namespace LibvirtShim.Tests.TestSupport;
 
-/// <summary>A NIC handed to the hook: its MAC, name, lower device (or network) and mode.</summary>
-internal sealed record TestNic(string Mac, string Name, string? Source = "uplink0", string Mode = "bridge", string? Network = null);
+/// <summary>A NIC handed to the hook: its MAC, name, lower device (or network), mode and further &lt;shim:link&gt; attributes.</summary>
+internal sealed record TestNic(string Mac, string Name, string? Source = "uplink0", string Mode = "bridge", string? Network = null, string LinkAttributes = "");
 
 /// <summary>Domain XMLs for tests, shaped like what libvirt sends a hook.</summary>
 internal static class TestDomains
@@ -25,7 +25,7 @@ internal static class TestDomains
         foreach (TestNic nic in list)
         {
             string lower = nic.Network is null ? $"source=\"{nic.Source}\"" : $"network=\"{nic.Network}\"";
-            xml.Append($"      <shim:link mac=\"{nic.Mac}\" {lower} mode=\"{nic.Mode}\"/>\n");
+            xml.Append($"      <shim:link mac=\"{nic.Mac}\" {lower} mode=\"{nic.Mode}\"{(nic.LinkAttributes.Length > 0 ? " " : "")}{nic.LinkAttributes}/>\n");
         }
         xml.Append("    </shim:macvtap>\n  </metadata>\n  <memory unit='MiB'>64</memory>\n  <devices>\n");
         foreach (TestNic nic in list)

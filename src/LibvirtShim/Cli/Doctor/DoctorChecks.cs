@@ -8,12 +8,17 @@ using Serilog.Core;
 
 namespace LibvirtShim.Cli.Doctor;
 
-/// <summary>Where the doctor looks: /proc and / normally; a fake tree in tests. <see cref="SettingsFile"/> is only named in messages.</summary>
-internal sealed record DoctorHost(string Proc, string Root, Func<LinkTable> OpenLinks, uint EffectiveUser, Func<ShimSettings> LoadSettings, string SettingsFile)
+/// <summary>
+/// Where the doctor looks: /proc and / normally; a fake tree in tests. <see cref="SettingsFile"/> is only named in
+/// messages. <see cref="Boot"/>: when the machine booted, from the clocks (null: /proc/stat's btime, to the second).
+/// </summary>
+internal sealed record DoctorHost(
+    string Proc, string Root, Func<LinkTable> OpenLinks, uint EffectiveUser, Func<ShimSettings> LoadSettings, string SettingsFile, TimeWindow? Boot = null)
 {
     public static DoctorHost ForSystem(IReadOnlyList<string> settingOverrides) =>
         new("/proc", "/", LinkTable.Open, Interop.Files.EffectiveUserId(), () => SettingsLoader.Load(settingOverrides),
-            Environment.GetEnvironmentVariable(SettingsLoader.EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : SettingsLoader.DefaultFile);
+            Environment.GetEnvironmentVariable(SettingsLoader.EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : SettingsLoader.DefaultFile,
+            TimeWindow.BootFromClocks());
 
     public string Under(string path) => Root == "/" ? path : Root.TrimEnd('/') + path;
 }
@@ -40,7 +45,7 @@ internal static class DoctorChecks
             checks.Add(DoctorCheck.Warn("privileges", "not running as root: the state, the lock and what libvirtd sees need root, so some checks are incomplete",
                 "run it as root: sudo libvirt-shim doctor"));
         checks.Add(Kernel(host));
-        var daemons = LibvirtDaemons.Find(host.Proc);
+        var daemons = LibvirtDaemons.Find(host.Proc, host.Boot);
         LibvirtDaemon? daemon = daemons.FirstOrDefault(d => d.SameMountNamespace);
         LibvirtVersion? version = Libvirt(host, daemons, daemon, checks);
         Hook(host, daemon, version, checks);
@@ -51,7 +56,7 @@ internal static class DoctorChecks
             checks.Add(DoctorCheck.Warn("lower devices, state", "not checked: the settings are not valid", "fix the settings first"));
             return checks;
         }
-        IReadOnlyList<Link>? links = Links(host, checks);
+        IReadOnlyList<Link>? links = Links(host, settings, checks);
         Definitions(settings, links, checks);
         if (links is not null) State(host, settings, links, checks);
         Log(settings, checks);
@@ -91,7 +96,7 @@ internal static class DoctorChecks
         string source;
         if (daemon is null)
         {
-            checks.Add(DoctorCheck.Warn(area, "no libvirtd or virtqemud is running (in this mount namespace)",
+            checks.Add(DoctorCheck.Warn(area, "neither libvirtd nor virtqemud is running (in this mount namespace)",
                 "start libvirtd (or virtqemud); it looks for hooks when it starts"));
             version = LibvirtDaemons.InstalledVersion(host.Root);
             source = "the installed libvirt library";
@@ -159,24 +164,62 @@ internal static class DoctorChecks
                 "install this build (hooks/install.sh or the package), or run the doctor of the installed one"));
     }
 
-    /// <summary>libvirtd reads whether hooks exist when it starts and on SIGHUP; a hook that appeared later is not called.</summary>
+    /// <summary>
+    /// A file's ctime comes from the kernel's coarse clock, which lags the real time by at most one timer tick (10 ms
+    /// at the slowest, HZ=100): the change happened within that much after the ctime.
+    /// </summary>
+    private const long CoarseClockLagNanoseconds = 10_000_000;
+
+    /// <summary>
+    /// The daemon reads whether hooks exist when it starts and on SIGHUP; a hook that appeared later is not called.
+    /// Only a start certainly before the hook appeared (both known only within bounds) is reported.
+    /// </summary>
     private static DoctorCheck Noticed(DoctorHost host, LibvirtDaemon daemon, HookFile hook)
     {
         const string area = "hook";
-        long appeared = hook.Entry.ChangedAt;
-        if (daemon.StartedAt == 0 || appeared <= daemon.StartedAt)
+        long ctime = hook.Entry.ChangedAtNanoseconds;
+        var appeared = new TimeWindow(ctime, ctime + CoarseClockLagNanoseconds);
+        TimeWindow started = daemon.StartedAt;
+        if (!started.IsKnown || appeared.CertainlyBefore(started))
             return DoctorCheck.Ok(area, $"{daemon} started after the hook was installed, so it calls it");
+        if (SighupAfter(host, daemon, appeared))
+            return DoctorCheck.Ok(area, $"{daemon} got SIGHUP from the installer after the hook was installed, so it calls it");
+        if (!started.CertainlyBefore(appeared))
+        {
+            long apart = Math.Max(Math.Abs(started.Latest - appeared.Earliest), Math.Abs(appeared.Latest - started.Earliest));
+            return DoctorCheck.Ok(area, $"{daemon} started within {Milliseconds(apart)} of the hook's appearance ({At(ctime)}), too close to tell "
+                + $"which came first; it looks for hooks after it starts, so it most likely calls it (if not: kill -HUP {daemon.Pid})");
+        }
+        return DoctorCheck.Warn(area,
+            $"{daemon} started by {At(started.Latest)}, before the hook appeared (at {At(ctime)}); "
+            + "libvirt calls a new hook only after a restart or SIGHUP",
+            $"kill -HUP {daemon.Pid} (running guests are not affected)");
+    }
+
+    /// <summary>The installers note "PID SECONDS[.NANOSECONDS]" after each SIGHUP (whole seconds from older ones: within the next second).</summary>
+    private static bool SighupAfter(DoctorHost host, LibvirtDaemon daemon, TimeWindow appeared)
+    {
+        string pid = daemon.Pid.ToString(CultureInfo.InvariantCulture);
         foreach (string line in (LibvirtDaemons.ReadText(host.Under(ReloadRecord)) ?? "").Split('\n'))
         {
             string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (words.Length >= 2 && words[0] == daemon.Pid.ToString(CultureInfo.InvariantCulture)
-                && long.TryParse(words[1], NumberStyles.None, CultureInfo.InvariantCulture, out long at) && at >= appeared)
-                return DoctorCheck.Ok(area, $"{daemon} got SIGHUP from the installer after the hook was installed, so it calls it");
+            if (words.Length >= 2 && words[0] == pid && SignalledAt(words[1]) is { } at && !at.CertainlyBefore(appeared)) return true;
         }
-        return DoctorCheck.Warn(area,
-            $"{daemon} started at {At(daemon.StartedAt)}, before the hook appeared (at {At(appeared)}); libvirt calls a new hook only after a restart or SIGHUP",
-            $"kill -HUP {daemon.Pid} (running guests are not affected)");
+        return false;
     }
+
+    internal static TimeWindow? SignalledAt(string text)
+    {
+        string[] parts = text.Split('.');
+        if (parts.Length > 2 || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out long seconds)) return null;
+        if (parts.Length == 1) return new TimeWindow(seconds * 1_000_000_000, (seconds + 1) * 1_000_000_000);
+        string digits = parts[1].Length > 9 ? parts[1][..9] : parts[1].PadRight(9, '0');
+        if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long nanoseconds)) return null;
+        long at = seconds * 1_000_000_000 + nanoseconds;
+        return new TimeWindow(at, at);
+    }
+
+    private static string Milliseconds(long nanoseconds) => string.Create(CultureInfo.InvariantCulture, $"{nanoseconds / 1_000_000.0:0.#} ms");
 
     private static ShimSettings? Settings(DoctorHost host, List<DoctorCheck> checks)
     {
@@ -195,18 +238,32 @@ internal static class DoctorChecks
         }
     }
 
-    private static IReadOnlyList<Link>? Links(DoctorHost host, List<DoctorCheck> checks)
+    /// <summary>The kernel's links; checks on the way that none of the hook's links holds a host address.</summary>
+    private static IReadOnlyList<Link>? Links(DoctorHost host, ShimSettings settings, List<DoctorCheck> checks)
     {
         try
         {
             using LinkTable table = host.OpenLinks();
-            return table.Dump();
+            IReadOnlyList<Link> links = table.Dump();
+            checks.Add(Silence(LinkMarker.For(settings), links, table.Addresses()));
+            return links;
         }
         catch (NetlinkException e)
         {
             checks.Add(DoctorCheck.Fail("links", $"cannot list the kernel's links: {e.Message}", "run it as root"));
             return null;
         }
+    }
+
+    private static DoctorCheck Silence(LinkMarker marker, IReadOnlyList<Link> links, IReadOnlyList<HostAddress> addresses)
+    {
+        const string area = "silent links";
+        List<SpeakingLink> speaking = SpeakingLinks.Find(marker, links, addresses);
+        if (speaking.Count == 0)
+            return DoctorCheck.Ok(area, "no link libvirt-shim made holds a host address: the host sends nothing with a guest's MAC");
+        return DoctorCheck.Fail(area, $"{speaking.Count} link(s) libvirt-shim made hold a host address, so the host may send with the guest's MAC: "
+            + string.Join("; ", speaking.Take(3).Select(l => $"{l.Link.Name} ({l.AddressList})")) + (speaking.Count > 3 ? "; ..." : ""),
+            SpeakingLinks.Advice.Replace("NAME", speaking[0].Link.Name, StringComparison.Ordinal));
     }
 
     /// <summary>The lower devices the settings and the definitions name, and the definitions' NICs handed to the hook.</summary>
@@ -230,7 +287,7 @@ internal static class DoctorChecks
             DomainDescription domain;
             try
             {
-                domain = DomainReader.Read(DomainXml.Parse(File.ReadAllBytes(path)));
+                domain = DomainReader.Read(DomainXml.Parse(DomainXml.ReadFile(path)));
             }
             catch (DomainXmlException e)
             {
@@ -291,10 +348,12 @@ internal static class DoctorChecks
         var scheme = new NameScheme(settings.NamePrefix, settings.Capacity);
         var marker = LinkMarker.For(settings);
         StateLoad load;
+        List<NameRecord> freed;
         try
         {
             using StateLease lease = new StateStore(settings.StateDir, TimeSpan.FromSeconds(Math.Min(5, settings.LockTimeoutSeconds))).Lock();
             load = lease.Load(scheme);
+            freed = GoneDefinitionsReport.Free(settings, lease, load.State, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         }
         catch (Exception e) when (e is StateAccessException or StateLockTimeoutException or IOException or UnauthorizedAccessException)
         {
@@ -316,6 +375,9 @@ internal static class DoctorChecks
             : DoctorCheck.Fail(area, $"{problems.Count} disagreement(s) between the state and the kernel: " +
                 string.Join("; ", problems.Take(3).Select(p => $"{p.Name}: {p.Problem}")) + (problems.Count > 3 ? "; ..." : ""),
                 "'libvirt-shim status' lists them with what to do; 'libvirt-shim seed' rebuilds the state from what runs"));
+        if (freed.Count > 0)
+            checks.Add(DoctorCheck.Ok(area, $"freed {freed.Count} name(s) held for definitions that are gone: " +
+                string.Join(", ", freed.Select(r => $"{r.Name} ({r.DomainName})"))));
         double used = (double)state.HeldManagedNames / scheme.Capacity;
         if (used >= 0.9)
             checks.Add(DoctorCheck.Warn(area, $"{state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names are held ({used:P0})",
@@ -329,7 +391,11 @@ internal static class DoctorChecks
         bool writable = File.Exists(settings.LogFile)
             ? Interop.Files.IsWritable(settings.LogFile)
             : directory is not null && Directory.Exists(directory) && Interop.Files.IsWritable(directory);
-        checks.Add(writable
+        if (Interop.Files.Probe(settings.LogFile, followSymlinks: false) is { IsRegularFile: false })
+            checks.Add(DoctorCheck.Warn(area,
+                $"{settings.LogFile} is not a regular file (a FIFO, device, directory or symbolic link): the hook works but logs nothing",
+                "remove it (the hook creates the log file), or set LogFile"));
+        else checks.Add(writable
             ? DoctorCheck.Ok(area, $"{settings.LogFile} ({settings.LogFormat}, level {settings.LogLevel}, rolls at {settings.LogFileSizeLimitBytes / 1024} KiB, keeps {settings.LogRetainedFiles})")
             : DoctorCheck.Warn(area, $"{settings.LogFile} cannot be written: the hook works but logs nothing",
                 $"create {directory} (root-owned), or set LogFile"));
@@ -371,9 +437,9 @@ internal static class DoctorChecks
 
     private static string Below(string root, string path) => root == "/" ? path : root.TrimEnd('/') + path;
 
-    private static string At(long epochSeconds)
+    private static string At(long epochNanoseconds)
     {
-        DateTimeOffset at = DateTimeOffset.FromUnixTimeSeconds(epochSeconds).ToLocalTime();
-        return at.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        DateTimeOffset at = DateTimeOffset.UnixEpoch.AddTicks(epochNanoseconds / 100).ToLocalTime();
+        return at.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);
     }
 }

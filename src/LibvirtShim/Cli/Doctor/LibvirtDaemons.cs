@@ -24,11 +24,36 @@ internal readonly record struct LibvirtVersion(int Major, int Minor, int Micro) 
     public override string ToString() => $"{Major}.{Minor}.{Micro}";
 }
 
+/// <summary>An instant known only to lie between two bounds (nanoseconds since the epoch); <see cref="Unknown"/> when not known at all.</summary>
+internal readonly record struct TimeWindow(long Earliest, long Latest)
+{
+    public static readonly TimeWindow Unknown = default;
+
+    public bool IsKnown => Latest > 0;
+
+    /// <summary>True only when every instant of this window comes before every instant of <paramref name="other"/>.</summary>
+    public bool CertainlyBefore(TimeWindow other) => IsKnown && other.IsKnown && Latest < other.Earliest;
+
+    public TimeWindow Plus(long earliest, long latest) => new(Earliest + earliest, Latest + latest);
+
+    /// <summary>
+    /// When the machine booted, on the wall clock: now minus the time since boot, read between two readings of the wall
+    /// clock (the gap, a few microseconds, is the uncertainty).
+    /// </summary>
+    public static TimeWindow BootFromClocks()
+    {
+        long before = Interop.Clock.RealtimeNanoseconds();
+        long sinceBoot = Interop.Clock.BoottimeNanoseconds();
+        long after = Interop.Clock.RealtimeNanoseconds();
+        return new TimeWindow(before - sinceBoot, after - sinceBoot);
+    }
+}
+
 /// <summary>
 /// A running libvirtd or virtqemud (the daemons that run the qemu hook). <see cref="SameMountNamespace"/> is true
 /// when its mount namespace cannot be read (not root): it is then taken to be this one.
 /// </summary>
-internal sealed record LibvirtDaemon(int Pid, string Name, string Executable, LibvirtVersion? Version, long StartedAt, string Root, bool SameMountNamespace)
+internal sealed record LibvirtDaemon(int Pid, string Name, string Executable, LibvirtVersion? Version, TimeWindow StartedAt, string Root, bool SameMountNamespace)
 {
     public override string ToString() => $"{Name} (pid {Pid})";
 }
@@ -38,11 +63,12 @@ internal static class LibvirtDaemons
 {
     public static readonly string[] Names = ["libvirtd", "virtqemud"];
 
-    public static List<LibvirtDaemon> Find(string proc)
+    /// <summary><paramref name="boot"/>: when the machine booted; without it, /proc/stat's btime (whole seconds).</summary>
+    public static List<LibvirtDaemon> Find(string proc, TimeWindow? boot = null)
     {
         var found = new List<LibvirtDaemon>();
         string? myNamespace = ReadLink(Path.Combine(proc, "self", "ns", "mnt"));
-        long bootTime = BootTime(proc);
+        TimeWindow bootTime = boot ?? BootTime(proc);
         IEnumerable<string> entries;
         try
         {
@@ -93,25 +119,29 @@ internal static class LibvirtDaemons
         return best;
     }
 
-    /// <summary>Seconds since the epoch at which the process started (/proc/PID/stat field 22, ticks after boot).</summary>
-    private static long StartTime(string dir, long bootTime)
+    /// <summary>
+    /// When the process started: /proc/PID/stat field 22 counts clock ticks (1/100 s) after boot, rounded down, so the
+    /// start lies within one tick after it, plus the uncertainty of the boot time.
+    /// </summary>
+    private static TimeWindow StartTime(string dir, TimeWindow bootTime)
     {
         string? stat = ReadText(Path.Combine(dir, "stat"));
-        if (stat is null || bootTime == 0) return 0;
+        if (stat is null || !bootTime.IsKnown) return TimeWindow.Unknown;
         string[] fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return fields.Length > 19 && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out long ticks)
-            ? bootTime + ticks / Interop.Process.ClockTicksPerSecond
-            : 0;
+        if (fields.Length <= 19 || !long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out long ticks)) return TimeWindow.Unknown;
+        long tick = 1_000_000_000 / Interop.Process.ClockTicksPerSecond;
+        return bootTime.Plus(ticks * tick, (ticks + 1) * tick);
     }
 
-    private static long BootTime(string proc)
+    /// <summary>/proc/stat's btime: whole seconds, rounded down, so the boot lies within the second after it.</summary>
+    private static TimeWindow BootTime(string proc)
     {
         foreach (string line in (ReadText(Path.Combine(proc, "stat")) ?? "").Split('\n'))
         {
             if (line.StartsWith("btime ", StringComparison.Ordinal) && long.TryParse(line[6..].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long t))
-                return t;
+                return new TimeWindow(t * 1_000_000_000, (t + 1) * 1_000_000_000);
         }
-        return 0;
+        return TimeWindow.Unknown;
     }
 
     internal static string? ReadText(string path)

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# A newer libvirt beside this machine's own: Debian 13 (trixie: libvirt 11.3, QEMU 10.0) debootstrapped into a tree,
+# its libvirtd chrooted there in its own mount and UTS namespace and listening on loopback TCP. It shares the kernel
+# and the network namespace with the host, so a hook installed in the tree creates real links; the tree has its own
+# /etc/libvirt, /run (hook state, status XML), /var/lib/libvirt and /var/log/libvirt.
+#
+#   scripts/libvirt-next.sh build               debootstrap and install libvirt into the tree (reused when present)
+#   scripts/libvirt-next.sh start               build if needed, configure, start virtlogd and libvirtd, wait for an answer
+#   scripts/libvirt-next.sh stop                stop the tree's libvirtd (and virtlogd, unless guests still run)
+#   scripts/libvirt-next.sh restart             restart libvirtd only: running guests keep running ("reconnect" hook)
+#   scripts/libvirt-next.sh install-hook [EXE]  install EXE (default artifacts/libvirt-shim) as the tree's hook with
+#                                               hooks/install.sh, write its settings, SIGHUP the tree's libvirtd
+#   scripts/libvirt-next.sh status              what runs; exit 0 when the daemon answers
+#   scripts/libvirt-next.sh uri | version       print the URI / the daemon's libvirt and QEMU versions
+#   scripts/libvirt-next.sh virsh ARGS...       virsh against the tree's daemon
+#   scripts/libvirt-next.sh run CMD...          CMD chrooted in the tree, in its libvirtd's mount namespace (as the
+#                                               hook runs: e.g. run libvirt-shim doctor), or a fresh one when it is down
+#
+# Environment (defaults in brackets):
+#   LIBVIRT_NEXT_TREE [/var/lib/libvirt-shim-next/trixie]   the tree
+#   LIBVIRT_NEXT_PORT [16520]                               tcp_port of its libvirtd (listen_addr 127.0.0.1)
+#   LIBVIRT_NEXT_UUID [6c1b7c3e-5a0f-4d6b-9c1e-1105a7e11003] its host_uuid (different from any other daemon's)
+#   LIBVIRT_NEXT_HOSTNAME [libvirt-next]                    the host name its libvirtd sees
+#   LIBVIRT_NEXT_PREFIX [nxtap]                             NamePrefix of the tree's hook (distinct from the host's)
+#   LIBVIRT_NEXT_INSTANCE [libvirt-next]                    Instance of the tree's hook (its links' marks)
+#   LIBVIRT_NEXT_SETTINGS                                   a settings file to install instead of the generated one
+#   LIBVIRT_NEXT_BIND                                       host directories (space-separated) bind-mounted at the same
+#                                                           path in the tree for its daemons (what guests' XML names:
+#                                                           kernel, initrd, console file); read at start and restart
+#   LIBVIRT_NEXT_SUITE [trixie], LIBVIRT_NEXT_MIRROR [http://deb.debian.org/debian]
+#   LIBVIRT_NEXT_TIMEOUT [60]                               seconds to wait for the daemon to answer
+# Root only. Never touches the host's libvirtd, /etc/libvirt or /run/libvirt; stops only the daemons whose root is the tree.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+readonly HERE=$here
+readonly TREE=${LIBVIRT_NEXT_TREE:-/var/lib/libvirt-shim-next/trixie}
+readonly PORT=${LIBVIRT_NEXT_PORT:-16520}
+readonly HOST_UUID=${LIBVIRT_NEXT_UUID:-6c1b7c3e-5a0f-4d6b-9c1e-1105a7e11003}
+readonly NEXT_HOSTNAME=${LIBVIRT_NEXT_HOSTNAME:-libvirt-next}
+readonly PREFIX=${LIBVIRT_NEXT_PREFIX:-nxtap}
+readonly INSTANCE=${LIBVIRT_NEXT_INSTANCE:-libvirt-next}
+readonly SUITE=${LIBVIRT_NEXT_SUITE:-trixie}
+readonly MIRROR=${LIBVIRT_NEXT_MIRROR:-http://deb.debian.org/debian}
+readonly TIMEOUT=${LIBVIRT_NEXT_TIMEOUT:-60}
+readonly URI="qemu+tcp://127.0.0.1:$PORT/system"
+readonly PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 iproute2)
+readonly READY=$TREE/.libvirt-next-ready
+# What the daemons and the hook get, whoever runs this script.
+readonly DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C)
+
+say() { printf 'libvirt-next: %s\n' "$*"; }
+die() { printf 'libvirt-next: ERROR: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+case $TREE in /?*) ;; *) die "LIBVIRT_NEXT_TREE must be an absolute path, not '$TREE'" ;; esac
+
+# in_tree CMD...: CMD chrooted in the tree, in a mount and UTS namespace of its own with /dev, /sys and a fresh /proc.
+# Processes that outlive the command (daemons) keep that namespace; nothing is mounted on the host.
+in_tree() {
+    unshare --mount --uts --propagation private -- "$0" __inside "$@"
+}
+
+inside() {
+    hostname "$NEXT_HOSTNAME"
+    mount --rbind /dev "$TREE/dev"
+    mount --rbind /sys "$TREE/sys"
+    mount -t proc proc "$TREE/proc"
+    local dir
+    for dir in ${LIBVIRT_NEXT_BIND:-}; do
+        [[ $dir == /?* && -d $dir ]] || { echo "libvirt-next: LIBVIRT_NEXT_BIND: $dir is not an absolute directory" >&2; exit 1; }
+        mkdir -p "$TREE$dir"
+        mount --bind "$dir" "$TREE$dir"
+    done
+    exec "${DAEMON_ENV[@]}" chroot "$TREE" "$@"
+}
+
+build() {
+    if [[ -f $READY ]]; then
+        say "tree $TREE already built ($(cat "$READY"))"
+        return
+    fi
+    command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
+    local partial=$TREE.partial t0
+    rm -rf "$partial"
+    mkdir -p "$(dirname "$TREE")"
+    t0=$(now)
+    say "debootstrap $SUITE into $partial ($MIRROR)"
+    if ! debootstrap --variant=minbase "$SUITE" "$partial" "$MIRROR" >/tmp/libvirt-next-debootstrap.log 2>&1; then
+        tail -n 20 /tmp/libvirt-next-debootstrap.log >&2
+        die "debootstrap failed (full log: /tmp/libvirt-next-debootstrap.log)"
+    fi
+    local debootstrap_s; debootstrap_s=$(since "$t0")
+    say "debootstrap took ${debootstrap_s}s"
+    # No package may start a service in the tree.
+    printf '#!/bin/sh\nexit 101\n' >"$partial/usr/sbin/policy-rc.d"
+    chmod 755 "$partial/usr/sbin/policy-rc.d"
+    t0=$(now)
+    if ! LIBVIRT_NEXT_TREE=$partial "$0" run sh -c "DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${PACKAGES[*]} && apt-get clean" \
+            >/tmp/libvirt-next-apt.log 2>&1; then
+        tail -n 20 /tmp/libvirt-next-apt.log >&2
+        die "apt-get in the tree failed (full log: /tmp/libvirt-next-apt.log)"
+    fi
+    local apt_s; apt_s=$(since "$t0")
+    say "apt-get install in the tree took ${apt_s}s"
+    local versions
+    versions=$(chroot "$partial" dpkg-query -W -f='${Package} ${Version}\n' libvirt-daemon qemu-system-x86 | tr '\n' ' ')
+    echo "$SUITE: ${versions% }; debootstrap ${debootstrap_s}s, apt ${apt_s}s, $(du -sh "$partial" | cut -f1)" >"$partial/.libvirt-next-ready"
+    mv -T "$partial" "$TREE"
+    say "built $TREE: $(cat "$READY")"
+}
+
+# ensure_block FILE NAME LINES: LINES as one marked block at the end of FILE (replacing an earlier block); earlier
+# active lines for the same keys are commented out.
+ensure_block() {
+    local file=$1 name=$2 lines=$3 begin="# >>> libvirt-shim $2 (scripts/libvirt-next.sh) >>>" end="# <<< libvirt-shim $2 <<<"
+    local keys; keys=$(printf '%s\n' "$lines" | sed -n 's/^\([a-z_]*\) *=.*/\1/p' | paste -sd'|')
+    touch "$file"
+    awk -v b="$begin" -v e="$end" -v keys="^[ \t]*($keys)[ \t]*=" '
+        $0 == b { skip = 1; next }
+        $0 == e { skip = 0; next }
+        skip { next }
+        $0 ~ keys { print "#shim# " $0; next }
+        { print }' "$file" >"$file.new"
+    printf '%s\n%s\n%s\n' "$begin" "$lines" "$end" >>"$file.new"
+    chmod --reference="$file" "$file.new"
+    mv -f "$file.new" "$file"
+}
+
+configure() {
+    local etc=$TREE/etc/libvirt
+    chroot "$TREE" sh -c 'for g in kvm libvirt-qemu libvirt; do getent group $g >/dev/null || groupadd -r $g; done
+        getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu'
+    # namespaces = [ ]: libvirt 11's per-guest mount namespace fails in a chroot ("Failed disable mount propagation").
+    ensure_block "$etc/qemu.conf" testbed 'user = "root"
+group = "root"
+security_driver = "none"
+dynamic_ownership = 0
+remember_owner = 0
+cgroup_controllers = [ ]
+namespaces = [ ]'
+    ensure_block "$etc/libvirtd.conf" testbed "listen_tls = 0
+listen_tcp = 1
+tcp_port = \"$PORT\"
+listen_addr = \"127.0.0.1\"
+auth_tcp = \"none\"
+host_uuid = \"$HOST_UUID\""
+    rm -f "$etc/qemu/networks/autostart/default.xml"
+    mkdir -p "$TREE/run/libvirt" "$TREE/var/log/libvirt" "$TREE/var/lib/libvirt" "$TREE/var/cache/libvirt"
+}
+
+# daemon_pid NAME: the pid of the tree's NAME (from its pid file, checked against the process's name and root).
+daemon_pid() {
+    local pid comm
+    pid=$(cat "$TREE/run/$1.pid" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+    [[ $comm == "$1" && $(readlink "/proc/$pid/root") == "$TREE" ]] || return 1
+    echo "$pid"
+}
+
+# Processes chrooted in the tree (guests' QEMU, daemons).
+tree_processes() {
+    local dir
+    for dir in /proc/[0-9]*; do
+        [[ $(readlink "$dir/root" 2>/dev/null) == "$TREE" ]] && echo "${dir#/proc/} $(cat "$dir/comm" 2>/dev/null)"
+    done
+    return 0
+}
+
+answers() { timeout 10 virsh -q -c "$URI" version >/dev/null 2>&1; }
+
+start() {
+    local t0 pid
+    build
+    configure
+    if pid=$(daemon_pid libvirtd); then
+        say "libvirtd of the tree already runs (pid $pid) on $URI"
+        return
+    fi
+    if ! daemon_pid virtlogd >/dev/null; then
+        rm -f "$TREE/run/virtlogd.pid"
+        in_tree virtlogd -d -p /run/virtlogd.pid
+    fi
+    rm -f "$TREE/run/libvirtd.pid"
+    t0=$(now)
+    in_tree libvirtd -l -d -p /run/libvirtd.pid
+    local deadline=$(( $(date +%s) + TIMEOUT ))
+    until answers; do
+        (( $(date +%s) < deadline )) || die "libvirtd of the tree did not answer on $URI within ${TIMEOUT}s (see $TREE/var/log/libvirt/)"
+        sleep 0.1
+    done
+    pid=$(daemon_pid libvirtd) || die "something answers on $URI but $TREE/run/libvirtd.pid names no libvirtd of the tree"
+    say "libvirtd of the tree (pid $pid: $(version)) answers on $URI after $(since "$t0")s"
+}
+
+# stop_daemon NAME: SIGTERM to the tree's NAME, then wait (bounded) for it to go.
+stop_daemon() {
+    local pid i
+    pid=$(daemon_pid "$1") || return 0
+    kill -TERM "$pid"
+    for ((i = 0; i < 300; i++)); do
+        [[ -d /proc/$pid ]] || { say "stopped $1 of the tree (pid $pid)"; return 0; }
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    say "$1 of the tree (pid $pid) ignored SIGTERM for 30s: killed"
+}
+
+stop() {
+    stop_daemon libvirtd
+    local guests; guests=$(tree_processes | awk '$2 ~ /^qemu/ { print $1 }' | paste -sd' ')
+    if [[ -n $guests ]]; then
+        say "guests still run in the tree (QEMU pids $guests): virtlogd left running; 'virsh destroy' them, then stop again"
+        return
+    fi
+    stop_daemon virtlogd
+}
+
+install_hook() {
+    local exe=${1:-$HERE/../artifacts/libvirt-shim} settings=$TREE/etc/libvirt/libvirt-shim.json
+    [[ -f $READY ]] || die "no tree at $TREE yet: run '$0 start' first"
+    "$HERE/../hooks/install.sh" --root "$TREE" --binary "$exe" --no-reload | grep -v 'notices a new hook' | sed 's/^/libvirt-next: /'
+    if [[ -n ${LIBVIRT_NEXT_SETTINGS:-} ]]; then
+        install -m 0644 "$LIBVIRT_NEXT_SETTINGS" "$settings"
+    else
+        sed -e "s/\"NamePrefix\": \"[^\"]*\"/\"NamePrefix\": \"$PREFIX\"/" -e "s/\"Instance\": \"[^\"]*\"/\"Instance\": \"$INSTANCE\"/" \
+            "$HERE/../hooks/libvirt-shim.json" >"$settings.new"
+        chmod 0644 "$settings.new"
+        mv -f "$settings.new" "$settings"
+    fi
+    say "hook settings: $settings (NamePrefix $(sed -n 's/.*"NamePrefix": "\([^"]*\)".*/\1/p' "$settings"))"
+    # SIGHUP to the daemon whose /etc/libvirt is the tree's (noted for the tree's libvirt-shim doctor), no other.
+    (. "$HERE/../hooks/hooklib.sh"; shim_reload_libvirt "$TREE/etc/libvirt" "$TREE/run/libvirt-shim/sighup") | grep -v '^note:' \
+        | sed 's/^/libvirt-next: /' || true
+}
+
+# "libvirt 11.3.0, QEMU 10.0.13": the daemon's versions (the host's virsh is the client).
+version() {
+    local text
+    text=$(timeout 10 virsh -c "$URI" version --daemon) || return 1
+    printf 'libvirt %s, QEMU %s\n' "$(sed -n 's/^Running against daemon: *//p' <<<"$text")" \
+        "$(sed -n 's/^Running hypervisor: *QEMU *//p' <<<"$text")"
+}
+
+status() {
+    local pid
+    if pid=$(daemon_pid virtlogd); then say "virtlogd of the tree runs (pid $pid)"; else say "virtlogd of the tree is not running"; fi
+    if pid=$(daemon_pid libvirtd); then say "libvirtd of the tree runs (pid $pid)"; else say "libvirtd of the tree is not running"; fi
+    [[ -f $READY ]] && say "tree $TREE: $(cat "$READY")" || say "no tree at $TREE"
+    if answers; then say "$URI answers: $(version)"; else say "nothing answers on $URI"; return 3; fi
+}
+
+case "${1:-}" in
+    __inside) shift; inside "$@" ;;
+    build) build ;;
+    start) start ;;
+    stop) stop ;;
+    restart) stop_daemon libvirtd; start ;;
+    install-hook) shift; install_hook "$@" ;;
+    status) status ;;
+    uri) echo "$URI" ;;
+    version) version ;;
+    virsh) shift; exec virsh -c "$URI" "$@" ;;
+    run) shift; [[ -d $TREE/usr ]] || die "no tree at $TREE"
+        if pid=$(daemon_pid libvirtd); then exec nsenter --target "$pid" --mount --uts -- "${DAEMON_ENV[@]}" chroot "$TREE" "$@"; fi
+        in_tree "$@" ;;
+    -h|--help) sed -n '2,30s/^# \{0,1\}//p' "$0" ;;
+    *) die "usage: $0 build|start|stop|restart|install-hook [EXE]|status|uri|version|virsh ARGS|run CMD (see --help)" ;;
+esac

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Xml.Linq;
+using LibvirtShim.Domain;
+using LibvirtShim.Naming;
+using LibvirtShim.Net;
+
+namespace LibvirtShim.Lifecycle;
+
+internal sealed record DetachRequest(MacAddress Mac, bool Live, bool Config, TimeSpan Wait);
+
+/// <summary>
+/// <c>detach-interface</c>: unplugs an owned NIC, waits (bounded) until the running guest's XML no longer lists it,
+/// then removes its &lt;shim:link&gt;, deletes its macvtap (only a link carrying the domain's marks) and gives its name
+/// back. What a side not being detached still uses stays: a NIC kept by the definition keeps its name for it. Running it
+/// again finishes a detach that stopped half-way.
+/// </summary>
+internal static class DetachInterface
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    public static OwnedNic Run(ShimContext context, IGuestDevices guest, DetachRequest request)
+    {
+        GuestScope scope = GuestScopes.Resolve(guest, request.Live, request.Config);
+        var sides = new Dictionary<GuestScope, (DomainDescription Domain, XElement Xml)>();
+        if (guest.IsActive) sides[GuestScope.Live] = (GuestScopes.Read(guest, GuestScope.Live, out XElement live), live);
+        if (guest.IsPersistent) sides[GuestScope.Config] = (GuestScopes.Read(guest, GuestScope.Config, out XElement config), config);
+        DomainDescription domain = sides.Values.First().Domain;
+        MacAddress mac = request.Mac;
+
+        GuestScope plugged = 0;
+        OwnedNic? nic = null;
+        foreach (var (side, (description, xml)) in sides)
+        {
+            OwnedNic? owned = description.OwnedNics.FirstOrDefault(n => n.Mac == mac);
+            if (HotplugXml.FindInterface(xml, mac) is null) continue;
+            if (owned is null)
+                throw new ShimException($"{Describe.Domain(domain)}: NIC {mac} is not libvirt-shim's " +
+                    $"(no <shim:link> names it in the {AttachInterface.SideName(side)}); use virsh detach-interface");
+            plugged |= side;
+            nic ??= owned;
+        }
+        nic ??= Leftover(context, domain, mac)
+            ?? throw new ShimException($"{Describe.Domain(domain)}: no NIC has MAC {mac}");
+
+        if ((plugged & scope).HasFlag(GuestScope.Live))
+        {
+            GuestScopes.Step(domain, nic, "cannot unplug it", () => guest.Detach(HotplugXml.Interface(mac, nic.Name), GuestScope.Live));
+            WaitUntilGone(guest, domain, nic, request.Wait);
+        }
+        if ((plugged & scope).HasFlag(GuestScope.Config))
+            GuestScopes.Step(domain, nic, "cannot remove it from the definition",
+                () => guest.Detach(HotplugXml.Interface(mac, nic.Name), GuestScope.Config));
+        foreach (GuestScope side in GuestScopes.Sides(scope))
+        {
+            GuestScopes.Step(domain, nic, $"cannot remove its <shim:link> from the {AttachInterface.SideName(side)}'s metadata", () =>
+            {
+                string? element = guest.Metadata(side);
+                if (HotplugXml.HasLink(element, mac)) guest.SetMetadata(HotplugXml.RemoveLink(element, mac), side);
+            });
+        }
+        bool stillLive = plugged.HasFlag(GuestScope.Live) && !scope.HasFlag(GuestScope.Live);
+        bool stillDefined = plugged.HasFlag(GuestScope.Config) && !scope.HasFlag(GuestScope.Config);
+        ForgetLink(context, domain, nic, stillLive, stillDefined);
+        context.Log.Information("Unplugged NIC {Mac} ({Name}) from {Domain} ({Scope})", nic.Mac, nic.Name, domain.Name, scope);
+        return nic;
+    }
+
+    /// <summary>A NIC no XML lists any more but the state still holds a name for (a detach that stopped half-way).</summary>
+    private static OwnedNic? Leftover(ShimContext context, DomainDescription domain, MacAddress mac)
+    {
+        using ShimSession session = ShimSession.Open(context);
+        NameRecord? record = session.State.OfDomain(domain.Uuid)
+            .FirstOrDefault(r => r.Mac == mac && r.Holding is Holding.Created or Holding.Defined or Holding.Reserved);
+        return record is null ? null : new OwnedNic(mac, record.Name, record.Lower, null, record.Mode);
+    }
+
+    private static void WaitUntilGone(IGuestDevices guest, DomainDescription domain, OwnedNic nic, TimeSpan wait)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if (GuestScopes.Step(domain, nic, "cannot read the running guest's XML", () => IsListed(guest, nic.Mac)) is false) return;
+            if (clock.Elapsed >= wait)
+                throw new ShimException($"{Describe.Nic(domain, nic)}: the guest has not let the NIC go after {wait.TotalSeconds:0} s " +
+                    "(libvirt still lists it); " +
+                    "its link, name and metadata are kept: run detach-interface again once the guest has released it");
+            Thread.Sleep(PollInterval);
+        }
+    }
+
+    private static bool IsListed(IGuestDevices guest, MacAddress mac)
+    {
+        XElement live = DomainReader.DomainElement(DomainXml.Parse(System.Text.Encoding.UTF8.GetBytes(guest.Xml(GuestScope.Live))));
+        return HotplugXml.FindInterface(live, mac) is not null;
+    }
+
+    /// <summary>
+    /// Under the lock: the macvtap goes unless the running guest keeps the NIC (only a link carrying the domain's marks,
+    /// by ifindex); the name stays for whichever side still has the NIC.
+    /// </summary>
+    private static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, bool stillLive, bool stillDefined)
+    {
+        using ShimSession session = ShimSession.Open(context);
+        if (!stillLive && context.Links.Find([nic.Name])[0] is { } link)
+        {
+            if (!context.Marker.IsOwnedBy(link, domain.Uuid))
+                context.Log.Warning("{Nic}: the link on the name is not this domain's (ifindex {Index}); left alone",
+                    Describe.Nic(domain, nic), link.Index);
+            else if (context.Links.Delete([link.Index])[0] is { } error)
+                throw new ShimException($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {link.Index}): {error.Describe()}");
+        }
+        if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid)
+        {
+            if (stillLive) session.State.Put(record with { KeptByDefinition = stillDefined && record.Holding == Holding.Created });
+            else if (stillDefined) session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, KeptByDefinition = false, ExpiresAt = 0 });
+            else session.State.Remove(nic.Name);
+        }
+        session.Commit();
+    }
+}

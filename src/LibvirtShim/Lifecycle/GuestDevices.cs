@@ -1,0 +1,74 @@
+using LibvirtShim.Domain;
+
+namespace LibvirtShim.Lifecycle;
+
+/// <summary>Which side of a guest a change applies to, as virsh's --live and --config say.</summary>
+[Flags]
+internal enum GuestScope { Live = 1, Config = 2 }
+
+/// <summary>
+/// A guest as libvirt manages it, for hot-plug: its XML, its devices and the hook's metadata element. The admin
+/// commands reach it through libvirt's C API; the hook never does (libvirt holds the domain's job while a hook runs).
+/// </summary>
+internal interface IGuestDevices
+{
+    string Name { get; }
+    bool IsActive { get; }
+    bool IsPersistent { get; }
+
+    /// <summary>The running guest's XML (<see cref="GuestScope.Live"/>) or the definition's.</summary>
+    string Xml(GuestScope side);
+
+    void Attach(string deviceXml, GuestScope scope);
+    void Detach(string deviceXml, GuestScope scope);
+
+    /// <summary>The hook's metadata element on one side, or null when there is none.</summary>
+    string? Metadata(GuestScope side);
+
+    /// <summary>Replaces the hook's metadata element on one side; null removes it.</summary>
+    void SetMetadata(string? element, GuestScope side);
+}
+
+internal static class GuestScopes
+{
+    /// <summary>
+    /// virsh's rule: neither flag means the running guest when it runs, else its definition. A side that is asked for
+    /// must exist.
+    /// </summary>
+    public static GuestScope Resolve(IGuestDevices guest, bool live, bool config)
+    {
+        GuestScope scope = (live ? GuestScope.Live : 0) | (config ? GuestScope.Config : 0);
+        if (scope == 0) scope = guest.IsActive ? GuestScope.Live : GuestScope.Config;
+        if (scope.HasFlag(GuestScope.Live) && !guest.IsActive)
+            throw new ShimException($"domain '{guest.Name}' is not running (--live needs a running guest)");
+        if (scope.HasFlag(GuestScope.Config) && !guest.IsPersistent)
+            throw new ShimException($"domain '{guest.Name}' has no persistent definition (--config needs one)");
+        return scope;
+    }
+
+    public static IEnumerable<GuestScope> Sides(GuestScope scope) =>
+        new[] { GuestScope.Live, GuestScope.Config }.Where(side => scope.HasFlag(side));
+
+    public static DomainDescription Read(IGuestDevices guest, GuestScope side, out System.Xml.Linq.XElement element)
+    {
+        System.Xml.Linq.XDocument document = DomainXml.Parse(System.Text.Encoding.UTF8.GetBytes(guest.Xml(side)));
+        element = DomainReader.DomainElement(document);
+        return DomainReader.ReadLenient(document);
+    }
+
+    /// <summary>One libvirt step of a hot-plug: its failure becomes one line naming the domain, the NIC, the step and libvirt's cause.</summary>
+    public static T Step<T>(DomainDescription domain, OwnedNic nic, string what, Func<T> step)
+    {
+        try
+        {
+            return step();
+        }
+        catch (Exception e) when (e is LibvirtCallException or DomainXmlException)
+        {
+            throw new ShimException($"{Describe.Nic(domain, nic)}: {what}: {e.Message}");
+        }
+    }
+
+    public static void Step(DomainDescription domain, OwnedNic nic, string what, Action step) =>
+        Step(domain, nic, what, () => { step(); return 0; });
+}

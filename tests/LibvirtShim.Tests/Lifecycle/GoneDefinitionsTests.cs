@@ -1,0 +1,150 @@
+using LibvirtShim.Configuration;
+using LibvirtShim.Lifecycle;
+using LibvirtShim.Naming;
+using LibvirtShim.Net;
+using LibvirtShim.Tests.TestSupport;
+using Xunit;
+
+namespace LibvirtShim.Tests.Lifecycle;
+
+/// <summary>Names held for a definition go back when the definition goes: at allocation, status and doctor, parsing a definition only when its file changed.</summary>
+public class GoneDefinitionsTests : IDisposable
+{
+    private static readonly Guid Web = TestDomains.Uuid(71), Db = TestDomains.Uuid(72);
+    private readonly string _root = Directory.CreateTempSubdirectory("shim-gone-").FullName;
+    private readonly ShimSettings _settings;
+
+    public GoneDefinitionsTests()
+    {
+        _settings = new ShimSettings { StateDir = Path.Combine(_root, "state"), LibvirtConfigDir = Path.Combine(_root, "etc"), Capacity = 2 };
+        Directory.CreateDirectory(_settings.StateDir);
+        Directory.CreateDirectory(_settings.LibvirtConfigDir);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private static NameRecord Defined(string name, string domain, Guid uuid, long expiresAt = 0) =>
+        new(name, Holding.Defined, uuid, domain, default, "uplink0", MacvtapMode.Bridge, ExpiresAt: expiresAt);
+
+    private NameState State(params NameRecord[] records)
+    {
+        var state = new NameState(new NameScheme(_settings.NamePrefix, _settings.Capacity));
+        foreach (NameRecord record in records) state.Put(record);
+        return state;
+    }
+
+    private string Define(string domain, Guid uuid, params string[] names)
+    {
+        string path = Path.Combine(_settings.LibvirtConfigDir, domain + ".xml");
+        File.WriteAllText(path, TestDomains.Owned(domain, uuid, names.Select((n, i) => new TestNic(TestDomains.Mac(7, i), n))));
+        return path;
+    }
+
+    private List<string> Freed(NameState state, long now = 1000) =>
+        GoneDefinitions.Free(_settings, state, now).Select(r => r.Name).Order().ToList();
+
+    [Fact]
+    public void AGoneOrRedefinedDefinitionGivesItsNamesBackAndAPresentOneKeepsThem()
+    {
+        Define("web", Web, "mvtap0");
+        Define("db", TestDomains.Uuid(99), "mvtap1");   // db undefined, another domain defined under its name
+        NameState state = State(Defined("mvtap0", "web", Web), Defined("mvtap1", "db", Db));
+
+        Assert.Equal(["mvtap1"], Freed(state));
+        Assert.True(state.IsHeld("mvtap0"));
+        Assert.False(state.IsHeld("mvtap1"));
+
+        File.Delete(Path.Combine(_settings.LibvirtConfigDir, "web.xml"));
+        Assert.Equal(["mvtap0"], Freed(state));
+        Assert.Equal(0, state.Count);
+    }
+
+    [Fact]
+    public void ANameTheDefinitionNoLongerUsesGoesAndAHoldNotYetDefinedStays()
+    {
+        Define("web", Web, "mvtap0");
+        NameState state = State(Defined("mvtap0", "web", Web), Defined("mvtap1", "web", Web), Defined("mvtap9", "db", Db, expiresAt: 2000));
+
+        Assert.Equal(["mvtap1"], Freed(state, now: 1000));
+        Assert.Equal(["mvtap9"], Freed(state, now: 2000));
+    }
+
+    [Fact]
+    public void ADefinitionIsParsedOnlyWhenItsFileChanged()
+    {
+        string path = Define("web", Web, "mvtap0");
+        NameState state = State(Defined("mvtap0", "web", Web));
+        Assert.Empty(Freed(state));
+
+        // The same size and modification time: not parsed again, so the UUID written meanwhile is not seen.
+        DateTime mtime = File.GetLastWriteTimeUtc(path);
+        string other = File.ReadAllText(path).Replace(Web.ToString(), TestDomains.Uuid(73).ToString(), StringComparison.Ordinal);
+        File.WriteAllText(path, other);
+        File.SetLastWriteTimeUtc(path, mtime);
+        Assert.Empty(Freed(state));
+
+        File.SetLastWriteTimeUtc(path, mtime.AddSeconds(1));
+        Assert.Equal(["mvtap0"], Freed(state));
+    }
+
+    [Fact]
+    public void ADefinitionThatCannotBeReadKeepsItsNames()
+    {
+        File.WriteAllText(Path.Combine(_settings.LibvirtConfigDir, "web.xml"), "<domain");
+        NameState state = State(Defined("mvtap0", "web", Web));
+        Assert.Empty(Freed(state));
+    }
+
+    [Fact]
+    public void AnAllocationThatNeedsNamesGetsThoseOfAnUndefinedGuest()
+    {
+        using var h = HookHarness.Create();
+        h.Settings.Capacity = 2;
+        SaveState(h, Defined("mvtap0", "web", Web), Defined("mvtap1", "db", Db));
+        Define(h, "web", Web, "mvtap0");
+        using ShimContext context = h.OpenContext();
+        using ShimSession session = ShimSession.Open(context);
+
+        List<string> names = FreeNames.Take(session, new[] { 1 }, (_, n) => new NameRecord(n, Holding.Reserved, Guid.NewGuid(), "new", ExpiresAt: long.MaxValue), "test");
+
+        Assert.Equal(["mvtap1"], names);
+        Assert.Equal("web", session.State.Find("mvtap0")!.DomainName);
+    }
+
+    [Fact]
+    public void StatusShowsTheNamesOfAnUndefinedGuestOnceAsItFreesThem()
+    {
+        using var h = HookHarness.Create();
+        SaveState(h, Defined("mvtap0", "web", Web), Defined("mvtap1", "db", Db));
+        Define(h, "web", Web, "mvtap0");
+        Define(h, "db", Db, "mvtap1");
+
+        HookResult defined = HookHarness.Finish(h.StartProcess("status"), "");
+        Assert.True(defined.ExitCode == 0, defined.Stdout + defined.Stderr);
+
+        File.Delete(Path.Combine(h.Settings.LibvirtConfigDir, "db.xml"));
+        HookResult undefined = HookHarness.Finish(h.StartProcess("status"), "");
+
+        Assert.True(undefined.ExitCode == 3, undefined.Stdout + undefined.Stderr);
+        string row = undefined.Stdout.Split('\n').Single(l => l.TrimStart().StartsWith("mvtap1 ", StringComparison.Ordinal));
+        Assert.Contains("definition gone: name freed now", row);
+        Assert.Contains("  mvtap1: definition gone: name freed now: the domain was undefined", undefined.Stdout);
+        Assert.Null(h.ReadState()!.Find("mvtap1"));
+
+        HookResult after = HookHarness.Finish(h.StartProcess("status"), "");
+        Assert.True(after.ExitCode == 0, after.Stdout + after.Stderr);
+        Assert.DoesNotContain("mvtap1", after.Stdout);
+        Assert.Contains("mvtap0", after.Stdout);
+    }
+
+    private static void Define(HookHarness h, string domain, Guid uuid, string name) =>
+        File.WriteAllText(Path.Combine(h.Settings.LibvirtConfigDir, domain + ".xml"), TestDomains.Owned(domain, uuid, [new TestNic(TestDomains.Mac(7, 0), name)]));
+
+    private static void SaveState(HookHarness h, params NameRecord[] records)
+    {
+        using StateLease lease = new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(5)).Lock();
+        var state = new NameState(new NameScheme(h.Settings.NamePrefix, h.Settings.Capacity));
+        foreach (NameRecord record in records) state.Put(record);
+        lease.Save(state);
+    }
+}
