@@ -311,7 +311,7 @@ public sealed class TrustBoundaryTests
 
     private static (uint Uid, string Mode, bool IsDirectory) Stat(string path)
     {
-        FileOwnership found = Interop.Files.Lstat(path)!.Value;
+        FileFacts found = Interop.Files.Lstat(path)!.Value;
         return (found.Uid, Convert.ToString(found.Permissions, 8), found.IsDirectory);
     }
 
