@@ -26,8 +26,9 @@ readonly TIMEOUT="${LIBVIRT_UP_TIMEOUT:-60}"
 # developer's shell, CI): libvirtd passes PATH and HOME on to the hook.
 readonly DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
                      HOME=/root)
+# tcpdump, iputils-ping, cpio: the end-to-end suite's LAN and booting guests (scripts/guest-image.sh).
 readonly PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-                   qemu-system-x86 iproute2 util-linux)
+                   qemu-system-x86 iproute2 util-linux tcpdump iputils-ping cpio gzip)
 
 say() { printf 'libvirt-up: %s\n' "$*"; }
 die() { printf 'libvirt-up: ERROR: %s\n' "$*" >&2; exit 1; }

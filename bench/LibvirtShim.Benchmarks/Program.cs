@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using BenchmarkDotNet.Running;
 using LibvirtShim.Benchmarks;
 using LibvirtShim.Benchmarks.Support;
+using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 
 // LibvirtShim.Benchmarks [BenchmarkDotNet options]      the benchmarks (bench/allocator.sh, bench/codec.sh run them)
@@ -13,11 +14,13 @@ using LibvirtShim.Naming;
 //   state-count DIR                     prints how many records DIR/state holds (the scripts check nothing drifted)
 //   kernel-calls PERCENT NAMES OPS      runs each naming algorithm OPS times between markers write(-1, "bench-mark ...")
 //                                       for an strace of it to count kernel calls (bench/allocator.sh does)
+//   link-marks INSTANCE UUID...         per UUID a line "GROUP ALIAS": the marks the hook gives the domain's links
 return args.FirstOrDefault() switch
 {
     "held-names" => HeldNames(int.Parse(args[1], CultureInfo.InvariantCulture)),
     "make-state" => MakeState(args[1], int.Parse(args[2], CultureInfo.InvariantCulture)),
     "state-count" => StateCount(args[1]),
+    "link-marks" => LinkMarks(args[1], args[2..]),
     "kernel-calls" => KernelCalls(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture)),
     _ => RunBenchmarks(args),
 };
@@ -49,6 +52,13 @@ static int MakeState(string directory, int records)
         if (lease.Load(scheme).State?.Count != records) throw new InvalidOperationException("the state written does not read back");
     }
     Console.Error.WriteLine($"make-state: {records} records in {store.StatePath} ({new FileInfo(store.StatePath).Length} bytes)");
+    return 0;
+}
+
+static int LinkMarks(string instance, string[] domains)
+{
+    var marker = new LinkMarker(instance);
+    foreach (Guid domain in domains.Select(Guid.Parse)) Console.Out.WriteLine($"{marker.Group(domain)} {marker.Alias(domain)}");
     return 0;
 }
 

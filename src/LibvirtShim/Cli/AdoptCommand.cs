@@ -1,4 +1,3 @@
-using System.Text;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
@@ -8,9 +7,9 @@ namespace LibvirtShim.Cli;
 /// <summary><c>adopt</c>: reads a domain XML, prints it with its direct NICs handed to the hook.</summary>
 internal static class AdoptCommand
 {
-    public static int Run(string file, string? network, string? macs, IReadOnlyList<string> settingOverrides, TextReader stdin, TextWriter output)
+    public static int Run(string file, string? network, string? macs, IReadOnlyList<string> settingOverrides, Stream stdin, TextWriter output)
     {
-        byte[] xml = file == "-" ? Encoding.UTF8.GetBytes(stdin.ReadToEnd()) : File.ReadAllBytes(file);
+        byte[] xml = DomainXml.ReadInput(file, stdin);
         var options = new AdoptOptions(ParseMacs(macs), network);
         using ShimContext context = CliRun.OpenContext(settingOverrides, "adopt");
         if (network is not null && !context.Settings.Networks.ContainsKey(network))

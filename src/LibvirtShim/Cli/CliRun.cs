@@ -31,12 +31,12 @@ internal static class CliRun
                                       or DomainXmlException or NetlinkException or IOException or UnauthorizedAccessException
                                       or LibvirtCallException)
         {
-            error.WriteLine($"libvirt-shim: {ErrorAdvice.For(e)}");
+            error.WriteLine($"libvirt-shim: {Printable.Escape(ErrorAdvice.For(e))}");
             return 1;
         }
         catch (Exception e)
         {
-            error.WriteLine($"libvirt-shim: internal error ({e.GetType().Name}): {e.Message}; this is a bug: please report it with this line and the log");
+            error.WriteLine($"libvirt-shim: internal error ({e.GetType().Name}): {Printable.Escape(e.Message)}; this is a bug: please report it with this line and the log");
             return 1;
         }
     }

@@ -9,7 +9,7 @@ namespace LibvirtShim.Cli;
 /// <summary>The one line an admin verb prints for a failure: what went wrong, then what to do about it.</summary>
 internal static class ErrorAdvice
 {
-    private const int EPERM = 1, EACCES = 13;
+    private const int EPERM = 1, ENOENT = 2, EACCES = 13;
 
     public static string For(Exception e) => Advice(e) is { } advice ? $"{e.Message}; {advice}" : e.Message;
 
@@ -20,6 +20,7 @@ internal static class ErrorAdvice
         StateAccessException => NotRoot() ? "run it as root" : "libvirt-shim keeps its state in StateDir, which must be a directory only root can write",
         UnauthorizedAccessException => "run it as root",
         FileCallException { Errno: EPERM or EACCES } => "run it as root",
+        FileCallException { Errno: ENOENT } => "check the path",
         NetlinkException { Errno: EPERM or EACCES } => "changing links needs CAP_NET_ADMIN: run it as root",
         DomainXmlException => "check the domain XML ('virsh dumpxml DOMAIN' shows what libvirt has)",
         FileNotFoundException or DirectoryNotFoundException => "check the path",

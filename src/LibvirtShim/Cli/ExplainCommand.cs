@@ -3,6 +3,7 @@ using System.Text.Json;
 using LibvirtShim.Domain;
 using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Logging;
 using LibvirtShim.Net;
 
 namespace LibvirtShim.Cli;
@@ -10,9 +11,10 @@ namespace LibvirtShim.Cli;
 /// <summary><c>explain DOMAIN.xml</c>: what <c>prepare begin</c> would do for the domain on this host, doing none of it.</summary>
 internal static class ExplainCommand
 {
-    public static int Run(string file, bool json, IReadOnlyList<string> settingOverrides, TextReader stdin, TextWriter output)
+    public static int Run(string file, bool json, IReadOnlyList<string> settingOverrides, Stream stdin, TextWriter output)
     {
-        byte[] xml = file == "-" ? Encoding.UTF8.GetBytes(stdin.ReadToEnd()) : File.ReadAllBytes(file);
+        if (!json) output = new PrintableWriter(output);
+        byte[] xml = DomainXml.ReadInput(file, stdin);
         DomainDescription domain;
         try
         {
@@ -97,7 +99,7 @@ internal static class ExplainCommand
     private static void WriteFailure(TextWriter output, string domain, PreviewProblem problem, string step)
     {
         output.WriteLine($"result: {step} would FAIL, and 'virsh start {domain}' with it, showing:");
-        output.WriteLine($"  error: Hook script execution failed: ... unexpected exit status 1: libvirt-shim: {FailureMessage.OneLine(problem.Message)}");
+        output.WriteLine($"  error: Hook script execution failed: ... unexpected exit status 1: libvirt-shim: {problem.Message}");
         output.WriteLine($"what to do: {problem.Advice}");
     }
 
@@ -116,7 +118,7 @@ internal static class ExplainCommand
             if (failure is null) w.WriteNull("failure");
             else
             {
-                w.WriteString("failure", "libvirt-shim: " + FailureMessage.OneLine(failure.Message));
+                w.WriteString("failure", "libvirt-shim: " + Printable.Escape(failure.Message));
                 w.WriteString("advice", failure.Advice);
             }
             if (preview?.StateNote is { } note) w.WriteString("stateNote", note);

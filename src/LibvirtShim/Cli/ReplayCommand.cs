@@ -23,25 +23,24 @@ internal static class ReplayCommand
             var stdout = new StringWriter();
             var stderr = new StringWriter();
             var watch = Stopwatch.StartNew();
-            int exit;
-            using (Stream xml = File.OpenRead(step.XmlPath))
-                exit = runner.Run(step.Call, xml, stdout, stderr);
+            byte[] xml = DomainXml.ReadFile(step.XmlPath);
+            int exit = runner.Run(step.Call, new MemoryStream(xml, writable: false), stdout, stderr);
             watch.Stop();
             if (exit != 0) failures++;
             output.WriteLine($"[{i + 1}/{steps.Count}] {step.Call}  exit {exit}  {watch.Elapsed.TotalMilliseconds:0.0} ms");
             foreach (string line in Lines(stderr.ToString())) output.WriteLine($"    stderr: {line}");
             if (stdout.ToString().Length > 0) output.WriteLine($"    stdout: {stdout.ToString().Length} bytes of rewritten domain XML");
-            ShowLinks(step, marker, settings, output);
+            ShowLinks(step, xml, marker, settings, output);
         }
         return failures == 0 ? 0 : 1;
     }
 
-    private static void ShowLinks(ReplayStep step, LinkMarker marker, Configuration.ShimSettings settings, TextWriter output)
+    private static void ShowLinks(ReplayStep step, byte[] xml, LinkMarker marker, Configuration.ShimSettings settings, TextWriter output)
     {
         Guid uuid;
         try
         {
-            uuid = DomainReader.ReadLenient(DomainXml.Parse(File.ReadAllBytes(step.XmlPath))).Uuid;
+            uuid = DomainReader.ReadLenient(DomainXml.Parse(xml)).Uuid;
         }
         catch (DomainXmlException)
         {

@@ -26,7 +26,7 @@ internal sealed class ShimCommands
     /// <param name="json">Print JSON for tools.</param>
     [Command("explain")]
     public int Explain(ConsoleAppContext context, [Argument] string file, bool json = false) =>
-        CliRun.Guarded(() => ExplainCommand.Run(file, json, context.EscapedArguments.ToArray(), Console.In, Console.Out));
+        CliRun.Guarded(() => ExplainCommand.Run(file, json, context.EscapedArguments.ToArray(), Console.OpenStandardInput(), Console.Out));
 
     /// <summary>Hand a definition's direct NICs to libvirt-shim: prints the XML for 'virsh define' (type='ethernet', managed='no', names preassigned from the bitmap and held for the domain). Example: virsh dumpxml web1 | libvirt-shim adopt - &gt; web1.xml &amp;&amp; virsh define web1.xml</summary>
     /// <param name="file">Domain XML file, or - for stdin.</param>
@@ -34,7 +34,7 @@ internal sealed class ShimCommands
     /// <param name="mac">Adopt only the NICs with these MACs (comma-separated).</param>
     [Command("adopt")]
     public int Adopt(ConsoleAppContext context, [Argument] string file, string? network = null, string? mac = null) =>
-        CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.In, Console.Out));
+        CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.OpenStandardInput(), Console.Out));
 
     /// <summary>Hot-plug a NIC owned by libvirt-shim: a name from the bitmap, its macvtap made as 'prepare' makes it (marks, mode, MAC, MTU), the device attached through libvirt and its &lt;shim:link&gt; added to the metadata; any failure undoes all of it. Without --live or --config: the running guest if it runs, else the definition (as virsh). Example: sudo libvirt-shim attach-interface web1 --source eno1 --mode bridge --live --config</summary>
     /// <param name="domain">Domain name.</param>
@@ -71,7 +71,7 @@ internal sealed class ShimCommands
         {
             using ShimContext shim = CliRun.OpenContext(context.EscapedArguments.ToArray(), "seed");
             using ShimSession session = ShimSession.Open(shim);
-            SeedReport report = session.Reseed(session.State);
+            SeedReport report = session.Seeded ?? session.Reseed(session.State); // seeded once, whichever did it, and counted once
             shim.Log.Information("Seeded {Names} names from {Running} running and {Defined} defined domains; deleted {Leaked} leaked links",
                 report.State.Count, report.RunningDomains, report.DefinedDomains, report.DeletedLinks.Count);
             Console.WriteLine($"seeded {report.State.Count} names from {report.RunningDomains} running and {report.DefinedDomains} defined domains; deleted {report.DeletedLinks.Count} leaked links");

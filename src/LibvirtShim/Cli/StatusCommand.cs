@@ -9,7 +9,8 @@ namespace LibvirtShim.Cli;
 /// <summary>What status found: the state (or why there is none), each name beside the kernel, the lower devices.</summary>
 internal sealed record StatusReport(
     string StateDir, string Instance, NameScheme Scheme, StateLoad Load, List<AuditEntry> Entries,
-    List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed)
+    List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed,
+    List<ReleaseEntry> LastReleases)
 {
     public int Problems => Entries.Count(e => e.Problem is not null);
     public bool Agrees => Load.State is not null && Problems == 0;
@@ -37,7 +38,7 @@ internal static class StatusCommand
             return 0;
         }
         if (json || format == "json") WriteJson(output, report);
-        else WriteTable(output, report);
+        else WriteTable(new Logging.PrintableWriter(output), report);
         return report.Agrees ? 0 : Disagreement;
     }
 
@@ -46,9 +47,11 @@ internal static class StatusCommand
         StateLoad load;
         IReadOnlyList<Link> links;
         List<NameRecord> freed;
+        List<ReleaseEntry> releases;
         using (StateLease lease = context.Store.Lock())
         {
             load = lease.Load(context.Scheme);
+            releases = ReleaseHistory.Read(context.Settings.StateDir);
             links = context.Links.Dump();
             freed = GoneDefinitionsReport.Free(context, lease, load.State);
         }
@@ -71,7 +74,7 @@ internal static class StatusCommand
                 l.Mac, MadeBy(l)))
             .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
-            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal));
+            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases);
     }
 
     private static DateTimeOffset? StateWritten(ShimContext context) =>
@@ -133,6 +136,7 @@ internal static class StatusCommand
             foreach (UnrecordedLink l in report.Unrecorded)
                 output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} {Mac(l.Mac),-17} made by {l.MadeBy}");
         }
+        WriteReleases(output, report.LastReleases);
 
         output.WriteLine();
         if (report.Problems == 0 && report.Load.State is not null)
@@ -151,6 +155,23 @@ internal static class StatusCommand
             output.WriteLine("no usable state: 'libvirt-shim seed' rebuilds it from the running guests, the definitions and the kernel");
         }
     }
+
+    /// <summary>Shown in the table: the most recent ones; --json has them all.</summary>
+    private const int ReleasesShown = 20;
+
+    private static void WriteReleases(TextWriter output, List<ReleaseEntry> releases)
+    {
+        if (releases.Count == 0) return;
+        output.WriteLine();
+        output.WriteLine("last release per domain, newest first (the shutoff reason is libvirt's, since 10.5; '-': none given):");
+        output.WriteLine($"  {"DOMAIN",-20} {"UUID",-8} {"RELEASED (UTC)",-19} REASON");
+        foreach (ReleaseEntry r in releases.Take(ReleasesShown))
+            output.WriteLine($"  {Truncate(r.Domain, 20),-20} {ShortUuid(r.Uuid ?? Guid.Empty),-8} {At(r.At),-19} {r.Reason}");
+        if (releases.Count > ReleasesShown) output.WriteLine($"  ... and {releases.Count - ReleasesShown} earlier ones (--json lists them)");
+    }
+
+    private static string At(long unixSeconds) =>
+        DateTimeOffset.FromUnixTimeSeconds(unixSeconds).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Describe(LowerDevice lower, IReadOnlySet<string> allowed)
     {
@@ -214,6 +235,17 @@ internal static class StatusCommand
                 w.WriteString("lower", l.Lower);
                 w.WriteString("mac", Mac(l.Mac));
                 w.WriteString("madeBy", l.MadeBy);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("lastReleases");
+            foreach (ReleaseEntry r in report.LastReleases)
+            {
+                w.WriteStartObject();
+                w.WriteString("domain", r.Domain);
+                w.WriteString("uuid", r.Uuid is { } uuid ? uuid.ToString("D") : "");
+                w.WriteString("at", DateTimeOffset.FromUnixTimeSeconds(r.At).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+                if (r.Reason == "-") w.WriteNull("reason"); else w.WriteString("reason", r.Reason);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Win32.SafeHandles;
 
 namespace LibvirtShim.Configuration;
 
@@ -8,23 +9,30 @@ internal static class SettingsLoader
     public const string DefaultFile = "/etc/libvirt/libvirt-shim.json";
     public const string EnvironmentPrefix = "LIBVIRT_SHIM_";
 
-    public static ShimSettings Load(IReadOnlyList<string>? commandLine = null)
+    /// <summary>A settings file is a few hundred bytes; anything near this is not one.</summary>
+    public const int MaxFileBytes = 1024 * 1024;
+
+    public static ShimSettings Load(IReadOnlyList<string>? commandLine = null) =>
+        Load(Environment.GetEnvironmentVariable(EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : DefaultFile, commandLine);
+
+    public static ShimSettings Load(string file, IReadOnlyList<string>? commandLine)
     {
-        string file = Environment.GetEnvironmentVariable(EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : DefaultFile;
         IConfigurationRoot root;
         try
         {
-            root = new ConfigurationBuilder()
-                .AddJsonFile(file, optional: !File.Exists(file) && file == DefaultFile, reloadOnChange: false)
+            var builder = new ConfigurationBuilder();
+            if (ReadFile(file) is { } json) builder.AddJsonStream(new MemoryStream(json, writable: false));
+            root = builder
                 .AddEnvironmentVariables(EnvironmentPrefix)
                 .AddCommandLine(commandLine?.ToArray() ?? [])
                 .Build();
         }
-        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or FormatException or System.Text.Json.JsonException or IOException)
+        catch (Exception e) when (e is InvalidDataException or FormatException or System.Text.Json.JsonException or IOException)
         {
             throw new SettingsException($"settings file {file}: {FirstLine(e.Message)}");
         }
 
+        SettingShapes.Check(root, file);
         var settings = new ShimSettings();
         try
         {
@@ -36,6 +44,29 @@ internal static class SettingsLoader
         }
         SettingsValidator.Validate(settings);
         return settings;
+    }
+
+    /// <summary>The file's bytes; null for a missing default file. Never waits: a FIFO or device is refused.</summary>
+    private static byte[]? ReadFile(string file)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = Interop.Files.OpenRegularForRead(file);
+        }
+        catch (FileCallException e) when (e.Errno == 2 && file == DefaultFile)
+        {
+            return null;
+        }
+        using (handle)
+        {
+            long length = RandomAccess.GetLength(handle);
+            if (length > MaxFileBytes) throw new IOException($"{length} bytes, larger than any settings file ({MaxFileBytes} at most)");
+            byte[] bytes = new byte[length];
+            int read = 0, n;
+            while (read < bytes.Length && (n = RandomAccess.Read(handle, bytes.AsSpan(read), read)) > 0) read += n;
+            return bytes[..read];
+        }
     }
 
     private static string FirstLine(string text) => text.Split('\n')[0].Trim();

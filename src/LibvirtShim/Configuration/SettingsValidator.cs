@@ -1,5 +1,4 @@
 using LibvirtShim.Net;
-using Serilog.Events;
 
 namespace LibvirtShim.Configuration;
 
@@ -14,6 +13,7 @@ internal static class SettingsValidator
         {
             if (!Path.IsPathRooted(path)) Fail(name, path, "must be an absolute path");
         }
+        if (s.StateDir.Split('/').Contains("..")) Fail("StateDir", s.StateDir, "must not contain '..' (name the directory itself)");
         ValidatePrefix(s);
         if (s.Instance.Length > 64 || s.Instance.Any(c => c == '@' || char.IsWhiteSpace(c) || char.IsControl(c)))
             Fail("Instance", s.Instance, "must be at most 64 characters without '@' or white space");
@@ -29,7 +29,7 @@ internal static class SettingsValidator
             if (network.Length == 0) Fail("Networks", network, "has an empty network name");
             ValidateDevice($"Networks:{network}", device);
         }
-        if (!Enum.TryParse<LogEventLevel>(s.LogLevel, ignoreCase: true, out _))
+        if (Logging.ShimLog.Level(s.LogLevel) is null)
             Fail("LogLevel", s.LogLevel, "must be Verbose, Debug, Information, Warning, Error or Fatal");
         if (s.LogFormat is not ("text" or "json")) Fail("LogFormat", s.LogFormat, "must be text or json");
         if (s.LogFileSizeLimitBytes is < 4096 or > 1L << 40) Fail("LogFileSizeLimitBytes", s.LogFileSizeLimitBytes, "must be between 4096 and 1099511627776");

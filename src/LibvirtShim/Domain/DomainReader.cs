@@ -155,6 +155,6 @@ internal static class DomainReader
     {
         if (text is null) return "";
         string shown = text.Length <= 40 ? text : text[..40] + "...";
-        return shown.Any(char.IsControl) ? string.Concat(shown.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString())) : shown;
+        return Logging.Printable.Escape(shown);
     }
 }

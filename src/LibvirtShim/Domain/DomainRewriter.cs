@@ -29,13 +29,17 @@ internal sealed class DomainRewriter(XDocument document)
     public void SetDirectSource(MacAddress mac, string device) =>
         Set(InterfaceWithMac(mac)?.Element("source"), "dev", device);
 
+    /// <summary>
+    /// Every value as it was read: a reader normalises a literal tab, CR or LF in an attribute to a space and a CR in text
+    /// to LF, so those that came as character references (&amp;#10; &amp;#9; &amp;#13;) go out as references again (Entitize).
+    /// </summary>
     public string Write()
     {
         var settings = new XmlWriterSettings
         {
             OmitXmlDeclaration = true,
             Encoding = new UTF8Encoding(false),
-            NewLineHandling = NewLineHandling.None,
+            NewLineHandling = NewLineHandling.Entitize,
             Indent = false,
         };
         var text = new StringBuilder();

@@ -62,19 +62,38 @@ internal static class DomainXml
             new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: false), settings);
     }
 
-    /// <summary>Reads all of a stream, refusing more than <see cref="MaxBytes"/>.</summary>
-    public static byte[] ReadBounded(Stream input)
+    /// <summary>Reads all of a stream, refusing more than <see cref="MaxBytes"/>; a read error (EIO, a directory as stdin) is the XML's.</summary>
+    public static byte[] ReadBounded(Stream input, string from = "stdin")
     {
         var buffer = new MemoryStream();
         var chunk = new byte[64 * 1024];
         int n;
-        while ((n = input.Read(chunk)) > 0)
+        try
         {
-            if (buffer.Length + n > MaxBytes)
-                throw new DomainXmlException($"domain XML is larger than {MaxBytes} bytes");
-            buffer.Write(chunk, 0, n);
+            while ((n = input.Read(chunk)) > 0)
+            {
+                if (buffer.Length + n > MaxBytes)
+                    throw new DomainXmlException($"domain XML is larger than {MaxBytes} bytes");
+                buffer.Write(chunk, 0, n);
+            }
+        }
+        catch (IOException e)
+        {
+            throw new DomainXmlException($"cannot read the domain XML from {from}: {e.Message}");
         }
         return buffer.ToArray();
+    }
+
+    /// <summary>A domain XML given to a command: a file, or "-" for stdin, read with the same bound as the hook's own input.</summary>
+    public static byte[] ReadInput(string file, Stream stdin) => file == "-" ? ReadBounded(stdin) : ReadFile(file);
+
+    /// <summary>A domain XML file (a definition, a status file, a command's input): a regular file within the bound, or an exception.</summary>
+    public static byte[] ReadFile(string path)
+    {
+        using Microsoft.Win32.SafeHandles.SafeFileHandle handle = Interop.Files.OpenRegularForRead(path);
+        if (RandomAccess.GetLength(handle) > MaxBytes) throw new DomainXmlException($"domain XML is larger than {MaxBytes} bytes");
+        using var file = new FileStream(handle, FileAccess.Read, bufferSize: 0);
+        return ReadBounded(file, path);
     }
 
     /// <summary>

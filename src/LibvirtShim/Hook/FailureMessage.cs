@@ -1,6 +1,7 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Logging;
 using LibvirtShim.Naming;
 using LibvirtShim.Netlink;
 
@@ -9,7 +10,11 @@ namespace LibvirtShim.Hook;
 /// <summary>The one line a user sees for a failure: no stack trace, always the domain.</summary>
 internal static class FailureMessage
 {
-    public static string For(Exception e, string domain) => OneLine(e switch
+    /// <summary>
+    /// virsh shows the message as it is, and the log keeps one line per call: a control character taken from argv or
+    /// the domain XML (a newline in a name) is escaped rather than allowed to start a line of its own.
+    /// </summary>
+    public static string For(Exception e, string domain) => Printable.Escape(e switch
     {
         ShimException => e.Message,
         DomainXmlException => $"domain '{domain}': {e.Message}",
@@ -18,11 +23,4 @@ internal static class FailureMessage
         NetlinkException or FileCallException or IOException => $"domain '{domain}': {e.Message}",
         _ => $"domain '{domain}': internal error ({e.GetType().Name}): {e.Message}",
     });
-
-    /// <summary>
-    /// virsh shows the message as it is, and the log keeps one line per call: a control character taken from the
-    /// domain XML (a newline in a name) is escaped rather than allowed to start a line of its own.
-    /// </summary>
-    public static string OneLine(string message) =>
-        message.Any(char.IsControl) ? string.Concat(message.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString())) : message;
 }

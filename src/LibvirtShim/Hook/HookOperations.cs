@@ -1,6 +1,7 @@
 using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Naming;
 
 namespace LibvirtShim.Hook;
 
@@ -23,6 +24,9 @@ internal abstract class HookOperation
 
     protected static bool MentionsMacvtaps(ReadOnlySpan<byte> xml, bool owned, bool direct) =>
         (owned && xml.IndexOf(ShimMetadata.NamespaceUtf8) >= 0) || (direct && xml.IndexOf("direct"u8) >= 0);
+
+    /// <summary>What libvirt said about the call beyond its name, added to its log line ("" when nothing).</summary>
+    public virtual string Circumstance(HookCall call) => "";
 
     /// <summary>Does the work; <paramref name="domain"/> is null when the XML could not be read and the operation can do without it.</summary>
     public abstract string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout);
@@ -94,14 +98,33 @@ internal sealed class ReleaseOperation : HookOperation
     public override bool FailsTheGuest => false;
     public override bool HasWork(DomainDescription domain) => true;
 
+    /// <summary>libvirt 10.5+ says why the guest stopped: one word, or "from snapshot"; "-" before.</summary>
+    public override string Circumstance(HookCall call) => $"; shutoff reason: {ShutoffReason(call)}";
+
+    public static string ShutoffReason(HookCall call) => call.Extra == "-" ? "none given" : ReleaseHistory.Printable(call.Extra);
+
     public override string Execute(ShimContext context, HookCall call, DomainDescription? domain, XDocument? document, TextWriter stdout)
     {
         using var session = ShimSession.Open(context);
         Guid? uuid = domain?.Uuid ?? session.State.Records.FirstOrDefault(r => r.DomainName == call.Domain)?.Domain;
+        RecordHistory(context, new ReleaseEntry(context.Now, uuid, domain?.Name ?? call.Domain, call.Extra));
         if (uuid is null) return "nothing recorded for the domain";
-        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, uuid.Value, declaresOwnedNics: domain?.OwnedNics.Count > 0);
+        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, uuid.Value, domain?.OwnedNics.Select(n => n.Name).ToList() ?? []);
         string leftAlone = outcome.LeftAlone.Count > 0 ? $"; left alone (not ours): {string.Join(", ", outcome.LeftAlone)}" : "";
         return $"deleted {outcome.Deleted} macvtaps, released {outcome.RecordsDropped} records{leftAlone}";
+    }
+
+    /// <summary>Only for status: a history that cannot be written costs a warning, never the release.</summary>
+    private static void RecordHistory(ShimContext context, ReleaseEntry entry)
+    {
+        try
+        {
+            ReleaseHistory.Record(context.Settings.StateDir, entry);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StateAccessException)
+        {
+            context.Log.Warning("release history not written: {Problem}", e.Message);
+        }
     }
 }
 

@@ -11,13 +11,28 @@ namespace LibvirtShim.Hook;
 /// <summary>
 /// One hook call: which operations matter, what each may do, and the exit status libvirt acts on. Calls with nothing
 /// to do return before settings, log or state are touched, since libvirt runs the hook five times per guest start/stop.
+/// Every failure, whatever it is, ends as one line on stderr and the operation's exit status: libvirt kills a running
+/// guest whose reconnect hook fails, so no exception may leave this class.
 /// </summary>
 internal sealed class HookRunner(HookHost host)
 {
     public int Run(HookCall call, Stream stdin, TextWriter stdout, TextWriter stderr)
     {
-        var watch = Stopwatch.StartNew();
         HookOperation? operation = HookOperations.Find(call.Operation);
+        try
+        {
+            return Run(call, operation, stdin, stdout, stderr);
+        }
+        catch (Exception e)
+        {
+            Report(stderr, FailureMessage.For(e, call.Domain));
+            return operation?.ExitStatusOnFailure ?? 0;
+        }
+    }
+
+    private int Run(HookCall call, HookOperation? operation, Stream stdin, TextWriter stdout, TextWriter stderr)
+    {
+        var watch = Stopwatch.StartNew();
         if (operation is null)
         {
             Drain(stdin);
@@ -35,11 +50,11 @@ internal sealed class HookRunner(HookHost host)
         }
         catch (DomainXmlException e) when (!operation.FailsTheGuest)
         {
-            stderr.WriteLine($"libvirt-shim: domain '{call.Domain}': {e.Message}; continuing without it");
+            Report(stderr, $"domain '{call.Domain}': {e.Message}; continuing without it");
         }
         catch (DomainXmlException e)
         {
-            stderr.WriteLine($"libvirt-shim: domain '{call.Domain}': {e.Message}");
+            Report(stderr, $"domain '{call.Domain}': {e.Message}");
             return 1;
         }
         if (domain is not null && !operation.HasWork(domain)) return 0;
@@ -53,14 +68,14 @@ internal sealed class HookRunner(HookHost host)
             callLog = CallLog.For(log, call.Operation, domain?.Name ?? call.Domain, domain?.Uuid, watch);
             using var context = new ShimContext(settings, host.OpenLinks, callLog, host.Clock);
             string summary = operation.Execute(context, call, domain, document, stdout);
-            callLog.Information("{Summary}", summary);
+            callLog.Information("{Summary}", summary + operation.Circumstance(call));
             return 0;
         }
         catch (Exception e)
         {
             string message = FailureMessage.For(e, call.Domain);
-            callLog?.Error(e is ShimException or DomainXmlException ? null : e, "failed: {Message}", message);
-            stderr.WriteLine($"libvirt-shim: {message}");
+            callLog?.Error(e is ShimException or DomainXmlException ? null : e, "failed: {Message}", message + operation.Circumstance(call));
+            Report(stderr, message);
             return operation.ExitStatusOnFailure;
         }
         finally
@@ -69,10 +84,29 @@ internal sealed class HookRunner(HookHost host)
         }
     }
 
-    /// <summary>libvirt writes the XML whatever the operation; reading it spares it a broken pipe.</summary>
+    /// <summary>libvirt writes the XML whatever the operation; reading it spares it a broken pipe. A read error ends it: nothing to do.</summary>
     private static void Drain(Stream stdin)
     {
         Span<byte> sink = stackalloc byte[16 * 1024];
-        while (stdin.Read(sink) > 0) { }
+        try
+        {
+            while (stdin.Read(sink) > 0) { }
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>The line virsh shows; argv's domain name and the XML's values escaped.</summary>
+    private static void Report(TextWriter stderr, string message)
+    {
+        try
+        {
+            stderr.WriteLine("libvirt-shim: " + Printable.Escape(message));
+        }
+        catch (IOException)
+        {
+            // stderr gone (libvirt closed it): the exit status still tells.
+        }
     }
 }

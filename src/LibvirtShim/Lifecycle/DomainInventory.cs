@@ -16,7 +16,7 @@ internal static class DomainInventory
             if (!path.EndsWith(".xml", StringComparison.Ordinal)) continue;
             try
             {
-                DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(File.ReadAllBytes(path)));
+                DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(path)));
                 domains[domain.Uuid] = domain;
             }
             catch (Exception e) when (e is DomainXmlException or IOException or UnauthorizedAccessException)
@@ -34,7 +34,7 @@ internal static class DomainInventory
         string path = Path.Combine(configDirectory, domainName + ".xml");
         try
         {
-            DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(File.ReadAllBytes(path)));
+            DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(path)));
             return domain.Uuid == uuid ? domain : null;
         }
         catch (Exception e) when (e is DomainXmlException or IOException or UnauthorizedAccessException)

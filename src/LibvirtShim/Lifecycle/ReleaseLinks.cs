@@ -1,37 +1,39 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
+using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>
 /// <c>release end</c>: delete the links the hook created for the domain and drop its records. Only links carrying the
-/// domain's marks are deleted, whatever the records or the XML say; when the domain's netdev group holds nothing
-/// else, they go in one deletion (one RCU grace period instead of one per link). Idempotent. Names the domain's
-/// persistent definition still uses stay held for it.
+/// domain's marks are deleted, whatever the records or the XML say: the links on the names the records and the XML
+/// give, found in one batched lookup by name, never by listing the host's links (<see cref="DomainLinkDeletion"/>
+/// deletes them). Idempotent. Names the domain's persistent definition still uses stay held for it.
 /// </summary>
 internal static class ReleaseLinks
 {
-    private const int NoSuchDevice = 19;
-
     public sealed record Outcome(int Deleted, int RecordsDropped, IReadOnlyList<string> LeftAlone);
 
     /// <summary>
-    /// <paramref name="declaresOwnedNics"/>: the domain's XML hands NICs to the hook, so links carrying its marks are
-    /// looked for even without a record of them (a prepare killed before it wrote the state).
+    /// <paramref name="declaredNames"/>: the owned NICs' names in the domain's XML. Links on them carrying the domain's marks
+    /// are deleted even without a record of them (a prepare killed before it wrote the state).
     /// </summary>
-    public static Outcome Run(ShimSession session, Guid domain, bool declaresOwnedNics)
+    public static Outcome Run(ShimSession session, Guid domain, IReadOnlyCollection<string> declaredNames)
     {
         List<NameRecord> records = session.State.OfDomain(domain);
         var created = records.Where(r => r.Holding == Holding.Created).ToList();
         var leftAlone = new List<string>();
         int deleted = 0;
-        bool lookedAtLinks = created.Count > 0 || declaresOwnedNics;
+        bool lookedAtLinks = created.Count > 0 || declaredNames.Count > 0;
         if (lookedAtLinks)
         {
-            IReadOnlyList<Link> all = session.Context.Links.Dump();
-            deleted = DeleteLinks(session.Context, domain, all, created, leftAlone);
-            ForgetVanishedForeignLinks(session.State, all);
+            List<NameRecord> foreign = session.State.HeldAs(Holding.Foreign).ToList();
+            var names = created.Select(r => r.Name).Concat(declaredNames).Concat(foreign.Select(r => r.Name))
+                .Where(InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
+            Dictionary<string, Link> links = LinksOnTheirNames(session.Context, names);
+            deleted = DeleteLinks(session.Context, domain, links, created, leftAlone);
+            ForgetVanishedForeignLinks(session.State, foreign, links);
         }
 
         HashSet<string> stillDefined = NamesOfDefinition(session.Context, records);
@@ -56,32 +58,34 @@ internal static class ReleaseLinks
         return (definition?.OwnedNics.Select(n => n.Name) ?? []).Concat(pending).ToHashSet(StringComparer.Ordinal);
     }
 
-    private static int DeleteLinks(ShimContext context, Guid domain, IReadOnlyList<Link> all, List<NameRecord> created, List<string> leftAlone)
+    /// <summary>One batched lookup by name; a link found under another name (an alternative name matched) is not on that name.</summary>
+    private static Dictionary<string, Link> LinksOnTheirNames(ShimContext context, List<string> names)
     {
-        LinkMarker marker = context.Marker;
-        var ours = all.Where(l => marker.IsOwnedBy(l, domain)).ToList();
-        var recordedNames = created.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
-        leftAlone.AddRange(all.Where(l => recordedNames.Contains(l.Name) && !marker.IsOwnedBy(l, domain)).Select(l => l.Name));
-        if (ours.Count == 0) return 0;
-
-        uint group = marker.Group(domain);
-        bool groupIsOurs = all.Where(l => l.Group == group).All(l => marker.IsOwnedBy(l, domain));
-        if (groupIsOurs && context.Links.DeleteGroup(group) is null) return ours.Count;
-
-        IReadOnlyList<NetlinkError?> errors = context.Links.Delete(ours.Select(l => l.Index).ToList());
-        for (int i = 0; i < ours.Count; i++)
+        IReadOnlyList<Link?> found = context.Links.Find(names);
+        var links = new Dictionary<string, Link>(StringComparer.Ordinal);
+        for (int i = 0; i < names.Count; i++)
         {
-            if (errors[i] is { } error && error.Errno != NoSuchDevice)
-                throw new ShimException($"cannot delete macvtap {ours[i].Name} (ifindex {ours[i].Index}): {error.Describe()}");
+            if (found[i] is { } link && link.Name == names[i]) links[names[i]] = link;
         }
-        return ours.Count;
+        return links;
     }
 
-    /// <summary>With the kernel's whole link list at hand anyway, names held only by a foreign link that has gone are freed.</summary>
-    private static void ForgetVanishedForeignLinks(NameState state, IReadOnlyList<Link> all)
+    private static int DeleteLinks(ShimContext context, Guid domain, Dictionary<string, Link> links, List<NameRecord> created, List<string> leftAlone)
     {
-        var present = all.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (NameRecord gone in state.HeldAs(Holding.Foreign).Where(r => !present.Contains(r.Name)))
+        LinkMarker marker = context.Marker;
+        var ours = links.Values.Where(l => marker.IsOwnedBy(l, domain)).OrderBy(l => l.Index).ToList();
+        leftAlone.AddRange(created.Where(r => links.TryGetValue(r.Name, out Link l) && !marker.IsOwnedBy(l, domain)).Select(r => r.Name));
+
+        (int deleted, List<UndeletedLink> failed) = DomainLinkDeletion.Delete(context, domain, ours);
+        if (failed.Count > 0 && failed[0] is { Link: var link, Error: var error })
+            throw new ShimException($"cannot delete macvtap {link.Name} (ifindex {link.Index}): {error.Describe()}");
+        return deleted;
+    }
+
+    /// <summary>Names held only by a foreign link that has gone are freed (looked up in the same batch as the domain's names).</summary>
+    private static void ForgetVanishedForeignLinks(NameState state, List<NameRecord> foreign, Dictionary<string, Link> links)
+    {
+        foreach (NameRecord gone in foreign.Where(r => !links.ContainsKey(r.Name)))
             state.Remove(gone.Name);
     }
 }

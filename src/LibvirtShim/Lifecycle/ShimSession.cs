@@ -20,6 +20,9 @@ internal sealed class ShimSession : IDisposable
     public ShimContext Context { get; }
     public NameState State { get; private set; }
 
+    /// <summary>The seeding <see cref="Open"/> did because the state was missing or untrusted; null when it was read.</summary>
+    public SeedReport? Seeded { get; private set; }
+
     public static ShimSession Open(ShimContext context)
     {
         StateLease lease = context.Store.Lock();
@@ -30,7 +33,7 @@ internal sealed class ShimSession : IDisposable
             if (load.State is null)
             {
                 context.Log.Warning("State {StateDir} not used ({Problem}); rebuilding it by seeding", context.Settings.StateDir, load.Problem);
-                session.Reseed(previous: null);
+                session.Seeded = session.Reseed(previous: null);
             }
             return session;
         }

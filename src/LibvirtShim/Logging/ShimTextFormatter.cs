@@ -7,7 +7,8 @@ namespace LibvirtShim.Logging;
 
 /// <summary>
 /// The readable log line: time, level, operation, domain, UUID, milliseconds since the call began, pid, message;
-/// an exception follows on its own lines.
+/// an exception follows on its own lines, each indented. Every value is escaped (<see cref="Printable"/>): a newline in a
+/// domain name cannot start a line that looks like an event of its own.
 /// <code>2025-11-25 20:15:00.123 +00:00 [INF] prepare web1 6d1c1a5e-1f6c-4a0e-9b55-3c2f0e3a7a11 4.2ms pid 812: created 2 of 2 macvtaps</code>
 /// </summary>
 internal sealed class ShimTextFormatter : ITextFormatter
@@ -16,23 +17,29 @@ internal sealed class ShimTextFormatter : ITextFormatter
 
     public void Format(LogEvent logEvent, TextWriter output)
     {
-        output.Write(logEvent.Timestamp.ToString("yyyy-MM-dd HH:mm:ss.fff zzz", CultureInfo.InvariantCulture));
-        output.Write(" [");
-        output.Write(Level(logEvent.Level));
-        output.Write("] ");
-        WriteCall(logEvent, output);
+        var line = new StringWriter(CultureInfo.InvariantCulture);
+        line.Write(logEvent.Timestamp.ToString("yyyy-MM-dd HH:mm:ss.fff zzz", CultureInfo.InvariantCulture));
+        line.Write(" [");
+        line.Write(Level(logEvent.Level));
+        line.Write("] ");
+        WriteCall(logEvent, line);
         if (logEvent.Properties.TryGetValue("Pid", out LogEventPropertyValue? pid))
         {
-            output.Write(" pid ");
-            output.Write(Text(pid));
+            line.Write(" pid ");
+            line.Write(Text(pid));
         }
-        output.Write(": ");
-        Message.Format(logEvent, output);
+        line.Write(": ");
+        Message.Format(logEvent, line);
+        output.Write(Printable.Escape(line.ToString()));
         output.Write('\n');
         if (logEvent.Exception is not null)
         {
-            output.Write(logEvent.Exception.ToString());
-            output.Write('\n');
+            foreach (string exceptionLine in logEvent.Exception.ToString().Split('\n'))
+            {
+                output.Write("    ");
+                output.Write(Printable.Escape(exceptionLine));
+                output.Write('\n');
+            }
         }
     }
 

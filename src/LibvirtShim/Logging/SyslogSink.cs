@@ -61,7 +61,7 @@ internal sealed class SyslogSink : ILogEventSink, IDisposable
         text.Write(": ");
         Message.Format(logEvent, text);
         if (logEvent.Exception is { } e) text.Write($" ({e.GetType().Name}: {e.Message})");
-        string line = text.ToString().ReplaceLineEndings(" ");
+        string line = Printable.Escape(text.ToString());
         byte[] bytes = Encoding.UTF8.GetBytes(line);
         if (bytes.Length <= MaxDatagramBytes) return bytes;
         int cut = MaxDatagramBytes;

@@ -6,8 +6,23 @@ namespace LibvirtShim.Naming;
 /// </summary>
 internal static class StateDirectory
 {
+    /// <summary>
+    /// The path as the checks must see it. A final "/." or "/" makes lstat follow a symbolic link, and ".." climbs out of
+    /// whatever a symbolic link before it leads to, which the lexical walk over the ancestors does not see: "." and empty
+    /// components are dropped, ".." is refused.
+    /// </summary>
+    public static string Canonical(string path)
+    {
+        string[] parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (!path.StartsWith('/')) throw new StateAccessException($"state directory {path} is not an absolute path");
+        if (parts.Contains(".."))
+            throw new StateAccessException($"state directory {path} contains '..'; refusing to use it (name the directory itself)");
+        return "/" + string.Join('/', parts.Where(p => p != "."));
+    }
+
     public static void Ensure(string path)
     {
+        path = Canonical(path);
         RefuseUnsafeAncestors(path, links: 0);
         FileOwnership? found = Interop.Files.Lstat(path);
         if (found is null)

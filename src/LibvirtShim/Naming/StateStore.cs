@@ -12,7 +12,7 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
 {
     private byte[]? _saveBuffer;
 
-    public string Directory { get; } = directory;
+    public string Directory { get; } = StateDirectory.Canonical(directory);
     public string StatePath => Path.Combine(Directory, "state");
     private string LockPath => Path.Combine(Directory, "lock");
     private string TemporaryPath => Path.Combine(Directory, "state.new");

@@ -25,6 +25,41 @@ internal static class LinkParser
         return link;
     }
 
+    /// <summary>IFLA_GROUP of an RTM_NEWLINK message (0 when absent), without reading the rest; null for other messages.</summary>
+    public static uint? TryReadGroup(in NetlinkMessage message)
+    {
+        if (!TryReadAttributes(message, out NetlinkAttributeReader attributes)) return null;
+        foreach (NetlinkAttribute attribute in attributes)
+        {
+            if (attribute.Type == IFLA_GROUP) return attribute.AsUInt32();
+        }
+        return 0;
+    }
+
+    /// <summary>IFLA_INFO_KIND of an RTM_NEWLINK message (null when absent or another message), without reading the rest.</summary>
+    public static string? TryReadKind(in NetlinkMessage message)
+    {
+        if (!TryReadAttributes(message, out NetlinkAttributeReader attributes)) return null;
+        foreach (NetlinkAttribute attribute in attributes)
+        {
+            if (attribute.Type != IFLA_LINKINFO) continue;
+            foreach (NetlinkAttribute info in attribute.Nested())
+            {
+                if (info.Type == IFLA_INFO_KIND) return info.AsString();
+            }
+        }
+        return null;
+    }
+
+    private static bool TryReadAttributes(in NetlinkMessage message, out NetlinkAttributeReader attributes)
+    {
+        attributes = default;
+        if (message.Type != RTM_NEWLINK) return false;
+        if (message.Payload.Length < IfInfoLength) throw NetlinkException.Malformed($"RTM_NEWLINK with {message.Payload.Length} bytes of ifinfomsg");
+        attributes = new NetlinkAttributeReader(message.Payload[IfInfoLength..]);
+        return true;
+    }
+
     private static Link Apply(Link link, NetlinkAttribute attribute) => attribute.Type switch
     {
         IFLA_IFNAME => link with { Name = attribute.AsString() },

@@ -20,12 +20,22 @@ internal sealed class LinkTable : IDisposable
     public static LinkTable Open() => new(RouteSocket.Open());
 
     /// <summary>Every link (of <paramref name="kind"/>, e.g. "macvtap", when given), from one consistent dump.</summary>
-    public IReadOnlyList<Link> Dump(string? kind = null)
+    public IReadOnlyList<Link> Dump(string? kind = null) =>
+        DumpWhere(kind, kind is null ? null : (in NetlinkMessage message) => LinkParser.TryReadKind(message) == kind);
+
+    /// <summary>
+    /// The links of netdev group <paramref name="group"/>, from one consistent dump of every link: the kernel cannot filter
+    /// a dump by group, so every link is sent, and of the others only the group is read (no allocation per link).
+    /// </summary>
+    public IReadOnlyList<Link> DumpGroup(uint group) =>
+        DumpWhere(kind: null, (in NetlinkMessage message) => LinkParser.TryReadGroup(message) == group);
+
+    private IReadOnlyList<Link> DumpWhere(string? kind, LinkFilter? keep)
     {
         for (int attempt = 1; ; attempt++)
         {
             var links = new List<Link>();
-            if (TryDump(kind, links)) return links;
+            if (TryDump(kind, keep, links)) return links;
             if (attempt == MaxDumpAttempts)
                 throw new NetlinkException("RTM_GETLINK dump", Errno.EINTR,
                     $"netlink RTM_GETLINK dump was interrupted by link changes {MaxDumpAttempts} times in a row");
@@ -88,17 +98,19 @@ internal sealed class LinkTable : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
-    private bool TryDump(string? kind, List<Link> links)
+    /// <summary>The kernel filters by kind only when it knows the kind (its module is loaded): <paramref name="keep"/> filters here as well.</summary>
+    private bool TryDump(string? kind, LinkFilter? keep, List<Link> links)
     {
         uint sequence = _socket.ReserveSequences(1);
         var writer = new NetlinkWriter(128);
         LinkMessages.Dump(ref writer, sequence, kind);
-        // The kernel filters by kind only when it knows the kind (its module is loaded); filter here as well.
         return _socket.Dump(writer.Written, sequence, (_, message) =>
         {
-            if (LinkParser.TryRead(message) is { } link && (kind is null || link.Kind == kind)) links.Add(link);
+            if ((keep is null || keep(message)) && LinkParser.TryRead(message) is { } link) links.Add(link);
         }, "RTM_GETLINK dump");
     }
+
+    private delegate bool LinkFilter(in NetlinkMessage message);
 
     /// <summary>
     /// Checked up front because the alias is set after the create: a bad one would leave a link without its alias.

@@ -5,11 +5,14 @@ namespace LibvirtShim.EndToEnd.Infrastructure;
 
 public abstract record Nic(string Mac);
 
-/// <summary>A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata.</summary>
-public sealed record OwnedNic(string Mac, string Name, string Source, string Mode = "bridge") : Nic(Mac);
+/// <summary>A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata (with mtu= when set).</summary>
+public sealed record OwnedNic(string Mac, string Name, string Source, string Mode = "bridge", int? Mtu = null) : Nic(Mac);
 
-/// <summary>libvirt's own macvtap; <paramref name="Target"/> null lets libvirt pick macvtapN.</summary>
-public sealed record DirectNic(string Mac, string Source, string Mode = "bridge", string? Target = null) : Nic(Mac);
+/// <summary>
+/// libvirt's own macvtap; <paramref name="Target"/> null lets libvirt pick macvtapN. <paramref name="TrustRxFilters"/>: libvirt
+/// copies the guest's multicast list onto the macvtap (without it, IPv6 neighbour solicitations never reach the guest).
+/// </summary>
+public sealed record DirectNic(string Mac, string Source, string Mode = "bridge", string? Target = null, bool TrustRxFilters = false) : Nic(Mac);
 
 /// <summary>A NIC on a libvirt network (a macvtap pool here).</summary>
 public sealed record NetworkNic(string Mac, string Network) : Nic(Mac);
@@ -17,10 +20,16 @@ public sealed record NetworkNic(string Mac, string Network) : Nic(Mac);
 /// <summary>QEMU user networking: no host link at all.</summary>
 public sealed record UserNic(string Mac) : Nic(Mac);
 
-/// <summary>A disk-less guest: enough for QEMU to run and for libvirt to plug the NICs.</summary>
+/// <summary>A Linux kernel and initramfs to boot (scripts/guest-image.sh), its command line, and the file its serial console writes.</summary>
+public sealed record GuestBoot(string Kernel, string Initrd, string Cmdline, string Console);
+
+/// <summary>A disk-less guest: enough for QEMU to run and for libvirt to plug the NICs; with <see cref="Boot"/>, a booting Linux.</summary>
 public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
 {
     public Guid Uuid { get; init; } = Guid.NewGuid();
+
+    /// <summary>Null: no operating system. Set: TCG (with KVM here a kernel guest hangs early), 128 MiB, kernel and console.</summary>
+    public GuestBoot? Boot { get; init; }
 
     public IEnumerable<OwnedNic> Owned => Nics.OfType<OwnedNic>();
 
@@ -34,17 +43,25 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
     public string ToXml()
     {
         var x = new StringBuilder();
-        x.Append($"<domain type='{DomainType}'>\n");
+        x.Append($"<domain type='{(Boot is null ? DomainType : "qemu")}'>\n");
         x.Append($"  <name>{Esc(Name)}</name>\n  <uuid>{Uuid:D}</uuid>\n");
         if (Owned.Any())
         {
             x.Append("  <metadata>\n    <shim:macvtap xmlns:shim=\"urn:libvirt-shim:macvtap:1\">\n");
             foreach (OwnedNic nic in Owned)
-                x.Append($"      <shim:link mac='{nic.Mac}' source='{Esc(nic.Source)}' mode='{nic.Mode}'/>\n");
+                x.Append($"      <shim:link mac='{nic.Mac}' source='{Esc(nic.Source)}' mode='{nic.Mode}'{(nic.Mtu is { } mtu ? $" mtu='{mtu}'" : "")}/>\n");
             x.Append("    </shim:macvtap>\n  </metadata>\n");
         }
-        x.Append("  <memory unit='MiB'>64</memory>\n  <vcpu>1</vcpu>\n");
-        x.Append("  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n");
+        x.Append($"  <memory unit='MiB'>{(Boot is null ? 64 : 128)}</memory>\n  <vcpu>1</vcpu>\n");
+        if (Boot is null)
+        {
+            x.Append("  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n");
+        }
+        else
+        {
+            x.Append($"  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{Esc(Boot.Kernel)}</kernel><initrd>{Esc(Boot.Initrd)}</initrd>" +
+                     $"<cmdline>{Esc(Boot.Cmdline)}</cmdline></os>\n");
+        }
         x.Append("  <on_crash>destroy</on_crash>\n  <devices>\n");
         x.Append("    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n");
         foreach (Nic nic in Nics)
@@ -56,7 +73,7 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
                     break;
                 case DirectNic d:
                     string target = d.Target is null ? "" : $"<target dev='{Esc(d.Target)}'/>";
-                    x.Append($"    <interface type='direct'><mac address='{d.Mac}'/><source dev='{Esc(d.Source)}' mode='{d.Mode}'/>{target}<model type='virtio'/></interface>\n");
+                    x.Append($"    <interface type='direct'{(d.TrustRxFilters ? " trustGuestRxFilters='yes'" : "")}><mac address='{d.Mac}'/><source dev='{Esc(d.Source)}' mode='{d.Mode}'/>{target}<model type='virtio'/></interface>\n");
                     break;
                 case NetworkNic n:
                     x.Append($"    <interface type='network'><mac address='{n.Mac}'/><source network='{Esc(n.Network)}'/><model type='virtio'/></interface>\n");
@@ -66,6 +83,9 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
                     break;
             }
         }
+        // append: a migration's destination QEMU writes on after the source's lines instead of truncating them.
+        if (Boot is not null)
+            x.Append($"    <serial type='file'><source path='{Esc(Boot.Console)}' append='on'/><target port='0'/></serial>\n");
         x.Append("    <memballoon model='none'/>\n  </devices>\n</domain>\n");
         return x.ToString();
     }

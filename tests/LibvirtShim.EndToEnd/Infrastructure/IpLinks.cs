@@ -5,7 +5,7 @@ namespace LibvirtShim.EndToEnd.Infrastructure;
 /// <summary>One link as <c>ip -j -d link show</c> reports it.</summary>
 public sealed record KernelLink(
     string Name, int Index, string Mac, string? Lower, string? Kind, string? MacvtapMode, bool AdminUp, string OperState,
-    string? Alias, string Group)
+    string? Alias, string Group, int Mtu = 0)
 {
     public bool IsMacvtap => Kind == "macvtap";
 
@@ -54,7 +54,8 @@ public static class IpLinks
             bool up = e.TryGetProperty("flags", out JsonElement flags) && flags.EnumerateArray().Any(f => f.GetString() == "UP");
             string oper = Str(e, "operstate") ?? "";
             string group = e.TryGetProperty("group", out JsonElement g) ? g.ToString() : "";
-            links.Add(new KernelLink(name, index, mac, lower, kind, mode, up, oper, Str(e, "ifalias"), group));
+            int mtu = e.TryGetProperty("mtu", out JsonElement m) && m.ValueKind == JsonValueKind.Number ? m.GetInt32() : 0;
+            links.Add(new KernelLink(name, index, mac, lower, kind, mode, up, oper, Str(e, "ifalias"), group, mtu));
         }
         return links;
     }

@@ -52,6 +52,9 @@ public sealed class LibvirtFixture : IAsyncLifetime
     public string WorkDir { get; private set; } = "";
     public Virsh Main { get; private set; } = null!;
 
+    /// <summary>The booting guests' kernel and initramfs (scripts/guest-image.sh, cached between runs).</summary>
+    public (string Kernel, string Initrd) GuestImage { get; private set; }
+
     public static bool InCi => Environment.GetEnvironmentVariable("SHIM_TEST_CI") == "1";
 
     public string Script(string relative) => Path.Combine(RepoRoot, relative);
@@ -73,6 +76,11 @@ public sealed class LibvirtFixture : IAsyncLifetime
 
         Cmd.Run(Script("scripts/libvirt-up.sh"), [], TimeSpan.FromMinutes(10)).MustSucceed("scripts/libvirt-up.sh");
         RemoveLeftovers();
+        var imageWatch = Stopwatch.StartNew();
+        string imageDir = Cmd.Run(Script("scripts/guest-image.sh"), [], TimeSpan.FromMinutes(10)).MustSucceed("scripts/guest-image.sh")
+            .Stdout.Trim().Split('\n')[^1];
+        GuestImage = (Path.Combine(imageDir, "vmlinuz"), Path.Combine(imageDir, "initrd.gz"));
+        Timings.Add($"guest image (scripts/guest-image.sh, {imageDir}): {imageWatch.Elapsed.TotalSeconds:0.0}s");
 
         _settingsExisted = File.Exists(SettingsPath);
         _originalSettings = _settingsExisted ? await File.ReadAllBytesAsync(SettingsPath) : null;
@@ -87,6 +95,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
             WriteSettings();
             Veth.Ensure(Uplink0);
             Veth.Ensure(Uplink1);
+            Lan.Create(Uplink0 + "p", Uplink1 + "p");
             RestartLibvirtd();
             Cmd.Run(ShimStatus.Executable, ["seed"]).MustSucceed("libvirt-shim seed (a clean state to start from)");
         }
@@ -97,7 +106,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
             _setUp = false;
             throw;
         }
-        Timings.Add($"suite set-up (libvirt-up.sh, install.sh, settings, veths, libvirtd restart, seed): {watch.Elapsed.TotalSeconds:0.0}s");
+        Timings.Add($"suite set-up (libvirt-up.sh, guest image, install.sh, settings, veths, LAN, libvirtd restart, seed): {watch.Elapsed.TotalSeconds:0.0}s");
     }
 
     public async ValueTask DisposeAsync()
@@ -111,6 +120,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
         var watch = Stopwatch.StartNew();
         var problems = new List<string>();
         Try(problems, "removing e2e- guests, networks, the peer", RemoveLeftovers);
+        Try(problems, "putting back /dev/tap nodes set aside", () => TapNodes.PutBack());
         if (_weInstalled)
         {
             if (_installedBefore)
@@ -140,6 +150,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
             if (guests.Count > 0) left.Add($"guests: {string.Join(", ", guests)}");
             var links = IpLinks.All().Where(l => l.Name.StartsWith(Veth.Prefix, StringComparison.Ordinal) || l.Mac.StartsWith("52:54:00:e2:", StringComparison.Ordinal)).ToList();
             if (links.Count > 0) left.Add($"links: {string.Join("; ", links)}");
+            if (Lan.Exists()) left.Add($"network namespace {Lan.Namespace}");
             if (left.Count > 0) throw new InvalidOperationException(string.Join(" / ", left));
         });
         TryDeleteDirectory(WorkDir);
@@ -263,6 +274,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
         PeerHost.StopLeftover(this);
         Main.RemoveGuests(Virsh.GuestPrefix);
         Main.RemoveNetworks(Virsh.GuestPrefix);
+        Lan.Delete();
         Veth.DeleteAllOurs();
     }
 

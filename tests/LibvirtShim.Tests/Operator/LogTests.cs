@@ -168,7 +168,7 @@ public class LogTests
         // local3 = 19: 19 * 8 + 6 (info), 19 * 8 + 3 (err).
         Assert.Matches(new Regex($@"^<158>[A-Z][a-z]{{2}} [ \d]\d \d\d:\d\d:\d\d libvirt-shim\[{pid}\]: prepare web1 {Uuid:D} \d+(\.\d)?ms: created 2 of 2 macvtaps$"), first);
         Assert.StartsWith("<155>", second);
-        Assert.EndsWith("failed: name is held by someone", second);
+        Assert.EndsWith("failed: name is held\\x0aby someone", second);
         Assert.True(File.Exists(settings.LogFile), "the file gets the events too");
     }
 
@@ -209,6 +209,56 @@ public class LogTests
         Write(settings, log => { for (int i = 0; i < 5000; i++) log.Information("event {I} {Text}", i, text); });
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
         Assert.Contains("event 4999", File.ReadAllText(settings.LogFile));
+    }
+
+    /// <summary>
+    /// A control character in a domain name or any other value (CR, LF, a line separator, a terminal escape) is escaped
+    /// in every line written, to the file and to syslog: no value can forge a log line. An exception's lines are indented.
+    /// </summary>
+    [Fact]
+    public void NoValueCanStartALogLineOfItsOwn()
+    {
+        using var t = new TempTree();
+        string socketPath = t.Path("log.sock");
+        using var receiver = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        receiver.Bind(new UnixDomainSocketEndPoint(socketPath));
+        receiver.ReceiveTimeout = 5000;
+        ShimSettings settings = Settings(t, s =>
+        {
+            s.Syslog = true;
+            s.SyslogSocket = socketPath;
+        });
+        const string forged = "web1\n2025-11-25 20:15:00.123 +00:00 [INF] prepare web9 forged\r\u2028\u001b[31m\u0085";
+
+        Write(settings, log =>
+        {
+            log.Information("created {Name}", forged);
+            log.Error(new InvalidOperationException("boom\n2025-11-25 20:15:00.123 +00:00 [INF] forged too"), "failed: {Message}", forged);
+        }, domain: forged);
+
+        string text = File.ReadAllText(settings.LogFile);
+        string[] lines = text.TrimEnd('\n').Split('\n');
+        var eventLine = new Regex(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d\d:\d\d \[(INF|ERR)\] prepare web1\\x0a2025-11-25 ");
+        Assert.Equal(2, lines.Count(l => eventLine.IsMatch(l)));
+        Assert.All(lines, l => Assert.True(eventLine.IsMatch(l) || l.StartsWith("    ", StringComparison.Ordinal), l));
+        Assert.DoesNotContain(text.Replace("\n", ""), Printable.NeedsEscape);
+        Assert.Contains("created web1\\x0a2025-11-25 20:15:00.123 +00:00 [INF] prepare web9 forged\\x0d\\u2028\\x1b[31m\\x85", lines[0]);
+        Assert.Contains("\n    System.InvalidOperationException: boom\n    2025-11-25 20:15:00.123 +00:00 [INF] forged too\n", text);
+
+        string first = Receive(receiver), second = Receive(receiver);
+        Assert.All(new[] { first, second }, d => Assert.DoesNotContain(d, Printable.NeedsEscape));
+        Assert.Contains("prepare web1\\x0a2025-11-25", first);
+        Assert.Contains("(InvalidOperationException: boom\\x0a2025-11-25", second);
+    }
+
+    /// <summary>A FIFO where the log file belongs: the call goes on without the file log, never waiting for a reader.</summary>
+    [Fact]
+    public void AFifoAsTheLogFileNeverBlocksTheCall()
+    {
+        using var t = new TempTree();
+        ShimSettings settings = Settings(t);
+        SpecialFiles.Fifo(settings.LogFile);
+        Bounded.Run(() => Write(settings, log => log.Information("into a FIFO")), TimeSpan.FromSeconds(20), "logging to a FIFO");
     }
 
     [Theory]

@@ -107,7 +107,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             case Release release:
             {
                 using ShimSession session = ShimSession.Open(context);
-                ReleaseLinks.Run(session, Domain(release.Domain), declaresOwnedNics: false);
+                ReleaseLinks.Run(session, Domain(release.Domain), declaredNames: []);
                 model.Release(release.Domain);
                 break;
             }

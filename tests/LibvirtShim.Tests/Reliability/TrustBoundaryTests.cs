@@ -177,6 +177,75 @@ public sealed class TrustBoundaryTests
         Assert.Equal(2, h.ReadState()!.OfDomain(Attacker.Uuid).Count);
     }
 
+    /// <summary>
+    /// A state directory path in another spelling ("/." or "/" at the end, "//", "/./") is checked as the directory it
+    /// names: lstat of "shim/." follows the link "shim", so a symbolic link passed the checks when so spelled.
+    /// </summary>
+    [Theory]
+    [InlineData("{state}/.")]
+    [InlineData("{state}/")]
+    [InlineData("{state}/./")]
+    [InlineData("{parent}//shim/.")]
+    [InlineData("{parent}/./shim//")]
+    public void AStateDirectorySymlinkIsRefusedHoweverThePathIsSpelled(string spelling)
+    {
+        using var h = HookHarness.Create();
+        string parent = Path.Combine(h.Root, "statebase"), state = Path.Combine(parent, "shim"), elsewhere = Path.Combine(h.Root, "elsewhere");
+        Directory.CreateDirectory(parent);
+        Directory.CreateDirectory(elsewhere); // root's and not writable by others: only the link to it is wrong
+        File.CreateSymbolicLink(state, elsewhere);
+        h.Settings.StateDir = spelling.Replace("{state}", state).Replace("{parent}", parent);
+        var linksBefore = h.Ns.Links();
+
+        HookResult prepare = h.Run(Victim.Name, "prepare", "begin", Victim.Xml);
+        HookResult reconnect = h.Run(Victim.Name, "reconnect", "begin", Victim.Xml);
+
+        string line = $"libvirt-shim: domain 'victim': state directory {state} is a symbolic link; refusing to use it\n";
+        Assert.Equal((1, line), (prepare.ExitCode, prepare.Stderr));
+        Assert.Equal((0, line), (reconnect.ExitCode, reconnect.Stderr));
+        Assert.Equal(linksBefore, h.Ns.Links());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(elsewhere));
+    }
+
+    /// <summary>
+    /// ".." climbs out of wherever a symbolic link before it leads, which the walk over the ancestors does not see:
+    /// "statebase/link/../shim" is "open/shim" under a directory anyone can write. Refused, whatever it leads to.
+    /// </summary>
+    [Fact]
+    public void AStateDirectoryPathWithDotDotIsRefused()
+    {
+        using var h = HookHarness.Create();
+        string parent = Path.Combine(h.Root, "statebase"), open = Path.Combine(h.Root, "open");
+        Directory.CreateDirectory(parent);
+        Directory.CreateDirectory(Path.Combine(open, "sub"));
+        Directory.CreateDirectory(Path.Combine(open, "shim"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(open, (UnixFileMode)0x1FF);
+        File.CreateSymbolicLink(Path.Combine(parent, "link"), Path.Combine(open, "sub"));
+        string spelled = Path.Combine(parent, "link") + "/../shim";
+
+        h.Settings.StateDir = spelled;
+        HookResult prepare = h.Run(Victim.Name, "prepare", "begin", Victim.Xml);
+        Assert.Equal((1, $"libvirt-shim: domain 'victim': setting StateDir='{spelled}' must not contain '..' (name the directory itself)\n"),
+            (prepare.ExitCode, prepare.Stderr));
+        var e = Assert.Throws<StateAccessException>(() => new StateStore(spelled, TimeSpan.FromSeconds(1)).Lock().Dispose());
+        Assert.Equal($"state directory {spelled} contains '..'; refusing to use it (name the directory itself)", e.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(open, "shim")));
+    }
+
+    /// <summary>Other spellings of a sound directory work, and the state lands in that directory.</summary>
+    [Fact]
+    public void OtherSpellingsOfASoundStateDirectoryAreTheDirectory()
+    {
+        using var h = HookHarness.Create();
+        string state = h.Settings.StateDir;
+        h.Settings.StateDir = state.Replace("/state", "//./state") + "/./";
+        HookResult prepare = h.Run(Victim.Name, "prepare", "begin", Victim.Xml);
+        Assert.Equal((0, ""), (prepare.ExitCode, prepare.Stderr));
+        Assert.True(File.Exists(Path.Combine(state, "state")));
+        Assert.Equal(4, h.ReadState()!.OfDomain(Victim.Uuid).Count);
+        Assert.Equal(state, new StateStore(state + "/.", TimeSpan.FromSeconds(5)).Directory);
+    }
+
     private static string MakeUnsafe(string how, HookHarness h, string parent, string state, string elsewhere)
     {
         string lockFile = Path.Combine(state, "lock"), stateFile = Path.Combine(state, "state");

@@ -68,14 +68,14 @@ internal sealed class HookHarness : IDisposable
     public LibvirtShim.Lifecycle.ShimContext OpenContext() =>
         new(Settings, Ns.OpenLinkTable, Serilog.Core.Logger.None, Clock);
 
-    public HookResult Run(string domain, string operation, string subOperation, string xml) =>
-        Run(domain, operation, subOperation, Encoding.UTF8.GetBytes(xml));
+    public HookResult Run(string domain, string operation, string subOperation, string xml, string extra = "-") =>
+        Run(domain, operation, subOperation, Encoding.UTF8.GetBytes(xml), extra);
 
-    public HookResult Run(string domain, string operation, string subOperation, byte[] xml)
+    public HookResult Run(string domain, string operation, string subOperation, byte[] xml, string extra = "-")
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int exit = new HookRunner(Host).Run(new HookCall(domain, operation, subOperation, "-"), new MemoryStream(xml), stdout, stderr);
+        int exit = new HookRunner(Host).Run(new HookCall(domain, operation, subOperation, extra), new MemoryStream(xml), stdout, stderr);
         return new HookResult(exit, stdout.ToString(), stderr.ToString());
     }
 
@@ -97,8 +97,14 @@ internal sealed class HookHarness : IDisposable
     public Process StartProcess(params string[] args)
     {
         var (file, prefix) = HookExecutable.Command();
+        return StartExecutable(file, [.. prefix, .. args]);
+    }
+
+    /// <summary><paramref name="file"/> (the hook under another name, say) inside the namespace, with this harness's settings.</summary>
+    public Process StartExecutable(string file, IEnumerable<string> args)
+    {
         var start = new ProcessStartInfo("ip") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { "netns", "exec", Ns.Name, file }.Concat(prefix).Concat(args)) start.ArgumentList.Add(a);
+        foreach (string a in new[] { "netns", "exec", Ns.Name, file }.Concat(args)) start.ArgumentList.Add(a);
         start.Environment["LIBVIRT_SHIM_CONFIG"] = SettingsFile;
         start.Environment["LIBVIRT_SHIM_STATEDIR"] = Settings.StateDir;
         start.Environment["LIBVIRT_SHIM_LIBVIRTRUNDIR"] = Settings.LibvirtRunDir;

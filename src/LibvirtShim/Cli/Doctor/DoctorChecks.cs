@@ -230,7 +230,7 @@ internal static class DoctorChecks
             DomainDescription domain;
             try
             {
-                domain = DomainReader.Read(DomainXml.Parse(File.ReadAllBytes(path)));
+                domain = DomainReader.Read(DomainXml.Parse(DomainXml.ReadFile(path)));
             }
             catch (DomainXmlException e)
             {
@@ -332,7 +332,10 @@ internal static class DoctorChecks
         const string area = "log";
         string? directory = Path.GetDirectoryName(settings.LogFile);
         bool writable = File.Exists(settings.LogFile) ? FileProbe.IsWritable(settings.LogFile) : directory is not null && Directory.Exists(directory) && FileProbe.IsWritable(directory);
-        checks.Add(writable
+        if (FileProbe.Lstat(settings.LogFile) is { IsRegularFile: false })
+            checks.Add(DoctorCheck.Warn(area, $"{settings.LogFile} is not a regular file (a FIFO, device, directory or symbolic link): the hook works but logs nothing",
+                "remove it (the hook creates the log file), or set LogFile"));
+        else checks.Add(writable
             ? DoctorCheck.Ok(area, $"{settings.LogFile} ({settings.LogFormat}, level {settings.LogLevel}, rolls at {settings.LogFileSizeLimitBytes / 1024} KiB, keeps {settings.LogRetainedFiles})")
             : DoctorCheck.Warn(area, $"{settings.LogFile} cannot be written: the hook works but logs nothing",
                 $"create {directory} (root-owned), or set LogFile"));

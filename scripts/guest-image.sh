@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# A small bootable Linux guest for the end-to-end tests, made from Debian's packages without installing them:
+# the kernel of linux-image-cloud-amd64, busybox-static, and the virtio-net modules, in a gzipped newc initramfs.
+#
+#   scripts/guest-image.sh [DIR]    build into DIR (default $GUEST_IMAGE_DIR or /var/cache/libvirt-shim-guest)
+#                                   unless DIR already holds an image made by this version of the script;
+#                                   prints DIR. DIR/vmlinuz and DIR/initrd.gz are what a domain boots.
+#
+# Boot it with <os><kernel>DIR/vmlinuz</kernel><initrd>DIR/initrd.gz</initrd><cmdline>console=ttyS0 ...</cmdline>
+# under TCG (<domain type='qemu'>) and a <serial type='file'> console. Its /init reads from the kernel command line:
+#
+#   shim.nic=MAC,IPV4/LEN,IPV6/LEN,MTU   one per NIC (any field but MAC may be empty): the NIC with that MAC gets
+#                                         the addresses (IPv6 without duplicate-address detection) and the MTU
+#
+# and prints one line per event on the console, each starting with "shim-guest:":
+#
+#   shim-guest: nic MAC dev eth0 mtu 1500 ipv4 192.0.2.10/24 ipv6 2001:db8::10/64
+#   shim-guest: missing MAC               (no NIC with that MAC)
+#   shim-guest: ready                     (every NIC configured; the kernel answers pings from now on)
+#
+# The guest answers ARP only on the NIC that has the address asked for (several NICs share one LAN), announces
+# itself with ARP and unsolicited NA when QEMU asks it to (after a migration), and has no IPv6 link-local address
+# of the EUI-64 kind, so none of its frames looks like what a host kernel sends from a new link.
+# Needs root (dpkg-deb keeps owners), apt-get with working sources, cpio and gzip.
+set -euo pipefail
+
+readonly DIR="${1:-${GUEST_IMAGE_DIR:-/var/cache/libvirt-shim-guest}}"
+readonly PACKAGES=(linux-image-cloud-amd64 busybox-static)
+# virtio-net and what it needs, in load order (`modinfo -F depends`).
+readonly MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover
+                  virtio_net)
+
+say() { printf 'guest-image: %s\n' "$*" >&2; }
+die() { printf 'guest-image: ERROR: %s\n' "$*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+for tool in apt-get dpkg-deb cpio gzip; do
+    command -v "$tool" >/dev/null || die "$tool is missing (apt-get install cpio gzip)"
+done
+
+# The image is rebuilt whenever this script (and so the /init below) changes.
+stamp=$(sha256sum "$0" | cut -c1-16)
+if [[ -s $DIR/vmlinuz && -s $DIR/initrd.gz && $(cat "$DIR/stamp" 2>/dev/null) == "$stamp" ]]; then
+    say "reusing $DIR ($(cat "$DIR/versions"))"
+    echo "$DIR"
+    exit 0
+fi
+
+write_init() {
+    cat >"$1" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mkdir -p /proc /sys /dev /tmp
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+echo 0 >/proc/sys/kernel/printk
+# Before the NICs exist, so that each inherits these.
+sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.all.arp_notify=1
+sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.ndisc_notify=1 \
+    net.ipv6.conf.default.addr_gen_mode=3 net.ipv6.conf.default.accept_ra=0
+for m in $(cat /modules.order); do insmod "/modules/$m.ko" || echo "shim-guest: insmod $m failed"; done
+ip link set lo up
+
+nic_named() {
+    for d in /sys/class/net/*; do
+        [ "$(cat "$d/address")" = "$1" ] && { basename "$d"; return 0; }
+    done
+    return 1
+}
+
+# The NICs appear once virtio_net has probed them: wait (bounded) for each.
+for word in $(cat /proc/cmdline); do
+    case "$word" in shim.nic=*) ;; *) continue ;; esac
+    IFS=, read -r mac v4 v6 mtu <<EOF
+${word#shim.nic=}
+EOF
+    dev=""
+    i=0
+    while [ $i -lt 100 ]; do
+        dev=$(nic_named "$mac") && break
+        i=$((i + 1)); sleep 0.1
+    done
+    if [ -z "$dev" ]; then echo "shim-guest: missing $mac"; continue; fi
+    [ -n "$mtu" ] && ip link set "$dev" mtu "$mtu"
+    ip link set "$dev" up
+    [ -n "$v4" ] && ip addr add "$v4" dev "$dev"
+    [ -n "$v6" ] && ip -6 addr add "$v6" dev "$dev"
+    echo "shim-guest: nic $mac dev $dev mtu $(cat /sys/class/net/$dev/mtu) ipv4 ${v4:--} ipv6 ${v6:--}"
+done
+echo "shim-guest: ready"
+exec sh -c 'while :; do sleep 3600; done'
+INIT
+    chmod 755 "$1"
+}
+
+build() {
+    local work; work=$(mktemp -d)
+    trap 'rm -rf "$work"' RETURN
+    mkdir -p "$work/debs" "$work/pkg" "$work/root"/{bin,modules}
+    (cd "$work/debs" && apt-get download -q -o APT::Sandbox::User=root "${PACKAGES[@]}" >/dev/null 2>&1) || {
+        say "apt-get download failed: updating the package lists once"
+        apt-get update -qq >&2
+        (cd "$work/debs" && apt-get download -q -o APT::Sandbox::User=root "${PACKAGES[@]}") >&2
+    }
+    # The metapackage names the versioned kernel package it depends on.
+    local kernel_pkg
+    kernel_pkg=$(dpkg-deb -f "$work"/debs/linux-image-cloud-amd64_*.deb Depends | grep -o 'linux-image-[0-9][^ ,]*-cloud-amd64' | head -n1)
+    [[ -n $kernel_pkg ]] || die "linux-image-cloud-amd64 names no kernel package"
+    (cd "$work/debs" && apt-get download -q -o APT::Sandbox::User=root "$kernel_pkg") >&2
+    local deb
+    for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/pkg"; done
+
+    local vmlinuz
+    vmlinuz=$(ls "$work"/pkg/boot/vmlinuz-* | head -n1)
+    [[ -f $vmlinuz ]] || die "no /boot/vmlinuz-* in $kernel_pkg"
+    cp "$work/pkg/bin/busybox" "$work/root/bin/busybox"
+    local m path
+    for m in "${MODULES[@]}"; do
+        path=$(find "$work"/pkg/lib/modules/*/kernel -name "$m.ko" | head -n1)
+        [[ -n $path ]] || die "module $m.ko is not in $kernel_pkg"
+        cp "$path" "$work/root/modules/"
+        echo "$m" >>"$work/root/modules.order"
+    done
+    write_init "$work/root/init"
+
+    mkdir -p "$DIR"
+    (cd "$work/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -6 >"$DIR/initrd.gz.new"
+    cp "$vmlinuz" "$DIR/vmlinuz.new"
+    mv "$DIR/initrd.gz.new" "$DIR/initrd.gz"
+    mv "$DIR/vmlinuz.new" "$DIR/vmlinuz"
+    echo "$kernel_pkg $(dpkg-deb -f "$work"/debs/"$kernel_pkg"_*.deb Version)" >"$DIR/versions"
+    echo "$stamp" >"$DIR/stamp"
+}
+
+started=$(date +%s.%N)
+build
+say "built $DIR ($(cat "$DIR/versions"); initrd $(du -k "$DIR/initrd.gz" | cut -f1) KiB) in $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"
+echo "$DIR"

@@ -1,0 +1,51 @@
+using LibvirtShim.Netlink;
+
+namespace LibvirtShim.Lifecycle;
+
+/// <summary>A link the deletion could not delete, and the kernel's answer.</summary>
+internal readonly record struct UndeletedLink(Link Link, NetlinkError Error);
+
+/// <summary>
+/// Deletes links already shown to carry a domain's marks, as cheaply as ownership allows. Several go in one deletion of the
+/// domain's netdev group (one RCU grace period instead of one per link), but only after a dump has shown the group holds
+/// nothing that is not the domain's; otherwise, and for a single link, they go one by one, by ifindex.
+/// </summary>
+internal static class DomainLinkDeletion
+{
+    private const int NoSuchDevice = 19;
+
+    /// <summary>
+    /// Up to this many links go by ifindex without the group check. Deleting one link by ifindex costs what deleting the
+    /// group costs (one grace period), and the check is a dump of every link of the host: 9 µs a link, 147 ms at 16,000
+    /// links (issue 16). Two links by ifindex cost a second grace period (13-17 ms), less than the check above ~2,000 links,
+    /// more below; one is the case that never loses.
+    /// </summary>
+    private const int MaxWithoutGroupCheck = 1;
+
+    /// <summary>
+    /// Deletes <paramref name="ours"/> (links carrying <paramref name="domain"/>'s marks). Returns how many links went and
+    /// the ones that could not be deleted; a link already gone counts as deleted.
+    /// </summary>
+    public static (int Deleted, List<UndeletedLink> Failed) Delete(ShimContext context, Guid domain, IReadOnlyList<Link> ours)
+    {
+        if (ours.Count == 0) return (0, []);
+        if (ours.Count > MaxWithoutGroupCheck && DeleteGroup(context, domain) is { } deleted) return (deleted, []);
+
+        IReadOnlyList<NetlinkError?> errors = context.Links.Delete(ours.Select(l => l.Index).ToList());
+        var failed = new List<UndeletedLink>();
+        for (int i = 0; i < ours.Count; i++)
+        {
+            if (errors[i] is { } error && error.Errno != NoSuchDevice) failed.Add(new UndeletedLink(ours[i], error));
+        }
+        return (ours.Count - failed.Count, failed);
+    }
+
+    /// <summary>The domain's whole group in one request, when a dump shows every member carries the domain's marks; null otherwise.</summary>
+    private static int? DeleteGroup(ShimContext context, Guid domain)
+    {
+        uint group = context.Marker.Group(domain);
+        IReadOnlyList<Link> members = context.Links.DumpGroup(group);
+        if (members.Count == 0 || !members.All(l => context.Marker.IsOwnedBy(l, domain))) return null;
+        return context.Links.DeleteGroup(group) is null ? members.Count : null;
+    }
+}

@@ -1,0 +1,104 @@
+using Xunit;
+
+namespace LibvirtShim.EndToEnd.Infrastructure;
+
+/// <summary>
+/// libvirt hands a macvtap to QEMU by opening /dev/tapIFINDEX. The node's name carries the link's ifindex, which is only
+/// unique per network namespace: a macvtap in another namespace (another test's, a benchmark's) with the same ifindex
+/// keeps its node, devtmpfs does not replace it, and QEMU then reads and writes that other link. Guests without an OS
+/// never notice; a booted guest's traffic goes nowhere. Before a booted guest starts, the nodes of other namespaces'
+/// macvtaps in the range of ifindexes this namespace hands out next are renamed aside ("/dev/e2e-aside-tapN", same
+/// filesystem), and put back afterwards when their name is free and their device still exists.
+/// </summary>
+public static class TapNodes
+{
+    private const string AsidePrefix = "e2e-aside-";
+    private const int Window = 1024;
+
+    /// <summary>Renames foreign nodes out of the next <see cref="Window"/> ifindexes of this namespace; returns how many.</summary>
+    public static int MakeRoom()
+    {
+        int next = NextIfindex();
+        var ours = IpLinks.All().Select(l => l.Index).ToHashSet();
+        int moved = 0;
+        for (int index = next; index < next + Window; index++)
+        {
+            string node = $"/dev/tap{index}";
+            if (ours.Contains(index) || !File.Exists(node)) continue;
+            File.Move(node, $"/dev/{AsidePrefix}tap{index}");
+            moved++;
+        }
+        return moved;
+    }
+
+    /// <summary>Puts back every node set aside whose name is free again and whose device still exists; deletes the others.</summary>
+    public static int PutBack()
+    {
+        int restored = 0;
+        foreach (string aside in Directory.EnumerateFiles("/dev", AsidePrefix + "tap*"))
+        {
+            string name = Path.GetFileName(aside)[AsidePrefix.Length..];
+            string node = "/dev/" + name;
+            if (!File.Exists(node) && DeviceExists(aside, name))
+            {
+                File.Move(aside, node);
+                restored++;
+            }
+            else
+            {
+                File.Delete(aside);
+            }
+        }
+        return restored;
+    }
+
+    /// <summary>Each macvtap named here is what QEMU's /dev/tapN descriptor of <paramref name="qemuPid"/> really opened.</summary>
+    public static void ExpectQemuHolds(int qemuPid, IEnumerable<string> macvtaps)
+    {
+        var held = new HashSet<string>();
+        foreach (string fd in Directory.EnumerateFiles($"/proc/{qemuPid}/fd"))
+        {
+            if (!(new FileInfo(fd).LinkTarget ?? "").StartsWith("/dev/tap", StringComparison.Ordinal)) continue;
+            if (DeviceOf(fd) is { } dev) held.Add(dev);
+        }
+        foreach (string link in macvtaps)
+        {
+            int index = IpLinks.Find(link)?.Index ?? throw new InvalidOperationException($"no link {link}");
+            string dev = File.ReadAllText($"/sys/class/net/{link}/macvtap/tap{index}/dev").Trim();
+            Assert.True(held.Contains(dev),
+                $"QEMU (pid {qemuPid}) does not hold {link}'s tap device {dev} (its /dev/tap descriptors: {string.Join(", ", held)}): " +
+                $"/dev/tap{index} belongs to another namespace's macvtap");
+        }
+    }
+
+    /// <summary>The ifindex this namespace gives the next link: made visible with a throw-away veth pair.</summary>
+    private static int NextIfindex()
+    {
+        const string probe = "e2e-ifxprobe";
+        Cmd.Run("ip", ["link", "add", probe, "type", "veth", "peer", "name", probe + "p"]).MustSucceed("probing the next ifindex");
+        try
+        {
+            return IpLinks.Find(probe)?.Index ?? throw new InvalidOperationException($"{probe} vanished");
+        }
+        finally
+        {
+            Cmd.Run("ip", ["link", "del", probe]);
+        }
+    }
+
+    /// <summary>The node's device exists and is the tap device of that name (of whichever namespace).</summary>
+    private static bool DeviceExists(string node, string name)
+    {
+        string? dev = DeviceOf(node);
+        return dev is not null && new DirectoryInfo($"/sys/dev/char/{dev}").LinkTarget is { } target && Path.GetFileName(target) == name;
+    }
+
+    /// <summary>"MAJOR:MINOR" (decimal) of the character device a path leads to, or null.</summary>
+    private static string? DeviceOf(string path)
+    {
+        CmdResult r = Cmd.Run("stat", ["-L", "-c", "%t %T", path]);
+        if (!r.Ok) return null;
+        string[] hex = r.Stdout.Trim().Split(' ');
+        return $"{Convert.ToInt32(hex[0], 16)}:{Convert.ToInt32(hex[1], 16)}";
+    }
+}
