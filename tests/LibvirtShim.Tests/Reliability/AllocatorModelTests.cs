@@ -164,7 +164,8 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
 
         public List<string>? Take(Take take)
         {
-            var records = Records.Where(kv => !(kv.Value.Contains(":Reserved:", StringComparison.Ordinal) && ExpiresAt(kv.Value) <= Now))
+            // Expired reservations go, and so do defined names whose hold has expired: no definition exists here, so theirs is gone.
+            var records = Records.Where(kv => !(IsHeldUntil(kv.Value) && ExpiresAt(kv.Value) <= Now))
                 .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
             uint cursor = Cursor;
             var taken = new List<string>();
@@ -196,6 +197,9 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
                 else Records.Remove(name);
             }
         }
+
+        private static bool IsHeldUntil(string record) =>
+            record.Contains(":Reserved:", StringComparison.Ordinal) || record.Contains(":Defined:", StringComparison.Ordinal);
 
         private static long ExpiresAt(string record) => long.Parse(record[(record.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
