@@ -25,7 +25,8 @@ public sealed class LockTests
     {
         using var h = HookHarness.Create();
         string padding = new('x', 6 * 1024 * 1024);
-        for (int i = 0; i < 8; i++)
+        // 8 such files kept it inside the lock for too short a time to be caught on a loaded machine; 32 widen the window.
+        for (int i = 0; i < 32; i++)
             h.WriteStatusFile($"pad{i}", $"<domain type='kvm'><name>pad{i}</name><uuid>{TestDomains.Uuid(900 + i)}</uuid><!-- {padding} --></domain>");
 
         using Process holder = h.StartProcess("hook", Web.Name, "prepare", "begin", "-");
