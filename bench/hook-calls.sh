@@ -16,8 +16,10 @@
 #   sudo bench/hook-calls.sh [SIZES...]          default sizes: 1 8 82 500
 #
 # Environment: BENCH_ROUNDS (rounds per size; default 30 for 1 NIC, 20 for 8, 12 for 82, 4 for 500, 40 for the
-# no-op), BENCH_NO_BUILD=1 (use artifacts/libvirt-shim as it is), BENCH_STATE_PARENT (where the state directories
-# go; default /dev/shm, tmpfs like /run/libvirt/shim on a systemd host).
+# no-op), BENCH_NO_BUILD=1 (use artifacts/libvirt-shim as it is), BENCH_SHIM=PATH (measure that hook executable
+# instead, e.g. an earlier build beside this one), BENCH_LINK_ATTRIBUTES (more attributes on every <shim:link>, e.g.
+# "mtu='1500' allmulticast='on'"), BENCH_STATE_PARENT (where the state directories go; default /dev/shm, tmpfs like
+# /run/libvirt/shim on a systemd host).
 # Results: printed, and written to bench/.build/results/hook-calls.md (raw times: hook-calls.tsv beside it).
 set -euo pipefail
 export LC_ALL=C
@@ -112,7 +114,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$work/bin" "$work/hooks" "$work/hooks-bash" "$work/xml" "$work/run" "$work/etc" "$work/nics"
-build_shim_into "$work/bin/libvirt-shim"
+if [ -n "${BENCH_SHIM:-}" ]; then install -m 0755 "$BENCH_SHIM" "$work/bin/libvirt-shim"; else build_shim_into "$work/bin/libvirt-shim"; fi
 ln -s ../bin/libvirt-shim "$work/hooks/qemu"    # libvirt runs .../hooks/qemu: argv[0] makes it a hook call
 echo '{}' > "$work/settings.json"
 mkdir -m 0700 "$states/empty"
@@ -150,7 +152,7 @@ domain_xml() {
     printf '  <metadata>\n    <shim:macvtap xmlns:shim="urn:libvirt-shim:macvtap:1">\n'
     for ((i = 0; i < n; i++)); do
       mac=$(printf '52:54:00:b5:%02x:%02x' $((i / 256)) $((i % 256)))
-      printf "      <shim:link mac='%s' source='uplink0' mode='bridge'/>\n" "$mac"
+      printf "      <shim:link mac='%s' source='uplink0' mode='bridge'%s/>\n" "$mac" "${BENCH_LINK_ATTRIBUTES:+ $BENCH_LINK_ATTRIBUTES}"
     done
     printf '    </shim:macvtap>\n  </metadata>\n'
   fi
@@ -192,7 +194,7 @@ n_of() { awk -F'\t' -v s="$1" -v v="$2" -v c="$3" '$2 == s && $3 == v && $4 == c
   echo "## Hook calls, whole process"
   echo
   echo "$facts"
-  echo "- command: \`sudo bench/hook-calls.sh\` (network namespace, veth lower device; state on $(df --output=fstype "$state_parent" | tail -n 1) $state_parent; hook = artifacts/libvirt-shim from ./build.sh, run as .../hooks/qemu)"
+  echo "- command: \`sudo bench/hook-calls.sh\` (network namespace, veth lower device; state on $(df --output=fstype "$state_parent" | tail -n 1) $state_parent; hook = ${BENCH_SHIM:-artifacts/libvirt-shim from ./build.sh}, run as .../hooks/qemu${BENCH_LINK_ATTRIBUTES:+; every <shim:link> with $BENCH_LINK_ATTRIBUTES})"
   echo "- medians of interleaved rounds (runs per cell in the last column); the no-op guest has no NICs; the 10,000-record state holds other domains' names (70 % created macvtaps, 5 % held for definitions, 25 % libvirt's direct NICs)"
   echo
   echo "| call | NICs | baseline: bash hook, ms | libvirt-shim, ms | baseline / shim | shim, 10,000 records in the state, ms | 10,000 records / empty | runs |"

@@ -18,8 +18,8 @@ shim_resolve() {
   printf '%s\n' "$_r_path"
 }
 
-# shim_is_shim ROOT PATH: true when PATH is libvirt-shim: a file holding the marker, an ELF file named libvirt-shim
-# (builds from before the marker), or a symlink (dangling included) to something named libvirt-shim.
+# shim_is_shim ROOT PATH: true when PATH is libvirt-shim: a file holding the marker, or a symlink (dangling
+# included) to something named libvirt-shim.
 shim_is_shim() {
   _s_file=$(shim_resolve "$1" "$2")
   if [ ! -e "$_s_file" ]; then
@@ -27,8 +27,7 @@ shim_is_shim() {
     return
   fi
   [ -f "$_s_file" ] || return 1
-  grep -qaF "$SHIM_MARKER" "$_s_file" 2>/dev/null && return 0
-  [ "$(basename "$_s_file")" = libvirt-shim ] && [ "$(head -c 4 "$_s_file" | tail -c 3)" = ELF ]
+  grep -qaF "$SHIM_MARKER" "$_s_file" 2>/dev/null
 }
 
 # shim_exists PATH: true for anything at PATH, a dangling symlink included.

@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using LibvirtShim.Cli;
 using LibvirtShim.Hook;
 using LibvirtShim.Logging;

@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using System.Diagnostics;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;

@@ -9,8 +9,6 @@ namespace LibvirtShim.Cli;
 /// <summary>The one line an admin verb prints for a failure: what went wrong, then what to do about it.</summary>
 internal static class ErrorAdvice
 {
-    private const int EPERM = 1, ENOENT = 2, EACCES = 13;
-
     public static string For(Exception e) => Advice(e) is { } advice ? $"{e.Message}; {advice}" : e.Message;
 
     private static string? Advice(Exception e) => e switch
@@ -19,9 +17,9 @@ internal static class ErrorAdvice
         StateLockTimeoutException => "if no guest is starting or stopping, a libvirt-shim process may hang: look for one with 'ps -C libvirt-shim -C qemu -f' and at the log",
         StateAccessException => NotRoot() ? "run it as root" : "libvirt-shim keeps its state in StateDir, which must be a directory only root can write",
         UnauthorizedAccessException => "run it as root",
-        FileCallException { Errno: EPERM or EACCES } => "run it as root",
-        FileCallException { Errno: ENOENT } => "check the path",
-        NetlinkException { Errno: EPERM or EACCES } => "changing links needs CAP_NET_ADMIN: run it as root",
+        FileCallException { Errno: Errno.EPERM or Errno.EACCES } => "run it as root",
+        FileCallException { Errno: Errno.ENOENT } => "check the path",
+        NetlinkException { Errno: Errno.EPERM or Errno.EACCES } => "changing links needs CAP_NET_ADMIN: run it as root",
         DomainXmlException => "check the domain XML ('virsh dumpxml DOMAIN' shows what libvirt has)",
         FileNotFoundException or DirectoryNotFoundException => "check the path",
         _ => null,

@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using ConsoleAppFramework;
 
 namespace LibvirtShim.Cli;
@@ -45,7 +46,7 @@ internal static class ShimCli
         if (index < 0)
         {
             string what = verb.StartsWith('-') ? "option" : "command";
-            Console.Error.WriteLine($"libvirt-shim: unknown {what} '{Logging.Printable.Escape(verb)}'; the commands are {string.Join(", ", Verbs.Select(v => v.Name))} (see 'libvirt-shim --help')");
+            Console.Error.WriteLine($"libvirt-shim: unknown {what} '{Printable.Escape(verb)}'; the commands are {string.Join(", ", Verbs.Select(v => v.Name))} (see 'libvirt-shim --help')");
             return UsageError;
         }
 
@@ -54,7 +55,7 @@ internal static class ShimCli
         ConsoleApp.LogError = text =>
         {
             usageError = true;
-            Console.Error.WriteLine($"libvirt-shim {verb}: {Logging.Printable.Escape(text.TrimEnd())} (see 'libvirt-shim {verb} --help')");
+            Console.Error.WriteLine($"libvirt-shim {verb}: {Printable.Escape(text.TrimEnd())} (see 'libvirt-shim {verb} --help')");
         };
         var app = ConsoleApp.Create();
         app.Add<ShimCommands>();

@@ -44,7 +44,7 @@ internal static class StatusCommand
             return 0;
         }
         if (json || format == "json") WriteJson(output, report);
-        else WriteTable(new Logging.PrintableWriter(output), report);
+        else WriteTable(new PrintableWriter(output), report);
         return report.Agrees ? 0 : Disagreement;
     }
 

@@ -54,7 +54,7 @@ internal static class SettingsLoader
         {
             handle = Interop.Files.OpenRegularForRead(file);
         }
-        catch (FileCallException e) when (e.Errno == 2 && file == DefaultFile)
+        catch (FileCallException e) when (e.IsMissing && file == DefaultFile)
         {
             return null;
         }

@@ -29,13 +29,13 @@ internal static class SettingsValidator
             if (network.Length == 0) Fail("Networks", network, "has an empty network name");
             ValidateDevice($"Networks:{network}", device);
         }
-        if (Logging.ShimLog.Level(s.LogLevel) is null)
+        if (LogLevels.Level(s.LogLevel) is null)
             Fail("LogLevel", s.LogLevel, "must be Verbose, Debug, Information, Warning, Error or Fatal");
         if (s.LogFormat is not ("text" or "json")) Fail("LogFormat", s.LogFormat, "must be text or json");
         if (s.LogFileSizeLimitBytes is < 4096 or > 1L << 40) Fail("LogFileSizeLimitBytes", s.LogFileSizeLimitBytes, "must be between 4096 and 1099511627776");
         if (s.LogRetainedFiles is < 1 or > 1000) Fail("LogRetainedFiles", s.LogRetainedFiles, "must be between 1 and 1000");
-        if (Logging.SyslogFacilities.Code(s.SyslogFacility) is null)
-            Fail("SyslogFacility", s.SyslogFacility, $"must be one of {string.Join(", ", Logging.SyslogFacilities.Names)}");
+        if (SyslogFacilities.Code(s.SyslogFacility) is null)
+            Fail("SyslogFacility", s.SyslogFacility, $"must be one of {string.Join(", ", SyslogFacilities.Names)}");
     }
 
     private static void ValidatePrefix(ShimSettings s)

@@ -19,10 +19,7 @@ internal sealed record DomainDescription(
 /// <see cref="Mtu"/> is 0 when the link takes the lower device's; <see cref="AllMulticast"/> is on unless turned off.
 /// </summary>
 internal sealed record OwnedNic(
-    MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode, uint Mtu = 0, bool AllMulticast = true)
-{
-    public string LowerDescription => Source ?? $"network {Network}";
-}
+    MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode, uint Mtu = 0, bool AllMulticast = true);
 
 /// <summary>A macvtap libvirt creates itself: a <c>direct</c> NIC, or a <c>network</c> NIC whose actual type is direct.</summary>
 internal sealed record LibvirtMacvtap(MacAddress Mac, string? Name, string? Lower, MacvtapMode Mode);

@@ -171,6 +171,6 @@ internal static class DomainReader
     {
         if (text is null) return "";
         string shown = text.Length <= 40 ? text : text[..40] + "...";
-        return Logging.Printable.Escape(shown);
+        return Printable.Escape(shown);
     }
 }

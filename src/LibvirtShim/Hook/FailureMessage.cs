@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;

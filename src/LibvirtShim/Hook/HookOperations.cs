@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;

@@ -3,14 +3,14 @@ using Microsoft.Win32.SafeHandles;
 
 internal static partial class Interop
 {
-    /// <summary>File calls .NET does not offer: open without following symlinks, flock, fsync, lstat's owner and mode.</summary>
+    /// <summary>File calls .NET does not offer: open without following symlinks, flock, fsync, statx's owner and mode, access.</summary>
     internal static partial class Files
     {
         private const int O_RDONLY = 0x0, O_RDWR = 0x2, O_WRONLY = 0x1, O_CREAT = 0x40, O_TRUNC = 0x200, O_APPEND = 0x400;
         private const int O_NONBLOCK = 0x800, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
         private const int LOCK_EX = 2, LOCK_NB = 4;
-        private const int EWOULDBLOCK = 11, EINTR = 4;
         private const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000, STATX_BASIC_STATS = 0x7ff;
+        private const int W_OK = 2;
 
         public static SafeFileHandle OpenForRead(string path) => Open(path, O_RDONLY, 0);
 
@@ -18,7 +18,8 @@ internal static partial class Interop
         /// An input file given by name (settings, a domain XML), symlinks followed: open(2) of a FIFO would wait for a
         /// writer forever, so it opens without waiting and refuses anything but a regular file.
         /// </summary>
-        public static SafeFileHandle OpenRegularForRead(string path) => RequireRegularFile(Open(path, O_RDONLY | O_NONBLOCK, 0, follow: true), path);
+        public static SafeFileHandle OpenRegularForRead(string path) =>
+            RequireRegularFile(Open(path, O_RDONLY | O_NONBLOCK, 0, follow: true), path);
 
         public static SafeFileHandle OpenForWrite(string path) => Open(path, O_WRONLY | O_CREAT | O_TRUNC, 0x180);
 
@@ -28,7 +29,8 @@ internal static partial class Interop
         /// For a log several processes write: every write lands at the end of the file, whole (O_APPEND). A FIFO in its
         /// place would block the open, or every write once its reader stops: only a regular file is used.
         /// </summary>
-        public static SafeFileHandle OpenForAppend(string path) => RequireRegularFile(Open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, 0x1A0), path);
+        public static SafeFileHandle OpenForAppend(string path) =>
+            RequireRegularFile(Open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, 0x1A0), path);
 
         /// <summary>One write(2) of all the bytes (a short write, rare for a regular file, is finished by more writes).</summary>
         public static unsafe void Append(SafeFileHandle handle, ReadOnlySpan<byte> bytes, string path)
@@ -36,13 +38,10 @@ internal static partial class Interop
             while (!bytes.IsEmpty)
             {
                 nint written;
-                fixed (byte* p = bytes) written = write(handle, p, (nuint)bytes.Length);
-                if (written < 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno == EINTR) continue;
-                    throw new FileCallException("write", path, errno);
-                }
+                Errno errno;
+                fixed (byte* p = bytes)
+                    written = Retrying((handle, (nint)p, (nuint)bytes.Length), static a => write(a.Item1, (byte*)a.Item2, a.Item3), out errno);
+                if (written < 0) throw new FileCallException("write", path, errno);
                 bytes = bytes[(int)written..];
             }
         }
@@ -50,47 +49,41 @@ internal static partial class Interop
         /// <summary>Takes an exclusive flock without waiting; false when another open file description holds it.</summary>
         public static bool TryLockExclusive(SafeFileHandle handle, string path)
         {
-            while (true)
-            {
-                if (flock(handle, LOCK_EX | LOCK_NB) == 0) return true;
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == EWOULDBLOCK) return false;
-                if (errno != EINTR) throw new FileCallException("flock", path, errno);
-            }
+            if (Retrying(handle, static h => flock(h, LOCK_EX | LOCK_NB), out Errno errno) == 0) return true;
+            return errno == Errno.EAGAIN ? false : throw new FileCallException("flock", path, errno);
         }
 
         public static void Sync(SafeFileHandle handle, string path)
         {
-            if (fsync(handle) != 0) throw new FileCallException("fsync", path, Marshal.GetLastPInvokeError());
+            if (fsync(handle) != 0) throw new FileCallException("fsync", path, LastErrno());
         }
 
-        /// <summary>Owner, permission bits and file type of a path, not following a final symlink; null if it does not exist.</summary>
-        public static unsafe FileOwnership? Lstat(string path)
+        /// <summary>The path itself, not following a final symlink; null if it does not exist.</summary>
+        public static FileFacts? Lstat(string path)
         {
-            byte* buffer = stackalloc byte[256];
-            if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buffer) != 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == 2) return null;
-                throw new FileCallException("statx", path, errno);
-            }
-            uint uid = *(uint*)(buffer + 0x14);
-            ushort mode = *(ushort*)(buffer + 0x1C);
-            return new FileOwnership(uid, mode);
+            Errno errno = Statx(path, AT_SYMLINK_NOFOLLOW, out FileFacts facts);
+            if (errno == Errno.None) return facts;
+            return errno == Errno.ENOENT ? null : throw new FileCallException("statx", path, errno);
         }
+
+        /// <summary>The path as another process would look at it (symlinks followed or not); null when that fails for any reason.</summary>
+        public static FileFacts? Probe(string path, bool followSymlinks) =>
+            Statx(path, followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW, out FileFacts facts) == Errno.None ? facts : null;
+
+        public static bool IsWritable(string path) => access(path, W_OK) == 0;
 
         public static uint EffectiveUserId() => geteuid();
 
         private static unsafe SafeFileHandle RequireRegularFile(SafeFileHandle handle, string path)
         {
-            byte* buffer = stackalloc byte[256];
-            if (statx(handle, "", AT_EMPTY_PATH, STATX_BASIC_STATS, buffer) != 0)
+            StatxBuffer buffer;
+            if (statx(handle, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &buffer) != 0)
             {
-                int errno = Marshal.GetLastPInvokeError();
+                Errno errno = LastErrno();
                 handle.Dispose();
                 throw new FileCallException("statx", path, errno);
             }
-            var found = new FileOwnership(*(uint*)(buffer + 0x14), *(ushort*)(buffer + 0x1C));
+            var found = new FileFacts(buffer.Uid, buffer.Mode, 0, 0, 0, 0, 0);
             if (found.IsRegularFile) return handle;
             handle.Dispose();
             throw new NotRegularFileException(path, found.TypeName);
@@ -98,11 +91,44 @@ internal static partial class Interop
 
         private static SafeFileHandle Open(string path, int flags, int mode, bool follow = false)
         {
-            int fd;
-            do fd = open(path, flags | (follow ? 0 : O_NOFOLLOW) | O_CLOEXEC, mode);
-            while (fd < 0 && Marshal.GetLastPInvokeError() == EINTR);
-            if (fd < 0) throw new FileCallException("open", path, Marshal.GetLastPInvokeError());
+            int all = flags | (follow ? 0 : O_NOFOLLOW) | O_CLOEXEC;
+            nint fd = Retrying((path, all, mode), static a => open(a.Item1, a.Item2, a.Item3), out Errno errno);
+            if (fd < 0) throw new FileCallException("open", path, errno);
             return new SafeFileHandle(fd, ownsHandle: true);
+        }
+
+        private static unsafe Errno Statx(string path, int flags, out FileFacts facts)
+        {
+            StatxBuffer buffer;
+            if (statx(AT_FDCWD, path, flags, STATX_BASIC_STATS, &buffer) != 0)
+            {
+                facts = default;
+                return LastErrno();
+            }
+            facts = new FileFacts(buffer.Uid, buffer.Mode, buffer.Inode, ((ulong)buffer.DeviceMajor << 32) | buffer.DeviceMinor,
+                buffer.ChangedAt.Seconds * 1_000_000_000 + buffer.ChangedAt.Nanoseconds, buffer.ModifiedAt.Seconds, (long)buffer.Size);
+            return Errno.None;
+        }
+
+        /// <summary>struct statx of linux/stat.h: 256 bytes, of which these are read.</summary>
+        [StructLayout(LayoutKind.Sequential, Size = 256)]
+        private struct StatxBuffer
+        {
+            public uint Mask, BlockSize;
+            public ulong Attributes;
+            public uint LinkCount, Uid, Gid;
+            public ushort Mode;
+            private ushort _spare;
+            public ulong Inode, Size, Blocks, AttributesMask;
+            public StatxTimestamp AccessedAt, BornAt, ChangedAt, ModifiedAt;
+            public uint RawDeviceMajor, RawDeviceMinor, DeviceMajor, DeviceMinor;
+        }
+
+        private struct StatxTimestamp
+        {
+            public long Seconds;
+            public uint Nanoseconds;
+            private int _reserved;
         }
 
         [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -118,22 +144,37 @@ internal static partial class Interop
         private static unsafe partial nint write(SafeFileHandle fd, byte* buffer, nuint count);
 
         [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        private static unsafe partial int statx(int dirfd, string path, int flags, int mask, byte* buffer);
+        private static unsafe partial int statx(int dirfd, string path, int flags, int mask, StatxBuffer* buffer);
 
         [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        private static unsafe partial int statx(SafeFileHandle fd, string path, int flags, int mask, byte* buffer);
+        private static unsafe partial int statx(SafeFileHandle fd, string path, int flags, int mask, StatxBuffer* buffer);
+
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int access(string path, int mode);
 
         [LibraryImport("libc")]
         private static partial uint geteuid();
     }
+
+    internal static partial class Process
+    {
+        private const int _SC_CLK_TCK = 2;
+
+        /// <summary>The unit of the times in /proc/PID/stat (USER_HZ, 100 almost everywhere).</summary>
+        public static long ClockTicksPerSecond => sysconf(_SC_CLK_TCK) is > 0 and var ticks ? ticks : 100;
+
+        [LibraryImport("libc")]
+        private static partial long sysconf(int name);
+    }
 }
 
-/// <summary>st_uid and st_mode (file type and permission bits).</summary>
-internal readonly record struct FileOwnership(uint Uid, ushort Mode)
+/// <summary>What statx says of a path: owner, type and permission bits, identity, ctime (nanoseconds since the epoch), mtime (seconds), size.</summary>
+internal readonly record struct FileFacts(uint Uid, ushort Mode, ulong Inode, ulong Device, long ChangedAtNanoseconds, long ModifiedAt, long Size)
 {
     public bool IsSymlink => (Mode & 0xF000) == 0xA000;
     public bool IsDirectory => (Mode & 0xF000) == 0x4000;
     public bool IsRegularFile => (Mode & 0xF000) == 0x8000;
+    public bool IsExecutable => (Mode & 0x49) != 0;
     public int Permissions => Mode & 0xFFF;
 
     public string TypeName => (Mode & 0xF000) switch
@@ -152,10 +193,3 @@ internal readonly record struct FileOwnership(uint Uid, ushort Mode)
 /// <summary>A FIFO, device or directory where a file is expected: reading or writing it could wait forever.</summary>
 internal sealed class NotRegularFileException(string path, string typeName)
     : IOException($"{path} is {typeName}, not a regular file; refusing to use it");
-
-internal sealed class FileCallException(string call, string path, int errno)
-    : IOException($"{call} {path}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})")
-{
-    public int Errno { get; } = errno;
-    public bool IsSymlinkRefused => Errno == 40; // ELOOP from O_NOFOLLOW
-}

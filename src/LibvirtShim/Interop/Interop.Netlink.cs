@@ -1,11 +1,10 @@
 using System.Runtime.InteropServices;
-using LibvirtShim.Netlink;
 
 internal static partial class Interop
 {
     /// <summary>
-    /// The netlink socket calls of the C library. This is the only place that sees raw pointers and errno:
-    /// every wrapper retries EINTR and either returns a typed result or throws <see cref="NetlinkException"/>.
+    /// The netlink socket calls of the C library: every wrapper retries EINTR and returns the result with an
+    /// <see cref="Errno"/>; the netlink code above decides what a failure means.
     /// </summary>
     internal static partial class Libc
     {
@@ -26,7 +25,6 @@ internal static partial class Interop
 
         private const int SOCK_RAW = 3;
         private const int SOCK_CLOEXEC = 0x80000;
-        private const int EINTR = 4;
 
         [StructLayout(LayoutKind.Sequential)]
         private struct SockAddrNetlink
@@ -55,64 +53,46 @@ internal static partial class Interop
         [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
         internal static partial int Close(int fd);
 
-        /// <summary>socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol).</summary>
-        internal static SafeNetlinkSocketHandle OpenNetlinkSocket(int protocol)
+        /// <summary>socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol); an invalid handle and the errno when refused.</summary>
+        internal static SafeNetlinkSocketHandle OpenNetlinkSocket(int protocol, out Errno errno)
         {
-            int fd = Socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
-            if (fd < 0) throw NetlinkException.FromErrno("socket(AF_NETLINK)", Marshal.GetLastPInvokeError());
-            return new SafeNetlinkSocketHandle(fd);
+            var handle = new SafeNetlinkSocketHandle(Socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol));
+            errno = handle.IsInvalid ? LastErrno() : Errno.None;
+            return handle;
         }
 
         /// <summary>Binds to a port id the kernel picks, with no multicast groups.</summary>
-        internal static unsafe void BindNetlink(SafeNetlinkSocketHandle socket)
+        internal static unsafe Errno BindNetlink(SafeNetlinkSocketHandle socket)
         {
             var address = new SockAddrNetlink { Family = AF_NETLINK };
-            if (Bind(socket, &address, (uint)sizeof(SockAddrNetlink)) < 0)
-                throw NetlinkException.FromErrno("bind(AF_NETLINK)", Marshal.GetLastPInvokeError());
+            return Bind(socket, &address, (uint)sizeof(SockAddrNetlink)) < 0 ? LastErrno() : Errno.None;
         }
 
-        /// <summary>setsockopt with an int value; false and the errno when the kernel refuses.</summary>
-        internal static unsafe bool TrySetSocketOption(SafeNetlinkSocketHandle socket, int level, int name, int value, out int errno)
-        {
-            errno = 0;
-            if (SetSockOpt(socket, level, name, &value, sizeof(int)) == 0) return true;
-            errno = Marshal.GetLastPInvokeError();
-            return false;
-        }
-
-        internal static void SetSocketOption(SafeNetlinkSocketHandle socket, int level, int name, int value, string what)
-        {
-            if (!TrySetSocketOption(socket, level, name, value, out int errno))
-                throw NetlinkException.FromErrno($"setsockopt({what})", errno);
-        }
+        /// <summary>setsockopt with an int value; the errno when the kernel refuses.</summary>
+        internal static unsafe Errno SetSocketOption(SafeNetlinkSocketHandle socket, int level, int name, int value) =>
+            SetSockOpt(socket, level, name, &value, sizeof(int)) == 0 ? Errno.None : LastErrno();
 
         /// <summary>Sends one datagram; netlink takes all of it or fails.</summary>
-        internal static unsafe void SendDatagram(SafeNetlinkSocketHandle socket, ReadOnlySpan<byte> datagram)
+        internal static unsafe Errno SendDatagram(SafeNetlinkSocketHandle socket, ReadOnlySpan<byte> datagram, out int sent)
         {
+            nint result;
+            Errno errno;
             fixed (byte* data = datagram)
-            {
-                nint sent;
-                do sent = Send(socket, data, (nuint)datagram.Length, 0);
-                while (sent < 0 && Marshal.GetLastPInvokeError() == EINTR);
-
-                if (sent < 0) throw NetlinkException.FromErrno("send", Marshal.GetLastPInvokeError());
-                if (sent != datagram.Length)
-                    throw new NetlinkException("send", 0, $"netlink send wrote {sent} of {datagram.Length} bytes");
-            }
+                result = Retrying((socket, (nint)data, (nuint)datagram.Length), static a => Send(a.Item1, (byte*)a.Item2, a.Item3, 0), out errno);
+            sent = (int)Math.Max(result, 0);
+            return errno;
         }
 
-        /// <summary>recv with <paramref name="flags"/>; with MSG_TRUNC the result is the datagram's full length.</summary>
-        internal static unsafe int Receive(SafeNetlinkSocketHandle socket, Span<byte> buffer, int flags)
+        /// <summary>recv with <paramref name="flags"/>; with MSG_TRUNC <paramref name="length"/> is the datagram's full length.</summary>
+        internal static unsafe Errno Receive(SafeNetlinkSocketHandle socket, Span<byte> buffer, int flags, out int length)
         {
+            nint result;
+            Errno errno;
             fixed (byte* data = buffer)
-            {
-                nint received;
-                do received = Recv(socket, data, (nuint)buffer.Length, flags);
-                while (received < 0 && Marshal.GetLastPInvokeError() == EINTR);
-
-                if (received < 0) throw NetlinkException.FromErrno("recv", Marshal.GetLastPInvokeError());
-                return checked((int)received);
-            }
+                result = Retrying((socket, (nint)data, (nuint)buffer.Length, flags),
+                    static a => Recv(a.Item1, (byte*)a.Item2, a.Item3, a.Item4), out errno);
+            length = checked((int)Math.Max(result, 0));
+            return errno;
         }
     }
 }

@@ -7,7 +7,7 @@ internal sealed class SafeNetlinkSocketHandle : SafeHandle
 
     internal SafeNetlinkSocketHandle(int fd) : this() => SetHandle(fd);
 
-    public override bool IsInvalid => handle == -1;
+    public override bool IsInvalid => handle < 0;
 
     protected override bool ReleaseHandle() => Interop.Libc.Close((int)handle) == 0;
 }

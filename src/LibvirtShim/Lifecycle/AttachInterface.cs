@@ -29,7 +29,7 @@ internal static class AttachInterface
         if (sides.FirstOrDefault(s => HotplugXml.FindInterface(s.Xml, mac) is not null) is { Xml: not null } clash)
             throw new ShimException($"{Describe.Domain(domain)}: NIC {mac}: the {SideName(clash.Side)} already has a NIC with this MAC");
 
-        OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode);
+        OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0));
         (nic, int? ifindex) = CreateLink(context, domain, nic, scope);
         var undo = new Stack<(string What, Action Step)>();
         undo.Push(("give back the name and delete the macvtap", () => ForgetLink(context, domain, nic, ifindex)));

@@ -19,7 +19,6 @@ internal readonly record struct UndeletedLink(Link Link, NetlinkError Error);
 /// </remarks>
 internal static class DomainLinkDeletion
 {
-    private const int NoSuchDevice = 19;
 
     /// <summary>
     /// Up to this many links go by ifindex without the group check. Deleting one link by ifindex costs what deleting the
@@ -42,7 +41,7 @@ internal static class DomainLinkDeletion
         var failed = new List<UndeletedLink>();
         for (int i = 0; i < ours.Count; i++)
         {
-            if (errors[i] is { } error && error.Errno != NoSuchDevice) failed.Add(new UndeletedLink(ours[i], error));
+            if (errors[i] is { } error && error.Errno != Errno.ENODEV) failed.Add(new UndeletedLink(ours[i], error));
         }
         return (ours.Count - failed.Count, failed);
     }

@@ -87,7 +87,7 @@ internal static class GoneDefinitions
             DomainDescription definition;
             try
             {
-                definition = DomainReader.ReadLenient(DomainXml.Parse(File.ReadAllBytes(file.FullName)));
+                definition = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(file.FullName)));
             }
             catch (Exception e) when (e is DomainXmlException or IOException or UnauthorizedAccessException)
             {

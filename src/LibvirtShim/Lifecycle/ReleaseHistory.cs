@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using System.Globalization;
 using System.Text;
 using LibvirtShim.Naming;
@@ -85,7 +86,7 @@ internal static class ReleaseHistory
     /// <summary>Text from argv or the domain XML as one line: control characters (tab, newline) escaped, length bounded.</summary>
     internal static string Printable(string text)
     {
-        string line = Logging.Printable.Escape(text);
+        string line = Net.Printable.Escape(text);
         return line.Length <= MaxFieldLength ? line : line[..(MaxFieldLength - 3)] + "...";
     }
 

@@ -17,7 +17,7 @@ internal static class ShimLog
 {
     public static Logger Create(ShimSettings settings)
     {
-        LogEventLevel level = Level(settings.LogLevel) ?? LogEventLevel.Information;
+        LogEventLevel level = LogLevels.Level(settings.LogLevel) ?? LogEventLevel.Information;
         var configuration = new LoggerConfiguration().MinimumLevel.Is(level).Enrich.WithProperty("Pid", Environment.ProcessId);
         if (settings.Syslog && SyslogFacilities.Code(settings.SyslogFacility) is { } facility && File.Exists(settings.SyslogSocket))
             configuration.WriteTo.Sink(new SyslogSink(settings.SyslogSocket, facility));
@@ -28,19 +28,6 @@ internal static class ShimLog
             configuration.WriteTo.Sink(new AppendFileSink(settings.LogFile, formatter));
         }
         return configuration.CreateLogger();
-    }
-
-    /// <summary>
-    /// A level by its name only: Enum.TryParse would also take "99" (above Fatal: nothing logged, errors included) and
-    /// "Debug,Error" (the flags of both, which is Fatal).
-    /// </summary>
-    public static LogEventLevel? Level(string? name)
-    {
-        foreach (LogEventLevel level in Enum.GetValues<LogEventLevel>())
-        {
-            if (string.Equals(name, level.ToString(), StringComparison.OrdinalIgnoreCase)) return level;
-        }
-        return null;
     }
 
     /// <summary>Without a log directory the hook still works, it only logs nothing to the file.</summary>

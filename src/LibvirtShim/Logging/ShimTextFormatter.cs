@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using System.Globalization;
 using Serilog.Events;
 using Serilog.Formatting;

@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using System.Globalization;
 using System.Text;
 using Serilog.Core;

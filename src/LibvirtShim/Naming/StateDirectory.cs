@@ -24,7 +24,7 @@ internal static class StateDirectory
     {
         path = Canonical(path);
         RefuseUnsafeAncestors(path, links: 0);
-        FileOwnership? found = Interop.Files.Lstat(path);
+        FileFacts? found = Interop.Files.Lstat(path);
         if (found is null)
         {
             Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -62,7 +62,7 @@ internal static class StateDirectory
         }
     }
 
-    private static void Refuse(string path, FileOwnership found, bool expectDirectory, string? what = null)
+    private static void Refuse(string path, FileFacts found, bool expectDirectory, string? what = null)
     {
         what ??= expectDirectory ? "state directory" : "state file";
         if (found.IsSymlink)

@@ -81,7 +81,7 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
             }
             if (read < bytes.Length) Array.Resize(ref bytes, read);
         }
-        catch (FileCallException e) when (e.Errno == 2)
+        catch (FileCallException e) when (e.IsMissing)
         {
             return StateLoad.Missing();
         }

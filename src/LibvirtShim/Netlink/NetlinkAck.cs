@@ -14,7 +14,7 @@ internal static class NetlinkAck
 
         int echoed = EchoedRequestLength(payload[sizeof(int)..], message.HasFlag(NetlinkProtocol.NLM_F_CAPPED));
         ReadOnlySpan<byte> tlvs = payload[Math.Min(payload.Length, sizeof(int) + echoed)..];
-        return new NetlinkError(-error, message.HasFlag(NetlinkProtocol.NLM_F_ACK_TLVS) ? KernelText(tlvs) : null);
+        return new NetlinkError((Errno)(-error), message.HasFlag(NetlinkProtocol.NLM_F_ACK_TLVS) ? KernelText(tlvs) : null);
     }
 
     /// <summary>NLMSG_DONE of a dump: null when the dump completed, else the error that ended it.</summary>
@@ -24,7 +24,7 @@ internal static class NetlinkAck
         if (payload.Length < sizeof(int)) return null;   // some families send an empty DONE
         int error = BinaryPrimitives.ReadInt32LittleEndian(payload);
         if (error == 0) return null;
-        return new NetlinkError(-error, message.HasFlag(NetlinkProtocol.NLM_F_ACK_TLVS) ? KernelText(payload[sizeof(int)..]) : null);
+        return new NetlinkError((Errno)(-error), message.HasFlag(NetlinkProtocol.NLM_F_ACK_TLVS) ? KernelText(payload[sizeof(int)..]) : null);
     }
 
     private static int ReadStatus(ReadOnlySpan<byte> payload) =>

@@ -3,7 +3,7 @@ namespace LibvirtShim.Netlink;
 /// <summary>A failure of the netlink socket itself (socket, bind, send, recv, a broken reply), not of one request.</summary>
 internal sealed class NetlinkException : Exception
 {
-    public NetlinkException(string operation, int errno, string message, string? kernelMessage = null, Exception? inner = null)
+    public NetlinkException(string operation, Errno errno, string message, string? kernelMessage = null, Exception? inner = null)
         : base(message, inner)
     {
         Operation = operation;
@@ -13,15 +13,15 @@ internal sealed class NetlinkException : Exception
 
     public string Operation { get; }
 
-    /// <summary>0 when the failure has no errno (a malformed reply).</summary>
-    public int Errno { get; }
+    /// <summary><see cref="Errno.None"/> when the failure has no errno (a malformed reply).</summary>
+    public Errno Errno { get; }
 
     public string? KernelMessage { get; }
 
-    public static NetlinkException FromErrno(string operation, int errno, string? context = null)
+    public static NetlinkException FromErrno(string operation, Errno errno, string? context = null)
     {
         string where = context is null ? operation : $"{operation} ({context})";
-        return new NetlinkException(operation, errno, $"netlink {where} failed: {Netlink.Errno.Describe(errno)}");
+        return new NetlinkException(operation, errno, $"netlink {where} failed: {errno.Describe()}");
     }
 
     public static NetlinkException FromKernel(string operation, NetlinkError error) =>
@@ -32,5 +32,5 @@ internal sealed class NetlinkException : Exception
         new(Operation, Errno, $"{Message} (during {context})", KernelMessage, this);
 
     public static NetlinkException Malformed(string what) =>
-        new("parse", 0, $"netlink reply is malformed: {what}");
+        new("parse", Errno.None, $"netlink reply is malformed: {what}");
 }

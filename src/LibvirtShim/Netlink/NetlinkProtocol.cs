@@ -18,10 +18,8 @@ internal static class NetlinkProtocol
 
     // nlmsg_flags.
     public const ushort NLM_F_REQUEST = 0x1;
-    public const ushort NLM_F_MULTI = 0x2;
     public const ushort NLM_F_ACK = 0x4;
     public const ushort NLM_F_DUMP_INTR = 0x10;
-    public const ushort NLM_F_DUMP_FILTERED = 0x20;
     public const ushort NLM_F_DUMP = 0x300;   // NLM_F_ROOT | NLM_F_MATCH
     public const ushort NLM_F_EXCL = 0x200;
     public const ushort NLM_F_CREATE = 0x400;

@@ -24,8 +24,6 @@ internal ref struct NetlinkWriter
 
     public readonly ReadOnlySpan<byte> Written => _buffer.AsSpan(0, _length);
 
-    public readonly int Length => _length;
-
     /// <summary>Starts a message; returns its offset for <see cref="EndMessage"/>.</summary>
     public int BeginMessage(ushort type, ushort flags, uint sequence)
     {

@@ -30,14 +30,15 @@ internal sealed class RouteSocket : IDisposable
     /// <summary>Opens the socket in the calling thread's network namespace.</summary>
     public static RouteSocket Open()
     {
-        SafeNetlinkSocketHandle handle = OpenNetlinkSocket(NETLINK_ROUTE);
+        SafeNetlinkSocketHandle handle = OpenNetlinkSocket(NETLINK_ROUTE, out Errno errno);
+        if (handle.IsInvalid) throw NetlinkException.FromErrno("socket(AF_NETLINK)", errno);
         try
         {
-            SetSocketOption(handle, SOL_NETLINK, NETLINK_EXT_ACK, 1, "NETLINK_EXT_ACK");
-            SetSocketOption(handle, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1, "NETLINK_GET_STRICT_CHK");
-            SetSocketOption(handle, SOL_NETLINK, NETLINK_CAP_ACK, 1, "NETLINK_CAP_ACK");
+            Require(SetSocketOption(handle, SOL_NETLINK, NETLINK_EXT_ACK, 1), "setsockopt(NETLINK_EXT_ACK)");
+            Require(SetSocketOption(handle, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1), "setsockopt(NETLINK_GET_STRICT_CHK)");
+            Require(SetSocketOption(handle, SOL_NETLINK, NETLINK_CAP_ACK, 1), "setsockopt(NETLINK_CAP_ACK)");
             EnlargeReceiveBuffer(handle);
-            BindNetlink(handle);
+            Require(BindNetlink(handle), "bind(AF_NETLINK)");
             return new RouteSocket(handle);
         }
         catch
@@ -121,7 +122,12 @@ internal sealed class RouteSocket : IDisposable
     }
 
     /// <summary>Sends requests without waiting for their answers (<see cref="Exchange"/> and <see cref="Dump"/> do both).</summary>
-    public void Send(ReadOnlySpan<byte> requests) => SendDatagram(_handle, requests);
+    public void Send(ReadOnlySpan<byte> requests)
+    {
+        Errno errno = SendDatagram(_handle, requests, out int sent);
+        if (errno != Errno.None) throw NetlinkException.FromErrno("send", errno);
+        if (sent != requests.Length) throw new NetlinkException("send", Errno.None, $"netlink send wrote {sent} of {requests.Length} bytes");
+    }
 
     public void Dispose() => _handle.Dispose();
 
@@ -146,18 +152,25 @@ internal sealed class RouteSocket : IDisposable
     /// </summary>
     private ReadOnlySpan<byte> ReceiveDatagram()
     {
-        try
-        {
-            int size = Receive(_handle, Span<byte>.Empty, MSG_PEEK | MSG_TRUNC);
-            if (size > _datagram.Length) _datagram = new byte[Math.Max(size, _datagram.Length * 2)];
-            int received = Receive(_handle, _datagram, MSG_TRUNC);
-            if (received > _datagram.Length) throw NetlinkException.Malformed($"datagram of {received} bytes after peeking {size}");
-            return _datagram.AsSpan(0, received);
-        }
-        catch (NetlinkException e) when (e.Errno == Errno.ENOBUFS)
-        {
-            throw new NetlinkException(e.Operation, e.Errno, $"{e.Message}: the kernel dropped answers because the socket's receive buffer was full");
-        }
+        int size = ReceiveInto(Span<byte>.Empty, MSG_PEEK | MSG_TRUNC);
+        if (size > _datagram.Length) _datagram = new byte[Math.Max(size, _datagram.Length * 2)];
+        int received = ReceiveInto(_datagram, MSG_TRUNC);
+        if (received > _datagram.Length) throw NetlinkException.Malformed($"datagram of {received} bytes after peeking {size}");
+        return _datagram.AsSpan(0, received);
+    }
+
+    private int ReceiveInto(Span<byte> buffer, int flags)
+    {
+        Errno errno = Receive(_handle, buffer, flags, out int received);
+        if (errno == Errno.None) return received;
+        NetlinkException failure = NetlinkException.FromErrno("recv", errno);
+        if (errno != Errno.ENOBUFS) throw failure;
+        throw new NetlinkException("recv", errno, $"{failure.Message}: the kernel dropped answers because the socket's receive buffer was full");
+    }
+
+    private static void Require(Errno errno, string operation)
+    {
+        if (errno != Errno.None) throw NetlinkException.FromErrno(operation, errno);
     }
 
     /// <summary>
@@ -166,7 +179,7 @@ internal sealed class RouteSocket : IDisposable
     /// </summary>
     private static void EnlargeReceiveBuffer(SafeNetlinkSocketHandle handle)
     {
-        if (TrySetSocketOption(handle, SOL_SOCKET, SO_RCVBUFFORCE, ReceiveBufferBytes, out _)) return;
-        TrySetSocketOption(handle, SOL_SOCKET, SO_RCVBUF, ReceiveBufferBytes, out _);
+        if (SetSocketOption(handle, SOL_SOCKET, SO_RCVBUFFORCE, ReceiveBufferBytes) == Errno.None) return;
+        SetSocketOption(handle, SOL_SOCKET, SO_RCVBUF, ReceiveBufferBytes);
     }
 }

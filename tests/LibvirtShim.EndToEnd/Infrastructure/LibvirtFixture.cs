@@ -207,7 +207,13 @@ public sealed class LibvirtFixture : IAsyncLifetime
         Assert.Skip(why);
     }
 
-    public ScenarioLog Scenario(string title) => new(title, Timings);
+    /// <summary>A scenario's log; first, /dev/tap nodes of other namespaces are set aside (see <see cref="TapNodes"/>).</summary>
+    public ScenarioLog Scenario(string title)
+    {
+        var log = new ScenarioLog(title, Timings);
+        if (_skipReason is null) log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
+        return log;
+    }
 
     /// <summary>The test settings: the defaults (state in /run/libvirt/shim), our lower devices, this instance; plus <paramref name="tweak"/>.</summary>
     public void WriteSettings(Action<JsonObject>? tweak = null)
@@ -233,6 +239,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
     public void AfterScenario(string guestPrefix)
     {
         Main.RemoveGuests(guestPrefix);
+        TapNodes.PutBack();
         try
         {
             ShimStatus status = Status();

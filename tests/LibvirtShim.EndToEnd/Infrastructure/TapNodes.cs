@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Xunit;
 
 namespace LibvirtShim.EndToEnd.Infrastructure;
@@ -32,7 +33,10 @@ public static class TapNodes
         return moved;
     }
 
-    /// <summary>Puts back every node set aside whose name is free again; deletes the others (a newer node has that name).</summary>
+    /// <summary>
+    /// Puts back every node set aside whose name is free again and whose device still exists; deletes the others (a
+    /// node put back for a device gone meanwhile would be stale: devtmpfs removed nothing, the node was not at its name).
+    /// </summary>
     public static int PutBack()
     {
         int restored = 0;
@@ -40,7 +44,7 @@ public static class TapNodes
         {
             string name = Path.GetFileNameWithoutExtension(aside)[AsidePrefix.Length..];
             string node = "/dev/" + name;
-            if (!File.Exists(node))
+            if (!File.Exists(node) && DeviceExists(aside, name))
             {
                 File.Move(aside, node);
                 restored++;
@@ -87,12 +91,24 @@ public static class TapNodes
         }
     }
 
-    /// <summary>"MAJOR:MINOR" (decimal) of the character device a path leads to, or null.</summary>
+    /// <summary>The node's device exists and is the tap device of that name (of whichever namespace).</summary>
+    private static bool DeviceExists(string node, string name) =>
+        DeviceOf(node) is { } dev && new DirectoryInfo($"/sys/dev/char/{dev}").LinkTarget is { } target && Path.GetFileName(target) == name;
+
+    /// <summary>"MAJOR:MINOR" (decimal) of the character device a path leads to (stat(2), following links), or null.</summary>
     private static string? DeviceOf(string path)
     {
-        CmdResult r = Cmd.Run("stat", ["-L", "-c", "%t %T", path]);
-        if (!r.Ok) return null;
-        string[] hex = r.Stdout.Trim().Split(' ');
-        return $"{Convert.ToInt32(hex[0], 16)}:{Convert.ToInt32(hex[1], 16)}";
+        var buffer = new byte[256];
+        if (stat(path, buffer) != 0) return null;
+        ulong rdev = BitConverter.ToUInt64(buffer, StRdevOffset);
+        uint major = (uint)(((rdev >> 32) & 0xfffff000) | ((rdev >> 8) & 0xfff));
+        uint minor = (uint)(((rdev >> 12) & 0xffffff00) | (rdev & 0xff));
+        return $"{major}:{minor}";
     }
+
+    /// <summary>struct stat on x86_64: st_dev, st_ino, st_nlink (8 bytes each), st_mode, st_uid, st_gid, padding (4 each), st_rdev.</summary>
+    private const int StRdevOffset = 40;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer);
 }

@@ -56,7 +56,6 @@ public sealed class G1GuestLan(LibvirtFixture fixture)
         finally
         {
             fixture.AfterScenario(Prefix);
-            TapNodes.PutBack();
             Lan.Hairpin(Port, on: false);
         }
     }

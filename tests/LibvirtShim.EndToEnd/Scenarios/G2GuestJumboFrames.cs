@@ -44,7 +44,6 @@ public sealed class G2GuestJumboFrames(LibvirtFixture fixture)
         finally
         {
             fixture.AfterScenario(Prefix);
-            TapNodes.PutBack();
             SetLanMtu(1500);
         }
     }

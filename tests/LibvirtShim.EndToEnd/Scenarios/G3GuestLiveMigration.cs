@@ -73,7 +73,6 @@ public sealed class G3GuestLiveMigration(LibvirtFixture fixture)
             peer.Dispose();
             fixture.AfterScenario(Prefix);
             fixture.WriteSettings();
-            TapNodes.PutBack();
         }
     }
 

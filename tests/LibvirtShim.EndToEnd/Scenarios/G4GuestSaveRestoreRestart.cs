@@ -53,7 +53,6 @@ public sealed class G4GuestSaveRestoreRestart(LibvirtFixture fixture)
         {
             fixture.AfterScenario(Prefix);
             File.Delete(image);
-            TapNodes.PutBack();
         }
     }
 }

@@ -44,7 +44,6 @@ public sealed class G5GuestDestroy(LibvirtFixture fixture)
         finally
         {
             fixture.AfterScenario(Prefix);
-            TapNodes.PutBack();
         }
     }
 }

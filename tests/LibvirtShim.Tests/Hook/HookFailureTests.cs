@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using System.Text;
 using LibvirtShim.Configuration;
 using LibvirtShim.Hook;

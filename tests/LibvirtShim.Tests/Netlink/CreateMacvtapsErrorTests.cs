@@ -29,7 +29,7 @@ public sealed class CreateMacvtapsErrorTests : NetnsTest
         Assert.Null(outcome.Created);
         NetlinkError error = Assert.NotNull(outcome.Error);
         Assert.Equal(Errno.EEXIST, error.Errno);
-        Assert.Contains("File exists (EEXIST, errno 17", error.Describe("taken"));
+        Assert.Contains("File exists (EEXIST, errno 17", error.Describe());
         Assert.Equal(before, Ns.Link("taken"));
         Assert.Equal("someone else's", before.Alias);
     }
@@ -111,7 +111,7 @@ public sealed class CreateMacvtapsErrorTests : NetnsTest
 
         IReadOnlyList<LinkOutcome> outcomes = Table.CreateMacvtaps(requests);
 
-        int?[] errnos = outcomes.Select(outcome => outcome.Error?.Errno).ToArray();
+        Errno?[] errnos = outcomes.Select(outcome => outcome.Error?.Errno).ToArray();
         Assert.Equal([null, Errno.EEXIST, null, Errno.ENODEV, null, Errno.EEXIST], errnos);
         Assert.All(outcomes, outcome => Assert.True(outcome.Created.HasValue != outcome.Error.HasValue));
         Assert.Equal(["mvt0", "mvt1", "mvt2"], outcomes.Where(o => o.Created.HasValue).Select(o => o.Created!.Value.Name));
@@ -132,6 +132,6 @@ public sealed class CreateMacvtapsErrorTests : NetnsTest
         NetlinkError error = Assert.NotNull(Assert.Single(Table.CreateMacvtaps([request])).Error);
 
         Assert.Equal(Errno.ENODEV, error.Errno);
-        Assert.StartsWith("mvt0: No such device (ENODEV, errno 19", error.Describe("mvt0"));
+        Assert.StartsWith("No such device (ENODEV, errno 19", error.Describe());
     }
 }

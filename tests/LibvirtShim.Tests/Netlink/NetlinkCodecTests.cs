@@ -76,7 +76,7 @@ public sealed class NetlinkCodecTests
         byte[] payload = ErrorPayload(-17, "name taken");
         var message = new NetlinkMessage(NetlinkProtocol.NLMSG_ERROR, NetlinkProtocol.NLM_F_CAPPED | NetlinkProtocol.NLM_F_ACK_TLVS, 9, payload);
 
-        Assert.Equal(new NetlinkError(17, "name taken"), NetlinkAck.ReadError(message));
+        Assert.Equal(new NetlinkError(Errno.EEXIST, "name taken"), NetlinkAck.ReadError(message));
     }
 
     [Fact]
@@ -86,9 +86,9 @@ public sealed class NetlinkCodecTests
     [Fact]
     public void Errors_describe_themselves_with_errno_name_and_kernel_text()
     {
-        Assert.Equal("File exists (EEXIST, errno 17)", new NetlinkError(17, null).Describe());
-        Assert.Equal("mvt0: File exists (EEXIST, errno 17; kernel: boom)", new NetlinkError(17, "boom").Describe("mvt0"));
-        Assert.Equal("File exists (EEXIST, errno 17): not ours", new NetlinkError(17, null, "not ours").Describe());
+        Assert.Equal("File exists (EEXIST, errno 17)", new NetlinkError(Errno.EEXIST, null).Describe());
+        Assert.Equal("File exists (EEXIST, errno 17; kernel: boom)", new NetlinkError(Errno.EEXIST, "boom").Describe());
+        Assert.Equal("File exists (EEXIST, errno 17): not ours", new NetlinkError(Errno.EEXIST, null, "not ours").Describe());
     }
 
     /// <summary>struct nlmsgerr with the request's header only (capped), then NLMSGERR_ATTR_MSG.</summary>

@@ -70,13 +70,13 @@ internal sealed class FakeHost : IDisposable
     /// </summary>
     public void StartDaemonAt(long startNanoseconds, bool preciseBoot)
     {
-        long boot = startNanoseconds - StartTicks * (1_000_000_000 / FileProbe.ClockTicksPerSecond);
+        long boot = startNanoseconds - StartTicks * (1_000_000_000 / Interop.Process.ClockTicksPerSecond);
         Boot = preciseBoot ? new TimeWindow(boot, boot) : null;
         _tree.Write("proc/stat", $"cpu  1 2 3 4\nbtime {boot / 1_000_000_000}\n");
     }
 
     /// <summary>The hook's ctime as the doctor reads it (nanoseconds since the epoch).</summary>
-    public long HookChangedAt(string hook) => FileProbe.Lstat(RootPath(hook))!.Value.ChangedAtNanoseconds;
+    public long HookChangedAt(string hook) => Interop.Files.Probe(RootPath(hook), followSymlinks: false)!.Value.ChangedAtNanoseconds;
     public ShimSettings Settings { get; }
     public Func<ShimSettings>? LoadSettings { get; set; }
 

@@ -120,9 +120,12 @@ public class InputBoundTests
         Assert.Contains("ghost.xml is a FIFO, not a regular file", File.ReadAllText(h.Settings.LogFile));
     }
 
-    /// <summary>seed on a missing state seeds once and prints what that seeding did (it seeded twice, and printed the second).</summary>
+    /// <summary>
+    /// seed on a missing state seeds once and prints what that seeding did: it seeded twice (once to open the state,
+    /// once more as asked) and printed the second. The links of a prepare whose guest never ran are kept in doubt.
+    /// </summary>
     [Fact]
-    public void SeedPrintsWhatItDid()
+    public void SeedOnAMissingStateSeedsOnceAndPrintsWhatItDid()
     {
         using var h = HookHarness.Create();
         var gone = Reliability.Guest.Make("gone", 4, 3, firstName: 40);
@@ -132,10 +135,9 @@ public class InputBoundTests
 
         HookResult seed = RunWithStdin(h, [], "seed");
 
-        int deleted = before - h.Ns.Links().Count;
         Assert.Equal(0, seed.ExitCode);
-        Assert.Equal(3, deleted);
-        Assert.EndsWith($"deleted {deleted} leaked links\n", seed.Stdout);
-        Assert.StartsWith($"seeded {h.ReadState()!.Count} names from 0 running and 0 defined domains", seed.Stdout);
+        Assert.Equal(1, System.Text.RegularExpressions.Regex.Count(File.ReadAllText(h.Settings.LogFile), "kept link mvtap40 "));
+        int deleted = before - h.Ns.Links().Count;
+        Assert.Equal($"seeded {h.ReadState()!.Count} names from 0 running and 0 defined domains; deleted {deleted} leaked links\n", seed.Stdout);
     }
 }

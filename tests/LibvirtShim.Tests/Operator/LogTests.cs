@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;

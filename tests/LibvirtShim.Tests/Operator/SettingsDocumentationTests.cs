@@ -90,12 +90,21 @@ public class SettingsDocumentationTests
     [InlineData("reserved for its arrival")]
     [InlineData("a link libvirt-shim did not create")]
     [InlineData("a link libvirt-shim created for domain")]
+    [InlineData("must be a single value, not a list or object")]
+    [InlineData("must be true or false")]
+    [InlineData("must be a whole number")]
+    [InlineData("unknown setting '")]
+    [InlineData("contains '..'")]
+    [InlineData("not a regular file")]
     [InlineData("cannot hot-plug it")]
     [InlineData("the guest has not let the NIC go after")]
     [InlineData("already has a NIC with this MAC")]
     [InlineData("is not running (--live needs a running guest)")]
     [InlineData("has no persistent definition (--config needs one)")]
     [InlineData("definition gone: name freed now")]
+    [InlineData("is more than lower device")]
+    [InlineData("is not an MTU")]
+    [InlineData("is neither on nor off (nor yes, no)")]
     public void EveryQuotedMessageIsStillInTheCode(string fragment)
     {
         string docs = File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "README.md"));
@@ -103,5 +112,22 @@ public class SettingsDocumentationTests
         string source = string.Concat(Directory.EnumerateFiles(Path.Combine(SampleFiles.RepositoryRoot, "src/LibvirtShim"), "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains("/obj/", StringComparison.Ordinal)).Select(File.ReadAllText));
         Assert.Contains(fragment, source);
+    }
+
+    /// <summary>Every attribute of &lt;shim:link&gt; the reader knows is a bullet of the README's "Handing a NIC to the hook".</summary>
+    [Fact]
+    public void EveryLinkAttributeTheReaderReadsIsDocumented()
+    {
+        string readme = File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "README.md"));
+        int start = readme.IndexOf("## Handing a NIC to the hook", StringComparison.Ordinal);
+        string section = readme[start..readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal)];
+        string reader = File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "src/LibvirtShim/Domain/DomainReader.cs"));
+        string[] attributes = System.Text.RegularExpressions.Regex.Matches(reader, @"link\.Attribute\(""([a-z]+)""\)")
+            .Select(m => m.Groups[1].Value).Distinct().ToArray();
+
+        Assert.Equal(["mac", "source", "network", "mode", "mtu", "allmulticast"], attributes);
+        foreach (string attribute in attributes.Where(a => a != "mac"))
+            Assert.True(section.Contains($"- `{attribute}", StringComparison.Ordinal) || section.Contains($"`{attribute}=", StringComparison.Ordinal),
+                $"README's \"Handing a NIC to the hook\" does not document {attribute}=");
     }
 }

@@ -17,7 +17,8 @@ namespace LibvirtShim.Tests.Reliability;
 /// The model: records by name; the cursor; a take hands out, in cyclic order from the cursor, the names nobody holds,
 /// recording each one a link sits on as foreign and going on; it fails when the names run out, and then keeps only
 /// what it found (the foreign records, where the cursor got to), even when its session is never committed.
-/// Expired reservations are dropped first. Release drops the domain's records, keeping the names held for its
+/// Expired reservations, and names held for a definition whose hold expired (no definition exists), are dropped
+/// first, but only by a take that succeeds. Release drops the domain's records, keeping the names held for its
 /// definition while that hold has not expired (there are no definition files here). A session not committed changes
 /// nothing.
 /// </para>
@@ -170,7 +171,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
 
         private List<string>? Take(int domain, int count, string holding, int ttl, bool commit)
         {
-            var records = Records.Where(kv => !(kv.Value.Contains(":Reserved:", StringComparison.Ordinal) && ExpiresAt(kv.Value) <= Now))
+            var records = Records.Where(kv => !(IsHold(kv.Value) && ExpiresAt(kv.Value) <= Now))
                 .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
             uint cursor = Cursor;
             var taken = new List<string>();
@@ -209,6 +210,10 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
                 else Records.Remove(name);
             }
         }
+
+        /// <summary>Reservations, and names held for a definition (none exists here, so its hold is all that keeps them).</summary>
+        private static bool IsHold(string record) =>
+            record.Contains(":Reserved:", StringComparison.Ordinal) || record.Contains(":Defined:", StringComparison.Ordinal);
 
         private static long ExpiresAt(string record) => long.Parse(record[(record.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }

@@ -16,38 +16,37 @@ public sealed class LockTests
     private static readonly Guest Db = Guest.Make("db", 2, 4, firstName: 10);
 
     /// <summary>
-    /// A real hook holds the lock and is stuck: with no state to read it seeds, and one "status file" is a FIFO nobody
-    /// writes. Opening the FIFO's other end returns exactly when the hook is inside the lock, so no timing is guessed.
+    /// A real hook holds the lock and is stuck: with no state to read it seeds (large status files make that last), and
+    /// it is stopped (SIGSTOP) once /proc/locks shows its flock. (A FIFO as a status file no longer stops a hook: it is
+    /// refused without waiting.)
     /// </summary>
     [Fact]
     public void AHookKilledWhileHoldingTheLockBlocksNobodyAndAStuckOneMakesOthersTimeOut()
     {
         using var h = HookHarness.Create();
-        string fifo = Path.Combine(h.Settings.LibvirtRunDir, "stuck.xml");
-        Assert.Equal(0, Mkfifo(fifo, 0x180));
+        string padding = new('x', 6 * 1024 * 1024);
+        for (int i = 0; i < 8; i++)
+            h.WriteStatusFile($"pad{i}", $"<domain type='kvm'><name>pad{i}</name><uuid>{TestDomains.Uuid(900 + i)}</uuid><!-- {padding} --></domain>");
 
         using Process holder = h.StartProcess("hook", Web.Name, "prepare", "begin", "-");
         holder.StandardInput.Write(Web.Xml);
         holder.StandardInput.Close();
-        using (FileStream writer = OpenOnceTheHolderReads(fifo, holder))
-        {
-            // The holder now has the FIFO open: it is seeding, under the lock.
-            h.Settings.LockTimeoutSeconds = 1;
-            var waited = Stopwatch.StartNew();
-            HookResult timedOut = h.RunProcess(Db.Name, "prepare", "begin", Db.Xml);
-            waited.Stop();
-            Assert.Equal(1, timedOut.ExitCode);
-            Assert.Equal(TimedOut(h, Db), timedOut.Stderr);
-            Assert.InRange(waited.Elapsed.TotalSeconds, 1, 8);
+        StopOnceItHoldsTheLock(holder);
+        // The holder is stopped inside the lock, seeding.
+        h.Settings.LockTimeoutSeconds = 1;
+        var waited = Stopwatch.StartNew();
+        HookResult timedOut = h.RunProcess(Db.Name, "prepare", "begin", Db.Xml);
+        waited.Stop();
+        Assert.Equal(1, timedOut.ExitCode);
+        Assert.Equal(TimedOut(h, Db), timedOut.Stderr);
+        Assert.InRange(waited.Elapsed.TotalSeconds, 1, 8);
 
-            HookResult reconnect = h.RunProcess(Db.Name, "reconnect", "begin", Db.Xml);
-            Assert.Equal((0, TimedOut(h, Db)), (reconnect.ExitCode, reconnect.Stderr));
+        HookResult reconnect = h.RunProcess(Db.Name, "reconnect", "begin", Db.Xml);
+        Assert.Equal((0, TimedOut(h, Db)), (reconnect.ExitCode, reconnect.Stderr));
 
-            holder.Kill();
-            holder.WaitForExit();
-            Assert.Equal(137, holder.ExitCode);
-        }
-        File.Delete(fifo);
+        holder.Kill();
+        holder.WaitForExit();
+        Assert.Equal(137, holder.ExitCode);
 
         h.Settings.LockTimeoutSeconds = 5;
         HookResult next = h.RunProcess(Db.Name, "prepare", "begin", Db.Xml);
@@ -124,19 +123,34 @@ public sealed class LockTests
         Invariants.Hold(h, "after the holder died", [Db.Uuid]);
     }
 
-    /// <summary>Opens the FIFO for writing, which returns when the holder opens it for reading; fails if the holder ends first.</summary>
-    private static FileStream OpenOnceTheHolderReads(string fifo, Process holder)
+    /// <summary>Stops the holder once the kernel lists its flock (the state lock, its only one); fails if it ends first.</summary>
+    private static void StopOnceItHoldsTheLock(Process holder)
     {
-        Task<FileStream> open = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write));
-        if (Task.WaitAny(open, holder.WaitForExitAsync()) == 0) return open.Result;
-        using (new FileStream(fifo, FileMode.Open, FileAccess.Read)) { }
-        Assert.Fail($"the holder ended (exit {holder.ExitCode}: {holder.StandardError.ReadToEnd()}) before it opened the FIFO under the lock");
-        return null!;
+        string pid = $" {holder.Id} ";
+        var waited = Stopwatch.StartNew();
+        while (!holder.HasExited && waited.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (HoldsAFlock(pid))
+            {
+                Assert.Equal(0, Kill(holder.Id, SIGSTOP));
+                // A test thread descheduled between the look and the signal could stop it just after it let go.
+                Assert.True(HoldsAFlock(pid), "the holder let the lock go before it was stopped (this machine is too loaded for the test)");
+                return;
+            }
+        }
+        Assert.Fail(holder.HasExited
+            ? $"the holder ended (exit {holder.ExitCode}: {holder.StandardError.ReadToEnd()}) before it was seen holding the lock"
+            : "the holder was not seen holding the lock within 60 s");
     }
+
+    private static bool HoldsAFlock(string pid) =>
+        File.ReadLines("/proc/locks").Any(l => l.Contains(" FLOCK ", StringComparison.Ordinal) && l.Contains(pid, StringComparison.Ordinal));
+
+    private const int SIGSTOP = 19;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     private static string TimedOut(HookHarness h, Guest guest) =>
         $"libvirt-shim: domain '{guest.Name}': timed out after 1 s waiting for the state lock {h.Settings.StateDir}/lock (another libvirt-shim holds it; LockTimeoutSeconds sets the wait)\n";
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
-    private static extern int Mkfifo(string path, int mode);
 }

@@ -388,9 +388,12 @@ internal static class DoctorChecks
     {
         const string area = "log";
         string? directory = Path.GetDirectoryName(settings.LogFile);
-        bool writable = File.Exists(settings.LogFile) ? FileProbe.IsWritable(settings.LogFile) : directory is not null && Directory.Exists(directory) && FileProbe.IsWritable(directory);
-        if (FileProbe.Lstat(settings.LogFile) is { IsRegularFile: false })
-            checks.Add(DoctorCheck.Warn(area, $"{settings.LogFile} is not a regular file (a FIFO, device, directory or symbolic link): the hook works but logs nothing",
+        bool writable = File.Exists(settings.LogFile)
+            ? Interop.Files.IsWritable(settings.LogFile)
+            : directory is not null && Directory.Exists(directory) && Interop.Files.IsWritable(directory);
+        if (Interop.Files.Probe(settings.LogFile, followSymlinks: false) is { IsRegularFile: false })
+            checks.Add(DoctorCheck.Warn(area,
+                $"{settings.LogFile} is not a regular file (a FIFO, device, directory or symbolic link): the hook works but logs nothing",
                 "remove it (the hook creates the log file), or set LogFile"));
         else checks.Add(writable
             ? DoctorCheck.Ok(area, $"{settings.LogFile} ({settings.LogFormat}, level {settings.LogLevel}, rolls at {settings.LogFileSizeLimitBytes / 1024} KiB, keeps {settings.LogRetainedFiles})")

@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using System.Text;
 using System.Text.Json;
 
@@ -12,7 +13,7 @@ internal static class DoctorCommand
         int failed = checks.Count(c => c.Status == CheckStatus.Fail);
         int warned = checks.Count(c => c.Status == CheckStatus.Warn);
         if (json) WriteJson(output, checks, failed == 0);
-        else WriteText(new Logging.PrintableWriter(output), checks, failed, warned);
+        else WriteText(new PrintableWriter(output), checks, failed, warned);
         return failed == 0 ? 0 : 1;
     }
 

@@ -47,17 +47,17 @@ internal sealed record HookInspection(string Directory, HookFile? Main, List<Hoo
     private static HookFile? Look(string root, string path)
     {
         string real = Below(root, path);
-        if (FileProbe.Lstat(real) is not { } entry) return null;
+        if (Interop.Files.Probe(real, followSymlinks: false) is not { } entry) return null;
         string current = path;
         string currentReal = real;
-        for (int hops = 0; hops < 40 && FileProbe.Lstat(currentReal) is { IsSymlink: true }; hops++)
+        for (int hops = 0; hops < 40 && Interop.Files.Probe(currentReal, followSymlinks: false) is { IsSymlink: true }; hops++)
         {
             string? link = LibvirtDaemons.ReadLink(currentReal);
             if (link is null) break;
             current = link.StartsWith('/') ? link : System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(current)!, link));
             currentReal = Below(root, current);
         }
-        FileFacts? target = FileProbe.Stat(currentReal);
+        FileFacts? target = Interop.Files.Probe(currentReal, followSymlinks: true);
         HookKind kind = target is { IsRegularFile: true } ? KindOf(currentReal) : HookKind.Foreign;
         return new HookFile(path, entry, entry.IsSymlink ? current : null, target, kind);
     }
@@ -65,8 +65,6 @@ internal sealed record HookInspection(string Directory, HookFile? Main, List<Hoo
     private static HookKind KindOf(string file)
     {
         if (ShimIdentity.IsShimExecutable(file)) return HookKind.Shim;
-        // Builds from before the marker: an ELF file named libvirt-shim.
-        if (System.IO.Path.GetFileName(file) == "libvirt-shim" && IsElf(file)) return HookKind.Shim;
         try
         {
             var info = new FileInfo(file);
@@ -77,20 +75,6 @@ internal sealed record HookInspection(string Directory, HookFile? Main, List<Hoo
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return HookKind.Foreign;
-        }
-    }
-
-    private static bool IsElf(string file)
-    {
-        try
-        {
-            using var stream = File.OpenRead(file);
-            Span<byte> magic = stackalloc byte[4];
-            return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("\u007fELF"u8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
         }
     }
 

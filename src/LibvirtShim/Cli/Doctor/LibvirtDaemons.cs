@@ -18,8 +18,6 @@ internal readonly record struct LibvirtVersion(int Major, int Minor, int Micro) 
         return new LibvirtVersion(combined / 1000, combined % 1000, micro);
     }
 
-    public bool AtLeast(int major, int minor) => CompareTo(new LibvirtVersion(major, minor, 0)) >= 0;
-
     public int CompareTo(LibvirtVersion other) =>
         Major != other.Major ? Major.CompareTo(other.Major) : Minor != other.Minor ? Minor.CompareTo(other.Minor) : Micro.CompareTo(other.Micro);
 
@@ -131,7 +129,7 @@ internal static class LibvirtDaemons
         if (stat is null || !bootTime.IsKnown) return TimeWindow.Unknown;
         string[] fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (fields.Length <= 19 || !long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out long ticks)) return TimeWindow.Unknown;
-        long tick = 1_000_000_000 / FileProbe.ClockTicksPerSecond;
+        long tick = 1_000_000_000 / Interop.Process.ClockTicksPerSecond;
         return bootTime.Plus(ticks * tick, (ticks + 1) * tick);
     }
 

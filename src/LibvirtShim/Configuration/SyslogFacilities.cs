@@ -1,4 +1,4 @@
-namespace LibvirtShim.Logging;
+namespace LibvirtShim.Configuration;
 
 /// <summary>syslog facility names and their codes (RFC 5424 table 1, as syslog.h names them).</summary>
 internal static class SyslogFacilities

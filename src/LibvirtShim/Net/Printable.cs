@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace LibvirtShim.Logging;
+namespace LibvirtShim.Net;
 
 /// <summary>
 /// Text from outside (a domain name from argv or the XML, a device or file name) as a log line, stderr or a table shows

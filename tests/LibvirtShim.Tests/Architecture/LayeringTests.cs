@@ -1,0 +1,63 @@
+using Xunit;
+
+namespace LibvirtShim.Tests.Architecture;
+
+/// <summary>
+/// The folders of the hook depend on each other one way only (README, Layout). Read from the built assembly, so a
+/// lambda, an attribute or a call in a method body counts as much as a field's type.
+/// </summary>
+public sealed class LayeringTests
+{
+    /// <summary>Each folder and the folders it may use; anything not listed is a violation.</summary>
+    private static readonly Dictionary<string, string[]> Allowed = new()
+    {
+        ["Interop"] = [],
+        ["Net"] = [],
+        ["Configuration"] = ["Net", "Interop"],
+        ["Logging"] = ["Configuration", "Net", "Interop"],
+        ["Netlink"] = ["Net", "Interop"],
+        ["Naming"] = ["Net", "Interop"],
+        ["Domain"] = ["Net", "Interop"],
+        ["Lifecycle"] = ["Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Hook"] = ["Lifecycle", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Cli"] = ["Hook", "Lifecycle", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+    };
+
+    [Fact]
+    public void Folders_use_only_the_folders_below_them()
+    {
+        var edges = FolderDependencies.Read(typeof(LibvirtShim.Hook.HookEntry).Assembly.Location, FolderOf);
+
+        string[] violations = edges
+            .Where(e => !Allowed[e.Key.From].Contains(e.Key.To))
+            .Select(e => $"{e.Key.From} uses {e.Key.To} ({e.Value})")
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+
+        Assert.True(violations.Length == 0, "layering broken:\n" + string.Join("\n", violations));
+    }
+
+    [Fact]
+    public void The_reader_sees_uses_inside_method_bodies()
+    {
+        var edges = FolderDependencies.Read(typeof(LibvirtShim.Hook.HookEntry).Assembly.Location, FolderOf);
+
+        // Only a method body ties these together: RouteSocket calls Interop.Libc's static methods.
+        Assert.Contains(("Netlink", "Interop"), edges.Keys);
+        Assert.Contains(("Hook", "Lifecycle"), edges.Keys);
+        Assert.All(edges.Keys, e => Assert.Contains(e.From, Allowed.Keys));
+    }
+
+    /// <summary>
+    /// LibvirtShim.X (and LibvirtShim.X.Y) is folder X. The native layer follows dotnet/runtime's global
+    /// <c>Interop</c> class, so the assembly's own global types are Interop's, except the entry point and what
+    /// generators add (ConsoleAppFramework's ConsoleApp, the compiler's &lt;...&gt; types), which may use anything.
+    /// </summary>
+    private static string? FolderOf(string ns, string name)
+    {
+        if (ns.StartsWith("LibvirtShim.", StringComparison.Ordinal)) return ns.Split('.')[1];
+        bool generated = name.StartsWith("ConsoleApp", StringComparison.Ordinal) || name is "GlobalOptionsBuilder" || name.StartsWith('<');
+        if (ns.Length > 0 || name is "Program" || generated) return null;
+        return "Interop";
+    }
+}
