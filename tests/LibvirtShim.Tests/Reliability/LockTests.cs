@@ -25,14 +25,13 @@ public sealed class LockTests
     {
         using var h = HookHarness.Create();
         string padding = new('x', 6 * 1024 * 1024);
-        // 8 such files kept it inside the lock for too short a time to be caught on a loaded machine; 32 widen the window.
-        for (int i = 0; i < 32; i++)
+        for (int i = 0; i < 8; i++)
             h.WriteStatusFile($"pad{i}", $"<domain type='kvm'><name>pad{i}</name><uuid>{TestDomains.Uuid(900 + i)}</uuid><!-- {padding} --></domain>");
 
         using Process holder = h.StartProcess("hook", Web.Name, "prepare", "begin", "-");
         holder.StandardInput.Write(Web.Xml);
         holder.StandardInput.Close();
-        StopOnceItHoldsTheLock(holder);
+        StopOnceItHoldsTheLock(holder, Path.Combine(h.Settings.StateDir, "lock"));
         // The holder is stopped inside the lock, seeding.
         h.Settings.LockTimeoutSeconds = 1;
         var waited = Stopwatch.StartNew();
@@ -124,18 +123,22 @@ public sealed class LockTests
         Invariants.Hold(h, "after the holder died", [Db.Uuid]);
     }
 
-    /// <summary>Stops the holder once the kernel lists its flock (the state lock, its only one); fails if it ends first.</summary>
-    private static void StopOnceItHoldsTheLock(Process holder)
+    /// <summary>
+    /// Stops the holder once the kernel lists its exclusive flock on the state lock file (matched by inode: .NET takes
+    /// shared flocks of its own on the files it reads, and the log rotation one on its lock file); fails if it ends first.
+    /// </summary>
+    private static void StopOnceItHoldsTheLock(Process holder, string lockPath)
     {
-        string pid = $" {holder.Id} ";
         var waited = Stopwatch.StartNew();
+        string? inode = null;
         while (!holder.HasExited && waited.Elapsed < TimeSpan.FromSeconds(60))
         {
-            if (HoldsAFlock(pid))
+            inode ??= File.Exists(lockPath) ? Inode(lockPath) : null;
+            if (inode is not null && HoldsTheLock(holder.Id, inode))
             {
                 Assert.Equal(0, Kill(holder.Id, SIGSTOP));
                 // A test thread descheduled between the look and the signal could stop it just after it let go.
-                Assert.True(HoldsAFlock(pid), "the holder let the lock go before it was stopped (this machine is too loaded for the test)");
+                Assert.True(HoldsTheLock(holder.Id, inode), "the holder let the lock go before it was stopped (this machine is too loaded for the test)");
                 return;
             }
         }
@@ -144,8 +147,19 @@ public sealed class LockTests
             : "the holder was not seen holding the lock within 60 s");
     }
 
-    private static bool HoldsAFlock(string pid) =>
-        File.ReadLines("/proc/locks").Any(l => l.Contains(" FLOCK ", StringComparison.Ordinal) && l.Contains(pid, StringComparison.Ordinal));
+    /// <summary>/proc/locks: "1: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE 0 EOF".</summary>
+    private static bool HoldsTheLock(int pid, string inode) =>
+        File.ReadLines("/proc/locks").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Any(f =>
+            f.Length > 5 && f[1] == "FLOCK" && f[3] == "WRITE" && f[4] == pid.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            && f[5].EndsWith(":" + inode, StringComparison.Ordinal));
+
+    private static string Inode(string path)
+    {
+        using Process stat = Process.Start(new ProcessStartInfo("stat", ["-c", "%i", path]) { RedirectStandardOutput = true })!;
+        string inode = stat.StandardOutput.ReadToEnd().Trim();
+        stat.WaitForExit();
+        return inode;
+    }
 
     private const int SIGSTOP = 19;
 
