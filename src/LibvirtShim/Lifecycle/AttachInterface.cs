@@ -102,7 +102,7 @@ internal static class AttachInterface
         if (ifindex is { } index && context.Links.Find([nic.Name])[0] is { } link
             && link.Index == index && context.Marker.IsOwnedBy(link, domain.Uuid))
         {
-            if (context.Links.Delete([index])[0] is { } error)
+            if (DomainLinkDeletion.Delete(context, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
                 throw new ShimException($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {index}): {error.Describe()}");
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid) session.State.Remove(nic.Name);
