@@ -89,9 +89,8 @@ internal static class StatusCommand
 
     private static string MadeBy(Link link)
     {
-        const string prefix = "libvirt-shim:";
-        if (link.Alias is { } alias && alias.StartsWith(prefix, StringComparison.Ordinal) && alias.IndexOf('@') is var at and > 0)
-            return $"libvirt-shim instance '{alias[(at + 1)..]}'";
+        if (LinkMarker.TrySplitAlias(link.Alias, out _, out ReadOnlySpan<char> instance))
+            return $"libvirt-shim instance '{instance}'";
         return link.Kind is "macvtap" or "macvlan" ? "not libvirt-shim (libvirt or by hand)" : "not libvirt-shim";
     }
 

@@ -13,12 +13,12 @@ namespace LibvirtShim.Cli.Doctor;
 /// messages. <see cref="Boot"/>: when the machine booted, from the clocks (null: /proc/stat's btime, to the second).
 /// </summary>
 internal sealed record DoctorHost(
-    string Proc, string Root, Func<LinkTable> OpenLinks, uint EffectiveUser, Func<ShimSettings> LoadSettings, string SettingsFile, TimeWindow? Boot = null)
+    string Proc, string Root, Func<LinkTable> OpenLinks, uint EffectiveUser, Func<ShimSettings> LoadSettings, string SettingsFile,
+    TimeWindow? Boot = null)
 {
     public static DoctorHost ForSystem(IReadOnlyList<string> settingOverrides) =>
         new("/proc", "/", LinkTable.Open, Interop.Files.EffectiveUserId(), () => SettingsLoader.Load(settingOverrides),
-            Environment.GetEnvironmentVariable(SettingsLoader.EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : SettingsLoader.DefaultFile,
-            TimeWindow.BootFromClocks());
+            SettingsLoader.ChosenFile, TimeWindow.BootFromClocks());
 
     public string Under(string path) => Root == "/" ? path : Root.TrimEnd('/') + path;
 }
