@@ -16,7 +16,8 @@ internal sealed record StatusReport(
 {
     public int Problems => Entries.Count(e => e.Problem is not null);
 
-    /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name unrecorded.</summary>
+    /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name
+    /// unrecorded.</summary>
     public bool Agrees => Load.State is { Skipped.Count: 0 } && Problems == 0 && Unrecorded.Count == 0 && UnreadableStatusFiles.Count == 0
         && Speaking.Count == 0;
 }
@@ -101,7 +102,8 @@ internal static class StatusCommand
         if (report.Load.State is not { } state)
             output.WriteLine($"  not usable ({report.Load.Problem}): the next hook call or 'libvirt-shim seed' rebuilds it");
         else
-            output.WriteLine($"  {state.Count} names held: {state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names, {state.Count - state.HeldManagedNames} other (libvirt's own macvtaps)");
+            output.WriteLine($"  {state.Count} names held: {state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names, " +
+                $"{state.Count - state.HeldManagedNames} other (libvirt's own macvtaps)");
 
         var lowers = report.Lowers.ToDictionary(l => l.Name, StringComparer.Ordinal);
         foreach (var group in report.Entries.GroupBy(e => e.Lower, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
@@ -126,7 +128,8 @@ internal static class StatusCommand
             output.WriteLine();
             output.WriteLine($"links on {scheme.Prefix}N names that no record holds (the next allocation records them as foreign and skips them):");
             foreach (UnrecordedLink l in report.Unrecorded)
-                output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} {Mac(l.Mac),-17} made by {l.MadeBy}");
+                output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} " +
+                    $"{Mac(l.Mac),-17} made by {l.MadeBy}");
         }
         WriteReleases(output, report.LastReleases);
 
@@ -163,7 +166,8 @@ internal static class StatusCommand
             output.WriteLine("no usable state: 'libvirt-shim seed' rebuilds it from the running guests, the definitions and the kernel");
         }
         if (report.Unrecorded.Count > 0)
-            output.WriteLine($"{report.Unrecorded.Count} link(s) on {scheme.Prefix}N names that no record holds: delete them if nobody uses them, or 'libvirt-shim seed' records them");
+            output.WriteLine($"{report.Unrecorded.Count} link(s) on {scheme.Prefix}N names that no record holds: " +
+                "delete them if nobody uses them, or 'libvirt-shim seed' records them");
     }
 
     /// <summary>Shown in the table: the most recent ones; --json has them all.</summary>
@@ -181,11 +185,14 @@ internal static class StatusCommand
     }
 
     private static string At(long unixSeconds) =>
-        DateTimeOffset.FromUnixTimeSeconds(unixSeconds).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        DateTimeOffset.FromUnixTimeSeconds(unixSeconds)
+            .UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Describe(LowerDevice lower, IReadOnlySet<string> allowed)
     {
-        string where = lower.Exists ? $"ifindex {lower.Ifindex}, {(lower.IsUp ? "up" : "DOWN: 'ip link set " + lower.Name + " up'")}" : "MISSING on this host";
+        string where = lower.Exists
+            ? $"ifindex {lower.Ifindex}, {(lower.IsUp ? "up" : "DOWN: 'ip link set " + lower.Name + " up'")}"
+            : "MISSING on this host";
         string allowedNote = allowed.Count > 0 && !allowed.Contains(lower.Name) ? ", not in AllowedLowerDevices" : "";
         return $"{lower.Name} ({where}{allowedNote})";
     }

@@ -85,7 +85,8 @@ internal static class DomainReader
         XElement? target = nic.Element("target");
         if ((string?)nic.Attribute("type") != "ethernet" || (string?)target?.Attribute("managed") != "no")
             throw new DomainXmlException(
-                $"NIC {mac} is handed to libvirt-shim but is not <interface type='ethernet'> with <target dev='NAME' managed='no'/> (libvirt-shim adopt converts it)");
+                $"NIC {mac} is handed to libvirt-shim but is not <interface type='ethernet'> with <target dev='NAME' managed='no'/> " +
+                    "(libvirt-shim adopt converts it)");
         string name = (string?)target.Attribute("dev") ?? "";
         if (InterfaceName.Problem(name) is { } nameProblem)
             throw new DomainXmlException($"NIC {mac}: target dev '{Shorten(name)}' {nameProblem}");

@@ -32,7 +32,9 @@ internal sealed class LinkMarker
     public string Instance { get; }
 
     public static LinkMarker For(Configuration.ShimSettings settings) =>
-        settings.Instance.Length > 0 ? new(settings.Instance) : new(DefaultInstance(ReadMachineId(), Environment.MachineName), [Environment.MachineName]);
+        settings.Instance.Length > 0
+            ? new(settings.Instance)
+            : new(DefaultInstance(ReadMachineId(), Environment.MachineName), [Environment.MachineName]);
 
     /// <summary>The machine id when the host has a valid one (32 lowercase hex digits), else the host name.</summary>
     internal static string DefaultInstance(string? machineId, string hostName) =>

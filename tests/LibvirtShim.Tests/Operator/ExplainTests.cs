@@ -40,7 +40,8 @@ public class ExplainTests
         else if (preview.LikelyKernelFailure is { } kernel)
         {
             Assert.Equal(1, real.ExitCode);
-            string predicted = kernel.Message[..(kernel.Message.IndexOf(": cannot create macvtap on ", StringComparison.Ordinal) + ": cannot create macvtap on ".Length)];
+            string predicted = kernel.Message[..(kernel.Message.IndexOf(": cannot create macvtap on ", StringComparison.Ordinal)
+                + ": cannot create macvtap on ".Length)];
             Assert.StartsWith($"libvirt-shim: {predicted}", real.Stderr);
         }
         else
@@ -55,7 +56,8 @@ public class ExplainTests
     public void APrepareThatWouldSucceedAndThenTheLinksItWouldKeep()
     {
         using var h = HookHarness.Create("uplink0", "uplink1");
-        string xml = TestDomains.Owned("a", A, [new("52:54:00:aa:21:01", "mvtap1", "uplink0"), new("52:54:00:aa:21:02", "mvtap2", "uplink1", "vepa")]);
+        string xml = TestDomains.Owned("a", A,
+            [new("52:54:00:aa:21:01", "mvtap1", "uplink0"), new("52:54:00:aa:21:02", "mvtap2", "uplink1", "vepa")]);
 
         PreparePreview first = PlanThenPrepare(h, "a", xml);
 
@@ -150,7 +152,8 @@ public class ExplainTests
     {
         using var h = HookHarness.Create();
         PreparePreview p = PlanThenPrepare(h, "a", TestDomains.Owned("a", A, [new("52:54:00:aa:21:01", "mvtap1", LinkAttributes: "mtu='9000'")]));
-        Assert.Equal("domain 'a': NIC 52:54:00:aa:21:01 (mvtap1): mtu 9000 is more than lower device uplink0 carries (its MTU is 1500)", p.Failure!.Message);
+        Assert.Equal("domain 'a': NIC 52:54:00:aa:21:01 (mvtap1): mtu 9000 is more than lower device uplink0 carries (its MTU is 1500)",
+            p.Failure!.Message);
         Assert.Contains("'ip link set DEVICE mtu 9000'", p.Failure.Advice);
         Assert.Equal("mtu 9000, allmulticast on", p.Nics[0].LinkSettings);
         Assert.DoesNotContain(h.Ns.Links(), l => l.Name == "mvtap1");
@@ -189,7 +192,8 @@ public class ExplainTests
         Assert.Contains("NIC 52:54:00:aa:22:02  mvtap2", text.Stdout);
         Assert.Contains("      mtu 1500 (the lower device's), allmulticast on", text.Stdout);
         Assert.Contains("result: prepare begin would FAIL", text.Stdout);
-        Assert.Contains("unexpected exit status 1: libvirt-shim: domain 'b': NIC 52:54:00:aa:22:01 (mvtap1): name is held by domain 'a'", text.Stdout);
+        Assert.Contains("unexpected exit status 1: libvirt-shim: domain 'b': NIC 52:54:00:aa:22:01 (mvtap1): name is held by domain 'a'",
+            text.Stdout);
         Assert.Contains("what to do: give this NIC another target dev", text.Stdout);
 
         HookResult json = HookHarness.Finish(h.StartProcess("explain", "--json", "-"), xml);
@@ -202,7 +206,8 @@ public class ExplainTests
             (nic.GetProperty("mtu").ValueKind, nic.GetProperty("lowerMtu").GetInt32(), nic.GetProperty("allMulticast").GetBoolean()));
         Assert.StartsWith("libvirt-shim: domain 'b'", doc.RootElement.GetProperty("failure").GetString());
 
-        HookResult fine = HookHarness.Finish(h.StartProcess("explain", "-"), TestDomains.Owned("c", TestDomains.Uuid(23), [new("52:54:00:aa:23:01", "mvtap3")]));
+        HookResult fine = HookHarness.Finish(h.StartProcess("explain", "-"),
+            TestDomains.Owned("c", TestDomains.Uuid(23), [new("52:54:00:aa:23:01", "mvtap3")]));
         Assert.True(fine.ExitCode == 0, fine.Stdout + fine.Stderr);
         Assert.Contains("result: prepare would succeed, creating 1 macvtap", fine.Stdout);
     }
@@ -219,7 +224,8 @@ public class ExplainTests
         Assert.Contains("what to do:", r.Stdout);
 
         string plain = t.Write("plain.xml",
-            "<domain><name>p</name><uuid>00000000-0000-4000-8000-000000000031</uuid><devices><interface type='direct'><mac address='52:54:00:aa:31:01'/><source dev='eth1' mode='vepa'/></interface></devices></domain>");
+            "<domain><name>p</name><uuid>00000000-0000-4000-8000-000000000031</uuid><devices><interface type='direct'>" +
+                "<mac address='52:54:00:aa:31:01'/><source dev='eth1' mode='vepa'/></interface></devices></domain>");
         ProcessResult nothing = Run.Shim(["explain", plain, "--", $"--StateDir={t.Path("state")}", $"--LogFile={t.Path("shim.log")}"], env: env);
         Assert.True(nothing.ExitCode == 0, nothing.ToString());
         Assert.Contains("hands no NIC to libvirt-shim: prepare does nothing", nothing.Stdout);

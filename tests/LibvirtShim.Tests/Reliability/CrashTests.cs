@@ -244,7 +244,8 @@ internal static class Bystander
     public static void Unchanged(Look look, Guest guest, (List<IpLink> Links, List<NameRecord> Records) before, string when)
     {
         var now = Snapshot(look, guest);
-        Assert.True(before.Links.SequenceEqual(now.Links), $"{when}: {guest.Name}'s links changed:\n  before {string.Join(", ", before.Links)}\n  after  {string.Join(", ", now.Links)}");
+        Assert.True(before.Links.SequenceEqual(now.Links),
+            $"{when}: {guest.Name}'s links changed:\n  before {string.Join(", ", before.Links)}\n  after  {string.Join(", ", now.Links)}");
         Assert.True(before.Records.SequenceEqual(now.Records), $"{when}: {guest.Name}'s records changed");
     }
 }

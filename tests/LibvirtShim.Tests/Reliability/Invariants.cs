@@ -32,7 +32,8 @@ internal static class Invariants
     {
         List<string> problems = Violations(look.State, look.Links, LinkMarker.For(h.Settings), candidates ?? []);
         if (problems.Count > 0)
-            Assert.Fail($"{when}: kernel and state disagree:\n  {string.Join("\n  ", problems.Take(20))}{(problems.Count > 20 ? $"\n  ... {problems.Count - 20} more" : "")}");
+            Assert.Fail($"{when}: kernel and state disagree:\n  " +
+                $"{string.Join("\n  ", problems.Take(20))}{(problems.Count > 20 ? $"\n  ... {problems.Count - 20} more" : "")}");
         return look;
     }
 
@@ -52,7 +53,8 @@ internal static class Invariants
             if (record is null)
                 problems.Add($"leaked link {link.Name} (ifindex {link.Index}, owner {owner?.ToString() ?? "unknown"}): no record");
             else if (record.Holding != Holding.Created || record.Domain != owner || record.Ifindex != link.Index)
-                problems.Add($"link {link.Name} (ifindex {link.Index}, owner {owner}) recorded as {record.Holding} of {record.Domain} ifindex {record.Ifindex}");
+                problems.Add($"link {link.Name} (ifindex {link.Index}, owner {owner}) " +
+                    $"recorded as {record.Holding} of {record.Domain} ifindex {record.Ifindex}");
         }
         foreach (NameRecord record in state.Records)
         {
@@ -62,8 +64,10 @@ internal static class Invariants
                 case Holding.Created when link is null:
                     problems.Add($"record {record.Name} of {record.DomainName} (Created, ifindex {record.Ifindex}): no such link");
                     break;
-                case Holding.Created when link.Index != record.Ifindex || OwnerOf(link, marker, known) != record.Domain || !link.IsUp || link.Kind != "macvtap":
-                    problems.Add($"record {record.Name} of {record.DomainName} (Created, ifindex {record.Ifindex}): link is ifindex {link.Index}, owner {OwnerOf(link, marker, known)}, up {link.IsUp}, kind {link.Kind}");
+                case Holding.Created when link.Index != record.Ifindex || OwnerOf(link, marker, known) != record.Domain || !link.IsUp
+                    || link.Kind != "macvtap":
+                    problems.Add($"record {record.Name} of {record.DomainName} (Created, ifindex {record.Ifindex}): " +
+                        $"link is ifindex {link.Index}, owner {OwnerOf(link, marker, known)}, up {link.IsUp}, kind {link.Kind}");
                     break;
                 case Holding.Foreign when link is null || IsMarked(link):
                     problems.Add($"record {record.Name} (Foreign): {(link is null ? "no such link" : "the link is libvirt-shim's")}");
@@ -91,14 +95,16 @@ internal static class Invariants
     public static bool IsMarked(IpLink link) =>
         link.Alias?.StartsWith(AliasPrefix, StringComparison.Ordinal) == true || (link.Kind == "macvtap" && (link.GroupNumber & GroupFlag) != 0);
 
-    /// <summary>The domain a marked link belongs to, from its alias, or for an unlabelled one from its group among <paramref name="candidates"/>.</summary>
+    /// <summary>The domain a marked link belongs to, from its alias, or for an unlabelled one from its group among <paramref
+    /// name="candidates"/>.</summary>
     public static Guid? OwnerOf(IpLink link, LinkMarker marker, IEnumerable<Guid> candidates)
     {
         if (link.Alias is { } alias && alias.StartsWith(AliasPrefix, StringComparison.Ordinal))
         {
             string rest = alias[AliasPrefix.Length..];
             int at = rest.IndexOf('@');
-            return at > 0 && Guid.TryParse(rest[..at], out Guid d) && rest[(at + 1)..] == marker.Instance && marker.Group(d) == link.GroupNumber ? d : null;
+            return at > 0 && Guid.TryParse(rest[..at], out Guid d) && rest[(at + 1)..] == marker.Instance
+                && marker.Group(d) == link.GroupNumber ? d : null;
         }
         if (link.Alias is null && link.Kind == "macvtap" && (link.GroupNumber & GroupFlag) != 0)
             return candidates.Where(d => marker.Group(d) == link.GroupNumber).Cast<Guid?>().FirstOrDefault();

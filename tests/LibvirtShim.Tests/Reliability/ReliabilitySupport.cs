@@ -72,7 +72,8 @@ internal static class HookProcesses
     {
         Assert.False(stderr.Contains("   at ", StringComparison.Ordinal) || stderr.Contains("Unhandled exception", StringComparison.Ordinal)
                      || stderr.Contains("Exception:", StringComparison.Ordinal), $"{what}: stack trace or exception dump on stderr:\n{stderr}");
-        Assert.True(stderr.Length == 0 || (stderr.EndsWith('\n') && stderr.IndexOf('\n') == stderr.Length - 1), $"{what}: stderr is not one line:\n{stderr}");
+        Assert.True(stderr.Length == 0 || (stderr.EndsWith('\n') && stderr.IndexOf('\n') == stderr.Length - 1),
+            $"{what}: stderr is not one line:\n{stderr}");
     }
 }
 
@@ -135,7 +136,8 @@ internal sealed class KillTally(string operation)
     }
 
     public string Report(int iterations, TimeSpan fullRun) =>
-        $"{operation}: {iterations} iterations, {Kills} killed mid-run, full run {fullRun.TotalMilliseconds:0} ms, {Distinct} distinct states after the kill:\n    "
+        $"{operation}: {iterations} iterations, {Kills} killed mid-run, full run {fullRun.TotalMilliseconds:0} ms, " +
+            $"{Distinct} distinct states after the kill:\n    "
         + string.Join("\n    ", _seen.Select(kv => $"{kv.Value,4} x {kv.Key}"));
 }
 
@@ -204,7 +206,8 @@ internal static class Reliability
     public static List<IpLink> LinksOf(HookHarness h, Guest guest) => LinksOf(h.Ns.Links(), guest);
 
     public static List<IpLink> LinksOf(IEnumerable<IpLink> links, Guest guest) =>
-        links.Where(l => l.Alias?.Contains(guest.Uuid.ToString("D"), StringComparison.Ordinal) == true).OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+        links.Where(l => l.Alias?.Contains(guest.Uuid.ToString("D"), StringComparison.Ordinal) == true)
+            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
 
     public static List<NameRecord> RecordsOf(NameState state, Guest guest) =>
         state.OfDomain(guest.Uuid).OrderBy(r => r.Name, StringComparer.Ordinal).ToList();

@@ -29,7 +29,8 @@ internal static class DoctorCommand
         output.WriteLine();
         output.WriteLine(failed == 0
             ? $"all checks passed{(warned > 0 ? $" ({warned} warning{(warned == 1 ? "" : "s")})" : "")}"
-            : $"{failed} check{(failed == 1 ? "" : "s")} failed{(warned > 0 ? $", {warned} warning{(warned == 1 ? "" : "s")}" : "")}: see the fix under each");
+            : $"{failed} check{(failed == 1 ? "" : "s")} failed{(warned > 0 ? $", {warned} warning{(warned == 1 ? "" : "s")}" : "")}: " +
+                "see the fix under each");
     }
 
     private static void WriteJson(TextWriter output, List<DoctorCheck> checks, bool passed) => JsonOutput.Write(output, w =>
