@@ -43,6 +43,15 @@ public sealed class OutputVocabularyTests
     }
 
     [Fact]
+    public void TheReadmeListsEveryDisagreementKind()
+    {
+        string readme = File.ReadAllText(Path.Combine(TestSupport.SampleFiles.RepositoryRoot, "README.md"));
+        string row = readme.Split('\n').Single(l => l.StartsWith("| `libvirt_shim_disagreements` |", StringComparison.Ordinal));
+        foreach (AuditProblem problem in Enum.GetValues<AuditProblem>())
+            Assert.Contains($"`{problem.Words().Kind}`", row);
+    }
+
+    [Fact]
     public void HoldingsCheckStatusesLinkStatesAndModesHaveTheirWords()
     {
         Assert.Equal(["reserved", "defined", "created", "libvirt", "foreign"], Enum.GetValues<Holding>().Select(h => h.Word()));
