@@ -68,7 +68,7 @@ internal static class ReplayCommand
         {
             var names = g.Select(r => r.Name).OrderBy(n => n.Length).ThenBy(n => n, StringComparer.Ordinal).ToList();
             string shown = names.Count <= 4 ? string.Join(", ", names) : $"{names[0]}, {names[1]} ... {names[^1]}";
-            return $"{g.Key.ToString().ToLowerInvariant()} {names.Count} ({shown})";
+            return $"{g.Key.Word()} {names.Count} ({shown})";
         }));
     }
 

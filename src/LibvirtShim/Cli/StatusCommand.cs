@@ -1,4 +1,3 @@
-using System.Text.Json;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
@@ -88,28 +87,10 @@ internal static class StatusCommand
     private static DateTimeOffset? StateWritten(ShimContext context) =>
         File.Exists(context.Store.StatePath) ? File.GetLastWriteTimeUtc(context.Store.StatePath) : null;
 
-    /// <summary>What to do about each disagreement StateAudit reports.</summary>
-    public static string? Advice(string? problem) => problem switch
-    {
-        null => null,
-        "missing link" => "the guest's NIC has no device: restart the guest; 'libvirt-shim seed' forgets the record",
-        "link replaced by someone else" => "another link took the name: 'ip -d link show NAME' shows it; 'libvirt-shim seed' records it as foreign",
-        "domain not running (start pending, or its release never came)" => "unless the guest is starting now, 'libvirt-shim seed' deletes the link and frees the name",
-        "stale: domain not running" => "libvirt's own macvtap of a guest that stopped: 'libvirt-shim seed' forgets it",
-        "stale: reservation expired" => "a migration or restore that never came: the next allocation or 'libvirt-shim seed' frees the name",
-        "a link someone else made sits on this name" => "the domain cannot start with this name: delete that link ('ip link del NAME') or give the NIC another name",
-        GoneDefinitionsReport.Problem => GoneDefinitionsReport.Advice,
-        _ when problem.StartsWith("leaked link", StringComparison.Ordinal) => "'libvirt-shim seed' deletes it",
-        StateAudit.Unlabelled => "the domain's release deletes it, and its next prepare replaces it",
-        StateAudit.UnlabelledUnknown => "the release of the domain whose start failed deletes it; if no guest is starting, 'ip link del NAME'",
-        _ => "'libvirt-shim seed' rebuilds the state from what runs",
-    };
-
     private static string MadeBy(Link link)
     {
-        const string prefix = "libvirt-shim:";
-        if (link.Alias is { } alias && alias.StartsWith(prefix, StringComparison.Ordinal) && alias.IndexOf('@') is var at and > 0)
-            return $"libvirt-shim instance '{alias[(at + 1)..]}'";
+        if (LinkMarker.TrySplitAlias(link.Alias, out _, out ReadOnlySpan<char> instance))
+            return $"libvirt-shim instance '{instance}'";
         return link.Kind is "macvtap" or "macvlan" ? "not libvirt-shim (libvirt or by hand)" : "not libvirt-shim";
     }
 
@@ -130,8 +111,9 @@ internal static class StatusCommand
             output.WriteLine($"  {"NAME",-15} {"HELD AS",-9} {"DOMAIN",-20} {"UUID",-8} {"MAC",-17} {"MODE",-8} {"LINK",-13} PROBLEM");
             foreach (AuditEntry e in group)
             {
-                string link = e.LinkState == "absent" ? "absent" : $"{e.LinkState} #{e.Ifindex}";
-                output.WriteLine($"  {e.Name,-15} {HeldAs(e),-9} {Truncate(e.DomainName, 20),-20} {ShortUuid(e.Domain),-8} {Mac(e.Mac),-17} {e.Mode.Name(),-8} {link,-13} {e.Problem}");
+                string link = e.LinkState == LinkPresence.Absent ? e.LinkState.Word() : $"{e.LinkState.Word()} #{e.Ifindex}";
+                output.WriteLine($"  {e.Name,-15} {HeldAs(e),-9} {Truncate(e.DomainName, 20),-20} {ShortUuid(e.Domain),-8} " +
+                    $"{Mac(e.Mac),-17} {e.Mode.Name(),-8} {link,-13} {e.Problem?.Words().Text}");
             }
         }
         if (report.Entries.Count == 0)
@@ -158,10 +140,7 @@ internal static class StatusCommand
             output.WriteLine();
             output.WriteLine("links libvirt-shim made that hold a host address (the host may send from them with the guest's MAC):");
             foreach (SpeakingLink l in report.Speaking)
-            {
-                string advice = SpeakingLinks.Advice.Replace("NAME", l.Link.Name, StringComparison.Ordinal);
-                output.WriteLine($"  {l.Link.Name,-15} #{l.Link.Index,-6} {l.AddressList}: {advice}");
-            }
+                output.WriteLine($"  {l.Link.Name,-15} #{l.Link.Index,-6} {l.AddressList}: {l.Advice()}");
         }
 
         output.WriteLine();
@@ -173,8 +152,11 @@ internal static class StatusCommand
         if (report.Problems > 0)
         {
             output.WriteLine($"{report.Problems} disagreement(s) between state and kernel; what to do:");
-            foreach (AuditEntry e in report.Entries.Where(e => e.Problem is not null))
-                output.WriteLine($"  {e.Name}: {e.Problem}: {Advice(e.Problem)!.Replace("NAME", e.Name, StringComparison.Ordinal)}");
+            foreach (AuditEntry e in report.Entries)
+            {
+                if (e.Problem?.Words() is not { } problem) continue;
+                output.WriteLine($"  {e.Name}: {problem.Text}: {problem.AdviceFor(e.Name)}");
+            }
         }
         else if (report.Load.State is null)
         {
@@ -208,101 +190,89 @@ internal static class StatusCommand
         return $"{lower.Name} ({where}{allowedNote})";
     }
 
-    private static void WriteJson(TextWriter output, StatusReport report)
+    private static void WriteJson(TextWriter output, StatusReport report) => JsonOutput.Write(output, w =>
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        w.WriteString("stateDir", report.StateDir);
+        w.WriteString("instance", report.Instance);
+        w.WriteBoolean("stateUsable", report.Load.State is not null);
+        if (report.Load.Problem is not null && report.Load.State is null) w.WriteString("stateProblem", report.Load.Problem);
+        w.WriteString("namePrefix", report.Scheme.Prefix);
+        w.WriteNumber("capacity", report.Scheme.Capacity);
+        w.WriteNumber("heldManagedNames", report.Load.State?.HeldManagedNames ?? 0);
+        w.WriteNumber("problems", report.Problems);
+        w.WriteBoolean("agrees", report.Agrees);
+        w.WriteStrings("skippedRecords", report.Load.State?.Skipped ?? []);
+        w.WriteStrings("unreadableStatusFiles", report.UnreadableStatusFiles);
+        w.WriteStartArray("names");
+        foreach (AuditEntry e in report.Entries)
         {
             w.WriteStartObject();
-            w.WriteString("stateDir", report.StateDir);
-            w.WriteString("instance", report.Instance);
-            w.WriteBoolean("stateUsable", report.Load.State is not null);
-            if (report.Load.Problem is not null && report.Load.State is null) w.WriteString("stateProblem", report.Load.Problem);
-            w.WriteString("namePrefix", report.Scheme.Prefix);
-            w.WriteNumber("capacity", report.Scheme.Capacity);
-            w.WriteNumber("heldManagedNames", report.Load.State?.HeldManagedNames ?? 0);
-            w.WriteNumber("problems", report.Problems);
-            w.WriteBoolean("agrees", report.Agrees);
-            w.WriteStartArray("skippedRecords");
-            foreach (string skipped in report.Load.State?.Skipped ?? []) w.WriteStringValue(skipped);
-            w.WriteEndArray();
-            w.WriteStartArray("unreadableStatusFiles");
-            foreach (string path in report.UnreadableStatusFiles) w.WriteStringValue(path);
-            w.WriteEndArray();
-            w.WriteStartArray("names");
-            foreach (AuditEntry e in report.Entries)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", e.Name);
-                w.WriteString("heldAs", HeldAs(e));
-                w.WriteString("lower", e.Lower);
-                w.WriteString("domain", e.DomainName);
-                w.WriteString("uuid", e.Domain == Guid.Empty ? "" : e.Domain.ToString("D"));
-                w.WriteString("mac", Mac(e.Mac));
-                w.WriteString("mode", e.Mode.Name());
-                w.WriteNumber("ifindex", e.Ifindex);
-                w.WriteString("link", e.LinkState);
-                if (e.Problem is null) w.WriteNull("problem"); else w.WriteString("problem", e.Problem);
-                if (Advice(e.Problem) is { } advice) w.WriteString("advice", advice.Replace("NAME", e.Name, StringComparison.Ordinal));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("lowerDevices");
-            foreach (LowerDevice l in report.Lowers)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", l.Name);
-                w.WriteBoolean("exists", l.Exists);
-                w.WriteNumber("ifindex", l.Ifindex);
-                w.WriteBoolean("up", l.IsUp);
-                w.WriteBoolean("allowed", report.Allowed.Count == 0 || report.Allowed.Contains(l.Name));
-                w.WriteNumber("names", l.Names);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("unrecordedLinks");
-            foreach (UnrecordedLink l in report.Unrecorded)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", l.Name);
-                w.WriteNumber("ifindex", l.Ifindex);
-                w.WriteString("kind", l.Kind);
-                w.WriteString("lower", l.Lower);
-                w.WriteString("mac", Mac(l.Mac));
-                w.WriteString("madeBy", l.MadeBy);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("lastReleases");
-            foreach (ReleaseEntry r in report.LastReleases)
-            {
-                w.WriteStartObject();
-                w.WriteString("domain", r.Domain);
-                w.WriteString("uuid", r.Uuid is { } uuid ? uuid.ToString("D") : "");
-                w.WriteString("at", DateTimeOffset.FromUnixTimeSeconds(r.At).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
-                if (r.Reason == "-") w.WriteNull("reason"); else w.WriteString("reason", r.Reason);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("linksWithHostAddresses");
-            foreach (SpeakingLink l in report.Speaking)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", l.Link.Name);
-                w.WriteNumber("ifindex", l.Link.Index);
-                w.WriteStartArray("addresses");
-                foreach (HostAddress a in l.Addresses) w.WriteStringValue(a.ToString());
-                w.WriteEndArray();
-                w.WriteString("advice", SpeakingLinks.Advice.Replace("NAME", l.Link.Name, StringComparison.Ordinal));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            w.WriteString("name", e.Name);
+            w.WriteString("heldAs", HeldAs(e));
+            w.WriteString("lower", e.Lower);
+            w.WriteString("domain", e.DomainName);
+            w.WriteString("uuid", e.Domain == Guid.Empty ? "" : e.Domain.ToString("D"));
+            w.WriteString("mac", Mac(e.Mac));
+            w.WriteString("mode", e.Mode.Name());
+            w.WriteNumber("ifindex", e.Ifindex);
+            w.WriteString("link", e.LinkState.Word());
+            ProblemWords? problem = e.Problem?.Words();
+            w.WriteStringOrNull("problem", problem?.Text);
+            if (problem is { } p) w.WriteString("advice", p.AdviceFor(e.Name));
             w.WriteEndObject();
         }
-        output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
-    }
+        w.WriteEndArray();
+        w.WriteStartArray("lowerDevices");
+        foreach (LowerDevice l in report.Lowers)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", l.Name);
+            w.WriteBoolean("exists", l.Exists);
+            w.WriteNumber("ifindex", l.Ifindex);
+            w.WriteBoolean("up", l.IsUp);
+            w.WriteBoolean("allowed", report.Allowed.Count == 0 || report.Allowed.Contains(l.Name));
+            w.WriteNumber("names", l.Names);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("unrecordedLinks");
+        foreach (UnrecordedLink l in report.Unrecorded)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", l.Name);
+            w.WriteNumber("ifindex", l.Ifindex);
+            w.WriteString("kind", l.Kind);
+            w.WriteString("lower", l.Lower);
+            w.WriteString("mac", Mac(l.Mac));
+            w.WriteString("madeBy", l.MadeBy);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("lastReleases");
+        foreach (ReleaseEntry r in report.LastReleases)
+        {
+            w.WriteStartObject();
+            w.WriteString("domain", r.Domain);
+            w.WriteString("uuid", r.Uuid is { } uuid ? uuid.ToString("D") : "");
+            w.WriteString("at", DateTimeOffset.FromUnixTimeSeconds(r.At).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteStringOrNull("reason", r.Reason == "-" ? null : r.Reason);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("linksWithHostAddresses");
+        foreach (SpeakingLink l in report.Speaking)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", l.Link.Name);
+            w.WriteNumber("ifindex", l.Link.Index);
+            w.WriteStrings("addresses", l.Addresses.Select(a => a.ToString()));
+            w.WriteString("advice", l.Advice());
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    });
 
-    internal static string HeldAs(AuditEntry e) => e.Holding?.ToString().ToLowerInvariant() ?? "none";
+    internal static string HeldAs(AuditEntry e) => e.Holding?.Word() ?? "none";
     internal static string Mac(MacAddress mac) => mac.Value == 0 ? "" : mac.ToString();
     private static string ShortUuid(Guid uuid) => uuid == Guid.Empty ? "-" : uuid.ToString("N")[..8];
     private static string Truncate(string text, int width) => text.Length <= width ? text : text[..(width - 1)] + "~";

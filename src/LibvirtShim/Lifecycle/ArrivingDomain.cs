@@ -96,8 +96,7 @@ internal static class ArrivingDomain
     {
         NameRecord? held = state.Find(name);
         if (held is { Holding: Holding.Created } && held.Domain == domain.Uuid) return;
-        bool kept = held is not null && held.Domain == domain.Uuid && (held.Holding == Holding.Defined || held.KeptByDefinition);
-        state.Put(Reservation(context, domain, nic, name, lower) with { KeptByDefinition = kept });
+        state.Put(Reservation(context, domain, nic, name, lower) with { KeptByDefinition = NameRecord.IsKeptFor(held, domain.Uuid) });
     }
 
     private static NameRecord Reservation(ShimContext context, DomainDescription domain, OwnedNic nic, string name, string lower) =>

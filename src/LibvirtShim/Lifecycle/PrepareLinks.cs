@@ -61,7 +61,7 @@ internal static class PrepareLinks
     private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state)
     {
         NameRecord? before = state.Find(nic.Nic.Name);
-        bool kept = before is not null && before.Domain == domain.Uuid && (before.Holding == Holding.Defined || before.KeptByDefinition);
+        bool kept = NameRecord.IsKeptFor(before, domain.Uuid);
         return new NameRecord(nic.Nic.Name, Holding.Created, domain.Uuid, domain.Name, nic.Nic.Mac, nic.Lower!, nic.Nic.Mode,
             ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, KeptByDefinition: kept);
     }

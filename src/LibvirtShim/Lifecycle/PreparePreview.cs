@@ -9,10 +9,17 @@ namespace LibvirtShim.Lifecycle;
 /// <summary>Something that stops <c>prepare</c>: the line the hook would print, and what the administrator can do.</summary>
 internal sealed record PreviewProblem(string Message, string Advice);
 
-/// <summary>What <c>prepare</c> would do with one owned NIC; <see cref="LowerMtu"/> is 0 when the lower device is not found.</summary>
+/// <summary>
+/// What <c>prepare</c> would do with one owned NIC (explain words it: OutputVocabulary): <see cref="Action"/> with the
+/// link on its name (<see cref="ExistingIndex"/>, kept or replaced), unless a problem stops it; <see cref="LowerMtu"/>
+/// is 0 when the lower device is not found.
+/// </summary>
 internal sealed record NicPreview(
-    OwnedNic Nic, string? Lower, string LowerNote, string Action, List<PreviewProblem> Problems, List<string> Warnings, uint LowerMtu)
+    OwnedNic Nic, string? Lower, string LowerNote, LinkAction Action, int ExistingIndex, List<PreviewProblem> Problems, List<string> Warnings,
+    uint LowerMtu)
 {
+    public bool Fails => Problems.Count > 0;
+
     /// <summary>"mtu 9000, allmulticast on", or "mtu 1500 (the lower device's), allmulticast off".</summary>
     public string LinkSettings
     {
@@ -100,18 +107,11 @@ internal static class PreparePreviewer
                 kernel ??= new PreviewProblem($"{Describe.Nic(domain, nic.Nic)}: cannot create macvtap on {nic.Lower}: {refusal}",
                     "the kernel would refuse this macvtap: change the NIC's MAC or mode, or free the lower device");
             }
-            nics.Add(new NicPreview(nic.Nic, nic.Lower, LowerNote(settings, nic.Nic), problems.Count > 0 ? "fails" : ActionText(nic), problems, warnings,
+            nics.Add(new NicPreview(nic.Nic, nic.Lower, LowerNote(settings, nic.Nic), nic.Action, nic.Existing?.Index ?? 0, problems, warnings,
                 nic.LowerLink?.Mtu ?? 0));
         }
         return new PreparePreview(domain, null, nics, failure, failure is null ? kernel : null);
     }
-
-    private static string ActionText(NicPlan nic) => nic.Action switch
-    {
-        LinkAction.Keep => $"keep its macvtap from an earlier prepare (ifindex {nic.Existing!.Value.Index})",
-        LinkAction.Replace => $"replace its macvtap from an earlier prepare (ifindex {nic.Existing!.Value.Index}: other MAC, lower device, mode, MTU or allmulticast, down, or unlabelled)",
-        _ => "create the macvtap",
-    };
 
     private static string Advice(PrepareProblem problem, ShimSettings settings, NameScheme scheme, LinkMarker marker, Dictionary<string, Link> links, NameState state)
     {

@@ -61,11 +61,11 @@ public class ExplainTests
 
         Assert.True(first.WouldSucceed);
         Assert.NotNull(first.StateNote);   // no state yet: prepare seeds first
-        Assert.All(first.Nics, n => Assert.Equal("create the macvtap", n.Action));
+        Assert.All(first.Nics, n => Assert.Equal((LinkAction.Create, false), (n.Action, n.Fails)));
         PreparePreview again = Plan(h, xml);
         Assert.True(again.WouldSucceed);
         Assert.Null(again.StateNote);
-        Assert.All(again.Nics, n => Assert.StartsWith("keep its macvtap from an earlier prepare", n.Action));
+        Assert.All(again.Nics, n => Assert.Equal((LinkAction.Keep, false), (n.Action, n.Fails)));
     }
 
     [Fact]
@@ -168,11 +168,11 @@ public class ExplainTests
         Assert.Equal("mtu 9000, allmulticast off", first.Nics[0].LinkSettings);
         IpLink made = h.Ns.Link("mvtap1");
         Assert.Equal((9000, false, "none", true), (made.Mtu, made.AllMulticast, made.AddressGenerationMode, made.IsUp));
-        Assert.StartsWith("keep its macvtap", Plan(h, jumbo).Nics[0].Action);
+        Assert.Equal(LinkAction.Keep, Plan(h, jumbo).Nics[0].Action);
 
         PreparePreview changed = PlanThenPrepare(h, "a", plain);
         Assert.Equal("mtu 9000 (the lower device's), allmulticast on", changed.Nics[0].LinkSettings);
-        Assert.StartsWith("replace its macvtap", changed.Nics[0].Action);
+        Assert.Equal(LinkAction.Replace, changed.Nics[0].Action);
         Assert.True(h.Ns.Link("mvtap1").AllMulticast);
     }
 

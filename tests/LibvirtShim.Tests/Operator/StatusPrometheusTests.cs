@@ -56,12 +56,4 @@ public partial class StatusPrometheusTests
         HookResult r = HookHarness.Finish(h.StartProcess("status", "--format", "xml"), "");
         Assert.Equal((1, "libvirt-shim: --format 'xml' is not one of text, json, prometheus\n"), (r.ExitCode, r.Stderr));
     }
-
-    [Theory]
-    [InlineData("missing link", "missing_link")]
-    [InlineData("domain not running (start pending, or its release never came)", "domain_not_running")]
-    [InlineData("stale: reservation expired", "stale_reservation_expired")]
-    [InlineData("leaked link: libvirt-shim's mark, no record", "leaked_link")]
-    [InlineData("definition gone: name freed now", "definition_gone")]
-    public void AProblemIsAKindLabel(string problem, string kind) => Assert.Equal(kind, StatusPrometheus.Kind(problem));
 }

@@ -1,4 +1,3 @@
-using System.Reflection;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Tests.TestSupport;
@@ -23,8 +22,6 @@ internal static class Invariants
 {
     private const string AliasPrefix = "libvirt-shim:";
     private const uint GroupFlag = 0x8000_0000;
-    private static readonly FieldInfo BitmapField = typeof(NameState).GetField("_bitmap", BindingFlags.NonPublic | BindingFlags.Instance)
-        ?? throw new InvalidOperationException("NameState has no _bitmap field any more; update Invariants");
 
     /// <summary>Fails the test, saying what disagrees and <paramref name="when"/>; returns the state.</summary>
     public static NameState Hold(HookHarness h, string when, IEnumerable<Guid>? candidates = null) =>
@@ -110,18 +107,17 @@ internal static class Invariants
 
     private static void CheckBitmap(NameState state, List<string> problems)
     {
-        var bitmap = (NameBitmap)BitmapField.GetValue(state)!;
         NameScheme scheme = state.Scheme;
         int managed = 0;
         for (int index = 0; index < scheme.Capacity; index++)
         {
             bool held = state.IsHeld(scheme.NameOf(index));
             if (held) managed++;
-            if (bitmap.IsSet(index) != held)
-                problems.Add($"bitmap bit {index} is {(bitmap.IsSet(index) ? "set" : "clear")} but {scheme.NameOf(index)} is {(held ? "" : "not ")}recorded");
+            if (state.IsTaken(index) != held)
+                problems.Add($"bitmap bit {index} is {(held ? "clear" : "set")} but {scheme.NameOf(index)} is {(held ? "" : "not ")}recorded");
         }
-        if (bitmap.Count != managed || state.HeldManagedNames != managed)
-            problems.Add($"bitmap counts {bitmap.Count} names, records hold {managed} managed names");
+        if (state.HeldManagedNames != managed)
+            problems.Add($"bitmap counts {state.HeldManagedNames} names, records hold {managed} managed names");
     }
 }
 

@@ -13,12 +13,12 @@ namespace LibvirtShim.Cli.Doctor;
 /// messages. <see cref="Boot"/>: when the machine booted, from the clocks (null: /proc/stat's btime, to the second).
 /// </summary>
 internal sealed record DoctorHost(
-    string Proc, string Root, Func<LinkTable> OpenLinks, uint EffectiveUser, Func<ShimSettings> LoadSettings, string SettingsFile, TimeWindow? Boot = null)
+    string Proc, string Root, Func<LinkTable> OpenLinks, uint EffectiveUser, Func<ShimSettings> LoadSettings, string SettingsFile,
+    TimeWindow? Boot = null)
 {
     public static DoctorHost ForSystem(IReadOnlyList<string> settingOverrides) =>
         new("/proc", "/", LinkTable.Open, Interop.Files.EffectiveUserId(), () => SettingsLoader.Load(settingOverrides),
-            Environment.GetEnvironmentVariable(SettingsLoader.EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : SettingsLoader.DefaultFile,
-            TimeWindow.BootFromClocks());
+            SettingsLoader.ChosenFile, TimeWindow.BootFromClocks());
 
     public string Under(string path) => Root == "/" ? path : Root.TrimEnd('/') + path;
 }
@@ -263,7 +263,7 @@ internal static class DoctorChecks
             return DoctorCheck.Ok(area, "no link libvirt-shim made holds a host address: the host sends nothing with a guest's MAC");
         return DoctorCheck.Fail(area, $"{speaking.Count} link(s) libvirt-shim made hold a host address, so the host may send with the guest's MAC: "
             + string.Join("; ", speaking.Take(3).Select(l => $"{l.Link.Name} ({l.AddressList})")) + (speaking.Count > 3 ? "; ..." : ""),
-            SpeakingLinks.Advice.Replace("NAME", speaking[0].Link.Name, StringComparison.Ordinal));
+            speaking[0].Advice());
     }
 
     /// <summary>The lower devices the settings and the definitions name, and the definitions' NICs handed to the hook.</summary>
@@ -369,11 +369,12 @@ internal static class DoctorChecks
             return;
         }
         var running = DomainInventory.Read(settings.LibvirtRunDir, Logger.None).Keys.ToHashSet();
-        var problems = StateAudit.Compare(state, marker, links, running, DateTimeOffset.UtcNow.ToUnixTimeSeconds()).Where(e => e.Problem is not null).ToList();
+        var problems = StateAudit.Compare(state, marker, links, running, DateTimeOffset.UtcNow.ToUnixTimeSeconds())
+            .Where(e => e.Problem is not null).ToList();
         checks.Add(problems.Count == 0
             ? DoctorCheck.Ok(area, $"{settings.StateDir}: {state.Count} names held, in agreement with the kernel")
             : DoctorCheck.Fail(area, $"{problems.Count} disagreement(s) between the state and the kernel: " +
-                string.Join("; ", problems.Take(3).Select(p => $"{p.Name}: {p.Problem}")) + (problems.Count > 3 ? "; ..." : ""),
+                string.Join("; ", problems.Take(3).Select(p => $"{p.Name}: {p.Problem!.Value.Words().Text}")) + (problems.Count > 3 ? "; ..." : ""),
                 "'libvirt-shim status' lists them with what to do; 'libvirt-shim seed' rebuilds the state from what runs"));
         if (freed.Count > 0)
             checks.Add(DoctorCheck.Ok(area, $"freed {freed.Count} name(s) held for definitions that are gone: " +
