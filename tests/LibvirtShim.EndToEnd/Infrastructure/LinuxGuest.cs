@@ -153,9 +153,10 @@ public sealed partial class LinuxGuest
         return string.Join('\n', lines.TakeLast(25));
     }
 
-    [GeneratedRegex(@"shim-guest: nic (?<mac>\S+) dev (?<dev>\S+) mtu (?<mtu>\d+) ipv4 (?<v4>\S+) ipv6 (?<v6>\S+)")]
+    // Whole lines only: the console may be read while QEMU is half-way through writing one.
+    [GeneratedRegex(@"shim-guest: nic (?<mac>\S+) dev (?<dev>\S+) mtu (?<mtu>\d+) ipv4 (?<v4>\S+) ipv6 (?<v6>\S+)(?=\r?\n)")]
     private static partial Regex NicLine();
 
-    [GeneratedRegex(@"shim-guest: gone (?<mac>\S+) dev (?<dev>\S+)")]
+    [GeneratedRegex(@"shim-guest: gone (?<mac>\S+) dev (?<dev>\S+)(?=\r?\n)")]
     private static partial Regex GoneLine();
 }

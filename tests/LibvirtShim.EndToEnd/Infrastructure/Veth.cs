@@ -15,6 +15,9 @@ public static class Veth
         string peer = name + "p";
         if (!IpLinks.Exists(name))
             Cmd.Run("ip", ["link", "add", name, "type", "veth", "peer", "name", peer]).MustSucceed($"creating veth {name}");
+        // By default the host answers ARP on any link for any of its addresses: on this end, whose peer is a port of the LAN,
+        // it claimed a guest's 192.0.2.10 because the host's own eth0 held that address too.
+        Cmd.Run("sysctl", ["-qw", $"net.ipv4.conf.{name}.arp_ignore=1"]).MustSucceed($"arp_ignore on {name}");
         Cmd.Run("ip", ["link", "set", name, "up"]).MustSucceed();
         Cmd.Run("ip", ["link", "set", peer, "up"]).MustSucceed();
         return name;

@@ -7,12 +7,13 @@ namespace LibvirtShim.EndToEnd.Scenarios;
 
 /// <summary>
 /// Issue 15, hot-plug with a booted guest (one guest through every step, so it boots twice in all): a NIC plugged with
-/// `libvirt-shim attach-interface --live` appears in the guest and answers the LAN through its own MAC; `detach-interface`
-/// takes it out of the guest and leaves no link, no name and no metadata; a NIC plugged with `--live --config` is in the
-/// definition too, passes traffic on the peer after a live migration, leaves nothing on the peer when the guest is destroyed
-/// there (the main host keeps the names its definition uses, for it), and comes back through the hook's `prepare` when the
-/// guest starts again from its definition; unplugging it with `--live --config` leaves nothing of it anywhere, and
-/// `virsh undefine` gives back the name the definition still held.
+/// `libvirt-shim attach-interface --live` appears in the guest and answers the LAN through its own MAC;
+/// `detach-interface` takes it out of the guest and leaves no link, no name and no metadata; a NIC plugged with `--live
+/// --config` is in the definition too, keeps its link and name through a libvirtd restart and a seed, passes traffic on
+/// the peer after a live migration, leaves nothing on the peer when the guest is destroyed there (the main host keeps
+/// the names its definition uses, for it), and comes back through the hook's `prepare` when the guest starts again from
+/// its definition; unplugging it with `--live --config` leaves nothing of it anywhere, and `virsh undefine` gives back
+/// the name the definition still held.
 /// </summary>
 [Collection(LibvirtCollection.Name)]
 public sealed class H1GuestHotplug(LibvirtFixture fixture)
@@ -61,6 +62,14 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
             ExpectHeld(fixture.Status(), keptName, "created", guest);
             ExpectInXml(fixture.Main.DumpXml(guest.Name), kept, keptName, "the running guest's XML");
             ExpectInXml(fixture.Main.DumpXml(guest.Name, inactive: true), kept, keptName, "the definition");
+
+            // The hook's reconnect (a libvirtd restart) and a seed treat the plugged NIC like one the guest started with.
+            int keptIndex = IpLinks.Find(keptName)!.Index;
+            log.Step("libvirtd restart", fixture.RestartLibvirtd);
+            log.Step("libvirt-shim seed", () => ShimAdmin.Run(["seed"]).MustSucceed("libvirt-shim seed"));
+            Assert.True(IpLinks.Find(keptName)?.Index == keptIndex, $"{keptName} was replaced by the restart or the seed: {IpLinks.Find(keptName)}");
+            ExpectHeld(fixture.Status(), keptName, "created", guest);
+            guest.WaitReachable([kept], "after a libvirtd restart and a seed", ipv6: false);
 
             // Live migration with the hot-plugged NIC; the peer maps the main host's uplink to its own.
             log.Step("peer: start, install the hook, restart", () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));

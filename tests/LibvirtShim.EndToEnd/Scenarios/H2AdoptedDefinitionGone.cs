@@ -7,7 +7,8 @@ namespace LibvirtShim.EndToEnd.Scenarios;
 /// <summary>
 /// Issue 15, names freed with their definition: `libvirt-shim adopt` holds names for a definition, `virsh define` takes
 /// the adopted XML, `virsh undefine` removes it, and the names come back without a `seed`: at the next `status`, which
-/// lists them once as freed, or at the next allocation (another adopt), after which status does not list them at all.
+/// lists them once as freed, or at the next allocation (another adopt), after which status does not list them at all;
+/// `status --format prometheus` counts them as held for a definition, then not.
 /// No guest runs here (no hook call is involved: libvirt runs none on define and undefine).
 /// </summary>
 [Collection(LibvirtCollection.Name)]
@@ -29,12 +30,14 @@ public sealed class H2AdoptedDefinitionGone(LibvirtFixture fixture)
                 new DirectNic(GuestXml.Mac(0xa1, 2), LibvirtFixture.Uplink0, "vepa"),
             ]);
             (List<string> firstNames, _) = AdoptAndDefine(log, first);
+            ExpectMetric("libvirt_shim_names_held{holding=\"defined\"}", firstNames.Count, $"{first.Name} defined");
             Undefine(log, first);
             ShimStatus gone = fixture.Status();
             foreach (string name in firstNames)
                 Assert.True(gone.Find(name) is { Problem: FreedNow } e && e.Domain == first.Name, $"{name} after virsh undefine: {gone}");
             ShimStatus after = fixture.Status();
             Assert.True(after.Of(first).Count == 0 && after.ExitCode == 0, $"status lists the names of {first.Name} a second time: {after}");
+            ExpectMetric("libvirt_shim_names_held{holding=\"defined\"}", 0, $"{first.Name} undefined");
 
             // Given back by the next allocation (an adopt of another domain), before any status: status then never lists them.
             var second = new GuestXml(Prefix + "second", [new DirectNic(GuestXml.Mac(0xa1, 3), LibvirtFixture.Uplink0)]);
@@ -81,6 +84,13 @@ public sealed class H2AdoptedDefinitionGone(LibvirtFixture fixture)
             Assert.True(status.Find(name) is { HeldAs: "defined", Problem: null } e && e.Uuid == guest.Uuid.ToString("D"),
                 $"{name} is not held for {guest.Name}'s definition: {status}");
         return (names, status);
+    }
+
+    /// <summary>`status --format prometheus` (node_exporter's textfile format) has the sample "SERIES VALUE".</summary>
+    private static void ExpectMetric(string series, int value, string when)
+    {
+        string text = ShimAdmin.Run(["status", "--format", "prometheus"]).MustSucceed("libvirt-shim status --format prometheus").Stdout;
+        Assert.True(text.Split('\n').Contains($"{series} {value}"), $"{when}: no sample \"{series} {value}\" in:\n{text}");
     }
 
     private void Undefine(ScenarioLog log, GuestXml guest) =>
