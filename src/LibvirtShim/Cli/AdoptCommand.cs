@@ -24,7 +24,7 @@ internal static class AdoptCommand
         if (string.IsNullOrWhiteSpace(macs)) return null;
         var set = new HashSet<MacAddress>();
         foreach (string text in macs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            set.Add(MacAddress.TryParse(text, out MacAddress mac) ? mac : throw new ShimException($"--mac: '{text}' is not a MAC address"));
+            set.Add(MacAddress.TryParse(text, out MacAddress mac) ? mac : throw new ShimFailure($"--mac: '{text}' is not a MAC address"));
         return set;
     }
 }

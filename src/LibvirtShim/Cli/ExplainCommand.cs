@@ -20,7 +20,7 @@ internal static class ExplainCommand
         {
             domain = DomainReader.Read(DomainXml.Parse(xml));
         }
-        catch (DomainXmlException e)
+        catch (ShimFailure e)
         {
             string name = NameOf(xml) ?? Path.GetFileNameWithoutExtension(file);
             var problem = new PreviewProblem($"domain '{name}': {e.Message}", "fix the domain XML ('virsh edit DOMAIN'); the hook reads nothing else of a domain that does not check out");
@@ -48,7 +48,7 @@ internal static class ExplainCommand
         {
             return Identity.Name(DomainReader.DomainElement(DomainXml.Parse(xml)));
         }
-        catch (DomainXmlException)
+        catch (ShimFailure)
         {
             return null;
         }

@@ -23,7 +23,7 @@ internal static class ReplayCommand
             var stdout = new StringWriter();
             var stderr = new StringWriter();
             var watch = Stopwatch.StartNew();
-            byte[] xml = DomainXml.ReadFile(step.XmlPath);
+            byte[] xml = DomainXml.ReadNamedFile(step.XmlPath);
             int exit = runner.Run(step.Call, new MemoryStream(xml, writable: false), stdout, stderr);
             watch.Stop();
             if (exit != 0) failures++;
@@ -42,7 +42,7 @@ internal static class ReplayCommand
         {
             uuid = DomainReader.ReadLenient(DomainXml.Parse(xml)).Uuid;
         }
-        catch (DomainXmlException)
+        catch (ShimFailure)
         {
             return;
         }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Win32.SafeHandles;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Configuration;
 
@@ -12,8 +13,14 @@ internal static class SettingsLoader
     /// <summary>A settings file is a few hundred bytes; anything near this is not one.</summary>
     public const int MaxFileBytes = 1024 * 1024;
 
-    public static ShimSettings Load(IReadOnlyList<string>? commandLine = null) =>
-        Load(Environment.GetEnvironmentVariable(EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : DefaultFile, commandLine);
+    /// <summary>The file settings come from: $LIBVIRT_SHIM_CONFIG when set, else <see cref="DefaultFile"/>.</summary>
+    public static string ChosenFile => Environment.GetEnvironmentVariable(EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : DefaultFile;
+
+    public static ShimSettings Load(IReadOnlyList<string>? commandLine = null) => Load(ChosenFile, commandLine);
+
+    /// <summary>A setting, or the settings file, that the hook cannot use.</summary>
+    public static ShimFailure Invalid(string message) => ShimFailure.OfHost(message,
+        $"fix it in {ChosenFile} (or the LIBVIRT_SHIM_* variable or '-- --Name=value' override that sets it); 'libvirt-shim doctor' checks every setting");
 
     public static ShimSettings Load(string file, IReadOnlyList<string>? commandLine)
     {
@@ -29,7 +36,7 @@ internal static class SettingsLoader
         }
         catch (Exception e) when (e is InvalidDataException or FormatException or System.Text.Json.JsonException or IOException)
         {
-            throw new SettingsException($"settings file {file}: {FirstLine(e.Message)}");
+            throw Invalid($"settings file {file}: {FirstLine(e.Message)}");
         }
 
         SettingShapes.Check(root, file);
@@ -40,7 +47,7 @@ internal static class SettingsLoader
         }
         catch (InvalidOperationException e)
         {
-            throw new SettingsException($"settings ({file}, {EnvironmentPrefix}*): {FirstLine(e.Message)}");
+            throw Invalid($"settings ({file}, {EnvironmentPrefix}*): {FirstLine(e.Message)}");
         }
         SettingsValidator.Validate(settings);
         return settings;
@@ -72,4 +79,3 @@ internal static class SettingsLoader
     private static string FirstLine(string text) => text.Split('\n')[0].Trim();
 }
 
-internal sealed class SettingsException(string message) : Exception(message);

@@ -122,7 +122,7 @@ internal sealed class ReleaseOperation : HookOperation
         {
             ReleaseHistory.Record(context.Settings.StateDir, entry);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StateAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ShimFailure)
         {
             context.Log.Warning("release history not written: {Problem}", e.Message);
         }

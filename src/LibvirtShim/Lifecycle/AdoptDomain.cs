@@ -23,11 +23,11 @@ internal static class AdoptDomain
             .Where(n => options.Macs is null || n.Mac is { } mac && options.Macs.Contains(mac)).ToList();
         foreach (MacAddress wanted in options.Macs ?? new HashSet<MacAddress>())
         {
-            if (nics.All(n => n.Mac != wanted)) throw new ShimException($"domain '{name}': no direct NIC has MAC {wanted}");
+            if (nics.All(n => n.Mac != wanted)) throw new ShimFailure($"domain '{name}': no direct NIC has MAC {wanted}");
         }
         foreach (DirectNic nic in nics)
         {
-            if (DirectNicConversion.Problem(nic) is { } problem) throw new ShimException($"domain '{name}': NIC {nic.Mac?.ToString() ?? "without a MAC"} {problem}");
+            if (DirectNicConversion.Problem(nic) is { } problem) throw new ShimFailure($"domain '{name}': NIC {nic.Mac?.ToString() ?? "without a MAC"} {problem}");
             if (options.Network is null) LowerDevices.CheckAllowed(context.Settings, nic.SourceDevice!, $"domain '{name}': NIC {nic.Mac}: lower device '{nic.SourceDevice}'");
         }
         if (nics.Count == 0) return new DomainRewriter(document).Write();
@@ -52,7 +52,7 @@ internal static class AdoptDomain
         {
             NameRecord? held = session.State.Find(nic.Name);
             if (held is not null && held.Domain != domain.Uuid)
-                throw new ShimException($"{Describe.Nic(domain, nic)}: name is held by {Describe.Holder(held)}; give this NIC another target dev");
+                throw new ShimFailure($"{Describe.Nic(domain, nic)}: name is held by {Describe.Holder(held)}; give this NIC another target dev");
             if (held is null)
                 session.State.Put(new NameRecord(nic.Name, Holding.Defined, domain.Uuid, domain.Name, nic.Mac, nic.Source ?? "", nic.Mode, ExpiresAt: holdUntil));
         }

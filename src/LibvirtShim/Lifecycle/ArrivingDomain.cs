@@ -1,6 +1,7 @@
 using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
+using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Lifecycle;
@@ -55,7 +56,7 @@ internal static class ArrivingDomain
         foreach (var (device, subject) in required)
         {
             if (missing.Contains(device))
-                throw new ShimException($"{subject}: lower device {device} does not exist on this host and the Uplinks setting does not map it");
+                throw new ShimFailure($"{subject}: lower device {device} does not exist on this host and the Uplinks setting does not map it");
         }
     }
 

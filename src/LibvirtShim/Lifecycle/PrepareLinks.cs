@@ -1,5 +1,6 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
+using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Lifecycle;
@@ -20,7 +21,7 @@ internal static class PrepareLinks
     {
         ShimContext context = session.Context;
         PreparePlan plan = PreparePlanner.Plan(context, session.State, domain);
-        if (plan.Failure is { } failure) throw new ShimException(failure.Message);
+        if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
 
         foreach (NameRecord stale in plan.StaleRecords)
         {
@@ -35,7 +36,7 @@ internal static class PrepareLinks
             IReadOnlyList<LinkOutcome> outcomes = context.Links.CreateMacvtaps(toCreate.Select(n => Request(context.Marker, domain, n)).ToList());
             int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
             if (failed >= 0)
-                throw new ShimException($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: {outcomes[failed].Error!.Value.Describe()}");
+                throw new ShimFailure($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: {outcomes[failed].Error!.Value.Describe()}");
             foreach (NicPlan nic in plan.Nics.Where(n => n.Action == LinkAction.Keep))
                 session.State.Put(Record(domain, nic, nic.Existing!.Value.Index, session.State));
             for (int i = 0; i < toCreate.Count; i++)
@@ -55,7 +56,7 @@ internal static class PrepareLinks
         var replaced = plan.Nics.Where(n => n.Action == LinkAction.Replace).Select(n => n.Existing!.Value.Index).ToList();
         if (replaced.Count == 0) return;
         if (context.Links.Delete(replaced).FirstOrDefault(e => e is not null) is { } error)
-            throw new ShimException($"{Describe.Domain(domain)}: cannot replace its earlier macvtap: {error.Describe()}");
+            throw new ShimFailure($"{Describe.Domain(domain)}: cannot replace its earlier macvtap: {error.Describe()}");
     }
 
     private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state)
@@ -84,7 +85,7 @@ internal static class PrepareLinks
             foreach (UndeletedLink left in DomainLinkDeletion.Delete(context, domain.Uuid, ours).Failed)
                 context.Log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index, left.Error.Describe());
         }
-        catch (Exception e) when (e is ShimException or NetlinkException)
+        catch (ShimFailure e)
         {
             context.Log.Error("Rollback: could not delete the macvtaps this call created: {Error}", e.Message);
         }

@@ -81,7 +81,7 @@ internal static class PreparePreviewer
     {
         var byName = new Dictionary<string, Link>(StringComparer.Ordinal);
         foreach (Link link in links) byName.TryAdd(link.Name, link);
-        PreparePlan plan = PreparePlanner.Plan(settings, scheme, marker, state, byName, domain, now, readDefinition);
+        PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, domain, now, readDefinition);
 
         PreviewProblem? failure = plan.Failure is { } f ? new PreviewProblem(f.Message, Advice(f, settings, scheme, marker, byName, state)) : null;
         var nics = new List<NicPreview>();

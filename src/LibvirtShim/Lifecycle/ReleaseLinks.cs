@@ -78,7 +78,7 @@ internal static class ReleaseLinks
 
         (int deleted, List<UndeletedLink> failed) = DomainLinkDeletion.Delete(context, domain, ours);
         if (failed.Count > 0 && failed[0] is { Link: var link, Error: var error })
-            throw new ShimException($"cannot delete macvtap {link.Name} (ifindex {link.Index}): {error.Describe()}");
+            throw new ShimFailure($"cannot delete macvtap {link.Name} (ifindex {link.Index}): {error.Describe()}");
         return deleted;
     }
 

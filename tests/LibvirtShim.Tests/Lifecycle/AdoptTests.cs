@@ -97,7 +97,7 @@ public class AdoptTests
     public void RefusesNicsItCannotTakeOver(string nic, string expected)
     {
         using var h = HookHarness.Create();
-        var e = Assert.Throws<ShimException>(() => Adopt(h, $"<domain><name>x</name><uuid>{Guid.NewGuid()}</uuid><devices>{nic}</devices></domain>"));
+        var e = Assert.Throws<ShimFailure>(() => Adopt(h, $"<domain><name>x</name><uuid>{Guid.NewGuid()}</uuid><devices>{nic}</devices></domain>"));
         Assert.Contains(expected, e.Message);
         Assert.Empty(h.ReadState()!.Records);
     }

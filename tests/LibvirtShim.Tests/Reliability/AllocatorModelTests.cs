@@ -87,7 +87,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
                         (i, name) => Held(name, take.Domain, i, take.Defined ? Holding.Defined : Holding.Reserved, model.Now + take.Ttl), "model");
                     session.Commit();
                 }
-                catch (ShimException e) when (e.Message.Contains("no free name", StringComparison.Ordinal))
+                catch (ShimFailure e) when (e.Message.Contains("no free name", StringComparison.Ordinal))
                 {
                 }
                 List<string>? expected = model.Take(take);
@@ -124,7 +124,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
                 {
                     FreeNames.Take(session, Enumerable.Range(0, abandon.Count).ToList(), (i, name) => Held(name, abandon.Domain, i, Holding.Reserved, model.Now + 5), "abandoned");
                 }
-                catch (ShimException)
+                catch (ShimFailure)
                 {
                 }
                 // Disposed without a commit: as if the process had died here (what a failed take found is on disk already).
