@@ -59,9 +59,8 @@ internal static class ReplayCommand
     /// <summary>The domain's records by what holds them, e.g. "created 82 (mvtap0 ... mvtap81)", read under the lock.</summary>
     private static string NamesHeld(Configuration.ShimSettings settings, Guid uuid)
     {
-        var store = new Naming.StateStore(settings.StateDir, TimeSpan.FromSeconds(settings.LockTimeoutSeconds));
         if (!Directory.Exists(settings.StateDir)) return "none";
-        using Naming.StateLease lease = store.Lock();
+        using Naming.StateLease lease = ShimContext.StoreFor(settings).Lock();
         var records = lease.Load(new Naming.NameScheme(settings.NamePrefix, settings.Capacity)).State?.OfDomain(uuid) ?? [];
         if (records.Count == 0) return "none";
         return string.Join("; ", records.GroupBy(r => r.Holding).Select(g =>

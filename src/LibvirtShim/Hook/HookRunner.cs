@@ -68,7 +68,12 @@ internal sealed class HookRunner(HookHost host)
             log = host.CreateLog(settings);
             callLog = CallLog.For(log, call.Operation, domain?.Name ?? call.Domain, domain?.Uuid, watch);
             using var context = new ShimContext(settings, host.OpenLinks, callLog, host.Clock);
-            string summary = operation.Execute(context, call, domain, document, stdout);
+            string summary = operation switch
+            {
+                GuestOperation guest when domain is not null && document is not null => guest.Execute(context, domain, document, stdout),
+                BookkeepingOperation bookkeeping => bookkeeping.Execute(context, call, domain),
+                _ => throw new UnreachableException($"{call.Operation} ran without the domain XML it cannot do without"),
+            };
             callLog.Information("{Summary}", summary + operation.Circumstance(call));
             return 0;
         }

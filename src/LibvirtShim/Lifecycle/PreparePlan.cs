@@ -30,19 +30,19 @@ internal sealed record PreparePlan(IReadOnlyList<NicPlan> Nics, IReadOnlyList<Pr
 internal static class PreparePlanner
 {
     /// <summary>Looks up the NICs' names and lower devices in one batch, then plans.</summary>
-    public static PreparePlan Plan(ShimContext context, NameState state, DomainDescription domain)
+    public static PreparePlan Plan(ShimSettings settings, LinkTable table, LinkMarker marker, NameState state, DomainDescription domain, long now)
     {
-        ResolvedLower[] lowers = LowerDevices.ResolveAll(context.Settings, domain);
+        ResolvedLower[] lowers = LowerDevices.ResolveAll(settings, domain);
         var wanted = domain.OwnedNics.Select(n => n.Name).Concat(lowers.Select(l => l.Device))
             .OfType<string>().Where(InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
-        IReadOnlyList<Link?> found = context.Links.Find(wanted);
+        IReadOnlyList<Link?> found = table.Find(wanted);
         var links = new Dictionary<string, Link>(StringComparer.Ordinal);
         for (int i = 0; i < wanted.Count; i++)
         {
             if (found[i] is { } link) links[wanted[i]] = link;
         }
-        return Plan(lowers, context.Scheme, context.Marker, state, links, domain, context.Now,
-            (name, uuid) => DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, name, uuid));
+        return Plan(lowers, state.Scheme, marker, state, links, domain, now,
+            (name, uuid) => DomainInventory.ReadDefinition(settings.LibvirtConfigDir, name, uuid));
     }
 
     /// <summary>

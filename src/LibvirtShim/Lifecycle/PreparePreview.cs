@@ -48,7 +48,7 @@ internal static class PreparePreviewer
         IReadOnlyList<Link> links;
         if (Directory.Exists(context.Settings.StateDir))
         {
-            using StateLease lease = new StateStore(context.Settings.StateDir, TimeSpan.FromSeconds(Math.Min(5, context.Settings.LockTimeoutSeconds))).Lock();
+            using StateLease lease = ShimContext.StoreFor(context.Settings, look: true).Lock();
             load = lease.Load(context.Scheme);
             links = context.Links.Dump();
         }

@@ -348,7 +348,7 @@ internal static class DoctorChecks
         List<NameRecord> freed;
         try
         {
-            using StateLease lease = new StateStore(settings.StateDir, TimeSpan.FromSeconds(Math.Min(5, settings.LockTimeoutSeconds))).Lock();
+            using StateLease lease = ShimContext.StoreFor(settings, look: true).Lock();
             load = lease.Load(scheme);
             freed = GoneDefinitionsReport.Free(settings, lease, load.State, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         }
