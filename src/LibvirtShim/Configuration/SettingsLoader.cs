@@ -13,14 +13,16 @@ internal static class SettingsLoader
     /// <summary>A settings file is a few hundred bytes; anything near this is not one.</summary>
     public const int MaxFileBytes = 1024 * 1024;
 
-    /// <summary>The file settings come from: $LIBVIRT_SHIM_CONFIG when set, else <see cref="DefaultFile"/>.</summary>
-    public static string ChosenFile => Environment.GetEnvironmentVariable(EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : DefaultFile;
+    /// <summary>The settings file read: $LIBVIRT_SHIM_CONFIG when set, else the default.</summary>
+    public static string ChosenFile =>
+        Environment.GetEnvironmentVariable(EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : DefaultFile;
 
     public static ShimSettings Load(IReadOnlyList<string>? commandLine = null) => Load(ChosenFile, commandLine);
 
     /// <summary>A setting, or the settings file, that the hook cannot use.</summary>
     public static ShimFailure Invalid(string message) => ShimFailure.OfHost(message,
-        $"fix it in {ChosenFile} (or the LIBVIRT_SHIM_* variable or '-- --Name=value' override that sets it); 'libvirt-shim doctor' checks every setting");
+        $"fix it in {ChosenFile} (or the LIBVIRT_SHIM_* variable or '-- --Name=value' override that sets it); " +
+            "'libvirt-shim doctor' checks every setting");
 
     public static ShimSettings Load(string file, IReadOnlyList<string>? commandLine)
     {

@@ -28,8 +28,10 @@ internal static class AdoptDomain
         }
         foreach (DirectNic nic in nics)
         {
-            if (DirectNicConversion.Problem(nic) is { } problem) throw new ShimFailure($"domain '{name}': NIC {nic.Mac?.ToString() ?? "without a MAC"} {problem}");
-            if (options.Network is null) LowerDevices.CheckAllowed(settings, nic.SourceDevice!, $"domain '{name}': NIC {nic.Mac}: lower device '{nic.SourceDevice}'");
+            if (DirectNicConversion.Problem(nic) is { } problem)
+                throw new ShimFailure($"domain '{name}': NIC {nic.Mac?.ToString() ?? "without a MAC"} {problem}");
+            if (options.Network is null) LowerDevices.CheckAllowed(settings, nic.SourceDevice!,
+                $"domain '{name}': NIC {nic.Mac}: lower device '{nic.SourceDevice}'");
         }
         if (nics.Count == 0) return new DomainRewriter(document).Write();
 
@@ -55,7 +57,8 @@ internal static class AdoptDomain
             if (held is not null && held.Domain != domain.Uuid)
                 throw new ShimFailure($"{Describe.Nic(domain, nic)}: name is held by {Describe.Holder(held)}; give this NIC another target dev");
             if (held is null)
-                session.State.Put(new NameRecord(nic.Name, Holding.Defined, domain.Uuid, domain.Name, nic.Mac, nic.Source ?? "", nic.Mode, ExpiresAt: holdUntil));
+                session.State.Put(new NameRecord(nic.Name, Holding.Defined, domain.Uuid, domain.Name, nic.Mac, nic.Source ?? "", nic.Mode,
+                    ExpiresAt: holdUntil));
         }
     }
 

@@ -67,7 +67,8 @@ internal static class ArrivingDomain
     /// <summary>What reserving names for one arriving domain works with.</summary>
     private sealed record Arrival(ShimSettings Settings, LinkTable Links, LinkMarker Marker, long Now, DomainDescription Domain);
 
-    private static void ReserveNames(ShimSession session, Arrival arrival, ILogger log, Dictionary<Net.MacAddress, string> lowers, DomainRewriter rewriter)
+    private static void ReserveNames(
+        ShimSession session, Arrival arrival, ILogger log, Dictionary<Net.MacAddress, string> lowers, DomainRewriter rewriter)
     {
         DomainDescription domain = arrival.Domain;
         NameState state = session.State;
@@ -82,7 +83,8 @@ internal static class ArrivingDomain
         }
         if (renamed.Count == 0) return;
         List<string> names = FreeNames.Take(session, arrival.Links, arrival.Settings, arrival.Now, renamed,
-            (nic, name) => Reservation(arrival, nic, name, lowers[nic.Mac]), $"{Describe.Domain(domain)}: NIC {renamed[0].Mac} ({renamed[0].Name})");
+            (nic, name) => Reservation(arrival, nic, name, lowers[nic.Mac]),
+            $"{Describe.Domain(domain)}: NIC {renamed[0].Mac} ({renamed[0].Name})");
         for (int i = 0; i < renamed.Count; i++)
         {
             Reserve(arrival, state, renamed[i], names[i], lowers[renamed[i].Mac]);
@@ -102,10 +104,8 @@ internal static class ArrivingDomain
     private static void Reserve(Arrival arrival, NameState state, OwnedNic nic, string name, string lower)
     {
         NameRecord? held = state.Find(name);
-        Guid uuid = arrival.Domain.Uuid;
-        if (held is { Holding: Holding.Created } && held.Domain == uuid) return;
-        bool kept = held is not null && held.Domain == uuid && (held.Holding == Holding.Defined || held.KeptByDefinition);
-        state.Put(Reservation(arrival, nic, name, lower) with { KeptByDefinition = kept });
+        if (held is { Holding: Holding.Created } && held.Domain == arrival.Domain.Uuid) return;
+        state.Put(Reservation(arrival, nic, name, lower) with { KeptByDefinition = NameRecord.IsKeptFor(held, arrival.Domain.Uuid) });
     }
 
     private static NameRecord Reservation(Arrival arrival, OwnedNic nic, string name, string lower) =>

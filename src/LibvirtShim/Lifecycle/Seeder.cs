@@ -34,7 +34,8 @@ internal static class Seeder
         long? keepUntil = allFacts ? null : now + settings.ReservationSeconds;
         var plan = Plan(scheme, marker, previous, running, defined, links, now, keepUntil);
         foreach (NameRecord kept in plan.KeptInDoubt)
-            log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: its start may be in flight or its status unreadable",
+            log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
+                "its start may be in flight or its status unreadable",
                 kept.Name, kept.Ifindex, kept.Domain);
         DeleteLeaked(table, marker, log, plan.Leaked, links);
         return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked, unreadable);
@@ -135,7 +136,8 @@ internal static class Seeder
             if (wholeGroup && table.DeleteGroup(group.Key) is null)
             {
                 foreach (Link link in group)
-                    log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", link.Name, link.Index, marker.Owner(link));
+                    log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", link.Name,
+                        link.Index, marker.Owner(link));
                 continue;
             }
             single.AddRange(group);
@@ -150,9 +152,11 @@ internal static class Seeder
         for (int i = 0; i < leaked.Count; i++)
         {
             if (results[i] is { } error)
-                log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name, leaked[i].Index, error.Describe());
+                log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name,
+                    leaked[i].Index, error.Describe());
             else
-                log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name, leaked[i].Index, marker.Owner(leaked[i]));
+                log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name,
+                    leaked[i].Index, marker.Owner(leaked[i]));
         }
     }
 }

@@ -56,7 +56,8 @@ internal static class StateDirectory
         {
             if (Interop.Files.Lstat(directory) is not { } found) continue;
             if (found.Uid != 0 && found.Uid != me)
-                throw Refused($"{directory}, above the state directory, is owned by uid {found.Uid}; refusing to keep the state under it");
+                throw Refused($"{directory}, above the state directory, is owned by uid {found.Uid}; " +
+                    "refusing to keep the state under it");
             if (found.IsSymlink)
             {
                 if (links < 8 && Directory.ResolveLinkTarget(directory, returnFinalTarget: true) is { } target)
@@ -64,7 +65,8 @@ internal static class StateDirectory
                 continue;
             }
             if ((found.Permissions & 0x12 /* go-w */) != 0 && (found.Permissions & 0x200 /* sticky */) == 0)
-                throw Refused($"{directory}, above the state directory, is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); refusing to keep the state under it");
+                throw Refused($"{directory}, above the state directory, " +
+                    $"is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); refusing to keep the state under it");
         }
     }
 
@@ -79,6 +81,7 @@ internal static class StateDirectory
         if (found.Uid != me)
             throw Refused($"{what} {path} is owned by uid {found.Uid}, not uid {me}; refusing to use it");
         if ((found.Permissions & 0x12 /* go-w */) != 0)
-            throw Refused($"{what} {path} is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); chmod go-w it");
+            throw Refused($"{what} {path} is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); " +
+                "chmod go-w it");
     }
 }

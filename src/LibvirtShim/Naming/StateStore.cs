@@ -68,8 +68,10 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
         {
             if (waited.Elapsed >= lockTimeout)
                 throw ShimFailure.OfHost(
-                    $"timed out after {lockTimeout.TotalSeconds:0} s waiting for the state lock {LockPath} (another libvirt-shim holds it; LockTimeoutSeconds sets the wait)",
-                    "if no guest is starting or stopping, a libvirt-shim process may hang: look for one with 'ps -C libvirt-shim -C qemu -f' and at the log");
+                    $"timed out after {lockTimeout.TotalSeconds:0} s waiting for the state lock {LockPath} (another libvirt-shim holds it; " +
+                        "LockTimeoutSeconds sets the wait)",
+                    "if no guest is starting or stopping, a libvirt-shim process may hang: look for one with 'ps -C libvirt-shim -C qemu -f' " +
+                        "and at the log");
             Thread.Sleep(pause);
             pause = Math.Min(pause * 2, 20);
         }
@@ -84,7 +86,8 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
             using SafeFileHandle handle = Interop.Files.OpenForRead(StatePath);
             long length = RandomAccess.GetLength(handle);
             if (length > StateCodec.MaxFileBytes)
-                return StateLoad.Invalid($"state file is {length} bytes, larger than any state libvirt-shim writes ({StateCodec.MaxFileBytes} at most)");
+                return StateLoad.Invalid($"state file is {length} bytes, " +
+                    $"larger than any state libvirt-shim writes ({StateCodec.MaxFileBytes} at most)");
             bytes = GC.AllocateUninitializedArray<byte>((int)length);
             int read = 0;
             while (read < bytes.Length)
