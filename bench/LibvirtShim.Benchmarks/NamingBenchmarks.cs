@@ -108,7 +108,7 @@ public class NamingBenchmarks
     public int ShimFreeNames()
     {
         RequireSetupThread();
-        List<string> names = FreeNames.Take(_session, _items, _holdAs, "bench");
+        List<string> names = FreeNames.Take(_session, _context.Links, _context.Settings, _context.Now, _items, _holdAs, "bench");
         foreach (string name in names) _session.State.Remove(name);
         return names.Count;
     }

@@ -14,7 +14,7 @@ catch (Exception e)
     // The last guard (a hook call has its own, which keeps reconnect's exit status 0): one line, never a stack trace.
     try
     {
-        Console.Error.WriteLine($"libvirt-shim: internal error ({e.GetType().Name}): {Printable.Escape(e.Message)}");
+        Console.Error.WriteLine("libvirt-shim: " + ShimFailure.LineFor(e));
     }
     catch (IOException)
     {

@@ -15,7 +15,7 @@ internal static class AdoptCommand
         if (network is not null && !context.Settings.Networks.ContainsKey(network))
             context.Log.Warning("adopt: network {Network} is not in this host's Networks setting", network);
         using ShimSession session = ShimSession.Open(context);
-        output.Write(AdoptDomain.Run(session, DomainXml.Parse(xml), options));
+        output.Write(AdoptDomain.Run(session, context.Settings, context.Links, context.Now, DomainXml.Parse(xml), options));
         return 0;
     }
 
@@ -24,7 +24,7 @@ internal static class AdoptCommand
         if (string.IsNullOrWhiteSpace(macs)) return null;
         var set = new HashSet<MacAddress>();
         foreach (string text in macs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            set.Add(MacAddress.TryParse(text, out MacAddress mac) ? mac : throw new ShimException($"--mac: '{text}' is not a MAC address"));
+            set.Add(MacAddress.TryParse(text, out MacAddress mac) ? mac : throw new ShimFailure($"--mac: '{text}' is not a MAC address"));
         return set;
     }
 }

@@ -1,10 +1,8 @@
 using LibvirtShim.Net;
 using System.Diagnostics;
 using LibvirtShim.Configuration;
-using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Logging;
-using LibvirtShim.Naming;
 using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Cli;
@@ -28,16 +26,9 @@ internal static class CliRun
         {
             return verb();
         }
-        catch (Exception e) when (e is ShimException or SettingsException or StateAccessException or StateLockTimeoutException
-                                      or DomainXmlException or NetlinkException or IOException or UnauthorizedAccessException
-                                      or LibvirtCallException)
-        {
-            error.WriteLine($"libvirt-shim: {Printable.Escape(ErrorAdvice.For(e))}");
-            return 1;
-        }
         catch (Exception e)
         {
-            error.WriteLine($"libvirt-shim: internal error ({e.GetType().Name}): {Printable.Escape(e.Message)}; this is a bug: please report it with this line and the log");
+            error.WriteLine("libvirt-shim: " + ShimFailure.LineFor(e, advise: true));
             return 1;
         }
     }

@@ -18,7 +18,7 @@ internal static class ExplainCommand
         {
             domain = DomainReader.Read(DomainXml.Parse(xml));
         }
-        catch (DomainXmlException e)
+        catch (ShimFailure e)
         {
             string name = NameOf(xml) ?? Path.GetFileNameWithoutExtension(file);
             var problem = new PreviewProblem($"domain '{name}': {e.Message}",
@@ -47,7 +47,7 @@ internal static class ExplainCommand
         {
             return Identity.Name(DomainReader.DomainElement(DomainXml.Parse(xml)));
         }
-        catch (DomainXmlException)
+        catch (ShimFailure)
         {
             return null;
         }

@@ -11,13 +11,13 @@ internal static class HotplugCommand
         string? uri, IReadOnlyList<string> settingOverrides, TextWriter output)
     {
         if ((source is null) == (network is null))
-            throw new ShimException($"domain '{domain}': give exactly one of --source LOWER-DEVICE or --network NAME");
+            throw new ShimFailure($"domain '{domain}': give exactly one of --source LOWER-DEVICE or --network NAME");
         if (!MacvtapModes.TryParse(mode, out MacvtapMode parsedMode))
-            throw new ShimException($"domain '{domain}': --mode '{mode}' is not a macvtap mode (bridge, vepa, private, passthru or source)");
+            throw new ShimFailure($"domain '{domain}': --mode '{mode}' is not a macvtap mode (bridge, vepa, private, passthru or source)");
         if (source is not null && InterfaceName.Problem(source) is { } problem)
-            throw new ShimException($"domain '{domain}': --source '{source}' {problem}");
+            throw new ShimFailure($"domain '{domain}': --source '{source}' {problem}");
         if (mtu is < 68 or > 65535)
-            throw new ShimException($"domain '{domain}': --mtu {mtu} is outside 68..65535");
+            throw new ShimFailure($"domain '{domain}': --mtu {mtu} is outside 68..65535");
         var request = new AttachRequest(source, network, parsedMode, ParseMac(domain, mac), mtu, live, config);
 
         using ShimContext context = CliRun.OpenContext(settingOverrides, "attach-interface", domain);
@@ -41,7 +41,7 @@ internal static class HotplugCommand
     private static MacAddress? ParseMac(string domain, string? mac) =>
         mac is null ? null
         : MacAddress.TryParse(mac.ToLowerInvariant(), out MacAddress parsed) && !parsed.IsMulticast ? parsed
-        : throw new ShimException($"domain '{domain}': --mac '{mac}' is not a unicast MAC address");
+        : throw new ShimFailure($"domain '{domain}': --mac '{mac}' is not a unicast MAC address");
 
     private static string Describe(GuestScope scope) => string.Join(" and ", GuestScopes.Sides(scope).Select(AttachInterface.SideName));
 }

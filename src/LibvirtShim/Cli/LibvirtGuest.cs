@@ -1,4 +1,5 @@
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Cli;
 
@@ -27,11 +28,11 @@ internal sealed class LibvirtGuest : IGuestDevices, IDisposable
         }
         catch (LibvirtCallException e)
         {
-            throw new ShimException($"domain '{name}': cannot connect to libvirt ({uri ?? "default URI"}): {e.Message}");
+            throw new ShimFailure($"domain '{name}': cannot connect to libvirt ({uri ?? "default URI"}): {e.Message}");
         }
         catch (DllNotFoundException)
         {
-            throw new ShimException($"domain '{name}': cannot load libvirt.so.0 (install libvirt0)");
+            throw new ShimFailure($"domain '{name}': cannot load libvirt.so.0 (install libvirt0)");
         }
         try
         {
@@ -40,13 +41,13 @@ internal sealed class LibvirtGuest : IGuestDevices, IDisposable
         catch (LibvirtCallException e)
         {
             connection.Dispose();
-            throw new ShimException($"domain '{name}': {e.Message}");
+            throw new ShimFailure($"domain '{name}': {e.Message}");
         }
     }
 
     public string Name { get; }
-    public bool IsActive => Interop.Libvirt.IsActive(_domain);
-    public bool IsPersistent => Interop.Libvirt.IsPersistent(_domain);
+    public bool IsActive => Ask(() => Interop.Libvirt.IsActive(_domain));
+    public bool IsPersistent => Ask(() => Interop.Libvirt.IsPersistent(_domain));
 
     public string Xml(GuestScope side) => Interop.Libvirt.XmlDescription(_domain, inactive: side == GuestScope.Config);
 
@@ -58,6 +59,19 @@ internal sealed class LibvirtGuest : IGuestDevices, IDisposable
 
     public void SetMetadata(string? element, GuestScope side) =>
         Interop.Libvirt.SetMetadata(_domain, element, Domain.ShimMetadata.Prefix, Domain.ShimMetadata.NamespaceUri, Affect(side));
+
+    /// <summary>A question asked outside any hot-plug step: libvirt's failure names the domain.</summary>
+    private bool Ask(Func<bool> question)
+    {
+        try
+        {
+            return question();
+        }
+        catch (LibvirtCallException e)
+        {
+            throw new ShimFailure($"domain '{Name}': {e.Message}");
+        }
+    }
 
     private static Interop.Libvirt.Affect Affect(GuestScope scope) => (Interop.Libvirt.Affect)(uint)scope;
 

@@ -23,7 +23,7 @@ internal static class ReplayCommand
             var stdout = new StringWriter();
             var stderr = new StringWriter();
             var watch = Stopwatch.StartNew();
-            byte[] xml = DomainXml.ReadFile(step.XmlPath);
+            byte[] xml = DomainXml.ReadNamedFile(step.XmlPath);
             int exit = runner.Run(step.Call, new MemoryStream(xml, writable: false), stdout, stderr);
             watch.Stop();
             if (exit != 0) failures++;
@@ -42,7 +42,7 @@ internal static class ReplayCommand
         {
             uuid = DomainReader.ReadLenient(DomainXml.Parse(xml)).Uuid;
         }
-        catch (DomainXmlException)
+        catch (ShimFailure)
         {
             return;
         }
@@ -60,9 +60,8 @@ internal static class ReplayCommand
     /// <summary>The domain's records by what holds them, e.g. "created 82 (mvtap0 ... mvtap81)", read under the lock.</summary>
     private static string NamesHeld(Configuration.ShimSettings settings, Guid uuid)
     {
-        var store = new Naming.StateStore(settings.StateDir, TimeSpan.FromSeconds(settings.LockTimeoutSeconds));
         if (!Directory.Exists(settings.StateDir)) return "none";
-        using Naming.StateLease lease = store.Lock();
+        using Naming.StateLease lease = ShimContext.StoreFor(settings).Lock();
         var records = lease.Load(new Naming.NameScheme(settings.NamePrefix, settings.Capacity)).State?.OfDomain(uuid) ?? [];
         if (records.Count == 0) return "none";
         return string.Join("; ", records.GroupBy(r => r.Holding).Select(g =>

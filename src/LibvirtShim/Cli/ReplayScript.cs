@@ -1,4 +1,5 @@
 using LibvirtShim.Hook;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Cli;
 
@@ -11,8 +12,17 @@ internal sealed record ReplayStep(HookCall Call, string XmlPath);
 /// </summary>
 internal static class ReplayScript
 {
-    public static List<ReplayStep> Load(string path) =>
-        Directory.Exists(path) ? FromRecording(path) : FromFile(path);
+    public static List<ReplayStep> Load(string path)
+    {
+        try
+        {
+            return Directory.Exists(path) ? FromRecording(path) : FromFile(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw ShimFailure.OfFile(e);
+        }
+    }
 
     private static List<ReplayStep> FromFile(string path)
     {
@@ -26,7 +36,7 @@ internal static class ReplayScript
             if (line.Length == 0) continue;
             string[] words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (words.Length != 5)
-                throw new IOException($"{path}:{number}: expected DOMAIN OP SUBOP EXTRA XMLFILE, found {words.Length} words");
+                throw ShimFailure.OfHost($"{path}:{number}: expected DOMAIN OP SUBOP EXTRA XMLFILE, found {words.Length} words");
             steps.Add(new ReplayStep(new HookCall(words[0], words[1], words[2], words[3]), Path.Combine(directory, words[4])));
         }
         return steps;
@@ -39,7 +49,7 @@ internal static class ReplayScript
         {
             string[] argv = File.ReadAllText(argvPath).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (HookCall.Parse(argv.Skip(1).ToList()) is not { } call)
-                throw new IOException($"{argvPath}: not a hook command line");
+                throw ShimFailure.OfHost($"{argvPath}: not a hook command line");
             steps.Add(new ReplayStep(call, Path.ChangeExtension(argvPath, ".xml")));
         }
         return steps;

@@ -45,10 +45,10 @@ internal static class SettingShapes
         {
             string where = Origin(root, section.Key, file);
             if (!Declared.TryGetValue(section.Key, out SettingShape shape))
-                throw new SettingsException($"unknown setting '{section.Key}' in {where}; the settings are {string.Join(", ", Declared.Keys)}");
+                throw SettingsLoader.Invalid($"unknown setting '{section.Key}' in {where}; the settings are {string.Join(", ", Declared.Keys)}");
             string name = Declared.Keys.First(k => string.Equals(k, section.Key, StringComparison.OrdinalIgnoreCase));
             if (Problem(section, shape) is { } problem)
-                throw new SettingsException($"setting {name}{Shown(section)} in {where} {problem}");
+                throw SettingsLoader.Invalid($"setting {name}{Shown(section)} in {where} {problem}");
         }
     }
 

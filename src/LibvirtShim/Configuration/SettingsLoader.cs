@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Win32.SafeHandles;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Configuration;
 
@@ -18,6 +19,11 @@ internal static class SettingsLoader
 
     public static ShimSettings Load(IReadOnlyList<string>? commandLine = null) => Load(ChosenFile, commandLine);
 
+    /// <summary>A setting, or the settings file, that the hook cannot use.</summary>
+    public static ShimFailure Invalid(string message) => ShimFailure.OfHost(message,
+        $"fix it in {ChosenFile} (or the LIBVIRT_SHIM_* variable or '-- --Name=value' override that sets it); " +
+            "'libvirt-shim doctor' checks every setting");
+
     public static ShimSettings Load(string file, IReadOnlyList<string>? commandLine)
     {
         IConfigurationRoot root;
@@ -32,7 +38,7 @@ internal static class SettingsLoader
         }
         catch (Exception e) when (e is InvalidDataException or FormatException or System.Text.Json.JsonException or IOException)
         {
-            throw new SettingsException($"settings file {file}: {FirstLine(e.Message)}");
+            throw Invalid($"settings file {file}: {FirstLine(e.Message)}");
         }
 
         SettingShapes.Check(root, file);
@@ -43,7 +49,7 @@ internal static class SettingsLoader
         }
         catch (InvalidOperationException e)
         {
-            throw new SettingsException($"settings ({file}, {EnvironmentPrefix}*): {FirstLine(e.Message)}");
+            throw Invalid($"settings ({file}, {EnvironmentPrefix}*): {FirstLine(e.Message)}");
         }
         SettingsValidator.Validate(settings);
         return settings;
@@ -75,4 +81,3 @@ internal static class SettingsLoader
     private static string FirstLine(string text) => text.Split('\n')[0].Trim();
 }
 
-internal sealed class SettingsException(string message) : Exception(message);

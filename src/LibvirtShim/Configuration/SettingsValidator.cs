@@ -55,5 +55,5 @@ internal static class SettingsValidator
     }
 
     private static void Fail(string setting, object? value, string problem) =>
-        throw new SettingsException($"setting {setting}='{value}' {problem}");
+        throw SettingsLoader.Invalid($"setting {setting}='{value}' {problem}");
 }

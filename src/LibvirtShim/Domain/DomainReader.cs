@@ -30,7 +30,7 @@ internal static class DomainReader
         XElement? root = document.Root;
         if (root?.Name == "domstatus") root = root.Element("domain");
         if (root is null || root.Name != "domain")
-            throw new DomainXmlException($"expected a <domain> document, found <{document.Root?.Name.LocalName}>");
+            throw DomainXml.Invalid($"expected a <domain> document, found <{document.Root?.Name.LocalName}>");
         return root;
     }
 
@@ -50,14 +50,14 @@ internal static class DomainReader
             {
                 OwnedNic nic = ReadOwnedNic(link, byMac);
                 if (macs.Contains(nic.Mac))
-                    throw new DomainXmlException($"NIC {nic.Mac}: the metadata hands this MAC to libvirt-shim twice");
+                    throw DomainXml.Invalid($"NIC {nic.Mac}: the metadata hands this MAC to libvirt-shim twice");
                 if (names.Contains(nic.Name))
-                    throw new DomainXmlException($"NIC {nic.Mac} ({nic.Name}): another NIC of this domain has the same target dev");
+                    throw DomainXml.Invalid($"NIC {nic.Mac} ({nic.Name}): another NIC of this domain has the same target dev");
                 nics.Add(nic);
                 macs.Add(nic.Mac);
                 names.Add(nic.Name);
             }
-            catch (DomainXmlException) when (skipBroken)
+            catch (ShimFailure) when (skipBroken)
             {
             }
         }
@@ -68,28 +68,28 @@ internal static class DomainReader
     {
         string macText = (string?)link.Attribute("mac") ?? "";
         if (!MacAddress.TryParse(macText, out MacAddress mac))
-            throw new DomainXmlException($"<shim:link mac='{Shorten(macText)}'>: not a MAC address");
+            throw DomainXml.Invalid($"<shim:link mac='{Shorten(macText)}'>: not a MAC address");
         string? source = (string?)link.Attribute("source");
         string? network = (string?)link.Attribute("network");
         string? modeText = (string?)link.Attribute("mode");
         if (!MacvtapModes.TryParse(modeText, out MacvtapMode mode))
-            throw new DomainXmlException($"NIC {mac}: unknown macvtap mode '{Shorten(modeText)}' (bridge, vepa, private, passthru or source)");
+            throw DomainXml.Invalid($"NIC {mac}: unknown macvtap mode '{Shorten(modeText)}' (bridge, vepa, private, passthru or source)");
         if ((source is null) == (network is null))
-            throw new DomainXmlException($"NIC {mac}: <shim:link> needs exactly one of source='LOWER-DEVICE' or network='NAME'");
+            throw DomainXml.Invalid($"NIC {mac}: <shim:link> needs exactly one of source='LOWER-DEVICE' or network='NAME'");
         if (source is not null && InterfaceName.Problem(source) is { } sourceProblem)
-            throw new DomainXmlException($"NIC {mac}: lower device name '{Shorten(source)}' {sourceProblem}");
+            throw DomainXml.Invalid($"NIC {mac}: lower device name '{Shorten(source)}' {sourceProblem}");
         if (network is not null && network.Length == 0)
-            throw new DomainXmlException($"NIC {mac}: network name is empty");
+            throw DomainXml.Invalid($"NIC {mac}: network name is empty");
 
         XElement nic = SingleInterfaceWithMac(interfaces, mac);
         XElement? target = nic.Element("target");
         if ((string?)nic.Attribute("type") != "ethernet" || (string?)target?.Attribute("managed") != "no")
-            throw new DomainXmlException(
+            throw DomainXml.Invalid(
                 $"NIC {mac} is handed to libvirt-shim but is not <interface type='ethernet'> with <target dev='NAME' managed='no'/> " +
                     "(libvirt-shim adopt converts it)");
         string name = (string?)target.Attribute("dev") ?? "";
         if (InterfaceName.Problem(name) is { } nameProblem)
-            throw new DomainXmlException($"NIC {mac}: target dev '{Shorten(name)}' {nameProblem}");
+            throw DomainXml.Invalid($"NIC {mac}: target dev '{Shorten(name)}' {nameProblem}");
         return new OwnedNic(mac, name, source, network, mode, ReadMtu(link, $"NIC {mac} ({name})"), ReadAllMulticast(link, $"NIC {mac} ({name})"));
     }
 
@@ -98,7 +98,7 @@ internal static class DomainReader
     {
         if (link.Attribute("mtu") is not { } attribute) return 0;
         if (ShimMetadata.TryParseMtu(attribute.Value, out uint mtu)) return mtu;
-        throw new DomainXmlException($"{nic}: mtu='{Shorten(attribute.Value)}' is not an MTU ({ShimMetadata.MtuRange})");
+        throw DomainXml.Invalid($"{nic}: mtu='{Shorten(attribute.Value)}' is not an MTU ({ShimMetadata.MtuRange})");
     }
 
     /// <summary>allmulticast: on unless 'off' (or 'no', libvirt's other spelling of a boolean).</summary>
@@ -106,15 +106,15 @@ internal static class DomainReader
     {
         null or "on" or "yes" => true,
         "off" or "no" => false,
-        string other => throw new DomainXmlException($"{nic}: allmulticast='{Shorten(other)}' is neither on nor off (nor yes, no)"),
+        string other => throw DomainXml.Invalid($"{nic}: allmulticast='{Shorten(other)}' is neither on nor off (nor yes, no)"),
     };
 
     private static XElement SingleInterfaceWithMac(Dictionary<MacAddress, (XElement First, bool Twice)> interfaces, MacAddress mac)
     {
         if (!interfaces.TryGetValue(mac, out var found))
-            throw new DomainXmlException($"NIC {mac}: the metadata names this MAC but no <interface> has it");
+            throw DomainXml.Invalid($"NIC {mac}: the metadata names this MAC but no <interface> has it");
         if (found.Twice)
-            throw new DomainXmlException($"NIC {mac}: two <interface> elements have this MAC");
+            throw DomainXml.Invalid($"NIC {mac}: two <interface> elements have this MAC");
         return found.First;
     }
 

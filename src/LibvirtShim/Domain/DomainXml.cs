@@ -1,5 +1,6 @@
 using System.Xml;
 using System.Xml.Linq;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Domain;
 
@@ -11,10 +12,14 @@ internal static class DomainXml
     /// <summary>libvirt's XML is a dozen levels deep; LINQ to XML takes time quadratic in the depth (200000 levels: minutes).</summary>
     public const int MaxDepth = 256;
 
+    /// <summary>A domain XML that cannot be read, or that the hook refuses.</summary>
+    public static ShimFailure Invalid(string message) =>
+        ShimFailure.OfHost(message, "check the domain XML ('virsh dumpxml DOMAIN' shows what libvirt has)");
+
     public static XDocument Parse(ReadOnlySpan<byte> utf8)
     {
-        if (utf8.IsEmpty) throw new DomainXmlException("domain XML is empty");
-        if (utf8.Length > MaxBytes) throw new DomainXmlException($"domain XML is larger than {MaxBytes} bytes");
+        if (utf8.IsEmpty) throw Invalid("domain XML is empty");
+        if (utf8.Length > MaxBytes) throw Invalid($"domain XML is larger than {MaxBytes} bytes");
         var settings = new XmlReaderSettings
         {
             DtdProcessing = DtdProcessing.Prohibit,
@@ -33,11 +38,11 @@ internal static class DomainXml
         }
         catch (XmlException e)
         {
-            throw new DomainXmlException(NotWellFormed(e, utf8));
+            throw Invalid(NotWellFormed(e, utf8));
         }
         catch (System.Text.DecoderFallbackException)
         {
-            throw new DomainXmlException("domain XML is not valid UTF-8");
+            throw Invalid("domain XML is not valid UTF-8");
         }
     }
 
@@ -47,7 +52,7 @@ internal static class DomainXml
         using XmlReader reader = Reader(bytes, settings);
         while (reader.Read())
         {
-            if (reader.Depth > MaxDepth) throw new DomainXmlException($"domain XML nests elements more than {MaxDepth} deep");
+            if (reader.Depth > MaxDepth) throw Invalid($"domain XML nests elements more than {MaxDepth} deep");
         }
     }
 
@@ -73,25 +78,38 @@ internal static class DomainXml
             while ((n = input.Read(chunk)) > 0)
             {
                 if (buffer.Length + n > MaxBytes)
-                    throw new DomainXmlException($"domain XML is larger than {MaxBytes} bytes");
+                    throw Invalid($"domain XML is larger than {MaxBytes} bytes");
                 buffer.Write(chunk, 0, n);
             }
         }
         catch (IOException e)
         {
-            throw new DomainXmlException($"cannot read the domain XML from {from}: {e.Message}");
+            throw Invalid($"cannot read the domain XML from {from}: {e.Message}");
         }
         return buffer.ToArray();
     }
 
     /// <summary>A domain XML given to a command: a file, or "-" for stdin, read with the same bound as the hook's own input.</summary>
-    public static byte[] ReadInput(string file, Stream stdin) => file == "-" ? ReadBounded(stdin) : ReadFile(file);
+    public static byte[] ReadInput(string file, Stream stdin) => file == "-" ? ReadBounded(stdin) : ReadNamedFile(file);
+
+    /// <summary>A domain XML file the user named: failing to read it is a failure naming the file.</summary>
+    public static byte[] ReadNamedFile(string path)
+    {
+        try
+        {
+            return ReadFile(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw ShimFailure.OfFile(e);
+        }
+    }
 
     /// <summary>A domain XML file (a definition, a status file, a command's input): a regular file within the bound, or an exception.</summary>
     public static byte[] ReadFile(string path)
     {
         using Microsoft.Win32.SafeHandles.SafeFileHandle handle = Interop.Files.OpenRegularForRead(path);
-        if (RandomAccess.GetLength(handle) > MaxBytes) throw new DomainXmlException($"domain XML is larger than {MaxBytes} bytes");
+        if (RandomAccess.GetLength(handle) > MaxBytes) throw Invalid($"domain XML is larger than {MaxBytes} bytes");
         using var file = new FileStream(handle, FileAccess.Read, bufferSize: 0);
         return ReadBounded(file, path);
     }
@@ -110,4 +128,3 @@ internal static class DomainXml
     }
 }
 
-internal sealed class DomainXmlException(string message) : Exception(message);

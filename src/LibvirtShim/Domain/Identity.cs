@@ -8,16 +8,16 @@ internal static class Identity
     public static string Name(XElement domain)
     {
         string name = ((string?)domain.Element("name"))?.Trim() ?? "";
-        if (name.Length == 0) throw new DomainXmlException("domain XML has no <name>");
+        if (name.Length == 0) throw DomainXml.Invalid("domain XML has no <name>");
         return name;
     }
 
     public static Guid Uuid(XElement domain)
     {
         string? text = ((string?)domain.Element("uuid"))?.Trim();
-        if (string.IsNullOrEmpty(text)) throw new DomainXmlException("domain XML has no <uuid>");
+        if (string.IsNullOrEmpty(text)) throw DomainXml.Invalid("domain XML has no <uuid>");
         if (!Guid.TryParse(text, out Guid uuid) || uuid == Guid.Empty)
-            throw new DomainXmlException($"domain <uuid> '{DomainReader.Shorten(text)}' is not a UUID");
+            throw DomainXml.Invalid($"domain <uuid> '{DomainReader.Shorten(text)}' is not a UUID");
         return uuid;
     }
 }

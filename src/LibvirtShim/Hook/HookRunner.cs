@@ -26,7 +26,7 @@ internal sealed class HookRunner(HookHost host)
         }
         catch (Exception e)
         {
-            Report(stderr, FailureMessage.For(e, call.Domain));
+            Report(stderr, ShimFailure.LineFor(e, call.Domain));
             return operation?.ExitStatusOnFailure ?? 0;
         }
     }
@@ -49,13 +49,13 @@ internal sealed class HookRunner(HookHost host)
             document = DomainXml.Parse(xml);
             domain = DomainReader.Read(document);
         }
-        catch (DomainXmlException e) when (!operation.FailsTheGuest)
+        catch (ShimFailure e) when (!operation.FailsTheGuest)
         {
-            Report(stderr, $"domain '{call.Domain}': {e.Message}; continuing without it");
+            Report(stderr, ShimFailure.LineFor(e, call.Domain) + "; continuing without it");
         }
-        catch (DomainXmlException e)
+        catch (ShimFailure e)
         {
-            Report(stderr, $"domain '{call.Domain}': {e.Message}");
+            Report(stderr, ShimFailure.LineFor(e, call.Domain));
             return 1;
         }
         if (domain is not null && !operation.HasWork(domain)) return 0;
@@ -68,14 +68,19 @@ internal sealed class HookRunner(HookHost host)
             log = host.CreateLog(settings);
             callLog = CallLog.For(log, call.Operation, domain?.Name ?? call.Domain, domain?.Uuid, watch);
             using var context = new ShimContext(settings, host.OpenLinks, callLog, host.Clock);
-            string summary = operation.Execute(context, call, domain, document, stdout);
+            string summary = operation switch
+            {
+                GuestOperation guest when domain is not null && document is not null => guest.Execute(context, domain, document, stdout),
+                BookkeepingOperation bookkeeping => bookkeeping.Execute(context, call, domain),
+                _ => throw new UnreachableException($"{call.Operation} ran without the domain XML it cannot do without"),
+            };
             callLog.Information("{Summary}", summary + operation.Circumstance(call));
             return 0;
         }
         catch (Exception e)
         {
-            string message = FailureMessage.For(e, call.Domain);
-            callLog?.Error(e is ShimException or DomainXmlException ? null : e, "failed: {Message}", message + operation.Circumstance(call));
+            string message = ShimFailure.LineFor(e, call.Domain);
+            callLog?.Error(ShimFailure.IsBug(e) ? e : null, "failed: {Message}", message + operation.Circumstance(call));
             Report(stderr, message);
             return operation.ExitStatusOnFailure;
         }
@@ -98,12 +103,12 @@ internal sealed class HookRunner(HookHost host)
         }
     }
 
-    /// <summary>The line virsh shows; argv's domain name and the XML's values escaped.</summary>
-    private static void Report(TextWriter stderr, string message)
+    /// <summary>The line virsh shows, escaped by <see cref="ShimFailure.LineFor"/>.</summary>
+    private static void Report(TextWriter stderr, string line)
     {
         try
         {
-            stderr.WriteLine("libvirt-shim: " + Printable.Escape(message));
+            stderr.WriteLine("libvirt-shim: " + line);
         }
         catch (IOException)
         {

@@ -1,7 +1,9 @@
 using System.Xml.Linq;
+using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
+using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -14,31 +16,30 @@ internal sealed record AdoptOptions(IReadOnlySet<MacAddress>? Macs, string? Netw
 /// </summary>
 internal static class AdoptDomain
 {
-    public static string Run(ShimSession session, XDocument document, AdoptOptions options)
+    public static string Run(ShimSession session, ShimSettings settings, LinkTable links, long now, XDocument document, AdoptOptions options)
     {
-        ShimContext context = session.Context;
         XElement domain = DomainReader.DomainElement(document);
         string name = Identity.Name(domain);
         var nics = DirectNicConversion.Find(domain)
             .Where(n => options.Macs is null || n.Mac is { } mac && options.Macs.Contains(mac)).ToList();
         foreach (MacAddress wanted in options.Macs ?? new HashSet<MacAddress>())
         {
-            if (nics.All(n => n.Mac != wanted)) throw new ShimException($"domain '{name}': no direct NIC has MAC {wanted}");
+            if (nics.All(n => n.Mac != wanted)) throw new ShimFailure($"domain '{name}': no direct NIC has MAC {wanted}");
         }
         foreach (DirectNic nic in nics)
         {
             if (DirectNicConversion.Problem(nic) is { } problem)
-                throw new ShimException($"domain '{name}': NIC {nic.Mac?.ToString() ?? "without a MAC"} {problem}");
-            if (options.Network is null) LowerDevices.CheckAllowed(context.Settings, nic.SourceDevice!,
+                throw new ShimFailure($"domain '{name}': NIC {nic.Mac?.ToString() ?? "without a MAC"} {problem}");
+            if (options.Network is null) LowerDevices.CheckAllowed(settings, nic.SourceDevice!,
                 $"domain '{name}': NIC {nic.Mac}: lower device '{nic.SourceDevice}'");
         }
         if (nics.Count == 0) return new DomainRewriter(document).Write();
 
         nics = nics.Select(DirectNicConversion.EnsureMac).ToList();
         Guid uuid = DirectNicConversion.EnsureUuid(domain);
-        long holdUntil = context.Now + context.Settings.ReservationSeconds;
+        long holdUntil = now + settings.ReservationSeconds;
         HoldOwnedNames(session, DomainReader.Read(document), holdUntil);
-        List<string> names = FreeNames.Take(session, nics,
+        List<string> names = FreeNames.Take(session, links, settings, now, nics,
             (nic, n) => Held(nic, n, uuid, name, options, holdUntil), $"domain '{name}': NIC {nics[0].Mac}");
         for (int i = 0; i < nics.Count; i++)
             DirectNicConversion.Convert(domain, nics[i], names[i], options.Network is null ? nics[i].SourceDevice : null, options.Network);
@@ -50,11 +51,11 @@ internal static class AdoptDomain
     /// <summary>Names the definition already hands to the hook are held too, so none is handed out twice.</summary>
     private static void HoldOwnedNames(ShimSession session, DomainDescription domain, long holdUntil)
     {
-        foreach (OwnedNic nic in domain.OwnedNics.Where(n => session.Context.Scheme.IsManaged(n.Name)))
+        foreach (OwnedNic nic in domain.OwnedNics.Where(n => session.State.Scheme.IsManaged(n.Name)))
         {
             NameRecord? held = session.State.Find(nic.Name);
             if (held is not null && held.Domain != domain.Uuid)
-                throw new ShimException($"{Describe.Nic(domain, nic)}: name is held by {Describe.Holder(held)}; give this NIC another target dev");
+                throw new ShimFailure($"{Describe.Nic(domain, nic)}: name is held by {Describe.Holder(held)}; give this NIC another target dev");
             if (held is null)
                 session.State.Put(new NameRecord(nic.Name, Holding.Defined, domain.Uuid, domain.Name, nic.Mac, nic.Source ?? "", nic.Mode,
                     ExpiresAt: holdUntil));

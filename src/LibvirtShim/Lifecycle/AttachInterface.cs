@@ -27,7 +27,7 @@ internal static class AttachInterface
         DomainDescription domain = sides[0].Domain;
         MacAddress mac = request.Mac ?? FreshMac(sides.Select(s => s.Xml));
         if (sides.FirstOrDefault(s => HotplugXml.FindInterface(s.Xml, mac) is not null) is { Xml: not null } clash)
-            throw new ShimException($"{Describe.Domain(domain)}: NIC {mac}: the {SideName(clash.Side)} already has a NIC with this MAC");
+            throw new ShimFailure($"{Describe.Domain(domain)}: NIC {mac}: the {SideName(clash.Side)} already has a NIC with this MAC");
 
         OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0));
         (nic, int? ifindex) = CreateLink(context, domain, nic, scope);
@@ -48,7 +48,7 @@ internal static class AttachInterface
                 undo.Push(($"restore the {SideName(side)}'s metadata", () => guest.SetMetadata(before, side)));
             }
         }
-        catch (ShimException)
+        catch (ShimFailure)
         {
             Undo(context, domain, nic, undo);
             throw;
@@ -66,7 +66,7 @@ internal static class AttachInterface
         using ShimSession session = ShimSession.Open(context);
         Holding holding = scope.HasFlag(GuestScope.Config) ? Holding.Defined : Holding.Reserved;
         long expires = context.Now + context.Settings.ReservationSeconds;
-        string name = FreeNames.Take(session, [nic],
+        string name = FreeNames.Take(session, context.Links, context.Settings, context.Now, [nic],
             (n, name) => new NameRecord(name, holding, domain.Uuid, domain.Name, n.Mac, n.Source ?? "", n.Mode, ExpiresAt: expires),
             $"{Describe.Domain(domain)}: NIC {nic.Mac}")[0];
         nic = nic with { Name = name };
@@ -76,7 +76,8 @@ internal static class AttachInterface
             session.Commit();
             return (nic, null);
         }
-        PrepareLinks.Run(session, domain with { OwnedNics = [nic], LibvirtMacvtaps = [] });
+        PrepareLinks.Run(session, context.Settings, context.Links, context.Marker, context.Log, context.Now,
+            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] });
         return (nic, session.State.Find(name)?.Ifindex);
     }
 
@@ -88,7 +89,7 @@ internal static class AttachInterface
             {
                 step.Step();
             }
-            catch (Exception e) when (e is LibvirtCallException or ShimException or NetlinkException or IOException)
+            catch (Exception e) when (e is LibvirtCallException or ShimFailure)
             {
                 context.Log.Error("{Nic}: undoing the hot-plug: could not {What}: {Error}", Describe.Nic(domain, nic), step.What, e.Message);
             }
@@ -102,8 +103,8 @@ internal static class AttachInterface
         if (ifindex is { } index && context.Links.Find([nic.Name])[0] is { } link
             && link.Index == index && context.Marker.IsOwnedBy(link, domain.Uuid))
         {
-            if (DomainLinkDeletion.Delete(context, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
-                throw new ShimException($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {index}): {error.Describe()}");
+            if (DomainLinkDeletion.Delete(context.Links, context.Marker, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
+                throw new ShimFailure($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {index}): {error.Describe()}");
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid) session.State.Remove(nic.Name);
         session.Commit();

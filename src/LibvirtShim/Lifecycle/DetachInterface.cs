@@ -34,13 +34,13 @@ internal static class DetachInterface
             OwnedNic? owned = description.OwnedNics.FirstOrDefault(n => n.Mac == mac);
             if (HotplugXml.FindInterface(xml, mac) is null) continue;
             if (owned is null)
-                throw new ShimException($"{Describe.Domain(domain)}: NIC {mac} is not libvirt-shim's " +
+                throw new ShimFailure($"{Describe.Domain(domain)}: NIC {mac} is not libvirt-shim's " +
                     $"(no <shim:link> names it in the {AttachInterface.SideName(side)}); use virsh detach-interface");
             plugged |= side;
             nic ??= owned;
         }
         nic ??= Leftover(context, domain, mac)
-            ?? throw new ShimException($"{Describe.Domain(domain)}: no NIC has MAC {mac}");
+            ?? throw new ShimFailure($"{Describe.Domain(domain)}: no NIC has MAC {mac}");
 
         if ((plugged & scope).HasFlag(GuestScope.Live))
         {
@@ -81,7 +81,7 @@ internal static class DetachInterface
         {
             if (GuestScopes.Step(domain, nic, "cannot read the running guest's XML", () => IsListed(guest, nic.Mac)) is false) return;
             if (clock.Elapsed >= wait)
-                throw new ShimException($"{Describe.Nic(domain, nic)}: the guest has not let the NIC go after {wait.TotalSeconds:0} s " +
+                throw new ShimFailure($"{Describe.Nic(domain, nic)}: the guest has not let the NIC go after {wait.TotalSeconds:0} s " +
                     "(libvirt still lists it); " +
                     "its link, name and metadata are kept: run detach-interface again once the guest has released it");
             Thread.Sleep(PollInterval);
@@ -106,8 +106,8 @@ internal static class DetachInterface
             if (!context.Marker.IsOwnedBy(link, domain.Uuid))
                 context.Log.Warning("{Nic}: the link on the name is not this domain's (ifindex {Index}); left alone",
                     Describe.Nic(domain, nic), link.Index);
-            else if (DomainLinkDeletion.Delete(context, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
-                throw new ShimException($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {link.Index}): {error.Describe()}");
+            else if (DomainLinkDeletion.Delete(context.Links, context.Marker, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
+                throw new ShimFailure($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {link.Index}): {error.Describe()}");
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid)
         {

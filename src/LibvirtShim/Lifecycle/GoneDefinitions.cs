@@ -2,6 +2,7 @@ using System.Globalization;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -96,7 +97,7 @@ internal static class GoneDefinitions
             {
                 definition = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(file.FullName)));
             }
-            catch (Exception e) when (e is DomainXmlException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is ShimFailure or IOException or UnauthorizedAccessException)
             {
                 return _ => true;
             }

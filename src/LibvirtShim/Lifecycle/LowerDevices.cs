@@ -1,5 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -12,27 +14,52 @@ internal static class LowerDevices
     public static string Map(ShimSettings settings, string device) =>
         settings.Uplinks.TryGetValue(device, out string? local) ? local : device;
 
-    public static string Resolve(ShimSettings settings, DomainDescription domain, OwnedNic nic)
+    /// <summary>The NIC's lower device, or (false) the line that says why it has none on this host.</summary>
+    public static bool TryResolve(ShimSettings settings, DomainDescription domain, OwnedNic nic,
+        [NotNullWhen(true)] out string? lower, [NotNullWhen(false)] out string? problem)
     {
-        string lower;
         if (nic.Network is { } network)
         {
-            if (!settings.Networks.TryGetValue(network, out string? device))
-                throw new ShimException($"{Describe.Nic(domain, nic)}: " +
-                    $"network '{DomainReader.Shorten(network)}' is not in this host's Networks setting");
-            lower = device;
+            if (!settings.Networks.TryGetValue(network, out lower))
+            {
+                problem = $"{Describe.Nic(domain, nic)}: network '{DomainReader.Shorten(network)}' is not in this host's Networks setting";
+                return false;
+            }
         }
         else
         {
             lower = Map(settings, nic.Source!);
         }
-        CheckAllowed(settings, lower, $"{Describe.Nic(domain, nic)}: lower device '{lower}'");
-        return lower;
+        problem = NotAllowed(settings, lower, $"{Describe.Nic(domain, nic)}: lower device '{lower}'");
+        return problem is null;
     }
+
+    /// <summary>Each owned NIC's lower device, or why it has none, in the order of <see cref="DomainDescription.OwnedNics"/>.</summary>
+    public static ResolvedLower[] ResolveAll(ShimSettings settings, DomainDescription domain)
+    {
+        var lowers = new ResolvedLower[domain.OwnedNics.Count];
+        for (int i = 0; i < lowers.Length; i++)
+        {
+            lowers[i] = TryResolve(settings, domain, domain.OwnedNics[i], out string? lower, out string? problem)
+                ? new ResolvedLower(lower, null) : new ResolvedLower(null, problem);
+        }
+        return lowers;
+    }
+
+    /// <summary>The NIC's lower device; a failure when it has none.</summary>
+    public static string Resolve(ShimSettings settings, DomainDescription domain, OwnedNic nic) =>
+        TryResolve(settings, domain, nic, out string? lower, out string? problem) ? lower : throw new ShimFailure(problem);
 
     public static void CheckAllowed(ShimSettings settings, string lower, string subject)
     {
-        if (settings.AllowedLowerDevices.Length > 0 && !settings.AllowedLowerDevices.Contains(lower, StringComparer.Ordinal))
-            throw new ShimException($"{subject} is not in AllowedLowerDevices ({string.Join(", ", settings.AllowedLowerDevices)})");
+        if (NotAllowed(settings, lower, subject) is { } problem) throw new ShimFailure(problem);
     }
+
+    private static string? NotAllowed(ShimSettings settings, string lower, string subject) =>
+        settings.AllowedLowerDevices.Length > 0 && !settings.AllowedLowerDevices.Contains(lower, StringComparer.Ordinal)
+            ? $"{subject} is not in AllowedLowerDevices ({string.Join(", ", settings.AllowedLowerDevices)})"
+            : null;
 }
+
+/// <summary>An owned NIC's lower device on this host (<see cref="Device"/>), or the line saying why it has none (<see cref="Problem"/>).</summary>
+internal readonly record struct ResolvedLower(string? Device, string? Problem);

@@ -1,6 +1,9 @@
+using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
+using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using Serilog;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -16,26 +19,25 @@ internal static class PrepareLinks
     /// written once, after the links exist: a crash before that leaves links carrying the domain's marks and no
     /// record of them, which the domain's release (its XML declares the NICs) and seeding find by those marks.
     /// </summary>
-    public static int Run(ShimSession session, DomainDescription domain)
+    public static int Run(ShimSession session, ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, DomainDescription domain)
     {
-        ShimContext context = session.Context;
-        PreparePlan plan = PreparePlanner.Plan(context, session.State, domain);
-        if (plan.Failure is { } failure) throw new ShimException(failure.Message);
+        PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.State, domain, now);
+        if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
 
         foreach (NameRecord stale in plan.StaleRecords)
         {
-            context.Log.Information("Name {Name}: dropping stale record of {Holder}", stale.Name, Describe.Holder(stale));
+            log.Information("Name {Name}: dropping stale record of {Holder}", stale.Name, Describe.Holder(stale));
             session.State.Remove(stale.Name);
         }
-        DeleteReplaced(context, domain, plan);
+        DeleteReplaced(links, domain, plan);
 
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
         try
         {
-            IReadOnlyList<LinkOutcome> outcomes = context.Links.CreateMacvtaps(toCreate.Select(n => Request(context.Marker, domain, n)).ToList());
+            IReadOnlyList<LinkOutcome> outcomes = links.CreateMacvtaps(toCreate.Select(n => Request(marker, domain, n)).ToList());
             int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
             if (failed >= 0)
-                throw new ShimException($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: " +
+                throw new ShimFailure($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: " +
                     $"{outcomes[failed].Error!.Value.Describe()}");
             foreach (NicPlan nic in plan.Nics.Where(n => n.Action == LinkAction.Keep))
                 session.State.Put(Record(domain, nic, nic.Existing!.Value.Index, session.State));
@@ -45,18 +47,18 @@ internal static class PrepareLinks
         }
         catch
         {
-            DeleteDomainLinks(context, domain);
+            DeleteDomainLinks(links, marker, log, domain);
             throw;
         }
         return toCreate.Count;
     }
 
-    private static void DeleteReplaced(ShimContext context, DomainDescription domain, PreparePlan plan)
+    private static void DeleteReplaced(LinkTable links, DomainDescription domain, PreparePlan plan)
     {
         var replaced = plan.Nics.Where(n => n.Action == LinkAction.Replace).Select(n => n.Existing!.Value.Index).ToList();
         if (replaced.Count == 0) return;
-        if (context.Links.Delete(replaced).FirstOrDefault(e => e is not null) is { } error)
-            throw new ShimException($"{Describe.Domain(domain)}: cannot replace its earlier macvtap: {error.Describe()}");
+        if (links.Delete(replaced).FirstOrDefault(e => e is not null) is { } error)
+            throw new ShimFailure($"{Describe.Domain(domain)}: cannot replace its earlier macvtap: {error.Describe()}");
     }
 
     private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state)
@@ -76,19 +78,19 @@ internal static class PrepareLinks
     /// deletion of its group when it holds several. Its start is failing, so links kept from an earlier prepare go too; the state on disk
     /// was not changed. A failure here is logged, and the caller reports the first one.
     /// </summary>
-    private static void DeleteDomainLinks(ShimContext context, DomainDescription domain)
+    private static void DeleteDomainLinks(LinkTable links, LinkMarker marker, ILogger log, DomainDescription domain)
     {
         try
         {
             var names = domain.OwnedNics.Select(n => n.Name).Where(Net.InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
-            var ours = ReleaseLinks.LinksOnTheirNames(context, names).Values.Where(l => context.Marker.IsOwnedBy(l, domain.Uuid)).ToList();
-            foreach (UndeletedLink left in DomainLinkDeletion.Delete(context, domain.Uuid, ours).Failed)
-                context.Log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index,
+            var ours = ReleaseLinks.LinksOnTheirNames(links, names).Values.Where(l => marker.IsOwnedBy(l, domain.Uuid)).ToList();
+            foreach (UndeletedLink left in DomainLinkDeletion.Delete(links, marker, domain.Uuid, ours).Failed)
+                log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index,
                     left.Error.Describe());
         }
-        catch (Exception e) when (e is ShimException or NetlinkException)
+        catch (ShimFailure e)
         {
-            context.Log.Error("Rollback: could not delete the macvtaps this call created: {Error}", e.Message);
+            log.Error("Rollback: could not delete the macvtaps this call created: {Error}", e.Message);
         }
     }
 }

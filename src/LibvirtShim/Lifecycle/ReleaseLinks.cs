@@ -19,7 +19,8 @@ internal static class ReleaseLinks
     /// <paramref name="declaredNames"/>: the owned NICs' names in the domain's XML. Links on them carrying the domain's marks
     /// are deleted even without a record of them (a prepare killed before it wrote the state).
     /// </summary>
-    public static Outcome Run(ShimSession session, Guid domain, IReadOnlyCollection<string> declaredNames)
+    public static Outcome Run(
+        ShimSession session, LinkTable links, LinkMarker marker, string libvirtConfigDir, long now, Guid domain, IReadOnlyCollection<string> declaredNames)
     {
         List<NameRecord> records = session.State.OfDomain(domain);
         var created = records.Where(r => r.Holding == Holding.Created).ToList();
@@ -31,12 +32,12 @@ internal static class ReleaseLinks
             List<NameRecord> foreign = session.State.HeldAs(Holding.Foreign).ToList();
             var names = created.Select(r => r.Name).Concat(declaredNames).Concat(foreign.Select(r => r.Name))
                 .Where(InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
-            Dictionary<string, Link> links = LinksOnTheirNames(session.Context, names);
-            deleted = DeleteLinks(session.Context, domain, links, created, leftAlone);
-            ForgetVanishedForeignLinks(session.State, foreign, links);
+            Dictionary<string, Link> onNames = LinksOnTheirNames(links, names);
+            deleted = DeleteLinks(links, marker, domain, onNames, created, leftAlone);
+            ForgetVanishedForeignLinks(session.State, foreign, onNames);
         }
 
-        HashSet<string> stillDefined = NamesOfDefinition(session.Context, records);
+        HashSet<string> stillDefined = NamesOfDefinition(libvirtConfigDir, now, records);
         foreach (NameRecord record in records)
         {
             if (stillDefined.Contains(record.Name))
@@ -49,19 +50,19 @@ internal static class ReleaseLinks
     }
 
     /// <summary>Names held for the domain's definition that its definition file (still there after a stop, not after undefine) uses.</summary>
-    private static HashSet<string> NamesOfDefinition(ShimContext context, List<NameRecord> records)
+    private static HashSet<string> NamesOfDefinition(string libvirtConfigDir, long now, List<NameRecord> records)
     {
         var kept = records.Where(r => r.IsKeptByDefinition).ToList();
         if (kept.Count == 0) return [];
-        var pending = kept.Where(r => r.ExpiresAt > context.Now).Select(r => r.Name);
-        DomainDescription? definition = DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, kept[0].DomainName, kept[0].Domain);
+        var pending = kept.Where(r => r.ExpiresAt > now).Select(r => r.Name);
+        DomainDescription? definition = DomainInventory.ReadDefinition(libvirtConfigDir, kept[0].DomainName, kept[0].Domain);
         return (definition?.OwnedNics.Select(n => n.Name) ?? []).Concat(pending).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>One batched lookup by name; a link found under another name (an alternative name matched) is not on that name.</summary>
-    internal static Dictionary<string, Link> LinksOnTheirNames(ShimContext context, List<string> names)
+    internal static Dictionary<string, Link> LinksOnTheirNames(LinkTable table, List<string> names)
     {
-        IReadOnlyList<Link?> found = context.Links.Find(names);
+        IReadOnlyList<Link?> found = table.Find(names);
         var links = new Dictionary<string, Link>(StringComparer.Ordinal);
         for (int i = 0; i < names.Count; i++)
         {
@@ -70,15 +71,15 @@ internal static class ReleaseLinks
         return links;
     }
 
-    private static int DeleteLinks(ShimContext context, Guid domain, Dictionary<string, Link> links, List<NameRecord> created, List<string> leftAlone)
+    private static int DeleteLinks(
+        LinkTable table, LinkMarker marker, Guid domain, Dictionary<string, Link> links, List<NameRecord> created, List<string> leftAlone)
     {
-        LinkMarker marker = context.Marker;
         var ours = links.Values.Where(l => marker.IsOwnedBy(l, domain)).OrderBy(l => l.Index).ToList();
         leftAlone.AddRange(created.Where(r => links.TryGetValue(r.Name, out Link l) && !marker.IsOwnedBy(l, domain)).Select(r => r.Name));
 
-        (int deleted, List<UndeletedLink> failed) = DomainLinkDeletion.Delete(context, domain, ours);
+        (int deleted, List<UndeletedLink> failed) = DomainLinkDeletion.Delete(table, marker, domain, ours);
         if (failed.Count > 0 && failed[0] is { Link: var link, Error: var error })
-            throw new ShimException($"cannot delete macvtap {link.Name} (ifindex {link.Index}): {error.Describe()}");
+            throw new ShimFailure($"cannot delete macvtap {link.Name} (ifindex {link.Index}): {error.Describe()}");
         return deleted;
     }
 

@@ -1,3 +1,5 @@
+using LibvirtShim.Net;
+
 namespace LibvirtShim.Naming;
 
 /// <summary>
@@ -14,11 +16,15 @@ internal static class StateDirectory
     public static string Canonical(string path)
     {
         string[] parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        if (!path.StartsWith('/')) throw new StateAccessException($"state directory {path} is not an absolute path");
+        if (!path.StartsWith('/')) throw Refused($"state directory {path} is not an absolute path");
         if (parts.Contains(".."))
-            throw new StateAccessException($"state directory {path} contains '..'; refusing to use it (name the directory itself)");
+            throw Refused($"state directory {path} contains '..'; refusing to use it (name the directory itself)");
         return "/" + string.Join('/', parts.Where(p => p != "."));
     }
+
+    /// <summary>A state directory, state file or lock file the hook refuses to use.</summary>
+    public static ShimFailure Refused(string message) => ShimFailure.OfHost(message, Interop.Files.EffectiveUserId() != 0
+        ? "run it as root" : "libvirt-shim keeps its state in StateDir, which must be a directory only root can write");
 
     public static void Ensure(string path)
     {
@@ -50,7 +56,7 @@ internal static class StateDirectory
         {
             if (Interop.Files.Lstat(directory) is not { } found) continue;
             if (found.Uid != 0 && found.Uid != me)
-                throw new StateAccessException($"{directory}, above the state directory, is owned by uid {found.Uid}; " +
+                throw Refused($"{directory}, above the state directory, is owned by uid {found.Uid}; " +
                     "refusing to keep the state under it");
             if (found.IsSymlink)
             {
@@ -59,7 +65,7 @@ internal static class StateDirectory
                 continue;
             }
             if ((found.Permissions & 0x12 /* go-w */) != 0 && (found.Permissions & 0x200 /* sticky */) == 0)
-                throw new StateAccessException($"{directory}, above the state directory, " +
+                throw Refused($"{directory}, above the state directory, " +
                     $"is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); refusing to keep the state under it");
         }
     }
@@ -68,16 +74,14 @@ internal static class StateDirectory
     {
         what ??= expectDirectory ? "state directory" : "state file";
         if (found.IsSymlink)
-            throw new StateAccessException($"{what} {path} is a symbolic link; refusing to use it");
+            throw Refused($"{what} {path} is a symbolic link; refusing to use it");
         if (expectDirectory ? !found.IsDirectory : !found.IsRegularFile)
-            throw new StateAccessException($"{what} {path} is not a {(expectDirectory ? "directory" : "regular file")}");
+            throw Refused($"{what} {path} is not a {(expectDirectory ? "directory" : "regular file")}");
         uint me = Interop.Files.EffectiveUserId();
         if (found.Uid != me)
-            throw new StateAccessException($"{what} {path} is owned by uid {found.Uid}, not uid {me}; refusing to use it");
+            throw Refused($"{what} {path} is owned by uid {found.Uid}, not uid {me}; refusing to use it");
         if ((found.Permissions & 0x12 /* go-w */) != 0)
-            throw new StateAccessException($"{what} {path} is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); " +
+            throw Refused($"{what} {path} is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); " +
                 "chmod go-w it");
     }
 }
-
-internal sealed class StateAccessException(string message) : Exception(message);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Win32.SafeHandles;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Naming;
 
@@ -20,17 +21,25 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
     /// <summary>Waits (bounded) for the lock. Everything read or written through the returned lease is under it.</summary>
     public StateLease Lock()
     {
-        StateDirectory.Ensure(Directory);
-        StateDirectory.CheckFile(LockPath, "lock file");
+        try
+        {
+            StateDirectory.Ensure(Directory);
+            StateDirectory.CheckFile(LockPath, "lock file");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw ShimFailure.OfFile(e);
+        }
         SafeFileHandle handle = OpenLockFile();
         try
         {
             WaitForLock(handle);
             return new StateLease(this, handle);
         }
-        catch
+        catch (Exception e)
         {
             handle.Dispose();
+            if (e is IOException or UnauthorizedAccessException) throw ShimFailure.OfFile(e);
             throw;
         }
     }
@@ -43,7 +52,11 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
         }
         catch (FileCallException e) when (e.IsSymlinkRefused)
         {
-            throw new StateAccessException($"lock file {LockPath} is a symbolic link; refusing to use it");
+            throw StateDirectory.Refused($"lock file {LockPath} is a symbolic link; refusing to use it");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw ShimFailure.OfFile(e);
         }
     }
 
@@ -54,9 +67,11 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
         while (!Interop.Files.TryLockExclusive(handle, LockPath))
         {
             if (waited.Elapsed >= lockTimeout)
-                throw new StateLockTimeoutException(
+                throw ShimFailure.OfHost(
                     $"timed out after {lockTimeout.TotalSeconds:0} s waiting for the state lock {LockPath} (another libvirt-shim holds it; " +
-                        "LockTimeoutSeconds sets the wait)");
+                        "LockTimeoutSeconds sets the wait)",
+                    "if no guest is starting or stopping, a libvirt-shim process may hang: look for one with 'ps -C libvirt-shim -C qemu -f' " +
+                        "and at the log");
             Thread.Sleep(pause);
             pause = Math.Min(pause * 2, 20);
         }
@@ -87,6 +102,10 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
         {
             return StateLoad.Missing();
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw ShimFailure.OfFile(e);
+        }
         try
         {
             return StateLoad.Loaded(StateCodec.Decode(bytes, scheme));
@@ -100,14 +119,21 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
     internal void Save(NameState state)
     {
         int length = StateCodec.Encode(state, ref _saveBuffer);
-        // Whatever a crash left there, even a link to another file, is removed rather than written through.
-        File.Delete(TemporaryPath);
-        using (SafeFileHandle handle = Interop.Files.OpenForWrite(TemporaryPath))
+        try
         {
-            RandomAccess.Write(handle, _saveBuffer.AsSpan(0, length), 0);
-            Interop.Files.Sync(handle, TemporaryPath);
+            // Whatever a crash left there, even a link to another file, is removed rather than written through.
+            File.Delete(TemporaryPath);
+            using (SafeFileHandle handle = Interop.Files.OpenForWrite(TemporaryPath))
+            {
+                RandomAccess.Write(handle, _saveBuffer.AsSpan(0, length), 0);
+                Interop.Files.Sync(handle, TemporaryPath);
+            }
+            File.Move(TemporaryPath, StatePath, overwrite: true);
         }
-        File.Move(TemporaryPath, StatePath, overwrite: true);
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw ShimFailure.OfFile(e);
+        }
     }
 }
 
@@ -126,5 +152,3 @@ internal sealed class StateLease(StateStore store, SafeFileHandle lockHandle) : 
     public void Save(NameState state) => store.Save(state);
     public void Dispose() => lockHandle.Dispose();
 }
-
-internal sealed class StateLockTimeoutException(string message) : Exception(message);

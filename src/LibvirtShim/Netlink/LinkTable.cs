@@ -5,7 +5,7 @@ namespace LibvirtShim.Netlink;
 /// <summary>
 /// The links of one network namespace, over one route-netlink socket: dump, find by name, create macvtaps, delete.
 /// Kernel errors for single requests come back as <see cref="NetlinkError"/> values lined up with the requests;
-/// failures of the socket itself throw <see cref="NetlinkException"/>. Not thread-safe.
+/// failures of the socket itself throw a <see cref="ShimFailure"/> naming the request and its links. Not thread-safe.
 /// </summary>
 internal sealed class LinkTable : IDisposable
 {
@@ -17,7 +17,17 @@ internal sealed class LinkTable : IDisposable
     private LinkTable(RouteSocket socket) => _socket = socket;
 
     /// <summary>Opens a socket in the calling thread's network namespace; it stays there whatever the thread does later.</summary>
-    public static LinkTable Open() => new(RouteSocket.Open());
+    public static LinkTable Open()
+    {
+        try
+        {
+            return new LinkTable(RouteSocket.Open());
+        }
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
+        }
+    }
 
     /// <summary>Every link (of <paramref name="kind"/>, e.g. "macvtap", when given), from one consistent dump.</summary>
     public IReadOnlyList<Link> Dump(string? kind = null) =>
@@ -32,18 +42,37 @@ internal sealed class LinkTable : IDisposable
 
     private IReadOnlyList<Link> DumpWhere(string? kind, LinkFilter? keep)
     {
-        for (int attempt = 1; ; attempt++)
+        try
         {
-            var links = new List<Link>();
-            if (TryDump(kind, keep, links)) return links;
-            if (attempt == MaxDumpAttempts)
-                throw new NetlinkException("RTM_GETLINK dump", Errno.EINTR,
-                    $"netlink RTM_GETLINK dump was interrupted by link changes {MaxDumpAttempts} times in a row");
+            for (int attempt = 1; ; attempt++)
+            {
+                var links = new List<Link>();
+                if (TryDump(kind, keep, links)) return links;
+                if (attempt == MaxDumpAttempts)
+                    throw new NetlinkException("RTM_GETLINK dump", Errno.EINTR,
+                        $"netlink RTM_GETLINK dump was interrupted by link changes {MaxDumpAttempts} times in a row");
+            }
+        }
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
         }
     }
 
     /// <summary>Every IPv4 and IPv6 address the host holds on any link, from one consistent RTM_GETADDR dump (admin commands only).</summary>
     public IReadOnlyList<HostAddress> Addresses()
+    {
+        try
+        {
+            return DumpAddresses();
+        }
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
+        }
+    }
+
+    private IReadOnlyList<HostAddress> DumpAddresses()
     {
         for (int attempt = 1; ; attempt++)
         {
@@ -68,16 +97,22 @@ internal sealed class LinkTable : IDisposable
     public IReadOnlyList<Link?> Find(IReadOnlyList<string> names)
     {
         for (int i = 0; i < names.Count; i++) RequireValidName(names[i], nameof(names), i);
-        LinkAnswer[] answers = LinkBatch.Run<string>(_socket, names, LinkMessages.GetByName, "RTM_GETLINK", Quote);
-
-        var links = new Link?[names.Count];
-        for (int i = 0; i < answers.Length; i++)
+        try
         {
-            if (answers[i].Error is { Errno: Errno.ENODEV }) continue;
-            if (answers[i].Error is { } error) throw NetlinkException.FromKernel($"RTM_GETLINK '{names[i]}'", error);
-            links[i] = answers[i].Link ?? throw NetlinkException.Malformed($"RTM_GETLINK '{names[i]}' acked without a link");
+            LinkAnswer[] answers = LinkBatch.Run<string>(_socket, names, LinkMessages.GetByName, "RTM_GETLINK", Quote);
+            var links = new Link?[names.Count];
+            for (int i = 0; i < answers.Length; i++)
+            {
+                if (answers[i].Error is { Errno: Errno.ENODEV }) continue;
+                if (answers[i].Error is { } error) throw NetlinkException.FromKernel($"RTM_GETLINK '{names[i]}'", error);
+                links[i] = answers[i].Link ?? throw NetlinkException.Malformed($"RTM_GETLINK '{names[i]}' acked without a link");
+            }
+            return links;
         }
-        return links;
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
+        }
     }
 
     /// <summary>
@@ -93,7 +128,14 @@ internal sealed class LinkTable : IDisposable
             RequireValidName(requests[i].Name, nameof(requests), i);
             RequireValidAlias(requests[i].Alias, nameof(requests), i);
         }
-        return new MacvtapCreation(_socket, requests).Run();
+        try
+        {
+            return new MacvtapCreation(_socket, requests).Run();
+        }
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
+        }
     }
 
     /// <summary>Deletes links by ifindex; null where the link was deleted.</summary>
@@ -103,7 +145,14 @@ internal sealed class LinkTable : IDisposable
         {
             if (ifindexes[i] <= 0) throw new ArgumentOutOfRangeException(nameof(ifindexes), $"ifindexes[{i}] is {ifindexes[i]}, not a link index");
         }
-        return Array.ConvertAll(LinkBatch.Run<int>(_socket, ifindexes, LinkMessages.DeleteByIndex, "RTM_DELLINK", IndexText), answer => answer.Error);
+        try
+        {
+            return Array.ConvertAll(LinkBatch.Run<int>(_socket, ifindexes, LinkMessages.DeleteByIndex, "RTM_DELLINK", IndexText), answer => answer.Error);
+        }
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
+        }
     }
 
     /// <summary>
@@ -113,7 +162,14 @@ internal sealed class LinkTable : IDisposable
     public NetlinkError? DeleteGroup(uint group)
     {
         if (group == 0) throw new ArgumentOutOfRangeException(nameof(group), "group 0 is every link's default group");
-        return LinkBatch.Run<uint>(_socket, [group], LinkMessages.DeleteGroup, "RTM_DELLINK", g => $"group {g}")[0].Error;
+        try
+        {
+            return LinkBatch.Run<uint>(_socket, [group], LinkMessages.DeleteGroup, "RTM_DELLINK", g => $"group {g}")[0].Error;
+        }
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
+        }
     }
 
     public void Dispose() => _socket.Dispose();

@@ -1,6 +1,11 @@
+using LibvirtShim.Net;
+
 namespace LibvirtShim.Netlink;
 
-/// <summary>A failure of the netlink socket itself (socket, bind, send, recv, a broken reply), not of one request.</summary>
+/// <summary>
+/// A failure of the netlink socket itself (socket, bind, send, recv, a broken reply), not of one request. It stays inside
+/// Netlink: <see cref="LinkTable"/> reports it as a <see cref="ShimFailure"/>.
+/// </summary>
 internal sealed class NetlinkException : Exception
 {
     public NetlinkException(string operation, Errno errno, string message, string? kernelMessage = null, Exception? inner = null)
@@ -30,6 +35,10 @@ internal sealed class NetlinkException : Exception
     /// <summary>The same failure, saying which requests were under way.</summary>
     public NetlinkException During(string context) =>
         new(Operation, Errno, $"{Message} (during {context})", KernelMessage, this);
+
+    /// <summary>As the user meets it: the socket's failure, with what to do when it is a matter of privilege.</summary>
+    public ShimFailure Reported() => ShimFailure.OfHost(Message,
+        Errno is Errno.EPERM or Errno.EACCES ? "changing links needs CAP_NET_ADMIN: run it as root" : null, this);
 
     public static NetlinkException Malformed(string what) =>
         new("parse", Errno.None, $"netlink reply is malformed: {what}");

@@ -12,7 +12,7 @@ public sealed class LayeringTests
     private static readonly Dictionary<string, string[]> Allowed = new()
     {
         ["Interop"] = [],
-        ["Net"] = [],
+        ["Net"] = ["Interop"],
         ["Configuration"] = ["Net", "Interop"],
         ["Logging"] = ["Configuration", "Net", "Interop"],
         ["Netlink"] = ["Net", "Interop"],

@@ -94,7 +94,7 @@ public class DomainReaderTests
     [InlineData("allmulticast=''", "allmulticast='' is neither on nor off")]
     public void RefusesAnInvalidMtuOrAllmulticastNamingTheNic(string attributes, string expected)
     {
-        var e = Assert.Throws<DomainXmlException>(() =>
+        var e = Assert.Throws<ShimFailure>(() =>
             Read(Domain(Ethernet("52:54:00:aa:00:01", "mvtap1"), Link("52:54:00:aa:00:01", $"source='uplink0' mode='bridge' {attributes}"))));
         Assert.StartsWith("NIC 52:54:00:aa:00:01 (mvtap1): ", e.Message);
         Assert.Contains(expected, e.Message);
@@ -119,7 +119,7 @@ public class DomainReaderTests
     public void RefusesBrokenMetadata(string links, string expected)
     {
         string xml = Domain(Ethernet("52:54:00:aa:00:01", "mvtap1"), $"<shim:macvtap xmlns:shim='urn:libvirt-shim:macvtap:1'>{links}</shim:macvtap>");
-        var e = Assert.Throws<DomainXmlException>(() => Read(xml));
+        var e = Assert.Throws<ShimFailure>(() => Read(xml));
         Assert.Contains(expected, e.Message);
     }
 
@@ -132,7 +132,7 @@ public class DomainReaderTests
         "longer than 15 bytes")]
     public void RefusesNicsThatCannotBeHandedOver(string devices, string expected)
     {
-        var e = Assert.Throws<DomainXmlException>(() => Read(Domain(devices, Link("52:54:00:aa:00:01"))));
+        var e = Assert.Throws<ShimFailure>(() => Read(Domain(devices, Link("52:54:00:aa:00:01"))));
         Assert.Contains(expected, e.Message);
     }
 
@@ -140,7 +140,7 @@ public class DomainReaderTests
     public void RefusesTwoInterfacesWithOneMac()
     {
         string devices = Ethernet("52:54:00:aa:00:01", "mvtap1") + Ethernet("52:54:00:aa:00:01", "mvtap2");
-        Assert.Contains("two <interface>", Assert.Throws<DomainXmlException>(() => Read(Domain(devices, Link("52:54:00:aa:00:01")))).Message);
+        Assert.Contains("two <interface>", Assert.Throws<ShimFailure>(() => Read(Domain(devices, Link("52:54:00:aa:00:01")))).Message);
     }
 
     [Theory]
@@ -149,29 +149,29 @@ public class DomainReaderTests
     [InlineData("<domain><name>x</name><uuid>nope</uuid></domain>", "not a UUID")]
     [InlineData("<network><name>x</name></network>", "expected a <domain>")]
     public void RefusesDomainsWithoutIdentity(string xml, string expected) =>
-        Assert.Contains(expected, Assert.Throws<DomainXmlException>(() => Read(xml)).Message);
+        Assert.Contains(expected, Assert.Throws<ShimFailure>(() => Read(xml)).Message);
 
     [Fact]
     public void RefusesDtdsWithoutExpandingThem()
     {
         string bomb = "<?xml version='1.0'?><!DOCTYPE d [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]><domain>" +
             "<name>&b;</name></domain>";
-        Assert.Contains("DTD", Assert.Throws<DomainXmlException>(() => Read(bomb)).Message);
+        Assert.Contains("DTD", Assert.Throws<ShimFailure>(() => Read(bomb)).Message);
     }
 
     [Fact]
     public void RefusesInvalidUtf8AndEmptyInput()
     {
         byte[] bad = [.. "<domain><name>"u8, 0xff, 0xfe, .. "</name></domain>"u8];
-        Assert.Contains("UTF-8", Assert.Throws<DomainXmlException>(() => DomainXml.Parse(bad)).Message);
-        Assert.Contains("empty", Assert.Throws<DomainXmlException>(() => DomainXml.Parse([])).Message);
+        Assert.Contains("UTF-8", Assert.Throws<ShimFailure>(() => DomainXml.Parse(bad)).Message);
+        Assert.Contains("empty", Assert.Throws<ShimFailure>(() => DomainXml.Parse([])).Message);
     }
 
     [Fact]
     public void RefusesInputLargerThanAnyDomainWithoutReadingItAll()
     {
         var endless = new EndlessStream();
-        Assert.Contains("larger than", Assert.Throws<DomainXmlException>(() => DomainXml.ReadBounded(endless)).Message);
+        Assert.Contains("larger than", Assert.Throws<ShimFailure>(() => DomainXml.ReadBounded(endless)).Message);
         Assert.True(endless.Served <= DomainXml.MaxBytes + 128 * 1024);
     }
 

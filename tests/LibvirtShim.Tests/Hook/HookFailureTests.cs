@@ -89,7 +89,7 @@ public class HookFailureTests
     public void ControlCharactersOfADomainNameAreEscapedOnStderr(string operation, int exit)
     {
         using var t = new TempTree();
-        HookHost broken = Host(t) with { LoadSettings = () => throw new SettingsException("setting X='y' is wrong") };
+        HookHost broken = Host(t) with { LoadSettings = () => throw SettingsLoader.Invalid("setting X='y' is wrong") };
         const string name = "evil\nlibvirt-shim: forged\r\u2028\u001b[2J";
         byte[] truncated = Encoding.UTF8.GetBytes("<domain><metadata xmlns:shim='urn:libvirt-shim:macvtap:1'>");
         HookResult unreadable = Run(Host(t), name, operation, new MemoryStream(truncated));
@@ -110,7 +110,7 @@ public class HookFailureTests
         const string raw = "a\nb\r\tc\u0000\u007f\u0085\u2028\u2029d";
         const string shown = "a\\x0ab\\x0d\\x09c\\x00\\x7f\\x85\\u2028\\u2029d";
         Assert.Equal(shown, Printable.Escape(raw));
-        Assert.Equal($"domain 'x': {shown}", FailureMessage.For(new LibvirtShim.Domain.DomainXmlException(raw), "x"));
+        Assert.Equal($"domain 'x': {shown}", ShimFailure.LineFor(LibvirtShim.Domain.DomainXml.Invalid(raw), "x"));
         Assert.Equal(shown, LibvirtShim.Domain.DomainReader.Shorten(raw));
         var table = new StringWriter();
         var printable = new PrintableWriter(table);

@@ -68,7 +68,7 @@ public class AttachDetachTests
         NameRecord record = h.ReadState()!.Find(attached.Nic.Name)!;
         Assert.Equal((Holding.Defined, Web), (record.Holding, record.Domain));
         Assert.Contains(Read(guest, GuestScope.Config).OwnedNics, n => n.Name == attached.Nic.Name);
-        ShimException e = Assert.Throws<ShimException>(() => AttachInterface.Run(context, guest, Request(live: true, mac: "52:54:00:aa:61:0a")));
+        ShimFailure e = Assert.Throws<ShimFailure>(() => AttachInterface.Run(context, guest, Request(live: true, mac: "52:54:00:aa:61:0a")));
         Assert.Equal("domain 'web' is not running (--live needs a running guest)", e.Message);
     }
 
@@ -116,7 +116,7 @@ public class AttachDetachTests
         var linksBefore = h.Ns.Links();
         using ShimContext context = h.OpenContext();
 
-        ShimException e = Assert.Throws<ShimException>(() => AttachInterface.Run(context, guest, Request(live: true, config: true)));
+        ShimFailure e = Assert.Throws<ShimFailure>(() => AttachInterface.Run(context, guest, Request(live: true, config: true)));
 
         Assert.Matches($"^domain 'web': NIC {Mac} \\(mvtap\\d+\\): {System.Text.RegularExpressions.Regex.Escape(cause)}$", e.Message);
         Assert.Equal(linksBefore, h.Ns.Links());
@@ -133,14 +133,14 @@ public class AttachDetachTests
         FakeGuest guest = Guest();
         using ShimContext context = h.OpenContext();
 
-        ShimException e = Assert.Throws<ShimException>(() => AttachInterface.Run(context, guest, Request(live: true, source: "nosuch0")));
+        ShimFailure e = Assert.Throws<ShimFailure>(() => AttachInterface.Run(context, guest, Request(live: true, source: "nosuch0")));
 
         Assert.Matches($"^domain 'web': NIC {Mac} \\(mvtap\\d+\\): lower device nosuch0 does not exist on this host$", e.Message);
         Assert.DoesNotContain(h.Ns.Links(), l => l.Kind == "macvtap");
         Assert.Empty(guest.Calls);
         Assert.Empty(h.ReadState()?.Records ?? []);
 
-        ShimException network = Assert.Throws<ShimException>(() =>
+        ShimFailure network = Assert.Throws<ShimFailure>(() =>
             AttachInterface.Run(context, guest, Request(live: true, source: null, network: "physnet9")));
         Assert.Equal($"domain 'web': NIC {Mac} (mvtap0): network 'physnet9' is not in this host's Networks setting", network.Message);
     }
@@ -150,7 +150,7 @@ public class AttachDetachTests
     {
         using var h = HookHarness.Create();
         using ShimContext context = h.OpenContext();
-        ShimException e = Assert.Throws<ShimException>(() => AttachInterface.Run(context, Guest(), Request(mac: "52:54:00:aa:61:01")));
+        ShimFailure e = Assert.Throws<ShimFailure>(() => AttachInterface.Run(context, Guest(), Request(mac: "52:54:00:aa:61:01")));
         Assert.Equal("domain 'web': NIC 52:54:00:aa:61:01: the running guest already has a NIC with this MAC", e.Message);
     }
 
@@ -181,7 +181,7 @@ public class AttachDetachTests
         string name = AttachInterface.Run(context, guest, Request()).Nic.Name;
         guest.LiveReadsToDetach = -1;
 
-        ShimException e = Assert.Throws<ShimException>(() =>
+        ShimFailure e = Assert.Throws<ShimFailure>(() =>
             DetachInterface.Run(context, guest, new DetachRequest(MacOf(Mac), true, false, TimeSpan.FromMilliseconds(300))));
 
         Assert.Equal($"domain 'web': NIC {Mac} ({name}): the guest has not let the NIC go after 0 s (libvirt still lists it); " +
@@ -204,12 +204,12 @@ public class AttachDetachTests
             "    <interface type='direct'><mac address='52:54:00:aa:61:0b'/><source dev='uplink0' mode='bridge'/></interface>\n");
         var guest = new FakeGuest("web", xml, null);
         using ShimContext context = h.OpenContext();
-        ShimException e = Assert.Throws<ShimException>(() =>
+        ShimFailure e = Assert.Throws<ShimFailure>(() =>
             DetachInterface.Run(context, guest, new DetachRequest(MacOf("52:54:00:aa:61:0b"), false, false, TimeSpan.FromSeconds(1))));
         Assert.Equal("domain 'web': NIC 52:54:00:aa:61:0b is not libvirt-shim's (no <shim:link> names it in the running guest); " +
             "use virsh detach-interface", e.Message);
         Assert.Empty(guest.Calls);
-        ShimException none = Assert.Throws<ShimException>(() =>
+        ShimFailure none = Assert.Throws<ShimFailure>(() =>
             DetachInterface.Run(context, guest, new DetachRequest(MacOf(Mac), false, false, TimeSpan.FromSeconds(1))));
         Assert.Equal($"domain 'web': no NIC has MAC {Mac}", none.Message);
     }
@@ -222,7 +222,7 @@ public class AttachDetachTests
         using ShimContext context = h.OpenContext();
         var request = new AttachRequest("uplink0", null, MacvtapMode.Bridge, MacOf("52:54:00:aa:00:07"), null, Live: true, Config: false);
 
-        ShimException e = Assert.Throws<ShimException>(() => AttachInterface.Run(context, guest, request));
+        ShimFailure e = Assert.Throws<ShimFailure>(() => AttachInterface.Run(context, guest, request));
 
         Assert.Equal("domain 'test': NIC 52:54:00:aa:00:07 (mvtap0): cannot hot-plug it: virDomainAttachDeviceFlags: " +
                      "this function is not supported by the connection driver: virDomainAttachDeviceFlags", e.Message);

@@ -3,6 +3,7 @@ using LibvirtShim.Cli;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using Xunit;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Tests.Libvirt;
 
@@ -64,9 +65,9 @@ public class LibvirtInteropTests
     [Fact]
     public void AMissingDomainOrAnUnreachableUriIsOneLineNamingTheDomain()
     {
-        ShimException missing = Assert.Throws<ShimException>(() => LibvirtGuest.Open(TestUri, "nosuch"));
+        ShimFailure missing = Assert.Throws<ShimFailure>(() => LibvirtGuest.Open(TestUri, "nosuch"));
         Assert.Equal("domain 'nosuch': virDomainLookupByName: Domain not found", missing.Message);
-        ShimException uri = Assert.Throws<ShimException>(() => LibvirtGuest.Open("test:///nonexistent/file.xml", "web"));
+        ShimFailure uri = Assert.Throws<ShimFailure>(() => LibvirtGuest.Open("test:///nonexistent/file.xml", "web"));
         Assert.StartsWith("domain 'web': cannot connect to libvirt (test:///nonexistent/file.xml): virConnectOpen: ", uri.Message);
         Assert.DoesNotContain('\n', uri.Message);
     }

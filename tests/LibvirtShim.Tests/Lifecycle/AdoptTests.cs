@@ -14,7 +14,7 @@ public class AdoptTests
     {
         using ShimContext context = h.OpenContext();
         using ShimSession session = ShimSession.Open(context);
-        return AdoptDomain.Run(session, XDocument.Parse(xml, LoadOptions.PreserveWhitespace), options ?? new AdoptOptions(null, null));
+        return AdoptDomain.Run(session, context.Settings, context.Links, context.Now, XDocument.Parse(xml, LoadOptions.PreserveWhitespace), options ?? new AdoptOptions(null, null));
     }
 
     private static string Mixed => File.ReadAllText(SampleFiles.Recording("mixed01-lifecycle/01-mixed01-prepare-begin.xml"));
@@ -100,7 +100,7 @@ public class AdoptTests
     public void RefusesNicsItCannotTakeOver(string nic, string expected)
     {
         using var h = HookHarness.Create();
-        var e = Assert.Throws<ShimException>(() => Adopt(h, $"<domain><name>x</name><uuid>{Guid.NewGuid()}</uuid><devices>{nic}</devices></domain>"));
+        var e = Assert.Throws<ShimFailure>(() => Adopt(h, $"<domain><name>x</name><uuid>{Guid.NewGuid()}</uuid><devices>{nic}</devices></domain>"));
         Assert.Contains(expected, e.Message);
         Assert.Empty(h.ReadState()!.Records);
     }

@@ -128,7 +128,7 @@ public class GoneDefinitionsTests : IDisposable
         using ShimContext context = h.OpenContext();
         using ShimSession session = ShimSession.Open(context);
 
-        List<string> names = FreeNames.Take(session, new[] { 1 }, (_, n) =>
+        List<string> names = FreeNames.Take(session, context.Links, context.Settings, context.Now, new[] { 1 }, (_, n) =>
             new NameRecord(n, Holding.Reserved, Guid.NewGuid(), "new", ExpiresAt: long.MaxValue), "test");
 
         Assert.Equal(["mvtap1"], names);

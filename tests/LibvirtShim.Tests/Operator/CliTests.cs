@@ -1,5 +1,6 @@
 using LibvirtShim.Cli;
 using Xunit;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Tests.Operator;
 
@@ -86,9 +87,11 @@ public class CliTests
     public void FailuresSayWhatToDoNext()
     {
         Assert.Equal("Access to the path '/run/libvirt/shim' is denied.; run it as root",
-            ErrorAdvice.For(new UnauthorizedAccessException("Access to the path '/run/libvirt/shim' is denied.")));
+            ShimFailure.LineFor(ShimFailure.OfFile(new UnauthorizedAccessException("Access to the path '/run/libvirt/shim' is denied.")), advise: true));
         Assert.Equal("domain 'web1': NIC 52:54:00:aa:00:07 (mvtap7): name is held by domain 'db'",
-            ErrorAdvice.For(new LibvirtShim.Lifecycle.ShimException("domain 'web1': NIC 52:54:00:aa:00:07 (mvtap7): name is held by domain 'db'")));
+            ShimFailure.LineFor(new ShimFailure("domain 'web1': NIC 52:54:00:aa:00:07 (mvtap7): name is held by domain 'db'"), "web1", advise: true));
+        Assert.Equal("internal error (InvalidOperationException): surprise; this is a bug: please report it with this line and the log",
+            ShimFailure.LineFor(new InvalidOperationException("surprise"), advise: true));
     }
 
     [Fact]

@@ -304,7 +304,7 @@ public class DoctorTests
     public void InvalidSettingsFailWithTheMessageAndStopTheChecksThatNeedThem()
     {
         using var host = new FakeHost();
-        host.LoadSettings = () => throw new SettingsException("setting NamePrefix='macvtap' must not start with macvtap, macvlan or vnet");
+        host.LoadSettings = () => throw SettingsLoader.Invalid("setting NamePrefix='macvtap' must not start with macvtap, macvlan or vnet");
         var checks = host.Run();
         DoctorCheck settings = Single(checks, CheckStatus.Fail, "setting NamePrefix='macvtap'");
         Assert.Contains("libvirt-shim.json", settings.Fix);

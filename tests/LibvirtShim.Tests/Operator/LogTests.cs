@@ -284,7 +284,7 @@ public class LogTests
     {
         using var t = new TempTree();
         string file = t.Write("settings.json", $"{{ \"{name}\": \"{value}\" }}");
-        var e = Assert.Throws<SettingsException>(() => LoadFrom(file));
+        var e = Assert.Throws<ShimFailure>(() => LoadFrom(file));
         Assert.Contains($"setting {name}='{value}' {problem}", e.Message);
     }
 

@@ -1,5 +1,6 @@
 using System.Reflection;
 using LibvirtShim.Configuration;
+using LibvirtShim.Net;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -48,7 +49,7 @@ public class SettingsShapeTests
     {
         using var t = new TempTree();
         string file = t.Write("libvirt-shim.json", "{ " + json + " }");
-        var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(file, []));
+        var e = Assert.Throws<ShimFailure>(() => SettingsLoader.Load(file, []));
         Assert.StartsWith(message.Replace("{file}", file), e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
@@ -58,10 +59,10 @@ public class SettingsShapeTests
     {
         using var t = new TempTree();
         string file = t.Write("libvirt-shim.json", "{}");
-        var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(file, ["--AllowedLowerDevices=eth9"]));
+        var e = Assert.Throws<ShimFailure>(() => SettingsLoader.Load(file, ["--AllowedLowerDevices=eth9"]));
         Assert.Equal("setting AllowedLowerDevices='eth9' in the override --AllowedLowerDevices must be a list ([\"eth0\", \"eth1\"]), " +
             "not a single value", e.Message);
-        e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(file, ["--Uplinks:eno1:x=eth0"]));
+        e = Assert.Throws<ShimFailure>(() => SettingsLoader.Load(file, ["--Uplinks:eno1:x=eth0"]));
         Assert.StartsWith("setting Uplinks in the override --Uplinks must be an object", e.Message);
     }
 
@@ -115,7 +116,7 @@ public class SettingsShapeTests
     {
         using var t = new TempTree();
         string file = t.Write("libvirt-shim.json", $"{{ \"LogLevel\": \"{level}\" }}");
-        var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(file, []));
+        var e = Assert.Throws<ShimFailure>(() => SettingsLoader.Load(file, []));
         Assert.Equal($"setting LogLevel='{level}' must be Verbose, Debug, Information, Warning, Error or Fatal", e.Message);
     }
 
@@ -146,7 +147,7 @@ public class SettingsShapeTests
             _ => t.Path("dir"),
         };
         if (kind == "directory") Directory.CreateDirectory(file);
-        var e = Assert.Throws<SettingsException>(() =>
+        var e = Assert.Throws<ShimFailure>(() =>
             Bounded.Run(() => SettingsLoader.Load(file, []), TimeSpan.FromSeconds(20), "loading the settings"));
         string what = kind switch { "fifo" => "a FIFO", "device" => "a character device", _ => "a directory" };
         Assert.Equal($"settings file {file}: {file} is {what}, not a regular file; refusing to use it", e.Message);

@@ -51,7 +51,6 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
         h.Settings.Capacity = Capacity;
         var clock = new ManualClock(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         h.Clock = clock;
-        using ShimContext context = h.OpenContext();
         string stateRoot = h.Settings.StateDir;
         int sequences = 0, operations = 0;
         var timer = Stopwatch.StartNew();
@@ -62,6 +61,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             Directory.CreateDirectory(h.Settings.StateDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             File.WriteAllBytes(Path.Combine(h.Settings.StateDir, "state"), StateCodec.Encode(new NameState(Scheme)));
             var model = new Model(clock.GetUtcNow().ToUnixTimeSeconds());
+            using ShimContext context = h.OpenContext(); // a context per state directory: it builds its state store once
             for (int step = 0; step < ops.Length; step++)
             {
                 Apply(context, ops[step], model, clock);
@@ -84,11 +84,11 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
                 List<string>? taken = null;
                 try
                 {
-                    taken = FreeNames.Take(session, Enumerable.Range(0, take.Count).ToList(),
+                    taken = FreeNames.Take(session, context.Links, context.Settings, context.Now, Enumerable.Range(0, take.Count).ToList(),
                         (i, name) => Held(name, take.Domain, i, take.Defined ? Holding.Defined : Holding.Reserved, model.Now + take.Ttl), "model");
                     session.Commit();
                 }
-                catch (ShimException e) when (e.Message.Contains("no free name", StringComparison.Ordinal))
+                catch (ShimFailure e) when (e.Message.Contains("no free name", StringComparison.Ordinal))
                 {
                 }
                 List<string>? expected = model.Take(take);
@@ -110,7 +110,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             case Release release:
             {
                 using ShimSession session = ShimSession.Open(context);
-                ReleaseLinks.Run(session, Domain(release.Domain), declaredNames: []);
+                ReleaseLinks.Run(session, context.Links, context.Marker, context.Settings.LibvirtConfigDir, context.Now, Domain(release.Domain), declaredNames: []);
                 model.Release(release.Domain);
                 break;
             }
@@ -123,10 +123,10 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
                 using ShimSession session = ShimSession.Open(context);
                 try
                 {
-                    FreeNames.Take(session, Enumerable.Range(0, abandon.Count).ToList(), (i, name) =>
+                    FreeNames.Take(session, context.Links, context.Settings, context.Now, Enumerable.Range(0, abandon.Count).ToList(), (i, name) =>
                         Held(name, abandon.Domain, i, Holding.Reserved, model.Now + 5), "abandoned");
                 }
-                catch (ShimException)
+                catch (ShimFailure)
                 {
                 }
                 // Disposed without a commit: as if the process had died here (what a failed take found is on disk already).

@@ -12,14 +12,14 @@ namespace LibvirtShim.Tests.Reliability;
 /// <summary>
 /// Mutation fuzzing, bounded by iterations (SHIM_TEST_RELIABILITY_SCALE multiplies them), seeded (the seed is printed;
 /// SHIM_TEST_RELIABILITY_SEED repeats a run). The XML reader (parse, read strictly and leniently, rewrite and read
-/// the rewrite back) may only throw <see cref="DomainXmlException"/>, with a one-line message; the state loader may
+/// the rewrite back) may only throw <see cref="ShimFailure"/>, with a one-line message; the state loader may
 /// only throw <see cref="StateFormatException"/>, and whatever it accepts must be a consistent state that encodes
 /// back to itself. A failure reports the seed, the iteration and the input in base64.
 /// </summary>
 public sealed class FuzzTests(ITestOutputHelper output)
 {
     [Fact]
-    public void TheDomainXmlReaderThrowsNothingButDomainXmlException()
+    public void TheDomainXmlReaderThrowsNothingButShimFailure()
     {
         List<byte[]> seeds = XmlSeeds();
         var random = new Random(Reliability.Seed(output, "XML fuzz"));
@@ -39,7 +39,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
                 accepted++;
                 outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
             }
-            catch (DomainXmlException e)
+            catch (ShimFailure e)
             {
                 refused++;
                 if (e.Message.Any(char.IsControl)) Assert.Fail(Failure("XML", i, input, $"a message with a control character: {e.Message}"));
@@ -53,7 +53,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
             }
         }
         output.WriteLine($"{iterations} inputs from {seeds.Count} seeds in {clock.Elapsed.TotalSeconds:0.0} s ({mutating.TotalSeconds:0.0} " +
-            $"s making them): {accepted} read, {refused} refused with DomainXmlException");
+            $"s making them): {accepted} read, {refused} refused with ShimFailure");
         foreach (var (outcome, count) in outcomes.OrderByDescending(kv => kv.Value).Take(25)) output.WriteLine($"  {count,6} x {outcome}");
         Assert.True(accepted > iterations / 20 && refused > iterations / 20, "the mutations should both keep and break documents");
     }

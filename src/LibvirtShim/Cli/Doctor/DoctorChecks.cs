@@ -3,6 +3,7 @@ using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
+using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using Serilog.Core;
 
@@ -243,7 +244,7 @@ internal static class DoctorChecks
             checks.Add(DoctorCheck.Ok(area, File.Exists(file) ? $"{file} is valid" : $"no {file}: the defaults apply"));
             return settings;
         }
-        catch (SettingsException e)
+        catch (ShimFailure e)
         {
             checks.Add(DoctorCheck.Fail(area, e.Message, $"fix it in {file} (every hook call reads it; with invalid settings each call fails)"));
             return null;
@@ -260,7 +261,7 @@ internal static class DoctorChecks
             checks.Add(Silence(LinkMarker.For(settings), links, table.Addresses()));
             return links;
         }
-        catch (NetlinkException e)
+        catch (ShimFailure e)
         {
             checks.Add(DoctorCheck.Fail("links", $"cannot list the kernel's links: {e.Message}", "run it as root"));
             return null;
@@ -301,7 +302,7 @@ internal static class DoctorChecks
             {
                 domain = DomainReader.Read(DomainXml.Parse(DomainXml.ReadFile(path)));
             }
-            catch (DomainXmlException e)
+            catch (ShimFailure e)
             {
                 checks.Add(DoctorCheck.Warn("definitions", $"{path}: {e.Message}",
                     "the hook refuses to start this domain: fix its definition ('virsh edit'); 'libvirt-shim explain' shows the details"));
@@ -315,15 +316,11 @@ internal static class DoctorChecks
             foreach (OwnedNic nic in domain.OwnedNics)
             {
                 owned++;
-                try
-                {
-                    Want(LowerDevices.Resolve(settings, domain, nic), $"domain {domain.Name}");
-                }
-                catch (ShimException e)
-                {
-                    checks.Add(DoctorCheck.Fail("definitions", e.Message, nic.Network is not null
+                if (LowerDevices.TryResolve(settings, domain, nic, out string? lower, out string? problem))
+                    Want(lower, $"domain {domain.Name}");
+                else
+                    checks.Add(DoctorCheck.Fail("definitions", problem, nic.Network is not null
                         ? $"add '{nic.Network}' to the Networks setting" : "add the device to AllowedLowerDevices, or map it with Uplinks"));
-                }
                 if (!scheme.IsManaged(nic.Name))
                     checks.Add(DoctorCheck.Warn("definitions",
                         $"{Describe.Nic(domain, nic)}: target dev is not a libvirt-shim name ({scheme.Prefix}N, N below {scheme.Capacity})",
@@ -366,15 +363,13 @@ internal static class DoctorChecks
         List<NameRecord> freed;
         try
         {
-            using StateLease lease = new StateStore(settings.StateDir, TimeSpan.FromSeconds(Math.Min(5, settings.LockTimeoutSeconds))).Lock();
+            using StateLease lease = ShimContext.StoreFor(settings, look: true).Lock();
             load = lease.Load(scheme);
             freed = GoneDefinitionsReport.Free(settings, lease, load.State, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         }
-        catch (Exception e) when (e is StateAccessException or StateLockTimeoutException or IOException or UnauthorizedAccessException)
+        catch (ShimFailure e)
         {
-            checks.Add(DoctorCheck.Fail(area, e.Message, e is StateLockTimeoutException
-                ? "a libvirt-shim process holds the lock: if no guest is starting or stopping, look for a hung one (ps -C libvirt-shim -f)"
-                : host.EffectiveUser != 0 ? "run it as root" : "fix the state directory's owner and mode (root, not writable by group or others)"));
+            checks.Add(DoctorCheck.Fail(area, e.Message, e.Advice ?? "fix the state directory's owner and mode (root, not writable by group or others)"));
             return;
         }
         if (load.State is not { } state)

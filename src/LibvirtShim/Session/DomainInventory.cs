@@ -1,5 +1,6 @@
 using LibvirtShim.Domain;
 using Serilog;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -23,7 +24,7 @@ internal static class DomainInventory
                 DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(path)));
                 domains[domain.Uuid] = domain;
             }
-            catch (Exception e) when (e is DomainXmlException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is ShimFailure or IOException or UnauthorizedAccessException)
             {
                 log.Warning("Skipped {Path}: {Problem}", path, e.Message);
                 unreadable?.Add(path);
@@ -42,7 +43,7 @@ internal static class DomainInventory
             DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(path)));
             return domain.Uuid == uuid ? domain : null;
         }
-        catch (Exception e) when (e is DomainXmlException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ShimFailure or IOException or UnauthorizedAccessException)
         {
             return null;
         }

@@ -1,4 +1,6 @@
+using LibvirtShim.Configuration;
 using LibvirtShim.Naming;
+using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Lifecycle;
@@ -11,11 +13,12 @@ namespace LibvirtShim.Lifecycle;
 internal static class FreeNames
 {
     /// <summary>Takes a name for each item, in order, each recorded at once as <paramref name="holdAs"/> says.</summary>
-    public static List<string> Take<T>(ShimSession session, IReadOnlyList<T> items, Func<T, string, NameRecord> holdAs, string subject)
+    public static List<string> Take<T>(
+        ShimSession session, LinkTable links, ShimSettings settings, long now, IReadOnlyList<T> items, Func<T, string, NameRecord> holdAs, string subject)
     {
         NameState state = session.State;
-        PurgeExpiredReservations(state, session.Context.Now);
-        GoneDefinitions.Free(session.Context.Settings, state, session.Context.Now);
+        PurgeExpiredReservations(state, now);
+        GoneDefinitions.Free(settings, state, now);
         var names = new List<string>(items.Count);
         var found = new List<NameRecord>();
         while (names.Count < items.Count)
@@ -27,11 +30,11 @@ internal static class FreeNames
                 batch.Add(name);
             }
             bool ranOut = names.Count + batch.Count < items.Count;
-            IReadOnlyList<Link?> links = batch.Count > 0 ? session.Context.Links.Find(batch) : [];
+            IReadOnlyList<Link?> onNames = batch.Count > 0 ? links.Find(batch) : [];
             var free = new List<string>();
             for (int i = 0; i < batch.Count; i++)
             {
-                if (links[i] is { } link)
+                if (onNames[i] is { } link)
                 {
                     var foreign = new NameRecord(batch[i], Holding.Foreign, Guid.Empty, "", link.Mac, "", link.Mode ?? default, link.Index);
                     state.Put(foreign);
@@ -43,7 +46,7 @@ internal static class FreeNames
             if (ranOut)
             {
                 session.CommitFound(found, state.Cursor);
-                throw new ShimException($"{subject}: no free name: " +
+                throw new ShimFailure($"{subject}: no free name: " +
                     $"all {state.Scheme.Capacity} {state.Scheme.Prefix}N names are held (Capacity sets how many)");
             }
             for (int k = 0; k < free.Count; k++) state.Put(holdAs(items[names.Count + k], free[k]));

@@ -1,4 +1,5 @@
 using LibvirtShim.Domain;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -40,10 +41,23 @@ internal static class GuestScopes
         GuestScope scope = (live ? GuestScope.Live : 0) | (config ? GuestScope.Config : 0);
         if (scope == 0) scope = guest.IsActive ? GuestScope.Live : GuestScope.Config;
         if (scope.HasFlag(GuestScope.Live) && !guest.IsActive)
-            throw new ShimException($"domain '{guest.Name}' is not running (--live needs a running guest)");
+            throw new ShimFailure($"domain '{guest.Name}' is not running (--live needs a running guest)");
         if (scope.HasFlag(GuestScope.Config) && !guest.IsPersistent)
-            throw new ShimException($"domain '{guest.Name}' has no persistent definition (--config needs one)");
+            throw new ShimFailure($"domain '{guest.Name}' has no persistent definition (--config needs one)");
         return scope;
+    }
+
+    /// <summary>The guest's XML before any step: libvirt's failure names the domain and libvirt's cause.</summary>
+    private static string XmlOf(IGuestDevices guest, GuestScope side)
+    {
+        try
+        {
+            return guest.Xml(side);
+        }
+        catch (LibvirtCallException e)
+        {
+            throw new ShimFailure($"domain '{guest.Name}': {e.Message}");
+        }
     }
 
     public static IEnumerable<GuestScope> Sides(GuestScope scope) =>
@@ -51,7 +65,7 @@ internal static class GuestScopes
 
     public static DomainDescription Read(IGuestDevices guest, GuestScope side, out System.Xml.Linq.XElement element)
     {
-        System.Xml.Linq.XDocument document = DomainXml.Parse(System.Text.Encoding.UTF8.GetBytes(guest.Xml(side)));
+        System.Xml.Linq.XDocument document = DomainXml.Parse(System.Text.Encoding.UTF8.GetBytes(XmlOf(guest, side)));
         element = DomainReader.DomainElement(document);
         return DomainReader.ReadLenient(document);
     }
@@ -63,9 +77,9 @@ internal static class GuestScopes
         {
             return step();
         }
-        catch (Exception e) when (e is LibvirtCallException or DomainXmlException)
+        catch (Exception e) when (e is LibvirtCallException or ShimFailure)
         {
-            throw new ShimException($"{Describe.Nic(domain, nic)}: {what}: {e.Message}");
+            throw new ShimFailure($"{Describe.Nic(domain, nic)}: {what}: {e.Message}");
         }
     }
 

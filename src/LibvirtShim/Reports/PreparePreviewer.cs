@@ -55,8 +55,7 @@ internal static class PreparePreviewer
         IReadOnlyList<Link> links;
         if (Directory.Exists(context.Settings.StateDir))
         {
-            using StateLease lease = new StateStore(context.Settings.StateDir,
-                TimeSpan.FromSeconds(Math.Min(5, context.Settings.LockTimeoutSeconds))).Lock();
+            using StateLease lease = ShimContext.StoreFor(context.Settings, look: true).Lock();
             load = lease.Load(context.Scheme);
             links = context.Links.Dump();
         }
@@ -90,7 +89,7 @@ internal static class PreparePreviewer
     {
         var byName = new Dictionary<string, Link>(StringComparer.Ordinal);
         foreach (Link link in links) byName.TryAdd(link.Name, link);
-        PreparePlan plan = PreparePlanner.Plan(settings, scheme, marker, state, byName, domain, now, readDefinition);
+        PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, domain, now, readDefinition);
 
         PreviewProblem? failure = plan.Failure is { } f ? new PreviewProblem(f.Message, Advice(f, settings, scheme, marker, byName, state)) : null;
         var nics = new List<NicPreview>();

@@ -30,41 +30,39 @@ internal sealed record PreparePlan(IReadOnlyList<NicPlan> Nics, IReadOnlyList<Pr
 internal static class PreparePlanner
 {
     /// <summary>Looks up the NICs' names and lower devices in one batch, then plans.</summary>
-    public static PreparePlan Plan(ShimContext context, NameState state, DomainDescription domain)
+    public static PreparePlan Plan(ShimSettings settings, LinkTable table, LinkMarker marker, NameState state, DomainDescription domain, long now)
     {
-        var wanted = domain.OwnedNics.Select(n => n.Name).Concat(domain.OwnedNics.Select(n => TryResolve(context.Settings, domain, n)))
+        ResolvedLower[] lowers = LowerDevices.ResolveAll(settings, domain);
+        var wanted = domain.OwnedNics.Select(n => n.Name).Concat(lowers.Select(l => l.Device))
             .OfType<string>().Where(InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
-        IReadOnlyList<Link?> found = context.Links.Find(wanted);
+        IReadOnlyList<Link?> found = table.Find(wanted);
         var links = new Dictionary<string, Link>(StringComparer.Ordinal);
         for (int i = 0; i < wanted.Count; i++)
         {
             if (found[i] is { } link) links[wanted[i]] = link;
         }
-        return Plan(context.Settings, context.Scheme, context.Marker, state, links, domain, context.Now,
-            (name, uuid) => DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, name, uuid));
+        return Plan(lowers, state.Scheme, marker, state, links, domain, now,
+            (name, uuid) => DomainInventory.ReadDefinition(settings.LibvirtConfigDir, name, uuid));
     }
 
-    /// <summary>The plan from gathered facts: <paramref name="links"/> holds at least the links on the NICs' names and lower devices.</summary>
+    /// <summary>
+    /// The plan from gathered facts: <paramref name="lowers"/> from <see cref="LowerDevices.ResolveAll"/>, and
+    /// <paramref name="links"/> holding at least the links on the NICs' names and lower devices.
+    /// </summary>
     internal static PreparePlan Plan(
-        ShimSettings settings, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyDictionary<string, Link> links,
+        IReadOnlyList<ResolvedLower> lowers, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyDictionary<string, Link> links,
         DomainDescription domain, long now, Func<string, Guid, DomainDescription?> readDefinition)
     {
         var problems = new List<PrepareProblem>();
         var stale = new List<NameRecord>();
         var nics = new List<NicPlan>();
-        foreach (OwnedNic nic in domain.OwnedNics)
+        for (int i = 0; i < domain.OwnedNics.Count; i++)
         {
+            OwnedNic nic = domain.OwnedNics[i];
             void Fail(PrepareCheck check, string message) => problems.Add(new PrepareProblem(check, nic, $"{Describe.Nic(domain, nic)}: {message}"));
 
-            string? lower = null;
-            try
-            {
-                lower = LowerDevices.Resolve(settings, domain, nic);
-            }
-            catch (ShimException e)
-            {
-                problems.Add(new PrepareProblem(PrepareCheck.LowerDevice, nic, e.Message));
-            }
+            string? lower = lowers[i].Device;
+            if (lowers[i].Problem is { } unresolved) problems.Add(new PrepareProblem(PrepareCheck.LowerDevice, nic, unresolved));
             if (!scheme.IsManaged(nic.Name))
                 Fail(PrepareCheck.Name, $"target dev is not a libvirt-shim name ({scheme.Prefix}N with N below {scheme.Capacity})");
             if (state.Find(nic.Name) is { } held && !held.IsLink && held.Domain != domain.Uuid)
@@ -106,18 +104,6 @@ internal static class PreparePlanner
         bool asAsked = sameMac && sameSettings && lower is { } l && link.LowerIndex == l.Index && link.Mode == nic.Mode
             && link.IsUp && link.Alias is not null;
         return asAsked ? LinkAction.Keep : LinkAction.Replace;
-    }
-
-    private static string? TryResolve(ShimSettings settings, DomainDescription domain, OwnedNic nic)
-    {
-        try
-        {
-            return LowerDevices.Resolve(settings, domain, nic);
-        }
-        catch (ShimException)
-        {
-            return null;
-        }
     }
 
     /// <summary>A record of another domain that no longer holds anything: an expired reservation, or a definition that no longer uses the

@@ -2,6 +2,7 @@ using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using Serilog;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -13,9 +14,8 @@ namespace LibvirtShim.Lifecycle;
 internal static class RecordNames
 {
     /// <summary>Records libvirt's macvtap names for the domain; returns whether anything changed.</summary>
-    public static bool RecordLibvirtNames(ShimSession session, DomainDescription domain)
+    public static bool RecordLibvirtNames(NameState state, ILogger log, DomainDescription domain)
     {
-        NameState state = session.State;
         bool changed = false;
         var current = domain.LibvirtMacvtaps.Where(n => n.Name is not null).ToDictionary(n => n.Name!, StringComparer.Ordinal);
         foreach (NameRecord old in state.OfDomain(domain.Uuid).Where(r => r.Holding == Holding.Libvirt && !current.ContainsKey(r.Name)))
@@ -27,7 +27,7 @@ internal static class RecordNames
         {
             if (LibvirtRecord(domain, nic) is not { } wanted)
             {
-                session.Context.Log.Warning("Direct NIC {Mac} of domain {Domain}: " +
+                log.Warning("Direct NIC {Mac} of domain {Domain}: " +
                     "target dev {Name} is not a link name the kernel accepts ({Problem}); not recorded",
                     nic.Mac, domain.Name, nic.Name, InterfaceName.Problem(nic.Name));
                 continue;
@@ -37,12 +37,12 @@ internal static class RecordNames
             if (held is { Holding: Holding.Created } && held.Domain != domain.Uuid)
             {
                 // A link the hook made for another guest sits on that name: the XML is wrong, not the record.
-                session.Context.Log.Warning("Name {Name} is the macvtap libvirt-shim created for {Holder}; " +
+                log.Warning("Name {Name} is the macvtap libvirt-shim created for {Holder}; " +
                     "not recording it for domain {Domain}", nic.Name, Describe.Holder(held), domain.Name);
                 continue;
             }
             if (held is not null && held.Domain != domain.Uuid)
-                session.Context.Log.Warning("Name {Name} was recorded for {Holder}; libvirt gave it to domain {Domain}", nic.Name,
+                log.Warning("Name {Name} was recorded for {Holder}; libvirt gave it to domain {Domain}", nic.Name,
                     Describe.Holder(held), domain.Name);
             state.Put(wanted);
             changed = true;
@@ -64,23 +64,22 @@ internal static class RecordNames
     /// After a libvirtd restart: the links of the domain's owned NICs that carry its marks are recorded again;
     /// a missing or foreign link is logged, never fatal (a failing reconnect hook gets the guest killed).
     /// </summary>
-    public static bool RecordOwnedLinks(ShimSession session, DomainDescription domain)
+    public static bool RecordOwnedLinks(NameState state, LinkTable links, LinkMarker marker, ILogger log, DomainDescription domain)
     {
         if (domain.OwnedNics.Count == 0) return false;
-        NameState state = session.State;
-        IReadOnlyList<Link?> links = session.Context.Links.Find(domain.OwnedNics.Select(n => n.Name).ToList());
+        IReadOnlyList<Link?> found = links.Find(domain.OwnedNics.Select(n => n.Name).ToList());
         bool changed = false;
         for (int i = 0; i < domain.OwnedNics.Count; i++)
         {
             OwnedNic nic = domain.OwnedNics[i];
-            if (links[i] is not { } link || !session.Context.Marker.IsOwnedBy(link, domain.Uuid))
+            if (found[i] is not { } link || !marker.IsOwnedBy(link, domain.Uuid))
             {
-                session.Context.Log.Warning("{Nic}: no macvtap of libvirt-shim's for it in the kernel", Describe.Nic(domain, nic));
+                log.Warning("{Nic}: no macvtap of libvirt-shim's for it in the kernel", Describe.Nic(domain, nic));
                 continue;
             }
             NameRecord? held = state.Find(nic.Name);
             if (held is not null && held.Domain != domain.Uuid)
-                session.Context.Log.Warning("Name {Name} was recorded for {Holder}; the kernel's link belongs to domain {Domain}", nic.Name,
+                log.Warning("Name {Name} was recorded for {Holder}; the kernel's link belongs to domain {Domain}", nic.Name,
                     Describe.Holder(held), domain.Name);
             NameRecord wanted = new(nic.Name, Holding.Created, domain.Uuid, domain.Name, link.Mac,
                 held?.Lower is { Length: > 0 } lower ? lower : nic.Source ?? "", link.Mode ?? nic.Mode, link.Index,

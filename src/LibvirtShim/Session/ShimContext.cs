@@ -9,6 +9,7 @@ namespace LibvirtShim.Lifecycle;
 internal sealed class ShimContext(ShimSettings settings, Func<LinkTable> openLinks, ILogger log, TimeProvider clock, IDisposable? ownedLog = null) : IDisposable
 {
     private LinkTable? _links;
+    private StateStore? _store;
 
     public ShimSettings Settings { get; } = settings;
     public ILogger Log { get; } = log;
@@ -21,7 +22,15 @@ internal sealed class ShimContext(ShimSettings settings, Func<LinkTable> openLin
 
     public long Now => Clock.GetUtcNow().ToUnixTimeSeconds();
 
-    public StateStore Store => new(Settings.StateDir, TimeSpan.FromSeconds(Settings.LockTimeoutSeconds));
+    /// <summary>The state on disk, built once per call.</summary>
+    public StateStore Store => _store ??= StoreFor(Settings);
+
+    /// <summary>
+    /// Where every state store is built. The hook and the commands that change the state wait LockTimeoutSeconds for the
+    /// lock; a look that changes nothing (<paramref name="look"/>: explain, doctor) waits 5 s at most.
+    /// </summary>
+    public static StateStore StoreFor(ShimSettings settings, bool look = false) =>
+        new(settings.StateDir, TimeSpan.FromSeconds(look ? Math.Min(5, settings.LockTimeoutSeconds) : settings.LockTimeoutSeconds));
 
     public void Dispose()
     {

@@ -4,20 +4,21 @@ namespace LibvirtShim.Lifecycle;
 
 /// <summary>
 /// The state, read under the lock. A missing or untrustworthy state file is rebuilt by seeding before anyone
-/// uses it. Changes reach the disk only through <see cref="Commit"/>.
+/// uses it. Changes reach the disk only through <see cref="Commit"/>. The context is the session's own, for seeding:
+/// operations get the links, the log and the settings they use as arguments, never through a session.
 /// </summary>
 internal sealed class ShimSession : IDisposable
 {
+    private readonly ShimContext _context;
     private readonly StateLease _lease;
 
     private ShimSession(ShimContext context, StateLease lease, NameState state)
     {
-        Context = context;
+        _context = context;
         _lease = lease;
         State = state;
     }
 
-    public ShimContext Context { get; }
     public NameState State { get; private set; }
 
     /// <summary>The seeding <see cref="Open"/> did because the state was missing or untrusted; null when it was read.</summary>
@@ -54,7 +55,7 @@ internal sealed class ShimSession : IDisposable
     /// <summary>Rebuilds the state from the running guests, the definitions and the kernel, then commits it.</summary>
     public SeedReport Reseed(NameState? previous)
     {
-        SeedReport report = Seeder.Seed(Context, previous);
+        SeedReport report = Seeder.Seed(_context.Settings, _context.Links, _context.Marker, _context.Scheme, _context.Log, _context.Now, previous);
         State = report.State;
         Commit();
         return report;
@@ -68,7 +69,7 @@ internal sealed class ShimSession : IDisposable
     /// </summary>
     public void CommitFound(IReadOnlyList<NameRecord> found, uint cursor)
     {
-        if (_lease.Load(Context.Scheme).State is not { } onDisk || (found.Count == 0 && onDisk.Cursor == cursor)) return;
+        if (_lease.Load(State.Scheme).State is not { } onDisk || (found.Count == 0 && onDisk.Cursor == cursor)) return;
         foreach (NameRecord record in found.Where(r => !onDisk.IsHeld(r.Name))) onDisk.Put(record);
         onDisk.MoveCursor(cursor);
         _lease.Save(onDisk);

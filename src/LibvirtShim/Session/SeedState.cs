@@ -1,6 +1,8 @@
+using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Netlink;
+using Serilog;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -19,22 +21,23 @@ internal sealed record SeedReport(
 /// </summary>
 internal static class Seeder
 {
-    public static SeedReport Seed(ShimContext context, NameState? previous)
+    public static SeedReport Seed(
+        ShimSettings settings, LinkTable table, LinkMarker marker, NameScheme scheme, ILogger log, long now, NameState? previous)
     {
         var unreadable = new List<string>();
-        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable);
-        var defined = DomainInventory.Read(context.Settings.LibvirtConfigDir, context.Log);
-        IReadOnlyList<Link> links = context.Links.Dump();
+        var running = DomainInventory.Read(settings.LibvirtRunDir, log, unreadable);
+        var defined = DomainInventory.Read(settings.LibvirtConfigDir, log);
+        IReadOnlyList<Link> links = table.Dump();
         foreach (string path in unreadable)
-            context.Log.Warning("Seeding: status file {Path} exists but cannot be read: that guest counts as unknown, not gone", path);
+            log.Warning("Seeding: status file {Path} exists but cannot be read: that guest counts as unknown, not gone", path);
         bool allFacts = previous is { Skipped.Count: 0 } && unreadable.Count == 0;
-        long? keepUntil = allFacts ? null : context.Now + context.Settings.ReservationSeconds;
-        var plan = Plan(context.Scheme, context.Marker, previous, running, defined, links, context.Now, keepUntil);
+        long? keepUntil = allFacts ? null : now + settings.ReservationSeconds;
+        var plan = Plan(scheme, marker, previous, running, defined, links, now, keepUntil);
         foreach (NameRecord kept in plan.KeptInDoubt)
-            context.Log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
+            log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
                 "its start may be in flight or its status unreadable",
                 kept.Name, kept.Ifindex, kept.Domain);
-        DeleteLeaked(context, plan.Leaked, links);
+        DeleteLeaked(table, marker, log, plan.Leaked, links);
         return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked, unreadable);
     }
 
@@ -123,37 +126,37 @@ internal static class Seeder
     /// A domain's leaked links go in one deletion of its group when the group holds nothing else (one RCU grace period
     /// instead of one per link: seeding runs under the lock, and 82 links one by one take seconds); the rest one by one.
     /// </summary>
-    private static void DeleteLeaked(ShimContext context, List<Link> leaked, IReadOnlyList<Link> links)
+    private static void DeleteLeaked(LinkTable table, LinkMarker marker, ILogger log, List<Link> leaked, IReadOnlyList<Link> links)
     {
         if (leaked.Count == 0) return;
         var single = new List<Link>();
         foreach (IGrouping<uint, Link> group in leaked.GroupBy(l => l.Group))
         {
             bool wholeGroup = group.Key != 0 && links.Count(l => l.Group == group.Key) == group.Count();
-            if (wholeGroup && context.Links.DeleteGroup(group.Key) is null)
+            if (wholeGroup && table.DeleteGroup(group.Key) is null)
             {
                 foreach (Link link in group)
-                    context.Log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", link.Name,
-                        link.Index, context.Marker.Owner(link));
+                    log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", link.Name,
+                        link.Index, marker.Owner(link));
                 continue;
             }
             single.AddRange(group);
         }
-        DeleteOneByOne(context, single);
+        DeleteOneByOne(table, marker, log, single);
     }
 
-    private static void DeleteOneByOne(ShimContext context, List<Link> leaked)
+    private static void DeleteOneByOne(LinkTable table, LinkMarker marker, ILogger log, List<Link> leaked)
     {
         if (leaked.Count == 0) return;
-        IReadOnlyList<NetlinkError?> results = context.Links.Delete(leaked.Select(l => l.Index).ToList());
+        IReadOnlyList<NetlinkError?> results = table.Delete(leaked.Select(l => l.Index).ToList());
         for (int i = 0; i < leaked.Count; i++)
         {
             if (results[i] is { } error)
-                context.Log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name,
+                log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name,
                     leaked[i].Index, error.Describe());
             else
-                context.Log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name,
-                    leaked[i].Index, context.Marker.Owner(leaked[i]));
+                log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name,
+                    leaked[i].Index, marker.Owner(leaked[i]));
         }
     }
 }

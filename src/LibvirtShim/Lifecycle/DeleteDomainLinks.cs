@@ -32,12 +32,12 @@ internal static class DomainLinkDeletion
     /// Deletes <paramref name="ours"/> (links carrying <paramref name="domain"/>'s marks). Returns how many links went and
     /// the ones that could not be deleted; a link already gone counts as deleted.
     /// </summary>
-    public static (int Deleted, List<UndeletedLink> Failed) Delete(ShimContext context, Guid domain, IReadOnlyList<Link> ours)
+    public static (int Deleted, List<UndeletedLink> Failed) Delete(LinkTable links, LinkMarker marker, Guid domain, IReadOnlyList<Link> ours)
     {
         if (ours.Count == 0) return (0, []);
-        if (ours.Count > MaxWithoutGroupCheck && DeleteGroup(context, domain) is { } deleted) return (deleted, []);
+        if (ours.Count > MaxWithoutGroupCheck && DeleteGroup(links, marker, domain) is { } deleted) return (deleted, []);
 
-        IReadOnlyList<NetlinkError?> errors = context.Links.Delete(ours.Select(l => l.Index).ToList());
+        IReadOnlyList<NetlinkError?> errors = links.Delete(ours.Select(l => l.Index).ToList());
         var failed = new List<UndeletedLink>();
         for (int i = 0; i < ours.Count; i++)
         {
@@ -47,11 +47,11 @@ internal static class DomainLinkDeletion
     }
 
     /// <summary>The domain's whole group in one request, when a dump shows every member carries the domain's marks; null otherwise.</summary>
-    private static int? DeleteGroup(ShimContext context, Guid domain)
+    private static int? DeleteGroup(LinkTable links, LinkMarker marker, Guid domain)
     {
-        uint group = context.Marker.Group(domain);
-        IReadOnlyList<Link> members = context.Links.DumpGroup(group);
-        if (members.Count == 0 || !members.All(l => context.Marker.IsOwnedBy(l, domain))) return null;
-        return context.Links.DeleteGroup(group) is null ? members.Count : null;
+        uint group = marker.Group(domain);
+        IReadOnlyList<Link> members = links.DumpGroup(group);
+        if (members.Count == 0 || !members.All(l => marker.IsOwnedBy(l, domain))) return null;
+        return links.DeleteGroup(group) is null ? members.Count : null;
     }
 }

@@ -53,7 +53,7 @@ internal static class ReleaseHistory
             StateDirectory.CheckFile(path, "release history");
             text = File.ReadAllText(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StateAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ShimFailure)
         {
             return [];
         }
