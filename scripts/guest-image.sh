@@ -11,12 +11,17 @@
 #
 #   shim.nic=MAC,IPV4/LEN,IPV6/LEN,MTU   one per NIC (any field but MAC may be empty): the NIC with that MAC gets
 #                                         the addresses (IPv6 without duplicate-address detection) and the MTU
+#   shim.hotnic=MAC,IPV4/LEN,IPV6/LEN,MTU the same for a NIC hot-plugged later: not waited for at boot
 #
 # and prints one line per event on the console, each starting with "shim-guest:":
 #
 #   shim-guest: nic MAC dev eth0 mtu 1500 ipv4 192.0.2.10/24 ipv6 2001:db8::10/64
 #   shim-guest: missing MAC               (no NIC with that MAC)
 #   shim-guest: ready                     (every NIC configured; the kernel answers pings from now on)
+#   shim-guest: gone MAC dev eth1         (a configured NIC was unplugged)
+#
+# After "ready" it looks at the NICs twice a second: a NIC that appears with the MAC of a shim.nic or shim.hotnic
+# entry is configured by that entry (its "nic" line follows), and one that disappears gets its "gone" line.
 #
 # The guest answers ARP only on the NIC that has the address asked for (several NICs share one LAN), announces
 # itself with ARP and unsolicited NA when QEMU asks it to (after a migration), and has no IPv6 link-local address
@@ -69,12 +74,27 @@ nic_named() {
     return 1
 }
 
-# The NICs appear once virtio_net has probed them: wait (bounded) for each.
+# One line per entry of the command line: KIND,MAC,IPV4,IPV6,MTU (KIND nic or hotnic).
 for word in $(cat /proc/cmdline); do
-    case "$word" in shim.nic=*) ;; *) continue ;; esac
-    IFS=, read -r mac v4 v6 mtu <<EOF
-${word#shim.nic=}
-EOF
+    key=${word%%=*}
+    case "$key" in shim.nic|shim.hotnic) echo "${key#shim.},${word#*=}" ;; esac
+done >/nics
+
+# Configured NICs, one "MAC DEV" line each.
+: >/up
+configure() {
+    local mac=$1 dev=$2 v4=$3 v6=$4 mtu=$5
+    [ -n "$mtu" ] && ip link set "$dev" mtu "$mtu"
+    ip link set "$dev" up
+    [ -n "$v4" ] && ip addr add "$v4" dev "$dev"
+    [ -n "$v6" ] && ip -6 addr add "$v6" dev "$dev"
+    echo "$mac $dev" >>/up
+    echo "shim-guest: nic $mac dev $dev mtu $(cat /sys/class/net/$dev/mtu) ipv4 ${v4:--} ipv6 ${v6:--}"
+}
+
+# The NICs appear once virtio_net has probed them: wait (bounded) for each.
+while IFS=, read -r kind mac v4 v6 mtu; do
+    [ "$kind" = nic ] || continue
     dev=""
     i=0
     while [ $i -lt 100 ]; do
@@ -82,14 +102,28 @@ EOF
         i=$((i + 1)); sleep 0.1
     done
     if [ -z "$dev" ]; then echo "shim-guest: missing $mac"; continue; fi
-    [ -n "$mtu" ] && ip link set "$dev" mtu "$mtu"
-    ip link set "$dev" up
-    [ -n "$v4" ] && ip addr add "$v4" dev "$dev"
-    [ -n "$v6" ] && ip -6 addr add "$v6" dev "$dev"
-    echo "shim-guest: nic $mac dev $dev mtu $(cat /sys/class/net/$dev/mtu) ipv4 ${v4:--} ipv6 ${v6:--}"
-done
+    configure "$mac" "$dev" "$v4" "$v6" "$mtu"
+done </nics
 echo "shim-guest: ready"
-exec sh -c 'while :; do sleep 3600; done'
+
+# Hot-plug: NICs that go and NICs that come (with a MAC of an entry), by polling sysfs. Fd 3: the console.
+exec 3>&1
+while :; do
+    while read -r mac dev; do
+        now=""
+        { read -r now <"/sys/class/net/$dev/address"; } 2>/dev/null
+        [ "$now" = "$mac" ] && echo "$mac $dev" || echo "shim-guest: gone $mac dev $dev" >&3
+    done </up >/up.new
+    mv /up.new /up
+    for d in /sys/class/net/*; do
+        { read -r mac <"$d/address"; } 2>/dev/null || continue
+        grep -q "^$mac " /up && continue
+        while IFS=, read -r kind m v4 v6 mtu; do
+            [ "$m" = "$mac" ] && configure "$mac" "${d##*/}" "$v4" "$v6" "$mtu"
+        done </nics
+    done
+    sleep 0.5
+done
 INIT
     chmod 755 "$1"
 }

@@ -31,6 +31,9 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
     /// <summary>Null: no operating system. Set: TCG (with KVM here a kernel guest hangs early), 128 MiB, kernel and console.</summary>
     public GuestBoot? Boot { get; init; }
 
+    /// <summary>&lt;features&gt;&lt;acpi/&gt;: without it QEMU runs without ACPI, and the guest never hears of a PCI hot-plug or unplug.</summary>
+    public bool Acpi { get; init; }
+
     public IEnumerable<OwnedNic> Owned => Nics.OfType<OwnedNic>();
 
     public IEnumerable<string> Macs => Nics.Select(n => n.Mac);
@@ -62,6 +65,7 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
             x.Append($"  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{Esc(Boot.Kernel)}</kernel><initrd>{Esc(Boot.Initrd)}</initrd>" +
                      $"<cmdline>{Esc(Boot.Cmdline)}</cmdline></os>\n");
         }
+        if (Acpi) x.Append("  <features><acpi/></features>\n");
         x.Append("  <on_crash>destroy</on_crash>\n  <devices>\n");
         x.Append("    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n");
         foreach (Nic nic in Nics)

@@ -11,22 +11,24 @@ public sealed record ConsoleNic(string Mac, string Dev, int Mtu, string V4, stri
 
 /// <summary>
 /// A guest that boots the kernel and initramfs of scripts/guest-image.sh: its NICs get their addresses from the kernel
-/// command line (shim.nic=MAC,IPV4/LEN,IPV6/LEN,MTU), and its /init reports on the serial console, a file in the
-/// suite's work directory, read by polling.
+/// command line (shim.nic=MAC,IPV4/LEN,IPV6/LEN,MTU; shim.hotnic=... for NICs hot-plugged later, see
+/// <see cref="HotNics"/>), and its /init reports on the serial console, a file in the suite's work directory, read by polling.
 /// </summary>
 public sealed partial class LinuxGuest
 {
     public static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(120);
     private const string Marker = "shim-guest: ";
 
-    public LinuxGuest(LibvirtFixture fixture, string name, IReadOnlyList<GuestLanNic> nics)
+    public LinuxGuest(LibvirtFixture fixture, string name, IReadOnlyList<GuestLanNic> nics, IReadOnlyList<GuestLanNic>? hotNics = null)
     {
         Nics = nics;
+        HotNics = hotNics ?? [];
         ConsolePath = Path.Combine(fixture.WorkDir, name + ".console");
-        string cmdline = "console=ttyS0 quiet " + string.Join(' ', nics.Select(n =>
-            $"shim.nic={n.Nic.Mac},{n.Address.V4}/{n.Address.V4Prefix},{n.Address.V6}/{n.Address.V6Prefix},{n.Mtu}"));
+        string cmdline = "console=ttyS0 quiet " + string.Join(' ', nics.Select(n => "shim.nic=" + CmdlineEntry(n))
+            .Concat(HotNics.Select(n => "shim.hotnic=" + CmdlineEntry(n))));
         (string kernel, string initrd) = fixture.GuestImage;
-        Xml = new GuestXml(name, nics.Select(n => n.Nic).ToList()) { Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath) };
+        // ACPI: the i440fx machine tells the guest about PCI hot-plug and unplug through it.
+        Xml = new GuestXml(name, nics.Select(n => n.Nic).ToList()) { Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath), Acpi = HotNics.Count > 0 };
     }
 
     public GuestXml Xml { get; }
@@ -34,6 +36,9 @@ public sealed partial class LinuxGuest
     public string Name => Xml.Name;
 
     public IReadOnlyList<GuestLanNic> Nics { get; }
+
+    /// <summary>NICs the guest does not start with: its /init configures each when a NIC with its MAC appears (hot-plug).</summary>
+    public IReadOnlyList<GuestLanNic> HotNics { get; }
 
     public string ConsolePath { get; }
 
@@ -72,6 +77,13 @@ public sealed partial class LinuxGuest
     public void Boot(LibvirtFixture fixture, ScenarioLog log, bool ipv6 = true)
     {
         fixture.Main.Define(Xml);
+        Start(fixture, log, ipv6);
+    }
+
+    /// <summary>Starts the defined guest (again) on the main host with an empty console, and waits as <see cref="Boot"/> does.</summary>
+    public void Start(LibvirtFixture fixture, ScenarioLog log, bool ipv6 = true)
+    {
+        File.Delete(ConsolePath);
         // An earlier guest's address may still be in the LAN host's neighbour table with that guest's MAC.
         Lan.In("ip", "neigh", "flush", "all").MustSucceed("flushing the LAN host's neighbour table");
         log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
@@ -89,9 +101,12 @@ public sealed partial class LinuxGuest
     }
 
     /// <summary>Each NIC answers IPv4 and IPv6 pings from the LAN (bounded wait), through that NIC: the LAN host's neighbour entry names its MAC.</summary>
-    public void WaitReachable(string when, TimeSpan? timeout = null, bool ipv6 = true)
+    public void WaitReachable(string when, TimeSpan? timeout = null, bool ipv6 = true) => WaitReachable(Nics, when, timeout, ipv6);
+
+    /// <summary>The same for <paramref name="nics"/> (say, hot-plugged ones).</summary>
+    public void WaitReachable(IEnumerable<GuestLanNic> nics, string when, TimeSpan? timeout = null, bool ipv6 = true)
     {
-        foreach (GuestLanNic nic in Nics)
+        foreach (GuestLanNic nic in nics)
         {
             foreach (string address in ipv6 ? [nic.Address.V4, nic.Address.V6] : new[] { nic.Address.V4 })
             {
@@ -102,6 +117,36 @@ public sealed partial class LinuxGuest
         }
     }
 
+    /// <summary>How much the console holds now: what /init prints later is read from here on.</summary>
+    public int ConsoleMark() => Console().Length;
+
+    /// <summary>Polls the console from <paramref name="mark"/> on until /init configured <paramref name="nic"/> (hot-plugged), as asked.</summary>
+    public ConsoleNic WaitNicConfigured(GuestLanNic nic, int mark, TimeSpan? timeout = null)
+    {
+        Match line = Poll.Until(() => NicLine().Matches(Since(mark)).FirstOrDefault(m => m.Groups["mac"].Value == nic.Nic.Mac), m => m is not null,
+            $"{Name}'s /init to configure NIC {nic.Nic.Mac}", timeout, _ => "\n" + Tail(Since(mark)))!;
+        var seen = new ConsoleNic(nic.Nic.Mac, line.Groups["dev"].Value, int.Parse(line.Groups["mtu"].Value), line.Groups["v4"].Value, line.Groups["v6"].Value);
+        Assert.True(seen.V4 == $"{nic.Address.V4}/{nic.Address.V4Prefix}" && seen.V6 == $"{nic.Address.V6}/{nic.Address.V6Prefix}"
+            && (nic.Mtu is null || nic.Mtu == seen.Mtu), $"{Name}'s /init configured NIC {nic.Nic.Mac} with {seen.V4} {seen.V6} mtu {seen.Mtu}");
+        return seen;
+    }
+
+    /// <summary>Polls the console from <paramref name="mark"/> on until /init saw the NIC with <paramref name="mac"/> go; returns its device name.</summary>
+    public string WaitNicGone(string mac, int mark, TimeSpan? timeout = null)
+    {
+        Match line = Poll.Until(() => GoneLine().Matches(Since(mark)).FirstOrDefault(m => m.Groups["mac"].Value == mac), m => m is not null,
+            $"{Name}'s /init to see NIC {mac} go", timeout, _ => "\n" + Tail(Since(mark)))!;
+        return line.Groups["dev"].Value;
+    }
+
+    private string Since(int mark)
+    {
+        string text = Console();
+        return mark <= text.Length ? text[mark..] : text;
+    }
+
+    private static string CmdlineEntry(GuestLanNic n) => $"{n.Nic.Mac},{n.Address.V4}/{n.Address.V4Prefix},{n.Address.V6}/{n.Address.V6Prefix},{n.Mtu}";
+
     private static string Tail(string text)
     {
         string[] lines = text.Split('\n');
@@ -110,4 +155,7 @@ public sealed partial class LinuxGuest
 
     [GeneratedRegex(@"shim-guest: nic (?<mac>\S+) dev (?<dev>\S+) mtu (?<mtu>\d+) ipv4 (?<v4>\S+) ipv6 (?<v6>\S+)")]
     private static partial Regex NicLine();
+
+    [GeneratedRegex(@"shim-guest: gone (?<mac>\S+) dev (?<dev>\S+)")]
+    private static partial Regex GoneLine();
 }

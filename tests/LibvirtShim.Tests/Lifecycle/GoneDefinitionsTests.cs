@@ -72,6 +72,28 @@ public class GoneDefinitionsTests : IDisposable
     }
 
     [Fact]
+    public void AHoldNotYetExpiredGoesWithADefinitionSeenBefore()
+    {
+        NameState state = State(Defined("mvtap0", "web", Web, expiresAt: 2000), Defined("mvtap1", "db", Db, expiresAt: 2000));
+        Assert.Empty(Freed(state));
+        Define("web", Web, "mvtap0");
+        Assert.Empty(Freed(state));
+
+        File.Delete(Path.Combine(_settings.LibvirtConfigDir, "web.xml"));
+        Assert.Equal(["mvtap0"], Freed(state));
+        Assert.True(state.IsHeld("mvtap1"));
+    }
+
+    [Fact]
+    public void AHoldNotYetExpiredStaysWhileItsDefinitionDoesNotNameItYet()
+    {
+        Define("web", Web);
+        NameState state = State(Defined("mvtap0", "web", Web, expiresAt: 2000));
+        Assert.Empty(Freed(state));
+        Assert.True(state.IsHeld("mvtap0"));
+    }
+
+    [Fact]
     public void ADefinitionIsParsedOnlyWhenItsFileChanged()
     {
         string path = Define("web", Web, "mvtap0");
