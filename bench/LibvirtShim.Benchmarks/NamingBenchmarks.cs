@@ -4,6 +4,7 @@ using LibvirtShim.Configuration;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Benchmarks;
 
@@ -14,7 +15,7 @@ namespace LibvirtShim.Benchmarks;
 /// <list type="bullet">
 /// <item>Seed (baseline): for each NIC, probe mvtap0, mvtap1, ... until one does not exist (SIOCGIFFLAGS on one
 /// reused socket, or if_nametoindex).</item>
-/// <item>FreeNames.Take: the product's allocation (next clear bits after the cursor, every candidate checked against
+/// <item>TakeFreeNames.Run: the product's allocation (next clear bits after the cursor, every candidate checked against
 /// the kernel in one batched RTM_GETLINK exchange), then the names removed from the state again.</item>
 /// <item>NameState only: the same without the kernel check (the bitmap and the records).</item>
 /// </list>
@@ -108,7 +109,7 @@ public class NamingBenchmarks
     public int ShimFreeNames()
     {
         RequireSetupThread();
-        List<string> names = FreeNames.Take(_session, _context.Links, _context.Settings, _context.Now, _items, _holdAs, "bench");
+        List<string> names = TakeFreeNames.Run(_session, _context.Links, _context.Settings, _context.Now, _items, _holdAs, "bench");
         foreach (string name in names) _session.State.Remove(name);
         return names.Count;
     }

@@ -5,6 +5,7 @@ using LibvirtShim.Benchmarks;
 using LibvirtShim.Benchmarks.Support;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
+using LibvirtShim.Session;
 
 // LibvirtShim.Benchmarks [BenchmarkDotNet options]      the benchmarks (bench/allocator.sh, bench/codec.sh run them)
 // Hidden helper modes for the bench/*.sh scripts:

@@ -1,6 +1,7 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli;
 

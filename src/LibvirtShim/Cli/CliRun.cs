@@ -4,6 +4,7 @@ using LibvirtShim.Configuration;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Logging;
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli;
 

@@ -3,6 +3,8 @@ using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Logging;
 using LibvirtShim.Net;
+using LibvirtShim.Reports;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli;
 

@@ -1,5 +1,7 @@
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
+using LibvirtShim.Reports;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli;
 

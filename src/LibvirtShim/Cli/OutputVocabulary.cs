@@ -1,6 +1,7 @@
 using LibvirtShim.Cli.Doctor;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
+using LibvirtShim.Reports;
 
 namespace LibvirtShim.Cli;
 

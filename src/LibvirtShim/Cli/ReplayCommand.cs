@@ -4,6 +4,7 @@ using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli;
 

@@ -2,6 +2,7 @@ using ConsoleAppFramework;
 using LibvirtShim.Cli.Doctor;
 using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli;
 

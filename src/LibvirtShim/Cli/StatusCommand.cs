@@ -2,6 +2,8 @@ using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.Reports;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
+using LibvirtShim.Reports;
 
 namespace LibvirtShim.Cli;
 

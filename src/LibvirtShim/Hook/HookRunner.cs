@@ -6,6 +6,7 @@ using LibvirtShim.Lifecycle;
 using LibvirtShim.Logging;
 using Serilog;
 using Serilog.Core;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Hook;
 
@@ -19,7 +20,7 @@ internal sealed class HookRunner(HookHost host)
 {
     public int Run(HookCall call, Stream stdin, TextWriter stdout, TextWriter stderr)
     {
-        HookOperation? operation = HookOperations.Find(call.Operation);
+        HookOperation? operation = HookOperation.For(call.Operation);
         try
         {
             return Run(call, operation, stdin, stdout, stderr);

@@ -4,6 +4,7 @@ using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -39,7 +40,7 @@ internal static class AdoptDomain
         Guid uuid = DirectNicConversion.EnsureUuid(domain);
         long holdUntil = now + settings.ReservationSeconds;
         HoldOwnedNames(session, DomainReader.Read(document), holdUntil);
-        List<string> names = FreeNames.Take(session, links, settings, now, nics,
+        List<string> names = TakeFreeNames.Run(session, links, settings, now, nics,
             (nic, n) => Held(nic, n, uuid, name, options, holdUntil), $"domain '{name}': NIC {nics[0].Mac}");
         for (int i = 0; i < nics.Count; i++)
             DirectNicConversion.Convert(domain, nics[i], names[i], options.Network is null ? nics[i].SourceDevice : null, options.Network);

@@ -3,6 +3,7 @@ using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -66,7 +67,7 @@ internal static class AttachInterface
         using ShimSession session = ShimSession.Open(context);
         Holding holding = scope.HasFlag(GuestScope.Config) ? Holding.Defined : Holding.Reserved;
         long expires = context.Now + context.Settings.ReservationSeconds;
-        string name = FreeNames.Take(session, context.Links, context.Settings, context.Now, [nic],
+        string name = TakeFreeNames.Run(session, context.Links, context.Settings, context.Now, [nic],
             (n, name) => new NameRecord(name, holding, domain.Uuid, domain.Name, n.Mac, n.Source ?? "", n.Mode, ExpiresAt: expires),
             $"{Describe.Domain(domain)}: NIC {nic.Mac}")[0];
         nic = nic with { Name = name };
@@ -103,7 +104,7 @@ internal static class AttachInterface
         if (ifindex is { } index && context.Links.Find([nic.Name])[0] is { } link
             && link.Index == index && context.Marker.IsOwnedBy(link, domain.Uuid))
         {
-            if (DomainLinkDeletion.Delete(context.Links, context.Marker, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
+            if (DeleteDomainLinks.Run(context.Links, context.Marker, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
                 throw new ShimFailure($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {index}): {error.Describe()}");
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid) session.State.Remove(nic.Name);

@@ -1,4 +1,5 @@
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -17,7 +18,7 @@ internal readonly record struct UndeletedLink(Link Link, NetlinkError Error);
 /// statistics only) a macvtap's RTM_NEWLINK is still 1168 bytes (1540 without), IFLA_STATS64 and IFLA_AF_SPEC included.
 /// So the dump is paid only when it saves grace periods, and of the other links only IFLA_GROUP is read.
 /// </remarks>
-internal static class DomainLinkDeletion
+internal static class DeleteDomainLinks
 {
 
     /// <summary>
@@ -32,7 +33,7 @@ internal static class DomainLinkDeletion
     /// Deletes <paramref name="ours"/> (links carrying <paramref name="domain"/>'s marks). Returns how many links went and
     /// the ones that could not be deleted; a link already gone counts as deleted.
     /// </summary>
-    public static (int Deleted, List<UndeletedLink> Failed) Delete(LinkTable links, LinkMarker marker, Guid domain, IReadOnlyList<Link> ours)
+    public static (int Deleted, List<UndeletedLink> Failed) Run(LinkTable links, LinkMarker marker, Guid domain, IReadOnlyList<Link> ours)
     {
         if (ours.Count == 0) return (0, []);
         if (ours.Count > MaxWithoutGroupCheck && DeleteGroup(links, marker, domain) is { } deleted) return (deleted, []);

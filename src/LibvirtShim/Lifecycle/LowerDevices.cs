@@ -30,8 +30,13 @@ internal static class LowerDevices
         {
             lower = Map(settings, nic.Source!);
         }
-        problem = NotAllowed(settings, lower, $"{Describe.Nic(domain, nic)}: lower device '{lower}'");
-        return problem is null;
+        if (IsAllowed(settings, lower))
+        {
+            problem = null;
+            return true;
+        }
+        problem = NotAllowed(settings, $"{Describe.Nic(domain, nic)}: lower device '{lower}'");
+        return false;
     }
 
     /// <summary>Each owned NIC's lower device, or why it has none, in the order of <see cref="DomainDescription.OwnedNics"/>.</summary>
@@ -52,13 +57,14 @@ internal static class LowerDevices
 
     public static void CheckAllowed(ShimSettings settings, string lower, string subject)
     {
-        if (NotAllowed(settings, lower, subject) is { } problem) throw new ShimFailure(problem);
+        if (!IsAllowed(settings, lower)) throw new ShimFailure(NotAllowed(settings, subject));
     }
 
-    private static string? NotAllowed(ShimSettings settings, string lower, string subject) =>
-        settings.AllowedLowerDevices.Length > 0 && !settings.AllowedLowerDevices.Contains(lower, StringComparer.Ordinal)
-            ? $"{subject} is not in AllowedLowerDevices ({string.Join(", ", settings.AllowedLowerDevices)})"
-            : null;
+    private static bool IsAllowed(ShimSettings settings, string lower) =>
+        settings.AllowedLowerDevices.Length == 0 || settings.AllowedLowerDevices.Contains(lower, StringComparer.Ordinal);
+
+    private static string NotAllowed(ShimSettings settings, string subject) =>
+        $"{subject} is not in AllowedLowerDevices ({string.Join(", ", settings.AllowedLowerDevices)})";
 }
 
 /// <summary>An owned NIC's lower device on this host (<see cref="Device"/>), or the line saying why it has none (<see cref="Problem"/>).</summary>

@@ -4,6 +4,7 @@ using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using Serilog;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -19,7 +20,8 @@ internal static class PrepareLinks
     /// written once, after the links exist: a crash before that leaves links carrying the domain's marks and no
     /// record of them, which the domain's release (its XML declares the NICs) and seeding find by those marks.
     /// </summary>
-    public static int Run(ShimSession session, ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, DomainDescription domain)
+    public static int Run(
+        ShimSession session, ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, DomainDescription domain)
     {
         PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.State, domain, now);
         if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
@@ -47,7 +49,7 @@ internal static class PrepareLinks
         }
         catch
         {
-            DeleteDomainLinks(links, marker, log, domain);
+            RollBack(links, marker, log, domain);
             throw;
         }
         return toCreate.Count;
@@ -78,13 +80,13 @@ internal static class PrepareLinks
     /// deletion of its group when it holds several. Its start is failing, so links kept from an earlier prepare go too; the state on disk
     /// was not changed. A failure here is logged, and the caller reports the first one.
     /// </summary>
-    private static void DeleteDomainLinks(LinkTable links, LinkMarker marker, ILogger log, DomainDescription domain)
+    private static void RollBack(LinkTable links, LinkMarker marker, ILogger log, DomainDescription domain)
     {
         try
         {
             var names = domain.OwnedNics.Select(n => n.Name).Where(Net.InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
             var ours = ReleaseLinks.LinksOnTheirNames(links, names).Values.Where(l => marker.IsOwnedBy(l, domain.Uuid)).ToList();
-            foreach (UndeletedLink left in DomainLinkDeletion.Delete(links, marker, domain.Uuid, ours).Failed)
+            foreach (UndeletedLink left in DeleteDomainLinks.Run(links, marker, domain.Uuid, ours).Failed)
                 log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index,
                     left.Error.Describe());
         }

@@ -5,6 +5,7 @@ using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using Serilog;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -14,11 +15,12 @@ namespace LibvirtShim.Lifecycle;
 /// reserved for the domain at once. Lower devices are mapped to this host's (Uplinks, Networks), for owned NICs and
 /// for libvirt's own direct NICs. Returns the rewritten XML, or null when nothing needed to change.
 /// </summary>
-internal static class ArrivingDomain
+internal static class ReceiveDomain
 {
     /// <param name="session">The state, needed only when the domain has owned NICs.</param>
     public static string? Run(
-        ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, ShimSession? session, DomainDescription domain, XDocument document)
+        ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, ShimSession? session, DomainDescription domain,
+        XDocument document)
     {
         var rewriter = new DomainRewriter(document);
         Dictionary<Net.MacAddress, string> lowers = MapLowerDevices(settings, links, domain, rewriter);
@@ -31,7 +33,8 @@ internal static class ArrivingDomain
         return rewriter.Changed ? rewriter.Write() : null;
     }
 
-    private static Dictionary<Net.MacAddress, string> MapLowerDevices(ShimSettings settings, LinkTable links, DomainDescription domain, DomainRewriter rewriter)
+    private static Dictionary<Net.MacAddress, string> MapLowerDevices(
+        ShimSettings settings, LinkTable links, DomainDescription domain, DomainRewriter rewriter)
     {
         var lowers = new Dictionary<Net.MacAddress, string>();
         var required = new List<(string Device, string Subject)>();
@@ -72,7 +75,7 @@ internal static class ArrivingDomain
     {
         DomainDescription domain = arrival.Domain;
         NameState state = session.State;
-        FreeNames.PurgeExpiredReservations(state, arrival.Now);
+        state.DropExpiredReservations(arrival.Now);
         IReadOnlyList<Link?> links = arrival.Links.Find(domain.OwnedNics.Select(n => n.Name).ToList());
         var renamed = new List<OwnedNic>();
         for (int i = 0; i < domain.OwnedNics.Count; i++)
@@ -82,7 +85,7 @@ internal static class ArrivingDomain
             else renamed.Add(nic);
         }
         if (renamed.Count == 0) return;
-        List<string> names = FreeNames.Take(session, arrival.Links, arrival.Settings, arrival.Now, renamed,
+        List<string> names = TakeFreeNames.Run(session, arrival.Links, arrival.Settings, arrival.Now, renamed,
             (nic, name) => Reservation(arrival, nic, name, lowers[nic.Mac]),
             $"{Describe.Domain(domain)}: NIC {renamed[0].Mac} ({renamed[0].Name})");
         for (int i = 0; i < renamed.Count; i++)

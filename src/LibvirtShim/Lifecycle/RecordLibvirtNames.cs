@@ -1,20 +1,20 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
-using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 using Serilog;
 
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>
-/// <c>start</c>, <c>started</c> and <c>reconnect</c>: remember the names of the domain's macvtaps as they are now.
-/// libvirt's own names are only known while the guest runs (they are blanked again at stop), so they are recorded
-/// here and forgotten at release. Never fails for a disagreement; it records what is true and logs the rest.
+/// <c>start</c>, <c>started</c> and <c>reconnect</c>: remember the names of libvirt's own macvtaps as they are now.
+/// They are only known while the guest runs (they are blanked again at stop), so they are recorded here and forgotten
+/// at release. Never fails for a disagreement; it records what is true and logs the rest.
 /// </summary>
-internal static class RecordNames
+internal static class RecordLibvirtNames
 {
     /// <summary>Records libvirt's macvtap names for the domain; returns whether anything changed.</summary>
-    public static bool RecordLibvirtNames(NameState state, ILogger log, DomainDescription domain)
+    public static bool Run(NameState state, ILogger log, DomainDescription domain)
     {
         bool changed = false;
         var current = domain.LibvirtMacvtaps.Where(n => n.Name is not null).ToDictionary(n => n.Name!, StringComparer.Ordinal);
@@ -25,7 +25,7 @@ internal static class RecordNames
         }
         foreach (LibvirtMacvtap nic in current.Values)
         {
-            if (LibvirtRecord(domain, nic) is not { } wanted)
+            if (SeedState.LibvirtRecord(domain, nic) is not { } wanted)
             {
                 log.Warning("Direct NIC {Mac} of domain {Domain}: " +
                     "target dev {Name} is not a link name the kernel accepts ({Problem}); not recorded",
@@ -44,47 +44,6 @@ internal static class RecordNames
             if (held is not null && held.Domain != domain.Uuid)
                 log.Warning("Name {Name} was recorded for {Holder}; libvirt gave it to domain {Domain}", nic.Name,
                     Describe.Holder(held), domain.Name);
-            state.Put(wanted);
-            changed = true;
-        }
-        return changed;
-    }
-
-    /// <summary>
-    /// The record of libvirt's own macvtap, or null when its name is one the kernel refuses (no link can have it): the
-    /// state holds exactly the names the kernel accepts. A lower device name the kernel refuses is not kept.
-    /// </summary>
-    internal static NameRecord? LibvirtRecord(DomainDescription domain, LibvirtMacvtap nic, int ifindex = 0) =>
-        nic.Name is { } name && InterfaceName.IsValid(name)
-            ? new NameRecord(name, Holding.Libvirt, domain.Uuid, domain.Name, nic.Mac, InterfaceName.IsValid(nic.Lower) ? nic.Lower! : "",
-                nic.Mode, ifindex)
-            : null;
-
-    /// <summary>
-    /// After a libvirtd restart: the links of the domain's owned NICs that carry its marks are recorded again;
-    /// a missing or foreign link is logged, never fatal (a failing reconnect hook gets the guest killed).
-    /// </summary>
-    public static bool RecordOwnedLinks(NameState state, LinkTable links, LinkMarker marker, ILogger log, DomainDescription domain)
-    {
-        if (domain.OwnedNics.Count == 0) return false;
-        IReadOnlyList<Link?> found = links.Find(domain.OwnedNics.Select(n => n.Name).ToList());
-        bool changed = false;
-        for (int i = 0; i < domain.OwnedNics.Count; i++)
-        {
-            OwnedNic nic = domain.OwnedNics[i];
-            if (found[i] is not { } link || !marker.IsOwnedBy(link, domain.Uuid))
-            {
-                log.Warning("{Nic}: no macvtap of libvirt-shim's for it in the kernel", Describe.Nic(domain, nic));
-                continue;
-            }
-            NameRecord? held = state.Find(nic.Name);
-            if (held is not null && held.Domain != domain.Uuid)
-                log.Warning("Name {Name} was recorded for {Holder}; the kernel's link belongs to domain {Domain}", nic.Name,
-                    Describe.Holder(held), domain.Name);
-            NameRecord wanted = new(nic.Name, Holding.Created, domain.Uuid, domain.Name, link.Mac,
-                held?.Lower is { Length: > 0 } lower ? lower : nic.Source ?? "", link.Mode ?? nic.Mode, link.Index,
-                KeptByDefinition: held?.Domain == domain.Uuid && held.KeptByDefinition);
-            if (held == wanted) continue;
             state.Put(wanted);
             changed = true;
         }

@@ -2,13 +2,14 @@ using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>
 /// <c>release end</c>: delete the links the hook created for the domain and drop its records. Only links carrying the
 /// domain's marks are deleted, whatever the records or the XML say: the links on the names the records and the XML
-/// give, found in one batched lookup by name, never by listing the host's links (<see cref="DomainLinkDeletion"/>
+/// give, found in one batched lookup by name, never by listing the host's links (<see cref="DeleteDomainLinks"/>
 /// deletes them). Idempotent. Names the domain's persistent definition still uses stay held for it.
 /// </summary>
 internal static class ReleaseLinks
@@ -20,7 +21,8 @@ internal static class ReleaseLinks
     /// are deleted even without a record of them (a prepare killed before it wrote the state).
     /// </summary>
     public static Outcome Run(
-        ShimSession session, LinkTable links, LinkMarker marker, string libvirtConfigDir, long now, Guid domain, IReadOnlyCollection<string> declaredNames)
+        ShimSession session, LinkTable links, LinkMarker marker, string libvirtConfigDir, long now, Guid domain,
+        IReadOnlyCollection<string> declaredNames)
     {
         List<NameRecord> records = session.State.OfDomain(domain);
         var created = records.Where(r => r.Holding == Holding.Created).ToList();
@@ -77,7 +79,7 @@ internal static class ReleaseLinks
         var ours = links.Values.Where(l => marker.IsOwnedBy(l, domain)).OrderBy(l => l.Index).ToList();
         leftAlone.AddRange(created.Where(r => links.TryGetValue(r.Name, out Link l) && !marker.IsOwnedBy(l, domain)).Select(r => r.Name));
 
-        (int deleted, List<UndeletedLink> failed) = DomainLinkDeletion.Delete(table, marker, domain, ours);
+        (int deleted, List<UndeletedLink> failed) = DeleteDomainLinks.Run(table, marker, domain, ours);
         if (failed.Count > 0 && failed[0] is { Link: var link, Error: var error })
             throw new ShimFailure($"cannot delete macvtap {link.Name} (ifindex {link.Index}): {error.Describe()}");
         return deleted;

@@ -2,6 +2,7 @@ using LibvirtShim.Configuration;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -10,14 +11,15 @@ namespace LibvirtShim.Lifecycle;
 /// each checked once against the kernel in one batch; a name some unrecorded link sits on is recorded as foreign and
 /// another is taken, until no name is left. What the kernel showed is kept even when the call fails.
 /// </summary>
-internal static class FreeNames
+internal static class TakeFreeNames
 {
     /// <summary>Takes a name for each item, in order, each recorded at once as <paramref name="holdAs"/> says.</summary>
-    public static List<string> Take<T>(
-        ShimSession session, LinkTable links, ShimSettings settings, long now, IReadOnlyList<T> items, Func<T, string, NameRecord> holdAs, string subject)
+    public static List<string> Run<T>(
+        ShimSession session, LinkTable links, ShimSettings settings, long now, IReadOnlyList<T> items, Func<T, string, NameRecord> holdAs,
+        string subject)
     {
         NameState state = session.State;
-        PurgeExpiredReservations(state, now);
+        state.DropExpiredReservations(now);
         GoneDefinitions.Free(settings, state, now);
         var names = new List<string>(items.Count);
         var found = new List<NameRecord>();
@@ -53,12 +55,5 @@ internal static class FreeNames
             names.AddRange(free);
         }
         return names;
-    }
-
-    /// <summary>Reservations whose prepare never came (a cancelled migration) give their names back.</summary>
-    public static void PurgeExpiredReservations(NameState state, long now)
-    {
-        foreach (NameRecord expired in state.HeldAs(Holding.Reserved).Where(r => r.ExpiresAt <= now))
-            state.Remove(expired.Name);
     }
 }

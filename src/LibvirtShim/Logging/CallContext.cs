@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Serilog;
 using Serilog.Core;
 using Serilog.Events;
 
@@ -28,15 +27,4 @@ internal sealed class CallContext(string operation, string domain, Guid? uuid, l
         double elapsed = Math.Round(Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, 1);
         logEvent.AddOrUpdateProperty(new LogEventProperty(ElapsedProperty, new ScalarValue(elapsed)));
     }
-}
-
-internal static class CallLog
-{
-    /// <summary>The log of one call: every event through it carries operation, domain, UUID and elapsed time.</summary>
-    public static ILogger For(ILogger log, string operation, string? domain, Guid? uuid, long startTimestamp) =>
-        log.ForContext(new CallContext(operation, domain ?? "-", uuid, startTimestamp));
-
-    /// <summary>The same, timed from when <paramref name="started"/> started (a running stopwatch).</summary>
-    public static ILogger For(ILogger log, string operation, string? domain, Guid? uuid, Stopwatch started) =>
-        For(log, operation, domain, uuid, Stopwatch.GetTimestamp() - started.ElapsedTicks);
 }

@@ -81,6 +81,12 @@ internal sealed class NameState
         if (held && Scheme.TryIndex(name, out int index)) _bitmap.Clear(index);
     }
 
+    /// <summary>Reservations whose prepare never came (a cancelled migration) give their names back.</summary>
+    public void DropExpiredReservations(long now)
+    {
+        foreach (NameRecord expired in HeldAs(Holding.Reserved).Where(r => r.ExpiresAt <= now)) Remove(expired.Name);
+    }
+
     public void MoveCursor(uint cursor) => Cursor = cursor % (uint)Scheme.Capacity;
 
     /// <summary>The next managed name nobody holds, after the cursor and wrapping; null when all are held. Moves the cursor.</summary>

@@ -27,7 +27,8 @@ internal sealed class ShimFailure : Exception
     public bool NamesDomain { get; }
 
     /// <summary>A failure that does not name the domain: the settings, the state, the kernel's socket, the domain XML itself.</summary>
-    public static ShimFailure OfHost(string message, string? advice = null, Exception? cause = null) => new(message, advice, namesDomain: false, cause);
+    public static ShimFailure OfHost(string message, string? advice = null, Exception? cause = null) =>
+        new(message, advice, namesDomain: false, cause);
 
     /// <summary>A file that cannot be read or written, in the words of the call that failed.</summary>
     public static ShimFailure OfFile(Exception e) => OfHost(e.Message, e switch

@@ -1,3 +1,4 @@
+
 namespace LibvirtShim.Netlink;
 
 /// <summary>The answer to one request of a batch: its error (null = success) and the link the kernel sent back, if any.</summary>

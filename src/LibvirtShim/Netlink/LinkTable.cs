@@ -147,7 +147,8 @@ internal sealed class LinkTable : IDisposable
         }
         try
         {
-            return Array.ConvertAll(LinkBatch.Run<int>(_socket, ifindexes, LinkMessages.DeleteByIndex, "RTM_DELLINK", IndexText), answer => answer.Error);
+            LinkAnswer[] answers = LinkBatch.Run<int>(_socket, ifindexes, LinkMessages.DeleteByIndex, "RTM_DELLINK", IndexText);
+            return Array.ConvertAll(answers, answer => answer.Error);
         }
         catch (NetlinkException e)
         {

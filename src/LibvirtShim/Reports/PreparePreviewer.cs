@@ -1,46 +1,12 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
+using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
-namespace LibvirtShim.Lifecycle;
-
-/// <summary>Something that stops <c>prepare</c>: the line the hook would print, and what the administrator can do.</summary>
-internal sealed record PreviewProblem(string Message, string Advice);
-
-/// <summary>
-/// What <c>prepare</c> would do with one owned NIC (explain words it: OutputVocabulary): <see cref="Action"/> with the
-/// link on its name (<see cref="ExistingIndex"/>, kept or replaced), unless a problem stops it; <see cref="LowerMtu"/>
-/// is 0 when the lower device is not found.
-/// </summary>
-internal sealed record NicPreview(
-    OwnedNic Nic, string? Lower, string LowerNote, LinkAction Action, int ExistingIndex, List<PreviewProblem> Problems, List<string> Warnings,
-    uint LowerMtu)
-{
-    public bool Fails => Problems.Count > 0;
-
-    /// <summary>"mtu 9000, allmulticast on", or "mtu 1500 (the lower device's), allmulticast off".</summary>
-    public string LinkSettings
-    {
-        get
-        {
-            string mtu = Nic.Mtu != 0 ? $"mtu {Nic.Mtu}" : LowerMtu != 0 ? $"mtu {LowerMtu} (the lower device's)" : "mtu of the lower device";
-            return $"{mtu}, allmulticast {(Nic.AllMulticast ? "on" : "off")}";
-        }
-    }
-}
-
-/// <summary>
-/// What <c>prepare begin</c> would do for a domain on this host, for <c>explain</c>: <see cref="Failure"/> is the line
-/// prepare would fail with (null when it would succeed), from <see cref="PreparePlanner"/>, the planner prepare itself
-/// runs; <see cref="LikelyKernelFailure"/> is what the kernel would most likely refuse when the links are created.
-/// </summary>
-internal sealed record PreparePreview(
-    DomainDescription Domain, string? StateNote, List<NicPreview> Nics, PreviewProblem? Failure, PreviewProblem? LikelyKernelFailure)
-{
-    public bool WouldSucceed => Failure is null && LikelyKernelFailure is null;
-}
+namespace LibvirtShim.Reports;
 
 /// <summary>Runs prepare's planner against the state and one link dump, changing nothing, and adds advice and the kernel's likely answer.</summary>
 internal static class PreparePreviewer
@@ -74,7 +40,7 @@ internal static class PreparePreviewer
         {
             var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log);
             var defined = DomainInventory.Read(context.Settings.LibvirtConfigDir, context.Log);
-            state = Seeder.Plan(context.Scheme, context.Marker, null, running, defined, links, context.Now).State;
+            state = SeedState.Plan(context.Scheme, context.Marker, null, running, defined, links, context.Now).State;
             stateNote = $"the state is not usable ({load.Problem}): prepare first rebuilds it by seeding; " +
                 "this plan uses the state seeding would build now";
         }

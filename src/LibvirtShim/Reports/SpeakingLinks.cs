@@ -1,6 +1,7 @@
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
-namespace LibvirtShim.Lifecycle;
+namespace LibvirtShim.Reports;
 
 /// <summary>A link libvirt-shim made that holds host addresses: the host may send from it with the guest's MAC.</summary>
 internal sealed record SpeakingLink(Link Link, IReadOnlyList<HostAddress> Addresses)

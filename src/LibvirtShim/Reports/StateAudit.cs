@@ -1,8 +1,9 @@
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 
-namespace LibvirtShim.Lifecycle;
+namespace LibvirtShim.Reports;
 
 /// <summary>One name as the state and the kernel see it, and what disagrees.</summary>
 internal sealed record AuditEntry(

@@ -2,7 +2,7 @@ using LibvirtShim.Domain;
 using Serilog;
 using LibvirtShim.Net;
 
-namespace LibvirtShim.Lifecycle;
+namespace LibvirtShim.Session;
 
 /// <summary>Domains as libvirt keeps them on disk: status files of running guests, persistent definitions.</summary>
 internal static class DomainInventory

@@ -3,7 +3,7 @@ using System.IO.Hashing;
 using System.Text;
 using LibvirtShim.Netlink;
 
-namespace LibvirtShim.Lifecycle;
+namespace LibvirtShim.Session;
 
 /// <summary>
 /// How a link the hook created is recognised in the kernel, even with the state lost. Its netdev group is set

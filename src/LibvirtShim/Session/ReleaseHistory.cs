@@ -4,7 +4,7 @@ using System.Text;
 using LibvirtShim.Naming;
 using Microsoft.Win32.SafeHandles;
 
-namespace LibvirtShim.Lifecycle;
+namespace LibvirtShim.Session;
 
 /// <summary>One <c>release</c>: when, which domain, and why libvirt says the guest stopped.</summary>
 internal sealed record ReleaseEntry(long At, Guid? Uuid, string Domain, string Reason)

@@ -1,10 +1,11 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
+using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using Serilog;
 
-namespace LibvirtShim.Lifecycle;
+namespace LibvirtShim.Session;
 
 /// <summary>What seeding found and did; <see cref="UnreadableStatusFiles"/> are guests whose state is unknown.</summary>
 internal sealed record SeedReport(
@@ -19,9 +20,9 @@ internal sealed record SeedReport(
 /// domain not seen running may belong to a start in flight (prepare done, status file not yet written) or to a
 /// running guest, and is kept, recorded with an expiry after which a seed with all the facts deletes it.
 /// </summary>
-internal static class Seeder
+internal static class SeedState
 {
-    public static SeedReport Seed(
+    public static SeedReport Run(
         ShimSettings settings, LinkTable table, LinkMarker marker, NameScheme scheme, ILogger log, long now, NameState? previous)
     {
         var unreadable = new List<string>();
@@ -85,7 +86,7 @@ internal static class Seeder
             {
                 if (nic.Name is null || state.IsHeld(nic.Name)) continue;
                 int ifindex = linksByName.TryGetValue(nic.Name, out Link link) ? link.Index : 0;
-                if (RecordNames.LibvirtRecord(guest, nic, ifindex) is { } record) state.Put(record);
+                if (LibvirtRecord(guest, nic, ifindex) is { } record) state.Put(record);
             }
         }
 
@@ -159,4 +160,14 @@ internal static class Seeder
                     leaked[i].Index, marker.Owner(leaked[i]));
         }
     }
+
+    /// <summary>
+    /// The record of libvirt's own macvtap, or null when its name is one the kernel refuses (no link can have it): the
+    /// state holds exactly the names the kernel accepts. A lower device name the kernel refuses is not kept.
+    /// </summary>
+    public static NameRecord? LibvirtRecord(DomainDescription domain, LibvirtMacvtap nic, int ifindex = 0) =>
+        nic.Name is { } name && InterfaceName.IsValid(name)
+            ? new NameRecord(name, Holding.Libvirt, domain.Uuid, domain.Name, nic.Mac, InterfaceName.IsValid(nic.Lower) ? nic.Lower! : "",
+                nic.Mode, ifindex)
+            : null;
 }

@@ -3,10 +3,14 @@ using LibvirtShim.Naming;
 using LibvirtShim.Netlink;
 using Serilog;
 
-namespace LibvirtShim.Lifecycle;
+namespace LibvirtShim.Session;
 
-/// <summary>What every operation works with: the settings, the kernel's links, the log and the clock.</summary>
-internal sealed class ShimContext(ShimSettings settings, Func<LinkTable> openLinks, ILogger log, TimeProvider clock, IDisposable? ownedLog = null) : IDisposable
+/// <summary>
+/// What a hook call or admin verb works with: the settings, the kernel's links, the log and the clock. Operations get the
+/// parts they use; only hot-plug, which opens a session per step, and explain's preview take the context whole.
+/// </summary>
+internal sealed class ShimContext(
+    ShimSettings settings, Func<LinkTable> openLinks, ILogger log, TimeProvider clock, IDisposable? ownedLog = null) : IDisposable
 {
     private LinkTable? _links;
     private StateStore? _store;

@@ -18,9 +18,11 @@ public sealed class LayeringTests
         ["Netlink"] = ["Net", "Interop"],
         ["Naming"] = ["Net", "Interop"],
         ["Domain"] = ["Net", "Interop"],
-        ["Lifecycle"] = ["Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Hook"] = ["Lifecycle", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Cli"] = ["Hook", "Lifecycle", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Session"] = ["Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Lifecycle"] = ["Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Reports"] = ["Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Hook"] = ["Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
     };
 
     [Fact]
@@ -45,6 +47,8 @@ public sealed class LayeringTests
         // Only a method body ties these together: RouteSocket calls Interop.Libc's static methods.
         Assert.Contains(("Netlink", "Interop"), edges.Keys);
         Assert.Contains(("Hook", "Lifecycle"), edges.Keys);
+        Assert.Contains(("Lifecycle", "Session"), edges.Keys);
+        Assert.Contains(("Reports", "Lifecycle"), edges.Keys);
         Assert.All(edges.Keys, e => Assert.Contains(e.From, Allowed.Keys));
     }
 

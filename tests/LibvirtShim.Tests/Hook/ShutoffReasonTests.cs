@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

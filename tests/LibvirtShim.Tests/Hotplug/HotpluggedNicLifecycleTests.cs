@@ -2,6 +2,7 @@ using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

@@ -3,6 +3,7 @@ using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -14,7 +15,8 @@ public class AdoptTests
     {
         using ShimContext context = h.OpenContext();
         using ShimSession session = ShimSession.Open(context);
-        return AdoptDomain.Run(session, context.Settings, context.Links, context.Now, XDocument.Parse(xml, LoadOptions.PreserveWhitespace), options ?? new AdoptOptions(null, null));
+        return AdoptDomain.Run(session, context.Settings, context.Links, context.Now, XDocument.Parse(xml, LoadOptions.PreserveWhitespace),
+            options ?? new AdoptOptions(null, null));
     }
 
     private static string Mixed => File.ReadAllText(SampleFiles.Recording("mixed01-lifecycle/01-mixed01-prepare-begin.xml"));

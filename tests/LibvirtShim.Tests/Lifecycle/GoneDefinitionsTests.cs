@@ -2,6 +2,7 @@ using LibvirtShim.Configuration;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -128,7 +129,7 @@ public class GoneDefinitionsTests : IDisposable
         using ShimContext context = h.OpenContext();
         using ShimSession session = ShimSession.Open(context);
 
-        List<string> names = FreeNames.Take(session, context.Links, context.Settings, context.Now, new[] { 1 }, (_, n) =>
+        List<string> names = TakeFreeNames.Run(session, context.Links, context.Settings, context.Now, new[] { 1 }, (_, n) =>
             new NameRecord(n, Holding.Reserved, Guid.NewGuid(), "new", ExpiresAt: long.MaxValue), "test");
 
         Assert.Equal(["mvtap1"], names);

@@ -1,4 +1,5 @@
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.Operator;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;

@@ -1,6 +1,7 @@
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

@@ -4,11 +4,12 @@ using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using Xunit;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Tests.Lifecycle;
 
 /// <summary>Seeding's decisions from gathered facts, without a kernel.</summary>
-public class SeederPlanTests
+public class SeedStatePlanTests
 {
     private static readonly NameScheme Scheme = new("mvtap", 8192);
     private static readonly LinkMarker Here = new("host-a");
@@ -30,7 +31,7 @@ public class SeederPlanTests
     [Fact]
     public void LinksOfRunningGuestsAreRecordedAsCreatedWithTheirLowerDevice()
     {
-        var plan = Seeder.Plan(Scheme, Here, null, Map(Domain(Web, "web")), Map(), [Uplink, Ours(Here, Web, "mvtap3", 10)], Now);
+        var plan = SeedState.Plan(Scheme, Here, null, Map(Domain(Web, "web")), Map(), [Uplink, Ours(Here, Web, "mvtap3", 10)], Now);
         NameRecord record = plan.State.Find("mvtap3")!;
         Assert.Equal((Holding.Created, Web, "web", 10, "uplink0"), (record.Holding, record.Domain, record.DomainName, record.Ifindex, record.Lower));
         Assert.Empty(plan.Leaked);
@@ -44,7 +45,7 @@ public class SeederPlanTests
         previous.Put(new NameRecord("mvtap4", Holding.Created, Web, "web", Ifindex: 0));
         Link[] links = [Uplink, Ours(Here, Web, "mvtap3", 10), Ours(Here, Web, "mvtap4", 11), Ours(Here, Db, "mvtap5", 12)];
 
-        var plan = Seeder.Plan(Scheme, Here, previous, Map(), Map(), links, Now);
+        var plan = SeedState.Plan(Scheme, Here, previous, Map(), Map(), links, Now);
 
         Assert.Equal(Holding.Created, plan.State.Find("mvtap3")!.Holding);
         Assert.Equal(["mvtap4", "mvtap5"], plan.Leaked.Select(l => l.Name));
@@ -54,7 +55,7 @@ public class SeederPlanTests
     [Fact]
     public void AnotherInstancesLinksAreNeverOursButTheirManagedNamesAreNotFree()
     {
-        var plan = Seeder.Plan(Scheme, Here, null, Map(Domain(Web, "web")), Map(),
+        var plan = SeedState.Plan(Scheme, Here, null, Map(Domain(Web, "web")), Map(),
             [Uplink, Ours(Elsewhere, Web, "mvtap3", 10), Ours(Elsewhere, Db, "other0", 11)], Now);
         Assert.Empty(plan.Leaked);
         Assert.Equal(Holding.Foreign, plan.State.Find("mvtap3")!.Holding);
@@ -64,7 +65,7 @@ public class SeederPlanTests
     [Fact]
     public void AnUnlabelledLinkBelongsToTheKnownDomainWhoseGroupItHas()
     {
-        var plan = Seeder.Plan(Scheme, Here, null, Map(Domain(Web, "web")), Map(),
+        var plan = SeedState.Plan(Scheme, Here, null, Map(Domain(Web, "web")), Map(),
             [Uplink, Ours(Here, Web, "mvtap3", 10, labelled: false), Ours(Here, Db, "mvtap4", 11, labelled: false)], Now);
         Assert.Equal(Web, plan.State.Find("mvtap3")!.Domain);
         Assert.Equal(Holding.Foreign, plan.State.Find("mvtap4")!.Holding);
@@ -81,7 +82,7 @@ public class SeederPlanTests
         previous.Put(new NameRecord("mvtap5", Holding.Reserved, Db, "db", ExpiresAt: Now - 10));
         var defined = Map(Domain(Web, "web", new OwnedNic(new MacAddress(1), "mvtap2", "uplink0", null, MacvtapMode.Vepa)));
 
-        var plan = Seeder.Plan(Scheme, Here, previous, Map(), defined, [Uplink], Now);
+        var plan = SeedState.Plan(Scheme, Here, previous, Map(), defined, [Uplink], Now);
 
         Assert.Equal(["mvtap2", "mvtap6", "mvtap8"], plan.State.Records.Select(r => r.Name).Order());
         Assert.Equal((Holding.Defined, Web), (plan.State.Find("mvtap2")!.Holding, plan.State.Find("mvtap2")!.Domain));
@@ -95,7 +96,7 @@ public class SeederPlanTests
             new LibvirtMacvtap(new MacAddress(6), null, "uplink0", MacvtapMode.Vepa)]);
         Link libvirts = new(20, "macvtap385", "macvtap", 2, new MacAddress(5), 0, null, true, MacvtapMode.Bridge);
 
-        var plan = Seeder.Plan(Scheme, Here, null, Map(guest), Map(), [Uplink, libvirts], Now);
+        var plan = SeedState.Plan(Scheme, Here, null, Map(guest), Map(), [Uplink, libvirts], Now);
 
         NameRecord record = Assert.Single(plan.State.Records);
         Assert.Equal(("macvtap385", Holding.Libvirt, 20), (record.Name, record.Holding, record.Ifindex));

@@ -87,7 +87,8 @@ public class CliTests
     public void FailuresSayWhatToDoNext()
     {
         Assert.Equal("Access to the path '/run/libvirt/shim' is denied.; run it as root",
-            ShimFailure.LineFor(ShimFailure.OfFile(new UnauthorizedAccessException("Access to the path '/run/libvirt/shim' is denied.")), advise: true));
+            ShimFailure.LineFor(ShimFailure.OfFile(new UnauthorizedAccessException("Access to the path '/run/libvirt/shim' is denied.")),
+                advise: true));
         Assert.Equal("domain 'web1': NIC 52:54:00:aa:00:07 (mvtap7): name is held by domain 'db'",
             ShimFailure.LineFor(new ShimFailure("domain 'web1': NIC 52:54:00:aa:00:07 (mvtap7): name is held by domain 'db'"), "web1", advise: true));
         Assert.Equal("internal error (InvalidOperationException): surprise; this is a bug: please report it with this line and the log",

@@ -2,6 +2,8 @@ using System.Text;
 using System.Text.Json;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Reports;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

@@ -5,6 +5,7 @@ using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using Xunit;
+using LibvirtShim.Reports;
 
 namespace LibvirtShim.Tests.Operator;
 

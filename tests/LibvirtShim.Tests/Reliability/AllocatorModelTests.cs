@@ -3,13 +3,14 @@ using CsCheck;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
 namespace LibvirtShim.Tests.Reliability;
 
 /// <summary>
-/// The allocator (<see cref="FreeNames.Take{T}"/> with its kernel check, expiry of reservations, release) and the state
+/// The allocator (<see cref="TakeFreeNames.Run{T}"/> with its kernel check, expiry of reservations, release) and the state
 /// store (every operation is a session of its own: lock, load from disk, change, commit or not) against a model a few
 /// lines long, over generated sequences of operations. The "kernel" is a namespace where three managed names are taken
 /// by links nobody recorded, so allocation must step over them and record them as foreign.
@@ -84,7 +85,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
                 List<string>? taken = null;
                 try
                 {
-                    taken = FreeNames.Take(session, context.Links, context.Settings, context.Now, Enumerable.Range(0, take.Count).ToList(),
+                    taken = TakeFreeNames.Run(session, context.Links, context.Settings, context.Now, Enumerable.Range(0, take.Count).ToList(),
                         (i, name) => Held(name, take.Domain, i, take.Defined ? Holding.Defined : Holding.Reserved, model.Now + take.Ttl), "model");
                     session.Commit();
                 }
@@ -110,7 +111,8 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             case Release release:
             {
                 using ShimSession session = ShimSession.Open(context);
-                ReleaseLinks.Run(session, context.Links, context.Marker, context.Settings.LibvirtConfigDir, context.Now, Domain(release.Domain), declaredNames: []);
+                ReleaseLinks.Run(session, context.Links, context.Marker, context.Settings.LibvirtConfigDir, context.Now, Domain(release.Domain),
+                    declaredNames: []);
                 model.Release(release.Domain);
                 break;
             }
@@ -123,7 +125,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
                 using ShimSession session = ShimSession.Open(context);
                 try
                 {
-                    FreeNames.Take(session, context.Links, context.Settings, context.Now, Enumerable.Range(0, abandon.Count).ToList(), (i, name) =>
+                    TakeFreeNames.Run(session, context.Links, context.Settings, context.Now, Enumerable.Range(0, abandon.Count).ToList(), (i, name) =>
                         Held(name, abandon.Domain, i, Holding.Reserved, model.Now + 5), "abandoned");
                 }
                 catch (ShimFailure)

@@ -1,6 +1,7 @@
 using LibvirtShim.Cli;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

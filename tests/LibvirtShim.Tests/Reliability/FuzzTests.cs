@@ -4,6 +4,7 @@ using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -125,7 +126,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
 
     private static void CheckAccepted(NameState state, NameScheme scheme, byte[] input, int iteration)
     {
-        var problems = Invariants.Violations(state, [], new LibvirtShim.Lifecycle.LinkMarker("fuzz"), [])
+        var problems = Invariants.Violations(state, [], new LibvirtShim.Session.LinkMarker("fuzz"), [])
             .Where(p => p.StartsWith("bitmap", StringComparison.Ordinal)).ToList();
         if (problems.Count > 0) Assert.Fail(Failure("state", iteration, input, string.Join("; ", problems)));
         if (!state.Records.All(r => InterfaceName.IsValid(r.Name) && Enum.IsDefined(r.Holding)) || state.Cursor >= scheme.Capacity)

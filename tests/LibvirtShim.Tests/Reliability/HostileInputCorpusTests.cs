@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using LibvirtShim.Naming;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -62,7 +63,7 @@ public sealed class HostileInputCorpusTests(ITestOutputHelper output)
             if (!Bystander.Snapshot(look, victim).Links.SequenceEqual(victimBefore.Links)
                 || !Bystander.Snapshot(look, victim).Records.SequenceEqual(victimBefore.Records))
                 problems.Add("the other guest's links or records changed");
-            if (Invariants.Violations(look.State, look.Links, LibvirtShim.Lifecycle.LinkMarker.For(h.Settings),
+            if (Invariants.Violations(look.State, look.Links, LibvirtShim.Session.LinkMarker.For(h.Settings),
                 [victim.Uuid, GuestUuid]) is { Count: > 0 } broken)
                 problems.Add("kernel and state disagree: " + string.Join("; ", broken));
             if (problems.Count > 0) failures.Add($"{c.Name} ({c.Operation}): exit {result.ExitCode}, " +
@@ -92,7 +93,7 @@ public sealed class HostileInputCorpusTests(ITestOutputHelper output)
         {
             if (Untouchable(h) != baseline) problems.Add("links the hook did not create differ from before");
             Look look = Look.Take(h);
-            if (look.Links.Any(l => Invariants.OwnerOf(l, LibvirtShim.Lifecycle.LinkMarker.For(h.Settings), [GuestUuid]) == GuestUuid))
+            if (look.Links.Any(l => Invariants.OwnerOf(l, LibvirtShim.Session.LinkMarker.For(h.Settings), [GuestUuid]) == GuestUuid))
                 problems.Add("a link of the guest exists after a call that creates none");
             if (result.ExitCode != 0 && look.State?.OfDomain(GuestUuid).Count > 0)
                 problems.Add("a failed call left records: "

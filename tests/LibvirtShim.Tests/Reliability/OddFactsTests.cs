@@ -3,6 +3,8 @@ using LibvirtShim.Cli;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
+using LibvirtShim.Reports;
+using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

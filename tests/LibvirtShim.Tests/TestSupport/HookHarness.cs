@@ -4,6 +4,7 @@ using LibvirtShim.Configuration;
 using LibvirtShim.Hook;
 using LibvirtShim.Naming;
 using Serilog;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Tests.TestSupport;
 
@@ -65,7 +66,7 @@ internal sealed class HookHarness : IDisposable
         LibvirtShim.Logging.ShimLog.Create);
 
     /// <summary>A context for calling the lifecycle operations directly, on this harness's namespace and settings.</summary>
-    public LibvirtShim.Lifecycle.ShimContext OpenContext() =>
+    public LibvirtShim.Session.ShimContext OpenContext() =>
         new(Settings, Ns.OpenLinkTable, Serilog.Core.Logger.None, Clock);
 
     public HookResult Run(string domain, string operation, string subOperation, string xml, string extra = "-") =>

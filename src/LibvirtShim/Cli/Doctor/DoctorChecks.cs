@@ -6,6 +6,8 @@ using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using Serilog.Core;
+using LibvirtShim.Reports;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli.Doctor;
 
@@ -369,7 +371,8 @@ internal static class DoctorChecks
         }
         catch (ShimFailure e)
         {
-            checks.Add(DoctorCheck.Fail(area, e.Message, e.Advice ?? "fix the state directory's owner and mode (root, not writable by group or others)"));
+            checks.Add(DoctorCheck.Fail(area, e.Message,
+                e.Advice ?? "fix the state directory's owner and mode (root, not writable by group or others)"));
             return;
         }
         if (load.State is not { } state)

@@ -1,0 +1,18 @@
+using System.Xml.Linq;
+using LibvirtShim.Domain;
+using LibvirtShim.Lifecycle;
+using LibvirtShim.Session;
+
+namespace LibvirtShim.Hook;
+
+internal sealed class PrepareOperation : GuestOperation
+{
+    public override bool HasWork(DomainDescription domain) => domain.OwnedNics.Count > 0;
+
+    public override string Execute(ShimContext context, DomainDescription domain, XDocument document, TextWriter stdout)
+    {
+        using var session = ShimSession.Open(context);
+        int created = PrepareLinks.Run(session, context.Settings, context.Links, context.Marker, context.Log, context.Now, domain);
+        return $"created {created} of {domain.OwnedNics.Count} macvtaps";
+    }
+}
