@@ -31,6 +31,9 @@
 #   LIBVIRT_NEXT_TIMEOUT [60]                               seconds to wait for the daemon to answer
 # Root only. Never touches the host's libvirtd, /etc/libvirt or /run/libvirt; stops only the daemons whose root is the tree.
 set -euo pipefail
+# The daemons started here must not inherit the caller's descriptors: one kept open by a daemon holds, say, the flock
+# of the lock file the caller ran under (flock LOCK CMD) for as long as the daemon runs.
+for fd in /proc/self/fd/*; do fd=${fd##*/}; if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi; done
 
 here=$(cd "$(dirname "$0")" && pwd)
 readonly HERE=$here

@@ -16,6 +16,9 @@
 #
 # libvirt's NAT network "default" (virbr0) is never left autostarting or active.
 set -euo pipefail
+# The daemons started here must not inherit the caller's descriptors: one kept open by a daemon holds, say, the flock
+# of the lock file the caller ran under (flock LOCK CMD) for as long as the daemon runs.
+for fd in /proc/self/fd/*; do fd=${fd##*/}; if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi; done
 
 readonly URI="qemu:///system"
 readonly LIBVIRTD_PID=/run/libvirtd.pid
