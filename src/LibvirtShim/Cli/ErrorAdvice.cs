@@ -13,7 +13,8 @@ internal static class ErrorAdvice
 
     private static string? Advice(Exception e) => e switch
     {
-        SettingsException => $"fix it in {SettingsFile()} (or the LIBVIRT_SHIM_* variable or '-- --Name=value' override that sets it); 'libvirt-shim doctor' checks every setting",
+        SettingsException => $"fix it in {SettingsLoader.ChosenFile} (or the LIBVIRT_SHIM_* variable or '-- --Name=value' override that sets it); "
+            + "'libvirt-shim doctor' checks every setting",
         StateLockTimeoutException => "if no guest is starting or stopping, a libvirt-shim process may hang: look for one with 'ps -C libvirt-shim -C qemu -f' and at the log",
         StateAccessException => NotRoot() ? "run it as root" : "libvirt-shim keeps its state in StateDir, which must be a directory only root can write",
         UnauthorizedAccessException => "run it as root",
@@ -24,9 +25,6 @@ internal static class ErrorAdvice
         FileNotFoundException or DirectoryNotFoundException => "check the path",
         _ => null,
     };
-
-    private static string SettingsFile() =>
-        Environment.GetEnvironmentVariable(SettingsLoader.EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : SettingsLoader.DefaultFile;
 
     private static bool NotRoot() => Interop.Files.EffectiveUserId() != 0;
 }

@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Json;
 using LibvirtShim.Domain;
 using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
@@ -23,7 +21,8 @@ internal static class ExplainCommand
         catch (DomainXmlException e)
         {
             string name = NameOf(xml) ?? Path.GetFileNameWithoutExtension(file);
-            var problem = new PreviewProblem($"domain '{name}': {e.Message}", "fix the domain XML ('virsh edit DOMAIN'); the hook reads nothing else of a domain that does not check out");
+            var problem = new PreviewProblem($"domain '{name}': {e.Message}",
+                "fix the domain XML ('virsh edit DOMAIN'); the hook reads nothing else of a domain that does not check out");
             if (json) WriteJson(output, null, problem, null);
             else WriteFailure(output, name, problem, "reading the domain XML");
             return 1;
@@ -65,7 +64,8 @@ internal static class ExplainCommand
     private static void WriteLibvirtMacvtaps(TextWriter output, DomainDescription domain)
     {
         if (domain.LibvirtMacvtaps.Count == 0) return;
-        output.WriteLine($"libvirt's own macvtaps ({domain.LibvirtMacvtaps.Count}): libvirt creates them at start; the hook only records their names:");
+        output.WriteLine(
+            $"libvirt's own macvtaps ({domain.LibvirtMacvtaps.Count}): libvirt creates them at start; the hook only records their names:");
         foreach (LibvirtMacvtap nic in domain.LibvirtMacvtaps)
             output.WriteLine($"  NIC {nic.Mac}  {nic.Name ?? "(auto)",-15} {nic.Mode.Name(),-8} on {nic.Lower ?? "?"}");
     }
@@ -73,12 +73,13 @@ internal static class ExplainCommand
     private static void WriteText(TextWriter output, PreparePreview preview, ShimContext context)
     {
         DomainDescription domain = preview.Domain;
-        output.WriteLine($"domain '{domain.Name}' ({domain.Uuid:D}) hands {domain.OwnedNics.Count} NIC{(domain.OwnedNics.Count == 1 ? "" : "s")} to libvirt-shim.");
+        int owned = domain.OwnedNics.Count;
+        output.WriteLine($"domain '{domain.Name}' ({domain.Uuid:D}) hands {owned} NIC{(owned == 1 ? "" : "s")} to libvirt-shim.");
         if (preview.StateNote is not null) output.WriteLine($"note: {preview.StateNote}");
         output.WriteLine($"prepare begin on this host (instance '{context.Marker.Instance}') would, for each:");
         foreach (NicPreview nic in preview.Nics)
         {
-            output.WriteLine($"  NIC {nic.Nic.Mac}  {nic.Nic.Name,-15} {nic.Nic.Mode.Name(),-8} on {nic.LowerNote}: {nic.Action}");
+            output.WriteLine($"  NIC {nic.Nic.Mac}  {nic.Nic.Name,-15} {nic.Nic.Mode.Name(),-8} on {nic.LowerNote}: {nic.ActionText()}");
             output.WriteLine($"      {nic.LinkSettings}");
             foreach (PreviewProblem problem in nic.Problems) output.WriteLine($"      problem: {problem.Message}");
             foreach (string warning in nic.Warnings) output.WriteLine($"      warning: {warning}");
@@ -86,13 +87,15 @@ internal static class ExplainCommand
         WriteLibvirtMacvtaps(output, domain);
         output.WriteLine();
         if (preview.Failure is { } failure) WriteFailure(output, domain.Name, failure, "prepare begin");
-        else if (preview.LikelyKernelFailure is { } kernel) WriteFailure(output, domain.Name, kernel, "creating the links (the kernel's answer, predicted)");
+        else if (preview.LikelyKernelFailure is { } kernel)
+            WriteFailure(output, domain.Name, kernel, "creating the links (the kernel's answer, predicted)");
         else
         {
-            int created = preview.Nics.Count(n => n.Action.StartsWith("create", StringComparison.Ordinal) || n.Action.StartsWith("replace", StringComparison.Ordinal));
+            int created = preview.Nics.Count(n => n.Action is LinkAction.Create or LinkAction.Replace);
             int kept = preview.Nics.Count - created;
             string keeping = kept > 0 ? $" and keeping {kept} from an earlier prepare" : "";
-            output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} (up, with the guest's MAC, marked as libvirt-shim's,");
+            output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} " +
+                "(up, with the guest's MAC, marked as libvirt-shim's,");
             output.WriteLine("with no host address: the host never sends from them);");
             output.WriteLine("release end deletes them when the guest stops.");
         }
@@ -105,12 +108,9 @@ internal static class ExplainCommand
         output.WriteLine($"what to do: {problem.Advice}");
     }
 
-    private static void WriteJson(TextWriter output, DomainDescription? domain, PreviewProblem? failure, PreparePreview? preview)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+    private static void WriteJson(TextWriter output, DomainDescription? domain, PreviewProblem? failure, PreparePreview? preview) =>
+        JsonOutput.Write(output, w =>
         {
-            w.WriteStartObject();
             if (domain is not null)
             {
                 w.WriteString("domain", domain.Name);
@@ -131,18 +131,14 @@ internal static class ExplainCommand
                 w.WriteString("mac", nic.Nic.Mac.ToString());
                 w.WriteString("name", nic.Nic.Name);
                 w.WriteString("mode", nic.Nic.Mode.Name());
-                if (nic.Lower is null) w.WriteNull("lower"); else w.WriteString("lower", nic.Lower);
+                w.WriteStringOrNull("lower", nic.Lower);
                 w.WriteString("lowerNote", nic.LowerNote);
-                w.WriteString("action", nic.Action);
-                if (nic.Nic.Mtu == 0) w.WriteNull("mtu"); else w.WriteNumber("mtu", nic.Nic.Mtu);
-                if (nic.LowerMtu == 0) w.WriteNull("lowerMtu"); else w.WriteNumber("lowerMtu", nic.LowerMtu);
+                w.WriteString("action", nic.ActionText());
+                w.WriteNumberOrNull("mtu", nic.Nic.Mtu);
+                w.WriteNumberOrNull("lowerMtu", nic.LowerMtu);
                 w.WriteBoolean("allMulticast", nic.Nic.AllMulticast);
-                w.WriteStartArray("problems");
-                foreach (PreviewProblem p in nic.Problems) w.WriteStringValue(p.Message);
-                w.WriteEndArray();
-                w.WriteStartArray("warnings");
-                foreach (string warning in nic.Warnings) w.WriteStringValue(warning);
-                w.WriteEndArray();
+                w.WriteStrings("problems", nic.Problems.Select(p => p.Message));
+                w.WriteStrings("warnings", nic.Warnings);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -151,14 +147,11 @@ internal static class ExplainCommand
             {
                 w.WriteStartObject();
                 w.WriteString("mac", nic.Mac.ToString());
-                if (nic.Name is null) w.WriteNull("name"); else w.WriteString("name", nic.Name);
-                if (nic.Lower is null) w.WriteNull("lower"); else w.WriteString("lower", nic.Lower);
+                w.WriteStringOrNull("name", nic.Name);
+                w.WriteStringOrNull("lower", nic.Lower);
                 w.WriteString("mode", nic.Mode.Name());
                 w.WriteEndObject();
             }
             w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        output.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
-    }
+        });
 }

@@ -6,9 +6,6 @@ namespace LibvirtShim.Cli;
 /// <summary>status and doctor free the names held for definitions that are gone, and show them once, as they free them.</summary>
 internal static class GoneDefinitionsReport
 {
-    public const string Problem = "definition gone: name freed now";
-    public const string Advice = "the domain was undefined (or redefined with another UUID) since the name was held for it: nothing to do";
-
     /// <summary>Frees them in <paramref name="state"/> and saves it, under the caller's lock; returns what was freed.</summary>
     public static List<NameRecord> Free(ShimContext context, StateLease lease, NameState? state) =>
         Free(context.Settings, lease, state, context.Now);
@@ -22,5 +19,6 @@ internal static class GoneDefinitionsReport
     }
 
     public static AuditEntry Entry(NameRecord record) =>
-        new(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode, record.Holding, 0, "absent", Problem);
+        new(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode, record.Holding, 0, LinkPresence.Absent,
+            AuditProblem.DefinitionGone);
 }

@@ -53,7 +53,8 @@ internal static class ReplayCommand
         output.WriteLine($"    links of libvirt-shim's for {step.Call.Domain}: {ours.Count}; names held: {NamesHeld(settings, uuid)}");
         if (step.Call.Operation != "prepare") return;
         foreach (Link link in ours)
-            output.WriteLine($"      {link.Name,-15} ifindex {link.Index,-6} {link.Mac}  on {lowers.GetValueOrDefault(link.LowerIndex, "?"),-12} {link.Mode?.Name(),-8} {(link.IsUp ? "up" : "down")}");
+            output.WriteLine($"      {link.Name,-15} ifindex {link.Index,-6} {link.Mac}  on " +
+                $"{lowers.GetValueOrDefault(link.LowerIndex, "?"),-12} {link.Mode?.Name(),-8} {(link.IsUp ? "up" : "down")}");
     }
 
     /// <summary>The domain's records by what holds them, e.g. "created 82 (mvtap0 ... mvtap81)", read under the lock.</summary>
@@ -68,7 +69,7 @@ internal static class ReplayCommand
         {
             var names = g.Select(r => r.Name).OrderBy(n => n.Length).ThenBy(n => n, StringComparer.Ordinal).ToList();
             string shown = names.Count <= 4 ? string.Join(", ", names) : $"{names[0]}, {names[1]} ... {names[^1]}";
-            return $"{g.Key.ToString().ToLowerInvariant()} {names.Count} ({shown})";
+            return $"{g.Key.Word()} {names.Count} ({shown})";
         }));
     }
 

@@ -46,7 +46,8 @@ internal static class ShimCli
         if (index < 0)
         {
             string what = verb.StartsWith('-') ? "option" : "command";
-            Console.Error.WriteLine($"libvirt-shim: unknown {what} '{Printable.Escape(verb)}'; the commands are {string.Join(", ", Verbs.Select(v => v.Name))} (see 'libvirt-shim --help')");
+            Console.Error.WriteLine($"libvirt-shim: unknown {what} '{Printable.Escape(verb)}'; " +
+                $"the commands are {string.Join(", ", Verbs.Select(v => v.Name))} (see 'libvirt-shim --help')");
             return UsageError;
         }
 

@@ -8,27 +8,35 @@ namespace LibvirtShim.Cli;
 /// <summary>The verbs. Every one takes setting overrides after "--" (ConsoleAppContext.EscapedArguments).</summary>
 internal sealed class ShimCommands
 {
-    /// <summary>Check this host, with a fix under each failing line: kernel macvtap support; the hook where the running libvirtd reads it, executable, and noticed; libvirt new enough (5.8, and 6.5 for qemu.d/); settings; lower devices; definitions; state readable and in agreement with the kernel; log. Exit status 0 when no check failed. Example: sudo libvirt-shim doctor</summary>
+    /// <summary>Check this host, with a fix under each failing line: kernel macvtap support; the hook where the running libvirtd reads it,
+    /// executable, and noticed; libvirt new enough (5.8, and 6.5 for qemu.d/); settings; lower devices; definitions; state readable and in
+    /// agreement with the kernel; log. Exit status 0 when no check failed. Example: sudo libvirt-shim doctor</summary>
     /// <param name="json">Print JSON for tools: {"passed": bool, "checks": [{status, area, detail, fix}]}.</param>
     [Command("doctor")]
     public int Doctor(ConsoleAppContext context, bool json = false) =>
         CliRun.Guarded(() => DoctorCommand.Run(DoctorHost.ForSystem(context.EscapedArguments.ToArray()), json, Console.Out));
 
-    /// <summary>Show every name held, per lower device: domain, UUID, MAC, mode, link state, and what disagrees with the kernel (leaked link, missing link, stale reservation) with what to do. Exit status 0 when state and kernel agree, 3 when not. Example: libvirt-shim status --json | jq '.names[] | select(.problem)'</summary>
+    /// <summary>Show every name held, per lower device: domain, UUID, MAC, mode, link state, and what disagrees with the kernel (leaked
+    /// link, missing link, stale reservation) with what to do. Exit status 0 when state and kernel agree, 3 when not. Example: libvirt-shim
+    /// status --json | jq '.names[] | select(.problem)'</summary>
     /// <param name="json">Print JSON for tools instead of tables.</param>
     /// <param name="format">text (default), json, or prometheus: node_exporter's textfile format (exit status 0 whenever it was written).</param>
     [Command("status")]
     public int Status(ConsoleAppContext context, bool json = false, string? format = null) =>
         CliRun.Guarded(() => StatusCommand.Run(context.EscapedArguments.ToArray(), json, Console.Out, format));
 
-    /// <summary>Show what 'prepare begin' would do for a domain on this host (names, lower devices after Uplinks and Networks, links to create or keep) and the exact error it would fail with, without doing anything. Exit status 0 when prepare would succeed, 1 when not. Example: virsh dumpxml web1 | libvirt-shim explain -</summary>
+    /// <summary>Show what 'prepare begin' would do for a domain on this host (names, lower devices after Uplinks and Networks, links to
+    /// create or keep) and the exact error it would fail with, without doing anything. Exit status 0 when prepare would succeed, 1 when
+    /// not. Example: virsh dumpxml web1 | libvirt-shim explain -</summary>
     /// <param name="file">Domain XML file, or - for stdin.</param>
     /// <param name="json">Print JSON for tools.</param>
     [Command("explain")]
     public int Explain(ConsoleAppContext context, [Argument] string file, bool json = false) =>
         CliRun.Guarded(() => ExplainCommand.Run(file, json, context.EscapedArguments.ToArray(), Console.OpenStandardInput(), Console.Out));
 
-    /// <summary>Hand a definition's direct NICs to libvirt-shim: prints the XML for 'virsh define' (type='ethernet', managed='no', names preassigned from the bitmap and held for the domain). Example: virsh dumpxml web1 | libvirt-shim adopt - &gt; web1.xml &amp;&amp; virsh define web1.xml</summary>
+    /// <summary>Hand a definition's direct NICs to libvirt-shim: prints the XML for 'virsh define' (type='ethernet', managed='no', names
+    /// preassigned from the bitmap and held for the domain). Example: virsh dumpxml web1 | libvirt-shim adopt - &gt; web1.xml &amp;&amp;
+    /// virsh define web1.xml</summary>
     /// <param name="file">Domain XML file, or - for stdin.</param>
     /// <param name="network">Name this logical network (the Networks setting resolves it on each host) instead of the NICs' lower device.</param>
     /// <param name="mac">Adopt only the NICs with these MACs (comma-separated).</param>
@@ -36,7 +44,10 @@ internal sealed class ShimCommands
     public int Adopt(ConsoleAppContext context, [Argument] string file, string? network = null, string? mac = null) =>
         CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.OpenStandardInput(), Console.Out));
 
-    /// <summary>Hot-plug a NIC owned by libvirt-shim: a name from the bitmap, its macvtap made as 'prepare' makes it (marks, mode, MAC, MTU), the device attached through libvirt and its &lt;shim:link&gt; added to the metadata; any failure undoes all of it. Without --live or --config: the running guest if it runs, else the definition (as virsh). Example: sudo libvirt-shim attach-interface web1 --source eno1 --mode bridge --live --config</summary>
+    /// <summary>Hot-plug a NIC owned by libvirt-shim: a name from the bitmap, its macvtap made as 'prepare' makes it (marks, mode, MAC,
+    /// MTU), the device attached through libvirt and its &lt;shim:link&gt; added to the metadata; any failure undoes all of it. Without
+    /// --live or --config: the running guest if it runs, else the definition (as virsh). Example: sudo libvirt-shim attach-interface web1
+    /// --source eno1 --mode bridge --live --config</summary>
     /// <param name="domain">Domain name.</param>
     /// <param name="source">Lower device (mapped through Uplinks).</param>
     /// <param name="network">Logical network (resolved through Networks) instead of --source.</param>
@@ -47,12 +58,15 @@ internal sealed class ShimCommands
     /// <param name="config">Add it to the persistent definition.</param>
     /// <param name="connect">-c, libvirt URI (default: as virsh, LIBVIRT_DEFAULT_URI or libvirt's configured default).</param>
     [Command("attach-interface")]
-    public int AttachInterface(ConsoleAppContext context, [Argument] string domain, string? source = null, string? network = null, string? mode = null,
+    public int AttachInterface(ConsoleAppContext context, [Argument] string domain, string? source = null, string? network = null,
+        string? mode = null,
         string? mac = null, int? mtu = null, bool live = false, bool config = false, string? connect = null) =>
         CliRun.Guarded(() =>
             HotplugCommand.Attach(domain, source, network, mode, mac, mtu, live, config, connect, context.EscapedArguments.ToArray(), Console.Out));
 
-    /// <summary>Unplug a NIC owned by libvirt-shim: detached through libvirt, waited for until the running guest no longer lists it, then its &lt;shim:link&gt; removed, its macvtap deleted and its name freed. Run it again to finish one that stopped half-way. Example: sudo libvirt-shim detach-interface web1 --mac 52:54:00:aa:00:07 --live --config</summary>
+    /// <summary>Unplug a NIC owned by libvirt-shim: detached through libvirt, waited for until the running guest no longer lists it, then
+    /// its &lt;shim:link&gt; removed, its macvtap deleted and its name freed. Run it again to finish one that stopped half-way. Example:
+    /// sudo libvirt-shim detach-interface web1 --mac 52:54:00:aa:00:07 --live --config</summary>
     /// <param name="domain">Domain name.</param>
     /// <param name="mac">The NIC's MAC.</param>
     /// <param name="live">Unplug it from the running guest.</param>
@@ -64,7 +78,8 @@ internal sealed class ShimCommands
         string? connect = null) =>
         CliRun.Guarded(() => HotplugCommand.Detach(domain, mac, live, config, wait, connect, context.EscapedArguments.ToArray(), Console.Out));
 
-    /// <summary>Rebuild the state from running guests' status XML, persistent definitions and the kernel's links; deletes links of libvirt-shim's that nobody can own any more. Example: sudo libvirt-shim seed</summary>
+    /// <summary>Rebuild the state from running guests' status XML, persistent definitions and the kernel's links; deletes links of
+    /// libvirt-shim's that nobody can own any more. Example: sudo libvirt-shim seed</summary>
     [Command("seed")]
     public int Seed(ConsoleAppContext context) =>
         CliRun.Guarded(() =>
@@ -74,22 +89,27 @@ internal sealed class ShimCommands
             SeedReport report = session.Seeded ?? session.Reseed(session.State); // seeded once, whichever did it, and counted once
             shim.Log.Information("Seeded {Names} names from {Running} running and {Defined} defined domains; deleted {Leaked} leaked links",
                 report.State.Count, report.RunningDomains, report.DefinedDomains, report.DeletedLinks.Count);
-            Console.WriteLine($"seeded {report.State.Count} names from {report.RunningDomains} running and {report.DefinedDomains} defined domains; deleted {report.DeletedLinks.Count} leaked links");
+            Console.WriteLine($"seeded {report.State.Count} names from {report.RunningDomains} running and {report.DefinedDomains} defined " +
+                $"domains; deleted {report.DeletedLinks.Count} leaked links");
             return 0;
         });
 
-    /// <summary>Replay hook calls through the real hook logic against the real kernel, printing each call's exit status, time, messages and links. FILE lists "DOMAIN OP SUBOP EXTRA XMLFILE" per line, or is a directory of recorded NN-*.argv/.xml pairs. Example: libvirt-shim replay samples/big82.replay</summary>
+    /// <summary>Replay hook calls through the real hook logic against the real kernel, printing each call's exit status, time, messages and
+    /// links. FILE lists "DOMAIN OP SUBOP EXTRA XMLFILE" per line, or is a directory of recorded NN-*.argv/.xml pairs. Example:
+    /// libvirt-shim replay samples/big82.replay</summary>
     /// <param name="file">Replay file or recording directory.</param>
     [Command("replay")]
     public int Replay(ConsoleAppContext context, [Argument] string file) =>
         CliRun.Guarded(() => ReplayCommand.Run(file, context.EscapedArguments.ToArray(), Console.Out));
 
-    /// <summary>Run one hook call as libvirt would, the domain XML on stdin; what libvirt runs as /etc/libvirt/hooks/qemu DOMAIN OP SUBOP EXTRA. Example: libvirt-shim hook web1 prepare begin - &lt; web1.xml</summary>
+    /// <summary>Run one hook call as libvirt would, the domain XML on stdin; what libvirt runs as /etc/libvirt/hooks/qemu DOMAIN OP SUBOP
+    /// EXTRA. Example: libvirt-shim hook web1 prepare begin - &lt; web1.xml</summary>
     /// <param name="domain">Domain name.</param>
     /// <param name="operation">prepare, start, started, stopped, release, migrate, restore, reconnect.</param>
     /// <param name="subOperation">begin or end.</param>
     /// <param name="extra">Extra argument, "-" when none.</param>
     [Command("hook")]
-    public int Hook(ConsoleAppContext context, [Argument] string domain, [Argument] string operation, [Argument] string subOperation = "-", [Argument] string extra = "-") =>
+    public int Hook(ConsoleAppContext context, [Argument] string domain, [Argument] string operation, [Argument] string subOperation = "-",
+        [Argument] string extra = "-") =>
         HookEntry.Run([domain, operation, subOperation, extra], HookHost.ForSystem(context.EscapedArguments.ToArray()));
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
@@ -17,7 +16,8 @@ internal sealed record StatusReport(
 {
     public int Problems => Entries.Count(e => e.Problem is not null);
 
-    /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name unrecorded.</summary>
+    /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name
+    /// unrecorded.</summary>
     public bool Agrees => Load.State is { Skipped.Count: 0 } && Problems == 0 && Unrecorded.Count == 0 && UnreadableStatusFiles.Count == 0
         && Speaking.Count == 0;
 }
@@ -88,28 +88,10 @@ internal static class StatusCommand
     private static DateTimeOffset? StateWritten(ShimContext context) =>
         File.Exists(context.Store.StatePath) ? File.GetLastWriteTimeUtc(context.Store.StatePath) : null;
 
-    /// <summary>What to do about each disagreement StateAudit reports.</summary>
-    public static string? Advice(string? problem) => problem switch
-    {
-        null => null,
-        "missing link" => "the guest's NIC has no device: restart the guest; 'libvirt-shim seed' forgets the record",
-        "link replaced by someone else" => "another link took the name: 'ip -d link show NAME' shows it; 'libvirt-shim seed' records it as foreign",
-        "domain not running (start pending, or its release never came)" => "unless the guest is starting now, 'libvirt-shim seed' deletes the link and frees the name",
-        "stale: domain not running" => "libvirt's own macvtap of a guest that stopped: 'libvirt-shim seed' forgets it",
-        "stale: reservation expired" => "a migration or restore that never came: the next allocation or 'libvirt-shim seed' frees the name",
-        "a link someone else made sits on this name" => "the domain cannot start with this name: delete that link ('ip link del NAME') or give the NIC another name",
-        GoneDefinitionsReport.Problem => GoneDefinitionsReport.Advice,
-        _ when problem.StartsWith("leaked link", StringComparison.Ordinal) => "'libvirt-shim seed' deletes it",
-        StateAudit.Unlabelled => "the domain's release deletes it, and its next prepare replaces it",
-        StateAudit.UnlabelledUnknown => "the release of the domain whose start failed deletes it; if no guest is starting, 'ip link del NAME'",
-        _ => "'libvirt-shim seed' rebuilds the state from what runs",
-    };
-
     private static string MadeBy(Link link)
     {
-        const string prefix = "libvirt-shim:";
-        if (link.Alias is { } alias && alias.StartsWith(prefix, StringComparison.Ordinal) && alias.IndexOf('@') is var at and > 0)
-            return $"libvirt-shim instance '{alias[(at + 1)..]}'";
+        if (LinkMarker.TrySplitAlias(link.Alias, out _, out ReadOnlySpan<char> instance))
+            return $"libvirt-shim instance '{instance}'";
         return link.Kind is "macvtap" or "macvlan" ? "not libvirt-shim (libvirt or by hand)" : "not libvirt-shim";
     }
 
@@ -120,7 +102,8 @@ internal static class StatusCommand
         if (report.Load.State is not { } state)
             output.WriteLine($"  not usable ({report.Load.Problem}): the next hook call or 'libvirt-shim seed' rebuilds it");
         else
-            output.WriteLine($"  {state.Count} names held: {state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names, {state.Count - state.HeldManagedNames} other (libvirt's own macvtaps)");
+            output.WriteLine($"  {state.Count} names held: {state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names, " +
+                $"{state.Count - state.HeldManagedNames} other (libvirt's own macvtaps)");
 
         var lowers = report.Lowers.ToDictionary(l => l.Name, StringComparer.Ordinal);
         foreach (var group in report.Entries.GroupBy(e => e.Lower, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
@@ -130,8 +113,9 @@ internal static class StatusCommand
             output.WriteLine($"  {"NAME",-15} {"HELD AS",-9} {"DOMAIN",-20} {"UUID",-8} {"MAC",-17} {"MODE",-8} {"LINK",-13} PROBLEM");
             foreach (AuditEntry e in group)
             {
-                string link = e.LinkState == "absent" ? "absent" : $"{e.LinkState} #{e.Ifindex}";
-                output.WriteLine($"  {e.Name,-15} {HeldAs(e),-9} {Truncate(e.DomainName, 20),-20} {ShortUuid(e.Domain),-8} {Mac(e.Mac),-17} {e.Mode.Name(),-8} {link,-13} {e.Problem}");
+                string link = e.LinkState == LinkPresence.Absent ? e.LinkState.Word() : $"{e.LinkState.Word()} #{e.Ifindex}";
+                output.WriteLine($"  {e.Name,-15} {HeldAs(e),-9} {Truncate(e.DomainName, 20),-20} {ShortUuid(e.Domain),-8} " +
+                    $"{Mac(e.Mac),-17} {e.Mode.Name(),-8} {link,-13} {e.Problem?.Words().Text}");
             }
         }
         if (report.Entries.Count == 0)
@@ -144,7 +128,8 @@ internal static class StatusCommand
             output.WriteLine();
             output.WriteLine($"links on {scheme.Prefix}N names that no record holds (the next allocation records them as foreign and skips them):");
             foreach (UnrecordedLink l in report.Unrecorded)
-                output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} {Mac(l.Mac),-17} made by {l.MadeBy}");
+                output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} " +
+                    $"{Mac(l.Mac),-17} made by {l.MadeBy}");
         }
         WriteReleases(output, report.LastReleases);
 
@@ -158,10 +143,7 @@ internal static class StatusCommand
             output.WriteLine();
             output.WriteLine("links libvirt-shim made that hold a host address (the host may send from them with the guest's MAC):");
             foreach (SpeakingLink l in report.Speaking)
-            {
-                string advice = SpeakingLinks.Advice.Replace("NAME", l.Link.Name, StringComparison.Ordinal);
-                output.WriteLine($"  {l.Link.Name,-15} #{l.Link.Index,-6} {l.AddressList}: {advice}");
-            }
+                output.WriteLine($"  {l.Link.Name,-15} #{l.Link.Index,-6} {l.AddressList}: {l.Advice()}");
         }
 
         output.WriteLine();
@@ -173,15 +155,19 @@ internal static class StatusCommand
         if (report.Problems > 0)
         {
             output.WriteLine($"{report.Problems} disagreement(s) between state and kernel; what to do:");
-            foreach (AuditEntry e in report.Entries.Where(e => e.Problem is not null))
-                output.WriteLine($"  {e.Name}: {e.Problem}: {Advice(e.Problem)!.Replace("NAME", e.Name, StringComparison.Ordinal)}");
+            foreach (AuditEntry e in report.Entries)
+            {
+                if (e.Problem?.Words() is not { } problem) continue;
+                output.WriteLine($"  {e.Name}: {problem.Text}: {problem.AdviceFor(e.Name)}");
+            }
         }
         else if (report.Load.State is null)
         {
             output.WriteLine("no usable state: 'libvirt-shim seed' rebuilds it from the running guests, the definitions and the kernel");
         }
         if (report.Unrecorded.Count > 0)
-            output.WriteLine($"{report.Unrecorded.Count} link(s) on {scheme.Prefix}N names that no record holds: delete them if nobody uses them, or 'libvirt-shim seed' records them");
+            output.WriteLine($"{report.Unrecorded.Count} link(s) on {scheme.Prefix}N names that no record holds: " +
+                "delete them if nobody uses them, or 'libvirt-shim seed' records them");
     }
 
     /// <summary>Shown in the table: the most recent ones; --json has them all.</summary>
@@ -199,110 +185,101 @@ internal static class StatusCommand
     }
 
     private static string At(long unixSeconds) =>
-        DateTimeOffset.FromUnixTimeSeconds(unixSeconds).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        DateTimeOffset.FromUnixTimeSeconds(unixSeconds)
+            .UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Describe(LowerDevice lower, IReadOnlySet<string> allowed)
     {
-        string where = lower.Exists ? $"ifindex {lower.Ifindex}, {(lower.IsUp ? "up" : "DOWN: 'ip link set " + lower.Name + " up'")}" : "MISSING on this host";
+        string where = lower.Exists
+            ? $"ifindex {lower.Ifindex}, {(lower.IsUp ? "up" : "DOWN: 'ip link set " + lower.Name + " up'")}"
+            : "MISSING on this host";
         string allowedNote = allowed.Count > 0 && !allowed.Contains(lower.Name) ? ", not in AllowedLowerDevices" : "";
         return $"{lower.Name} ({where}{allowedNote})";
     }
 
-    private static void WriteJson(TextWriter output, StatusReport report)
+    private static void WriteJson(TextWriter output, StatusReport report) => JsonOutput.Write(output, w =>
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        w.WriteString("stateDir", report.StateDir);
+        w.WriteString("instance", report.Instance);
+        w.WriteBoolean("stateUsable", report.Load.State is not null);
+        if (report.Load.Problem is not null && report.Load.State is null) w.WriteString("stateProblem", report.Load.Problem);
+        w.WriteString("namePrefix", report.Scheme.Prefix);
+        w.WriteNumber("capacity", report.Scheme.Capacity);
+        w.WriteNumber("heldManagedNames", report.Load.State?.HeldManagedNames ?? 0);
+        w.WriteNumber("problems", report.Problems);
+        w.WriteBoolean("agrees", report.Agrees);
+        w.WriteStrings("skippedRecords", report.Load.State?.Skipped ?? []);
+        w.WriteStrings("unreadableStatusFiles", report.UnreadableStatusFiles);
+        w.WriteStartArray("names");
+        foreach (AuditEntry e in report.Entries)
         {
             w.WriteStartObject();
-            w.WriteString("stateDir", report.StateDir);
-            w.WriteString("instance", report.Instance);
-            w.WriteBoolean("stateUsable", report.Load.State is not null);
-            if (report.Load.Problem is not null && report.Load.State is null) w.WriteString("stateProblem", report.Load.Problem);
-            w.WriteString("namePrefix", report.Scheme.Prefix);
-            w.WriteNumber("capacity", report.Scheme.Capacity);
-            w.WriteNumber("heldManagedNames", report.Load.State?.HeldManagedNames ?? 0);
-            w.WriteNumber("problems", report.Problems);
-            w.WriteBoolean("agrees", report.Agrees);
-            w.WriteStartArray("skippedRecords");
-            foreach (string skipped in report.Load.State?.Skipped ?? []) w.WriteStringValue(skipped);
-            w.WriteEndArray();
-            w.WriteStartArray("unreadableStatusFiles");
-            foreach (string path in report.UnreadableStatusFiles) w.WriteStringValue(path);
-            w.WriteEndArray();
-            w.WriteStartArray("names");
-            foreach (AuditEntry e in report.Entries)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", e.Name);
-                w.WriteString("heldAs", HeldAs(e));
-                w.WriteString("lower", e.Lower);
-                w.WriteString("domain", e.DomainName);
-                w.WriteString("uuid", e.Domain == Guid.Empty ? "" : e.Domain.ToString("D"));
-                w.WriteString("mac", Mac(e.Mac));
-                w.WriteString("mode", e.Mode.Name());
-                w.WriteNumber("ifindex", e.Ifindex);
-                w.WriteString("link", e.LinkState);
-                if (e.Problem is null) w.WriteNull("problem"); else w.WriteString("problem", e.Problem);
-                if (Advice(e.Problem) is { } advice) w.WriteString("advice", advice.Replace("NAME", e.Name, StringComparison.Ordinal));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("lowerDevices");
-            foreach (LowerDevice l in report.Lowers)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", l.Name);
-                w.WriteBoolean("exists", l.Exists);
-                w.WriteNumber("ifindex", l.Ifindex);
-                w.WriteBoolean("up", l.IsUp);
-                w.WriteBoolean("allowed", report.Allowed.Count == 0 || report.Allowed.Contains(l.Name));
-                w.WriteNumber("names", l.Names);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("unrecordedLinks");
-            foreach (UnrecordedLink l in report.Unrecorded)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", l.Name);
-                w.WriteNumber("ifindex", l.Ifindex);
-                w.WriteString("kind", l.Kind);
-                w.WriteString("lower", l.Lower);
-                w.WriteString("mac", Mac(l.Mac));
-                w.WriteString("madeBy", l.MadeBy);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("lastReleases");
-            foreach (ReleaseEntry r in report.LastReleases)
-            {
-                w.WriteStartObject();
-                w.WriteString("domain", r.Domain);
-                w.WriteString("uuid", r.Uuid is { } uuid ? uuid.ToString("D") : "");
-                w.WriteString("at", DateTimeOffset.FromUnixTimeSeconds(r.At).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
-                if (r.Reason == "-") w.WriteNull("reason"); else w.WriteString("reason", r.Reason);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("linksWithHostAddresses");
-            foreach (SpeakingLink l in report.Speaking)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", l.Link.Name);
-                w.WriteNumber("ifindex", l.Link.Index);
-                w.WriteStartArray("addresses");
-                foreach (HostAddress a in l.Addresses) w.WriteStringValue(a.ToString());
-                w.WriteEndArray();
-                w.WriteString("advice", SpeakingLinks.Advice.Replace("NAME", l.Link.Name, StringComparison.Ordinal));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            w.WriteString("name", e.Name);
+            w.WriteString("heldAs", HeldAs(e));
+            w.WriteString("lower", e.Lower);
+            w.WriteString("domain", e.DomainName);
+            w.WriteString("uuid", e.Domain == Guid.Empty ? "" : e.Domain.ToString("D"));
+            w.WriteString("mac", Mac(e.Mac));
+            w.WriteString("mode", e.Mode.Name());
+            w.WriteNumber("ifindex", e.Ifindex);
+            w.WriteString("link", e.LinkState.Word());
+            ProblemWords? problem = e.Problem?.Words();
+            w.WriteStringOrNull("problem", problem?.Text);
+            if (problem is { } p) w.WriteString("advice", p.AdviceFor(e.Name));
             w.WriteEndObject();
         }
-        output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
-    }
+        w.WriteEndArray();
+        w.WriteStartArray("lowerDevices");
+        foreach (LowerDevice l in report.Lowers)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", l.Name);
+            w.WriteBoolean("exists", l.Exists);
+            w.WriteNumber("ifindex", l.Ifindex);
+            w.WriteBoolean("up", l.IsUp);
+            w.WriteBoolean("allowed", report.Allowed.Count == 0 || report.Allowed.Contains(l.Name));
+            w.WriteNumber("names", l.Names);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("unrecordedLinks");
+        foreach (UnrecordedLink l in report.Unrecorded)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", l.Name);
+            w.WriteNumber("ifindex", l.Ifindex);
+            w.WriteString("kind", l.Kind);
+            w.WriteString("lower", l.Lower);
+            w.WriteString("mac", Mac(l.Mac));
+            w.WriteString("madeBy", l.MadeBy);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("lastReleases");
+        foreach (ReleaseEntry r in report.LastReleases)
+        {
+            w.WriteStartObject();
+            w.WriteString("domain", r.Domain);
+            w.WriteString("uuid", r.Uuid is { } uuid ? uuid.ToString("D") : "");
+            w.WriteString("at", DateTimeOffset.FromUnixTimeSeconds(r.At).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteStringOrNull("reason", r.Reason == "-" ? null : r.Reason);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("linksWithHostAddresses");
+        foreach (SpeakingLink l in report.Speaking)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", l.Link.Name);
+            w.WriteNumber("ifindex", l.Link.Index);
+            w.WriteStrings("addresses", l.Addresses.Select(a => a.ToString()));
+            w.WriteString("advice", l.Advice());
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    });
 
-    internal static string HeldAs(AuditEntry e) => e.Holding?.ToString().ToLowerInvariant() ?? "none";
+    internal static string HeldAs(AuditEntry e) => e.Holding?.Word() ?? "none";
     internal static string Mac(MacAddress mac) => mac.Value == 0 ? "" : mac.ToString();
     private static string ShortUuid(Guid uuid) => uuid == Guid.Empty ? "-" : uuid.ToString("N")[..8];
     private static string Truncate(string text, int width) => text.Length <= width ? text : text[..(width - 1)] + "~";

@@ -18,41 +18,28 @@ internal static class StatusPrometheus
     {
         var text = new StringBuilder();
         NameState? state = report.Load.State;
-        var held = report.Entries.Where(e => e.Problem != GoneDefinitionsReport.Problem).ToList();
+        var held = report.Entries.Where(e => e.Problem != AuditProblem.DefinitionGone).ToList();
         Gauge(text, "libvirt_shim_state_usable", "1 when the state file was read, 0 when the next call must rebuild it by seeding.",
             [("", state is null ? 0 : 1)]);
         Gauge(text, "libvirt_shim_state_age_seconds", "Seconds since the state file was last written.",
             stateWritten is { } written ? [("", Math.Max(0, (now - written).TotalSeconds))] : []);
         Gauge(text, "libvirt_shim_names_held", "Names held, by why they are held.",
-            Enum.GetValues<Holding>().Select(h => (Label("holding", h.ToString().ToLowerInvariant()), (double)held.Count(e => e.Holding == h))));
+            Enum.GetValues<Holding>().Select(h => (Label("holding", h.Word()), (double)held.Count(e => e.Holding == h))));
         Gauge(text, "libvirt_shim_capacity_names", "Managed names there are (the Capacity setting).", [("", report.Scheme.Capacity)]);
         Gauge(text, "libvirt_shim_free_names", "Managed names nobody holds: what allocations can still hand out.",
             [("", report.Scheme.Capacity - (state?.HeldManagedNames ?? 0))]);
         Gauge(text, "libvirt_shim_links", "Links the kernel has on names held, by lower device.",
-            report.Entries.Where(e => e.LinkState != "absent" && e.Lower.Length > 0).GroupBy(e => e.Lower, StringComparer.Ordinal)
+            report.Entries.Where(e => e.LinkState != LinkPresence.Absent && e.Lower.Length > 0).GroupBy(e => e.Lower, StringComparer.Ordinal)
                 .OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (Label("lower", g.Key), (double)g.Count())));
         Gauge(text, "libvirt_shim_lower_device_up", "Whether each lower device names are held on exists and is up.",
             report.Lowers.Select(l => (Label("lower", l.Name), l.Exists && l.IsUp ? 1.0 : 0.0)));
-        var kinds = report.Entries.Where(e => e.Problem is not null).GroupBy(e => Kind(e.Problem!)).OrderBy(g => g.Key, StringComparer.Ordinal);
-        Gauge(text, "libvirt_shim_disagreements", "Disagreements between the state and the kernel, by kind ('libvirt-shim status' says what to do).",
+        var kinds = report.Entries.Where(e => e.Problem is not null).GroupBy(e => e.Problem!.Value.Words().Kind)
+            .OrderBy(g => g.Key, StringComparer.Ordinal);
+        Gauge(text, "libvirt_shim_disagreements",
+            "Disagreements between the state and the kernel, by kind ('libvirt-shim status' says what to do).",
             kinds.Select(g => (Label("kind", g.Key), (double)g.Count())));
         Gauge(text, "libvirt_shim_unrecorded_links", "Links on managed names that no record holds.", [("", report.Unrecorded.Count)]);
         output.Write(text.ToString());
-    }
-
-    /// <summary>A problem's text as a label value: its words before any explanation (after "stale:"), lower case, joined by '_'.</summary>
-    internal static string Kind(string problem)
-    {
-        string head = problem.Split(" (", 2)[0];
-        int colon = head.IndexOf(':', head.StartsWith("stale:", StringComparison.Ordinal) ? "stale:".Length : 0);
-        if (colon > 0) head = head[..colon];
-        var kind = new StringBuilder();
-        foreach (char c in head.ToLowerInvariant())
-        {
-            if (char.IsAsciiLetterOrDigit(c)) kind.Append(c);
-            else if (kind.Length > 0 && kind[^1] != '_') kind.Append('_');
-        }
-        return kind.ToString().TrimEnd('_');
     }
 
     private static void Gauge(StringBuilder text, string name, string help, IEnumerable<(string Labels, double Value)> samples)

@@ -72,7 +72,8 @@ internal static class SettingShapes
         if (section.Value is not { } value) return "must be a value, not null";
         return shape switch
         {
-            SettingShape.Integer when !long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _) => "must be a whole number",
+            SettingShape.Integer when !long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _) =>
+                "must be a whole number",
             SettingShape.Boolean when !bool.TryParse(value, out _) => "must be true or false",
             _ => null,
         };

@@ -12,8 +12,11 @@ internal static class SettingsLoader
     /// <summary>A settings file is a few hundred bytes; anything near this is not one.</summary>
     public const int MaxFileBytes = 1024 * 1024;
 
-    public static ShimSettings Load(IReadOnlyList<string>? commandLine = null) =>
-        Load(Environment.GetEnvironmentVariable(EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : DefaultFile, commandLine);
+    /// <summary>The settings file read: $LIBVIRT_SHIM_CONFIG when set, else the default.</summary>
+    public static string ChosenFile =>
+        Environment.GetEnvironmentVariable(EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : DefaultFile;
+
+    public static ShimSettings Load(IReadOnlyList<string>? commandLine = null) => Load(ChosenFile, commandLine);
 
     public static ShimSettings Load(string file, IReadOnlyList<string>? commandLine)
     {

@@ -9,7 +9,8 @@ internal static class SettingsValidator
 
     public static void Validate(ShimSettings s)
     {
-        foreach (var (name, path) in new[] { ("StateDir", s.StateDir), ("LibvirtRunDir", s.LibvirtRunDir), ("LibvirtConfigDir", s.LibvirtConfigDir), ("LogFile", s.LogFile), ("SyslogSocket", s.SyslogSocket) })
+        foreach (var (name, path) in new[] { ("StateDir", s.StateDir), ("LibvirtRunDir", s.LibvirtRunDir),
+            ("LibvirtConfigDir", s.LibvirtConfigDir), ("LogFile", s.LogFile), ("SyslogSocket", s.SyslogSocket) })
         {
             if (!Path.IsPathRooted(path)) Fail(name, path, "must be an absolute path");
         }
@@ -32,7 +33,8 @@ internal static class SettingsValidator
         if (LogLevels.Level(s.LogLevel) is null)
             Fail("LogLevel", s.LogLevel, "must be Verbose, Debug, Information, Warning, Error or Fatal");
         if (s.LogFormat is not ("text" or "json")) Fail("LogFormat", s.LogFormat, "must be text or json");
-        if (s.LogFileSizeLimitBytes is < 4096 or > 1L << 40) Fail("LogFileSizeLimitBytes", s.LogFileSizeLimitBytes, "must be between 4096 and 1099511627776");
+        if (s.LogFileSizeLimitBytes is < 4096 or > 1L << 40) Fail("LogFileSizeLimitBytes", s.LogFileSizeLimitBytes,
+            "must be between 4096 and 1099511627776");
         if (s.LogRetainedFiles is < 1 or > 1000) Fail("LogRetainedFiles", s.LogRetainedFiles, "must be between 1 and 1000");
         if (SyslogFacilities.Code(s.SyslogFacility) is null)
             Fail("SyslogFacility", s.SyslogFacility, $"must be one of {string.Join(", ", SyslogFacilities.Names)}");

@@ -21,7 +21,7 @@ internal static class DomainReader
         string name = Identity.Name(domain);
         Guid uuid = Identity.Uuid(domain);
         var interfaces = domain.Element("devices")?.Elements("interface").ToList() ?? [];
-        List<OwnedNic> owned = skipBrokenNics ? ReadOwnedNicsLeniently(domain, interfaces) : ReadOwnedNics(domain, interfaces);
+        List<OwnedNic> owned = ReadOwnedNics(domain, interfaces, skipBrokenNics);
         return new DomainDescription(name, uuid, owned, ReadLibvirtMacvtaps(interfaces));
     }
 
@@ -34,28 +34,11 @@ internal static class DomainReader
         return root;
     }
 
-    private static List<OwnedNic> ReadOwnedNics(XElement domain, List<XElement> interfaces)
-    {
-        var nics = new List<OwnedNic>();
-        var seen = new HashSet<MacAddress>();
-        var byMac = InterfacesByMac(interfaces);
-        foreach (XElement link in ShimMetadata.Links(domain))
-        {
-            OwnedNic nic = ReadOwnedNic(link, byMac);
-            if (!seen.Add(nic.Mac))
-                throw new DomainXmlException($"NIC {nic.Mac}: the metadata hands this MAC to libvirt-shim twice");
-            nics.Add(nic);
-        }
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (OwnedNic nic in nics)
-        {
-            if (!names.Add(nic.Name))
-                throw new DomainXmlException($"NIC {nic.Mac} ({nic.Name}): another NIC of this domain has the same target dev");
-        }
-        return nics;
-    }
-
-    private static List<OwnedNic> ReadOwnedNicsLeniently(XElement domain, List<XElement> interfaces)
+    /// <summary>
+    /// The NICs the metadata hands to the hook, in its order. A NIC that does not check out, or that repeats an earlier
+    /// one's MAC or target dev, fails the read, or with <paramref name="skipBroken"/> is left out.
+    /// </summary>
+    private static List<OwnedNic> ReadOwnedNics(XElement domain, List<XElement> interfaces, bool skipBroken)
     {
         var nics = new List<OwnedNic>();
         var byMac = InterfacesByMac(interfaces);
@@ -66,14 +49,15 @@ internal static class DomainReader
             try
             {
                 OwnedNic nic = ReadOwnedNic(link, byMac);
-                if (!macs.Contains(nic.Mac) && !names.Contains(nic.Name))
-                {
-                    nics.Add(nic);
-                    macs.Add(nic.Mac);
-                    names.Add(nic.Name);
-                }
+                if (macs.Contains(nic.Mac))
+                    throw new DomainXmlException($"NIC {nic.Mac}: the metadata hands this MAC to libvirt-shim twice");
+                if (names.Contains(nic.Name))
+                    throw new DomainXmlException($"NIC {nic.Mac} ({nic.Name}): another NIC of this domain has the same target dev");
+                nics.Add(nic);
+                macs.Add(nic.Mac);
+                names.Add(nic.Name);
             }
-            catch (DomainXmlException)
+            catch (DomainXmlException) when (skipBroken)
             {
             }
         }
@@ -101,7 +85,8 @@ internal static class DomainReader
         XElement? target = nic.Element("target");
         if ((string?)nic.Attribute("type") != "ethernet" || (string?)target?.Attribute("managed") != "no")
             throw new DomainXmlException(
-                $"NIC {mac} is handed to libvirt-shim but is not <interface type='ethernet'> with <target dev='NAME' managed='no'/> (libvirt-shim adopt converts it)");
+                $"NIC {mac} is handed to libvirt-shim but is not <interface type='ethernet'> with <target dev='NAME' managed='no'/> " +
+                    "(libvirt-shim adopt converts it)");
         string name = (string?)target.Attribute("dev") ?? "";
         if (InterfaceName.Problem(name) is { } nameProblem)
             throw new DomainXmlException($"NIC {mac}: target dev '{Shorten(name)}' {nameProblem}");

@@ -56,7 +56,8 @@ internal sealed class DomainRewriter(XDocument document)
     }
 
     private XElement? InterfaceWithMac(MacAddress mac) =>
-        (_interfacesByMac ??= FirstByMac(_domain.Element("devices")?.Elements("interface") ?? [], i => (string?)i.Element("mac")?.Attribute("address"))).GetValueOrDefault(mac);
+        (_interfacesByMac ??= FirstByMac(_domain.Element("devices")?.Elements("interface") ?? [], i =>
+            (string?)i.Element("mac")?.Attribute("address"))).GetValueOrDefault(mac);
 
     /// <summary>The first element of each MAC, found in one pass (a domain with thousands of NICs is rewritten in linear time).</summary>
     private static Dictionary<MacAddress, XElement> FirstByMac(IEnumerable<XElement> elements, Func<XElement, string?> macOf)

@@ -168,7 +168,8 @@ internal static partial class Interop
     }
 }
 
-/// <summary>What statx says of a path: owner, type and permission bits, identity, ctime (nanoseconds since the epoch), mtime (seconds), size.</summary>
+/// <summary>What statx says of a path: owner, type and permission bits, identity, ctime (nanoseconds since the epoch), mtime (seconds),
+/// size.</summary>
 internal readonly record struct FileFacts(uint Uid, ushort Mode, ulong Inode, ulong Device, long ChangedAtNanoseconds, long ModifiedAt, long Size)
 {
     public bool IsSymlink => (Mode & 0xF000) == 0xA000;

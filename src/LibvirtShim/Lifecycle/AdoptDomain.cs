@@ -27,8 +27,10 @@ internal static class AdoptDomain
         }
         foreach (DirectNic nic in nics)
         {
-            if (DirectNicConversion.Problem(nic) is { } problem) throw new ShimException($"domain '{name}': NIC {nic.Mac?.ToString() ?? "without a MAC"} {problem}");
-            if (options.Network is null) LowerDevices.CheckAllowed(context.Settings, nic.SourceDevice!, $"domain '{name}': NIC {nic.Mac}: lower device '{nic.SourceDevice}'");
+            if (DirectNicConversion.Problem(nic) is { } problem)
+                throw new ShimException($"domain '{name}': NIC {nic.Mac?.ToString() ?? "without a MAC"} {problem}");
+            if (options.Network is null) LowerDevices.CheckAllowed(context.Settings, nic.SourceDevice!,
+                $"domain '{name}': NIC {nic.Mac}: lower device '{nic.SourceDevice}'");
         }
         if (nics.Count == 0) return new DomainRewriter(document).Write();
 
@@ -54,7 +56,8 @@ internal static class AdoptDomain
             if (held is not null && held.Domain != domain.Uuid)
                 throw new ShimException($"{Describe.Nic(domain, nic)}: name is held by {Describe.Holder(held)}; give this NIC another target dev");
             if (held is null)
-                session.State.Put(new NameRecord(nic.Name, Holding.Defined, domain.Uuid, domain.Name, nic.Mac, nic.Source ?? "", nic.Mode, ExpiresAt: holdUntil));
+                session.State.Put(new NameRecord(nic.Name, Holding.Defined, domain.Uuid, domain.Name, nic.Mac, nic.Source ?? "", nic.Mode,
+                    ExpiresAt: holdUntil));
         }
     }
 

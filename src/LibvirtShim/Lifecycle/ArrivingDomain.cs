@@ -59,7 +59,8 @@ internal static class ArrivingDomain
         }
     }
 
-    private static void ReserveNames(ShimSession session, DomainDescription domain, Dictionary<Net.MacAddress, string> lowers, DomainRewriter rewriter)
+    private static void ReserveNames(ShimSession session, DomainDescription domain, Dictionary<Net.MacAddress, string> lowers,
+        DomainRewriter rewriter)
     {
         if (domain.OwnedNics.Count == 0) return;
         ShimContext context = session.Context;
@@ -75,7 +76,8 @@ internal static class ArrivingDomain
         }
         if (renamed.Count == 0) return;
         List<string> names = FreeNames.Take(session, renamed,
-            (nic, name) => Reservation(context, domain, nic, name, lowers[nic.Mac]), $"{Describe.Domain(domain)}: NIC {renamed[0].Mac} ({renamed[0].Name})");
+            (nic, name) => Reservation(context, domain, nic, name, lowers[nic.Mac]),
+            $"{Describe.Domain(domain)}: NIC {renamed[0].Mac} ({renamed[0].Name})");
         for (int i = 0; i < renamed.Count; i++)
         {
             Reserve(context, state, domain, renamed[i], names[i], lowers[renamed[i].Mac]);
@@ -96,8 +98,7 @@ internal static class ArrivingDomain
     {
         NameRecord? held = state.Find(name);
         if (held is { Holding: Holding.Created } && held.Domain == domain.Uuid) return;
-        bool kept = held is not null && held.Domain == domain.Uuid && (held.Holding == Holding.Defined || held.KeptByDefinition);
-        state.Put(Reservation(context, domain, nic, name, lower) with { KeptByDefinition = kept });
+        state.Put(Reservation(context, domain, nic, name, lower) with { KeptByDefinition = NameRecord.IsKeptFor(held, domain.Uuid) });
     }
 
     private static NameRecord Reservation(ShimContext context, DomainDescription domain, OwnedNic nic, string name, string lower) =>

@@ -43,7 +43,8 @@ internal static class FreeNames
             if (ranOut)
             {
                 session.CommitFound(found, state.Cursor);
-                throw new ShimException($"{subject}: no free name: all {state.Scheme.Capacity} {state.Scheme.Prefix}N names are held (Capacity sets how many)");
+                throw new ShimException($"{subject}: no free name: " +
+                    $"all {state.Scheme.Capacity} {state.Scheme.Prefix}N names are held (Capacity sets how many)");
             }
             for (int k = 0; k < free.Count; k++) state.Put(holdAs(items[names.Count + k], free[k]));
             names.AddRange(free);

@@ -10,21 +10,25 @@ namespace LibvirtShim.Lifecycle;
 /// definition is gone: its file removed (<c>virsh undefine</c>), its UUID changed, or the name no longer in it. Checked
 /// when names are handed out and when status or doctor look, under the state lock. Cheap: one stat per domain holding
 /// such names; a definition is parsed only when its file's modification time or size differs from when it was last read
-/// (kept in StateDir/definitions).
+/// (kept in StateDir/definitions). A hold that has not expired yet (adopt's, before <c>virsh define</c>; a hot-plug's,
+/// before libvirt writes the NIC into the definition) waits for its definition, unless that definition was seen here
+/// and is gone now.
 /// </summary>
 internal static class GoneDefinitions
 {
     /// <summary>Removes those records from <paramref name="state"/> and returns them (the caller saves the state).</summary>
     public static List<NameRecord> Free(ShimSettings settings, NameState state, long now)
     {
-        var held = state.HeldAs(Holding.Defined).Where(r => r.ExpiresAt <= now).ToList();
+        var held = state.HeldAs(Holding.Defined).ToList();
         if (held.Count == 0) return [];
         var cache = DefinitionCache.Load(settings.StateDir);
         var freed = new List<NameRecord>();
         foreach (var domain in held.GroupBy(r => (r.DomainName, r.Domain)))
         {
+            bool seenBefore = cache.HasSeen(domain.Key.Domain);
             Predicate<string>? keeps = cache.Keeps(settings.LibvirtConfigDir, domain.Key.DomainName, domain.Key.Domain);
-            foreach (NameRecord record in domain.Where(r => keeps?.Invoke(r.Name) != true))
+            bool goneAfterSeen = keeps is null && seenBefore;
+            foreach (NameRecord record in domain.Where(r => keeps?.Invoke(r.Name) != true && (r.ExpiresAt <= now || goneAfterSeen)))
             {
                 state.Remove(record.Name);
                 freed.Add(record);
@@ -66,6 +70,9 @@ internal static class GoneDefinitions
             }
             return cache;
         }
+
+        /// <summary>Whether the definition of <paramref name="uuid"/> was parsed here while it existed (and has not been seen gone since).</summary>
+        public bool HasSeen(Guid uuid) => _seen.ContainsKey(uuid);
 
         /// <summary>
         /// Whether the definition uses a name; null when it is gone. One that cannot be read now keeps every name (nothing

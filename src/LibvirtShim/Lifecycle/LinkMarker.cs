@@ -32,7 +32,9 @@ internal sealed class LinkMarker
     public string Instance { get; }
 
     public static LinkMarker For(Configuration.ShimSettings settings) =>
-        settings.Instance.Length > 0 ? new(settings.Instance) : new(DefaultInstance(ReadMachineId(), Environment.MachineName), [Environment.MachineName]);
+        settings.Instance.Length > 0
+            ? new(settings.Instance)
+            : new(DefaultInstance(ReadMachineId(), Environment.MachineName), [Environment.MachineName]);
 
     /// <summary>The machine id when the host has a valid one (32 lowercase hex digits), else the host name.</summary>
     internal static string DefaultInstance(string? machineId, string hostName) =>
@@ -74,15 +76,26 @@ internal sealed class LinkMarker
     /// <summary>The domain a link was created for by this instance (under its identity now or an earlier one), when it carries both marks.</summary>
     public Guid? Owner(Link link)
     {
-        if (link.Alias is not { } alias || !alias.StartsWith(AliasPrefix, StringComparison.Ordinal)) return null;
-        ReadOnlySpan<char> rest = alias.AsSpan(AliasPrefix.Length);
-        int at = rest.IndexOf('@');
-        if (at < 0 || !Guid.TryParse(rest[..at], out Guid domain)) return null;
+        if (!TrySplitAlias(link.Alias, out ReadOnlySpan<char> uuid, out ReadOnlySpan<char> madeBy) || !Guid.TryParse(uuid, out Guid domain))
+            return null;
         foreach (string instance in _recognised)
         {
-            if (rest[(at + 1)..].SequenceEqual(instance)) return link.Group == Group(domain, instance) ? domain : null;
+            if (madeBy.SequenceEqual(instance)) return link.Group == Group(domain, instance) ? domain : null;
         }
         return null;
+    }
+
+    /// <summary>The parts of an alias as <see cref="Alias"/> writes it, "libvirt-shim:DOMAIN@INSTANCE"; false for any other.</summary>
+    public static bool TrySplitAlias(string? alias, out ReadOnlySpan<char> domain, out ReadOnlySpan<char> instance)
+    {
+        domain = instance = default;
+        if (alias is null || !alias.StartsWith(AliasPrefix, StringComparison.Ordinal)) return false;
+        ReadOnlySpan<char> rest = alias.AsSpan(AliasPrefix.Length);
+        int at = rest.IndexOf('@');
+        if (at < 0) return false;
+        domain = rest[..at];
+        instance = rest[(at + 1)..];
+        return true;
     }
 
     /// <summary>A macvtap in the hook's group range without an alias: created, then interrupted before the alias was set.</summary>

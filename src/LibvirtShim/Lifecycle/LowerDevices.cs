@@ -18,7 +18,8 @@ internal static class LowerDevices
         if (nic.Network is { } network)
         {
             if (!settings.Networks.TryGetValue(network, out string? device))
-                throw new ShimException($"{Describe.Nic(domain, nic)}: network '{DomainReader.Shorten(network)}' is not in this host's Networks setting");
+                throw new ShimException($"{Describe.Nic(domain, nic)}: " +
+                    $"network '{DomainReader.Shorten(network)}' is not in this host's Networks setting");
             lower = device;
         }
         else

@@ -35,7 +35,8 @@ internal static class PrepareLinks
             IReadOnlyList<LinkOutcome> outcomes = context.Links.CreateMacvtaps(toCreate.Select(n => Request(context.Marker, domain, n)).ToList());
             int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
             if (failed >= 0)
-                throw new ShimException($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: {outcomes[failed].Error!.Value.Describe()}");
+                throw new ShimException($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: " +
+                    $"{outcomes[failed].Error!.Value.Describe()}");
             foreach (NicPlan nic in plan.Nics.Where(n => n.Action == LinkAction.Keep))
                 session.State.Put(Record(domain, nic, nic.Existing!.Value.Index, session.State));
             for (int i = 0; i < toCreate.Count; i++)
@@ -61,7 +62,7 @@ internal static class PrepareLinks
     private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state)
     {
         NameRecord? before = state.Find(nic.Nic.Name);
-        bool kept = before is not null && before.Domain == domain.Uuid && (before.Holding == Holding.Defined || before.KeptByDefinition);
+        bool kept = NameRecord.IsKeptFor(before, domain.Uuid);
         return new NameRecord(nic.Nic.Name, Holding.Created, domain.Uuid, domain.Name, nic.Nic.Mac, nic.Lower!, nic.Nic.Mode,
             ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, KeptByDefinition: kept);
     }
@@ -82,7 +83,8 @@ internal static class PrepareLinks
             var names = domain.OwnedNics.Select(n => n.Name).Where(Net.InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
             var ours = ReleaseLinks.LinksOnTheirNames(context, names).Values.Where(l => context.Marker.IsOwnedBy(l, domain.Uuid)).ToList();
             foreach (UndeletedLink left in DomainLinkDeletion.Delete(context, domain.Uuid, ours).Failed)
-                context.Log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index, left.Error.Describe());
+                context.Log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index,
+                    left.Error.Describe());
         }
         catch (Exception e) when (e is ShimException or NetlinkException)
         {

@@ -82,11 +82,13 @@ internal static class PreparePlanner
                 Fail(PrepareCheck.Mtu, $"mtu {nic.Mtu} is more than lower device {lower} carries (its MTU is {carrier.Mtu})");
             nics.Add(new NicPlan(nic, lower, lowerLink, existing, ActionFor(nic, lowerLink, existing)));
         }
-        foreach (var twice in nics.Where(p => p.Lower is not null && p.Nic.Mode == MacvtapMode.Passthru).GroupBy(p => p.Lower!).Where(g => g.Count() > 1))
+        foreach (var twice in nics.Where(p => p.Lower is not null && p.Nic.Mode == MacvtapMode.Passthru).GroupBy(p => p.Lower!)
+            .Where(g => g.Count() > 1))
         {
             foreach (NicPlan p in twice.Skip(1))
                 problems.Add(new PrepareProblem(PrepareCheck.Passthru, p.Nic,
-                    $"{Describe.Nic(domain, p.Nic)}: passthru mode requested twice on lower device {twice.Key}; a device can pass through to one macvtap only"));
+                    $"{Describe.Nic(domain, p.Nic)}: passthru mode requested twice on lower device {twice.Key}; " +
+                        "a device can pass through to one macvtap only"));
         }
         return new PreparePlan(nics, problems, stale);
     }
@@ -118,7 +120,8 @@ internal static class PreparePlanner
         }
     }
 
-    /// <summary>A record of another domain that no longer holds anything: an expired reservation, or a definition that no longer uses the name.</summary>
+    /// <summary>A record of another domain that no longer holds anything: an expired reservation, or a definition that no longer uses the
+    /// name.</summary>
     private static bool IsStale(NameRecord held, long now, Func<string, Guid, DomainDescription?> readDefinition) => held.Holding switch
     {
         Holding.Reserved => held.ExpiresAt <= now,

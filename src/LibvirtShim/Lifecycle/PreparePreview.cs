@@ -9,10 +9,17 @@ namespace LibvirtShim.Lifecycle;
 /// <summary>Something that stops <c>prepare</c>: the line the hook would print, and what the administrator can do.</summary>
 internal sealed record PreviewProblem(string Message, string Advice);
 
-/// <summary>What <c>prepare</c> would do with one owned NIC; <see cref="LowerMtu"/> is 0 when the lower device is not found.</summary>
+/// <summary>
+/// What <c>prepare</c> would do with one owned NIC (explain words it: OutputVocabulary): <see cref="Action"/> with the
+/// link on its name (<see cref="ExistingIndex"/>, kept or replaced), unless a problem stops it; <see cref="LowerMtu"/>
+/// is 0 when the lower device is not found.
+/// </summary>
 internal sealed record NicPreview(
-    OwnedNic Nic, string? Lower, string LowerNote, string Action, List<PreviewProblem> Problems, List<string> Warnings, uint LowerMtu)
+    OwnedNic Nic, string? Lower, string LowerNote, LinkAction Action, int ExistingIndex, List<PreviewProblem> Problems, List<string> Warnings,
+    uint LowerMtu)
 {
+    public bool Fails => Problems.Count > 0;
+
     /// <summary>"mtu 9000, allmulticast on", or "mtu 1500 (the lower device's), allmulticast off".</summary>
     public string LinkSettings
     {
@@ -48,7 +55,8 @@ internal static class PreparePreviewer
         IReadOnlyList<Link> links;
         if (Directory.Exists(context.Settings.StateDir))
         {
-            using StateLease lease = new StateStore(context.Settings.StateDir, TimeSpan.FromSeconds(Math.Min(5, context.Settings.LockTimeoutSeconds))).Lock();
+            using StateLease lease = new StateStore(context.Settings.StateDir,
+                TimeSpan.FromSeconds(Math.Min(5, context.Settings.LockTimeoutSeconds))).Lock();
             load = lease.Load(context.Scheme);
             links = context.Links.Dump();
         }
@@ -68,7 +76,8 @@ internal static class PreparePreviewer
             var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log);
             var defined = DomainInventory.Read(context.Settings.LibvirtConfigDir, context.Log);
             state = Seeder.Plan(context.Scheme, context.Marker, null, running, defined, links, context.Now).State;
-            stateNote = $"the state is not usable ({load.Problem}): prepare first rebuilds it by seeding; this plan uses the state seeding would build now";
+            stateNote = $"the state is not usable ({load.Problem}): prepare first rebuilds it by seeding; " +
+                "this plan uses the state seeding would build now";
         }
         return Preview(context.Settings, context.Scheme, context.Marker, state, links, domain, context.Now,
             (name, uuid) => DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, name, uuid)) with { StateNote = stateNote };
@@ -100,20 +109,14 @@ internal static class PreparePreviewer
                 kernel ??= new PreviewProblem($"{Describe.Nic(domain, nic.Nic)}: cannot create macvtap on {nic.Lower}: {refusal}",
                     "the kernel would refuse this macvtap: change the NIC's MAC or mode, or free the lower device");
             }
-            nics.Add(new NicPreview(nic.Nic, nic.Lower, LowerNote(settings, nic.Nic), problems.Count > 0 ? "fails" : ActionText(nic), problems, warnings,
+            nics.Add(new NicPreview(nic.Nic, nic.Lower, LowerNote(settings, nic.Nic), nic.Action, nic.Existing?.Index ?? 0, problems, warnings,
                 nic.LowerLink?.Mtu ?? 0));
         }
         return new PreparePreview(domain, null, nics, failure, failure is null ? kernel : null);
     }
 
-    private static string ActionText(NicPlan nic) => nic.Action switch
-    {
-        LinkAction.Keep => $"keep its macvtap from an earlier prepare (ifindex {nic.Existing!.Value.Index})",
-        LinkAction.Replace => $"replace its macvtap from an earlier prepare (ifindex {nic.Existing!.Value.Index}: other MAC, lower device, mode, MTU or allmulticast, down, or unlabelled)",
-        _ => "create the macvtap",
-    };
-
-    private static string Advice(PrepareProblem problem, ShimSettings settings, NameScheme scheme, LinkMarker marker, Dictionary<string, Link> links, NameState state)
+    private static string Advice(PrepareProblem problem, ShimSettings settings, NameScheme scheme, LinkMarker marker,
+        Dictionary<string, Link> links, NameState state)
     {
         OwnedNic nic = problem.Nic;
         return problem.Check switch
@@ -126,7 +129,8 @@ internal static class PreparePreviewer
             PrepareCheck.LowerExists => "create the device, or map the NIC's lower device to one of this host's in Uplinks (or Networks)",
             PrepareCheck.Mtu =>
                 $"raise the lower device's MTU ('ip link set DEVICE mtu {nic.Mtu}'), or ask for less with mtu= on the NIC's <shim:link>",
-            PrepareCheck.HeldLink when links.TryGetValue(nic.Name, out Link link) && marker.Owner(link) is null && state.Find(link.Name) is not { Holding: Holding.Libvirt } =>
+            PrepareCheck.HeldLink when links.TryGetValue(nic.Name, out Link link) && marker.Owner(link) is null
+                && state.Find(link.Name) is not { Holding: Holding.Libvirt } =>
                 $"delete that link if nobody uses it ('ip link del {link.Name}'), or give this NIC another target dev",
             _ => NameHeldAdvice,
         };
@@ -153,7 +157,8 @@ internal static class PreparePreviewer
     private static string LowerNote(ShimSettings settings, OwnedNic nic)
     {
         if (nic.Network is { } network)
-            return settings.Networks.TryGetValue(network, out string? device) ? $"network {network} -> {device} (Networks)" : $"network {network} (not in Networks)";
+            return settings.Networks.TryGetValue(network, out string? device)
+                ? $"network {network} -> {device} (Networks)" : $"network {network} (not in Networks)";
         return settings.Uplinks.TryGetValue(nic.Source!, out string? local) ? $"{nic.Source} -> {local} (Uplinks)" : nic.Source!;
     }
 }

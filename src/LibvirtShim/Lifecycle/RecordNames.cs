@@ -27,7 +27,8 @@ internal static class RecordNames
         {
             if (LibvirtRecord(domain, nic) is not { } wanted)
             {
-                session.Context.Log.Warning("Direct NIC {Mac} of domain {Domain}: target dev {Name} is not a link name the kernel accepts ({Problem}); not recorded",
+                session.Context.Log.Warning("Direct NIC {Mac} of domain {Domain}: " +
+                    "target dev {Name} is not a link name the kernel accepts ({Problem}); not recorded",
                     nic.Mac, domain.Name, nic.Name, InterfaceName.Problem(nic.Name));
                 continue;
             }
@@ -36,11 +37,13 @@ internal static class RecordNames
             if (held is { Holding: Holding.Created } && held.Domain != domain.Uuid)
             {
                 // A link the hook made for another guest sits on that name: the XML is wrong, not the record.
-                session.Context.Log.Warning("Name {Name} is the macvtap libvirt-shim created for {Holder}; not recording it for domain {Domain}", nic.Name, Describe.Holder(held), domain.Name);
+                session.Context.Log.Warning("Name {Name} is the macvtap libvirt-shim created for {Holder}; " +
+                    "not recording it for domain {Domain}", nic.Name, Describe.Holder(held), domain.Name);
                 continue;
             }
             if (held is not null && held.Domain != domain.Uuid)
-                session.Context.Log.Warning("Name {Name} was recorded for {Holder}; libvirt gave it to domain {Domain}", nic.Name, Describe.Holder(held), domain.Name);
+                session.Context.Log.Warning("Name {Name} was recorded for {Holder}; libvirt gave it to domain {Domain}", nic.Name,
+                    Describe.Holder(held), domain.Name);
             state.Put(wanted);
             changed = true;
         }
@@ -53,7 +56,8 @@ internal static class RecordNames
     /// </summary>
     internal static NameRecord? LibvirtRecord(DomainDescription domain, LibvirtMacvtap nic, int ifindex = 0) =>
         nic.Name is { } name && InterfaceName.IsValid(name)
-            ? new NameRecord(name, Holding.Libvirt, domain.Uuid, domain.Name, nic.Mac, InterfaceName.IsValid(nic.Lower) ? nic.Lower! : "", nic.Mode, ifindex)
+            ? new NameRecord(name, Holding.Libvirt, domain.Uuid, domain.Name, nic.Mac, InterfaceName.IsValid(nic.Lower) ? nic.Lower! : "",
+                nic.Mode, ifindex)
             : null;
 
     /// <summary>
@@ -76,9 +80,11 @@ internal static class RecordNames
             }
             NameRecord? held = state.Find(nic.Name);
             if (held is not null && held.Domain != domain.Uuid)
-                session.Context.Log.Warning("Name {Name} was recorded for {Holder}; the kernel's link belongs to domain {Domain}", nic.Name, Describe.Holder(held), domain.Name);
-            NameRecord wanted = new(nic.Name, Holding.Created, domain.Uuid, domain.Name, link.Mac, held?.Lower is { Length: > 0 } lower ? lower : nic.Source ?? "",
-                link.Mode ?? nic.Mode, link.Index, KeptByDefinition: held?.Domain == domain.Uuid && held.KeptByDefinition);
+                session.Context.Log.Warning("Name {Name} was recorded for {Holder}; the kernel's link belongs to domain {Domain}", nic.Name,
+                    Describe.Holder(held), domain.Name);
+            NameRecord wanted = new(nic.Name, Holding.Created, domain.Uuid, domain.Name, link.Mac,
+                held?.Lower is { Length: > 0 } lower ? lower : nic.Source ?? "", link.Mode ?? nic.Mode, link.Index,
+                KeptByDefinition: held?.Domain == domain.Uuid && held.KeptByDefinition);
             if (held == wanted) continue;
             state.Put(wanted);
             changed = true;

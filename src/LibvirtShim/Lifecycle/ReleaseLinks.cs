@@ -51,7 +51,7 @@ internal static class ReleaseLinks
     /// <summary>Names held for the domain's definition that its definition file (still there after a stop, not after undefine) uses.</summary>
     private static HashSet<string> NamesOfDefinition(ShimContext context, List<NameRecord> records)
     {
-        var kept = records.Where(r => r.Holding == Holding.Defined || r.KeptByDefinition).ToList();
+        var kept = records.Where(r => r.IsKeptByDefinition).ToList();
         if (kept.Count == 0) return [];
         var pending = kept.Where(r => r.ExpiresAt > context.Now).Select(r => r.Name);
         DomainDescription? definition = DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, kept[0].DomainName, kept[0].Domain);

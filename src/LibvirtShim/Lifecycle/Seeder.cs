@@ -31,7 +31,8 @@ internal static class Seeder
         long? keepUntil = allFacts ? null : context.Now + context.Settings.ReservationSeconds;
         var plan = Plan(context.Scheme, context.Marker, previous, running, defined, links, context.Now, keepUntil);
         foreach (NameRecord kept in plan.KeptInDoubt)
-            context.Log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: its start may be in flight or its status unreadable",
+            context.Log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
+                "its start may be in flight or its status unreadable",
                 kept.Name, kept.Ifindex, kept.Domain);
         DeleteLeaked(context, plan.Leaked, links);
         return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked, unreadable);
@@ -132,7 +133,8 @@ internal static class Seeder
             if (wholeGroup && context.Links.DeleteGroup(group.Key) is null)
             {
                 foreach (Link link in group)
-                    context.Log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", link.Name, link.Index, context.Marker.Owner(link));
+                    context.Log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", link.Name,
+                        link.Index, context.Marker.Owner(link));
                 continue;
             }
             single.AddRange(group);
@@ -147,9 +149,11 @@ internal static class Seeder
         for (int i = 0; i < leaked.Count; i++)
         {
             if (results[i] is { } error)
-                context.Log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name, leaked[i].Index, error.Describe());
+                context.Log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name,
+                    leaked[i].Index, error.Describe());
             else
-                context.Log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name, leaked[i].Index, context.Marker.Owner(leaked[i]));
+                context.Log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name,
+                    leaked[i].Index, context.Marker.Owner(leaked[i]));
         }
     }
 }

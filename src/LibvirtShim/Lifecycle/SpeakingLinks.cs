@@ -23,8 +23,4 @@ internal static class SpeakingLinks
             .Select(l => new SpeakingLink(l, byLink[l.Index].ToList()))
             .ToList();
     }
-
-    public const string Advice =
-        "something outside libvirt-shim configured it: 'ip addr flush dev NAME' and 'ip link set NAME addrgenmode none', "
-        + "and keep network managers off the hook's links";
 }

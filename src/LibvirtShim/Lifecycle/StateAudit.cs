@@ -7,12 +7,34 @@ namespace LibvirtShim.Lifecycle;
 /// <summary>One name as the state and the kernel see it, and what disagrees.</summary>
 internal sealed record AuditEntry(
     string Name, string Lower, string DomainName, Guid Domain, MacAddress Mac, MacvtapMode Mode,
-    Holding? Holding, int Ifindex, string LinkState, string? Problem);
+    Holding? Holding, int Ifindex, LinkPresence LinkState, AuditProblem? Problem);
+
+/// <summary>Whether the kernel has a link on the name, and its state.</summary>
+internal enum LinkPresence { Absent, Up, Down }
+
+/// <summary>How the state and the kernel can disagree about one name (status and doctor word them: OutputVocabulary).</summary>
+internal enum AuditProblem
+{
+    MissingLink,
+    LinkReplaced,
+    DomainNotRunning,
+    StaleLibvirtLink,
+    ReservationExpired,
+    ForeignLinkOnName,
+    LeakedLink,
+    /// <summary>A macvtap in the hook's group range without an alias, of a domain the record names: a prepare killed before marking it.</summary>
+    Unlabelled,
+    /// <summary>The same, of a domain not known here.</summary>
+    UnlabelledUnknown,
+    /// <summary>A name held for a definition that is gone, freed as status or doctor looked.</summary>
+    DefinitionGone,
+}
 
 /// <summary>Compares the records with the kernel's links and the running guests.</summary>
 internal static class StateAudit
 {
-    public static List<AuditEntry> Compare(NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now)
+    public static List<AuditEntry> Compare(
+        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now)
     {
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
@@ -23,7 +45,8 @@ internal static class StateAudit
             byName.TryGetValue(record.Name, out Link link);
             bool present = link.Name is not null;
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
-                record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link), Problem(marker, record, present, link, running, now)));
+                record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link),
+                Problem(marker, record, present, link, running, now)));
         }
         foreach (Link link in links)
         {
@@ -33,28 +56,26 @@ internal static class StateAudit
             if (recorded is { Holding: Holding.Created } r && r.Ifindex == link.Index) continue;
             string lower = byIndex.TryGetValue(link.LowerIndex, out Link l) ? l.Name : "";
             entries.Add(new AuditEntry(link.Name, lower, "", owner ?? Guid.Empty, link.Mac, link.Mode ?? default,
-                null, link.Index, LinkState(true, link), owner is null ? UnlabelledUnknown : "leaked link: libvirt-shim's mark, no record"));
+                null, link.Index, LinkState(true, link), owner is null ? AuditProblem.UnlabelledUnknown : AuditProblem.LeakedLink));
         }
         return entries;
     }
 
-    private static string LinkState(bool present, Link link) => !present ? "absent" : link.IsUp ? "up" : "down";
+    private static LinkPresence LinkState(bool present, Link link) =>
+        !present ? LinkPresence.Absent : link.IsUp ? LinkPresence.Up : LinkPresence.Down;
 
-    /// <summary>A macvtap in the hook's group range without an alias whose domain is not known: a prepare killed before marking it.</summary>
-    public const string UnlabelledUnknown = "unlabelled link: a prepare was killed before marking it; its domain is not known here";
-
-    public const string Unlabelled = "unlabelled link: a prepare was killed before marking it";
-
-    private static string? Problem(LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now) => record.Holding switch
+    private static AuditProblem? Problem(
+        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now) => record.Holding switch
     {
-        Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) => Unlabelled,
-        Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => UnlabelledUnknown,
-        Holding.Created when !present => "missing link",
-        Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => "link replaced by someone else",
-        Holding.Created when !running.Contains(record.Domain) => "domain not running (start pending, or its release never came)",
-        Holding.Libvirt when !running.Contains(record.Domain) => "stale: domain not running",
-        Holding.Reserved when record.ExpiresAt <= now => "stale: reservation expired",
-        Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => "a link someone else made sits on this name",
+        Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
+            AuditProblem.Unlabelled,
+        Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
+        Holding.Created when !present => AuditProblem.MissingLink,
+        Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
+        Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
+        Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
+        Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
+        Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,
         _ => null,
     };
 }

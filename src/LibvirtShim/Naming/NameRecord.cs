@@ -35,4 +35,10 @@ internal sealed record NameRecord(
     bool KeptByDefinition = false)
 {
     public bool IsLink => Holding is Holding.Created or Holding.Libvirt or Holding.Foreign;
+
+    /// <summary>The domain's definition keeps this name: held for it, or a created link whose name outlives the link.</summary>
+    public bool IsKeptByDefinition => Holding == Holding.Defined || KeptByDefinition;
+
+    /// <summary>The name is kept for <paramref name="domain"/>'s definition: a new hold for that domain keeps it so.</summary>
+    public static bool IsKeptFor(NameRecord? record, Guid domain) => record is not null && record.Domain == domain && record.IsKeptByDefinition;
 }

@@ -38,6 +38,9 @@ internal sealed class NameState
     public IReadOnlyList<string> Skipped { get; init; } = [];
     public int HeldManagedNames => _bitmap.Count;
 
+    /// <summary>Whether the allocator's bitmap has the managed name at <paramref name="index"/> taken; it must agree with the records.</summary>
+    internal bool IsTaken(int index) => _bitmap.IsSet(index);
+
     public IEnumerable<NameRecord> Records
     {
         get

@@ -36,7 +36,9 @@ internal static class StateCodec
     {
         int payloadLength = 8;
         foreach (StoredRecord stored in state.Stored())
-            payloadLength += stored.Changed is { } r ? FixedRecordBytes + TextBytes(r.Name) + TextBytes(r.DomainName) + TextBytes(r.Lower) : stored.Unchanged.Length;
+            payloadLength += stored.Changed is { } r
+                ? FixedRecordBytes + TextBytes(r.Name) + TextBytes(r.DomainName) + TextBytes(r.Lower)
+                : stored.Unchanged.Length;
 
         int length = HeaderLength + payloadLength;
         if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<byte>(length);

@@ -50,7 +50,8 @@ internal static class StateDirectory
         {
             if (Interop.Files.Lstat(directory) is not { } found) continue;
             if (found.Uid != 0 && found.Uid != me)
-                throw new StateAccessException($"{directory}, above the state directory, is owned by uid {found.Uid}; refusing to keep the state under it");
+                throw new StateAccessException($"{directory}, above the state directory, is owned by uid {found.Uid}; " +
+                    "refusing to keep the state under it");
             if (found.IsSymlink)
             {
                 if (links < 8 && Directory.ResolveLinkTarget(directory, returnFinalTarget: true) is { } target)
@@ -58,7 +59,8 @@ internal static class StateDirectory
                 continue;
             }
             if ((found.Permissions & 0x12 /* go-w */) != 0 && (found.Permissions & 0x200 /* sticky */) == 0)
-                throw new StateAccessException($"{directory}, above the state directory, is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); refusing to keep the state under it");
+                throw new StateAccessException($"{directory}, above the state directory, " +
+                    $"is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); refusing to keep the state under it");
         }
     }
 
@@ -73,7 +75,8 @@ internal static class StateDirectory
         if (found.Uid != me)
             throw new StateAccessException($"{what} {path} is owned by uid {found.Uid}, not uid {me}; refusing to use it");
         if ((found.Permissions & 0x12 /* go-w */) != 0)
-            throw new StateAccessException($"{what} {path} is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); chmod go-w it");
+            throw new StateAccessException($"{what} {path} is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); " +
+                "chmod go-w it");
     }
 }
 

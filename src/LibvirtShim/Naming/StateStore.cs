@@ -55,7 +55,8 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
         {
             if (waited.Elapsed >= lockTimeout)
                 throw new StateLockTimeoutException(
-                    $"timed out after {lockTimeout.TotalSeconds:0} s waiting for the state lock {LockPath} (another libvirt-shim holds it; LockTimeoutSeconds sets the wait)");
+                    $"timed out after {lockTimeout.TotalSeconds:0} s waiting for the state lock {LockPath} (another libvirt-shim holds it; " +
+                        "LockTimeoutSeconds sets the wait)");
             Thread.Sleep(pause);
             pause = Math.Min(pause * 2, 20);
         }
@@ -70,7 +71,8 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
             using SafeFileHandle handle = Interop.Files.OpenForRead(StatePath);
             long length = RandomAccess.GetLength(handle);
             if (length > StateCodec.MaxFileBytes)
-                return StateLoad.Invalid($"state file is {length} bytes, larger than any state libvirt-shim writes ({StateCodec.MaxFileBytes} at most)");
+                return StateLoad.Invalid($"state file is {length} bytes, " +
+                    $"larger than any state libvirt-shim writes ({StateCodec.MaxFileBytes} at most)");
             bytes = GC.AllocateUninitializedArray<byte>((int)length);
             int read = 0;
             while (read < bytes.Length)

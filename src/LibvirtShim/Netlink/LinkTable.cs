@@ -118,7 +118,8 @@ internal sealed class LinkTable : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
-    /// <summary>The kernel filters by kind only when it knows the kind (its module is loaded): <paramref name="keep"/> filters here as well.</summary>
+    /// <summary>The kernel filters by kind only when it knows the kind (its module is loaded): <paramref name="keep"/> filters here as
+    /// well.</summary>
     private bool TryDump(string? kind, LinkFilter? keep, List<Link> links)
     {
         uint sequence = _socket.ReserveSequences(1);

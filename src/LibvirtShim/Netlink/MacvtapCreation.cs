@@ -23,7 +23,8 @@ internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapR
     /// <summary>Round 1: RTM_NEWLINK CREATE|EXCL per request. Returns the requests the kernel created.</summary>
     private List<int> Create()
     {
-        LinkAnswer[] answers = LinkBatch.Run<MacvtapRequest>(socket, requests, LinkMessages.NewMacvtap, "RTM_NEWLINK macvtap", r => LinkTable.Quote(r.Name));
+        LinkAnswer[] answers = LinkBatch.Run<MacvtapRequest>(socket, requests, LinkMessages.NewMacvtap, "RTM_NEWLINK macvtap", r =>
+            LinkTable.Quote(r.Name));
         var created = new List<int>(answers.Length);
         for (int i = 0; i < answers.Length; i++)
         {

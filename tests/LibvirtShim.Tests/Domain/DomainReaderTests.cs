@@ -128,7 +128,8 @@ public class DomainReaderTests
     [InlineData("<interface type='ethernet'><mac address='52:54:00:aa:00:01'/><target dev='mvtap1'/></interface>", "managed='no'")]
     [InlineData("<interface type='ethernet'><mac address='52:54:00:aa:00:01'/><target managed='no'/></interface>", "target dev '' is empty")]
     [InlineData("<interface type='ethernet'><mac address='52:54:00:aa:00:01'/><target dev='a b' managed='no'/></interface>", "white space")]
-    [InlineData("<interface type='ethernet'><mac address='52:54:00:aa:00:01'/><target dev='mvtap1234567890123' managed='no'/></interface>", "longer than 15 bytes")]
+    [InlineData("<interface type='ethernet'><mac address='52:54:00:aa:00:01'/><target dev='mvtap1234567890123' managed='no'/></interface>",
+        "longer than 15 bytes")]
     public void RefusesNicsThatCannotBeHandedOver(string devices, string expected)
     {
         var e = Assert.Throws<DomainXmlException>(() => Read(Domain(devices, Link("52:54:00:aa:00:01"))));
@@ -153,7 +154,8 @@ public class DomainReaderTests
     [Fact]
     public void RefusesDtdsWithoutExpandingThem()
     {
-        string bomb = "<?xml version='1.0'?><!DOCTYPE d [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]><domain><name>&b;</name></domain>";
+        string bomb = "<?xml version='1.0'?><!DOCTYPE d [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]><domain>" +
+            "<name>&b;</name></domain>";
         Assert.Contains("DTD", Assert.Throws<DomainXmlException>(() => Read(bomb)).Message);
     }
 
@@ -178,7 +180,12 @@ public class DomainReaderTests
     private sealed class EndlessStream : Stream
     {
         public long Served { get; private set; }
-        public override int Read(byte[] buffer, int offset, int count) { Array.Fill(buffer, (byte)' ', offset, count); Served += count; return count; }
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            Array.Fill(buffer, (byte)' ', offset, count);
+            Served += count;
+            return count;
+        }
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;

@@ -34,7 +34,8 @@ public class HookFailureTests
     }
 
     private static HookHost Host(TempTree t) => new(
-        () => new ShimSettings { StateDir = t.Path("state"), LogFile = t.Path("shim.log"), LibvirtRunDir = t.Path("run"), LibvirtConfigDir = t.Path("etc") },
+        () => new ShimSettings { StateDir = t.Path("state"), LogFile = t.Path("shim.log"), LibvirtRunDir = t.Path("run"),
+            LibvirtConfigDir = t.Path("etc") },
         () => throw new InvalidOperationException("no links in this test"),
         TimeProvider.System,
         ShimLog.Create);
@@ -77,7 +78,8 @@ public class HookFailureTests
     {
         using var t = new TempTree();
         HookResult r = Run(Host(t), "g1", operation, new FailingStream(new InvalidOperationException("surprise\nsecond line")));
-        Assert.Equal((exit, "libvirt-shim: domain 'g1': internal error (InvalidOperationException): surprise\\x0asecond line\n"), (r.ExitCode, r.Stderr));
+        Assert.Equal((exit, "libvirt-shim: domain 'g1': internal error (InvalidOperationException): surprise\\x0asecond line\n"),
+            (r.ExitCode, r.Stderr));
     }
 
     /// <summary>A newline in argv's domain name (or the XML's) cannot start a second line on stderr: virsh shows it, the log keeps it.</summary>
@@ -138,7 +140,8 @@ public class HookFailureTests
             ["LIBVIRT_SHIM_STATEDIR"] = t.Path("state"),
             ["LIBVIRT_SHIM_LOGFILE"] = t.Path("shim.log"),
         };
-        ProcessResult r = Operator.Run.Process("bash", ["-c", "exec \"$@\" < \"$0\"", t.Path("stdin-dir"), file, .. prefix, "hook", "g1", operation, "begin", "-"], env: env);
+        ProcessResult r = Operator.Run.Process("bash",
+            ["-c", "exec \"$@\" < \"$0\"", t.Path("stdin-dir"), file, .. prefix, "hook", "g1", operation, "begin", "-"], env: env);
 
         Assert.Equal(exit, r.ExitCode);
         if (operation == "stopped")

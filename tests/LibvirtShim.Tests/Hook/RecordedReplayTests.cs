@@ -9,7 +9,8 @@ public class RecordedReplayTests
 {
     private static IEnumerable<(string[] Argv, string Xml, string Step)> Steps(string recording) =>
         Directory.GetFiles(SampleFiles.Recording(recording), "*.argv").Order().Select(f =>
-            (File.ReadAllText(f).Split(' ', StringSplitOptions.TrimEntries), File.ReadAllText(Path.ChangeExtension(f, ".xml")), Path.GetFileNameWithoutExtension(f)));
+            (File.ReadAllText(f).Split(' ', StringSplitOptions.TrimEntries), File.ReadAllText(Path.ChangeExtension(f, ".xml")),
+                Path.GetFileNameWithoutExtension(f)));
 
     [Fact]
     public void TheMixedGuestsLifecycleCreatesRecordsAndFreesEverything()
@@ -46,7 +47,8 @@ public class RecordedReplayTests
         HookResult prepare = h.Run(steps[0].Argv[1], steps[0].Argv[2], steps[0].Argv[3], steps[0].Xml);
         var after = steps.Skip(1).Select(s => h.Run(s.Argv[1], s.Argv[2], s.Argv[3], s.Xml)).ToList();
 
-        Assert.Equal((1, "libvirt-shim: domain 'mixed01': NIC 52:54:00:aa:00:07 (mvtap7): lower device uplink0 does not exist on this host\n"), (prepare.ExitCode, prepare.Stderr));
+        Assert.Equal((1, "libvirt-shim: domain 'mixed01': NIC 52:54:00:aa:00:07 (mvtap7): " +
+            "lower device uplink0 does not exist on this host\n"), (prepare.ExitCode, prepare.Stderr));
         Assert.All(after, r => Assert.Equal((0, ""), (r.ExitCode, r.Stderr)));
         Assert.Empty(h.ReadState()!.Records);
         Assert.DoesNotContain(h.Ns.Links(), l => l.Kind == "macvtap");

@@ -127,7 +127,8 @@ public class ShutoffReasonTests
         JsonElement entry = Assert.Single(doc.RootElement.GetProperty("lastReleases").EnumerateArray());
         Assert.Equal(("web", Web.ToString("D")), (entry.GetProperty("domain").GetString(), entry.GetProperty("uuid").GetString()));
         Assert.Equal(extra == "-" ? null : extra, entry.GetProperty("reason").GetString());
-        Assert.True(DateTimeOffset.Parse(entry.GetProperty("at").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.AddMinutes(-5));
+        Assert.True(DateTimeOffset.Parse(entry.GetProperty("at").GetString()!,
+            System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.AddMinutes(-5));
     }
 
     /// <summary>

@@ -23,7 +23,8 @@ public class AttachDetachTests
     private static FakeGuest Guest(bool running = true, bool persistent = true) =>
         new("web", running ? Running : null, persistent ? Running : null);
 
-    private static AttachRequest Request(bool live = false, bool config = false, string? source = "uplink0", string? network = null, string mac = Mac) =>
+    private static AttachRequest Request(bool live = false, bool config = false, string? source = "uplink0", string? network = null,
+        string mac = Mac) =>
         new(source, network, MacvtapMode.Vepa, MacAddress.TryParse(mac, out MacAddress m) ? m : null, null, live, config);
 
     private static DomainDescription Read(FakeGuest guest, GuestScope side) => DomainReader.Read(XDocument.Parse(guest.Xml(side)));
@@ -102,7 +103,8 @@ public class AttachDetachTests
     [Theory]
     [InlineData("attach", 1, "cannot hot-plug it: virDomainAttachDeviceFlags: internal error: injected failure")]
     [InlineData("get-metadata", 2, "cannot add its <shim:link> to the definition's metadata: virDomainGetMetadata: internal error: injected failure")]
-    [InlineData("set-metadata", 1, "cannot add its <shim:link> to the running guest's metadata: virDomainSetMetadata: internal error: injected failure")]
+    [InlineData("set-metadata", 1,
+        "cannot add its <shim:link> to the running guest's metadata: virDomainSetMetadata: internal error: injected failure")]
     [InlineData("set-metadata", 2, "cannot add its <shim:link> to the definition's metadata: virDomainSetMetadata: internal error: injected failure")]
     public void AFailureAtAnyStepUndoesAllOfIt(string call, int failingSide, string cause)
     {
@@ -138,7 +140,8 @@ public class AttachDetachTests
         Assert.Empty(guest.Calls);
         Assert.Empty(h.ReadState()?.Records ?? []);
 
-        ShimException network = Assert.Throws<ShimException>(() => AttachInterface.Run(context, guest, Request(live: true, source: null, network: "physnet9")));
+        ShimException network = Assert.Throws<ShimException>(() =>
+            AttachInterface.Run(context, guest, Request(live: true, source: null, network: "physnet9")));
         Assert.Equal($"domain 'web': NIC {Mac} (mvtap0): network 'physnet9' is not in this host's Networks setting", network.Message);
     }
 
@@ -197,12 +200,14 @@ public class AttachDetachTests
     public void ANicThatIsNotTheHooksIsNotDetachedAndAForeignLinkOnTheNameIsLeftAlone()
     {
         using var h = HookHarness.Create();
-        string xml = TestDomains.Owned("web", Web, [], "    <interface type='direct'><mac address='52:54:00:aa:61:0b'/><source dev='uplink0' mode='bridge'/></interface>\n");
+        string xml = TestDomains.Owned("web", Web, [],
+            "    <interface type='direct'><mac address='52:54:00:aa:61:0b'/><source dev='uplink0' mode='bridge'/></interface>\n");
         var guest = new FakeGuest("web", xml, null);
         using ShimContext context = h.OpenContext();
         ShimException e = Assert.Throws<ShimException>(() =>
             DetachInterface.Run(context, guest, new DetachRequest(MacOf("52:54:00:aa:61:0b"), false, false, TimeSpan.FromSeconds(1))));
-        Assert.Equal("domain 'web': NIC 52:54:00:aa:61:0b is not libvirt-shim's (no <shim:link> names it in the running guest); use virsh detach-interface", e.Message);
+        Assert.Equal("domain 'web': NIC 52:54:00:aa:61:0b is not libvirt-shim's (no <shim:link> names it in the running guest); " +
+            "use virsh detach-interface", e.Message);
         Assert.Empty(guest.Calls);
         ShimException none = Assert.Throws<ShimException>(() =>
             DetachInterface.Run(context, guest, new DetachRequest(MacOf(Mac), false, false, TimeSpan.FromSeconds(1))));

@@ -19,7 +19,8 @@ public class HotpluggedNicLifecycleTests
 
     private static string Recorded(string file) => File.ReadAllText(SampleFiles.Recording(Path.Combine("mixed01-lifecycle", file)));
 
-    private static string Hotplugged => File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "tests", "LibvirtShim.Tests", "Hotplug", "mixed01-hotplugged.xml"));
+    private static string Hotplugged =>
+        File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "tests", "LibvirtShim.Tests", "Hotplug", "mixed01-hotplugged.xml"));
 
     /// <summary>The guest started (its mvtap7 made by prepare), then mvtap0 hot-plugged by attach-interface.</summary>
     private static HookHarness StartAndHotplug()
@@ -94,7 +95,8 @@ public class HotpluggedNicLifecycleTests
     public void MigrationToAHostWhereItsNameIsTakenRenamesItAndPrepareMakesIt()
     {
         using var h = HookHarness.Create();
-        Assert.Equal(0, h.Run("other", "prepare", "begin", TestDomains.Owned("other", TestDomains.Uuid(62), [new("52:54:00:aa:62:01", "mvtap0")])).ExitCode);
+        Assert.Equal(0, h.Run("other", "prepare", "begin",
+            TestDomains.Owned("other", TestDomains.Uuid(62), [new("52:54:00:aa:62:01", "mvtap0")])).ExitCode);
 
         HookResult migrate = h.Run("mixed01", "migrate", "begin", Hotplugged);
 

@@ -65,7 +65,8 @@ public class AdoptTests
     public void AddsAUuidAndMacsWhereTheDefinitionHasNone()
     {
         using var h = HookHarness.Create();
-        string adopted = Adopt(h, "<domain><name>bare</name><devices><interface type='direct'><source dev='uplink0'/></interface></devices></domain>");
+        string adopted = Adopt(h, "<domain><name>bare</name><devices><interface type='direct'><source dev='uplink0'/></interface></devices>" +
+            "</domain>");
         DomainDescription d = DomainReader.Read(XDocument.Parse(adopted));
         Assert.NotEqual(Guid.Empty, d.Uuid);
         Assert.StartsWith("52:54:00:", Assert.Single(d.OwnedNics).Mac.ToString());
@@ -78,7 +79,8 @@ public class AdoptTests
         using var h = HookHarness.Create();
         h.Ns.Ip("link", "set", "uplink0", "mtu", "9000");
         string adopted = Adopt(h, $"<domain><name>jumbo</name><uuid>{TestDomains.Uuid(40)}</uuid><devices>"
-            + "<interface type='direct'><mac address='52:54:00:00:40:01'/><source dev='uplink0' mode='bridge'/><mtu size='4000'/><model type='virtio'/></interface>"
+            + "<interface type='direct'><mac address='52:54:00:00:40:01'/><source dev='uplink0' mode='bridge'/><mtu size='4000'/>" +
+                "<model type='virtio'/></interface>"
             + "<interface type='direct'><mac address='52:54:00:00:40:02'/><source dev='uplink0' mode='bridge'/></interface></devices></domain>");
 
         DomainDescription d = DomainReader.Read(XDocument.Parse(adopted));
@@ -90,7 +92,8 @@ public class AdoptTests
     }
 
     [Theory]
-    [InlineData("<interface type='direct'><mac address='52:54:00:00:00:01'/><source dev='uplink0'/><virtualport type='802.1Qbh'/></interface>", "virtualport")]
+    [InlineData("<interface type='direct'><mac address='52:54:00:00:00:01'/><source dev='uplink0'/><virtualport type='802.1Qbh'/>" +
+        "</interface>", "virtualport")]
     [InlineData("<interface type='direct'><mac address='52:54:00:00:00:01'/><source mode='bridge'/></interface>", "has no <source dev")]
     [InlineData("<interface type='direct'><mac address='52:54:00:00:00:01'/><source dev='uplink0'/><mtu size='jumbo'/></interface>",
         "has <mtu size='jumbo'>, not an MTU (a whole number from 68 to 65535)")]
@@ -121,7 +124,8 @@ public class AdoptTests
         var files = Enumerable.Range(0, 8).Select(i =>
         {
             string path = Path.Combine(h.Root, $"d{i}.xml");
-            File.WriteAllText(path, Mixed.Replace("ca8f3bc5-7739-4600-aee1-2b8d0e29bb59", TestDomains.Uuid(i).ToString()).Replace("<name>mixed01", $"<name>d{i}").Replace("mvtap7", $"mvtap{100 + i}"));
+            File.WriteAllText(path, Mixed.Replace("ca8f3bc5-7739-4600-aee1-2b8d0e29bb59", TestDomains.Uuid(i).ToString())
+                .Replace("<name>mixed01", $"<name>d{i}").Replace("mvtap7", $"mvtap{100 + i}"));
             return path;
         }).ToList();
         var results = files.Select(f => h.StartProcess("adopt", f)).ToList().Select(p => HookHarness.Finish(p, "")).ToList();

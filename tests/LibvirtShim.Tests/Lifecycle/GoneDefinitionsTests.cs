@@ -7,7 +7,8 @@ using Xunit;
 
 namespace LibvirtShim.Tests.Lifecycle;
 
-/// <summary>Names held for a definition go back when the definition goes: at allocation, status and doctor, parsing a definition only when its file changed.</summary>
+/// <summary>Names held for a definition go back when the definition goes: at allocation, status and doctor, parsing a definition only when
+/// its file changed.</summary>
 public class GoneDefinitionsTests : IDisposable
 {
     private static readonly Guid Web = TestDomains.Uuid(71), Db = TestDomains.Uuid(72);
@@ -70,6 +71,28 @@ public class GoneDefinitionsTests : IDisposable
     }
 
     [Fact]
+    public void AHoldNotYetExpiredGoesWithADefinitionSeenBefore()
+    {
+        NameState state = State(Defined("mvtap0", "web", Web, expiresAt: 2000), Defined("mvtap1", "db", Db, expiresAt: 2000));
+        Assert.Empty(Freed(state));
+        Define("web", Web, "mvtap0");
+        Assert.Empty(Freed(state));
+
+        File.Delete(Path.Combine(_settings.LibvirtConfigDir, "web.xml"));
+        Assert.Equal(["mvtap0"], Freed(state));
+        Assert.True(state.IsHeld("mvtap1"));
+    }
+
+    [Fact]
+    public void AHoldNotYetExpiredStaysWhileItsDefinitionDoesNotNameItYet()
+    {
+        Define("web", Web);
+        NameState state = State(Defined("mvtap0", "web", Web, expiresAt: 2000));
+        Assert.Empty(Freed(state));
+        Assert.True(state.IsHeld("mvtap0"));
+    }
+
+    [Fact]
     public void ADefinitionIsParsedOnlyWhenItsFileChanged()
     {
         string path = Define("web", Web, "mvtap0");
@@ -105,7 +128,8 @@ public class GoneDefinitionsTests : IDisposable
         using ShimContext context = h.OpenContext();
         using ShimSession session = ShimSession.Open(context);
 
-        List<string> names = FreeNames.Take(session, new[] { 1 }, (_, n) => new NameRecord(n, Holding.Reserved, Guid.NewGuid(), "new", ExpiresAt: long.MaxValue), "test");
+        List<string> names = FreeNames.Take(session, new[] { 1 }, (_, n) =>
+            new NameRecord(n, Holding.Reserved, Guid.NewGuid(), "new", ExpiresAt: long.MaxValue), "test");
 
         Assert.Equal(["mvtap1"], names);
         Assert.Equal("web", session.State.Find("mvtap0")!.DomainName);
@@ -138,7 +162,8 @@ public class GoneDefinitionsTests : IDisposable
     }
 
     private static void Define(HookHarness h, string domain, Guid uuid, string name) =>
-        File.WriteAllText(Path.Combine(h.Settings.LibvirtConfigDir, domain + ".xml"), TestDomains.Owned(domain, uuid, [new TestNic(TestDomains.Mac(7, 0), name)]));
+        File.WriteAllText(Path.Combine(h.Settings.LibvirtConfigDir, domain + ".xml"),
+            TestDomains.Owned(domain, uuid, [new TestNic(TestDomains.Mac(7, 0), name)]));
 
     private static void SaveState(HookHarness h, params NameRecord[] records)
     {

@@ -24,7 +24,8 @@ public class ReleaseHistoryTests
         List<ReleaseEntry> last = ReleaseHistory.Read(dir);
 
         Assert.Equal(
-            [new ReleaseEntry(300, null, "plain", "-"), new ReleaseEntry(300, web, "web", "destroyed"), new ReleaseEntry(200, db, "db", "from snapshot")],
+            [new ReleaseEntry(300, null, "plain", "-"), new ReleaseEntry(300, web, "web", "destroyed"),
+                new ReleaseEntry(200, db, "db", "from snapshot")],
             last);
     }
 

@@ -46,7 +46,8 @@ public class ReleaseOwnershipTests
         Macvtap(h, "mvtap10", elsewhere.Group(Web), elsewhere.Alias(Web), "52:54:00:ee:00:01");   // the domain's, of another instance
         Macvtap(h, "mvtap11", 0x8000_0001, marker.Alias(Web), "52:54:00:ee:00:02");                 // this instance's alias, another group
         Macvtap(h, "mvtap12", marker.Group(Web), elsewhere.Alias(Web), "52:54:00:ee:00:03");        // this instance's group, another alias
-        var declared = mine.Concat([new TestNic("52:54:00:ee:00:01", "mvtap10"), new("52:54:00:ee:00:02", "mvtap11"), new("52:54:00:ee:00:03", "mvtap12")]);
+        var declared = mine.Concat([new TestNic("52:54:00:ee:00:01", "mvtap10"), new("52:54:00:ee:00:02", "mvtap11"),
+            new("52:54:00:ee:00:03", "mvtap12")]);
 
         Assert.Equal(0, h.Run("web", "release", "end", TestDomains.Owned("web", Web, declared)).ExitCode);
 

@@ -10,8 +10,10 @@ public class SeedAndConcurrencyTests
     public void AStateDeletedWhileGuestsRunIsRebuiltAndReleaseStillFreesTheLinks()
     {
         using var h = HookHarness.Create();
-        var guests = Enumerable.Range(1, 3).Select(d => (Name: $"g{d}", Xml: TestDomains.Owned($"g{d}", TestDomains.Uuid(d), TestDomains.Nics(d, 4, firstName: d * 10),
-            extraDevices: $"<interface type='direct'><mac address='{TestDomains.Mac(d, 9)}'/><source dev='uplink0' mode='vepa'/><target dev='macvtap{d}'/></interface>"))).ToList();
+        var guests = Enumerable.Range(1, 3)
+            .Select(d => (Name: $"g{d}", Xml: TestDomains.Owned($"g{d}", TestDomains.Uuid(d), TestDomains.Nics(d, 4, firstName: d * 10),
+            extraDevices: $"<interface type='direct'><mac address='{TestDomains.Mac(d, 9)}'/><source dev='uplink0' mode='vepa'/>" +
+                $"<target dev='macvtap{d}'/></interface>"))).ToList();
         foreach (var g in guests)
         {
             Assert.Equal(0, h.Run(g.Name, "prepare", "begin", g.Xml).ExitCode);
@@ -55,7 +57,8 @@ public class SeedAndConcurrencyTests
     public void SixteenPrepareProcessesAtOnceAllSucceedAndLoseNoRecord()
     {
         using var h = HookHarness.Create();
-        var domains = Enumerable.Range(1, 16).Select(d => (Name: $"p{d}", Xml: TestDomains.Owned($"p{d}", TestDomains.Uuid(d), TestDomains.Nics(d, 4, firstName: d * 4)))).ToList();
+        var domains = Enumerable.Range(1, 16)
+            .Select(d => (Name: $"p{d}", Xml: TestDomains.Owned($"p{d}", TestDomains.Uuid(d), TestDomains.Nics(d, 4, firstName: d * 4)))).ToList();
 
         var results = domains.Select(d => (d, p: h.StartProcess("hook", d.Name, "prepare", "begin", "-"))).ToList()
             .Select(x => HookHarness.Finish(x.p, x.d.Xml)).ToList();
@@ -72,7 +75,8 @@ public class SeedAndConcurrencyTests
         for (int round = 0; round < 3; round++)
         {
             string name = $"mvtap{round}";
-            var racers = new[] { 1, 2 }.Select(d => (Name: $"r{d}", Xml: TestDomains.Owned($"r{d}", TestDomains.Uuid(d), [new(TestDomains.Mac(d, round), name)]))).ToList();
+            var racers = new[] { 1, 2 }.Select(d =>
+                (Name: $"r{d}", Xml: TestDomains.Owned($"r{d}", TestDomains.Uuid(d), [new(TestDomains.Mac(d, round), name)]))).ToList();
             var results = racers.Select(r => (r, p: h.StartProcess("hook", r.Name, "prepare", "begin", "-"))).ToList()
                 .Select(x => (x.r, res: HookHarness.Finish(x.p, x.r.Xml))).ToList();
 

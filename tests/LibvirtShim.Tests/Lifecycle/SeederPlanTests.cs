@@ -20,7 +20,8 @@ public class SeederPlanTests
     private static readonly Link Uplink = new(2, "uplink0", "veth", 0, new MacAddress(0x0200000000aa), 0, null, true, null);
 
     private static Link Ours(LinkMarker marker, Guid domain, string name, int index, bool labelled = true) =>
-        new(index, name, "macvtap", 2, new MacAddress(0x525400000000UL + (ulong)index), marker.Group(domain), labelled ? marker.Alias(domain) : null, true, MacvtapMode.Bridge);
+        new(index, name, "macvtap", 2, new MacAddress(0x525400000000UL + (ulong)index), marker.Group(domain),
+            labelled ? marker.Alias(domain) : null, true, MacvtapMode.Bridge);
 
     private static DomainDescription Domain(Guid uuid, string name, params OwnedNic[] owned) => new(name, uuid, owned, []);
 
@@ -53,7 +54,8 @@ public class SeederPlanTests
     [Fact]
     public void AnotherInstancesLinksAreNeverOursButTheirManagedNamesAreNotFree()
     {
-        var plan = Seeder.Plan(Scheme, Here, null, Map(Domain(Web, "web")), Map(), [Uplink, Ours(Elsewhere, Web, "mvtap3", 10), Ours(Elsewhere, Db, "other0", 11)], Now);
+        var plan = Seeder.Plan(Scheme, Here, null, Map(Domain(Web, "web")), Map(),
+            [Uplink, Ours(Elsewhere, Web, "mvtap3", 10), Ours(Elsewhere, Db, "other0", 11)], Now);
         Assert.Empty(plan.Leaked);
         Assert.Equal(Holding.Foreign, plan.State.Find("mvtap3")!.Holding);
         Assert.Null(plan.State.Find("other0"));
@@ -62,7 +64,8 @@ public class SeederPlanTests
     [Fact]
     public void AnUnlabelledLinkBelongsToTheKnownDomainWhoseGroupItHas()
     {
-        var plan = Seeder.Plan(Scheme, Here, null, Map(Domain(Web, "web")), Map(), [Uplink, Ours(Here, Web, "mvtap3", 10, labelled: false), Ours(Here, Db, "mvtap4", 11, labelled: false)], Now);
+        var plan = Seeder.Plan(Scheme, Here, null, Map(Domain(Web, "web")), Map(),
+            [Uplink, Ours(Here, Web, "mvtap3", 10, labelled: false), Ours(Here, Db, "mvtap4", 11, labelled: false)], Now);
         Assert.Equal(Web, plan.State.Find("mvtap3")!.Domain);
         Assert.Equal(Holding.Foreign, plan.State.Find("mvtap4")!.Holding);
         Assert.Empty(plan.Leaked);
@@ -87,7 +90,9 @@ public class SeederPlanTests
     [Fact]
     public void LibvirtsOwnMacvtapsOfRunningGuestsAreRecorded()
     {
-        var guest = new DomainDescription("mixed", Web, [], [new LibvirtMacvtap(new MacAddress(5), "macvtap385", "uplink0", MacvtapMode.Bridge), new LibvirtMacvtap(new MacAddress(6), null, "uplink0", MacvtapMode.Vepa)]);
+        var guest = new DomainDescription("mixed", Web, [],
+            [new LibvirtMacvtap(new MacAddress(5), "macvtap385", "uplink0", MacvtapMode.Bridge),
+            new LibvirtMacvtap(new MacAddress(6), null, "uplink0", MacvtapMode.Vepa)]);
         Link libvirts = new(20, "macvtap385", "macvtap", 2, new MacAddress(5), 0, null, true, MacvtapMode.Bridge);
 
         var plan = Seeder.Plan(Scheme, Here, null, Map(guest), Map(), [Uplink, libvirts], Now);

@@ -53,7 +53,8 @@ public class ArrivalTests
     public void SixteenArrivalsAtOnceWithTheSameNamesGetDistinctNamesAndAllPrepare()
     {
         using var h = HookHarness.Create();
-        var domains = Enumerable.Range(1, 16).Select(d => (Name: $"m{d}", Xml: TestDomains.Owned($"m{d}", TestDomains.Uuid(d), TestDomains.Nics(d, 8, firstName: 0)))).ToList();
+        var domains = Enumerable.Range(1, 16)
+            .Select(d => (Name: $"m{d}", Xml: TestDomains.Owned($"m{d}", TestDomains.Uuid(d), TestDomains.Nics(d, 8, firstName: 0)))).ToList();
 
         var processes = domains.Select(d => (d, p: h.StartProcess("hook", d.Name, "migrate", "begin", "-"))).ToList();
         var arrived = processes.Select(x => (x.d.Name, Result: HookHarness.Finish(x.p, x.d.Xml), Original: x.d.Xml)).ToList();
@@ -94,7 +95,8 @@ public class ArrivalTests
     {
         using var h = HookHarness.Create();
         Assert.Equal(0, h.Run("b", "prepare", "begin", TestDomains.Owned("b", TestDomains.Uuid(2), [new(TestDomains.Mac(2, 0), "mvtap3")])).ExitCode);
-        string a = TestDomains.Owned("a", TestDomains.Uuid(1), [new(TestDomains.Mac(1, 0), "mvtap3", LinkAttributes: "mtu='1400' allmulticast='off'")]);
+        string a = TestDomains.Owned("a", TestDomains.Uuid(1),
+            [new(TestDomains.Mac(1, 0), "mvtap3", LinkAttributes: "mtu='1400' allmulticast='off'")]);
 
         HookResult migrate = h.Run("a", "migrate", "begin", a);
         OwnedNic arriving = Assert.Single(DomainReader.Read(XDocument.Parse(migrate.Stdout)).OwnedNics);

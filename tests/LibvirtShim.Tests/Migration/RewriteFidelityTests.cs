@@ -18,7 +18,8 @@ public class RewriteFidelityTests
 
     /// <summary>Characters XML treats specially, beside plain ones: white space it normalises, markup, non-ASCII, NEL, LS, NBSP.</summary>
     private static readonly string[] Pool =
-        ["a", "Z", "0", " ", "-", ":", "/", "\t", "\n", "\r", "\r\n", "<", ">", "&", "\"", "'", "]", "]]>", "é", "€", "😀", "\u0085", "\u2028", "\u00A0", "\u007F"];
+        ["a", "Z", "0", " ", "-", ":", "/", "\t", "\n", "\r", "\r\n", "<", ">", "&", "\"", "'", "]", "]]>", "é", "€", "😀", "\u0085",
+            "\u2028", "\u00A0", "\u007F"];
 
     [Fact]
     public void EverythingOutsideTheRewrittenAttributesKeepsItsValue()
@@ -37,7 +38,8 @@ public class RewriteFidelityTests
             expected.Root!.Element("devices")!.Element("interface")!.Element("target")!.SetAttributeValue("dev", "mvtap77");
             XDocument reread = DomainXml.Parse(Encoding.UTF8.GetBytes(written));
             // The hook ends its output with a newline after the root: compare what the document holds, the root.
-            Assert.True(XNode.DeepEquals(expected.Root, reread.Root), $"case {i}: a value changed: {FirstDifference(expected, reread)}\n--- input\n{xml}\n--- written\n{written}");
+            Assert.True(XNode.DeepEquals(expected.Root, reread.Root),
+                $"case {i}: a value changed: {FirstDifference(expected, reread)}\n--- input\n{xml}\n--- written\n{written}");
         }
     }
 
@@ -49,7 +51,8 @@ public class RewriteFidelityTests
     [InlineData("<e a='x\ty'/>", "x y")]
     public void CharacterReferencesInAttributesSurvive(string element, string value)
     {
-        string xml = $"<domain><name>d</name>{element}<devices><interface type='ethernet'><mac address='{Mac}'/><target dev='mvtap1' managed='no'/></interface></devices></domain>";
+        string xml = $"<domain><name>d</name>{element}<devices><interface type='ethernet'><mac address='{Mac}'/>" +
+            "<target dev='mvtap1' managed='no'/></interface></devices></domain>";
         var rewriter = new DomainRewriter(DomainXml.Parse(Encoding.UTF8.GetBytes(xml)));
         MacAddress.TryParse(Mac, out MacAddress mac);
         rewriter.SetOwnedName(mac, "mvtap2");
@@ -60,7 +63,8 @@ public class RewriteFidelityTests
     [Fact]
     public void CarriageReturnsInTextSurvive()
     {
-        string xml = $"<domain><name>d</name><description>a&#13;b&#xD;&#10;c</description><devices><interface type='ethernet'><mac address='{Mac}'/><target dev='mvtap1' managed='no'/></interface></devices></domain>";
+        string xml = "<domain><name>d</name><description>a&#13;b&#xD;&#10;c</description><devices><interface type='ethernet'>" +
+            $"<mac address='{Mac}'/><target dev='mvtap1' managed='no'/></interface></devices></domain>";
         var rewriter = new DomainRewriter(DomainXml.Parse(Encoding.UTF8.GetBytes(xml)));
         MacAddress.TryParse(Mac, out MacAddress mac);
         rewriter.SetOwnedName(mac, "mvtap2");
@@ -70,7 +74,9 @@ public class RewriteFidelityTests
 
     private static string FirstDifference(XDocument expected, XDocument actual)
     {
-        static string Show(object? o) => o is null ? "(none)" : string.Concat(o.ToString()!.Select(c => c < ' ' || c > '~' ? $"\\u{(int)c:x4}" : c.ToString())) + " [" + o.GetType().Name + "]";
+        static string Show(object? o) =>
+            o is null ? "(none)" : string.Concat(o.ToString()!.Select(c => c < ' ' || c > '~' ? $"\\u{(int)c:x4}" : c.ToString())) + " ["
+            + o.GetType().Name + "]";
         var left = expected.DescendantNodes().ToList();
         var right = actual.DescendantNodes().ToList();
         for (int i = 0; i < Math.Max(left.Count, right.Count); i++)
@@ -80,7 +86,8 @@ public class RewriteFidelityTests
             {
                 var la = le.Attributes().Select(a => $"{a.Name}={Show(a.Value)}");
                 var ra = re.Attributes().Select(a => $"{a.Name}={Show(a.Value)}");
-                if (le.Name != re.Name || !la.SequenceEqual(ra)) return $"element {le.Name}: {string.Join(' ', la)} / {re.Name}: {string.Join(' ', ra)}";
+                if (le.Name != re.Name || !la.SequenceEqual(ra)) return $"element {le.Name}: {string.Join(' ', la)} / {re.Name}: " +
+                    $"{string.Join(' ', ra)}";
             }
             else if (l is null || r is null || l is XElement || r is XElement || !XNode.DeepEquals(l, r)) return $"node {i}: {Show(l)} / {Show(r)}";
         }

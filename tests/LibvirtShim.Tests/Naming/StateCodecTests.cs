@@ -115,13 +115,15 @@ public class StateCodecTests
                 Assert.Equal(model.Values.OrderBy(r => r.Name), state.Records.OrderBy(r => r.Name));
                 foreach (Guid d in domains)
                     Assert.Equal(model.Values.Where(r => r.Domain == d).OrderBy(r => r.Name), state.OfDomain(d).OrderBy(r => r.Name));
-                Assert.Equal(model.Values.Where(r => r.Holding == Holding.Foreign).OrderBy(r => r.Name), state.HeldAs(Holding.Foreign).OrderBy(r => r.Name));
+                Assert.Equal(model.Values.Where(r => r.Holding == Holding.Foreign).OrderBy(r => r.Name),
+                    state.HeldAs(Holding.Foreign).OrderBy(r => r.Name));
                 NameState back = StateCodec.Decode(StateCodec.Encode(state), Scheme);
                 Assert.Equal(model.Values.OrderBy(r => r.Name), back.Records.OrderBy(r => r.Name));
             }, iter: 400);
 
         static string NameOf(int slot) => slot < 50 ? $"mvtap{slot}" : $"macvtap{slot}";
         static NameRecord Record(int slot, Guid domain, Holding holding) =>
-            new(NameOf(slot), holding, domain, $"guest-{domain.ToString()[..8]}", new MacAddress(0x525400000000UL + (ulong)slot), "uplink0", MacvtapMode.Bridge, slot, 0, slot % 3 == 0);
+            new(NameOf(slot), holding, domain, $"guest-{domain.ToString()[..8]}", new MacAddress(0x525400000000UL + (ulong)slot), "uplink0",
+                MacvtapMode.Bridge, slot, 0, slot % 3 == 0);
     }
 }

@@ -14,7 +14,8 @@ public sealed class FindTests : NetnsTest
         IReadOnlyList<Link?> found = Table.Find([LowerName, "nope", "mvt0", PeerName, "lo"]);
 
         Assert.Equal(5, found.Count);
-        Assert.Equal((Lower, LowerName, "veth", peer), (found[0]!.Value.Index, found[0]!.Value.Name, found[0]!.Value.Kind, found[0]!.Value.LowerIndex));
+        Assert.Equal((Lower, LowerName, "veth", peer),
+            (found[0]!.Value.Index, found[0]!.Value.Name, found[0]!.Value.Kind, found[0]!.Value.LowerIndex));
         Assert.Null(found[1]);
         Assert.Equal(created, found[2]);
         Assert.Equal((peer, Lower), (found[3]!.Value.Index, found[3]!.Value.LowerIndex));

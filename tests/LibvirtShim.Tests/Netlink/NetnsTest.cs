@@ -43,7 +43,8 @@ public abstract class NetnsTest : IDisposable
     /// </summary>
     internal static MacvtapRequest[] Requests(int count, int lower, uint group, string prefix = "mvt", int firstMac = 1) =>
         Enumerable.Range(0, count)
-            .Select(i => new MacvtapRequest($"{prefix}{i}", lower, Mac(firstMac + i), SharedModes[i % SharedModes.Length], group, $"shim:{prefix}:{i}"))
+            .Select(i => new MacvtapRequest($"{prefix}{i}", lower, Mac(firstMac + i), SharedModes[i % SharedModes.Length], group,
+                $"shim:{prefix}:{i}"))
             .ToArray();
 
     internal static readonly MacvtapMode[] SharedModes = [MacvtapMode.Bridge, MacvtapMode.Vepa, MacvtapMode.Private, MacvtapMode.Source];

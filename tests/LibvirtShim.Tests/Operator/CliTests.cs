@@ -56,10 +56,12 @@ public class CliTests
     {
         using var t = new TempTree();
         string file = t.Write("libvirt-shim.json", "{}");
-        ProcessResult r = Run.Shim(["status", "--", "--StateDir=relative/dir"], env: new Dictionary<string, string> { ["LIBVIRT_SHIM_CONFIG"] = file });
+        ProcessResult r = Run.Shim(["status", "--", "--StateDir=relative/dir"],
+            env: new Dictionary<string, string> { ["LIBVIRT_SHIM_CONFIG"] = file });
         Assert.Equal(1, r.ExitCode);
         Assert.Equal($"libvirt-shim: setting StateDir='relative/dir' must be an absolute path; fix it in {file} " +
-                     "(or the LIBVIRT_SHIM_* variable or '-- --Name=value' override that sets it); 'libvirt-shim doctor' checks every setting\n", r.Stderr);
+                     "(or the LIBVIRT_SHIM_* variable or '-- --Name=value' override that sets it); " +
+                         "'libvirt-shim doctor' checks every setting\n", r.Stderr);
     }
 
     [Fact]
@@ -72,9 +74,11 @@ public class CliTests
     [Fact]
     public void HelpDecorationWrapsTheSummaryAndSetsTheExampleApart()
     {
-        string help = ShimCli.DecorateHelp("Usage: seed [-h|--help] [--version]\n\n" + new string('w', 50) + " " + new string('x', 70) + " Example: libvirt-shim seed\n");
+        string help = ShimCli.DecorateHelp("Usage: seed [-h|--help] [--version]\n\n" + new string('w', 50) + " " + new string('x', 70)
+            + " Example: libvirt-shim seed\n");
         Assert.Equal(
-            "Usage: libvirt-shim seed [-h|--help] [--version]\n\n" + new string('w', 50) + "\n" + new string('x', 70) + "\n\nExample:\n  libvirt-shim seed\n\nSettings:",
+            "Usage: libvirt-shim seed [-h|--help] [--version]\n\n" + new string('w', 50) + "\n" + new string('x', 70)
+                + "\n\nExample:\n  libvirt-shim seed\n\nSettings:",
             help[..help.IndexOf("Settings:", StringComparison.Ordinal)] + "Settings:");
     }
 

@@ -136,13 +136,15 @@ public class DebianPackageTests
         Assert.Equal(0, Maintainer(scripts, "postrm", root, "abort-install").ExitCode);
     }
 
-    /// <summary>apt-get install ./deb, reinstall, remove, purge; beside a foreign hook; refused over install.sh's. See packaging/test-deb.sh.</summary>
+    /// <summary>apt-get install ./deb, reinstall, remove, purge; beside a foreign hook; refused over install.sh's. See
+    /// packaging/test-deb.sh.</summary>
     [Fact]
     public void AptInstallsAndRemovesThePackageCleanly()
     {
         Requires.Root();
         string deb = Package();
-        ProcessResult r = Run.Process("bash", [Path.Combine(SampleFiles.RepositoryRoot, "packaging/test-deb.sh"), deb], timeout: TimeSpan.FromMinutes(10));
+        ProcessResult r = Run.Process("bash", [Path.Combine(SampleFiles.RepositoryRoot, "packaging/test-deb.sh"), deb],
+            timeout: TimeSpan.FromMinutes(10));
         if (r.ExitCode == 77) Requires.Missing($"packaging/test-deb.sh cannot run here: {r.Stderr.Trim()}");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("all package checks passed", r.Stdout);

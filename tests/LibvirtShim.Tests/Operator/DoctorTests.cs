@@ -166,7 +166,8 @@ public class DoctorTests
         host.InstallHook(Hook);
         host.StartDaemonAt(host.HookChangedAt(Hook) + startAfterHookMs * Millisecond, preciseBoot: true);
 
-        DoctorCheck check = Assert.Single(host.Run(), c => c.Area == "hook" && c.Detail.StartsWith($"libvirtd (pid {FakeHost.Pid}) ", StringComparison.Ordinal));
+        DoctorCheck check = Assert.Single(host.Run(), c =>
+            c.Area == "hook" && c.Detail.StartsWith($"libvirtd (pid {FakeHost.Pid}) ", StringComparison.Ordinal));
 
         Assert.Equal(Enum.Parse<CheckStatus>(status), check.Status);
         Assert.Contains(detail, check.Detail);
@@ -186,13 +187,15 @@ public class DoctorTests
         host.InstallHook(Hook);
         host.StartDaemonAt(host.HookChangedAt(Hook) + startAfterHookMs * Millisecond, preciseBoot: false);
 
-        DoctorCheck check = Assert.Single(host.Run(), c => c.Area == "hook" && c.Detail.StartsWith($"libvirtd (pid {FakeHost.Pid}) ", StringComparison.Ordinal));
+        DoctorCheck check = Assert.Single(host.Run(), c =>
+            c.Area == "hook" && c.Detail.StartsWith($"libvirtd (pid {FakeHost.Pid}) ", StringComparison.Ordinal));
 
         Assert.Equal(Enum.Parse<CheckStatus>(status), check.Status);
         Assert.Contains(detail, check.Detail);
     }
 
-    /// <summary>The installers note the SIGHUP to the nanosecond; a note from before the hook's ctime does not count, an older whole-second note counts within its second.</summary>
+    /// <summary>The installers note the SIGHUP to the nanosecond; a note from before the hook's ctime does not count, an older whole-second
+    /// note counts within its second.</summary>
     [Theory]
     [InlineData(1, true, "Ok")]
     [InlineData(-20, true, "Warn")]
@@ -208,7 +211,8 @@ public class DoctorTests
         string noted = nanoseconds ? $"{at / 1_000_000_000}.{at % 1_000_000_000:d9}" : $"{at / 1_000_000_000}";
         host.Write("rootfs/run/libvirt-shim/sighup", $"{FakeHost.Pid + 1} {ctime / 1_000_000_000 + 10}\n{FakeHost.Pid} {noted}\n");
 
-        DoctorCheck check = Assert.Single(host.Run(), c => c.Area == "hook" && c.Detail.StartsWith($"libvirtd (pid {FakeHost.Pid}) ", StringComparison.Ordinal));
+        DoctorCheck check = Assert.Single(host.Run(), c =>
+            c.Area == "hook" && c.Detail.StartsWith($"libvirtd (pid {FakeHost.Pid}) ", StringComparison.Ordinal));
 
         Assert.Equal(Enum.Parse<CheckStatus>(status), check.Status);
         if (status == "Ok") Assert.Contains("got SIGHUP from the installer after the hook was installed", check.Detail);
@@ -346,7 +350,8 @@ public class DoctorTests
     public void AHookLinkHoldingAHostAddressFails()
     {
         using var h = HookHarness.Create();
-        Assert.Equal(0, h.Run("web", "prepare", "begin", TestDomains.Owned("web", TestDomains.Uuid(62), [new("52:54:00:aa:62:01", "mvtap1")])).ExitCode);
+        Assert.Equal(0, h.Run("web", "prepare", "begin",
+            TestDomains.Owned("web", TestDomains.Uuid(62), [new("52:54:00:aa:62:01", "mvtap1")])).ExitCode);
         h.Ns.Ip("addr", "add", "192.0.2.9/24", "dev", "uplink0");   // a host address on a link that is not the hook's
         using var host = new FakeHost();
         DoctorHost doctor = host.Host with { OpenLinks = h.Ns.OpenLinkTable, LoadSettings = () => h.Settings };
@@ -372,7 +377,8 @@ public class DoctorTests
         using JsonDocument doc = JsonDocument.Parse(output.ToString());
         Assert.Equal(exit == 0, doc.RootElement.GetProperty("passed").GetBoolean());
         Assert.Contains(doc.RootElement.GetProperty("checks").EnumerateArray(),
-            c => c.GetProperty("status").GetString() == "fail" && c.GetProperty("area").GetString() == "hook" && c.GetProperty("fix").GetString()!.Length > 0);
+            c => c.GetProperty("status").GetString() == "fail" && c.GetProperty("area").GetString() == "hook"
+                && c.GetProperty("fix").GetString()!.Length > 0);
     }
 
     [Theory]
@@ -388,7 +394,8 @@ public class DoctorTests
     {
         using var t = new TempTree();
         var env = new Dictionary<string, string> { ["LIBVIRT_SHIM_CONFIG"] = t.Write("libvirt-shim.json", "{}") };
-        string[] overrides = ["--", $"--StateDir={t.Path("state")}", $"--LogFile={t.Path("shim.log")}", $"--LibvirtConfigDir={t.Path("etc")}", $"--LibvirtRunDir={t.Path("run")}"];
+        string[] overrides = ["--", $"--StateDir={t.Path("state")}", $"--LogFile={t.Path("shim.log")}",
+            $"--LibvirtConfigDir={t.Path("etc")}", $"--LibvirtRunDir={t.Path("run")}"];
         ProcessResult json = Run.Shim(["doctor", "--json", .. overrides], env: env);
         using JsonDocument doc = JsonDocument.Parse(json.Stdout);
         bool passed = doc.RootElement.GetProperty("passed").GetBoolean();

@@ -115,7 +115,8 @@ public class InputBoundTests
         SpecialFiles.Fifo(Path.Combine(h.Settings.LibvirtRunDir, "ghost.xml"));
         var guest = Reliability.Guest.Make("web", 3, 2, firstName: 10);
 
-        HookResult prepare = Bounded.Run(() => h.Run(guest.Name, "prepare", "begin", guest.Xml), TimeSpan.FromSeconds(30), "prepare seeding beside FIFOs");
+        HookResult prepare = Bounded.Run(() =>
+            h.Run(guest.Name, "prepare", "begin", guest.Xml), TimeSpan.FromSeconds(30), "prepare seeding beside FIFOs");
         Assert.Equal((0, ""), (prepare.ExitCode, prepare.Stderr));
         Assert.Contains("ghost.xml is a FIFO, not a regular file", File.ReadAllText(h.Settings.LogFile));
     }

@@ -26,7 +26,8 @@ public class InstallScriptTests
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.True(File.Exists(t.Path(Exe)));
         Assert.Equal(Exe, new FileInfo(t.Path("/etc/libvirt/hooks/qemu")).LinkTarget);
-        Assert.Equal(File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "hooks/libvirt-shim.json")), File.ReadAllText(t.Path("/etc/libvirt/libvirt-shim.json")));
+        Assert.Equal(File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "hooks/libvirt-shim.json")),
+            File.ReadAllText(t.Path("/etc/libvirt/libvirt-shim.json")));
         Assert.Contains("installed the hook", r.Stdout);
         Assert.Contains("libvirtd notices a new hook only when it starts or gets SIGHUP", r.Stdout);
         Assert.Contains("doctor", r.Stdout);
@@ -256,7 +257,8 @@ public class InstallScriptTests
         Directory.CreateDirectory(t.Path("/etc/libvirt"));
         string marker = bin.Path("hup");
         string daemon = bin.Write(name,
-            $"#!/bin/sh\ntrap 'kill $child 2>/dev/null; echo $$ >> {marker}; exit 0' HUP\ntrap 'kill $child 2>/dev/null; exit 0' TERM\nsleep 300 & child=$!\nwait $child\n",
+            $"#!/bin/sh\ntrap 'kill $child 2>/dev/null; echo $$ >> {marker}; exit 0' HUP\ntrap 'kill $child 2>/dev/null; " +
+                "exit 0' TERM\nsleep 300 & child=$!\nwait $child\n",
             FakeBinaries.Executable);
         int? realLibvirtd = File.Exists("/run/libvirtd.pid") && int.TryParse(File.ReadAllText("/run/libvirtd.pid").Trim(), out int p) ? p : null;
 
@@ -273,7 +275,8 @@ public class InstallScriptTests
             Assert.Contains($"sent SIGHUP to {name} (pid {pid})", r.Stdout);
             if (step == "install")
                 Assert.Matches($@"^{pid} \d+\.\d{{9}}$", File.ReadAllLines(t.Path("/run/libvirt-shim/sighup")).Last());
-            if (realLibvirtd is { } real) Assert.DoesNotContain($"(pid {real})", r.Stdout.Replace($"(pid {real}) reads another", "", StringComparison.Ordinal));
+            if (realLibvirtd is { } real) Assert.DoesNotContain($"(pid {real})",
+                r.Stdout.Replace($"(pid {real}) reads another", "", StringComparison.Ordinal));
         }
     }
 
@@ -320,7 +323,8 @@ public class InstallScriptTests
     private static Process StartInMountNamespace(string etc, string daemon)
     {
         var start = new ProcessStartInfo("unshare") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { "--mount", "--propagation", "private", "sh", "-c", "mkdir -p /etc/libvirt && mount --bind \"$1\" /etc/libvirt && exec \"$2\"", "sh", etc, daemon })
+        foreach (string a in new[] { "--mount", "--propagation", "private", "sh", "-c",
+            "mkdir -p /etc/libvirt && mount --bind \"$1\" /etc/libvirt && exec \"$2\"", "sh", etc, daemon })
             start.ArgumentList.Add(a);
         return Process.Start(start)!;
     }

@@ -45,7 +45,8 @@ public class LogTests
 
         string[] lines = File.ReadAllLines(settings.LogFile);
         Assert.Equal(2, lines.Length);
-        var shape = new Regex(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d\d:\d\d \[(INF|WRN)\] prepare web1 6d1c1a5e-1f6c-4a0e-9b55-3c2f0e3a7a11 \d+(\.\d)?ms pid \d+: ");
+        var shape = new Regex(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d\d:\d\d \[(INF|WRN)\] "
+            + @"prepare web1 6d1c1a5e-1f6c-4a0e-9b55-3c2f0e3a7a11 \d+(\.\d)?ms pid \d+: ");
         Assert.All(lines, line => Assert.Matches(shape, line));
         Assert.EndsWith(": created 2 of 2 macvtaps", lines[0]);
         Assert.EndsWith(": Name mvtap3 was recorded for domain 'db'", lines[1]);
@@ -89,17 +90,22 @@ public class LogTests
         string xml = TestDomains.Owned("web", web, TestDomains.Nics(7, 2, firstName: 0));
 
         // The first call finds no state and seeds it (a warning from inside the operation), then creates the links.
-        int exit = new HookRunner(host).Run(new HookCall("web", "prepare", "begin", "-"), new MemoryStream(Encoding.UTF8.GetBytes(xml)), new StringWriter(), new StringWriter());
+        int exit = new HookRunner(host)
+            .Run(new HookCall("web", "prepare", "begin", "-"), new MemoryStream(Encoding.UTF8.GetBytes(xml)), new StringWriter(), new StringWriter());
         Assert.Equal(0, exit);
-        exit = new HookRunner(host).Run(new HookCall("web", "release", "end", "-"), new MemoryStream(Encoding.UTF8.GetBytes(xml)), new StringWriter(), new StringWriter());
+        exit = new HookRunner(host).Run(new HookCall("web", "release", "end", "-"), new MemoryStream(Encoding.UTF8.GetBytes(xml)),
+            new StringWriter(), new StringWriter());
         Assert.Equal(0, exit);
 
         string[] lines = File.ReadAllLines(h.Settings.LogFile);
         Assert.True(lines.Length >= 3, string.Join('\n', lines));
         Assert.All(lines, line => Assert.Matches(new Regex($@"\] (prepare|release) web {web:D} \d+(\.\d)?ms pid \d+: "), line));
-        Assert.Contains(lines, l => l.Contains("[WRN] prepare web", StringComparison.Ordinal) && l.Contains("rebuilding it by seeding", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains("[INF] prepare web", StringComparison.Ordinal) && l.EndsWith("created 2 of 2 macvtaps", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains("[INF] release web", StringComparison.Ordinal) && l.Contains("deleted 2 macvtaps", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("[WRN] prepare web", StringComparison.Ordinal)
+            && l.Contains("rebuilding it by seeding", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("[INF] prepare web", StringComparison.Ordinal)
+            && l.EndsWith("created 2 of 2 macvtaps", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("[INF] release web", StringComparison.Ordinal)
+            && l.Contains("deleted 2 macvtaps", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -116,7 +122,8 @@ public class LogTests
         for (int call = 0; call < 40; call++)
             Write(settings, log => { for (int i = 0; i < 5; i++) log.Information("call {Call} event {Event} {Padding}", call, i, padding); });
 
-        string[] logs = Directory.GetFiles(t.Path("log")).Where(f => !f.EndsWith(".lock", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
+        string[] logs = Directory.GetFiles(t.Path("log")).Where(f => !f.EndsWith(".lock", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal).ToArray();
         Assert.Equal([settings.LogFile, settings.LogFile + ".1", settings.LogFile + ".2"], logs);
         int callBytes = File.ReadAllLines(settings.LogFile)[0].Length * 5 + 100;
         Assert.All(logs, f => Assert.True(new FileInfo(f).Length < 4096 + callBytes, $"{f}: {new FileInfo(f).Length} bytes"));
@@ -136,9 +143,13 @@ public class LogTests
             s.LogRetainedFiles = 1000;
         });
         Parallel.For(0, 64, new ParallelOptions { MaxDegreeOfParallelism = 8 }, call =>
-            Write(settings, log => { for (int i = 0; i < 10; i++) log.Information("call {Call} event {Event} {Padding}", call, i, new string('z', 100)); }));
+            Write(settings, log =>
+            {
+                for (int i = 0; i < 10; i++) log.Information("call {Call} event {Event} {Padding}", call, i, new string('z', 100));
+            }));
 
-        var lines = Directory.GetFiles(t.Path("log")).Where(f => !f.EndsWith(".lock", StringComparison.Ordinal)).SelectMany(File.ReadAllLines).ToList();
+        var lines = Directory.GetFiles(t.Path("log")).Where(f => !f.EndsWith(".lock", StringComparison.Ordinal))
+            .SelectMany(File.ReadAllLines).ToList();
         Assert.Equal(640, lines.Count);
         Assert.Equal(640, lines.Distinct().Count());
     }
@@ -167,7 +178,9 @@ public class LogTests
         string first = Receive(receiver), second = Receive(receiver);
         int pid = Environment.ProcessId;
         // local3 = 19: 19 * 8 + 6 (info), 19 * 8 + 3 (err).
-        Assert.Matches(new Regex($@"^<158>[A-Z][a-z]{{2}} [ \d]\d \d\d:\d\d:\d\d libvirt-shim\[{pid}\]: prepare web1 {Uuid:D} \d+(\.\d)?ms: created 2 of 2 macvtaps$"), first);
+        Assert.Matches(new Regex(
+            $@"^<158>[A-Z][a-z]{{2}} [ \d]\d \d\d:\d\d:\d\d libvirt-shim\[{pid}\]: prepare web1 {Uuid:D} \d+(\.\d)?ms: created 2 of 2 macvtaps$"),
+            first);
         Assert.StartsWith("<155>", second);
         Assert.EndsWith("failed: name is held\\x0aby someone", second);
         Assert.True(File.Exists(settings.LogFile), "the file gets the events too");
@@ -277,7 +290,8 @@ public class LogTests
 
     private static ShimSettings LoadFrom(string file)
     {
-        var root = Microsoft.Extensions.Configuration.JsonConfigurationExtensions.AddJsonFile(new Microsoft.Extensions.Configuration.ConfigurationBuilder(), file).Build();
+        var root = Microsoft.Extensions.Configuration.JsonConfigurationExtensions
+            .AddJsonFile(new Microsoft.Extensions.Configuration.ConfigurationBuilder(), file).Build();
         var settings = new ShimSettings();
         Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(root, settings);
         SettingsValidator.Validate(settings);

@@ -14,7 +14,8 @@ internal sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs programs and scripts for the operator tests: the shim's executable, bash scripts of hooks/ and packaging/.</summary>
 internal static class Run
 {
-    public static ProcessResult Process(string file, IEnumerable<string> args, string? stdin = null, IDictionary<string, string>? env = null, TimeSpan? timeout = null)
+    public static ProcessResult Process(string file, IEnumerable<string> args, string? stdin = null,
+        IDictionary<string, string>? env = null, TimeSpan? timeout = null)
     {
         var start = new ProcessStartInfo(file)
         {

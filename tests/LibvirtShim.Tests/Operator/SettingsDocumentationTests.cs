@@ -46,7 +46,8 @@ public class SettingsDocumentationTests
                 JsonValueKind.Object => value.EnumerateObject().Any() ? "?" : "{}",
                 _ => value.GetRawText(),
             };
-            Assert.True(Text(setting.GetValue(defaults)) == written, $"{setting.Name}: the file says {written}, the default is {Text(setting.GetValue(defaults))}");
+            Assert.True(Text(setting.GetValue(defaults)) == written,
+                $"{setting.Name}: the file says {written}, the default is {Text(setting.GetValue(defaults))}");
         }
     }
 
@@ -109,7 +110,8 @@ public class SettingsDocumentationTests
     {
         string docs = File.ReadAllText(Path.Combine(SampleFiles.RepositoryRoot, "README.md"));
         Assert.Contains(fragment, docs);
-        string source = string.Concat(Directory.EnumerateFiles(Path.Combine(SampleFiles.RepositoryRoot, "src/LibvirtShim"), "*.cs", SearchOption.AllDirectories)
+        string source = string.Concat(Directory.EnumerateFiles(Path.Combine(SampleFiles.RepositoryRoot, "src/LibvirtShim"), "*.cs",
+            SearchOption.AllDirectories)
             .Where(f => !f.Contains("/obj/", StringComparison.Ordinal)).Select(File.ReadAllText));
         Assert.Contains(fragment, source);
     }

@@ -13,14 +13,19 @@ public class SettingsShapeTests
 {
     public static TheoryData<string, string> WrongShapes => new()
     {
-        { "\"AllowedLowerDevices\": \"eth9\"", "setting AllowedLowerDevices='eth9' in {file} must be a list ([\"eth0\", \"eth1\"]), not a single value" },
+        { "\"AllowedLowerDevices\": \"eth9\"",
+            "setting AllowedLowerDevices='eth9' in {file} must be a list ([\"eth0\", \"eth1\"]), not a single value" },
         { "\"AllowedLowerDevices\": 7", "setting AllowedLowerDevices='7' in {file} must be a list" },
         { "\"AllowedLowerDevices\": true", "setting AllowedLowerDevices='True' in {file} must be a list" },
-        { "\"AllowedLowerDevices\": {\"a\": \"eth0\"}", "setting AllowedLowerDevices in {file} must be a list ([\"eth0\", \"eth1\"]), not an object" },
-        { "\"AllowedLowerDevices\": [[\"eth0\"]]", "setting AllowedLowerDevices in {file} must be a list ([\"eth0\", \"eth1\"]) of device names: its entry 0 is a list or object" },
-        { "\"AllowedLowerDevices\": [\"eth0\", null]", "setting AllowedLowerDevices in {file} must be a list ([\"eth0\", \"eth1\"]) of device names: its entry 1 is null" },
+        { "\"AllowedLowerDevices\": {\"a\": \"eth0\"}",
+            "setting AllowedLowerDevices in {file} must be a list ([\"eth0\", \"eth1\"]), not an object" },
+        { "\"AllowedLowerDevices\": [[\"eth0\"]]",
+            "setting AllowedLowerDevices in {file} must be a list ([\"eth0\", \"eth1\"]) of device names: its entry 0 is a list or object" },
+        { "\"AllowedLowerDevices\": [\"eth0\", null]",
+            "setting AllowedLowerDevices in {file} must be a list ([\"eth0\", \"eth1\"]) of device names: its entry 1 is null" },
         { "\"Uplinks\": \"eno1\"", "setting Uplinks='eno1' in {file} must be an object ({\"name\": \"eth0\"}), not a single value" },
-        { "\"Uplinks\": {\"eno1\": {\"dev\": \"eth0\"}}", "setting Uplinks in {file} must be an object ({\"name\": \"eth0\"}) of device names: its entry eno1 is a list or object" },
+        { "\"Uplinks\": {\"eno1\": {\"dev\": \"eth0\"}}",
+            "setting Uplinks in {file} must be an object ({\"name\": \"eth0\"}) of device names: its entry eno1 is a list or object" },
         { "\"Networks\": \"physnet1\"", "setting Networks='physnet1' in {file} must be an object" },
         { "\"Networks\": [\"eth0\"]", "setting Networks in {file} must be an object ({\"name\": \"eth0\"}), not a list" },
         { "\"StateDir\": [\"/run/x\"]", "setting StateDir in {file} must be a single value, not a list or object" },
@@ -54,7 +59,8 @@ public class SettingsShapeTests
         using var t = new TempTree();
         string file = t.Write("libvirt-shim.json", "{}");
         var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(file, ["--AllowedLowerDevices=eth9"]));
-        Assert.Equal("setting AllowedLowerDevices='eth9' in the override --AllowedLowerDevices must be a list ([\"eth0\", \"eth1\"]), not a single value", e.Message);
+        Assert.Equal("setting AllowedLowerDevices='eth9' in the override --AllowedLowerDevices must be a list ([\"eth0\", \"eth1\"]), " +
+            "not a single value", e.Message);
         e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(file, ["--Uplinks:eno1:x=eth0"]));
         Assert.StartsWith("setting Uplinks in the override --Uplinks must be an object", e.Message);
     }
@@ -140,7 +146,8 @@ public class SettingsShapeTests
             _ => t.Path("dir"),
         };
         if (kind == "directory") Directory.CreateDirectory(file);
-        var e = Assert.Throws<SettingsException>(() => Bounded.Run(() => SettingsLoader.Load(file, []), TimeSpan.FromSeconds(20), "loading the settings"));
+        var e = Assert.Throws<SettingsException>(() =>
+            Bounded.Run(() => SettingsLoader.Load(file, []), TimeSpan.FromSeconds(20), "loading the settings"));
         string what = kind switch { "fifo" => "a FIFO", "device" => "a character device", _ => "a directory" };
         Assert.Equal($"settings file {file}: {file} is {what}, not a regular file; refusing to use it", e.Message);
     }

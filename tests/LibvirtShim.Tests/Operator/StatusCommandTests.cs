@@ -63,7 +63,8 @@ public class StatusCommandTests
             (missing.GetProperty("heldAs").GetString(), missing.GetProperty("lower").GetString(), missing.GetProperty("domain").GetString(),
              missing.GetProperty("uuid").GetString(), missing.GetProperty("link").GetString(), missing.GetProperty("problem").GetString()));
         Assert.Contains("restart the guest", missing.GetProperty("advice").GetString());
-        Assert.Contains(root.GetProperty("lowerDevices").EnumerateArray(), l => l.GetProperty("name").GetString() == "uplink1" && l.GetProperty("up").GetBoolean());
+        Assert.Contains(root.GetProperty("lowerDevices").EnumerateArray(), l =>
+            l.GetProperty("name").GetString() == "uplink1" && l.GetProperty("up").GetBoolean());
         JsonElement unrecorded = Assert.Single(root.GetProperty("unrecordedLinks").EnumerateArray());
         Assert.Equal(("mvtap9", "veth"), (unrecorded.GetProperty("name").GetString(), unrecorded.GetProperty("kind").GetString()));
     }

@@ -19,7 +19,8 @@ public partial class StatusPrometheusTests
     {
         using var h = HookHarness.Create("uplink0", "uplink1");
         string xml = TestDomains.Owned("web", Web,
-            [new("52:54:00:aa:81:01", "mvtap1", "uplink0"), new("52:54:00:aa:81:02", "mvtap2", "uplink1"), new("52:54:00:aa:81:03", "mvtap3", "uplink1")]);
+            [new("52:54:00:aa:81:01", "mvtap1", "uplink0"), new("52:54:00:aa:81:02", "mvtap2", "uplink1"),
+                new("52:54:00:aa:81:03", "mvtap3", "uplink1")]);
         Assert.Equal(0, h.Run("web", "prepare", "begin", xml).ExitCode);
         h.WriteStatusFile("web", xml);
         h.Ns.Ip("link", "del", "mvtap3");
@@ -30,7 +31,8 @@ public partial class StatusPrometheusTests
         string[] lines = r.Stdout.TrimEnd('\n').Split('\n');
         foreach (string line in lines.Where(l => !l.StartsWith('#')))
             Assert.Matches(Sample(), line);
-        var samples = lines.Where(l => !l.StartsWith('#')).ToDictionary(l => l[..l.LastIndexOf(' ')], l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+        var samples = lines.Where(l => !l.StartsWith('#'))
+            .ToDictionary(l => l[..l.LastIndexOf(' ')], l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
         Assert.Equal(3, samples["libvirt_shim_names_held{holding=\"created\"}"]);
         Assert.Equal(0, samples["libvirt_shim_names_held{holding=\"reserved\"}"]);
         Assert.Equal(1, samples["libvirt_shim_links{lower=\"uplink0\"}"]);
@@ -56,12 +58,4 @@ public partial class StatusPrometheusTests
         HookResult r = HookHarness.Finish(h.StartProcess("status", "--format", "xml"), "");
         Assert.Equal((1, "libvirt-shim: --format 'xml' is not one of text, json, prometheus\n"), (r.ExitCode, r.Stderr));
     }
-
-    [Theory]
-    [InlineData("missing link", "missing_link")]
-    [InlineData("domain not running (start pending, or its release never came)", "domain_not_running")]
-    [InlineData("stale: reservation expired", "stale_reservation_expired")]
-    [InlineData("leaked link: libvirt-shim's mark, no record", "leaked_link")]
-    [InlineData("definition gone: name freed now", "definition_gone")]
-    public void AProblemIsAKindLabel(string problem, string kind) => Assert.Equal(kind, StatusPrometheus.Kind(problem));
 }

@@ -70,7 +70,8 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             }
         }, iter: Reliability.Iterations(500), threads: 1, seed: Environment.GetEnvironmentVariable("SHIM_TEST_MODEL_SEED"));
 
-        output.WriteLine($"{sequences} generated sequences (after shrinking, if any), {operations} operations, each a locked session on disk, in {timer.Elapsed.TotalSeconds:0.0} s");
+        output.WriteLine($"{sequences} generated sequences (after shrinking, if any), {operations} operations, " +
+            $"each a locked session on disk, in {timer.Elapsed.TotalSeconds:0.0} s");
     }
 
     private static void Apply(ShimContext context, Op op, Model model, ManualClock clock)
@@ -122,7 +123,8 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
                 using ShimSession session = ShimSession.Open(context);
                 try
                 {
-                    FreeNames.Take(session, Enumerable.Range(0, abandon.Count).ToList(), (i, name) => Held(name, abandon.Domain, i, Holding.Reserved, model.Now + 5), "abandoned");
+                    FreeNames.Take(session, Enumerable.Range(0, abandon.Count).ToList(), (i, name) =>
+                        Held(name, abandon.Domain, i, Holding.Reserved, model.Now + 5), "abandoned");
                 }
                 catch (ShimException)
                 {
@@ -141,16 +143,20 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
         NameState state = session.State;
         var actual = state.Records.Select(Key).Order().ToList();
         var expected = model.Records.Values.Order().ToList();
-        Assert.True(actual.SequenceEqual(expected), $"{when}: records\n  state [{string.Join(", ", actual)}]\n  model [{string.Join(", ", expected)}]");
+        Assert.True(actual.SequenceEqual(expected),
+            $"{when}: records\n  state [{string.Join(", ", actual)}]\n  model [{string.Join(", ", expected)}]");
         Assert.True(state.Cursor == model.Cursor, $"{when}: cursor {state.Cursor}, model {model.Cursor}");
-        List<string> problems = Invariants.Violations(state, [], context.Marker, []).Where(p => p.StartsWith("bitmap", StringComparison.Ordinal)).ToList();
+        List<string> problems = Invariants.Violations(state, [], context.Marker, [])
+            .Where(p => p.StartsWith("bitmap", StringComparison.Ordinal)).ToList();
         Assert.True(problems.Count == 0, $"{when}: {string.Join("; ", problems)}");
     }
 
-    private static string Key(NameRecord r) => $"{r.Name}:{r.Holding}:{(r.Domain == Guid.Empty ? "-" : r.DomainName)}:{(r.Holding == Holding.Foreign ? 0 : r.ExpiresAt)}";
+    private static string Key(NameRecord r) =>
+        $"{r.Name}:{r.Holding}:{(r.Domain == Guid.Empty ? "-" : r.DomainName)}:{(r.Holding == Holding.Foreign ? 0 : r.ExpiresAt)}";
 
     private static NameRecord Held(string name, int domain, int nic, Holding holding, long expires) =>
-        new(name, holding, Domain(domain), $"d{domain}", new MacAddress(0x525400000000UL + (ulong)(domain * 256 + nic)), "uplink0", MacvtapMode.Bridge,
+        new(name, holding, Domain(domain), $"d{domain}", new MacAddress(0x525400000000UL + (ulong)(domain * 256 + nic)), "uplink0",
+            MacvtapMode.Bridge,
             ExpiresAt: expires);
 
     private static Guid Domain(int domain) => TestDomains.Uuid(domain + 1);
@@ -178,7 +184,8 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             var found = new List<string>();
             while (taken.Count < count)
             {
-                int? free = Enumerable.Range(0, Capacity).Select(k => (int)((cursor + k) % Capacity)).Cast<int?>().FirstOrDefault(i => !records.ContainsKey(Scheme.NameOf(i!.Value)));
+                int? free = Enumerable.Range(0, Capacity).Select(k => (int)((cursor + k) % Capacity)).Cast<int?>()
+                    .FirstOrDefault(i => !records.ContainsKey(Scheme.NameOf(i!.Value)));
                 if (free is not { } index)
                 {
                     foreach (string name in found) Records.TryAdd(name, $"{name}:Foreign:-:0");
@@ -215,6 +222,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
         private static bool IsHold(string record) =>
             record.Contains(":Reserved:", StringComparison.Ordinal) || record.Contains(":Defined:", StringComparison.Ordinal);
 
-        private static long ExpiresAt(string record) => long.Parse(record[(record.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        private static long ExpiresAt(string record) =>
+            long.Parse(record[(record.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

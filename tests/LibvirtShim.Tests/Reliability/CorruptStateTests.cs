@@ -97,7 +97,9 @@ public sealed class CorruptStateTests
         StartRunning(h);
         var expected = Reliability.RecordsOf(h.ReadState()!, Running);
         Corrupt(Path.Combine(h.Settings.StateDir, "state"), "random");
-        string xml = Running.Xml.Replace("</devices>", $"<interface type='direct'><mac address='{TestDomains.Mac(1, 9)}'/><source dev='uplink0' mode='vepa'/><target dev='macvtap7'/></interface></devices>");
+        string xml = Running.Xml.Replace("</devices>",
+            $"<interface type='direct'><mac address='{TestDomains.Mac(1, 9)}'/><source dev='uplink0' mode='vepa'/><target dev='macvtap7'/>" +
+            "</interface></devices>");
 
         HookResult result = operation == "seed"
             ? HookHarness.Finish(h.StartProcess("seed"), "")

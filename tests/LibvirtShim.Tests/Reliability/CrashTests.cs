@@ -24,42 +24,32 @@ public sealed class CrashTests(ITestOutputHelper output)
         Guest big = Guest.Make("big", 2, BigNics, firstName: 100);
         Assert.Equal(0, h.Run(bystander.Name, "prepare", "begin", bystander.Xml).ExitCode);
         var before = Bystander.Snapshot(h, bystander);
-        var random = new Random(Reliability.Seed(output, "prepare kills"));
 
-        TimeSpan fullRun = KillSchedule.Measure(() => HookProcesses.Run(h, big.Xml, "hook", big.Name, "prepare", "begin", "-"), () => Release(h, big));
-        var schedule = new KillSchedule(random, fullRun);
-        var tally = new KillTally("prepare");
-        int iterations = Reliability.Iterations(60);
-        for (int i = 0; i < iterations; i++)
-        {
-            TimeSpan at = schedule.Next();
-            ProcessEnd end = HookProcesses.KillAfter(h, at, big.Xml, "hook", big.Name, "prepare", "begin", "-");
-            Assert.True(end.Killed || end.ExitCode == 0, $"kill {i} at {at.TotalMilliseconds:0.0} ms: prepare {end.Describe}: {end.Stderr}");
-            var (records, ifindexed, links, labelled) = Progress(h, big);
-            tally.Saw($"records {records,2} (ifindex set {ifindexed,2}), links {links,2} (labelled {labelled,2}), {end.Describe}", end.Killed);
-            if (records == 0 && links == 0) schedule.NothingDone(at);
-            if (!end.Killed) schedule.Done(at);
-
-            string when = $"kill {i} at {at.TotalMilliseconds:0.0} ms ({records} records, {links} links)";
-            if (links > 0 && records == 0)
+        KillLoop.Run(output, "prepare", rounds: 60, distinctAtLeast: 4,
+            () => HookProcesses.Run(h, big.Xml, "hook", big.Name, "prepare", "begin", "-"), () => Release(h, big),
+            (_, at) => HookProcesses.KillAfter(h, at, big.Xml, "hook", big.Name, "prepare", "begin", "-"),
+            kill =>
             {
-                // Links of a prepare killed before its state write, labelled or not: status never calls that healthy.
-                using ShimContext context = h.OpenContext();
-                Assert.False(StatusCommand.Gather(context).Agrees, $"{when}: status calls the leftovers of a killed prepare healthy");
-            }
-            if (i % 3 == 2)
-            {
-                // libvirt may also start the guest again: the retried prepare completes over whatever the kill left.
-                HookResult again = h.Run(big.Name, "prepare", "begin", big.Xml);
-                Assert.True(again.ExitCode == 0, $"{when}: prepare after the kill failed: {again.Stderr}");
-                Assert.Equal((BigNics, BigNics, BigNics, BigNics), Progress(h, big));
-                Invariants.Hold(h, $"{when}, prepared again", [big.Uuid]);
-            }
-            Release(h, big);
-            AllClear(h, big, bystander, before, when);
-        }
-        output.WriteLine(tally.Report(iterations, fullRun));
-        Assert.True(tally.Distinct >= 4, $"the kills found only {tally.Distinct} distinct states:\n{tally.Report(iterations, fullRun)}");
+                var (records, ifindexed, links, labelled) = Progress(h, big);
+                string when = $"{kill.When} ({records} records, {links} links)";
+                if (links > 0 && records == 0)
+                {
+                    // Links of a prepare killed before its state write, labelled or not: status never calls that healthy.
+                    using ShimContext context = h.OpenContext();
+                    Assert.False(StatusCommand.Gather(context).Agrees, $"{when}: status calls the leftovers of a killed prepare healthy");
+                }
+                if (kill.Round % 3 == 2)
+                {
+                    // libvirt may also start the guest again: the retried prepare completes over whatever the kill left.
+                    HookResult again = h.Run(big.Name, "prepare", "begin", big.Xml);
+                    Assert.True(again.ExitCode == 0, $"{when}: prepare after the kill failed: {again.Stderr}");
+                    Assert.Equal((BigNics, BigNics, BigNics, BigNics), Progress(h, big));
+                    Invariants.Hold(h, $"{when}, prepared again", [big.Uuid]);
+                }
+                Release(h, big);
+                AllClear(h, big, bystander, before, when);
+                return new($"records {records,2} (ifindex set {ifindexed,2}), links {links,2} (labelled {labelled,2})", records == 0 && links == 0);
+            });
     }
 
     [Fact]
@@ -70,30 +60,22 @@ public sealed class CrashTests(ITestOutputHelper output)
         Guest big = Guest.Make("big", 2, BigNics, firstName: 100);
         Assert.Equal(0, h.Run(bystander.Name, "prepare", "begin", bystander.Xml).ExitCode);
         var before = Bystander.Snapshot(h, bystander);
-        var random = new Random(Reliability.Seed(output, "release kills"));
 
-        TimeSpan fullRun = KillSchedule.Measure(
-            () => { Prepare(h, big); return HookProcesses.Run(h, big.Xml, "hook", big.Name, "release", "end", "-"); }, () => { });
-        var schedule = new KillSchedule(random, fullRun);
-        var tally = new KillTally("release");
-        int iterations = Reliability.Iterations(40);
-        for (int i = 0; i < iterations; i++)
-        {
-            Prepare(h, big);
-            TimeSpan at = schedule.Next();
-            ProcessEnd end = HookProcesses.KillAfter(h, at, big.Xml, "hook", big.Name, "release", "end", "-");
-            Assert.True(end.Killed || end.ExitCode == 0, $"kill {i}: release {end.Describe}: {end.Stderr}");
-            var (records, _, links, _) = Progress(h, big);
-            tally.Saw($"records {records,2}, links {links,2}, {end.Describe}", end.Killed);
-            if (records == BigNics && links == BigNics) schedule.NothingDone(at);
-            if (!end.Killed) schedule.Done(at);
-
-            string when = $"kill {i} at {at.TotalMilliseconds:0.0} ms ({records} records, {links} links)";
-            Release(h, big);
-            AllClear(h, big, bystander, before, when);
-        }
-        output.WriteLine(tally.Report(iterations, fullRun));
-        Assert.True(tally.Distinct >= 2, tally.Report(iterations, fullRun));
+        KillLoop.Run(output, "release", rounds: 40, distinctAtLeast: 2,
+            () => { Prepare(h, big); return HookProcesses.Run(h, big.Xml, "hook", big.Name, "release", "end", "-"); }, () => { },
+            (_, at) =>
+            {
+                Prepare(h, big);
+                return HookProcesses.KillAfter(h, at, big.Xml, "hook", big.Name, "release", "end", "-");
+            },
+            kill =>
+            {
+                var (records, _, links, _) = Progress(h, big);
+                string when = $"{kill.When} ({records} records, {links} links)";
+                Release(h, big);
+                AllClear(h, big, bystander, before, when);
+                return new($"records {records,2}, links {links,2}", records == BigNics && links == BigNics);
+            });
     }
 
     /// <summary>
@@ -109,47 +91,38 @@ public sealed class CrashTests(ITestOutputHelper output)
         Guest arriving = Guest.Make("arriving", 2, BigNics, firstName: 0);
         Assert.Equal(0, h.Run(bystander.Name, "prepare", "begin", bystander.Xml).ExitCode);
         var before = Bystander.Snapshot(h, bystander);
-        var random = new Random(Reliability.Seed(output, "migrate kills"));
 
-        TimeSpan fullRun = KillSchedule.Measure(() => HookProcesses.Run(h, arriving.Xml, "hook", arriving.Name, "migrate", "begin", "-"), () => Release(h, arriving));
-        var schedule = new KillSchedule(random, fullRun);
-        var tally = new KillTally("migrate");
-        int iterations = Reliability.Iterations(50);
-        for (int i = 0; i < iterations; i++)
-        {
-            TimeSpan at = schedule.Next();
-            ProcessEnd end = HookProcesses.KillAfter(h, at, arriving.Xml, "hook", arriving.Name, "migrate", "begin", "-");
-            Assert.True(end.Killed || end.ExitCode == 0, $"kill {i}: migrate {end.Describe}: {end.Stderr}");
-            int reserved = h.ReadState()!.OfDomain(arriving.Uuid).Count(r => r.Holding == Holding.Reserved);
-            Assert.True(reserved is 0 or BigNics, $"kill {i}: {reserved} of {BigNics} names reserved: a migrate reserves all or none");
-            Assert.True(end.Killed || end.Stdout.Length > 0, $"kill {i}: the completed migrate printed no XML though 8 names were taken");
-            tally.Saw($"reserved {reserved,2}, stdout {(end.Stdout.Length > 0 ? "XML" : "empty")}, {end.Describe}", end.Killed);
-            if (reserved == 0) schedule.NothingDone(at);
-            if (!end.Killed) schedule.Done(at);
-
-            string when = $"kill {i} at {at.TotalMilliseconds:0.0} ms ({reserved} reserved)";
-            switch (i % 3)
+        KillLoop.Run(output, "migrate", rounds: 50, distinctAtLeast: 2,
+            () => HookProcesses.Run(h, arriving.Xml, "hook", arriving.Name, "migrate", "begin", "-"), () => Release(h, arriving),
+            (_, at) => HookProcesses.KillAfter(h, at, arriving.Xml, "hook", arriving.Name, "migrate", "begin", "-"),
+            kill =>
             {
-                case 0:
-                    Release(h, arriving);
-                    break;
-                case 1:
-                    SeedInProcess(h, DateTimeOffset.UtcNow.AddSeconds(h.Settings.ReservationSeconds + 1));
-                    break;
-                default:
-                    HookResult migrate = h.Run(arriving.Name, "migrate", "begin", arriving.Xml);
-                    Assert.True(migrate.ExitCode == 0 && migrate.Stdout.Length > 0, $"{when}: migrate again: {migrate.Stderr}");
-                    Guest arrived = arriving.WithXml(migrate.Stdout);
-                    Prepare(h, arrived);
-                    Assert.Equal(BigNics, Reliability.LinksOf(h, arrived).Count);
-                    Invariants.Hold(h, $"{when}, migrated again and prepared", [arriving.Uuid]);
-                    Release(h, arrived);
-                    break;
-            }
-            AllClear(h, arriving, bystander, before, when);
-        }
-        output.WriteLine(tally.Report(iterations, fullRun));
-        Assert.True(tally.Distinct >= 2, tally.Report(iterations, fullRun));
+                int reserved = h.ReadState()!.OfDomain(arriving.Uuid).Count(r => r.Holding == Holding.Reserved);
+                string when = $"{kill.When} ({reserved} reserved)";
+                Assert.True(reserved is 0 or BigNics, $"{when}: {reserved} of {BigNics} names reserved: a migrate reserves all or none");
+                Assert.True(kill.End.Killed || kill.End.Stdout.Length > 0, $"{when}: the completed migrate printed no XML though 8 names were taken");
+                var found = new KillFinding($"reserved {reserved,2}, stdout {(kill.End.Stdout.Length > 0 ? "XML" : "empty")}", reserved == 0);
+                switch (kill.Round % 3)
+                {
+                    case 0:
+                        Release(h, arriving);
+                        break;
+                    case 1:
+                        SeedInProcess(h, DateTimeOffset.UtcNow.AddSeconds(h.Settings.ReservationSeconds + 1));
+                        break;
+                    default:
+                        HookResult migrate = h.Run(arriving.Name, "migrate", "begin", arriving.Xml);
+                        Assert.True(migrate.ExitCode == 0 && migrate.Stdout.Length > 0, $"{when}: migrate again: {migrate.Stderr}");
+                        Guest arrived = arriving.WithXml(migrate.Stdout);
+                        Prepare(h, arrived);
+                        Assert.Equal(BigNics, Reliability.LinksOf(h, arrived).Count);
+                        Invariants.Hold(h, $"{when}, migrated again and prepared", [arriving.Uuid]);
+                        Release(h, arrived);
+                        break;
+                }
+                AllClear(h, arriving, bystander, before, when);
+                return found;
+            });
     }
 
     /// <summary>
@@ -164,43 +137,37 @@ public sealed class CrashTests(ITestOutputHelper output)
         Guest[] running = [Guest.Make("run1", 1, 30, firstName: 0), Guest.Make("run2", 2, 30, firstName: 40)];
         Guest gone = Guest.Make("gone", 3, 30, firstName: 80);
         Guid[] all = [.. running.Select(g => g.Uuid), gone.Uuid];
-        var random = new Random(Reliability.Seed(output, "seed kills"));
+        Dictionary<string, List<(string, Holding, int)>> expected = [];
 
-        TimeSpan fullRun = KillSchedule.Measure(() => { SetUpLostState(h, running, gone, garbage: false); return HookProcesses.Run(h, "", "seed"); }, () => { });
-        var schedule = new KillSchedule(random, fullRun);
-        var tally = new KillTally("seed");
-        int iterations = Reliability.Iterations(40);
-        for (int i = 0; i < iterations; i++)
-        {
-            var expected = SetUpLostState(h, running, gone, garbage: i % 2 == 1);
-            TimeSpan at = schedule.Next();
-            ProcessEnd end = HookProcesses.KillAfter(h, at, "", "seed");
-            Assert.True(end.Killed || end.ExitCode == 0, $"kill {i}: seed {end.Describe}: {end.Stderr}");
-            int goneLinks = Reliability.LinksOf(h, gone).Count;
-            NameState? state = h.ReadState();
-            string stateText = state is null ? "unusable" : $"{state.Count,2} records";
-            tally.Saw($"state {stateText}, links of the gone guest {goneLinks,2}, {end.Describe}", end.Killed);
-            if (state is null && goneLinks == 30) schedule.NothingDone(at);
-            if (!end.Killed) schedule.Done(at);
-
-            string when = $"kill {i} at {at.TotalMilliseconds:0.0} ms (state {stateText}, {goneLinks} links of the gone guest)";
-            // With the old state lost, the gone guest's links are kept (its start may be in flight) until ReservationSeconds have passed.
-            SeedInProcess(h, DateTimeOffset.UtcNow);
-            SeedInProcess(h, DateTimeOffset.UtcNow.AddSeconds(h.Settings.ReservationSeconds + 5));
-            NameState seeded = Invariants.Hold(h, when, all);
-            foreach (Guest g in running)
-                Assert.Equal(expected[g.Name], Reliability.RecordsOf(seeded, g).Select(r => (r.Name, r.Holding, r.Ifindex)).ToList());
-            Invariants.NothingLeftOf(h, gone.Uuid, when);
-            foreach (Guest g in running)
+        KillLoop.Run(output, "seed", rounds: 40, distinctAtLeast: 2,
+            () => { SetUpLostState(h, running, gone, garbage: false); return HookProcesses.Run(h, "", "seed"); }, () => { },
+            (round, at) =>
             {
-                h.RemoveStatusFile(g.Name);
-                Release(h, g);
-                Invariants.NothingLeftOf(h, g.Uuid, $"{when}, released {g.Name}");
-            }
-            Invariants.Hold(h, $"{when}, all released", all);
-        }
-        output.WriteLine(tally.Report(iterations, fullRun));
-        Assert.True(tally.Distinct >= 2, tally.Report(iterations, fullRun));
+                expected = SetUpLostState(h, running, gone, garbage: round % 2 == 1);
+                return HookProcesses.KillAfter(h, at, "", "seed");
+            },
+            kill =>
+            {
+                int goneLinks = Reliability.LinksOf(h, gone).Count;
+                NameState? state = h.ReadState();
+                string stateText = state is null ? "unusable" : $"{state.Count,2} records";
+                string when = $"{kill.When} (state {stateText}, {goneLinks} links of the gone guest)";
+                // With the old state lost, the gone guest's links are kept (its start may be in flight) until ReservationSeconds have passed.
+                SeedInProcess(h, DateTimeOffset.UtcNow);
+                SeedInProcess(h, DateTimeOffset.UtcNow.AddSeconds(h.Settings.ReservationSeconds + 5));
+                NameState seeded = Invariants.Hold(h, when, all);
+                foreach (Guest g in running)
+                    Assert.Equal(expected[g.Name], Reliability.RecordsOf(seeded, g).Select(r => (r.Name, r.Holding, r.Ifindex)).ToList());
+                Invariants.NothingLeftOf(h, gone.Uuid, when);
+                foreach (Guest g in running)
+                {
+                    h.RemoveStatusFile(g.Name);
+                    Release(h, g);
+                    Invariants.NothingLeftOf(h, g.Uuid, $"{when}, released {g.Name}");
+                }
+                Invariants.Hold(h, $"{when}, all released", all);
+                return new($"state {stateText}, links of the gone guest {goneLinks,2}", state is null && goneLinks == 30);
+            });
     }
 
     /// <summary>Kernel and state agree, nothing is left of <paramref name="guest"/>, and the bystander is as it was.</summary>
@@ -277,7 +244,8 @@ internal static class Bystander
     public static void Unchanged(Look look, Guest guest, (List<IpLink> Links, List<NameRecord> Records) before, string when)
     {
         var now = Snapshot(look, guest);
-        Assert.True(before.Links.SequenceEqual(now.Links), $"{when}: {guest.Name}'s links changed:\n  before {string.Join(", ", before.Links)}\n  after  {string.Join(", ", now.Links)}");
+        Assert.True(before.Links.SequenceEqual(now.Links),
+            $"{when}: {guest.Name}'s links changed:\n  before {string.Join(", ", before.Links)}\n  after  {string.Join(", ", now.Links)}");
         Assert.True(before.Records.SequenceEqual(now.Records), $"{when}: {guest.Name}'s records changed");
     }
 }

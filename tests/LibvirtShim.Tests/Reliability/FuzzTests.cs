@@ -52,7 +52,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
                 Assert.Fail(Failure("XML", i, input, e.ToString()));
             }
         }
-        output.WriteLine($"{iterations} inputs from {seeds.Count} seeds in {clock.Elapsed.TotalSeconds:0.0} s ({mutating.TotalSeconds:0.0} s making them): {accepted} read, {refused} refused with DomainXmlException");
+        output.WriteLine($"{iterations} inputs from {seeds.Count} seeds in {clock.Elapsed.TotalSeconds:0.0} s ({mutating.TotalSeconds:0.0} " +
+            $"s making them): {accepted} read, {refused} refused with DomainXmlException");
         foreach (var (outcome, count) in outcomes.OrderByDescending(kv => kv.Value).Take(25)) output.WriteLine($"  {count,6} x {outcome}");
         Assert.True(accepted > iterations / 20 && refused > iterations / 20, "the mutations should both keep and break documents");
     }
@@ -93,7 +94,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
                 if (!(load.State is not null ^ load.Problem is not null)) Assert.Fail(Failure("store", i, input, "neither a state nor a problem"));
             }
         }
-        output.WriteLine($"{iterations} state files in {clock.Elapsed.TotalSeconds:0.0} s: {accepted} accepted, {refused} refused with StateFormatException");
+        output.WriteLine($"{iterations} state files in {clock.Elapsed.TotalSeconds:0.0} s: {accepted} accepted, " +
+            $"{refused} refused with StateFormatException");
         Assert.True(accepted > iterations / 50 && refused > iterations / 50, "the mutations should both keep and break state files");
     }
 
@@ -117,12 +119,14 @@ public sealed class FuzzTests(ITestOutputHelper output)
         DomainDescription back = DomainReader.Read(DomainXml.Parse(Encoding.UTF8.GetBytes(rewritten)));
         if (back.Uuid != domain.Uuid || back.OwnedNics.Count != domain.OwnedNics.Count || back.LibvirtMacvtaps.Count != domain.LibvirtMacvtaps.Count)
             throw new InvalidOperationException("the rewritten XML does not read back as the same domain");
-        return domain.OwnedNics.Count > 0 ? "read: owned NICs" : domain.LibvirtMacvtaps.Count > 0 ? "read: libvirt macvtaps only" : "read: no macvtap";
+        return domain.OwnedNics.Count > 0 ? "read: owned NICs" : domain.LibvirtMacvtaps.Count > 0
+            ? "read: libvirt macvtaps only" : "read: no macvtap";
     }
 
     private static void CheckAccepted(NameState state, NameScheme scheme, byte[] input, int iteration)
     {
-        var problems = Invariants.Violations(state, [], new LibvirtShim.Lifecycle.LinkMarker("fuzz"), []).Where(p => p.StartsWith("bitmap", StringComparison.Ordinal)).ToList();
+        var problems = Invariants.Violations(state, [], new LibvirtShim.Lifecycle.LinkMarker("fuzz"), [])
+            .Where(p => p.StartsWith("bitmap", StringComparison.Ordinal)).ToList();
         if (problems.Count > 0) Assert.Fail(Failure("state", iteration, input, string.Join("; ", problems)));
         if (!state.Records.All(r => InterfaceName.IsValid(r.Name) && Enum.IsDefined(r.Holding)) || state.Cursor >= scheme.Capacity)
             Assert.Fail(Failure("state", iteration, input, "accepted a record with an invalid name or holding, or a cursor out of range"));
@@ -132,7 +136,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
     }
 
     private static string Failure(string what, int iteration, byte[] input, string problem) =>
-        $"{what} fuzz iteration {iteration}: {problem}\ninput ({input.Length} bytes, base64): {Convert.ToBase64String(input.AsSpan(0, Math.Min(input.Length, 20_000)))}";
+        $"{what} fuzz iteration {iteration}: {problem}\ninput ({input.Length} bytes, base64): " +
+            $"{Convert.ToBase64String(input.AsSpan(0, Math.Min(input.Length, 20_000)))}";
 
     /// <summary>Domain XMLs the hook meets: the samples, the recordings, the golden inputs and the corpus.</summary>
     private static List<byte[]> XmlSeeds()
@@ -153,7 +158,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
         for (int i = 0; i < records; i++)
         {
             string name = random.Next(4) == 0 ? $"macvtap{random.Next(1000)}" : scheme.NameOf(random.Next(scheme.Capacity));
-            state.Put(new NameRecord(name, (Holding)random.Next(1, 6), random.Next(5) == 0 ? Guid.Empty : Guid.NewGuid(), $"guest-{random.Next(100)}-é",
+            state.Put(new NameRecord(name, (Holding)random.Next(1, 6), random.Next(5) == 0 ? Guid.Empty : Guid.NewGuid(),
+                $"guest-{random.Next(100)}-é",
                 new MacAddress((ulong)random.NextInt64(1L << 48)), random.Next(2) == 0 ? "uplink0" : "", (MacvtapMode)(1u << random.Next(5)),
                 random.Next(1000), random.NextInt64(), random.Next(2) == 0));
         }
@@ -178,7 +184,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
                 case 5 when bytes.Count > 24 + 8:
                     // A length or count field set to something interesting.
                     int field = 24 + random.Next(bytes.Count - 24 - 4);
-                    byte[] value = BitConverter.GetBytes(new[] { 0u, 1u, 0xFFFFu, 0x10000u, 0x7FFFFFFFu, uint.MaxValue, (uint)random.Next() }[random.Next(7)]);
+                    byte[] value = BitConverter.GetBytes(new[] { 0u, 1u, 0xFFFFu, 0x10000u, 0x7FFFFFFFu, uint.MaxValue,
+                        (uint)random.Next() }[random.Next(7)]);
                     for (int k = 0; k < 4; k++) bytes[field + k] = value[k];
                     break;
                 case 6 when bytes.Count > 24 + 4:
@@ -227,9 +234,11 @@ internal sealed class XmlMutator(Random random, List<byte[]> seeds)
 {
     private static readonly string[] Tokens =
     [
-        "<!DOCTYPE domain [<!ENTITY e \"x\">]>", "&e;", "&#0;", "&#xD800;", "&#x10FFFF;", "&lt;", "&amp;", "]]>", "<![CDATA[x]]>", "<?pi x?>", "<!--", "-->",
+        "<!DOCTYPE domain [<!ENTITY e \"x\">]>", "&e;", "&#0;", "&#xD800;", "&#x10FFFF;", "&lt;", "&amp;", "]]>", "<![CDATA[x]]>",
+        "<?pi x?>", "<!--", "-->",
         "\uFEFF", "\0", "\u0085", "\u2028", "\t", "\r\n", "<", ">", "'", "\"", "=", "/>", "</domain>", "<domain>", "<domstatus>",
-        "xmlns=''", "xmlns:shim='urn:libvirt-shim:macvtap:1'", "xmlns:shim='urn:other'", "xml:lang='x'", "xmlns:xml='http://www.w3.org/XML/1998/namespace'",
+        "xmlns=''", "xmlns:shim='urn:libvirt-shim:macvtap:1'", "xmlns:shim='urn:other'", "xml:lang='x'",
+            "xmlns:xml='http://www.w3.org/XML/1998/namespace'",
         "<shim:link mac='52:54:00:00:00:01' source='uplink0'/>", "<shim:link mac='52:54:00:00:00:01' network='physnet1' mode='passthru'/>",
         "<interface type='ethernet'><mac address='52:54:00:00:00:01'/><target dev='mvtap1' managed='no'/></interface>",
         "<interface type='direct'><mac address='52:54:00:00:00:02'/><source dev='eth0' mode='vepa'/><target dev='macvtap0'/></interface>",
@@ -243,7 +252,8 @@ internal sealed class XmlMutator(Random random, List<byte[]> seeds)
         "", " ", "..", ".", "/", "a/b", "eth0", "lo", "uplink0", "mvtap0", "mvtap01", "mvtap8192", "mvtap8191", "macvtap0", "x:y", "a b", "ééééééééé",
         "52:54:00:00:00:01", "52:54:00:00:00:1", "01:00:5e:00:00:01", "zz:zz:zz:zz:zz:zz", "52-54-00-00-00-01",
         "bridge", "vepa", "private", "passthru", "passthrough", "source", "BRIDGE", "ethernet", "direct", "network", "no", "yes",
-        "00000000-0000-0000-0000-000000000000", "00000000-0000-4000-8000-000000000001", "{00000000-0000-4000-8000-000000000001}", new string('x', 5000),
+        "00000000-0000-0000-0000-000000000000", "00000000-0000-4000-8000-000000000001", "{00000000-0000-4000-8000-000000000001}",
+            new string('x', 5000),
     ];
 
     public byte[] Next()
@@ -286,7 +296,8 @@ internal sealed class XmlMutator(Random random, List<byte[]> seeds)
         try
         {
             // Never with a DTD: the corpus's entity bombs are seeds too.
-            using var reader = System.Xml.XmlReader.Create(new MemoryStream(seed), new System.Xml.XmlReaderSettings { DtdProcessing = System.Xml.DtdProcessing.Prohibit, XmlResolver = null });
+            using var reader = System.Xml.XmlReader.Create(new MemoryStream(seed),
+                new System.Xml.XmlReaderSettings { DtdProcessing = System.Xml.DtdProcessing.Prohibit, XmlResolver = null });
             document = XDocument.Load(reader, LoadOptions.PreserveWhitespace);
         }
         catch (System.Xml.XmlException)
@@ -318,7 +329,10 @@ internal sealed class XmlMutator(Random random, List<byte[]> seeds)
                 attributes[random.Next(attributes.Count)].Value = Values[random.Next(Values.Length)];
                 break;
             case 4: element.Value = Values[random.Next(Values.Length)]; break;
-            default: element.SetAttributeValue(new[] { "mac", "source", "network", "mode", "dev", "managed", "type", "address" }[random.Next(8)], Values[random.Next(Values.Length)]); break;
+            default:
+                string[] names = ["mac", "source", "network", "mode", "dev", "managed", "type", "address"];
+                element.SetAttributeValue(names[random.Next(names.Length)], Values[random.Next(Values.Length)]);
+                break;
         }
     }
 }

@@ -49,7 +49,8 @@ public sealed class HostileInputCorpusTests(ITestOutputHelper output)
             watch.Stop();
             if (print)
             {
-                output.WriteLine($"{c.Name} | {c.Operation} | {c.Settings} | {result.ExitCode} | {result.Stderr.TrimEnd('\n')}     [{watch.Elapsed.TotalMilliseconds:0} ms]");
+                output.WriteLine($"{c.Name} | {c.Operation} | {c.Settings} | {result.ExitCode} | {result.Stderr.TrimEnd('\n')}     " +
+                    $"[{watch.Elapsed.TotalMilliseconds:0} ms]");
                 Cleanup(h);
                 continue;
             }
@@ -58,11 +59,14 @@ public sealed class HostileInputCorpusTests(ITestOutputHelper output)
             Cleanup(h);
             if (Untouchable(h) != baseline) problems.Add("after the cleanup release, links the hook did not create differ from before");
             Look look = Look.Take(h);
-            if (!Bystander.Snapshot(look, victim).Links.SequenceEqual(victimBefore.Links) || !Bystander.Snapshot(look, victim).Records.SequenceEqual(victimBefore.Records))
+            if (!Bystander.Snapshot(look, victim).Links.SequenceEqual(victimBefore.Links)
+                || !Bystander.Snapshot(look, victim).Records.SequenceEqual(victimBefore.Records))
                 problems.Add("the other guest's links or records changed");
-            if (Invariants.Violations(look.State, look.Links, LibvirtShim.Lifecycle.LinkMarker.For(h.Settings), [victim.Uuid, GuestUuid]) is { Count: > 0 } broken)
+            if (Invariants.Violations(look.State, look.Links, LibvirtShim.Lifecycle.LinkMarker.For(h.Settings),
+                [victim.Uuid, GuestUuid]) is { Count: > 0 } broken)
                 problems.Add("kernel and state disagree: " + string.Join("; ", broken));
-            if (problems.Count > 0) failures.Add($"{c.Name} ({c.Operation}): exit {result.ExitCode}, stderr '{result.Stderr.TrimEnd('\n')}':\n    " + string.Join("\n    ", problems));
+            if (problems.Count > 0) failures.Add($"{c.Name} ({c.Operation}): exit {result.ExitCode}, " +
+                $"stderr '{result.Stderr.TrimEnd('\n')}':\n    " + string.Join("\n    ", problems));
         }
         output.WriteLine($"{cases.Count} cases in {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} cases failed:\n" + string.Join("\n", failures));
@@ -91,7 +95,8 @@ public sealed class HostileInputCorpusTests(ITestOutputHelper output)
             if (look.Links.Any(l => Invariants.OwnerOf(l, LibvirtShim.Lifecycle.LinkMarker.For(h.Settings), [GuestUuid]) == GuestUuid))
                 problems.Add("a link of the guest exists after a call that creates none");
             if (result.ExitCode != 0 && look.State?.OfDomain(GuestUuid).Count > 0)
-                problems.Add("a failed call left records: " + string.Join(", ", look.State!.OfDomain(GuestUuid).Select(r => $"{r.Name} ({r.Holding})")));
+                problems.Add("a failed call left records: "
+                    + string.Join(", ", look.State!.OfDomain(GuestUuid).Select(r => $"{r.Name} ({r.Holding})")));
         }
         return problems;
     }
@@ -162,8 +167,10 @@ public sealed class HostileInputCorpusTests(ITestOutputHelper output)
         return Encoding.UTF8.GetBytes(recipe[0] switch
         {
             "comment" => Domain(metadata: "", devices: OwnedNic(1, "mvtap1"), links: Link(1), padding: "<!--" + new string('x', n) + "-->"),
-            "nest" => Domain(metadata: string.Concat(Enumerable.Repeat("<x>", n)) + string.Concat(Enumerable.Repeat("</x>", n)), devices: OwnedNic(1, "mvtap1"), links: Link(1)),
-            "nics" => Domain(metadata: "", devices: string.Concat(Enumerable.Range(0, n).Select(i => OwnedNic(i, $"mvtap{100 + i}"))), links: string.Concat(Enumerable.Range(0, n).Select(Link))),
+            "nest" => Domain(metadata: string.Concat(Enumerable.Repeat("<x>", n)) + string.Concat(Enumerable.Repeat("</x>", n)),
+                devices: OwnedNic(1, "mvtap1"), links: Link(1)),
+            "nics" => Domain(metadata: "", devices: string.Concat(Enumerable.Range(0, n).Select(i => OwnedNic(i, $"mvtap{100 + i}"))),
+                links: string.Concat(Enumerable.Range(0, n).Select(Link))),
             "links" => Domain(metadata: "", devices: "", links: string.Concat(Enumerable.Range(0, n).Select(Link))),
             "longmac" => Domain(metadata: "", devices: OwnedNic(1, "mvtap1"), links: $"<shim:link mac='{new string('A', n)}' source='uplink0'/>"),
             _ => throw new InvalidOperationException($"{name}.gen: unknown recipe '{recipe[0]}'"),
@@ -172,12 +179,15 @@ public sealed class HostileInputCorpusTests(ITestOutputHelper output)
 
     private static string Mac(int i) => $"52:54:{(i >> 24) & 255:x2}:{(i >> 16) & 255:x2}:{(i >> 8) & 255:x2}:{i & 255:x2}";
 
-    private static string OwnedNic(int i, string name) => $"<interface type='ethernet'><mac address='{Mac(i)}'/><target dev='{name}' managed='no'/></interface>\n";
+    private static string OwnedNic(int i, string name) =>
+        $"<interface type='ethernet'><mac address='{Mac(i)}'/><target dev='{name}' managed='no'/></interface>\n";
 
     private static string Link(int i) => $"<shim:link mac='{Mac(i)}' source='uplink0' mode='bridge'/>\n";
 
     private static string Domain(string metadata, string devices, string links, string padding = "") =>
-        $"<domain type='kvm'><name>guest</name><uuid>{GuestUuid}</uuid>{padding}<metadata>{metadata}<shim:macvtap xmlns:shim='urn:libvirt-shim:macvtap:1'>{links}</shim:macvtap></metadata><devices>{devices}</devices></domain>\n";
+        "<domain type='kvm'><name>guest</name>" +
+            $"<uuid>{GuestUuid}</uuid>{padding}<metadata>{metadata}<shim:macvtap " +
+            $"xmlns:shim='urn:libvirt-shim:macvtap:1'>{links}</shim:macvtap></metadata><devices>{devices}</devices></domain>\n";
 
     private static bool Matches(string expected, string actual) =>
         expected.Contains("{*}", StringComparison.Ordinal)

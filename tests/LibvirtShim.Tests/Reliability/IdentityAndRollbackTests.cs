@@ -23,7 +23,8 @@ public sealed class IdentityAndRollbackTests(ITestOutputHelper output)
         Assert.Equal("host-a", LinkMarker.DefaultInstance("uninitialized\n", "host-a"));
     }
 
-    /// <summary>The host renamed between prepare and release (each hook process in a UTS namespace with a host name of its own): release deletes every link.</summary>
+    /// <summary>The host renamed between prepare and release (each hook process in a UTS namespace with a host name of its own): release
+    /// deletes every link.</summary>
     [Fact]
     public void RenamingTheHostBetweenPrepareAndReleaseOrphansNothing()
     {
@@ -55,7 +56,8 @@ public sealed class IdentityAndRollbackTests(ITestOutputHelper output)
         File.Delete(Path.Combine(h.Settings.StateDir, "state"));
 
         Assert.Equal(0, h.Run(Renamed.Name, "started", "begin", Renamed.Xml.Replace("</devices>",
-            "<interface type='direct'><mac address='52:54:00:00:71:09'/><source dev='uplink0' mode='vepa'/><target dev='macvtap1'/></interface></devices>")).ExitCode);
+            "<interface type='direct'><mac address='52:54:00:00:71:09'/><source dev='uplink0' mode='vepa'/><target dev='macvtap1'/>" +
+                "</interface></devices>")).ExitCode);
         Assert.Equal(3, h.ReadState()!.OfDomain(Renamed.Uuid).Count(r => r.Holding == Holding.Created));
         h.RemoveStatusFile(Renamed.Name);
         Assert.Equal(0, h.Run(Renamed.Name, "release", "end", Renamed.Xml).ExitCode);
@@ -64,7 +66,8 @@ public sealed class IdentityAndRollbackTests(ITestOutputHelper output)
         Assert.Empty(h.ReadState()!.OfDomain(Renamed.Uuid));
     }
 
-    /// <summary>A full disk: the state cannot be written after the links exist. The call fails in one line and leaves nothing; the other guest is untouched.</summary>
+    /// <summary>A full disk: the state cannot be written after the links exist. The call fails in one line and leaves nothing; the other
+    /// guest is untouched.</summary>
     [Fact]
     public void APrepareThatCannotWriteItsStateLeavesNothing()
     {
@@ -104,7 +107,8 @@ public sealed class IdentityAndRollbackTests(ITestOutputHelper output)
     {
         using var h = HookHarness.Create();
         var random = new Random(Reliability.Seed(output, "odd domains"));
-        string[] names = [new string('x', 70_000), new string('\u00e9', 40_000), string.Concat(Enumerable.Repeat("\ud83d\ude00", 20_000)), new string('n', 300),
+        string[] names = [new string('x', 70_000), new string('\u00e9', 40_000), string.Concat(Enumerable.Repeat("\ud83d\ude00", 20_000)),
+            new string('n', 300),
             "a/b", "..", ".", "-", "a'b&amp;c&lt;d", "]]&gt;", "tab\there", "nl&#10;in&#13;name", "a\u2003", "a&#x85;", "x"];
         string[] uuids = ["00000000-0000-4000-8000-0000000000e1", "6D1C1A5E-1F6C-4A0E-9B55-3C2F0E3A7A11", "6d1c1a5e1f6c4a0e9b553c2f0e3a7a12",
             "{6d1c1a5e-1f6c-4a0e-9b55-3c2f0e3a7a13}", " 6d1c1a5e-1f6c-4a0e-9b55-3c2f0e3a7a14 ", "ffffffff-ffff-ffff-ffff-ffffffffffff"];
@@ -113,13 +117,15 @@ public sealed class IdentityAndRollbackTests(ITestOutputHelper output)
         {
             string uuid = uuids[random.Next(uuids.Length)];
             string xml = TestDomains.Owned("NAME", Guid.Empty, [new("52:54:00:00:e1:01", "mvtap5"), new("52:54:00:00:e1:02", "mvtap6")],
-                    "<interface type='direct'><mac address='52:54:00:00:e1:09'/><source dev='uplink0' mode='vepa'/><target dev='macvtap3'/></interface>")
+                    "<interface type='direct'><mac address='52:54:00:00:e1:09'/><source dev='uplink0' mode='vepa'/><target dev='macvtap3'/>" +
+                        "</interface>")
                 .Replace("<name>NAME</name>", $"<name>{name}</name>").Replace(Guid.Empty.ToString(), uuid);
             string argvName = name.Length > 200 ? name[..200] : name;
             foreach (string operation in new[] { "migrate", "prepare", "started", "reconnect", "release" })
             {
                 HookResult result = h.Run(argvName, operation, operation == "release" ? "end" : "begin", xml);
-                string shown = $"name of {name.Length} chars '{name[..Math.Min(20, name.Length)]}', uuid '{uuid}', {operation}: exit {result.ExitCode}: {result.Stderr}";
+                string shown = $"name of {name.Length} chars '{name[..Math.Min(20, name.Length)]}', uuid '{uuid}', {operation}: " +
+                    $"exit {result.ExitCode}: {result.Stderr}";
                 if (result.Stderr.Contains("internal error", StringComparison.Ordinal) || result.Stderr.Contains("   at ", StringComparison.Ordinal))
                     failures.Add(shown);
                 else if (operation is "prepare" or "migrate" && result.ExitCode != 0)
@@ -128,7 +134,9 @@ public sealed class IdentityAndRollbackTests(ITestOutputHelper output)
             Look look = Look.Take(h);
             if (look.State is null) failures.Add($"name of {name.Length} chars: the state does not load");
             else if (look.State.Count > 0 || look.Links.Any(Invariants.IsMarked))
-                failures.Add($"name of {name.Length} chars, uuid '{uuid}': left after release: {string.Join(", ", look.State.Records.Select(r => r.Name))} {string.Join(", ", look.Links.Where(Invariants.IsMarked).Select(l => l.Name))}");
+                failures.Add($"name of {name.Length} chars, uuid '{uuid}': left after release: " +
+                    $"{string.Join(", ", look.State.Records.Select(r => r.Name))} " +
+                    $"{string.Join(", ", look.Links.Where(Invariants.IsMarked).Select(l => l.Name))}");
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }

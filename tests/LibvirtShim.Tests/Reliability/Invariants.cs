@@ -1,4 +1,3 @@
-using System.Reflection;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
 using LibvirtShim.Tests.TestSupport;
@@ -23,8 +22,6 @@ internal static class Invariants
 {
     private const string AliasPrefix = "libvirt-shim:";
     private const uint GroupFlag = 0x8000_0000;
-    private static readonly FieldInfo BitmapField = typeof(NameState).GetField("_bitmap", BindingFlags.NonPublic | BindingFlags.Instance)
-        ?? throw new InvalidOperationException("NameState has no _bitmap field any more; update Invariants");
 
     /// <summary>Fails the test, saying what disagrees and <paramref name="when"/>; returns the state.</summary>
     public static NameState Hold(HookHarness h, string when, IEnumerable<Guid>? candidates = null) =>
@@ -35,7 +32,8 @@ internal static class Invariants
     {
         List<string> problems = Violations(look.State, look.Links, LinkMarker.For(h.Settings), candidates ?? []);
         if (problems.Count > 0)
-            Assert.Fail($"{when}: kernel and state disagree:\n  {string.Join("\n  ", problems.Take(20))}{(problems.Count > 20 ? $"\n  ... {problems.Count - 20} more" : "")}");
+            Assert.Fail($"{when}: kernel and state disagree:\n  " +
+                $"{string.Join("\n  ", problems.Take(20))}{(problems.Count > 20 ? $"\n  ... {problems.Count - 20} more" : "")}");
         return look;
     }
 
@@ -55,7 +53,8 @@ internal static class Invariants
             if (record is null)
                 problems.Add($"leaked link {link.Name} (ifindex {link.Index}, owner {owner?.ToString() ?? "unknown"}): no record");
             else if (record.Holding != Holding.Created || record.Domain != owner || record.Ifindex != link.Index)
-                problems.Add($"link {link.Name} (ifindex {link.Index}, owner {owner}) recorded as {record.Holding} of {record.Domain} ifindex {record.Ifindex}");
+                problems.Add($"link {link.Name} (ifindex {link.Index}, owner {owner}) " +
+                    $"recorded as {record.Holding} of {record.Domain} ifindex {record.Ifindex}");
         }
         foreach (NameRecord record in state.Records)
         {
@@ -65,8 +64,10 @@ internal static class Invariants
                 case Holding.Created when link is null:
                     problems.Add($"record {record.Name} of {record.DomainName} (Created, ifindex {record.Ifindex}): no such link");
                     break;
-                case Holding.Created when link.Index != record.Ifindex || OwnerOf(link, marker, known) != record.Domain || !link.IsUp || link.Kind != "macvtap":
-                    problems.Add($"record {record.Name} of {record.DomainName} (Created, ifindex {record.Ifindex}): link is ifindex {link.Index}, owner {OwnerOf(link, marker, known)}, up {link.IsUp}, kind {link.Kind}");
+                case Holding.Created when link.Index != record.Ifindex || OwnerOf(link, marker, known) != record.Domain || !link.IsUp
+                    || link.Kind != "macvtap":
+                    problems.Add($"record {record.Name} of {record.DomainName} (Created, ifindex {record.Ifindex}): " +
+                        $"link is ifindex {link.Index}, owner {OwnerOf(link, marker, known)}, up {link.IsUp}, kind {link.Kind}");
                     break;
                 case Holding.Foreign when link is null || IsMarked(link):
                     problems.Add($"record {record.Name} (Foreign): {(link is null ? "no such link" : "the link is libvirt-shim's")}");
@@ -94,14 +95,16 @@ internal static class Invariants
     public static bool IsMarked(IpLink link) =>
         link.Alias?.StartsWith(AliasPrefix, StringComparison.Ordinal) == true || (link.Kind == "macvtap" && (link.GroupNumber & GroupFlag) != 0);
 
-    /// <summary>The domain a marked link belongs to, from its alias, or for an unlabelled one from its group among <paramref name="candidates"/>.</summary>
+    /// <summary>The domain a marked link belongs to, from its alias, or for an unlabelled one from its group among <paramref
+    /// name="candidates"/>.</summary>
     public static Guid? OwnerOf(IpLink link, LinkMarker marker, IEnumerable<Guid> candidates)
     {
         if (link.Alias is { } alias && alias.StartsWith(AliasPrefix, StringComparison.Ordinal))
         {
             string rest = alias[AliasPrefix.Length..];
             int at = rest.IndexOf('@');
-            return at > 0 && Guid.TryParse(rest[..at], out Guid d) && rest[(at + 1)..] == marker.Instance && marker.Group(d) == link.GroupNumber ? d : null;
+            return at > 0 && Guid.TryParse(rest[..at], out Guid d) && rest[(at + 1)..] == marker.Instance
+                && marker.Group(d) == link.GroupNumber ? d : null;
         }
         if (link.Alias is null && link.Kind == "macvtap" && (link.GroupNumber & GroupFlag) != 0)
             return candidates.Where(d => marker.Group(d) == link.GroupNumber).Cast<Guid?>().FirstOrDefault();
@@ -110,18 +113,17 @@ internal static class Invariants
 
     private static void CheckBitmap(NameState state, List<string> problems)
     {
-        var bitmap = (NameBitmap)BitmapField.GetValue(state)!;
         NameScheme scheme = state.Scheme;
         int managed = 0;
         for (int index = 0; index < scheme.Capacity; index++)
         {
             bool held = state.IsHeld(scheme.NameOf(index));
             if (held) managed++;
-            if (bitmap.IsSet(index) != held)
-                problems.Add($"bitmap bit {index} is {(bitmap.IsSet(index) ? "set" : "clear")} but {scheme.NameOf(index)} is {(held ? "" : "not ")}recorded");
+            if (state.IsTaken(index) != held)
+                problems.Add($"bitmap bit {index} is {(held ? "clear" : "set")} but {scheme.NameOf(index)} is {(held ? "" : "not ")}recorded");
         }
-        if (bitmap.Count != managed || state.HeldManagedNames != managed)
-            problems.Add($"bitmap counts {bitmap.Count} names, records hold {managed} managed names");
+        if (state.HeldManagedNames != managed)
+            problems.Add($"bitmap counts {state.HeldManagedNames} names, records hold {managed} managed names");
     }
 }
 

@@ -26,7 +26,8 @@ public sealed class LockTests
         using var h = HookHarness.Create();
         string padding = new('x', 6 * 1024 * 1024);
         for (int i = 0; i < 8; i++)
-            h.WriteStatusFile($"pad{i}", $"<domain type='kvm'><name>pad{i}</name><uuid>{TestDomains.Uuid(900 + i)}</uuid><!-- {padding} --></domain>");
+            h.WriteStatusFile($"pad{i}", $"<domain type='kvm'><name>pad{i}</name><uuid>{TestDomains.Uuid(900 + i)}</uuid><!-- {padding} -->" +
+                "</domain>");
 
         using Process holder = h.StartProcess("hook", Web.Name, "prepare", "begin", "-");
         holder.StandardInput.Write(Web.Xml);
@@ -94,7 +95,9 @@ public sealed class LockTests
             result = HookHarness.Finish(h.StartProcess("seed"), "");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith($"libvirt-shim: timed out after 1 s waiting for the state lock {h.Settings.StateDir}/lock (another libvirt-shim holds it; LockTimeoutSeconds sets the wait)", result.Stderr);
+        Assert.StartsWith("libvirt-shim: " +
+            $"timed out after 1 s waiting for the state lock {h.Settings.StateDir}/lock (another libvirt-shim holds it; " +
+            "LockTimeoutSeconds sets the wait)", result.Stderr);
         HookProcesses.AssertOneLineWithoutStackTrace(result.Stderr, "seed");
     }
 
@@ -138,7 +141,8 @@ public sealed class LockTests
             {
                 Assert.Equal(0, Kill(holder.Id, SIGSTOP));
                 // A test thread descheduled between the look and the signal could stop it just after it let go.
-                Assert.True(HoldsTheLock(holder.Id, inode), "the holder let the lock go before it was stopped (this machine is too loaded for the test)");
+                Assert.True(HoldsTheLock(holder.Id, inode),
+                    "the holder let the lock go before it was stopped (this machine is too loaded for the test)");
                 return;
             }
         }
@@ -167,5 +171,7 @@ public sealed class LockTests
     private static extern int Kill(int pid, int signal);
 
     private static string TimedOut(HookHarness h, Guest guest) =>
-        $"libvirt-shim: domain '{guest.Name}': timed out after 1 s waiting for the state lock {h.Settings.StateDir}/lock (another libvirt-shim holds it; LockTimeoutSeconds sets the wait)\n";
+        $"libvirt-shim: domain '{guest.Name}': " +
+            $"timed out after 1 s waiting for the state lock {h.Settings.StateDir}/lock (another libvirt-shim holds it; " +
+            "LockTimeoutSeconds sets the wait)\n";
 }

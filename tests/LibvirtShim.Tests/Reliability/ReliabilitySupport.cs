@@ -72,7 +72,8 @@ internal static class HookProcesses
     {
         Assert.False(stderr.Contains("   at ", StringComparison.Ordinal) || stderr.Contains("Unhandled exception", StringComparison.Ordinal)
                      || stderr.Contains("Exception:", StringComparison.Ordinal), $"{what}: stack trace or exception dump on stderr:\n{stderr}");
-        Assert.True(stderr.Length == 0 || (stderr.EndsWith('\n') && stderr.IndexOf('\n') == stderr.Length - 1), $"{what}: stderr is not one line:\n{stderr}");
+        Assert.True(stderr.Length == 0 || (stderr.EndsWith('\n') && stderr.IndexOf('\n') == stderr.Length - 1),
+            $"{what}: stderr is not one line:\n{stderr}");
     }
 }
 
@@ -135,8 +136,50 @@ internal sealed class KillTally(string operation)
     }
 
     public string Report(int iterations, TimeSpan fullRun) =>
-        $"{operation}: {iterations} iterations, {Kills} killed mid-run, full run {fullRun.TotalMilliseconds:0} ms, {Distinct} distinct states after the kill:\n    "
+        $"{operation}: {iterations} iterations, {Kills} killed mid-run, full run {fullRun.TotalMilliseconds:0} ms, " +
+            $"{Distinct} distinct states after the kill:\n    "
         + string.Join("\n    ", _seen.Select(kv => $"{kv.Value,4} x {kv.Key}"));
+}
+
+/// <summary>One kill of a loop: its round, when it came, and how the process ended.</summary>
+internal sealed record Kill(int Round, TimeSpan At, ProcessEnd End)
+{
+    public string When => $"kill {Round} at {At.TotalMilliseconds:0.0} ms";
+}
+
+/// <summary>What a kill left, as the tally counts it, and whether the operation had done nothing yet.</summary>
+internal readonly record struct KillFinding(string State, bool NothingDone);
+
+/// <summary>The loop every kill test runs: calibrate, then kill at scheduled moments, look at what is left, tally it.</summary>
+internal static class KillLoop
+{
+    /// <summary>
+    /// Measures <paramref name="fullRun"/> (each followed by <paramref name="afterFullRun"/>), then for each round
+    /// <paramref name="kill"/> sets up and starts the operation, killing it at the moment given; <paramref name="look"/>
+    /// checks and recovers what the kill left and says what it found. At the end, the kills must have found at least
+    /// <paramref name="distinctAtLeast"/> distinct states.
+    /// </summary>
+    public static void Run(ITestOutputHelper output, string operation, int rounds, int distinctAtLeast,
+        Func<ProcessEnd> fullRun, Action afterFullRun, Func<int, TimeSpan, ProcessEnd> kill, Func<Kill, KillFinding> look)
+    {
+        var random = new Random(Reliability.Seed(output, $"{operation} kills"));
+        TimeSpan full = KillSchedule.Measure(fullRun, afterFullRun);
+        var schedule = new KillSchedule(random, full);
+        var tally = new KillTally(operation);
+        int iterations = Reliability.Iterations(rounds);
+        for (int i = 0; i < iterations; i++)
+        {
+            TimeSpan at = schedule.Next();
+            var k = new Kill(i, at, kill(i, at));
+            Assert.True(k.End.Killed || k.End.ExitCode == 0, $"{k.When}: {operation} {k.End.Describe}: {k.End.Stderr}");
+            KillFinding found = look(k);
+            tally.Saw($"{found.State}, {k.End.Describe}", k.End.Killed);
+            if (found.NothingDone) schedule.NothingDone(at);
+            if (!k.End.Killed) schedule.Done(at);
+        }
+        output.WriteLine(tally.Report(iterations, full));
+        Assert.True(tally.Distinct >= distinctAtLeast, $"the kills found only {tally.Distinct} distinct states:\n{tally.Report(iterations, full)}");
+    }
 }
 
 internal static class Reliability
@@ -163,7 +206,8 @@ internal static class Reliability
     public static List<IpLink> LinksOf(HookHarness h, Guest guest) => LinksOf(h.Ns.Links(), guest);
 
     public static List<IpLink> LinksOf(IEnumerable<IpLink> links, Guest guest) =>
-        links.Where(l => l.Alias?.Contains(guest.Uuid.ToString("D"), StringComparison.Ordinal) == true).OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+        links.Where(l => l.Alias?.Contains(guest.Uuid.ToString("D"), StringComparison.Ordinal) == true)
+            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
 
     public static List<NameRecord> RecordsOf(NameState state, Guest guest) =>
         state.OfDomain(guest.Uuid).OrderBy(r => r.Name, StringComparer.Ordinal).ToList();

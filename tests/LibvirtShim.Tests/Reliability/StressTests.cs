@@ -39,12 +39,15 @@ public sealed class StressTests(ITestOutputHelper output)
         {
             int nics = random.Next(2, 7);
             var list = Enumerable.Range(0, nics)
-                .Select(i => new TestNic(TestDomains.Mac(d, i), $"mvtap{d * 4 + i}", random.Next(2) == 0 ? "uplink0" : "uplink1", modes[random.Next(modes.Length)]))
+                .Select(i => new TestNic(TestDomains.Mac(d, i), $"mvtap{d * 4 + i}", random.Next(2) == 0 ? "uplink0" : "uplink1",
+                    modes[random.Next(modes.Length)]))
                 .ToList();
             string direct = d % 5 == 0
-                ? $"<interface type='direct'><mac address='{TestDomains.Mac(d, 99)}'/><source dev='uplink0' mode='vepa'/><target dev='macvtap{d}'/></interface>\n"
+                ? $"<interface type='direct'><mac address='{TestDomains.Mac(d, 99)}'/><source dev='uplink0' mode='vepa'/>" +
+                    $"<target dev='macvtap{d}'/></interface>\n"
                 : "";
-            return new Tracked(new Guest($"g{d}", TestDomains.Uuid(d), list) { Xml = TestDomains.Owned($"g{d}", TestDomains.Uuid(d), list, direct) }, nics);
+            return new Tracked(new Guest($"g{d}", TestDomains.Uuid(d),
+                list) { Xml = TestDomains.Owned($"g{d}", TestDomains.Uuid(d), list, direct) }, nics);
         }).ToList();
 
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
@@ -82,7 +85,8 @@ public sealed class StressTests(ITestOutputHelper output)
                 guest.Records = RecordsOf(look, guest);
             }
         }
-        output.WriteLine($"{rounds} rounds of {ProcessesPerRound} processes ({rounds * ProcessesPerRound} calls) in {clock.Elapsed.TotalSeconds:0.0} s:\n    "
+        output.WriteLine($"{rounds} rounds of {ProcessesPerRound} processes ({rounds * ProcessesPerRound} calls) " +
+            $"in {clock.Elapsed.TotalSeconds:0.0} s:\n    "
                          + string.Join("\n    ", counts.Select(kv => $"{kv.Value,4} x {kv.Key}")));
         Assert.True(counts.GetValueOrDefault("prepare: created") > 0 && counts.GetValueOrDefault("release: released") > 0
                     && counts.GetValueOrDefault("migrate: reserved") > 0, "the mix should have prepared, released and migrated guests");
@@ -121,7 +125,8 @@ public sealed class StressTests(ITestOutputHelper output)
     {
         if (guest is null)
         {
-            Assert.True(result.ExitCode == 0 && result.Stdout.StartsWith("seeded ", StringComparison.Ordinal), $"{what}: exit {result.ExitCode} {result.Stderr}");
+            Assert.True(result.ExitCode == 0 && result.Stdout.StartsWith("seeded ", StringComparison.Ordinal),
+                $"{what}: exit {result.ExitCode} {result.Stderr}");
             return "seed: seeded";
         }
         var records = RecordsOf(look, guest);
@@ -136,14 +141,18 @@ public sealed class StressTests(ITestOutputHelper output)
             case "prepare":
                 Assert.True(result.ExitCode == 1 && result.Stderr.Contains("name is held by", StringComparison.Ordinal), detail);
                 // libvirt's own names (Libvirt records) come and go with reconnects and seeds; the hook's must stay as they were.
-                Assert.True(records.Where(r => r.Item2 != Holding.Libvirt).SequenceEqual(guest.Records.Where(r => r.Item2 != Holding.Libvirt)) && links == 0,
+                Assert.True(records.Where(r => r.Item2 != Holding.Libvirt)
+                    .SequenceEqual(guest.Records.Where(r => r.Item2 != Holding.Libvirt)) && links == 0,
                     $"{detail}; a refused prepare must leave what was there ([{string.Join(", ", guest.Records)}])");
-                return result.Stderr.Contains("reserved for its arrival", StringComparison.Ordinal) ? "prepare: refused, name reserved by an arrival" : "prepare: refused, name held";
+                return result.Stderr.Contains("reserved for its arrival", StringComparison.Ordinal)
+                    ? "prepare: refused, name reserved by an arrival" : "prepare: refused, name held";
             case "migrate":
                 Assert.True(result.ExitCode == 0 && result.Stderr == "", detail);
                 if (result.Stdout.Length > 0) guest.Guest = guest.Guest.WithXml(result.Stdout);
-                var owned = LibvirtShim.Domain.DomainReader.Read(System.Xml.Linq.XDocument.Parse(guest.Guest.Xml)).OwnedNics.Select(n => n.Name).Order(StringComparer.Ordinal);
-                Assert.True(records.Where(r => r.Item2 == Holding.Reserved).Select(r => r.Item1).Order(StringComparer.Ordinal).SequenceEqual(owned), $"{detail}; the arriving XML names [{string.Join(", ", owned)}]");
+                var owned = LibvirtShim.Domain.DomainReader.Read(System.Xml.Linq.XDocument.Parse(guest.Guest.Xml))
+                    .OwnedNics.Select(n => n.Name).Order(StringComparer.Ordinal);
+                Assert.True(records.Where(r => r.Item2 == Holding.Reserved).Select(r => r.Item1).Order(StringComparer.Ordinal)
+                    .SequenceEqual(owned), $"{detail}; the arriving XML names [{string.Join(", ", owned)}]");
                 guest.Phase = Phase.Arrived;
                 return result.Stdout.Length > 0 ? "migrate: reserved, renamed" : "migrate: reserved";
             case "release":
@@ -152,7 +161,8 @@ public sealed class StressTests(ITestOutputHelper output)
                 return "release: released";
             default:
                 Assert.True(result.ExitCode == 0 && result.Stderr == "", detail);
-                Assert.True(records.Where(r => r.Item2 != Holding.Libvirt).SequenceEqual(guest.Records.Where(r => r.Item2 != Holding.Libvirt)), $"{detail}; reconnect changed the records");
+                Assert.True(records.Where(r => r.Item2 != Holding.Libvirt)
+                    .SequenceEqual(guest.Records.Where(r => r.Item2 != Holding.Libvirt)), $"{detail}; reconnect changed the records");
                 Assert.Equal(guest.Phase == Phase.Prepared ? guest.Nics : 0, links);
                 return $"reconnect: {guest.Phase}";
         }

@@ -123,9 +123,11 @@ public sealed class TrustBoundaryTests
         { "state-not-root", "state file {state}/state is owned by uid 65534, not uid 0; refusing to use it" },
         { "state-group-writable", "state file {state}/state is writable by group or others (mode 620); chmod go-w it" },
         { "state-a-directory", "state file {state}/state is not a regular file" },
-        { "parent-other-writable", "{parent}, above the state directory, is writable by group or others (mode 777); refusing to keep the state under it" },
+        { "parent-other-writable", "{parent}, above the state directory, is writable by group or others (mode 777); " +
+            "refusing to keep the state under it" },
         { "parent-not-root", "{parent}, above the state directory, is owned by uid 65534; refusing to keep the state under it" },
-        { "parent-symlink-to-unsafe", "{elsewhere}, above the state directory, is writable by group or others (mode 777); refusing to keep the state under it" },
+        { "parent-symlink-to-unsafe", "{elsewhere}, above the state directory, is writable by group or others (mode 777); " +
+            "refusing to keep the state under it" },
     };
 
     /// <summary>
@@ -149,7 +151,8 @@ public sealed class TrustBoundaryTests
         HookResult prepare = h.RunProcess(Victim.Name, "prepare", "begin", Victim.Xml);
         HookResult reconnect = h.RunProcess(Victim.Name, "reconnect", "begin", Victim.Xml);
 
-        string line = $"libvirt-shim: domain 'victim': {message.Replace("{state}", state).Replace("{parent}", parent).Replace("{elsewhere}", elsewhere)}\n";
+        string line = "libvirt-shim: domain 'victim': " +
+            $"{message.Replace("{state}", state).Replace("{parent}", parent).Replace("{elsewhere}", elsewhere)}\n";
         Assert.Equal((1, line), (prepare.ExitCode, prepare.Stderr));
         Assert.Equal((0, line), (reconnect.ExitCode, reconnect.Stderr));
         Assert.Equal(linksBefore, h.Ns.Links());
@@ -257,8 +260,10 @@ public sealed class TrustBoundaryTests
                 File.CreateSymbolicLink(state, elsewhere);
                 return stateFile;
             case "directory-not-root": Chown(state, 65534); return stateFile;
-            case "directory-group-writable": File.SetUnixFileMode(state, Rwx | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute); return stateFile;
-            case "directory-other-writable": File.SetUnixFileMode(state, Rwx | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute); return stateFile;
+            case "directory-group-writable": File.SetUnixFileMode(state,
+                Rwx | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute); return stateFile;
+            case "directory-other-writable": File.SetUnixFileMode(state,
+                Rwx | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute); return stateFile;
             case "directory-not-a-directory":
                 Directory.Delete(state, recursive: true);
                 File.WriteAllText(state, "");
@@ -269,13 +274,15 @@ public sealed class TrustBoundaryTests
                 File.CreateSymbolicLink(lockFile, Path.Combine(h.Root, "precious"));
                 return Path.Combine(h.Root, "precious");
             case "lock-not-root": Chown(lockFile, 65534); return stateFile;
-            case "lock-other-writable": File.SetUnixFileMode(lockFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherWrite); return stateFile;
+            case "lock-other-writable": File.SetUnixFileMode(lockFile,
+                UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherWrite); return stateFile;
             case "state-symlink":
                 File.Move(stateFile, Path.Combine(h.Root, "real-state"));
                 File.CreateSymbolicLink(stateFile, Path.Combine(h.Root, "real-state"));
                 return Path.Combine(h.Root, "real-state");
             case "state-not-root": Chown(stateFile, 65534); return stateFile;
-            case "state-group-writable": File.SetUnixFileMode(stateFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupWrite); return stateFile;
+            case "state-group-writable": File.SetUnixFileMode(stateFile,
+                UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupWrite); return stateFile;
             case "state-a-directory":
                 File.Delete(stateFile);
                 Directory.CreateDirectory(stateFile);

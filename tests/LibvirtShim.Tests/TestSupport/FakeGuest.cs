@@ -57,7 +57,8 @@ internal sealed class FakeGuest : IGuestDevices
         foreach (GuestScope side in GuestScopes.Sides(scope))
         {
             XElement device = XElement.Parse(deviceXml);
-            if (side == GuestScope.Live) device.Add(new XElement("alias", new XAttribute("name", "net" + _domains[side].Descendants("interface").Count())));
+            if (side == GuestScope.Live) device.Add(new XElement("alias",
+                new XAttribute("name", "net" + _domains[side].Descendants("interface").Count())));
             _domains[side].Element("devices")!.Add(device);
         }
     }

@@ -89,7 +89,8 @@ internal sealed class HookHarness : IDisposable
 
     /// <summary>Pretends libvirt runs the guest: its status file in the run directory.</summary>
     public void WriteStatusFile(string name, string domainXml) =>
-        File.WriteAllText(Path.Combine(Settings.LibvirtRunDir, name + ".xml"), $"<domstatus state='running' reason='booted' pid='1'>\n{domainXml}</domstatus>\n");
+        File.WriteAllText(Path.Combine(Settings.LibvirtRunDir, name + ".xml"),
+            $"<domstatus state='running' reason='booted' pid='1'>\n{domainXml}</domstatus>\n");
 
     public void RemoveStatusFile(string name) => File.Delete(Path.Combine(Settings.LibvirtRunDir, name + ".xml"));
 
@@ -114,7 +115,8 @@ internal sealed class HookHarness : IDisposable
         start.Environment["LIBVIRT_SHIM_LIBVIRTRUNDIR"] = Settings.LibvirtRunDir;
         start.Environment["LIBVIRT_SHIM_LIBVIRTCONFIGDIR"] = Settings.LibvirtConfigDir;
         start.Environment["LIBVIRT_SHIM_LOGFILE"] = Settings.LogFile;
-        start.Environment["LIBVIRT_SHIM_LOCKTIMEOUTSECONDS"] = Settings.LockTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["LIBVIRT_SHIM_LOCKTIMEOUTSECONDS"] =
+            Settings.LockTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return Process.Start(start)!;
     }
 

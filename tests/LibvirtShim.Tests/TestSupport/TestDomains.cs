@@ -3,7 +3,8 @@ using System.Text;
 namespace LibvirtShim.Tests.TestSupport;
 
 /// <summary>A NIC handed to the hook: its MAC, name, lower device (or network), mode and further &lt;shim:link&gt; attributes.</summary>
-internal sealed record TestNic(string Mac, string Name, string? Source = "uplink0", string Mode = "bridge", string? Network = null, string LinkAttributes = "");
+internal sealed record TestNic(string Mac, string Name, string? Source = "uplink0", string Mode = "bridge", string? Network = null,
+    string LinkAttributes = "");
 
 /// <summary>Domain XMLs for tests, shaped like what libvirt sends a hook.</summary>
 internal static class TestDomains
@@ -25,11 +26,13 @@ internal static class TestDomains
         foreach (TestNic nic in list)
         {
             string lower = nic.Network is null ? $"source=\"{nic.Source}\"" : $"network=\"{nic.Network}\"";
-            xml.Append($"      <shim:link mac=\"{nic.Mac}\" {lower} mode=\"{nic.Mode}\"{(nic.LinkAttributes.Length > 0 ? " " : "")}{nic.LinkAttributes}/>\n");
+            xml.Append($"      <shim:link mac=\"{nic.Mac}\" {lower} " +
+                $"mode=\"{nic.Mode}\"{(nic.LinkAttributes.Length > 0 ? " " : "")}{nic.LinkAttributes}/>\n");
         }
         xml.Append("    </shim:macvtap>\n  </metadata>\n  <memory unit='MiB'>64</memory>\n  <devices>\n");
         foreach (TestNic nic in list)
-            xml.Append($"    <interface type='ethernet'>\n      <mac address='{nic.Mac}'/>\n      <target dev='{nic.Name}' managed='no'/>\n      <model type='virtio'/>\n    </interface>\n");
+            xml.Append($"    <interface type='ethernet'>\n      <mac address='{nic.Mac}'/>\n      <target dev='{nic.Name}' managed='no'/>\n " +
+                "     <model type='virtio'/>\n    </interface>\n");
         xml.Append(extraDevices);
         xml.Append("  </devices>\n</domain>\n");
         return xml.ToString();

@@ -13,12 +13,12 @@ namespace LibvirtShim.Cli.Doctor;
 /// messages. <see cref="Boot"/>: when the machine booted, from the clocks (null: /proc/stat's btime, to the second).
 /// </summary>
 internal sealed record DoctorHost(
-    string Proc, string Root, Func<LinkTable> OpenLinks, uint EffectiveUser, Func<ShimSettings> LoadSettings, string SettingsFile, TimeWindow? Boot = null)
+    string Proc, string Root, Func<LinkTable> OpenLinks, uint EffectiveUser, Func<ShimSettings> LoadSettings, string SettingsFile,
+    TimeWindow? Boot = null)
 {
     public static DoctorHost ForSystem(IReadOnlyList<string> settingOverrides) =>
         new("/proc", "/", LinkTable.Open, Interop.Files.EffectiveUserId(), () => SettingsLoader.Load(settingOverrides),
-            Environment.GetEnvironmentVariable(SettingsLoader.EnvironmentPrefix + "CONFIG") is { Length: > 0 } chosen ? chosen : SettingsLoader.DefaultFile,
-            TimeWindow.BootFromClocks());
+            SettingsLoader.ChosenFile, TimeWindow.BootFromClocks());
 
     public string Under(string path) => Root == "/" ? path : Root.TrimEnd('/') + path;
 }
@@ -29,7 +29,8 @@ internal sealed record DoctorHost(
 /// </summary>
 internal static class DoctorChecks
 {
-    /// <summary>libvirt uses a macvtap someone else created (ethernet, managed='no') since 5.7; 5.8 is what this project tests against as the minimum.</summary>
+    /// <summary>libvirt uses a macvtap someone else created (ethernet, managed='no') since 5.7; 5.8 is what this project tests against as
+    /// the minimum.</summary>
     public static readonly LibvirtVersion MinimumLibvirt = new(5, 8, 0);
 
     /// <summary>libvirt runs the scripts in hooks/qemu.d/ since 6.5.</summary>
@@ -42,7 +43,8 @@ internal static class DoctorChecks
     {
         var checks = new List<DoctorCheck>();
         if (host.EffectiveUser != 0)
-            checks.Add(DoctorCheck.Warn("privileges", "not running as root: the state, the lock and what libvirtd sees need root, so some checks are incomplete",
+            checks.Add(DoctorCheck.Warn("privileges",
+                "not running as root: the state, the lock and what libvirtd sees need root, so some checks are incomplete",
                 "run it as root: sudo libvirt-shim doctor"));
         checks.Add(Kernel(host));
         var daemons = LibvirtDaemons.Find(host.Proc, host.Boot);
@@ -81,7 +83,8 @@ internal static class DoctorChecks
                     : $"macvtap is a module of kernel {release}; the kernel loads it when the first macvtap is created");
         }
         string? config = LibvirtDaemons.ReadText(host.Under($"/boot/config-{release}"));
-        if (config is not null && (config.Contains("CONFIG_MACVTAP=y", StringComparison.Ordinal) || config.Contains("CONFIG_MACVTAP=m", StringComparison.Ordinal)))
+        if (config is not null && (config.Contains("CONFIG_MACVTAP=y", StringComparison.Ordinal)
+            || config.Contains("CONFIG_MACVTAP=m", StringComparison.Ordinal)))
             return DoctorCheck.Ok(area, $"kernel {release} is built with macvtap (/boot/config-{release})");
         return DoctorCheck.Fail(area, $"no sign of macvtap support in kernel {release} (not in /proc/devices, no macvtap module, no CONFIG_MACVTAP)",
             "load it with 'modprobe macvtap', or boot a kernel built with CONFIG_MACVTAP=m or y");
@@ -91,7 +94,8 @@ internal static class DoctorChecks
     {
         const string area = "libvirt";
         foreach (LibvirtDaemon other in daemons.Where(d => !d.SameMountNamespace))
-            checks.Add(DoctorCheck.Ok(area, $"{other} runs in another mount namespace (a separate libvirt with its own /etc/libvirt): not checked here"));
+            checks.Add(DoctorCheck.Ok(area,
+                $"{other} runs in another mount namespace (a separate libvirt with its own /etc/libvirt): not checked here"));
         LibvirtVersion? version;
         string source;
         if (daemon is null)
@@ -109,13 +113,16 @@ internal static class DoctorChecks
         if (version is not { } v)
         {
             checks.Add(daemon is null
-                ? DoctorCheck.Fail(area, "libvirt does not seem to be installed (no libvirt.so.0.* library found)", "install libvirt: apt-get install libvirt-daemon-system")
-                : DoctorCheck.Warn(area, $"{source}: version unknown (no libvirt library in its memory map)", $"check it with '{daemon.Name} --version': libvirt-shim needs {MinimumLibvirt} or later"));
+                ? DoctorCheck.Fail(area, "libvirt does not seem to be installed (no libvirt.so.0.* library found)",
+                    "install libvirt: apt-get install libvirt-daemon-system")
+                : DoctorCheck.Warn(area, $"{source}: version unknown (no libvirt library in its memory map)",
+                    $"check it with '{daemon.Name} --version': libvirt-shim needs {MinimumLibvirt} or later"));
             return null;
         }
         checks.Add(v.CompareTo(MinimumLibvirt) >= 0
             ? DoctorCheck.Ok(area, $"libvirt {v} ({source}); managed='no' macvtaps need {MinimumLibvirt}")
-            : DoctorCheck.Fail(area, $"libvirt {v} ({source}) is too old: it does not use a macvtap someone else created (<target managed='no'/>, {MinimumLibvirt})",
+            : DoctorCheck.Fail(area, $"libvirt {v} ({source}) is too old: " +
+                $"it does not use a macvtap someone else created (<target managed='no'/>, {MinimumLibvirt})",
                 $"upgrade libvirt to {MinimumLibvirt} or later"));
         return v;
     }
@@ -136,7 +143,8 @@ internal static class DoctorChecks
         }
         if (shims.Count > 1)
         {
-            checks.Add(DoctorCheck.Fail(area, $"libvirt-shim is installed {shims.Count} times ({string.Join(", ", shims.Select(s => s.Path))}){who}: libvirt runs it once for each",
+            checks.Add(DoctorCheck.Fail(area,
+                $"libvirt-shim is installed {shims.Count} times ({string.Join(", ", shims.Select(s => s.Path))}){who}: libvirt runs it once for each",
                 $"remove all but one (keep {shims[0].Path})"));
         }
         foreach (HookFile hook in shims)
@@ -153,14 +161,18 @@ internal static class DoctorChecks
             checks.Add(DoctorCheck.Ok(area, $"{hook.Path}{target} is {kind}, executable{who}"));
             if (inQemuD && version is { } v && v.CompareTo(MinimumForQemuD) < 0)
                 checks.Add(DoctorCheck.Fail(area, $"libvirt {v} does not run hooks in qemu.d/ ({MinimumForQemuD} does)",
-                    $"upgrade libvirt, or make {HooksDirectory}/qemu run it: have that script call 'libvirt-shim hook \"$@\"' with the domain XML on stdin"));
+                    $"upgrade libvirt, or make {HooksDirectory}/qemu run it: " +
+                        "have that script call 'libvirt-shim hook \"$@\"' with the domain XML on stdin"));
             if (inQemuD && hooks.Main is { RunsShim: false })
-                checks.Add(DoctorCheck.Ok(area, $"{hooks.Main.Path} is another hook; libvirt runs it first, then qemu.d/ in name order (on migrate/restore its output is libvirt-shim's input)"));
+                checks.Add(DoctorCheck.Ok(area,
+                    $"{hooks.Main.Path} is another hook; libvirt runs it first, " +
+                    "then qemu.d/ in name order (on migrate/restore its output is libvirt-shim's input)"));
             if (daemon is not null) checks.Add(Noticed(host, daemon, hook));
         }
         if (shims.FirstOrDefault(h => h.Kind == HookKind.Shim && h.IsRunnable) is { } installed && Environment.ProcessPath is { } self
             && Differs(Below(root, installed.Target ?? installed.Path), self))
-            checks.Add(DoctorCheck.Warn(area, $"the hook runs {installed.Target ?? installed.Path}, a different build from this libvirt-shim ({self})",
+            checks.Add(DoctorCheck.Warn(area,
+                $"the hook runs {installed.Target ?? installed.Path}, a different build from this libvirt-shim ({self})",
                 "install this build (hooks/install.sh or the package), or run the doctor of the installed one"));
     }
 
@@ -263,7 +275,7 @@ internal static class DoctorChecks
             return DoctorCheck.Ok(area, "no link libvirt-shim made holds a host address: the host sends nothing with a guest's MAC");
         return DoctorCheck.Fail(area, $"{speaking.Count} link(s) libvirt-shim made hold a host address, so the host may send with the guest's MAC: "
             + string.Join("; ", speaking.Take(3).Select(l => $"{l.Link.Name} ({l.AddressList})")) + (speaking.Count > 3 ? "; ..." : ""),
-            SpeakingLinks.Advice.Replace("NAME", speaking[0].Link.Name, StringComparison.Ordinal));
+            speaking[0].Advice());
     }
 
     /// <summary>The lower devices the settings and the definitions name, and the definitions' NICs handed to the hook.</summary>
@@ -291,7 +303,8 @@ internal static class DoctorChecks
             }
             catch (DomainXmlException e)
             {
-                checks.Add(DoctorCheck.Warn("definitions", $"{path}: {e.Message}", "the hook refuses to start this domain: fix its definition ('virsh edit'); 'libvirt-shim explain' shows the details"));
+                checks.Add(DoctorCheck.Warn("definitions", $"{path}: {e.Message}",
+                    "the hook refuses to start this domain: fix its definition ('virsh edit'); 'libvirt-shim explain' shows the details"));
                 continue;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -312,11 +325,13 @@ internal static class DoctorChecks
                         ? $"add '{nic.Network}' to the Networks setting" : "add the device to AllowedLowerDevices, or map it with Uplinks"));
                 }
                 if (!scheme.IsManaged(nic.Name))
-                    checks.Add(DoctorCheck.Warn("definitions", $"{Describe.Nic(domain, nic)}: target dev is not a libvirt-shim name ({scheme.Prefix}N, N below {scheme.Capacity})",
+                    checks.Add(DoctorCheck.Warn("definitions",
+                        $"{Describe.Nic(domain, nic)}: target dev is not a libvirt-shim name ({scheme.Prefix}N, N below {scheme.Capacity})",
                         "the hook refuses to start it: 'libvirt-shim adopt' or a free name from 'libvirt-shim status'"));
             }
         }
-        checks.Add(DoctorCheck.Ok("definitions", $"{definitions} domain definitions in {settings.LibvirtConfigDir}, {owned} NICs handed to libvirt-shim"));
+        checks.Add(DoctorCheck.Ok("definitions",
+            $"{definitions} domain definitions in {settings.LibvirtConfigDir}, {owned} NICs handed to libvirt-shim"));
         if (links is null) return;
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         if (wanted.Count == 0)
@@ -369,11 +384,12 @@ internal static class DoctorChecks
             return;
         }
         var running = DomainInventory.Read(settings.LibvirtRunDir, Logger.None).Keys.ToHashSet();
-        var problems = StateAudit.Compare(state, marker, links, running, DateTimeOffset.UtcNow.ToUnixTimeSeconds()).Where(e => e.Problem is not null).ToList();
+        var problems = StateAudit.Compare(state, marker, links, running, DateTimeOffset.UtcNow.ToUnixTimeSeconds())
+            .Where(e => e.Problem is not null).ToList();
         checks.Add(problems.Count == 0
             ? DoctorCheck.Ok(area, $"{settings.StateDir}: {state.Count} names held, in agreement with the kernel")
             : DoctorCheck.Fail(area, $"{problems.Count} disagreement(s) between the state and the kernel: " +
-                string.Join("; ", problems.Take(3).Select(p => $"{p.Name}: {p.Problem}")) + (problems.Count > 3 ? "; ..." : ""),
+                string.Join("; ", problems.Take(3).Select(p => $"{p.Name}: {p.Problem!.Value.Words().Text}")) + (problems.Count > 3 ? "; ..." : ""),
                 "'libvirt-shim status' lists them with what to do; 'libvirt-shim seed' rebuilds the state from what runs"));
         if (freed.Count > 0)
             checks.Add(DoctorCheck.Ok(area, $"freed {freed.Count} name(s) held for definitions that are gone: " +
@@ -396,7 +412,8 @@ internal static class DoctorChecks
                 $"{settings.LogFile} is not a regular file (a FIFO, device, directory or symbolic link): the hook works but logs nothing",
                 "remove it (the hook creates the log file), or set LogFile"));
         else checks.Add(writable
-            ? DoctorCheck.Ok(area, $"{settings.LogFile} ({settings.LogFormat}, level {settings.LogLevel}, rolls at {settings.LogFileSizeLimitBytes / 1024} KiB, keeps {settings.LogRetainedFiles})")
+            ? DoctorCheck.Ok(area, $"{settings.LogFile} ({settings.LogFormat}, level {settings.LogLevel}, " +
+                $"rolls at {settings.LogFileSizeLimitBytes / 1024} KiB, keeps {settings.LogRetainedFiles})")
             : DoctorCheck.Warn(area, $"{settings.LogFile} cannot be written: the hook works but logs nothing",
                 $"create {directory} (root-owned), or set LogFile"));
         if (settings.Syslog)

@@ -29,29 +29,23 @@ internal static class DoctorCommand
         output.WriteLine();
         output.WriteLine(failed == 0
             ? $"all checks passed{(warned > 0 ? $" ({warned} warning{(warned == 1 ? "" : "s")})" : "")}"
-            : $"{failed} check{(failed == 1 ? "" : "s")} failed{(warned > 0 ? $", {warned} warning{(warned == 1 ? "" : "s")}" : "")}: see the fix under each");
+            : $"{failed} check{(failed == 1 ? "" : "s")} failed{(warned > 0 ? $", {warned} warning{(warned == 1 ? "" : "s")}" : "")}: " +
+                "see the fix under each");
     }
 
-    private static void WriteJson(TextWriter output, List<DoctorCheck> checks, bool passed)
+    private static void WriteJson(TextWriter output, List<DoctorCheck> checks, bool passed) => JsonOutput.Write(output, w =>
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        w.WriteBoolean("passed", passed);
+        w.WriteStartArray("checks");
+        foreach (DoctorCheck check in checks)
         {
             w.WriteStartObject();
-            w.WriteBoolean("passed", passed);
-            w.WriteStartArray("checks");
-            foreach (DoctorCheck check in checks)
-            {
-                w.WriteStartObject();
-                w.WriteString("status", check.Status.ToString().ToLowerInvariant());
-                w.WriteString("area", check.Area);
-                w.WriteString("detail", check.Detail);
-                if (check.Fix is null) w.WriteNull("fix"); else w.WriteString("fix", check.Fix);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            w.WriteString("status", check.Status.Word());
+            w.WriteString("area", check.Area);
+            w.WriteString("detail", check.Detail);
+            w.WriteStringOrNull("fix", check.Fix);
             w.WriteEndObject();
         }
-        output.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
-    }
+        w.WriteEndArray();
+    });
 }

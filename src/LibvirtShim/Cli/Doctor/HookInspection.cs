@@ -54,7 +54,8 @@ internal sealed record HookInspection(string Directory, HookFile? Main, List<Hoo
         {
             string? link = LibvirtDaemons.ReadLink(currentReal);
             if (link is null) break;
-            current = link.StartsWith('/') ? link : System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(current)!, link));
+            current = link.StartsWith('/')
+                ? link : System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(current)!, link));
             currentReal = Below(root, current);
         }
         FileFacts? target = Interop.Files.Probe(currentReal, followSymlinks: true);
@@ -70,7 +71,8 @@ internal sealed record HookInspection(string Directory, HookFile? Main, List<Hoo
             var info = new FileInfo(file);
             if (info.Length > 64 * 1024) return HookKind.Foreign;
             string text = File.ReadAllText(file);
-            return text.StartsWith("#!", StringComparison.Ordinal) && text.Contains("libvirt-shim hook", StringComparison.Ordinal) ? HookKind.Wrapper : HookKind.Foreign;
+            return text.StartsWith("#!", StringComparison.Ordinal) && text.Contains("libvirt-shim hook", StringComparison.Ordinal)
+                ? HookKind.Wrapper : HookKind.Foreign;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -53,7 +53,8 @@ internal readonly record struct TimeWindow(long Earliest, long Latest)
 /// A running libvirtd or virtqemud (the daemons that run the qemu hook). <see cref="SameMountNamespace"/> is true
 /// when its mount namespace cannot be read (not root): it is then taken to be this one.
 /// </summary>
-internal sealed record LibvirtDaemon(int Pid, string Name, string Executable, LibvirtVersion? Version, TimeWindow StartedAt, string Root, bool SameMountNamespace)
+internal sealed record LibvirtDaemon(int Pid, string Name, string Executable, LibvirtVersion? Version, TimeWindow StartedAt, string Root,
+    bool SameMountNamespace)
 {
     public override string ToString() => $"{Name} (pid {Pid})";
 }
@@ -128,7 +129,8 @@ internal static class LibvirtDaemons
         string? stat = ReadText(Path.Combine(dir, "stat"));
         if (stat is null || !bootTime.IsKnown) return TimeWindow.Unknown;
         string[] fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (fields.Length <= 19 || !long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out long ticks)) return TimeWindow.Unknown;
+        if (fields.Length <= 19 || !long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out long ticks))
+            return TimeWindow.Unknown;
         long tick = 1_000_000_000 / Interop.Process.ClockTicksPerSecond;
         return bootTime.Plus(ticks * tick, (ticks + 1) * tick);
     }
@@ -138,7 +140,8 @@ internal static class LibvirtDaemons
     {
         foreach (string line in (ReadText(Path.Combine(proc, "stat")) ?? "").Split('\n'))
         {
-            if (line.StartsWith("btime ", StringComparison.Ordinal) && long.TryParse(line[6..].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long t))
+            if (line.StartsWith("btime ", StringComparison.Ordinal)
+                && long.TryParse(line[6..].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long t))
                 return new TimeWindow(t * 1_000_000_000, (t + 1) * 1_000_000_000);
         }
         return TimeWindow.Unknown;

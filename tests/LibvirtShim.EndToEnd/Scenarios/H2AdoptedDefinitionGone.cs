@@ -1,0 +1,88 @@
+using System.Xml.Linq;
+using LibvirtShim.EndToEnd.Infrastructure;
+using Xunit;
+
+namespace LibvirtShim.EndToEnd.Scenarios;
+
+/// <summary>
+/// Issue 15, names freed with their definition: `libvirt-shim adopt` holds names for a definition, `virsh define` takes
+/// the adopted XML, `virsh undefine` removes it, and the names come back without a `seed`: at the next `status`, which
+/// lists them once as freed, or at the next allocation (another adopt), after which status does not list them at all.
+/// No guest runs here (no hook call is involved: libvirt runs none on define and undefine).
+/// </summary>
+[Collection(LibvirtCollection.Name)]
+public sealed class H2AdoptedDefinitionGone(LibvirtFixture fixture)
+{
+    private const string Prefix = "e2e-h2-";
+    private const string FreedNow = "definition gone: name freed now";
+
+    [Fact]
+    public void A_AdoptDefineUndefine_TheNamesComeBackAtStatusOrAtTheNextAllocation()
+    {
+        fixture.Require();
+        using ScenarioLog log = fixture.Scenario("h2 adopt, virsh define, virsh undefine: names back without seed, at status or at the next allocation");
+        try
+        {
+            // Given back by status, which lists them once.
+            var first = new GuestXml(Prefix + "first", [
+                new DirectNic(GuestXml.Mac(0xa1, 1), LibvirtFixture.Uplink0),
+                new DirectNic(GuestXml.Mac(0xa1, 2), LibvirtFixture.Uplink0, "vepa"),
+            ]);
+            (List<string> firstNames, _) = AdoptAndDefine(log, first);
+            Undefine(log, first);
+            ShimStatus gone = fixture.Status();
+            foreach (string name in firstNames)
+                Assert.True(gone.Find(name) is { Problem: FreedNow } e && e.Domain == first.Name, $"{name} after virsh undefine: {gone}");
+            ShimStatus after = fixture.Status();
+            Assert.True(after.Of(first).Count == 0 && after.ExitCode == 0, $"status lists the names of {first.Name} a second time: {after}");
+
+            // Given back by the next allocation (an adopt of another domain), before any status: status then never lists them.
+            var second = new GuestXml(Prefix + "second", [new DirectNic(GuestXml.Mac(0xa1, 3), LibvirtFixture.Uplink0)]);
+            var third = new GuestXml(Prefix + "third", [new DirectNic(GuestXml.Mac(0xa1, 4), LibvirtFixture.Uplink0)]);
+            AdoptAndDefine(log, second);
+            Undefine(log, second);
+            (List<string> thirdNames, ShimStatus allocated) = AdoptAndDefine(log, third);
+            Assert.True(allocated.Of(second).Count == 0, $"the names of {second.Name} were not given back by the next allocation: {allocated}");
+            Undefine(log, third);
+            ShimStatus last = fixture.Status();
+            Assert.True(thirdNames.All(n => last.Find(n)?.Problem == FreedNow), $"after virsh undefine {third.Name}: {last}");
+            ShimStatus clean = fixture.Status();
+            Assert.True(clean.ExitCode == 0 && clean.Names.Count == 0, $"names left held: {clean}");
+        }
+        finally
+        {
+            fixture.AfterScenario(Prefix);
+        }
+    }
+
+    /// <summary>
+    /// adopt (names held for the definition), virsh define of its output (the definition hands the NICs to the hook), and a
+    /// status that shows the names held for it; returns the names, in the order of the guest's NICs, and that status (the
+    /// first look after the adopt).
+    /// </summary>
+    private (List<string> Names, ShimStatus Status) AdoptAndDefine(ScenarioLog log, GuestXml guest)
+    {
+        string adopted = log.Step($"libvirt-shim adopt {guest.Name}", () => ShimAdmin.Run(["adopt", "-"], stdin: guest.ToXml())
+            .MustSucceed($"libvirt-shim adopt {guest.Name}").Stdout);
+        log.Step($"virsh define {guest.Name} (adopted)", () => fixture.Main.Run("define", fixture.Main.WriteXml(guest.Name, adopted))
+            .MustSucceed($"virsh define of the adopted {guest.Name}"));
+        XDocument definition = fixture.Main.DumpXml(guest.Name, inactive: true);
+        var names = new List<string>();
+        foreach (string mac in guest.Macs)
+        {
+            XElement? device = ShimAdmin.Interface(definition, mac);
+            string? name = (string?)device?.Element("target")?.Attribute("dev");
+            Assert.True(device is not null && (string?)device.Attribute("type") == "ethernet" && name is not null
+                && ShimAdmin.ShimLink(definition, mac) is not null, $"{guest.Name}'s definition does not hand NIC {mac} to the hook: {device}");
+            names.Add(name!);
+        }
+        ShimStatus status = fixture.Status();
+        foreach (string name in names)
+            Assert.True(status.Find(name) is { HeldAs: "defined", Problem: null } e && e.Uuid == guest.Uuid.ToString("D"),
+                $"{name} is not held for {guest.Name}'s definition: {status}");
+        return (names, status);
+    }
+
+    private void Undefine(ScenarioLog log, GuestXml guest) =>
+        log.Step($"virsh undefine {guest.Name}", () => fixture.Main.Run("undefine", guest.Name).MustSucceed($"virsh undefine {guest.Name}"));
+}

@@ -1,0 +1,78 @@
+using LibvirtShim.Cli;
+using LibvirtShim.Cli.Doctor;
+using LibvirtShim.Domain;
+using LibvirtShim.Lifecycle;
+using LibvirtShim.Naming;
+using LibvirtShim.Net;
+using Xunit;
+
+namespace LibvirtShim.Tests.Operator;
+
+/// <summary>
+/// The words status (text, --json, prometheus), doctor --json, replay and explain print for typed facts: scripts and
+/// dashboards read them, so each member of each enum has exactly these, whatever its C# name.
+/// </summary>
+public sealed class OutputVocabularyTests
+{
+    [Fact]
+    public void EveryDisagreementHasItsKindTextAndAdvice()
+    {
+        (AuditProblem Problem, string Kind, string Text)[] expected =
+        [
+            (AuditProblem.MissingLink, "missing_link", "missing link"),
+            (AuditProblem.LinkReplaced, "link_replaced_by_someone_else", "link replaced by someone else"),
+            (AuditProblem.DomainNotRunning, "domain_not_running", "domain not running (start pending, or its release never came)"),
+            (AuditProblem.StaleLibvirtLink, "stale_domain_not_running", "stale: domain not running"),
+            (AuditProblem.ReservationExpired, "stale_reservation_expired", "stale: reservation expired"),
+            (AuditProblem.ForeignLinkOnName, "a_link_someone_else_made_sits_on_this_name", "a link someone else made sits on this name"),
+            (AuditProblem.LeakedLink, "leaked_link", "leaked link: libvirt-shim's mark, no record"),
+            (AuditProblem.Unlabelled, "unlabelled_link", "unlabelled link: a prepare was killed before marking it"),
+            (AuditProblem.UnlabelledUnknown, "unlabelled_link",
+                "unlabelled link: a prepare was killed before marking it; its domain is not known here"),
+            (AuditProblem.DefinitionGone, "definition_gone", "definition gone: name freed now"),
+        ];
+        Assert.Equal(Enum.GetValues<AuditProblem>().Order(), expected.Select(e => e.Problem).Order());
+        foreach (var (problem, kind, text) in expected)
+        {
+            ProblemWords words = problem.Words();
+            Assert.Equal((kind, text), (words.Kind, words.Text));
+            Assert.Matches("^[a-z][a-z0-9_]*$", words.Kind);
+            Assert.False(string.IsNullOrWhiteSpace(words.Advice), $"{problem} has no advice");
+        }
+        Assert.Contains("delete that link ('ip link del mvtap7')", AuditProblem.ForeignLinkOnName.Words().AdviceFor("mvtap7"));
+    }
+
+    [Fact]
+    public void TheReadmeListsEveryDisagreementKind()
+    {
+        string readme = File.ReadAllText(Path.Combine(TestSupport.SampleFiles.RepositoryRoot, "README.md"));
+        string row = readme.Split('\n').Single(l => l.StartsWith("| `libvirt_shim_disagreements` |", StringComparison.Ordinal));
+        foreach (AuditProblem problem in Enum.GetValues<AuditProblem>())
+            Assert.Contains($"`{problem.Words().Kind}`", row);
+    }
+
+    [Fact]
+    public void HoldingsCheckStatusesLinkStatesAndModesHaveTheirWords()
+    {
+        Assert.Equal(["reserved", "defined", "created", "libvirt", "foreign"], Enum.GetValues<Holding>().Select(h => h.Word()));
+        Assert.Equal(["ok", "warn", "fail"], Enum.GetValues<CheckStatus>().Select(s => s.Word()));
+        Assert.Equal(["absent", "up", "down"], Enum.GetValues<LinkPresence>().Select(p => p.Word()));
+        Assert.Equal(["private", "vepa", "bridge", "passthru", "source"], Enum.GetValues<MacvtapMode>().Select(m => m.Name()));
+    }
+
+    [Fact]
+    public void ExplainWordsWhatPrepareWouldDoWithEachLink()
+    {
+        Assert.True(MacAddress.TryParse("52:54:00:aa:01:01", out MacAddress mac));
+        var nic = new OwnedNic(mac, "mvtap1", "uplink0", null, MacvtapMode.Bridge);
+        NicPreview Preview(LinkAction action, int existing = 0, int problems = 0) =>
+            new(nic, "uplink0", "uplink0", action, existing, [.. Enumerable.Repeat(new PreviewProblem("p", "a"), problems)], [], 0);
+
+        Assert.Equal("create the macvtap", Preview(LinkAction.Create).ActionText());
+        Assert.Equal("keep its macvtap from an earlier prepare (ifindex 12)", Preview(LinkAction.Keep, 12).ActionText());
+        Assert.Equal("replace its macvtap from an earlier prepare (ifindex 12: other MAC, lower device, mode, MTU or allmulticast, "
+            + "down, or unlabelled)", Preview(LinkAction.Replace, 12).ActionText());
+        Assert.Equal("fails", Preview(LinkAction.Create, problems: 1).ActionText());
+        Assert.Equal(3, Enum.GetValues<LinkAction>().Length);
+    }
+}
