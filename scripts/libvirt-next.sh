@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# A newer libvirt beside this machine's own: Debian 13 (trixie: libvirt 11.3, QEMU 10.0) debootstrapped into a tree,
+# A newer libvirt beside this machine's own: Debian 13 (trixie: libvirt 11.3, QEMU 10.0) installed into a tree by mmdebstrap,
 # its libvirtd chrooted there in its own mount and UTS namespace and listening on loopback TCP. It shares the kernel
 # and the network namespace with the host, so a hook installed in the tree creates real links; the tree has its own
 # /etc/libvirt, /run (hook state, status XML), /var/lib/libvirt and /var/log/libvirt.
 #
-#   scripts/libvirt-next.sh build               debootstrap and install libvirt into the tree (reused when present)
+#   scripts/libvirt-next.sh build               mmdebstrap the tree with libvirt (reused when present)
 #   scripts/libvirt-next.sh start               build if needed, configure, start virtlogd and libvirtd, wait for an answer
 #   scripts/libvirt-next.sh stop                stop the tree's libvirtd (and virtlogd, unless guests still run)
 #   scripts/libvirt-next.sh restart             restart libvirtd only: running guests keep running ("reconnect" hook)
@@ -31,6 +31,9 @@
 #   LIBVIRT_NEXT_TIMEOUT [60]                               seconds to wait for the daemon to answer
 # Root only. Never touches the host's libvirtd, /etc/libvirt or /run/libvirt; stops only the daemons whose root is the tree.
 set -euo pipefail
+# The daemons started here must not inherit the caller's descriptors: one kept open by a daemon holds, say, the flock
+# of the lock file the caller ran under (flock LOCK CMD) for as long as the daemon runs.
+for fd in /proc/self/fd/*; do fd=${fd##*/}; if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi; done
 
 here=$(cd "$(dirname "$0")" && pwd)
 readonly HERE=$here
@@ -44,7 +47,9 @@ readonly SUITE=${LIBVIRT_NEXT_SUITE:-trixie}
 readonly MIRROR=${LIBVIRT_NEXT_MIRROR:-http://deb.debian.org/debian}
 readonly TIMEOUT=${LIBVIRT_NEXT_TIMEOUT:-60}
 readonly URI="qemu+tcp://127.0.0.1:$PORT/system"
-readonly PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 iproute2)
+# passwd: groupadd/useradd for the qemu driver's user (not Essential); the network driver: macvtap pools (net-create).
+readonly PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-driver-network libvirt-clients qemu-system-x86
+                   iproute2 passwd)
 readonly READY=$TREE/.libvirt-next-ready
 # What the daemons and the hook get, whoever runs this script.
 readonly DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C)
@@ -77,40 +82,57 @@ inside() {
     exec "${DAEMON_ENV[@]}" chroot "$TREE" "$@"
 }
 
+# One mmdebstrap run: Essential + apt + the packages, without recommends, dpkg without fsync (the tree is rebuilt, not
+# repaired, after a crash). Measured on the shared 2-core machine: 84 s (330 s while heavily loaded) and 306 MB, where
+# debootstrap --variant=minbase followed by apt-get in the tree took 700 s and 397 MB.
 build() {
     if [[ -f $READY ]]; then
         say "tree $TREE already built ($(cat "$READY"))"
+        add_missing_packages
         return
     fi
-    command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
-    local partial=$TREE.partial t0
+    if ! command -v mmdebstrap >/dev/null; then
+        say "installing mmdebstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/tmp/libvirt-next-apt.log 2>&1 \
+            || { tail -n 20 /tmp/libvirt-next-apt.log >&2; die "apt-get install mmdebstrap failed (full log: /tmp/libvirt-next-apt.log)"; }
+    fi
+    local partial=$TREE.partial t0 include
     rm -rf "$partial"
     mkdir -p "$(dirname "$TREE")"
     t0=$(now)
-    say "debootstrap $SUITE into $partial ($MIRROR)"
-    if ! debootstrap --variant=minbase "$SUITE" "$partial" "$MIRROR" >/tmp/libvirt-next-debootstrap.log 2>&1; then
-        tail -n 20 /tmp/libvirt-next-debootstrap.log >&2
-        die "debootstrap failed (full log: /tmp/libvirt-next-debootstrap.log)"
+    include=$(IFS=,; echo "${PACKAGES[*]}")
+    say "mmdebstrap $SUITE into $partial ($MIRROR): $include"
+    if ! mmdebstrap --mode=root --variant=apt --quiet --dpkgopt=force-unsafe-io --aptopt='APT::Install-Recommends "false"' \
+            --include="$include" "$SUITE" "$partial" "$MIRROR" >/tmp/libvirt-next-mmdebstrap.log 2>&1; then
+        tail -n 20 /tmp/libvirt-next-mmdebstrap.log >&2
+        die "mmdebstrap failed (full log: /tmp/libvirt-next-mmdebstrap.log)"
     fi
-    local debootstrap_s; debootstrap_s=$(since "$t0")
-    say "debootstrap took ${debootstrap_s}s"
-    # No package may start a service in the tree.
-    printf '#!/bin/sh\nexit 101\n' >"$partial/usr/sbin/policy-rc.d"
-    chmod 755 "$partial/usr/sbin/policy-rc.d"
+    local versions
+    versions=$(chroot "$partial" dpkg-query -W -f='${Package} ${Version}\n' libvirt-daemon qemu-system-x86 | tr '\n' ' ')
+    echo "$SUITE: ${versions% }; mmdebstrap $(since "$t0")s, $(du -sh "$partial" | cut -f1)" >"$partial/.libvirt-next-ready"
+    mv -T "$partial" "$TREE"
+    say "built $TREE: $(cat "$READY")"
+}
+
+# A tree built before PACKAGES grew gets what it lacks (no service may start in it meanwhile).
+add_missing_packages() {
+    local missing=() p t0
+    for p in "${PACKAGES[@]}"; do
+        chroot "$TREE" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    ((${#missing[@]} > 0)) || return 0
     t0=$(now)
-    if ! LIBVIRT_NEXT_TREE=$partial "$0" run sh -c "DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${PACKAGES[*]} && apt-get clean" \
-            >/tmp/libvirt-next-apt.log 2>&1; then
+    say "adding to the tree: ${missing[*]}"
+    printf '#!/bin/sh\nexit 101\n' >"$TREE/usr/sbin/policy-rc.d"
+    chmod 755 "$TREE/usr/sbin/policy-rc.d"
+    if ! "$0" run sh -c "DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends ${missing[*]} && apt-get clean" >/tmp/libvirt-next-apt.log 2>&1; then
+        rm -f "$TREE/usr/sbin/policy-rc.d"
         tail -n 20 /tmp/libvirt-next-apt.log >&2
         die "apt-get in the tree failed (full log: /tmp/libvirt-next-apt.log)"
     fi
-    local apt_s; apt_s=$(since "$t0")
-    say "apt-get install in the tree took ${apt_s}s"
-    local versions
-    versions=$(chroot "$partial" dpkg-query -W -f='${Package} ${Version}\n' libvirt-daemon qemu-system-x86 | tr '\n' ' ')
-    echo "$SUITE: ${versions% }; debootstrap ${debootstrap_s}s, apt ${apt_s}s, $(du -sh "$partial" | cut -f1)" >"$partial/.libvirt-next-ready"
-    mv -T "$partial" "$TREE"
-    say "built $TREE: $(cat "$READY")"
+    rm -f "$TREE/usr/sbin/policy-rc.d" "$TREE"/var/lib/apt/lists/*_* 2>/dev/null || true
+    say "added in $(since "$t0")s"
 }
 
 # ensure_block FILE NAME LINES: LINES as one marked block at the end of FILE (replacing an earlier block); earlier

@@ -42,6 +42,9 @@
 # LIBVIRT_PEER_TIMEOUT (seconds to wait for an answer, 60).
 # Needs scripts/libvirt-up.sh to have installed and configured libvirt.
 set -euo pipefail
+# The daemons started here must not inherit the caller's descriptors: one kept open by a daemon holds, say, the flock
+# of the lock file the caller ran under (flock LOCK CMD) for as long as the daemon runs.
+for fd in /proc/self/fd/*; do fd=${fd##*/}; if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi; done
 
 readonly DIR="${LIBVIRT_PEER_DIR:-/var/lib/libvirt-shim-peer}"
 readonly PORT="${LIBVIRT_PEER_PORT:-16510}"

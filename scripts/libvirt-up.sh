@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Bring up a real libvirt (libvirtd + virtlogd, qemu driver) on this machine.
+# Bring up a real libvirt (libvirtd or virtqemud, + virtlogd, qemu driver) on this machine.
 #
-#   scripts/libvirt-up.sh            install what is missing, configure, start
+#   scripts/libvirt-up.sh [start]    install what is missing, configure, start
 #                                    what is not running, wait until it answers
-#   scripts/libvirt-up.sh --restart  restart libvirtd only (it reads whether
-#                                    /etc/libvirt/hooks/qemu exists only when it
+#   scripts/libvirt-up.sh restart    restart the daemon only (it reads whether
+#     (or --restart)                 /etc/libvirt/hooks/qemu exists only when it
 #                                    starts); running guests keep running and
-#                                    libvirtd reconnects to them ("reconnect"
+#                                    the daemon reconnects to them ("reconnect"
 #                                    hook call). virtlogd is left alone.
-#   scripts/libvirt-up.sh --status   print what runs; exit 0 if libvirtd answers
+#   scripts/libvirt-up.sh status     print what runs; exit 0 if the daemon answers
+#     (or --status)
+#   scripts/libvirt-up.sh daemon     print which daemon serves qemu:///system
+#
+# The daemon: the libvirtd or virtqemud that runs (per /run/NAME.pid); when none
+# runs, LIBVIRT_UP_DAEMON, else the one installed (libvirtd first: Debian's).
 #
 # Made for Debian 12 as root without systemd (CI and developer machines).
 # Idempotent: on a machine where everything is already up it only checks.
@@ -16,9 +21,11 @@
 #
 # libvirt's NAT network "default" (virbr0) is never left autostarting or active.
 set -euo pipefail
+# The daemons started here must not inherit the caller's descriptors: one kept open by a daemon holds, say, the flock
+# of the lock file the caller ran under (flock LOCK CMD) for as long as the daemon runs.
+for fd in /proc/self/fd/*; do fd=${fd##*/}; if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi; done
 
 readonly URI="qemu:///system"
-readonly LIBVIRTD_PID=/run/libvirtd.pid
 readonly VIRTLOGD_PID=/run/virtlogd.pid
 readonly QEMU_CONF=/etc/libvirt/qemu.conf
 readonly TIMEOUT="${LIBVIRT_UP_TIMEOUT:-60}"
@@ -47,6 +54,26 @@ pid_alive() {
     echo "$pid"
 }
 
+# The daemon to run: set by main once the packages are there.
+DAEMON=libvirtd
+daemon_pid_file() { echo "/run/$DAEMON.pid"; }
+
+pick_daemon() {
+    local d
+    for d in libvirtd virtqemud; do
+        pid_alive "/run/$d.pid" "$d" >/dev/null && { echo "$d"; return; }
+    done
+    if [[ -n ${LIBVIRT_UP_DAEMON:-} ]]; then
+        [[ $LIBVIRT_UP_DAEMON == libvirtd || $LIBVIRT_UP_DAEMON == virtqemud ]] \
+            || die "LIBVIRT_UP_DAEMON must be libvirtd or virtqemud, not '$LIBVIRT_UP_DAEMON'"
+        echo "$LIBVIRT_UP_DAEMON"; return
+    fi
+    for d in libvirtd virtqemud; do
+        command -v "$d" >/dev/null && { echo "$d"; return; }
+    done
+    echo libvirtd
+}
+
 answers() { timeout 10 virsh -q -c "$URI" version >/dev/null 2>&1; }
 
 wait_answer() {
@@ -54,11 +81,11 @@ wait_answer() {
     t0=$(now); deadline=$(( $(date +%s) + TIMEOUT ))
     until answers; do
         if (( $(date +%s) >= deadline )); then
-            die "libvirtd did not answer on $URI within ${TIMEOUT}s (see /var/log/libvirt/)"
+            die "$DAEMON did not answer on $URI within ${TIMEOUT}s (see /var/log/libvirt/)"
         fi
         sleep 0.1
     done
-    say "libvirtd answers on $URI after $(since "$t0")s"
+    say "$DAEMON answers on $URI after $(since "$t0")s"
 }
 
 # wait_exit PID NAME: wait (bounded) for a process we signalled to go away.
@@ -195,40 +222,40 @@ start_virtlogd() {
     say "started virtlogd (pid $pid, pid file $VIRTLOGD_PID)"
 }
 
-start_libvirtd() {
-    local t0 pid
+start_daemon() {
+    local t0 pid pidfile; pidfile=$(daemon_pid_file)
     mkdir -p /run/libvirt /var/log/libvirt /var/lib/libvirt /var/cache/libvirt
     t0=$(now)
-    "${DAEMON_ENV[@]}" libvirtd -d -p "$LIBVIRTD_PID"
+    "${DAEMON_ENV[@]}" "$DAEMON" -d -p "$pidfile"
     wait_answer
-    pid=$(pid_alive "$LIBVIRTD_PID" libvirtd) || die "libvirtd answers but $LIBVIRTD_PID names no libvirtd"
-    say "started libvirtd (pid $pid, pid file $LIBVIRTD_PID) in $(since "$t0")s"
+    pid=$(pid_alive "$pidfile" "$DAEMON") || die "$DAEMON answers but $pidfile names no $DAEMON"
+    say "started $DAEMON (pid $pid, pid file $pidfile) in $(since "$t0")s"
 }
 
-stop_libvirtd() {
-    local pid
-    pid=$(pid_alive "$LIBVIRTD_PID" libvirtd) || return 0
+stop_daemon() {
+    local pid pidfile; pidfile=$(daemon_pid_file)
+    pid=$(pid_alive "$pidfile" "$DAEMON") || return 0
     local t0; t0=$(now)
     kill -TERM "$pid"
-    wait_exit "$pid" libvirtd
-    say "stopped libvirtd (pid $pid) in $(since "$t0")s; running guests keep running"
+    wait_exit "$pid" "$DAEMON"
+    say "stopped $DAEMON (pid $pid) in $(since "$t0")s; running guests keep running"
 }
 
-ensure_libvirtd() {
-    local pid
-    if pid=$(pid_alive "$LIBVIRTD_PID" libvirtd); then
+ensure_daemon() {
+    local pid pidfile; pidfile=$(daemon_pid_file)
+    if pid=$(pid_alive "$pidfile" "$DAEMON"); then
         if [[ ${1:-} == changed ]]; then
-            say "qemu.conf changed: restarting libvirtd so it reads it"
-            stop_libvirtd
-            start_libvirtd
+            say "qemu.conf changed: restarting $DAEMON so it reads it"
+            stop_daemon
+            start_daemon
         else
             wait_answer
-            say "libvirtd already running (pid $pid)"
+            say "$DAEMON already running (pid $pid)"
         fi
     elif answers; then
-        say "a libvirtd answers on $URI but $LIBVIRTD_PID names none: leaving it alone"
+        say "something answers on $URI but $pidfile names no $DAEMON: leaving it alone"
     else
-        start_libvirtd
+        start_daemon
     fi
 }
 
@@ -236,10 +263,10 @@ status() {
     local pid rc=0
     if pid=$(pid_alive "$VIRTLOGD_PID" virtlogd); then say "virtlogd running (pid $pid)"
     else say "virtlogd not running"; fi
-    if pid=$(pid_alive "$LIBVIRTD_PID" libvirtd); then say "libvirtd running (pid $pid)"
-    else say "libvirtd not running (per $LIBVIRTD_PID)"; fi
+    if pid=$(pid_alive "$(daemon_pid_file)" "$DAEMON"); then say "$DAEMON running (pid $pid)"
+    else say "$DAEMON not running (per $(daemon_pid_file))"; fi
     if answers; then
-        say "libvirtd answers: $(virsh -q -c "$URI" version 2>/dev/null | tr '\n' ';' | tr -s ' ')"
+        say "$DAEMON answers: $(virsh -q -c "$URI" version 2>/dev/null | tr '\n' ';' | tr -s ' ')"
     else
         say "nothing answers on $URI"; rc=3
     fi
@@ -249,34 +276,40 @@ status() {
 main() {
     local t0; t0=$(now)
     case "${1:-}" in
-    "")
+    ""|start)
         install_packages
+        DAEMON=$(pick_daemon)
         ensure_users
         local changed
         changed=$(ensure_qemu_conf)
         [[ -n $changed ]] && say "wrote settings block in $QEMU_CONF"
         disable_default_net_autostart
         start_virtlogd
-        ensure_libvirtd "$changed"
+        ensure_daemon "$changed"
         check_default_net
         ;;
-    --restart)
-        command -v libvirtd >/dev/null || die "libvirt not installed: run $0 first"
+    restart|--restart)
+        DAEMON=$(pick_daemon)
+        command -v "$DAEMON" >/dev/null || die "libvirt not installed: run $0 first"
         disable_default_net_autostart
         start_virtlogd
-        stop_libvirtd
-        start_libvirtd
+        stop_daemon
+        start_daemon
         check_default_net
         ;;
-    --status)
+    status|--status)
+        DAEMON=$(pick_daemon)
         status; return
         ;;
+    daemon)
+        pick_daemon; return
+        ;;
     -h|--help)
-        sed -n '2,16s/^# \{0,1\}//p' "$0"
+        sed -n '2,22s/^# \{0,1\}//p' "$0"
         return
         ;;
     *)
-        die "usage: $0 [--restart|--status]"
+        die "usage: $0 [start|restart|status|daemon]"
         ;;
     esac
     say "done in $(since "$t0")s"

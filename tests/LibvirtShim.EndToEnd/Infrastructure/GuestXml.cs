@@ -40,6 +40,12 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
 
     public static string DomainType => File.Exists("/dev/kvm") ? "kvm" : "qemu";
 
+    /// <summary>
+    /// The newest machine type of QEMU 7.2 (Debian 12), which QEMU 10.0 (Debian 13) still has: guests migrate both ways
+    /// between the two (with "pc", QEMU 10.0's pc-i440fx-10.0, QEMU 7.2 would refuse them).
+    /// </summary>
+    public const string MachineType = "pc-i440fx-7.2";
+
     /// <summary>52:54:00:e2:GG:NN, unique per (group, index).</summary>
     public static string Mac(int group, int index) => $"52:54:00:e2:{group:x2}:{index:x2}";
 
@@ -58,11 +64,11 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
         x.Append($"  <memory unit='MiB'>{(Boot is null ? 64 : 128)}</memory>\n  <vcpu>1</vcpu>\n");
         if (Boot is null)
         {
-            x.Append("  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n");
+            x.Append($"  <os><type arch='x86_64' machine='{MachineType}'>hvm</type></os>\n");
         }
         else
         {
-            x.Append($"  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{Esc(Boot.Kernel)}</kernel><initrd>{Esc(Boot.Initrd)}</initrd>" +
+            x.Append($"  <os><type arch='x86_64' machine='{MachineType}'>hvm</type><kernel>{Esc(Boot.Kernel)}</kernel><initrd>{Esc(Boot.Initrd)}</initrd>" +
                      $"<cmdline>{Esc(Boot.Cmdline)}</cmdline></os>\n");
         }
         if (Acpi) x.Append("  <features><acpi/></features>\n");

@@ -13,17 +13,19 @@ public sealed class LibvirtCollection : ICollectionFixture<LibvirtFixture>
 }
 
 /// <summary>
-/// The machine as the suite needs it, once for all scenarios: libvirtd and virtlogd up (scripts/libvirt-up.sh), the
-/// hook installed from artifacts/libvirt-shim by hooks/install.sh, a test settings file, the uplink veths, libvirtd
-/// restarted once so it sees the hook. At the end: every e2e- guest, network, veth and link gone, the hook
-/// uninstalled, the original settings file back, libvirtd restarted without the hook.
+/// The machine as the suite needs it, once for all scenarios: the daemon under test (<see cref="DaemonUnderTest"/>:
+/// this host's libvirtd or virtqemud, or libvirt 11.3 of scripts/libvirt-next.sh) and virtlogd up, the hook installed
+/// from artifacts/libvirt-shim by hooks/install.sh, the suite's own settings (its name prefix, state directory and log),
+/// the uplink veths, the daemon restarted once so it sees the hook. At the end: every e2e- guest, network, veth and
+/// link gone, the hook uninstalled, the original settings file back, the daemon restarted without the hook.
 /// </summary>
 public sealed class LibvirtFixture : IAsyncLifetime
 {
-    public const string SettingsPath = "/etc/libvirt/libvirt-shim.json";
-    public const string StateDir = "/run/libvirt/shim";
-    public const string ManifestPath = "/usr/local/lib/libvirt-shim/installed";
-    public const string ShimLogPath = "/var/log/libvirt/shim.log";
+    /// <summary>Paths in the daemon's file system (as the hook sees them); <see cref="DaemonUnderTest.HostPath"/> gives them from here.</summary>
+    public const string SettingsFile = "/etc/libvirt/libvirt-shim.json";
+    public const string StateDirFile = "/run/libvirt/shim-e2e";
+    public const string ManifestFile = "/usr/local/lib/libvirt-shim/installed";
+    public const string ShimLogFile = "/var/log/libvirt/shim-e2e.log";
     public const string Instance = "main";
 
     /// <summary>The main host's uplink, the peer's uplink, and one that AllowedLowerDevices leaves out.</summary>
@@ -46,8 +48,19 @@ public sealed class LibvirtFixture : IAsyncLifetime
     private bool _stateDirExisted;
     private bool _weInstalled;
     private bool _setUp;
+    private bool _daemonRanBefore = true;
 
     public TimingsBook Timings { get; } = new();
+    public DaemonUnderTest Daemon { get; } = DaemonUnderTest.FromEnvironment();
+    public string SettingsPath => Daemon.HostPath(SettingsFile);
+    public string StateDir => Daemon.HostPath(StateDirFile);
+    public string ShimLogPath => Daemon.HostPath(ShimLogFile);
+
+    /// <summary>Where the daemon keeps its guests' status XML and QEMU pid files.</summary>
+    public string QemuRunDir => Daemon.HostPath("/run/libvirt/qemu");
+
+    /// <summary>What the suite runs against: "libvirt 9.0.0, QEMU 7.2.x (libvirtd (pid N)) at qemu:///system".</summary>
+    public string Versions { get; private set; } = "";
     public string RepoRoot { get; private set; } = "";
     public string WorkDir { get; private set; } = "";
     public Virsh Main { get; private set; } = null!;
@@ -58,6 +71,35 @@ public sealed class LibvirtFixture : IAsyncLifetime
     public static bool InCi => Environment.GetEnvironmentVariable("SHIM_TEST_CI") == "1";
 
     public string Script(string relative) => Path.Combine(RepoRoot, relative);
+
+    /// <summary>
+    /// For a scenario that cannot apply to this run's daemon: says why in one line, in the test's output and the timings,
+    /// and returns true (the scenario then passes without running: CI has no skipped tests).
+    /// </summary>
+    public bool NotApplicable(bool when, string why)
+    {
+        if (!when) return false;
+        string line = $"not applicable to the {Daemon.Profile} run: {why}";
+        TestContext.Current.TestOutputHelper?.WriteLine(line);
+        Timings.Add(line);
+        return true;
+    }
+
+    /// <summary>The suite's managed name number <paramref name="number"/> (NamePrefix + number).</summary>
+    public string Tap(int number) => Daemon.NamePrefix + number;
+
+    /// <summary>libvirt-shim ARGS where the hook runs (the daemon's root and mount namespace).</summary>
+    public CmdResult Shim(params string[] args) => WhereTheHookRuns([ShimStatus.Executable, .. args]);
+
+    public CmdResult Shim(string[] args, string? stdin) => WhereTheHookRuns([ShimStatus.Executable, .. args], stdin);
+
+    private CmdResult WhereTheHookRuns(string[] command) => WhereTheHookRuns(command, null);
+
+    private CmdResult WhereTheHookRuns(string[] command, string? stdin)
+    {
+        string[] full = Daemon.Where(RepoRoot, command);
+        return Cmd.Run(full[0], full[1..], TimeSpan.FromSeconds(120), stdin: stdin);
+    }
 
     public async ValueTask InitializeAsync()
     {
@@ -72,32 +114,45 @@ public sealed class LibvirtFixture : IAsyncLifetime
         if (!File.Exists(binary))
             throw new InvalidOperationException($"{binary} is missing: build it first with ./build.sh (the end-to-end tests install that file as the hook; they build nothing themselves)");
         WorkDir = Directory.CreateTempSubdirectory("libvirt-shim-e2e-").FullName;
-        Main = new Virsh(Virsh.MainUri, WorkDir);
+        Main = new Virsh(Daemon.Uri, WorkDir);
 
+        // The host's libvirt first in any case: its virsh and tools serve every profile, and the migration peers run its daemon.
         Cmd.Run(Script("scripts/libvirt-up.sh"), [], TimeSpan.FromMinutes(10)).MustSucceed("scripts/libvirt-up.sh");
-        RemoveLeftovers();
         var imageWatch = Stopwatch.StartNew();
         string imageDir = Cmd.Run(Script("scripts/guest-image.sh"), [], TimeSpan.FromMinutes(10)).MustSucceed("scripts/guest-image.sh")
             .Stdout.Trim().Split('\n')[^1];
         GuestImage = (Path.Combine(imageDir, "vmlinuz"), Path.Combine(imageDir, "initrd.gz"));
         Timings.Add($"guest image (scripts/guest-image.sh, {imageDir}): {imageWatch.Elapsed.TotalSeconds:0.0}s");
+        ControlEnvironment = new Dictionary<string, string> { ["LIBVIRT_NEXT_BIND"] = $"{imageDir} {WorkDir}" };
+        if (Daemon.Control != DaemonUnderTest.Host.Control)
+        {
+            _daemonRanBefore = Cmd.Run(Script(Daemon.Control), ["status"], TimeSpan.FromSeconds(30)).Ok;
+            var daemonWatch = Stopwatch.StartNew();
+            Control("start", TimeSpan.FromMinutes(20));
+            Timings.Add($"daemon under test started ({Daemon.Control} start, builds its tree the first time): {daemonWatch.Elapsed.TotalSeconds:0.0}s");
+        }
+        Versions = $"{DaemonUnderTest.Versions(Main)} at {Daemon.Uri}, hook NamePrefix {Daemon.NamePrefix}";
+        Timings.Add($"daemon under test ({Daemon.Profile}): {Versions}");
+        Console.Error.WriteLine($"end-to-end tests against {Daemon.Profile}: {Versions}");
+        RemoveLeftovers();
 
         _settingsExisted = File.Exists(SettingsPath);
         _originalSettings = _settingsExisted ? await File.ReadAllBytesAsync(SettingsPath) : null;
-        _installedBefore = File.Exists(ManifestPath);
+        _installedBefore = File.Exists(Daemon.HostPath(ManifestFile));
         _stateDirExisted = Directory.Exists(StateDir);
         _setUp = true;
 
         try
         {
             _weInstalled = true;
-            Cmd.Run(Script("hooks/install.sh"), [], TimeSpan.FromSeconds(60)).MustSucceed("hooks/install.sh");
+            Cmd.Run(Script("hooks/install.sh"), Daemon.InTree ? ["--root", Daemon.Root, "--no-reload"] : [], TimeSpan.FromSeconds(60))
+                .MustSucceed("hooks/install.sh");
             WriteSettings();
             Veth.Ensure(Uplink0);
             Veth.Ensure(Uplink1);
             Lan.Create(Uplink0 + "p", Uplink1 + "p");
-            RestartLibvirtd();
-            Cmd.Run(ShimStatus.Executable, ["seed"]).MustSucceed("libvirt-shim seed (a clean state to start from)");
+            RestartDaemon();
+            Shim("seed").MustSucceed("libvirt-shim seed (a clean state to start from)");
         }
         catch
         {
@@ -106,7 +161,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
             _setUp = false;
             throw;
         }
-        Timings.Add($"suite set-up (libvirt-up.sh, guest image, install.sh, settings, veths, LAN, libvirtd restart, seed): {watch.Elapsed.TotalSeconds:0.0}s");
+        Timings.Add($"suite set-up (libvirt-up.sh, guest image, daemon, install.sh, settings, veths, LAN, daemon restart, seed): {watch.Elapsed.TotalSeconds:0.0}s");
     }
 
     public async ValueTask DisposeAsync()
@@ -126,11 +181,12 @@ public sealed class LibvirtFixture : IAsyncLifetime
             if (_installedBefore)
             {
                 // Someone had installed the hook before: leave it installed (now with this build), settings restored.
-                Timings.Add($"note: {ManifestPath} existed before the suite: the hook is left installed");
+                Timings.Add($"note: {Daemon.HostPath(ManifestFile)} existed before the suite: the hook is left installed");
             }
             else
             {
-                Try(problems, "hooks/uninstall.sh", () => Cmd.Run(Script("hooks/uninstall.sh"), [], TimeSpan.FromSeconds(60)).MustSucceed("hooks/uninstall.sh"));
+                Try(problems, "hooks/uninstall.sh", () => Cmd.Run(Script("hooks/uninstall.sh"), Daemon.InTree ? ["--root", Daemon.Root, "--no-reload"] : [],
+                    TimeSpan.FromSeconds(60)).MustSucceed("hooks/uninstall.sh"));
             }
         }
         Try(problems, "restoring the settings file", () =>
@@ -142,7 +198,6 @@ public sealed class LibvirtFixture : IAsyncLifetime
         {
             if (!_stateDirExisted && Directory.Exists(StateDir)) Directory.Delete(StateDir, recursive: true);
         });
-        Try(problems, "restarting libvirtd without the hook", RestartLibvirtd);
         Try(problems, "checking nothing is left", () =>
         {
             var left = new List<string>();
@@ -153,12 +208,14 @@ public sealed class LibvirtFixture : IAsyncLifetime
             if (Lan.Exists()) left.Add($"network namespace {Lan.Namespace}");
             if (left.Count > 0) throw new InvalidOperationException(string.Join(" / ", left));
         });
+        if (_daemonRanBefore) Try(problems, "restarting the daemon without the hook", RestartDaemon);
+        else Try(problems, "stopping the daemon the suite started", () => Control("stop", TimeSpan.FromMinutes(2)));
         TryDeleteDirectory(WorkDir);
-        Timings.Add($"suite tear-down (clean-up, uninstall.sh, settings restored, libvirtd restart): {watch.Elapsed.TotalSeconds:0.0}s");
+        Timings.Add($"suite tear-down (clean-up, uninstall.sh, settings restored, daemon restart): {watch.Elapsed.TotalSeconds:0.0}s");
         string summary = Timings.Summary();
         try
         {
-            string file = Path.Combine(RepoRoot, "artifacts", "e2e-timings.txt");
+            string file = Path.Combine(RepoRoot, "artifacts", Daemon.Profile == "host" ? "e2e-timings.txt" : $"e2e-timings-{Daemon.Profile}.txt");
             await File.WriteAllTextAsync(file, summary);
             Console.Error.WriteLine($"{summary}(written to {file})");
         }
@@ -202,7 +259,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
     public void Require()
     {
         if (_skipReason is null) return;
-        string why = $"{_skipReason}. To run the end-to-end tests: sudo scripts/libvirt-up.sh then ./test.sh (as root)";
+        string why = $"{_skipReason}. To run the end-to-end tests: ./test.sh as root (it runs scripts/libvirt-up.sh)";
         if (InCi) Assert.Fail($"{why} (SHIM_TEST_CI=1: a missing prerequisite is a failure in CI)");
         Assert.Skip(why);
     }
@@ -215,16 +272,17 @@ public sealed class LibvirtFixture : IAsyncLifetime
         return log;
     }
 
-    /// <summary>The test settings: the defaults (state in /run/libvirt/shim), our lower devices, this instance; plus <paramref name="tweak"/>.</summary>
+    /// <summary>The test settings: the suite's name prefix, state directory and log, our lower devices, this instance; plus <paramref name="tweak"/>.</summary>
     public void WriteSettings(Action<JsonObject>? tweak = null)
     {
         var settings = new JsonObject
         {
-            ["StateDir"] = StateDir,
+            ["NamePrefix"] = Daemon.NamePrefix,
+            ["StateDir"] = StateDirFile,
             ["AllowedLowerDevices"] = new JsonArray(Uplink0, Uplink1, MissingDevice),
             ["Uplinks"] = new JsonObject(),
             ["Instance"] = Instance,
-            ["LogFile"] = ShimLogPath,
+            ["LogFile"] = ShimLogFile,
             ["LogLevel"] = "Information",
         };
         tweak?.Invoke(settings);
@@ -245,7 +303,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
             ShimStatus status = Status();
             if (status.Names.Count == 0 && status.ExitCode == 0) return;
             Timings.Add($"note: after the {guestPrefix}* scenario the state was not empty, reseeded: {status.Show().Replace("\n", "\n    ")}");
-            Cmd.Run(ShimStatus.Executable, ["seed"]).MustSucceed("libvirt-shim seed");
+            Shim("seed").MustSucceed("libvirt-shim seed");
         }
         catch (CommandFailedException e)
         {
@@ -253,13 +311,22 @@ public sealed class LibvirtFixture : IAsyncLifetime
         }
     }
 
-    public void RestartLibvirtd() =>
-        Cmd.Run(Script("scripts/libvirt-up.sh"), ["--restart"], TimeSpan.FromMinutes(2)).MustSucceed("scripts/libvirt-up.sh --restart");
+    /// <summary>Restarts the daemon under test (it reads whether a hook exists only when it starts); running guests keep running.</summary>
+    public void RestartDaemon() => Control("restart", TimeSpan.FromMinutes(2));
 
-    public ShimStatus Status() => ShimStatus.Read();
+    private CmdResult Control(string verb, TimeSpan timeout) =>
+        Cmd.Run(Script(Daemon.Control), [verb], timeout, ControlEnvironment).MustSucceed($"{Daemon.Control} {verb}");
+
+    /// <summary>
+    /// For the daemons' control scripts: a daemon in a tree (scripts/libvirt-next.sh) sees the guests' kernel, initramfs,
+    /// consoles and save images only through these bind mounts (LIBVIRT_NEXT_BIND, read at start and restart).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ControlEnvironment { get; private set; } = new Dictionary<string, string>();
+
+    public ShimStatus Status() => ShimStatus.Read(WhereTheHookRuns);
 
     /// <summary>The hook's log from <paramref name="offset"/> on (see <see cref="LogOffset"/>), for failure messages.</summary>
-    public static string ShimLogSince(long offset)
+    public string ShimLogSince(long offset)
     {
         try
         {
@@ -274,7 +341,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
         }
     }
 
-    public static long LogOffset() => File.Exists(ShimLogPath) ? new FileInfo(ShimLogPath).Length : 0;
+    public long LogOffset() => File.Exists(ShimLogPath) ? new FileInfo(ShimLogPath).Length : 0;
 
     private void RemoveLeftovers()
     {
@@ -285,12 +352,29 @@ public sealed class LibvirtFixture : IAsyncLifetime
         Veth.DeleteAllOurs();
     }
 
-    private static string? MissingPrerequisite()
+    private string? MissingPrerequisite()
     {
-        if (geteuid() != 0) return "the end-to-end tests need root (they create links and run libvirtd)";
-        string[] tools = ["virsh", "libvirtd", "virtlogd", "qemu-system-x86_64", "ip"];
+        if (geteuid() != 0) return "the end-to-end tests need root (they create links and run libvirt daemons)";
+        string[] tools = ["virsh", "virtlogd", "qemu-system-x86_64", "ip"];
         var missing = tools.Where(t => !OnPath(t)).ToList();
+        if (!OnPath("libvirtd") && !OnPath("virtqemud")) missing.Add("libvirtd or virtqemud");
         if (missing.Count > 0) return $"libvirt is not installed here (missing: {string.Join(", ", missing)})";
+        if (PackageState(Daemon.HostPath("/var/lib/dpkg/status")) is { } state and not "config-files" and not "not-installed")
+            return $"the Debian package libvirt-shim is installed for the {Daemon.Profile} daemon (dpkg: {state}): the suite installs the hook " +
+                   "under test with hooks/install.sh, which refuses beside it; 'apt-get remove libvirt-shim' (keeps its settings), then run again";
+        return null;
+    }
+
+    /// <summary>The libvirt-shim package's dpkg state ("installed", "config-files", ...) in a dpkg status file, or null.</summary>
+    public static string? PackageState(string dpkgStatus)
+    {
+        if (!File.Exists(dpkgStatus)) return null;
+        bool ours = false;
+        foreach (string line in File.ReadLines(dpkgStatus))
+        {
+            if (line.StartsWith("Package: ", StringComparison.Ordinal)) ours = line == "Package: libvirt-shim";
+            else if (ours && line.StartsWith("Status: ", StringComparison.Ordinal)) return line.Split(' ')[^1];
+        }
         return null;
     }
 

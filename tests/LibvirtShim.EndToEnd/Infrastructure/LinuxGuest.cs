@@ -88,7 +88,7 @@ public sealed partial class LinuxGuest
         Lan.In("ip", "neigh", "flush", "all").MustSucceed("flushing the LAN host's neighbour table");
         log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
         log.Step("virsh start", () => fixture.Main.Start(Name).MustSucceed($"virsh start {Name}"));
-        ExpectQemuHoldsItsTaps(fixture.Main, "/run/libvirt/qemu");
+        ExpectQemuHoldsItsTaps(fixture.Main, fixture.QemuRunDir);
         log.Step("boot to /init's ready line", () => WaitReady());
         log.Step($"every NIC answers {(ipv6 ? "IPv4 and IPv6" : "IPv4")} pings from the LAN", () => WaitReachable("after boot", ipv6: ipv6));
     }

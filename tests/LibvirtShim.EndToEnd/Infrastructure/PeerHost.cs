@@ -3,16 +3,39 @@ using System.Text.Json.Nodes;
 
 namespace LibvirtShim.EndToEnd.Infrastructure;
 
+/// <summary>A second host for live migration: its daemon, its hook's settings, status and log.</summary>
+public interface IMigrationPeer : IDisposable
+{
+    Virsh Virsh { get; }
+
+    /// <summary>For messages and timings: "peer", "libvirt-next".</summary>
+    string Name { get; }
+
+    /// <summary>The hook's Instance and NamePrefix there (both hosts share the kernel's links, so they differ from the main host's).</summary>
+    string Instance { get; }
+    string NamePrefix { get; }
+
+    /// <summary>Where its daemon keeps its guests' QEMU pid files, seen from here.</summary>
+    string QemuRunDir { get; }
+
+    /// <summary>"libvirt 9.0.0, QEMU 7.2.x (libvirtd (pid N))".</summary>
+    string Versions { get; }
+
+    void Start(Action<JsonObject>? settings = null);
+    ShimStatus Status();
+    string ShimLog();
+}
+
 /// <summary>
-/// A second libvirtd ("host B") through scripts/libvirt-peer.sh, in a private directory and on its own port so a
+/// A second libvirtd ("host B") through scripts/libvirt-peer.sh, running this machine's own libvirt, in a private directory and on its own port so a
 /// developer's own peer is never touched; the hook installed into its /etc/libvirt with its own settings
 /// (Instance "peer"). Both daemons share the kernel, so the two hosts use different uplinks.
 /// </summary>
-public sealed class PeerHost : IDisposable
+public sealed class PeerHost : IMigrationPeer
 {
     public const string Dir = "/var/lib/libvirt-shim-e2e-peer";
     public const string Port = "16519";
-    public const string Instance = "peer";
+    public const string PeerInstance = "peer";
     public const string Uri = "qemu+tcp://127.0.0.1:" + Port + "/system";
 
     private static readonly Dictionary<string, string> Env = new()
@@ -32,6 +55,11 @@ public sealed class PeerHost : IDisposable
     }
 
     public Virsh Virsh { get; }
+    public string Name => "peer";
+    public string Instance => PeerInstance;
+    public string NamePrefix => "e2epr";
+    public string QemuRunDir => Path.Combine(Dir, "run", "qemu");
+    public string Versions { get; private set; } = "";
 
     public static string SettingsPath => Path.Combine(Dir, "etc", "libvirt-shim.json");
 
@@ -44,21 +72,27 @@ public sealed class PeerHost : IDisposable
             .MustSucceed("hooks/install.sh for the peer");
         WriteSettings(settings);
         Script("restart").MustSucceed("libvirt-peer.sh restart (so it sees the hook)");
+        Versions = DaemonUnderTest.Versions(Virsh);
     }
 
     /// <summary>The peer's settings: its own instance and uplink; <paramref name="tweak"/> adds Uplinks etc. Read on every hook call.</summary>
-    public void WriteSettings(Action<JsonObject>? tweak = null)
+    public void WriteSettings(Action<JsonObject>? tweak = null) => WritePeerSettings(SettingsPath, NamePrefix, PeerInstance, null, tweak);
+
+    /// <summary>A migration peer's hook settings: its name prefix and instance, uplink e2e-up1 only; then <paramref name="tweak"/>.</summary>
+    internal static void WritePeerSettings(string path, string namePrefix, string instance, string? logFile, Action<JsonObject>? tweak)
     {
         var s = new JsonObject
         {
-            ["StateDir"] = LibvirtFixture.StateDir,
+            ["NamePrefix"] = namePrefix,
+            ["StateDir"] = LibvirtFixture.StateDirFile,
             ["AllowedLowerDevices"] = new JsonArray(LibvirtFixture.Uplink1),
             ["Uplinks"] = new JsonObject(),
-            ["Instance"] = Instance,
+            ["Instance"] = instance,
             ["LogLevel"] = "Information",
         };
+        if (logFile is not null) s["LogFile"] = logFile;
         tweak?.Invoke(s);
-        File.WriteAllText(SettingsPath, s.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.WriteAllText(path, s.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>A command inside the peer's mount namespace, where /etc/libvirt and /run/libvirt are the peer's.</summary>
@@ -68,7 +102,7 @@ public sealed class PeerHost : IDisposable
     public ShimStatus Status() => ShimStatus.Read(Exec);
 
     /// <summary>The peer hook's log (its /var/log/libvirt is the private log directory).</summary>
-    public static string ShimLog() =>
+    public string ShimLog() =>
         File.Exists(Path.Combine(Dir, "log", "shim.log")) ? File.ReadAllText(Path.Combine(Dir, "log", "shim.log")) : "";
 
     public void Dispose()

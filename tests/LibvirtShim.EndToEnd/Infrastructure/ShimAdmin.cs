@@ -8,8 +8,8 @@ public static partial class ShimAdmin
 {
     public static readonly XNamespace MetadataNamespace = "urn:libvirt-shim:macvtap:1";
 
-    public static CmdResult Run(string[] args, string? stdin = null) =>
-        Cmd.Run(ShimStatus.Executable, args, TimeSpan.FromSeconds(120), stdin: stdin);
+    /// <summary>libvirt-shim ARGS where the hook of <paramref name="fixture"/>'s daemon runs (chrooted in its tree for libvirt-next).</summary>
+    public static CmdResult Run(LibvirtFixture fixture, string[] args, string? stdin = null) => fixture.Shim(args, stdin);
 
     /// <summary>The name attach-interface took, from its line "attached NIC MAC (NAME) to domain 'D' (...)".</summary>
     public static string AttachedName(CmdResult attach) =>

@@ -63,7 +63,9 @@ public static class TapNodes
         var held = new HashSet<string>();
         foreach (string fd in Directory.EnumerateFiles($"/proc/{qemuPid}/fd"))
         {
-            if (!(new FileInfo(fd).LinkTarget ?? "").StartsWith("/dev/tap", StringComparison.Ordinal)) continue;
+            // "/dev/tapN", or "TREE/dev/tapN" for a QEMU chrooted in a tree (scripts/libvirt-next.sh) seen from here.
+            string target = new FileInfo(fd).LinkTarget ?? "";
+            if (!target.Contains("/dev/tap", StringComparison.Ordinal)) continue;
             if (DeviceOf(fd) is { } dev) held.Add(dev);
         }
         foreach (string link in macvtaps)

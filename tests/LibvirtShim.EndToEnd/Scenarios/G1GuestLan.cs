@@ -20,8 +20,8 @@ public sealed class G1GuestLan(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("g1 booted guest: owned bridge + vepa and direct NICs reach the LAN (IPv4, IPv6)");
         var guest = new LinuxGuest(fixture, Prefix + "lan", [
-            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x90, 1), "mvtap900", LibvirtFixture.Uplink0, "bridge"), Lan.GuestAddress(0)),
-            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x90, 2), "mvtap901", LibvirtFixture.Uplink0, "vepa"), Lan.GuestAddress(1)),
+            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x90, 1), fixture.Tap(900), LibvirtFixture.Uplink0, "bridge"), Lan.GuestAddress(0)),
+            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x90, 2), fixture.Tap(901), LibvirtFixture.Uplink0, "vepa"), Lan.GuestAddress(1)),
             new GuestLanNic(new DirectNic(GuestXml.Mac(0x90, 3), LibvirtFixture.Uplink0, "bridge", TrustRxFilters: true), Lan.GuestAddress(2)),
         ]);
         try

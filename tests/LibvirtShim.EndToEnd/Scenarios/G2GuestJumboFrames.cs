@@ -21,7 +21,7 @@ public sealed class G2GuestJumboFrames(LibvirtFixture fixture)
     {
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("g2 booted guest: mtu='9000' on the shim:link, 9000-byte frames");
-        var owned = new OwnedNic(GuestXml.Mac(0x91, 1), "mvtap910", LibvirtFixture.Uplink0, "bridge", Mtu);
+        var owned = new OwnedNic(GuestXml.Mac(0x91, 1), fixture.Tap(910), LibvirtFixture.Uplink0, "bridge", Mtu);
         var guest = new LinuxGuest(fixture, Prefix + "jumbo", [new GuestLanNic(owned, Lan.GuestAddress(0), Mtu)]);
         try
         {

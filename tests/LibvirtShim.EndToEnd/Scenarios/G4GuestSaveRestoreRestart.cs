@@ -18,8 +18,8 @@ public sealed class G4GuestSaveRestoreRestart(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("g4 booted guest: save/restore, then a libvirtd restart, reachable after each");
         var guest = new LinuxGuest(fixture, Prefix + "saved", [
-            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x93, 1), "mvtap930", LibvirtFixture.Uplink0, "bridge"), Lan.GuestAddress(0)),
-            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x93, 2), "mvtap931", LibvirtFixture.Uplink0, "vepa"), Lan.GuestAddress(1)),
+            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x93, 1), fixture.Tap(930), LibvirtFixture.Uplink0, "bridge"), Lan.GuestAddress(0)),
+            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x93, 2), fixture.Tap(931), LibvirtFixture.Uplink0, "vepa"), Lan.GuestAddress(1)),
         ]);
         string image = Path.Combine(fixture.WorkDir, "g4.save");
         try
@@ -31,14 +31,14 @@ public sealed class G4GuestSaveRestoreRestart(LibvirtFixture fixture)
             Assert.False(Lan.Answers(guest.Nics[0].Address.V4), $"{guest.Name} answers while saved");
 
             log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
-            long mark = LibvirtFixture.LogOffset();
+            long mark = fixture.LogOffset();
             CmdResult restore = log.Step("virsh restore", () => fixture.Main.Run(TimeSpan.FromSeconds(120), "restore", image));
-            Assert.True(restore.Ok, $"virsh restore failed: {restore.Describe()}\nhook log:\n{LibvirtFixture.ShimLogSince(mark)}");
+            Assert.True(restore.Ok, $"virsh restore failed: {restore.Describe()}\nhook log:\n{fixture.ShimLogSince(mark)}");
             Expect.OwnedLinks(guest.Xml, IpLinks.ByName(), LibvirtFixture.Instance);
-            guest.ExpectQemuHoldsItsTaps(fixture.Main, "/run/libvirt/qemu");
+            guest.ExpectQemuHoldsItsTaps(fixture.Main, fixture.QemuRunDir);
             log.Step("reachable after restore", () => guest.WaitReachable("after restore"));
 
-            log.Step("libvirtd restart", fixture.RestartLibvirtd);
+            log.Step("libvirtd restart", fixture.RestartDaemon);
             Assert.True(fixture.Main.IsActive(guest.Name), $"{guest.Name} after the restart: {fixture.Main.DomState(guest.Name)}");
             Expect.OwnedLinks(guest.Xml, IpLinks.ByName(), LibvirtFixture.Instance);
             log.Step("reachable after the libvirtd restart", () => guest.WaitReachable("after a libvirtd restart"));

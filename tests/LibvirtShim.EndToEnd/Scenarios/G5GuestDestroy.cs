@@ -18,8 +18,8 @@ public sealed class G5GuestDestroy(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("g5 booted guest: destroy leaves no link and no name held");
         var guest = new LinuxGuest(fixture, Prefix + "gone", [
-            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x94, 1), "mvtap940", LibvirtFixture.Uplink0, "bridge"), Lan.GuestAddress(0)),
-            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x94, 2), "mvtap941", LibvirtFixture.Uplink1, "vepa"), Lan.GuestAddress(1)),
+            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x94, 1), fixture.Tap(940), LibvirtFixture.Uplink0, "bridge"), Lan.GuestAddress(0)),
+            new GuestLanNic(new OwnedNic(GuestXml.Mac(0x94, 2), fixture.Tap(941), LibvirtFixture.Uplink1, "vepa"), Lan.GuestAddress(1)),
         ]);
         try
         {

@@ -65,7 +65,7 @@ public sealed class H2AdoptedDefinitionGone(LibvirtFixture fixture)
     /// </summary>
     private (List<string> Names, ShimStatus Status) AdoptAndDefine(ScenarioLog log, GuestXml guest)
     {
-        string adopted = log.Step($"libvirt-shim adopt {guest.Name}", () => ShimAdmin.Run(["adopt", "-"], stdin: guest.ToXml())
+        string adopted = log.Step($"libvirt-shim adopt {guest.Name}", () => ShimAdmin.Run(fixture, ["adopt", "-"], stdin: guest.ToXml())
             .MustSucceed($"libvirt-shim adopt {guest.Name}").Stdout);
         log.Step($"virsh define {guest.Name} (adopted)", () => fixture.Main.Run("define", fixture.Main.WriteXml(guest.Name, adopted))
             .MustSucceed($"virsh define of the adopted {guest.Name}"));

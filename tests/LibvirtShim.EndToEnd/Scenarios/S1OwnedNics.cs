@@ -15,9 +15,9 @@ public sealed class S1OwnedNics(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("1 owned NICs: start, links, domiflist, destroy");
         var guest = new GuestXml(Prefix + "guest", [
-            new OwnedNic(GuestXml.Mac(0x10, 1), "mvtap100", LibvirtFixture.Uplink0, "bridge"),
-            new OwnedNic(GuestXml.Mac(0x10, 2), "mvtap101", LibvirtFixture.Uplink0, "vepa"),
-            new OwnedNic(GuestXml.Mac(0x10, 3), "mvtap102", LibvirtFixture.Uplink1, "private"),
+            new OwnedNic(GuestXml.Mac(0x10, 1), fixture.Tap(100), LibvirtFixture.Uplink0, "bridge"),
+            new OwnedNic(GuestXml.Mac(0x10, 2), fixture.Tap(101), LibvirtFixture.Uplink0, "vepa"),
+            new OwnedNic(GuestXml.Mac(0x10, 3), fixture.Tap(102), LibvirtFixture.Uplink1, "private"),
         ]);
         try
         {

@@ -16,9 +16,9 @@ public sealed class S2MixedGuest(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("2 mixed guest: owned, direct, custom target, macvtap network, user");
         var guest = new GuestXml(Prefix + "guest", [
-            new OwnedNic(GuestXml.Mac(0x20, 1), "mvtap200", LibvirtFixture.Uplink0, "bridge"),
+            new OwnedNic(GuestXml.Mac(0x20, 1), fixture.Tap(200), LibvirtFixture.Uplink0, "bridge"),
             new DirectNic(GuestXml.Mac(0x20, 2), LibvirtFixture.Uplink0, "bridge"),
-            new OwnedNic(GuestXml.Mac(0x20, 3), "mvtap201", LibvirtFixture.Uplink1, "vepa"),
+            new OwnedNic(GuestXml.Mac(0x20, 3), fixture.Tap(201), LibvirtFixture.Uplink1, "vepa"),
             new DirectNic(GuestXml.Mac(0x20, 4), LibvirtFixture.Uplink1, "vepa", Target: "e2e-s2-dt0"),
             new NetworkNic(GuestXml.Mac(0x20, 5), Network),
             new UserNic(GuestXml.Mac(0x20, 6)),

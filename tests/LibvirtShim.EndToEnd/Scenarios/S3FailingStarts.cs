@@ -19,8 +19,8 @@ public sealed class S3FailingStarts(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("3a failing start: lower device missing");
         var guest = new GuestXml(Prefix + "missing", [
-            new OwnedNic(GuestXml.Mac(0x30, 1), "mvtap300", LibvirtFixture.Uplink0),
-            new OwnedNic(GuestXml.Mac(0x30, 2), "mvtap301", LibvirtFixture.MissingDevice),
+            new OwnedNic(GuestXml.Mac(0x30, 1), fixture.Tap(300), LibvirtFixture.Uplink0),
+            new OwnedNic(GuestXml.Mac(0x30, 2), fixture.Tap(301), LibvirtFixture.MissingDevice),
         ]);
         try
         {
@@ -38,22 +38,22 @@ public sealed class S3FailingStarts(LibvirtFixture fixture)
     {
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("3b failing start: name held by another running guest");
-        var holder = new GuestXml(Prefix + "holder", [new OwnedNic(GuestXml.Mac(0x31, 1), "mvtap310", LibvirtFixture.Uplink0)]);
+        var holder = new GuestXml(Prefix + "holder", [new OwnedNic(GuestXml.Mac(0x31, 1), fixture.Tap(310), LibvirtFixture.Uplink0)]);
         var taker = new GuestXml(Prefix + "taker", [
-            new OwnedNic(GuestXml.Mac(0x31, 2), "mvtap311", LibvirtFixture.Uplink0),
-            new OwnedNic(GuestXml.Mac(0x31, 3), "mvtap310", LibvirtFixture.Uplink1),
+            new OwnedNic(GuestXml.Mac(0x31, 2), fixture.Tap(311), LibvirtFixture.Uplink0),
+            new OwnedNic(GuestXml.Mac(0x31, 3), fixture.Tap(310), LibvirtFixture.Uplink1),
         ]);
         try
         {
             fixture.Main.Define(holder);
             fixture.Main.Start(holder.Name).MustSucceed($"virsh start {holder.Name}");
-            StartMustFail(log, taker, failingNic: taker.Owned.Last(), "mvtap310", holder.Name);
+            StartMustFail(log, taker, failingNic: taker.Owned.Last(), fixture.Tap(310), holder.Name);
 
             // The holder is untouched.
             Assert.True(fixture.Main.IsActive(holder.Name));
             Expect.OwnedLinks(holder, IpLinks.ByName(), LibvirtFixture.Instance);
-            StatusEntry? held = fixture.Status().Find("mvtap310");
-            Assert.True(held is { HeldAs: "created", Problem: null } && held.Domain == holder.Name, $"mvtap310 in status: {held}");
+            StatusEntry? held = fixture.Status().Find(fixture.Tap(310));
+            Assert.True(held is { HeldAs: "created", Problem: null } && held.Domain == holder.Name, $"{fixture.Tap(310)} in status: {held}");
 
             fixture.Main.Destroy(holder.Name).MustSucceed();
             Expect.WaitNothingLeftOf(fixture, holder);
@@ -70,8 +70,8 @@ public sealed class S3FailingStarts(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("3c failing start: lower device not in AllowedLowerDevices");
         var guest = new GuestXml(Prefix + "disallowed", [
-            new OwnedNic(GuestXml.Mac(0x32, 1), "mvtap320", LibvirtFixture.Uplink0),
-            new OwnedNic(GuestXml.Mac(0x32, 2), "mvtap321", LibvirtFixture.Disallowed),
+            new OwnedNic(GuestXml.Mac(0x32, 1), fixture.Tap(320), LibvirtFixture.Uplink0),
+            new OwnedNic(GuestXml.Mac(0x32, 2), fixture.Tap(321), LibvirtFixture.Disallowed),
         ]);
         try
         {
@@ -95,10 +95,10 @@ public sealed class S3FailingStarts(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("3d failing start: kernel refuses a macvtap (MAC in use), rollback");
         string sharedMac = GuestXml.Mac(0x33, 1);
-        var holder = new GuestXml(Prefix + "macholder", [new OwnedNic(sharedMac, "mvtap330", LibvirtFixture.Uplink0)]);
+        var holder = new GuestXml(Prefix + "macholder", [new OwnedNic(sharedMac, fixture.Tap(330), LibvirtFixture.Uplink0)]);
         var guest = new GuestXml(Prefix + "dupmac", [
-            new OwnedNic(GuestXml.Mac(0x33, 2), "mvtap331", LibvirtFixture.Uplink0),
-            new OwnedNic(sharedMac, "mvtap332", LibvirtFixture.Uplink0),
+            new OwnedNic(GuestXml.Mac(0x33, 2), fixture.Tap(331), LibvirtFixture.Uplink0),
+            new OwnedNic(sharedMac, fixture.Tap(332), LibvirtFixture.Uplink0),
         ]);
         try
         {
@@ -109,12 +109,12 @@ public sealed class S3FailingStarts(LibvirtFixture fixture)
             Assert.False(start.Ok, $"virsh start {guest.Name} should fail: {start.Describe()}");
             string message = Expect.HookMessage(start, guest.Name);
             log.Say($"hook message: {message}");
-            Assert.Matches(OneLine(guest, "mvtap332"), message);
+            Assert.Matches(OneLine(guest, fixture.Tap(332)), message);
             Assert.Equal("shut off", fixture.Main.DomState(guest.Name));
 
             var links = IpLinks.ByName();
-            Assert.False(links.ContainsKey("mvtap331"), $"mvtap331 (created before the failure) was not rolled back: {links.GetValueOrDefault("mvtap331")}");
-            Assert.False(links.ContainsKey("mvtap332"), $"mvtap332 exists: {links.GetValueOrDefault("mvtap332")}");
+            Assert.False(links.ContainsKey(fixture.Tap(331)), $"{fixture.Tap(331)} (created before the failure) was not rolled back: {links.GetValueOrDefault(fixture.Tap(331))}");
+            Assert.False(links.ContainsKey(fixture.Tap(332)), $"{fixture.Tap(332)} exists: {links.GetValueOrDefault(fixture.Tap(332))}");
             ShimStatus status = fixture.Status();
             Assert.True(status.Of(guest).Count == 0, $"records left for {guest.Name}: {status}");
             Expect.OwnedLinks(holder, links, LibvirtFixture.Instance);

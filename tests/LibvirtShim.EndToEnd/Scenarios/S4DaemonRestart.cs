@@ -20,8 +20,8 @@ public sealed class S4DaemonRestart(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("4 libvirtd restart with five guests; wiped state rebuilt");
         var guests = Enumerable.Range(0, 5).Select(g => new GuestXml($"{Prefix}g{g}", [
-            new OwnedNic(GuestXml.Mac(0x40 + g, 1), $"mvtap4{g}0", LibvirtFixture.Uplink0, "bridge"),
-            new OwnedNic(GuestXml.Mac(0x40 + g, 2), $"mvtap4{g}1", LibvirtFixture.Uplink1, "vepa"),
+            new OwnedNic(GuestXml.Mac(0x40 + g, 1), fixture.Tap(400 + 10 * g), LibvirtFixture.Uplink0, "bridge"),
+            new OwnedNic(GuestXml.Mac(0x40 + g, 2), fixture.Tap(401 + 10 * g), LibvirtFixture.Uplink1, "vepa"),
             new DirectNic(GuestXml.Mac(0x40 + g, 3), LibvirtFixture.Uplink0),
         ])).ToList();
         try
@@ -36,18 +36,18 @@ public sealed class S4DaemonRestart(LibvirtFixture fixture)
             Assert.True(statusBefore.ExitCode == 0, $"status before the restart: {statusBefore}");
             foreach (GuestXml g in guests) Expect.OwnedLinks(g, IpLinks.ByName(), LibvirtFixture.Instance);
 
-            long logMark = LibvirtFixture.LogOffset();
-            log.Step("libvirt-up.sh --restart (state kept)", fixture.RestartLibvirtd);
+            long logMark = fixture.LogOffset();
+            log.Step("daemon restart (state kept)", fixture.RestartDaemon);
             AllStillRunning(guests);
             string afterRestart = Poll.Until(() => Snapshot(out _), s => s == before,
                 "the same status after the restart", TimeSpan.FromSeconds(20));
             Assert.Equal(before, afterRestart);
-            log.Say($"hook log during the restart:\n{LibvirtFixture.ShimLogSince(logMark)}");
+            log.Say($"hook log during the restart:\n{fixture.ShimLogSince(logMark)}");
 
-            log.Step("wipe /run/libvirt/shim + libvirt-up.sh --restart", () =>
+            log.Step("wipe the state directory + daemon restart", () =>
             {
-                Directory.Delete(LibvirtFixture.StateDir, recursive: true);
-                fixture.RestartLibvirtd();
+                Directory.Delete(fixture.StateDir, recursive: true);
+                fixture.RestartDaemon();
             });
             AllStillRunning(guests);
             ShimStatus rebuilt = fixture.Status();
@@ -56,19 +56,19 @@ public sealed class S4DaemonRestart(LibvirtFixture fixture)
                 // The restart's reconnect calls did not rebuild it: the admin verb must.
                 log.Say($"state not rebuilt by the restart ({rebuilt.StateProblem}); running libvirt-shim seed");
                 fixture.Timings.Add($"note: scenario 4: the restart's reconnect calls did not rebuild the wiped state ({rebuilt.StateProblem}); libvirt-shim seed did");
-                log.Step("libvirt-shim seed", () => Cmd.Run(ShimStatus.Executable, ["seed"]).MustSucceed("libvirt-shim seed"));
+                log.Step("libvirt-shim seed", () => fixture.Shim("seed").MustSucceed("libvirt-shim seed"));
             }
             string afterWipe = Snapshot(out ShimStatus statusAfterWipe);
             Assert.True(before == afterWipe,
-                $"state rebuilt after the wipe differs.\nbefore:\n{before}\nafter:\n{afterWipe}\nhook log:\n{LibvirtFixture.ShimLogSince(logMark)}");
+                $"state rebuilt after the wipe differs.\nbefore:\n{before}\nafter:\n{afterWipe}\nhook log:\n{fixture.ShimLogSince(logMark)}");
             Assert.True(statusAfterWipe.ExitCode == 0, $"status after the rebuild: {statusAfterWipe}");
-            log.Say($"hook log since the first restart:\n{LibvirtFixture.ShimLogSince(logMark)}");
+            log.Say($"hook log since the first restart:\n{fixture.ShimLogSince(logMark)}");
 
             // And the admin verb alone, without a restart.
-            log.Step("wipe /run/libvirt/shim + libvirt-shim seed", () =>
+            log.Step("wipe the state directory + libvirt-shim seed", () =>
             {
-                Directory.Delete(LibvirtFixture.StateDir, recursive: true);
-                Cmd.Run(ShimStatus.Executable, ["seed"]).MustSucceed("libvirt-shim seed");
+                Directory.Delete(fixture.StateDir, recursive: true);
+                fixture.Shim("seed").MustSucceed("libvirt-shim seed");
             });
             string afterSeed = Snapshot(out _);
             Assert.True(before == afterSeed, $"state rebuilt by seed differs.\nbefore:\n{before}\nafter:\n{afterSeed}");

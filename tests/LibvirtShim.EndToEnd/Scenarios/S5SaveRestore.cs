@@ -18,8 +18,8 @@ public sealed class S5SaveRestore(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("5a save/restore, names still free");
         var guest = new GuestXml(Prefix + "plain", [
-            new OwnedNic(GuestXml.Mac(0x50, 1), "mvtap500", LibvirtFixture.Uplink0, "bridge"),
-            new OwnedNic(GuestXml.Mac(0x50, 2), "mvtap501", LibvirtFixture.Uplink1, "vepa"),
+            new OwnedNic(GuestXml.Mac(0x50, 1), fixture.Tap(500), LibvirtFixture.Uplink0, "bridge"),
+            new OwnedNic(GuestXml.Mac(0x50, 2), fixture.Tap(501), LibvirtFixture.Uplink1, "vepa"),
             new DirectNic(GuestXml.Mac(0x50, 3), LibvirtFixture.Uplink0),
         ]);
         string image = Path.Combine(fixture.WorkDir, "s5-plain.save");
@@ -33,9 +33,9 @@ public sealed class S5SaveRestore(LibvirtFixture fixture)
             Assert.Equal("shut off", fixture.Main.DomState(guest.Name));
             Expect.WaitNothingLeftOf(fixture, guest);
 
-            long mark = LibvirtFixture.LogOffset();
+            long mark = fixture.LogOffset();
             CmdResult restore = log.Step("virsh restore", () => fixture.Main.Run(TimeSpan.FromSeconds(120), "restore", image));
-            Assert.True(restore.Ok, $"virsh restore failed: {restore.Describe()}\nhook log:\n{LibvirtFixture.ShimLogSince(mark)}");
+            Assert.True(restore.Ok, $"virsh restore failed: {restore.Describe()}\nhook log:\n{fixture.ShimLogSince(mark)}");
             Assert.True(fixture.Main.IsActive(guest.Name), $"{guest.Name} after restore: {fixture.Main.DomState(guest.Name)}");
             var rows = fixture.Main.DomIfList(guest.Name);
             foreach (OwnedNic nic in guest.Owned)
@@ -62,38 +62,38 @@ public sealed class S5SaveRestore(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("5b save/restore, a name taken by another guest meanwhile");
         var saved = new GuestXml(Prefix + "saved", [
-            new OwnedNic(GuestXml.Mac(0x51, 1), "mvtap510", LibvirtFixture.Uplink0, "bridge"),
-            new OwnedNic(GuestXml.Mac(0x51, 2), "mvtap511", LibvirtFixture.Uplink0, "vepa"),
+            new OwnedNic(GuestXml.Mac(0x51, 1), fixture.Tap(510), LibvirtFixture.Uplink0, "bridge"),
+            new OwnedNic(GuestXml.Mac(0x51, 2), fixture.Tap(511), LibvirtFixture.Uplink0, "vepa"),
         ]);
-        var thief = new GuestXml(Prefix + "thief", [new OwnedNic(GuestXml.Mac(0x52, 1), "mvtap510", LibvirtFixture.Uplink1, "bridge")]);
+        var thief = new GuestXml(Prefix + "thief", [new OwnedNic(GuestXml.Mac(0x52, 1), fixture.Tap(510), LibvirtFixture.Uplink1, "bridge")]);
         string image = Path.Combine(fixture.WorkDir, "s5-saved.save");
         try
         {
             fixture.Main.Create(saved).MustSucceed($"virsh create {saved.Name}");
             log.Step("virsh save", () => fixture.Main.Run(TimeSpan.FromSeconds(120), "save", saved.Name, image).MustSucceed("virsh save"));
             Expect.WaitNothingLeftOf(fixture, saved);
-            fixture.Main.Create(thief).MustSucceed($"virsh create {thief.Name} (takes mvtap510)");
+            fixture.Main.Create(thief).MustSucceed($"virsh create {thief.Name} (takes {fixture.Tap(510)})");
             Expect.OwnedLinks(thief, IpLinks.ByName(), LibvirtFixture.Instance);
 
-            long mark = LibvirtFixture.LogOffset();
+            long mark = fixture.LogOffset();
             CmdResult restore = log.Step("virsh restore", () => fixture.Main.Run(TimeSpan.FromSeconds(120), "restore", image));
-            Assert.True(restore.Ok, $"virsh restore of {saved.Name} with mvtap510 taken failed: {restore.Describe()}\nhook log:\n{LibvirtFixture.ShimLogSince(mark)}");
+            Assert.True(restore.Ok, $"virsh restore of {saved.Name} with {fixture.Tap(510)} taken failed: {restore.Describe()}\nhook log:\n{fixture.ShimLogSince(mark)}");
             Assert.True(fixture.Main.IsActive(saved.Name));
 
             var rows = fixture.Main.DomIfList(saved.Name).ToDictionary(r => r.Mac, r => r.Interface);
             string renamed = rows[GuestXml.Mac(0x51, 1)];
             log.Say($"restored NIC {GuestXml.Mac(0x51, 1)} runs as {renamed}");
-            Assert.NotEqual("mvtap510", renamed);
-            Assert.Matches("^mvtap([0-9]|[1-9][0-9]{1,3})$", renamed);
-            Assert.True(int.Parse(renamed["mvtap".Length..]) < 8192);
-            Assert.Equal("mvtap511", rows[GuestXml.Mac(0x51, 2)]);
+            Assert.NotEqual(fixture.Tap(510), renamed);
+            Assert.Matches($"^{fixture.Daemon.NamePrefix}([0-9]|[1-9][0-9]{{1,3}})$", renamed);
+            Assert.True(int.Parse(renamed[fixture.Daemon.NamePrefix.Length..]) < 8192);
+            Assert.Equal(fixture.Tap(511), rows[GuestXml.Mac(0x51, 2)]);
 
             var links = IpLinks.ByName();
             Expect.OwnedLinks(saved, links, LibvirtFixture.Instance, nameOf: nic => rows[nic.Mac]);
             Expect.OwnedLinks(thief, links, LibvirtFixture.Instance);
             ShimStatus status = fixture.Status();
             Assert.True(status.Find(renamed) is { HeldAs: "created" } r1 && r1.Domain == saved.Name, $"{renamed}: {status}");
-            Assert.True(status.Find("mvtap510") is { HeldAs: "created" } r2 && r2.Domain == thief.Name, $"mvtap510: {status}");
+            Assert.True(status.Find(fixture.Tap(510)) is { HeldAs: "created" } r2 && r2.Domain == thief.Name, $"{fixture.Tap(510)}: {status}");
             Assert.True(status.ExitCode == 0, $"status: {status}");
 
             log.Step("virsh destroy x2", () =>

@@ -22,36 +22,52 @@ public sealed class S6LiveMigration(LibvirtFixture fixture)
     public void A_ThereAndBack_NamesAndUplinksFollow_SourceReleasesEverything()
     {
         fixture.Require();
-        using ScenarioLog log = fixture.Scenario("6a live migration main -> peer -> main");
+        using var peer = new PeerHost(fixture);
+        ThereAndBack(peer, "6a live migration main -> peer -> main");
+    }
+
+    /// <summary>The same between this host's libvirt 9.0 / QEMU 7.2 and libvirt 11.3 / QEMU 10.0 (scripts/libvirt-next.sh), both ways.</summary>
+    [Fact]
+    public void C_ToLibvirtNextAndBack_NamesAndUplinksFollow()
+    {
+        fixture.Require();
+        if (fixture.NotApplicable(fixture.Daemon.InTree, "6c: its daemon is libvirt-next itself, and 6a migrated it to and from this host's libvirt")) return;
+        using var peer = new NextPeer(fixture);
+        ThereAndBack(peer, "6c live migration main -> libvirt-next -> main (mixed versions)");
+    }
+
+    private void ThereAndBack(IMigrationPeer peer, string title)
+    {
+        using ScenarioLog log = fixture.Scenario(title);
         var guest = new GuestXml(Prefix + "mig", [
-            new OwnedNic(GuestXml.Mac(0x60, 1), "mvtap600", LibvirtFixture.Uplink0, "bridge"),
-            new OwnedNic(GuestXml.Mac(0x60, 2), "mvtap601", LibvirtFixture.Uplink0, "vepa"),
+            new OwnedNic(GuestXml.Mac(0x60, 1), fixture.Tap(600), LibvirtFixture.Uplink0, "bridge"),
+            new OwnedNic(GuestXml.Mac(0x60, 2), fixture.Tap(601), LibvirtFixture.Uplink0, "vepa"),
             new DirectNic(GuestXml.Mac(0x60, 3), LibvirtFixture.Uplink0, "bridge"),
         ]);
         string directMac = GuestXml.Mac(0x60, 3);
-        using var peer = new PeerHost(fixture);
         try
         {
             log.Step("peer: start, install the hook, restart", () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));
+            log.Say($"main: {fixture.Versions}; peer: {peer.Versions}");
             fixture.WriteSettings(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink1] = LibvirtFixture.Uplink0 });
             fixture.Main.Define(guest);
             log.Step("virsh start (main)", () => fixture.Main.Start(guest.Name).MustSucceed($"virsh start {guest.Name}"));
             Expect.OwnedLinks(guest, IpLinks.ByName(), LibvirtFixture.Instance);
 
             // ---- main -> peer
-            long mainMark = LibvirtFixture.LogOffset();
+            long mainMark = fixture.LogOffset();
             CmdResult there = log.Step("virsh migrate --live main -> peer", () => fixture.Main.Run(MigrateTimeout,
-                "migrate", "--live", guest.Name, PeerHost.Uri, "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1"));
-            Assert.True(there.Ok, $"migration main -> peer failed: {there.Describe()}\npeer hook log:\n{PeerHost.ShimLog()}");
+                "migrate", "--live", guest.Name, peer.Virsh.Uri, "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1"));
+            Assert.True(there.Ok, $"migration main -> peer failed: {there.Describe()}\npeer hook log:\n{peer.ShimLog()}");
             Assert.True(peer.Virsh.IsActive(guest.Name), $"{guest.Name} on the peer: {peer.Virsh.DomState(guest.Name)}");
             Assert.False(fixture.Main.IsActive(guest.Name), $"{guest.Name} still active on main: {fixture.Main.DomState(guest.Name)}");
 
             Dictionary<string, IfListRow> onPeer = peer.Virsh.DomIfList(guest.Name).ToDictionary(r => r.Mac);
             log.Say("on the peer: " + string.Join(", ", onPeer.Values.Select(r => $"{r.Mac}={r.Interface}({r.Source})")));
-            ArrivedOnFreeNames(guest, onPeer, previous: guest.Owned.ToDictionary(n => n.Mac, n => n.Name));
+            ArrivedOnFreeNames(guest, onPeer, previous: guest.Owned.ToDictionary(n => n.Mac, n => n.Name), peer.NamePrefix);
             Assert.Equal(LibvirtFixture.Uplink1, onPeer[directMac].Source);
             var links = IpLinks.ByName();
-            Expect.OwnedLinks(guest, links, PeerHost.Instance, nameOf: n => onPeer[n.Mac].Interface, lowerOf: _ => LibvirtFixture.Uplink1);
+            Expect.OwnedLinks(guest, links, peer.Instance, nameOf: n => onPeer[n.Mac].Interface, lowerOf: _ => LibvirtFixture.Uplink1);
             Assert.Equal(LibvirtFixture.Uplink1, links[onPeer[directMac].Interface].Lower);
             MetadataSources(peer.Virsh.DumpXml(guest.Name), guest, LibvirtFixture.Uplink1);
 
@@ -65,23 +81,23 @@ public sealed class S6LiveMigration(LibvirtFixture fixture)
                     $"peer status for {onPeer[nic.Mac].Interface}: {peerStatus}");
             }
             Assert.True(peerStatus.Find(onPeer[directMac].Interface) is { HeldAs: "libvirt" }, $"peer status for the direct NIC: {peerStatus}");
-            log.Say($"main hook log:\n{LibvirtFixture.ShimLogSince(mainMark)}");
+            log.Say($"main hook log:\n{fixture.ShimLogSince(mainMark)}");
 
             // ---- peer -> main
             CmdResult back = log.Step("virsh migrate --live peer -> main", () => peer.Virsh.Run(MigrateTimeout,
-                "migrate", "--live", guest.Name, Virsh.MainUri, "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1"));
-            Assert.True(back.Ok, $"migration peer -> main failed: {back.Describe()}\nmain hook log:\n{LibvirtFixture.ShimLogSince(mainMark)}");
+                "migrate", "--live", guest.Name, fixture.Main.Uri, "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1"));
+            Assert.True(back.Ok, $"migration peer -> main failed: {back.Describe()}\nmain hook log:\n{fixture.ShimLogSince(mainMark)}");
             Assert.True(fixture.Main.IsActive(guest.Name), $"{guest.Name} on main: {fixture.Main.DomState(guest.Name)}");
             Assert.DoesNotContain(guest.Name, peer.Virsh.Names(all: true));
 
             Dictionary<string, IfListRow> onMain = fixture.Main.DomIfList(guest.Name).ToDictionary(r => r.Mac);
             log.Say("back on main: " + string.Join(", ", onMain.Values.Select(r => $"{r.Mac}={r.Interface}({r.Source})")));
-            ArrivedOnFreeNames(guest, onMain, previous: onPeer.ToDictionary(p => p.Key, p => p.Value.Interface));
+            ArrivedOnFreeNames(guest, onMain, previous: onPeer.ToDictionary(p => p.Key, p => p.Value.Interface), fixture.Daemon.NamePrefix);
             Assert.Equal(LibvirtFixture.Uplink0, onMain[directMac].Source);
             links = IpLinks.ByName();
             Expect.OwnedLinks(guest, links, LibvirtFixture.Instance, nameOf: n => onMain[n.Mac].Interface, lowerOf: _ => LibvirtFixture.Uplink0);
             Assert.Equal(LibvirtFixture.Uplink0, links[onMain[directMac].Interface].Lower);
-            SourceReleased(peer.Status, guest, LibvirtFixture.Uplink1, PeerHost.Instance);
+            SourceReleased(peer.Status, guest, LibvirtFixture.Uplink1, peer.Instance);
 
             log.Step("virsh destroy (main)", () => fixture.Main.Destroy(guest.Name).MustSucceed());
             Expect.WaitNothingLeftOf(fixture, guest);
@@ -108,7 +124,7 @@ public sealed class S6LiveMigration(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("6b live migration to a host without an uplink mapping fails");
         var guest = new GuestXml(Prefix + "nomap", [
-            new OwnedNic(GuestXml.Mac(0x61, 1), "mvtap610", LibvirtFixture.Uplink0, "bridge"),
+            new OwnedNic(GuestXml.Mac(0x61, 1), fixture.Tap(610), LibvirtFixture.Uplink0, "bridge"),
             new DirectNic(GuestXml.Mac(0x61, 2), LibvirtFixture.Uplink0, "bridge"),
         ]);
         using var peer = new PeerHost(fixture);
@@ -121,11 +137,11 @@ public sealed class S6LiveMigration(LibvirtFixture fixture)
             ShimStatus before = fixture.Status();
 
             CmdResult migrate = log.Step("virsh migrate --live main -> peer (must fail)", () => fixture.Main.Run(MigrateTimeout,
-                "migrate", "--live", guest.Name, PeerHost.Uri, "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1"));
+                "migrate", "--live", guest.Name, peer.Virsh.Uri, "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1"));
             Assert.False(migrate.Ok, $"the migration should fail: {migrate.Describe()}");
             string message = Expect.HookMessage(migrate, guest.Name);
             log.Say($"hook message: {message}");
-            Assert.Matches($"^libvirt-shim: domain '{guest.Name}': NIC {GuestXml.Mac(0x61, 1)} \\(mvtap610\\): \\S.*$", message);
+            Assert.Matches($"^libvirt-shim: domain '{guest.Name}': NIC {GuestXml.Mac(0x61, 1)} \\({fixture.Tap(610)}\\): \\S.*$", message);
             Assert.Contains(LibvirtFixture.Uplink0, message);
 
             // Host A: the guest still runs on its links, the state unchanged. Host B: nothing.
@@ -134,7 +150,7 @@ public sealed class S6LiveMigration(LibvirtFixture fixture)
             ShimStatus after = fixture.Status();
             Assert.Equal(before.Of(guest).Select(e => e.ToString()).Order(), after.Of(guest).Select(e => e.ToString()).Order());
             Assert.DoesNotContain(guest.Name, peer.Virsh.Names(all: true));
-            Assert.DoesNotContain(IpLinks.All(), l => l.Alias == $"libvirt-shim:{guest.Uuid:D}@{PeerHost.Instance}");
+            Assert.DoesNotContain(IpLinks.All(), l => l.Alias == $"libvirt-shim:{guest.Uuid:D}@{peer.Instance}");
             ShimStatus peerStatus = peer.Status();
             Assert.True(peerStatus.Of(guest).Count == 0, $"the peer keeps records of {guest.Name}: {peerStatus}");
 
@@ -151,17 +167,18 @@ public sealed class S6LiveMigration(LibvirtFixture fixture)
     }
 
     /// <summary>
-    /// Each owned NIC runs under a managed name (mvtapN, N below 8192), all distinct, none of them the name it had on
-    /// the host it came from (that host's link still existed when the destination prepared, in the one shared kernel).
+    /// Each owned NIC runs under a managed name of the destination (<paramref name="prefix"/>N, N below 8192), all distinct,
+    /// none of them the name it had on the host it came from (that host's link still existed when the destination
+    /// prepared, in the one shared kernel).
     /// </summary>
-    private static void ArrivedOnFreeNames(GuestXml guest, Dictionary<string, IfListRow> rows, Dictionary<string, string> previous)
+    internal static void ArrivedOnFreeNames(GuestXml guest, Dictionary<string, IfListRow> rows, Dictionary<string, string> previous, string prefix)
     {
         var names = new List<string>();
         foreach (OwnedNic nic in guest.Owned)
         {
             Assert.True(rows.TryGetValue(nic.Mac, out IfListRow? row), $"no NIC with MAC {nic.Mac} on arrival");
-            Assert.Matches("^mvtap([0-9]|[1-9][0-9]{1,3})$", row.Interface);
-            Assert.True(int.Parse(row.Interface["mvtap".Length..]) < 8192);
+            Assert.Matches($"^{prefix}([0-9]|[1-9][0-9]{{1,3}})$", row.Interface);
+            Assert.True(int.Parse(row.Interface[prefix.Length..]) < 8192);
             Assert.True(row.Interface != previous[nic.Mac], $"{nic.Mac} arrived as {row.Interface}, the name its source link still had");
             Assert.Equal("ethernet", row.Type);
             names.Add(row.Interface);

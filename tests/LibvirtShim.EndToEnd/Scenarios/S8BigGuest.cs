@@ -16,7 +16,7 @@ public sealed class S8BigGuest(LibvirtFixture fixture)
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("8 one guest with 82 owned NICs");
         var guest = new GuestXml(Prefix + "big82",
-            Enumerable.Range(0, Nics).Select(i => (Nic)new OwnedNic(GuestXml.Mac(0x90, i), $"mvtap{800 + i}", LibvirtFixture.Uplink0)).ToList());
+            Enumerable.Range(0, Nics).Select(i => (Nic)new OwnedNic(GuestXml.Mac(0x90, i), fixture.Tap(800 + i), LibvirtFixture.Uplink0)).ToList());
         try
         {
             fixture.Main.Define(guest);
