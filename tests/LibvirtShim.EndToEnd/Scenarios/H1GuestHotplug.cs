@@ -29,7 +29,7 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
     {
         fixture.Require();
         using ScenarioLog log = fixture.Scenario("h1 booted guest: hot-plug and unplug live, --config, live migration, restart from the definition");
-        var bootedNic = new OwnedNic(GuestXml.Mac(0xa0, 1), "mvtap960", LibvirtFixture.Uplink0);
+        var bootedNic = new OwnedNic(GuestXml.Mac(0xa0, 1), fixture.Tap(960), LibvirtFixture.Uplink0);
         var booted = new GuestLanNic(bootedNic, Lan.GuestAddress(0, Host));
         var live = new GuestLanNic(new OwnedNic(GuestXml.Mac(0xa0, 2), "", LibvirtFixture.Uplink0), Lan.GuestAddress(1, Host));
         var kept = new GuestLanNic(new OwnedNic(GuestXml.Mac(0xa0, 3), "", LibvirtFixture.Uplink0, Mtu: HotMtu), Lan.GuestAddress(2, Host), HotMtu);
@@ -65,8 +65,8 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
 
             // The hook's reconnect (a libvirtd restart) and a seed treat the plugged NIC like one the guest started with.
             int keptIndex = IpLinks.Find(keptName)!.Index;
-            log.Step("libvirtd restart", fixture.RestartLibvirtd);
-            log.Step("libvirt-shim seed", () => ShimAdmin.Run(["seed"]).MustSucceed("libvirt-shim seed"));
+            log.Step("daemon restart", fixture.RestartDaemon);
+            log.Step("libvirt-shim seed", () => ShimAdmin.Run(fixture, ["seed"]).MustSucceed("libvirt-shim seed"));
             Assert.True(IpLinks.Find(keptName)?.Index == keptIndex, $"{keptName} was replaced by the restart or the seed: {IpLinks.Find(keptName)}");
             ExpectHeld(fixture.Status(), keptName, "created", guest);
             guest.WaitReachable([kept], "after a libvirtd restart and a seed", ipv6: false);
@@ -77,9 +77,9 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
             log.Step("virsh migrate --live main -> peer", () => fixture.Main.Run(MigrateTimeout, "migrate", "--live", guest.Name, PeerHost.Uri,
                 "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1").MustSucceed($"migrating {guest.Name} to the peer"));
             Assert.True(peer.Virsh.IsActive(guest.Name), $"{guest.Name} on the peer: {peer.Virsh.DomState(guest.Name)}");
-            guest.ExpectQemuHoldsItsTaps(peer.Virsh, Path.Combine(PeerHost.Dir, "run", "qemu"));
+            guest.ExpectQemuHoldsItsTaps(peer.Virsh, peer.QemuRunDir);
             string peerName = peer.Virsh.DomIfList(guest.Name).Single(r => r.Mac == kept.Nic.Mac).Interface;
-            ExpectLink(guest, kept, peerName, LibvirtFixture.Uplink1, PeerHost.Instance);
+            ExpectLink(guest, kept, peerName, LibvirtFixture.Uplink1, peer.Instance);
             log.Step("both NICs answer on the peer", () => guest.WaitReachable([booted, kept], "on the peer"));
             Assert.Equal(LibvirtFixture.Uplink1 + "p", Lan.PortOf(kept.Nic.Mac));
             ExpectHeld(peer.Status(), peerName, "created", guest);
@@ -142,10 +142,10 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
         log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
         int mark = guest.ConsoleMark();
         string label = $"attach-interface {string.Join(' ', flags)}";
-        long logMark = LibvirtFixture.LogOffset();
-        CmdResult attach = log.Step(label, () => ShimAdmin.Run(["attach-interface", guest.Name, "--source", owned.Source, "--mode", owned.Mode,
+        long logMark = fixture.LogOffset();
+        CmdResult attach = log.Step(label, () => ShimAdmin.Run(fixture, ["attach-interface", guest.Name, "--source", owned.Source, "--mode", owned.Mode,
             "--mac", owned.Mac, .. flags]));
-        Assert.True(attach.Ok, $"{label}: {attach.Describe()}\nhook log:\n{LibvirtFixture.ShimLogSince(logMark)}");
+        Assert.True(attach.Ok, $"{label}: {attach.Describe()}\nhook log:\n{fixture.ShimLogSince(logMark)}");
         string name = ShimAdmin.AttachedName(attach);
         log.Step($"{label}: the guest configures the NIC", () => guest.WaitNicConfigured(nic, mark));
         guest.ExpectQemuHoldsItsTaps(fixture.Main, "/run/libvirt/qemu");
@@ -154,11 +154,11 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
     }
 
     /// <summary>detach-interface: the guest sees the NIC go.</summary>
-    private static void Detach(ScenarioLog log, LinuxGuest guest, GuestLanNic nic, params string[] flags)
+    private void Detach(ScenarioLog log, LinuxGuest guest, GuestLanNic nic, params string[] flags)
     {
         int mark = guest.ConsoleMark();
         string label = $"detach-interface {string.Join(' ', flags)}";
-        log.Step(label, () => ShimAdmin.Run(["detach-interface", guest.Name, "--mac", nic.Nic.Mac, "--wait", "60", .. flags])
+        log.Step(label, () => ShimAdmin.Run(fixture, ["detach-interface", guest.Name, "--mac", nic.Nic.Mac, "--wait", "60", .. flags])
             .MustSucceed($"{label} {guest.Name} {nic.Nic.Mac}"));
         log.Step($"{label}: the guest sees the NIC go", () => guest.WaitNicGone(nic.Nic.Mac, mark));
     }

@@ -87,9 +87,9 @@ public sealed class H2AdoptedDefinitionGone(LibvirtFixture fixture)
     }
 
     /// <summary>`status --format prometheus` (node_exporter's textfile format) has the sample "SERIES VALUE".</summary>
-    private static void ExpectMetric(string series, int value, string when)
+    private void ExpectMetric(string series, int value, string when)
     {
-        string text = ShimAdmin.Run(["status", "--format", "prometheus"]).MustSucceed("libvirt-shim status --format prometheus").Stdout;
+        string text = ShimAdmin.Run(fixture, ["status", "--format", "prometheus"]).MustSucceed("libvirt-shim status --format prometheus").Stdout;
         Assert.True(text.Split('\n').Contains($"{series} {value}"), $"{when}: no sample \"{series} {value}\" in:\n{text}");
     }
 
