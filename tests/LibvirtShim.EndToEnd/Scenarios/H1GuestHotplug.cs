@@ -148,7 +148,7 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
         Assert.True(attach.Ok, $"{label}: {attach.Describe()}\nhook log:\n{fixture.ShimLogSince(logMark)}");
         string name = ShimAdmin.AttachedName(attach);
         log.Step($"{label}: the guest configures the NIC", () => guest.WaitNicConfigured(nic, mark));
-        guest.ExpectQemuHoldsItsTaps(fixture.Main, "/run/libvirt/qemu");
+        guest.ExpectQemuHoldsItsTaps(fixture.Main, fixture.QemuRunDir);
         log.Step($"{label}: the NIC answers", () => guest.WaitReachable([nic], $"after {label}"));
         return name;
     }
