@@ -20,8 +20,8 @@ internal static partial class Interop
         internal const int NETLINK_EXT_ACK = 11;
         internal const int NETLINK_GET_STRICT_CHK = 12;
 
-        internal const int MSG_PEEK = 0x2;
-        internal const int MSG_TRUNC = 0x20;
+        private const int MSG_TRUNC = 0x20;
+        private const int MSG_WAITFORONE = 0x10000;
 
         private const int SOCK_RAW = 3;
         private const int SOCK_CLOEXEC = 0x80000;
@@ -47,8 +47,29 @@ internal static partial class Interop
         [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
         private static unsafe partial nint Send(SafeNetlinkSocketHandle socket, byte* buffer, nuint length, int flags);
 
-        [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-        private static unsafe partial nint Recv(SafeNetlinkSocketHandle socket, byte* buffer, nuint length, int flags);
+        [StructLayout(LayoutKind.Sequential)]
+        private struct IoVector
+        {
+            public nint Base;
+            public nuint Length;
+        }
+
+        /// <summary>struct mmsghdr (x86-64, 64 bytes): a struct msghdr (56) and the length recvmmsg received into it.</summary>
+        [StructLayout(LayoutKind.Explicit, Size = 64)]
+        private struct MultipleMessageHeader
+        {
+            [FieldOffset(0)] public nint Name;
+            [FieldOffset(8)] public uint NameLength;
+            [FieldOffset(16)] public nint Vectors;
+            [FieldOffset(24)] public nuint VectorCount;
+            [FieldOffset(32)] public nint Control;
+            [FieldOffset(40)] public nuint ControlLength;
+            [FieldOffset(48)] public int Flags;
+            [FieldOffset(56)] public uint Received;
+        }
+
+        [LibraryImport("libc", EntryPoint = "recvmmsg", SetLastError = true)]
+        private static unsafe partial int RecvMultiple(SafeNetlinkSocketHandle socket, MultipleMessageHeader* messages, uint count, int flags, nint timeout);
 
         [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
         internal static partial int Close(int fd);
@@ -83,15 +104,33 @@ internal static partial class Interop
             return errno;
         }
 
-        /// <summary>recv with <paramref name="flags"/>; with MSG_TRUNC <paramref name="length"/> is the datagram's full length.</summary>
-        internal static unsafe Errno Receive(SafeNetlinkSocketHandle socket, Span<byte> buffer, int flags, out int length)
+        /// <summary>
+        /// Receives up to <paramref name="lengths"/>.Length datagrams in one call, datagram i into slot i of
+        /// <paramref name="buffer"/> (slots of <paramref name="slotBytes"/>): waits for the first, then takes what is queued.
+        /// Returns how many arrived; <paramref name="lengths"/> holds each one's full length (MSG_TRUNC), larger than the slot
+        /// when the datagram did not fit and was cut.
+        /// </summary>
+        internal static unsafe Errno ReceiveDatagrams(
+            SafeNetlinkSocketHandle socket, Span<byte> buffer, int slotBytes, Span<int> lengths, out int count)
         {
+            int slots = Math.Min(lengths.Length, buffer.Length / slotBytes);
+            IoVector* vectors = stackalloc IoVector[slots];
+            MultipleMessageHeader* messages = stackalloc MultipleMessageHeader[slots];
             nint result;
             Errno errno;
             fixed (byte* data = buffer)
-                result = Retrying((socket, (nint)data, (nuint)buffer.Length, flags),
-                    static a => Recv(a.Item1, (byte*)a.Item2, a.Item3, a.Item4), out errno);
-            length = checked((int)Math.Max(result, 0));
+            {
+                for (int i = 0; i < slots; i++)
+                {
+                    vectors[i] = new IoVector { Base = (nint)(data + (long)i * slotBytes), Length = (nuint)slotBytes };
+                    messages[i] = new MultipleMessageHeader { Vectors = (nint)(vectors + i), VectorCount = 1 };
+                }
+                result = Retrying((socket, (nint)messages, (uint)slots),
+                    static a => RecvMultiple(a.Item1, (MultipleMessageHeader*)a.Item2, a.Item3, MSG_WAITFORONE | MSG_TRUNC, 0), out errno);
+            }
+            count = (int)Math.Max(result, 0);
+            for (int i = 0; i < count; i++)
+                lengths[i] = (messages[i].Flags & MSG_TRUNC) != 0 ? slotBytes + 1 : checked((int)messages[i].Received);
             return errno;
         }
     }

@@ -19,10 +19,24 @@ internal sealed class RouteSocket : IDisposable
 
     /// <summary>Head room on top of that (the kernel doubles it for bookkeeping).</summary>
     private const int ReceiveBufferBytes = 1 << 20;
-    private const int InitialDatagramBytes = 64 << 10;
+
+    /// <summary>
+    /// Room for one datagram, which recvmmsg cannot peek at. The largest the kernel sends are dump parts, which it caps at
+    /// 32 KiB; an answer to one request is one link's message (1.2 KiB for a macvtap; VF lists, the only unbounded part,
+    /// are never asked for). A larger one would be cut, and fails the exchange as malformed rather than read wrong.
+    /// </summary>
+    private const int SlotBytes = 64 << 10;
+
+    /// <summary>
+    /// Datagrams per receive call (recvmmsg). Read one at a time after a peek for its size, the answers cost a prepare of
+    /// 82 NICs 992 receive calls and a release 340; 16 at a time, 34 and 13 (1,288 and 618 system calls in all before,
+    /// 314 and 292 after; strace -c, in an empty namespace). The time saved is small beside the kernel's link work.
+    /// </summary>
+    private const int SlotsPerReceive = 16;
 
     private readonly SafeNetlinkSocketHandle _handle;
-    private byte[] _datagram = new byte[InitialDatagramBytes];
+    private readonly byte[] _slots = GC.AllocateUninitializedArray<byte>(SlotBytes * SlotsPerReceive);
+    private readonly int[] _lengths = new int[SlotsPerReceive];
     private uint _nextSequence = 1;
 
     private RouteSocket(SafeNetlinkSocketHandle handle) => _handle = handle;
@@ -70,7 +84,7 @@ internal sealed class RouteSocket : IDisposable
         var acked = new bool[count];
         for (int pending = count; pending > 0;)
         {
-            foreach (NetlinkMessage message in new NetlinkMessageReader(ReceiveDatagram()))
+            foreach (NetlinkMessage message in ReceiveWaiting())
             {
                 uint request = unchecked(message.Sequence - firstSequence);
                 if (request >= (uint)count) continue;   // an answer to an earlier, abandoned batch
@@ -99,7 +113,7 @@ internal sealed class RouteSocket : IDisposable
         bool consistent = true;
         while (true)
         {
-            foreach (NetlinkMessage message in new NetlinkMessageReader(ReceiveDatagram()))
+            foreach (NetlinkMessage message in ReceiveWaiting())
             {
                 if (message.Sequence != sequence) continue;
                 if (message.HasFlag(NetlinkProtocol.NLM_F_DUMP_INTR)) consistent = false;
@@ -147,25 +161,46 @@ internal sealed class RouteSocket : IDisposable
     }
 
     /// <summary>
-    /// The next datagram, whole: its size is peeked first (MSG_PEEK | MSG_TRUNC) so nothing is ever truncated.
+    /// Receives the datagrams waiting (at least one; waits for it), each into its slot, and enumerates their messages.
     /// ENOBUFS here means the kernel dropped answers because the receive buffer was full.
     /// </summary>
-    private ReadOnlySpan<byte> ReceiveDatagram()
+    private ReceivedMessages ReceiveWaiting()
     {
-        int size = ReceiveInto(Span<byte>.Empty, MSG_PEEK | MSG_TRUNC);
-        if (size > _datagram.Length) _datagram = new byte[Math.Max(size, _datagram.Length * 2)];
-        int received = ReceiveInto(_datagram, MSG_TRUNC);
-        if (received > _datagram.Length) throw NetlinkException.Malformed($"datagram of {received} bytes after peeking {size}");
-        return _datagram.AsSpan(0, received);
+        Errno errno = ReceiveDatagrams(_handle, _slots, SlotBytes, _lengths, out int count);
+        if (errno != Errno.None)
+        {
+            NetlinkException failure = NetlinkException.FromErrno("recvmmsg", errno);
+            if (errno != Errno.ENOBUFS) throw failure;
+            throw new NetlinkException("recvmmsg", errno, $"{failure.Message}: the kernel dropped answers because the socket's receive buffer was full");
+        }
+        for (int i = 0; i < count; i++)
+        {
+            if (_lengths[i] > SlotBytes) throw NetlinkException.Malformed($"a datagram of {_lengths[i]} bytes, more than the {SlotBytes} expected at most");
+        }
+        return new ReceivedMessages(_slots, _lengths.AsSpan(0, count));
     }
 
-    private int ReceiveInto(Span<byte> buffer, int flags)
+    /// <summary>The messages of the datagrams one receive call brought, in order (foreach-able, no allocation).</summary>
+    private ref struct ReceivedMessages(ReadOnlySpan<byte> slots, ReadOnlySpan<int> lengths)
     {
-        Errno errno = Receive(_handle, buffer, flags, out int received);
-        if (errno == Errno.None) return received;
-        NetlinkException failure = NetlinkException.FromErrno("recv", errno);
-        if (errno != Errno.ENOBUFS) throw failure;
-        throw new NetlinkException("recv", errno, $"{failure.Message}: the kernel dropped answers because the socket's receive buffer was full");
+        private readonly ReadOnlySpan<byte> _slots = slots;
+        private readonly ReadOnlySpan<int> _lengths = lengths;
+        private int _datagram = -1;
+        private NetlinkMessageReader _messages;
+
+        public readonly ReceivedMessages GetEnumerator() => this;
+
+        public readonly NetlinkMessage Current => _messages.Current;
+
+        public bool MoveNext()
+        {
+            while (_datagram < 0 || !_messages.MoveNext())
+            {
+                if (++_datagram >= _lengths.Length) return false;
+                _messages = new NetlinkMessageReader(_slots.Slice(_datagram * SlotBytes, _lengths[_datagram]));
+            }
+            return true;
+        }
     }
 
     private static void Require(Errno errno, string operation)

@@ -35,6 +35,17 @@ public sealed class DumpTests : NetnsTest
     }
 
     [Fact]
+    public void A_dump_longer_than_one_receive_call_returns_every_link_once()
+    {
+        // 600 macvtaps come in about 25 dump parts of 32 KiB: more than one receive call takes (16 datagrams).
+        Table.CreateMacvtaps(Requests(600, Lower, 4242));
+
+        IReadOnlyList<Link> links = Table.Dump();
+
+        Assert.Equal(Ns.Links().Select(link => link.Index).Order(), links.Select(link => link.Index).Order());
+    }
+
+    [Fact]
     public void Kind_filter_returns_only_links_of_that_kind()
     {
         Table.CreateMacvtaps(Requests(5, Lower, 4242));
