@@ -16,8 +16,13 @@
 #
 #   sudo bench/host-size.sh [OTHER-LINK-COUNTS...]      default: 0 4000 16000
 #
+# BENCH_BEFORE=EXECUTABLE adds an earlier hook build as a third variant, interleaved with the two (its own state).
+# Each level also times what no hook can go below: /bin/true, and bench/StartFloor, a NativeAOT program that only
+# drains stdin (the runtime's start and exit), with the 82-NIC XML on stdin; and, in process, the dump a multi-NIC
+# release's group check makes (LinkTable.DumpGroup), which the kernel cannot narrow.
+#
 # Environment: BENCH_NICS (default "1 82"), BENCH_ROUNDS (rounds per cell; default 9 for 1 NIC, 5 for more),
-# BENCH_NO_BUILD=1, BENCH_STATE_PARENT (default /dev/shm).
+# BENCH_BEFORE, BENCH_NO_BUILD=1, BENCH_STATE_PARENT (default /dev/shm).
 # Results: printed, and written to bench/.build/results/host-size.md (raw times: host-size.tsv beside it).
 set -euo pipefail
 export LC_ALL=C
@@ -52,12 +57,14 @@ if [ "${BENCH_INSIDE_NS:-}" = 1 ]; then
   unit() { # ROUND VARIANT NICS: a prepare + release pair
     local round=$1 variant=$2 nics=$3
     case $variant in
-      shim)
-        timed "$work/xml/n$nics.xml" "$work/hooks/qemu" "bench-n$nics" prepare begin -
-        record "$round" "$nics" shim prepare
-        expect "$nics" "shim prepare of $nics NICs"
-        timed "$work/xml/n$nics.xml" "$work/hooks/qemu" "bench-n$nics" release end -
-        record "$round" "$nics" shim release ;;
+      shim | before)
+        local hooks=$work/hooks state=$LIBVIRT_SHIM_STATEDIR
+        [ "$variant" = before ] && hooks=$work/hooks-before state=$BENCH_BEFORE_STATE
+        LIBVIRT_SHIM_STATEDIR=$state timed "$work/xml/n$nics.xml" "$hooks/qemu" "bench-n$nics" prepare begin -
+        record "$round" "$nics" "$variant" prepare
+        expect "$nics" "$variant prepare of $nics NICs"
+        LIBVIRT_SHIM_STATEDIR=$state timed "$work/xml/n$nics.xml" "$hooks/qemu" "bench-n$nics" release end -
+        record "$round" "$nics" "$variant" release ;;
       ip)
         timed "$work/ip/prepare.n$nics" ip -batch -
         record "$round" "$nics" ip prepare
@@ -67,7 +74,18 @@ if [ "${BENCH_INSIDE_NS:-}" = 1 ]; then
     esac
     expect 0 "$variant release of $nics NICs"
   }
+  floor() { # ROUND: the processes no hook goes below, with the largest XML on stdin
+    local xml
+    xml=$(find "$work/xml" -name 'n*.xml' -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2)
+    timed "$xml" /bin/true; record "$1" 0 floor true
+    timed "$xml" "$work/bin/start-floor"; record "$1" 0 floor nativeaot
+  }
   variants=(shim ip)
+  [ -n "${BENCH_BEFORE_STATE:-}" ] && variants+=(before)
+  for ((r = 0; r <= 9; r++)); do floor "$r"; done
+  # The group check of a multi-NIC release alone, in process (JIT-compiled helper; median of 9 after a warm-up).
+  last_us=$(dotnet "$bench_dll" group-dump 2147483649 9 | awk '{ printf "%d", $1 * 1000 }')
+  record 1 0 dump group-check
   for nics in $BENCH_NICS; do
     rounds=$(rounds_for "$nics")
     echo "host-size: $level other links, $nics NICs: 1 warm-up round + $rounds rounds of ${variants[*]}" >&2
@@ -98,6 +116,16 @@ mkdir -p "$work/bin" "$work/hooks" "$work/xml" "$work/ip" "$work/run" "$work/etc
 : > "$work/times.tsv"
 build_shim_into "$work/bin/libvirt-shim"
 ln -s ../bin/libvirt-shim "$work/hooks/qemu"
+build_start_floor_into "$work/bin/start-floor"
+before_state=
+if [ -n "${BENCH_BEFORE:-}" ]; then
+  [ -x "$BENCH_BEFORE" ] || die "BENCH_BEFORE=$BENCH_BEFORE is not an executable"
+  install -m 0755 "$BENCH_BEFORE" "$work/bin/libvirt-shim-before"
+  mkdir -p "$work/hooks-before"
+  ln -s ../bin/libvirt-shim-before "$work/hooks-before/qemu"
+  before_state="$states/state-before"
+  mkdir -m 0700 "$before_state"
+fi
 printf '{ "Instance": "%s" }\n' "$instance" > "$work/settings.json"
 mkdir -m 0700 "$states/state"
 
@@ -156,34 +184,50 @@ for level in $levels; do
   fi
   n=$(ip -n "$ns" -o link show | grep -c ': h[0-9]*[@:]' || true)
   [ "$n" = "$level" ] || die "the namespace holds $n other links, expected $level"
-  BENCH_INSIDE_NS=1 BENCH_WORK="$work" BENCH_LEVEL="$level" BENCH_NICS="$nic_counts" \
+  BENCH_INSIDE_NS=1 BENCH_WORK="$work" BENCH_LEVEL="$level" BENCH_NICS="$nic_counts" BENCH_BEFORE_STATE="$before_state" \
     LIBVIRT_SHIM_CONFIG="$work/settings.json" LIBVIRT_SHIM_STATEDIR="$states/state" LIBVIRT_SHIM_LIBVIRTRUNDIR="$work/run" \
     LIBVIRT_SHIM_LIBVIRTCONFIGDIR="$work/etc" LIBVIRT_SHIM_LOGFILE="$work/shim.log" \
     ip netns exec "$ns" "$0"
 done
-records_after=$(dotnet "$bench_dll" state-count "$states/state")
-[ "$records_after" = 0 ] || die "the state holds $records_after records after the run: it drifted"
+for state in "$states/state" ${before_state:+"$before_state"}; do
+  records_after=$(dotnet "$bench_dll" state-count "$state")
+  [ "$records_after" = 0 ] || die "$state holds $records_after records after the run: it drifted"
+done
 cp "$work/times.tsv" "$results_dir/host-size.tsv"
 
 # times.tsv: round, other links, NICs, variant, call, µs; round 0 is the warm-up and is not counted.
 med() { awk -F'\t' -v l="$1" -v n="$2" -v v="$3" -v c="$4" '$1 > 0 && $2 == l && $3 == n && $4 == v && $5 == c { print $6 / 1000 }' "$work/times.tsv" | median; }
 runs() { awk -F'\t' -v l="$1" -v n="$2" -v c="$3" '$1 > 0 && $2 == l && $3 == n && $4 == "shim" && $5 == c' "$work/times.tsv" | wc -l; }
 first=${levels%% *}
+floor_ms() { awk -F'\t' -v c="$1" '$1 > 0 && $4 == "floor" && $5 == c { print $6 / 1000 }' "$work/times.tsv" | median; }
 {
   echo "## Host size: hook calls beside thousands of other links"
   echo
   echo "$facts"
-  echo "- command: \`sudo bench/host-size.sh $levels\` (BENCH_NICS=\"$nic_counts\"; other links: macvtaps on $other_lowers other veths (0: on uplink0), every other one with a group and an alias like another libvirt-shim domain's)"
+  echo "- command: \`sudo bench/host-size.sh $levels\` (BENCH_NICS=\"$nic_counts\"; other links: macvtaps on $other_lowers other veths (0: on uplink0), every other one with a group and an alias like another libvirt-shim domain's)${BENCH_BEFORE:+; BENCH_BEFORE: $BENCH_BEFORE}"
   echo "- medians of interleaved rounds (runs per cell in the last column); ip -batch: \`link add ... group G type macvtap\` + \`link set ... up alias A\` per NIC, \`link del group G\`"
+  echo "- what no hook goes below, in the same run (XML on stdin): \`/bin/true\` $(num "$(floor_ms true)") ms; bench/StartFloor, a NativeAOT program that only drains stdin, $(num "$(floor_ms nativeaot)") ms"
+  checks=""
+  for level in $levels; do checks+="${checks:+, }$(num "$(med "$level" 0 dump group-check)") ms at $level"; done
+  echo "- the group check of a multi-NIC release alone (LinkTable.DumpGroup in process: every link of the host, read for one group): $checks"
   echo
-  echo "| call | NICs | other links | libvirt-shim, ms | shim / shim with $first other links | \`ip -batch\`, ms | shim / ip | runs |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  if [ -n "$before_state" ]; then
+    echo "| call | NICs | other links | libvirt-shim, ms | shim / shim with $first other links | \`ip -batch\`, ms | shim / ip | before, ms | shim / before | runs |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  else
+    echo "| call | NICs | other links | libvirt-shim, ms | shim / shim with $first other links | \`ip -batch\`, ms | shim / ip | runs |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  fi
   for call in prepare release; do
     for nics in $nic_counts; do
       base=$(med "$first" "$nics" shim "$call")
       for level in $levels; do
         s=$(med "$level" "$nics" shim "$call"); i=$(med "$level" "$nics" ip "$call")
-        echo "| $call | $nics | $level | $(num "$s") | $(ratio "$s" "$base") | $(num "$i") | $(ratio "$s" "$i") | $(runs "$level" "$nics" "$call") |"
+        before=
+        if [ -n "$before_state" ]; then
+          b=$(med "$level" "$nics" before "$call"); before=" $(num "$b") | $(ratio "$s" "$b") |"
+        fi
+        echo "| $call | $nics | $level | $(num "$s") | $(ratio "$s" "$base") | $(num "$i") | $(ratio "$s" "$i") |$before $(runs "$level" "$nics" "$call") |"
       done
     done
   done

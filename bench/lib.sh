@@ -55,6 +55,16 @@ build_shim_into() {
   install -m 0755 "$repo/artifacts/libvirt-shim" "$1"
 }
 
+# bench/StartFloor (a NativeAOT program that only drains stdin, built as the hook is) published to $1: what any
+# NativeAOT hook pays to start and exit.
+build_start_floor_into() {
+  say "building bench/StartFloor (NativeAOT, into bench/.build)"
+  with_retries "dotnet publish bench/StartFloor" \
+    dotnet publish "$bench_dir/StartFloor" -c Release -r linux-x64 --artifacts-path "$build_dir" -o "$build_dir/start-floor" \
+    -nologo -v:q -clp:ErrorsOnly >/dev/null
+  install -m 0755 "$build_dir/start-floor/start-floor" "$1"
+}
+
 # netns_with_veth NS DEV: a new network namespace NS holding a veth pair DEV / DEVp, both ends up.
 netns_with_veth() {
   ip netns add "$1"

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Running;
@@ -5,6 +6,7 @@ using LibvirtShim.Benchmarks;
 using LibvirtShim.Benchmarks.Support;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Naming;
+using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 
 // LibvirtShim.Benchmarks [BenchmarkDotNet options]      the benchmarks (bench/allocator.sh, bench/codec.sh run them)
@@ -16,12 +18,15 @@ using LibvirtShim.Session;
 //   kernel-calls PERCENT NAMES OPS      runs each naming algorithm OPS times between markers write(-1, "bench-mark ...")
 //                                       for an strace of it to count kernel calls (bench/allocator.sh does)
 //   link-marks INSTANCE UUID...         per UUID a line "GROUP ALIAS": the marks the hook gives the domain's links
+//   group-dump GROUP TIMES              the median ms of TIMES dumps of GROUP as a release's group check makes them
+//                                       (LinkTable.DumpGroup, in the caller's network namespace), after one unmeasured
 return args.FirstOrDefault() switch
 {
     "held-names" => HeldNames(int.Parse(args[1], CultureInfo.InvariantCulture)),
     "make-state" => MakeState(args[1], int.Parse(args[2], CultureInfo.InvariantCulture)),
     "state-count" => StateCount(args[1]),
     "link-marks" => LinkMarks(args[1], args[2..]),
+    "group-dump" => GroupDump(uint.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture)),
     "kernel-calls" => KernelCalls(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture)),
     _ => RunBenchmarks(args),
 };
@@ -60,6 +65,22 @@ static int LinkMarks(string instance, string[] domains)
 {
     var marker = new LinkMarker(instance);
     foreach (Guid domain in domains.Select(Guid.Parse)) Console.Out.WriteLine($"{marker.Group(domain)} {marker.Alias(domain)}");
+    return 0;
+}
+
+static int GroupDump(uint group, int times)
+{
+    using LinkTable table = LinkTable.Open();
+    table.DumpGroup(group);
+    var milliseconds = new List<double>();
+    for (int i = 0; i < times; i++)
+    {
+        long start = Stopwatch.GetTimestamp();
+        table.DumpGroup(group);
+        milliseconds.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+    }
+    milliseconds.Sort();
+    Console.Out.WriteLine(milliseconds[milliseconds.Count / 2].ToString("F2", CultureInfo.InvariantCulture));
     return 0;
 }
 

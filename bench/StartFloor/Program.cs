@@ -1,0 +1,5 @@
+using Stream stdin = Console.OpenStandardInput();
+byte[] sink = new byte[16 * 1024];
+while (stdin.Read(sink) > 0)
+{
+}
