@@ -51,7 +51,8 @@ public sealed class BackgroundProcess : IDisposable
     }
 
     public string Describe() =>
-        $"`{CommandLine}`{(HasExited ? $" exited {_process.ExitCode}" : "")}\n    | " + string.Join("\n    | ", Stdout.Concat(Stderr.Select(l => "[stderr] " + l)));
+        $"`{CommandLine}`{(HasExited ? $" exited {_process.ExitCode}" : "")}\n    | " +
+            string.Join("\n    | ", Stdout.Concat(Stderr.Select(l => "[stderr] " + l)));
 
     /// <summary>SIGINT, then a bounded wait for the exit and the end of its output; SIGKILL if it does not go.</summary>
     public void Stop()

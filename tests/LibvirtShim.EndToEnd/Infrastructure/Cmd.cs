@@ -62,8 +62,10 @@ public static class Cmd
         var stderr = new StringBuilder();
         var stdoutDone = new TaskCompletionSource();
         var stderrDone = new TaskCompletionSource();
-        process.OutputDataReceived += (_, e) => { if (e.Data is null) stdoutDone.TrySetResult(); else lock (stdout) stdout.Append(e.Data).Append('\n'); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is null) stderrDone.TrySetResult(); else lock (stderr) stderr.Append(e.Data).Append('\n'); };
+        process.OutputDataReceived += (_, e) =>
+            { if (e.Data is null) stdoutDone.TrySetResult(); else lock (stdout) stdout.Append(e.Data).Append('\n'); };
+        process.ErrorDataReceived += (_, e) =>
+            { if (e.Data is null) stderrDone.TrySetResult(); else lock (stderr) stderr.Append(e.Data).Append('\n'); };
         if (!process.Start()) throw new InvalidOperationException($"could not start {file}");
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

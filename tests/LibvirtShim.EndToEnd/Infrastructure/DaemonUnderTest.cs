@@ -52,7 +52,8 @@ public sealed record DaemonUnderTest(string Profile, string Uri, string Control,
     public static string Versions(Virsh virsh)
     {
         CmdResult r = virsh.Run("version", "--daemon").MustSucceed($"virsh -c {virsh.Uri} version --daemon");
-        string Field(string label) => r.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith(label, StringComparison.Ordinal))?[label.Length..].Trim() ?? "?";
+        string Field(string label) =>
+            r.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith(label, StringComparison.Ordinal))?[label.Length..].Trim() ?? "?";
         string qemu = Field("Running hypervisor:");
         if (qemu.StartsWith("QEMU ", StringComparison.Ordinal)) qemu = qemu["QEMU ".Length..];
         return $"libvirt {Field("Running against daemon:")}, QEMU {qemu} ({DaemonProcess.Serving(virsh.Uri) ?? "daemon program not found"})";

@@ -58,7 +58,8 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
         {
             x.Append("  <metadata>\n    <shim:macvtap xmlns:shim=\"urn:libvirt-shim:macvtap:1\">\n");
             foreach (OwnedNic nic in Owned)
-                x.Append($"      <shim:link mac='{nic.Mac}' source='{Esc(nic.Source)}' mode='{nic.Mode}'{(nic.Mtu is { } mtu ? $" mtu='{mtu}'" : "")}/>\n");
+                x.Append($"      <shim:link mac='{nic.Mac}' source='{Esc(nic.Source)}' mode='{nic.Mode}'" +
+                         $"{(nic.Mtu is { } mtu ? $" mtu='{mtu}'" : "")}/>\n");
             x.Append("    </shim:macvtap>\n  </metadata>\n");
         }
         x.Append($"  <memory unit='MiB'>{(Boot is null ? 64 : 128)}</memory>\n  <vcpu>1</vcpu>\n");
@@ -68,7 +69,8 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
         }
         else
         {
-            x.Append($"  <os><type arch='x86_64' machine='{MachineType}'>hvm</type><kernel>{Esc(Boot.Kernel)}</kernel><initrd>{Esc(Boot.Initrd)}</initrd>" +
+            x.Append($"  <os><type arch='x86_64' machine='{MachineType}'>hvm</type>" +
+                     $"<kernel>{Esc(Boot.Kernel)}</kernel><initrd>{Esc(Boot.Initrd)}</initrd>" +
                      $"<cmdline>{Esc(Boot.Cmdline)}</cmdline></os>\n");
         }
         if (Acpi) x.Append("  <features><acpi/></features>\n");
@@ -79,14 +81,17 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
             switch (nic)
             {
                 case OwnedNic o:
-                    x.Append($"    <interface type='ethernet'><mac address='{o.Mac}'/><target dev='{Esc(o.Name)}' managed='no'/><model type='virtio'/></interface>\n");
+                    x.Append($"    <interface type='ethernet'><mac address='{o.Mac}'/>" +
+                             $"<target dev='{Esc(o.Name)}' managed='no'/><model type='virtio'/></interface>\n");
                     break;
                 case DirectNic d:
                     string target = d.Target is null ? "" : $"<target dev='{Esc(d.Target)}'/>";
-                    x.Append($"    <interface type='direct'{(d.TrustRxFilters ? " trustGuestRxFilters='yes'" : "")}><mac address='{d.Mac}'/><source dev='{Esc(d.Source)}' mode='{d.Mode}'/>{target}<model type='virtio'/></interface>\n");
+                    x.Append($"    <interface type='direct'{(d.TrustRxFilters ? " trustGuestRxFilters='yes'" : "")}>" +
+                             $"<mac address='{d.Mac}'/><source dev='{Esc(d.Source)}' mode='{d.Mode}'/>{target}<model type='virtio'/></interface>\n");
                     break;
                 case NetworkNic n:
-                    x.Append($"    <interface type='network'><mac address='{n.Mac}'/><source network='{Esc(n.Network)}'/><model type='virtio'/></interface>\n");
+                    x.Append($"    <interface type='network'><mac address='{n.Mac}'/><source network='{Esc(n.Network)}'/>" +
+                             "<model type='virtio'/></interface>\n");
                     break;
                 case UserNic u:
                     x.Append($"    <interface type='user'><mac address='{u.Mac}'/><model type='virtio'/></interface>\n");

@@ -112,7 +112,8 @@ public sealed class LibvirtFixture : IAsyncLifetime
         RepoRoot = FindRepoRoot();
         string binary = Path.Combine(RepoRoot, "artifacts", "libvirt-shim");
         if (!File.Exists(binary))
-            throw new InvalidOperationException($"{binary} is missing: build it first with ./build.sh (the end-to-end tests install that file as the hook; they build nothing themselves)");
+            throw new InvalidOperationException($"{binary} is missing: build it first with ./build.sh " +
+                "(the end-to-end tests install that file as the hook; they build nothing themselves)");
         WorkDir = Directory.CreateTempSubdirectory("libvirt-shim-e2e-").FullName;
         Main = new Virsh(Daemon.Uri, WorkDir);
 
@@ -129,7 +130,8 @@ public sealed class LibvirtFixture : IAsyncLifetime
             _daemonRanBefore = Cmd.Run(Script(Daemon.Control), ["status"], TimeSpan.FromSeconds(30)).Ok;
             var daemonWatch = Stopwatch.StartNew();
             Control("start", TimeSpan.FromMinutes(20));
-            Timings.Add($"daemon under test started ({Daemon.Control} start, builds its tree the first time): {daemonWatch.Elapsed.TotalSeconds:0.0}s");
+            Timings.Add($"daemon under test started ({Daemon.Control} start, builds its tree the first time): " +
+                $"{daemonWatch.Elapsed.TotalSeconds:0.0}s");
         }
         Versions = $"{DaemonUnderTest.Versions(Main)} at {Daemon.Uri}, hook NamePrefix {Daemon.NamePrefix}";
         Timings.Add($"daemon under test ({Daemon.Profile}): {Versions}");
@@ -161,7 +163,8 @@ public sealed class LibvirtFixture : IAsyncLifetime
             _setUp = false;
             throw;
         }
-        Timings.Add($"suite set-up (libvirt-up.sh, guest image, daemon, install.sh, settings, veths, LAN, daemon restart, seed): {watch.Elapsed.TotalSeconds:0.0}s");
+        Timings.Add("suite set-up (libvirt-up.sh, guest image, daemon, install.sh, settings, veths, LAN, daemon restart, seed): " +
+            $"{watch.Elapsed.TotalSeconds:0.0}s");
     }
 
     public async ValueTask DisposeAsync()
@@ -185,7 +188,8 @@ public sealed class LibvirtFixture : IAsyncLifetime
             }
             else
             {
-                Try(problems, "hooks/uninstall.sh", () => Cmd.Run(Script("hooks/uninstall.sh"), Daemon.InTree ? ["--root", Daemon.Root, "--no-reload"] : [],
+                Try(problems, "hooks/uninstall.sh", () => Cmd.Run(Script("hooks/uninstall.sh"),
+                    Daemon.InTree ? ["--root", Daemon.Root, "--no-reload"] : [],
                     TimeSpan.FromSeconds(60)).MustSucceed("hooks/uninstall.sh"));
             }
         }
@@ -203,7 +207,8 @@ public sealed class LibvirtFixture : IAsyncLifetime
             var left = new List<string>();
             var guests = Main.Names(all: true).Where(n => n.StartsWith(Virsh.GuestPrefix, StringComparison.Ordinal)).ToList();
             if (guests.Count > 0) left.Add($"guests: {string.Join(", ", guests)}");
-            var links = IpLinks.All().Where(l => l.Name.StartsWith(Veth.Prefix, StringComparison.Ordinal) || l.Mac.StartsWith("52:54:00:e2:", StringComparison.Ordinal)).ToList();
+            var links = IpLinks.All().Where(l => l.Name.StartsWith(Veth.Prefix, StringComparison.Ordinal)
+                || l.Mac.StartsWith("52:54:00:e2:", StringComparison.Ordinal)).ToList();
             if (links.Count > 0) left.Add($"links: {string.Join("; ", links)}");
             if (Lan.Exists()) left.Add($"network namespace {Lan.Namespace}");
             if (left.Count > 0) throw new InvalidOperationException(string.Join(" / ", left));
@@ -244,7 +249,8 @@ public sealed class LibvirtFixture : IAsyncLifetime
             }
             catch (IOException e)
             {
-                throw new InvalidOperationException($"another run of the end-to-end tests holds {MachineLockPath} for over {MachineLockWait.TotalMinutes:0} min: {e.Message}");
+                throw new InvalidOperationException($"another run of the end-to-end tests holds {MachineLockPath} " +
+                    $"for over {MachineLockWait.TotalMinutes:0} min: {e.Message}");
             }
         }
     }
@@ -272,7 +278,10 @@ public sealed class LibvirtFixture : IAsyncLifetime
         return log;
     }
 
-    /// <summary>The test settings: the suite's name prefix, state directory and log, our lower devices, this instance; plus <paramref name="tweak"/>.</summary>
+    /// <summary>
+    /// The test settings: the suite's name prefix, state directory and log, our lower devices, this instance; plus
+    /// <paramref name="tweak"/>.
+    /// </summary>
     public void WriteSettings(Action<JsonObject>? tweak = null)
     {
         var settings = new JsonObject

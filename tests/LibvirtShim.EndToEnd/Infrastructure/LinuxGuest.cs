@@ -28,7 +28,8 @@ public sealed partial class LinuxGuest
             .Concat(HotNics.Select(n => "shim.hotnic=" + CmdlineEntry(n))));
         (string kernel, string initrd) = fixture.GuestImage;
         // ACPI: the i440fx machine tells the guest about PCI hot-plug and unplug through it.
-        Xml = new GuestXml(name, nics.Select(n => n.Nic).ToList()) { Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath), Acpi = HotNics.Count > 0 };
+        Xml = new GuestXml(name, nics.Select(n => n.Nic).ToList())
+            { Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath), Acpi = HotNics.Count > 0 };
     }
 
     public GuestXml Xml { get; }
@@ -53,7 +54,8 @@ public sealed partial class LinuxGuest
         string text = Poll.Until(Console, c => c.Contains(Marker + "ready", StringComparison.Ordinal),
             $"{Name} to boot and print \"{Marker}ready\" on {ConsolePath}", timeout ?? BootTimeout, c => "\n" + Tail(c));
         var seen = NicLine().Matches(text).ToDictionary(m => m.Groups["mac"].Value,
-            m => new ConsoleNic(m.Groups["mac"].Value, m.Groups["dev"].Value, int.Parse(m.Groups["mtu"].Value), m.Groups["v4"].Value, m.Groups["v6"].Value));
+            m => new ConsoleNic(m.Groups["mac"].Value, m.Groups["dev"].Value, int.Parse(m.Groups["mtu"].Value),
+                m.Groups["v4"].Value, m.Groups["v6"].Value));
         var problems = new List<string>();
         foreach (GuestLanNic nic in Nics)
         {
@@ -66,7 +68,8 @@ public sealed partial class LinuxGuest
             if (c.V4 != $"{nic.Address.V4}/{nic.Address.V4Prefix}" || c.V6 != $"{nic.Address.V6}/{nic.Address.V6Prefix}")
                 problems.Add($"{nic.Nic.Mac}: addresses {c.V4} {c.V6}");
         }
-        if (problems.Count > 0) Assert.Fail($"{Name}'s /init did not configure its NICs as asked: {string.Join("; ", problems)}\nconsole:\n{Tail(text)}");
+        if (problems.Count > 0)
+            Assert.Fail($"{Name}'s /init did not configure its NICs as asked: {string.Join("; ", problems)}\nconsole:\n{Tail(text)}");
         return seen;
     }
 
@@ -93,14 +96,20 @@ public sealed partial class LinuxGuest
         log.Step($"every NIC answers {(ipv6 ? "IPv4 and IPv6" : "IPv4")} pings from the LAN", () => WaitReachable("after boot", ipv6: ipv6));
     }
 
-    /// <summary>QEMU (pid file in <paramref name="runDir"/>) holds the tap device of each of the guest's macvtaps as <paramref name="virsh"/> lists them.</summary>
+    /// <summary>
+    /// QEMU (pid file in <paramref name="runDir"/>) holds the tap device of each of the guest's macvtaps as
+    /// <paramref name="virsh"/> lists them.
+    /// </summary>
     public void ExpectQemuHoldsItsTaps(Virsh virsh, string runDir)
     {
         int pid = int.Parse(File.ReadAllText(Path.Combine(runDir, Name + ".pid")).Trim());
         TapNodes.ExpectQemuHolds(pid, virsh.DomIfList(Name).Select(r => r.Interface));
     }
 
-    /// <summary>Each NIC answers IPv4 and IPv6 pings from the LAN (bounded wait), through that NIC: the LAN host's neighbour entry names its MAC.</summary>
+    /// <summary>
+    /// Each NIC answers IPv4 and IPv6 pings from the LAN (bounded wait), through that NIC: the LAN host's neighbour entry
+    /// names its MAC.
+    /// </summary>
     public void WaitReachable(string when, TimeSpan? timeout = null, bool ipv6 = true) => WaitReachable(Nics, when, timeout, ipv6);
 
     /// <summary>The same for <paramref name="nics"/> (say, hot-plugged ones).</summary>
@@ -125,13 +134,17 @@ public sealed partial class LinuxGuest
     {
         Match line = Poll.Until(() => NicLine().Matches(Since(mark)).FirstOrDefault(m => m.Groups["mac"].Value == nic.Nic.Mac), m => m is not null,
             $"{Name}'s /init to configure NIC {nic.Nic.Mac}", timeout, _ => "\n" + Tail(Since(mark)))!;
-        var seen = new ConsoleNic(nic.Nic.Mac, line.Groups["dev"].Value, int.Parse(line.Groups["mtu"].Value), line.Groups["v4"].Value, line.Groups["v6"].Value);
+        var seen = new ConsoleNic(nic.Nic.Mac, line.Groups["dev"].Value, int.Parse(line.Groups["mtu"].Value),
+            line.Groups["v4"].Value, line.Groups["v6"].Value);
         Assert.True(seen.V4 == $"{nic.Address.V4}/{nic.Address.V4Prefix}" && seen.V6 == $"{nic.Address.V6}/{nic.Address.V6Prefix}"
             && (nic.Mtu is null || nic.Mtu == seen.Mtu), $"{Name}'s /init configured NIC {nic.Nic.Mac} with {seen.V4} {seen.V6} mtu {seen.Mtu}");
         return seen;
     }
 
-    /// <summary>Polls the console from <paramref name="mark"/> on until /init saw the NIC with <paramref name="mac"/> go; returns its device name.</summary>
+    /// <summary>
+    /// Polls the console from <paramref name="mark"/> on until /init saw the NIC with <paramref name="mac"/> go; returns
+    /// its device name.
+    /// </summary>
     public string WaitNicGone(string mac, int mark, TimeSpan? timeout = null)
     {
         Match line = Poll.Until(() => GoneLine().Matches(Since(mark)).FirstOrDefault(m => m.Groups["mac"].Value == mac), m => m is not null,
@@ -145,7 +158,8 @@ public sealed partial class LinuxGuest
         return mark <= text.Length ? text[mark..] : text;
     }
 
-    private static string CmdlineEntry(GuestLanNic n) => $"{n.Nic.Mac},{n.Address.V4}/{n.Address.V4Prefix},{n.Address.V6}/{n.Address.V6Prefix},{n.Mtu}";
+    private static string CmdlineEntry(GuestLanNic n) =>
+        $"{n.Nic.Mac},{n.Address.V4}/{n.Address.V4Prefix},{n.Address.V6}/{n.Address.V6Prefix},{n.Mtu}";
 
     private static string Tail(string text)
     {

@@ -16,7 +16,8 @@ public sealed record MigrationFigures(
     /// <summary>How long before the announce the first early frame came (tcpdump -tt timestamps).</summary>
     private string Lead() =>
         EarlyFrames.Count == 0 || Announce is null ? ""
-            : $", the first {double.Parse(Announce.Split(' ')[0], CultureInfo.InvariantCulture) - double.Parse(EarlyFrames[0].Split(' ')[0], CultureInfo.InvariantCulture):0.00}s before it";
+            : $", the first {double.Parse(Announce.Split(' ')[0], CultureInfo.InvariantCulture)
+                - double.Parse(EarlyFrames[0].Split(' ')[0], CultureInfo.InvariantCulture):0.00}s before it";
 }
 
 /// <summary>
@@ -35,7 +36,8 @@ public sealed partial class MigrationWatch : IDisposable
     public MigrationWatch(string direction, string destinationPort, string mac, string address)
     {
         _direction = direction;
-        _capture = new BackgroundProcess(Lan.InCommand("tcpdump", "-i", destinationPort, "-Q", "in", "-e", "-n", "-tt", "-l", "-U", "ether", "src", mac));
+        _capture = new BackgroundProcess(Lan.InCommand("tcpdump", "-i", destinationPort, "-Q", "in", "-e", "-n", "-tt", "-l", "-U",
+            "ether", "src", mac));
         Poll.Until(() => _capture.Stderr.Any(l => l.StartsWith("listening on", StringComparison.Ordinal)) || _capture.HasExited,
             $"tcpdump on {destinationPort} to start capturing", TimeSpan.FromSeconds(20));
         if (_capture.HasExited) throw new InvalidOperationException($"tcpdump ended: {_capture.Describe()}");

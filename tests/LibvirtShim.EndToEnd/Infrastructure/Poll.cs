@@ -30,7 +30,10 @@ public static class Poll
     public static void Until(Func<bool> condition, string what, TimeSpan? timeout = null) =>
         Until(condition, ok => ok, what, timeout);
 
-    /// <summary>Checks that <paramref name="holds"/> keeps holding for <paramref name="duration"/> (sampled); returns how many samples were taken.</summary>
+    /// <summary>
+    /// Checks that <paramref name="holds"/> keeps holding for <paramref name="duration"/> (sampled); returns how many
+    /// samples were taken.
+    /// </summary>
     public static int During(TimeSpan duration, Func<string?> holds, string what)
     {
         var watch = Stopwatch.StartNew();

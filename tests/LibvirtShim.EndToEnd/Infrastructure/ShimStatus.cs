@@ -7,7 +7,8 @@ public sealed record StatusEntry(
     string Name, string HeldAs, string Lower, string Domain, string Uuid, string Mac, string Mode, int Ifindex, string Link, string? Problem)
 {
     public override string ToString() =>
-        $"{Name} {HeldAs} lower={Lower} domain={Domain} mac={Mac} mode={Mode} ifindex={Ifindex} link={Link}{(Problem is null ? "" : $" PROBLEM={Problem}")}";
+        $"{Name} {HeldAs} lower={Lower} domain={Domain} mac={Mac} mode={Mode} ifindex={Ifindex} link={Link}" +
+            $"{(Problem is null ? "" : $" PROBLEM={Problem}")}";
 }
 
 /// <summary>What <c>libvirt-shim status --json</c> printed (exit 0: all agree, 3: disagreements or no usable state).</summary>

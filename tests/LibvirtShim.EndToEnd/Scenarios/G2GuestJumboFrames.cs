@@ -28,7 +28,8 @@ public sealed class G2GuestJumboFrames(LibvirtFixture fixture)
             SetLanMtu(SwitchMtu);
             guest.Boot(fixture, log);
             KernelLink link = IpLinks.Find(owned.Name) ?? throw new InvalidOperationException($"no link {owned.Name}");
-            Assert.True(link.Mtu == Mtu, $"{owned.Name}: MTU {link.Mtu}, the shim:link asked for {Mtu} (lower device {LibvirtFixture.Uplink0}: {SwitchMtu})");
+            Assert.True(link.Mtu == Mtu,
+                $"{owned.Name}: MTU {link.Mtu}, the shim:link asked for {Mtu} (lower device {LibvirtFixture.Uplink0}: {SwitchMtu})");
 
             // Largest payloads that make 9000-byte IP packets: 9000 - 20 - 8 (IPv4), 9000 - 40 - 8 (IPv6); DF set.
             GuestAddress address = guest.Nics[0].Address;

@@ -31,7 +31,8 @@ public sealed class G3GuestLiveMigration(LibvirtFixture fixture)
     public void B_ToLibvirtNextAndBack_UnderAnInboundFlow()
     {
         fixture.Require();
-        if (fixture.NotApplicable(fixture.Daemon.InTree, "g3b: its daemon is libvirt-next itself, and A migrated it to and from this host's libvirt")) return;
+        if (fixture.NotApplicable(fixture.Daemon.InTree,
+            "g3b: its daemon is libvirt-next itself, and A migrated it to and from this host's libvirt")) return;
         using var peer = new NextPeer(fixture);
         ThereAndBack(peer, "mixed", "g3b booted guest: live migration main -> libvirt-next -> main (mixed versions) under a 20 ms inbound ping flow");
     }
@@ -44,7 +45,8 @@ public sealed class G3GuestLiveMigration(LibvirtFixture fixture)
         string address = guest.Nics[0].Address.V4;
         try
         {
-            log.Step("peer: start, install the hook, restart", () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));
+            log.Step("peer: start, install the hook, restart",
+                () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));
             log.Say($"main: {fixture.Versions}; peer: {peer.Versions}");
             fixture.Timings.Add($"{title}: main {fixture.Versions}; peer {peer.Versions}");
             fixture.WriteSettings(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink1] = LibvirtFixture.Uplink0 });

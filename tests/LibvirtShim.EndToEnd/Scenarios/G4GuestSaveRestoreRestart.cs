@@ -44,7 +44,8 @@ public sealed class G4GuestSaveRestoreRestart(LibvirtFixture fixture)
             log.Step("reachable after the libvirtd restart", () => guest.WaitReachable("after a libvirtd restart"));
             ShimStatus status = fixture.Status();
             foreach (OwnedNic nic in guest.Xml.Owned)
-                Assert.True(status.Find(nic.Name) is { HeldAs: "created", Problem: null } e && e.Domain == guest.Name, $"{nic.Name} in status: {status}");
+                Assert.True(status.Find(nic.Name) is { HeldAs: "created", Problem: null } e && e.Domain == guest.Name,
+                    $"{nic.Name} in status: {status}");
 
             log.Step("virsh destroy", () => fixture.Main.Destroy(guest.Name).MustSucceed());
             Expect.WaitNothingLeftOf(fixture, guest.Xml);

@@ -72,7 +72,8 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
             guest.WaitReachable([kept], "after a libvirtd restart and a seed", ipv6: false);
 
             // Live migration with the hot-plugged NIC; the peer maps the main host's uplink to its own.
-            log.Step("peer: start, install the hook, restart", () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));
+            log.Step("peer: start, install the hook, restart",
+                () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));
             log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             log.Step("virsh migrate --live main -> peer", () => fixture.Main.Run(MigrateTimeout, "migrate", "--live", guest.Name, PeerHost.Uri,
                 "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1").MustSucceed($"migrating {guest.Name} to the peer"));
@@ -143,7 +144,8 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
         int mark = guest.ConsoleMark();
         string label = $"attach-interface {string.Join(' ', flags)}";
         long logMark = fixture.LogOffset();
-        CmdResult attach = log.Step(label, () => ShimAdmin.Run(fixture, ["attach-interface", guest.Name, "--source", owned.Source, "--mode", owned.Mode,
+        CmdResult attach = log.Step(label, () => ShimAdmin.Run(fixture,
+            ["attach-interface", guest.Name, "--source", owned.Source, "--mode", owned.Mode,
             "--mac", owned.Mac, .. flags]));
         Assert.True(attach.Ok, $"{label}: {attach.Describe()}\nhook log:\n{fixture.ShimLogSince(logMark)}");
         string name = ShimAdmin.AttachedName(attach);
@@ -185,7 +187,10 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
             $"the main host should hold {string.Join(", ", names)}, for {guest.Name}'s definition: {status}");
     }
 
-    /// <summary>The interface (ethernet, target dev NAME managed='no') and its &lt;shim:link&gt; (source, mode, mtu) are in <paramref name="xml"/>.</summary>
+    /// <summary>
+    /// The interface (ethernet, target dev NAME managed='no') and its &lt;shim:link&gt; (source, mode, mtu) are in
+    /// <paramref name="xml"/>.
+    /// </summary>
     private static void ExpectInXml(XDocument xml, GuestLanNic nic, string name, string where)
     {
         var owned = (OwnedNic)nic.Nic;

@@ -21,7 +21,8 @@ public sealed class H2AdoptedDefinitionGone(LibvirtFixture fixture)
     public void A_AdoptDefineUndefine_TheNamesComeBackAtStatusOrAtTheNextAllocation()
     {
         fixture.Require();
-        using ScenarioLog log = fixture.Scenario("h2 adopt, virsh define, virsh undefine: names back without seed, at status or at the next allocation");
+        using ScenarioLog log =
+            fixture.Scenario("h2 adopt, virsh define, virsh undefine: names back without seed, at status or at the next allocation");
         try
         {
             // Given back by status, which lists them once.

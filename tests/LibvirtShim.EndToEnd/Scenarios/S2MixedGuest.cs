@@ -51,12 +51,14 @@ public sealed class S2MixedGuest(LibvirtFixture fixture)
                 bool owned = guest.Owned.Any(o => o.Name == link.Name);
                 if (e is null) { problems.Add($"{link.Name} ({link.Mac}) is not in the status"); continue; }
                 if (e.Domain != guest.Name || e.Uuid != guest.Uuid.ToString("D")) problems.Add($"{link.Name}: domain {e.Domain} {e.Uuid}");
-                if (e.HeldAs != (owned ? "created" : "libvirt")) problems.Add($"{link.Name}: held as {e.HeldAs}, expected {(owned ? "created" : "libvirt")}");
+                if (e.HeldAs != (owned ? "created" : "libvirt"))
+                    problems.Add($"{link.Name}: held as {e.HeldAs}, expected {(owned ? "created" : "libvirt")}");
                 if (e.Mac != link.Mac) problems.Add($"{link.Name}: MAC {e.Mac} in status, {link.Mac} in the kernel");
                 if (e.Lower != link.Lower) problems.Add($"{link.Name}: lower {e.Lower} in status, {link.Lower} in the kernel");
                 if (e.Link != "up" || e.Problem is not null) problems.Add($"{link.Name}: link {e.Link}, problem {e.Problem}");
             }
-            if (status.Of(guest).Count != macvtaps.Count) problems.Add($"status lists {status.Of(guest).Count} names for the guest, the kernel has {macvtaps.Count} macvtaps");
+            if (status.Of(guest).Count != macvtaps.Count)
+                problems.Add($"status lists {status.Of(guest).Count} names for the guest, the kernel has {macvtaps.Count} macvtaps");
             Assert.True(problems.Count == 0, string.Join("\n", problems) + $"\nstatus: {status}");
 
             log.Step("virsh destroy", () => fixture.Main.Destroy(guest.Name).MustSucceed($"virsh destroy {guest.Name}"));

@@ -113,7 +113,8 @@ public sealed class S3FailingStarts(LibvirtFixture fixture)
             Assert.Equal("shut off", fixture.Main.DomState(guest.Name));
 
             var links = IpLinks.ByName();
-            Assert.False(links.ContainsKey(fixture.Tap(331)), $"{fixture.Tap(331)} (created before the failure) was not rolled back: {links.GetValueOrDefault(fixture.Tap(331))}");
+            Assert.False(links.ContainsKey(fixture.Tap(331)),
+                $"{fixture.Tap(331)} (created before the failure) was not rolled back: {links.GetValueOrDefault(fixture.Tap(331))}");
             Assert.False(links.ContainsKey(fixture.Tap(332)), $"{fixture.Tap(332)} exists: {links.GetValueOrDefault(fixture.Tap(332))}");
             ShimStatus status = fixture.Status();
             Assert.True(status.Of(guest).Count == 0, $"records left for {guest.Name}: {status}");

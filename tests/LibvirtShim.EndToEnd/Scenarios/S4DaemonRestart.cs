@@ -55,7 +55,8 @@ public sealed class S4DaemonRestart(LibvirtFixture fixture)
             {
                 // The restart's reconnect calls did not rebuild it: the admin verb must.
                 log.Say($"state not rebuilt by the restart ({rebuilt.StateProblem}); running libvirt-shim seed");
-                fixture.Timings.Add($"note: scenario 4: the restart's reconnect calls did not rebuild the wiped state ({rebuilt.StateProblem}); libvirt-shim seed did");
+                fixture.Timings.Add("note: scenario 4: the restart's reconnect calls did not rebuild the wiped state " +
+                    $"({rebuilt.StateProblem}); libvirt-shim seed did");
                 log.Step("libvirt-shim seed", () => fixture.Shim("seed").MustSucceed("libvirt-shim seed"));
             }
             string afterWipe = Snapshot(out ShimStatus statusAfterWipe);

@@ -43,7 +43,8 @@ public sealed class S5SaveRestore(LibvirtFixture fixture)
             Expect.OwnedLinks(guest, IpLinks.ByName(), LibvirtFixture.Instance);
             ShimStatus status = fixture.Status();
             foreach (OwnedNic nic in guest.Owned)
-                Assert.True(status.Find(nic.Name) is { HeldAs: "created", Problem: null } e && e.Domain == guest.Name, $"{nic.Name} in status: {status}");
+                Assert.True(status.Find(nic.Name) is { HeldAs: "created", Problem: null } e && e.Domain == guest.Name,
+                    $"{nic.Name} in status: {status}");
             Assert.True(status.ExitCode == 0, $"status after restore: {status}");
 
             log.Step("virsh destroy", () => fixture.Main.Destroy(guest.Name).MustSucceed());
@@ -77,7 +78,8 @@ public sealed class S5SaveRestore(LibvirtFixture fixture)
 
             long mark = fixture.LogOffset();
             CmdResult restore = log.Step("virsh restore", () => fixture.Main.Run(TimeSpan.FromSeconds(120), "restore", image));
-            Assert.True(restore.Ok, $"virsh restore of {saved.Name} with {fixture.Tap(510)} taken failed: {restore.Describe()}\nhook log:\n{fixture.ShimLogSince(mark)}");
+            Assert.True(restore.Ok,
+                $"virsh restore of {saved.Name} with {fixture.Tap(510)} taken failed: {restore.Describe()}\nhook log:\n{fixture.ShimLogSince(mark)}");
             Assert.True(fixture.Main.IsActive(saved.Name));
 
             var rows = fixture.Main.DomIfList(saved.Name).ToDictionary(r => r.Mac, r => r.Interface);

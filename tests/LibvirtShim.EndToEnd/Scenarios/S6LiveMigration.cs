@@ -31,7 +31,8 @@ public sealed class S6LiveMigration(LibvirtFixture fixture)
     public void C_ToLibvirtNextAndBack_NamesAndUplinksFollow()
     {
         fixture.Require();
-        if (fixture.NotApplicable(fixture.Daemon.InTree, "6c: its daemon is libvirt-next itself, and 6a migrated it to and from this host's libvirt")) return;
+        if (fixture.NotApplicable(fixture.Daemon.InTree,
+            "6c: its daemon is libvirt-next itself, and 6a migrated it to and from this host's libvirt")) return;
         using var peer = new NextPeer(fixture);
         ThereAndBack(peer, "6c live migration main -> libvirt-next -> main (mixed versions)");
     }
@@ -47,7 +48,8 @@ public sealed class S6LiveMigration(LibvirtFixture fixture)
         string directMac = GuestXml.Mac(0x60, 3);
         try
         {
-            log.Step("peer: start, install the hook, restart", () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));
+            log.Step("peer: start, install the hook, restart",
+                () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));
             log.Say($"main: {fixture.Versions}; peer: {peer.Versions}");
             fixture.WriteSettings(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink1] = LibvirtFixture.Uplink0 });
             fixture.Main.Define(guest);
@@ -189,9 +191,11 @@ public sealed class S6LiveMigration(LibvirtFixture fixture)
     /// <summary>Each shim:link in the running XML names <paramref name="lower"/> as its source.</summary>
     private static void MetadataSources(XDocument xml, GuestXml guest, string lower)
     {
-        var sources = xml.Descendants(Shim + "link").ToDictionary(l => ((string?)l.Attribute("mac") ?? "").ToLowerInvariant(), l => (string?)l.Attribute("source"));
+        var sources = xml.Descendants(Shim + "link").ToDictionary(l => ((string?)l.Attribute("mac") ?? "").ToLowerInvariant(),
+            l => (string?)l.Attribute("source"));
         foreach (OwnedNic nic in guest.Owned)
-            Assert.True(sources.GetValueOrDefault(nic.Mac) == lower, $"shim:link of {nic.Mac}: source '{sources.GetValueOrDefault(nic.Mac)}', expected '{lower}'");
+            Assert.True(sources.GetValueOrDefault(nic.Mac) == lower,
+                $"shim:link of {nic.Mac}: source '{sources.GetValueOrDefault(nic.Mac)}', expected '{lower}'");
     }
 
     /// <summary>

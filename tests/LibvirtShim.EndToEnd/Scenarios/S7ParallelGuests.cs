@@ -19,7 +19,8 @@ public sealed class S7ParallelGuests(LibvirtFixture fixture)
         string[] modes = ["bridge", "vepa", "private", "bridge"];
         var guests = Enumerable.Range(0, Guests).Select(g => new GuestXml($"{Prefix}g{g:00}",
             Enumerable.Range(0, NicsPerGuest).Select(n => (Nic)new OwnedNic(
-                GuestXml.Mac(0x70 + g, n), fixture.Tap(700 + g * NicsPerGuest + n), n % 2 == 0 ? LibvirtFixture.Uplink0 : LibvirtFixture.Uplink1, modes[n])).ToList())).ToList();
+                GuestXml.Mac(0x70 + g, n), fixture.Tap(700 + g * NicsPerGuest + n), n % 2 == 0 ? LibvirtFixture.Uplink0 : LibvirtFixture.Uplink1,
+                modes[n])).ToList())).ToList();
         try
         {
             foreach (GuestXml g in guests) fixture.Main.Define(g);

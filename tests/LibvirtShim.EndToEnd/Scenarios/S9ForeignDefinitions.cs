@@ -38,7 +38,8 @@ public sealed class S9ForeignDefinitions(LibvirtFixture fixture)
             log.Step("virsh start", () => fixture.Main.Start(guest.Name).MustSucceed($"virsh start {guest.Name}"));
             Expect.OwnedLinks(guest, IpLinks.ByName(), LibvirtFixture.Instance);
             ShimStatus status = fixture.Status();
-            Assert.True(status.Find(fixture.Tap(100)) is { HeldAs: "created", Problem: null } e && e.Domain == guest.Name, $"{fixture.Tap(100)}: {status}");
+            Assert.True(status.Find(fixture.Tap(100)) is { HeldAs: "created", Problem: null } e && e.Domain == guest.Name,
+                $"{fixture.Tap(100)}: {status}");
             Assert.True(status.ExitCode == 0 && status.WithProblems.Count == 0, $"status with foreign definitions on the host: {status}");
 
             log.Step("virsh destroy", () => fixture.Main.Destroy(guest.Name).MustSucceed());
