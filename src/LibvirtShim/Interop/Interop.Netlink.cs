@@ -69,7 +69,8 @@ internal static partial class Interop
         }
 
         [LibraryImport("libc", EntryPoint = "recvmmsg", SetLastError = true)]
-        private static unsafe partial int RecvMultiple(SafeNetlinkSocketHandle socket, MultipleMessageHeader* messages, uint count, int flags, nint timeout);
+        private static unsafe partial int RecvMultiple(SafeNetlinkSocketHandle socket, MultipleMessageHeader* messages, uint count, int flags,
+            nint timeout);
 
         [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
         internal static partial int Close(int fd);

@@ -171,11 +171,13 @@ internal sealed class RouteSocket : IDisposable
         {
             NetlinkException failure = NetlinkException.FromErrno("recvmmsg", errno);
             if (errno != Errno.ENOBUFS) throw failure;
-            throw new NetlinkException("recvmmsg", errno, $"{failure.Message}: the kernel dropped answers because the socket's receive buffer was full");
+            throw new NetlinkException("recvmmsg", errno,
+                $"{failure.Message}: the kernel dropped answers because the socket's receive buffer was full");
         }
         for (int i = 0; i < count; i++)
         {
-            if (_lengths[i] > SlotBytes) throw NetlinkException.Malformed($"a datagram of {_lengths[i]} bytes, more than the {SlotBytes} expected at most");
+            if (_lengths[i] > SlotBytes)
+                throw NetlinkException.Malformed($"a datagram of {_lengths[i]} bytes, more than the {SlotBytes} expected at most");
         }
         return new ReceivedMessages(_slots, _lengths.AsSpan(0, count));
     }

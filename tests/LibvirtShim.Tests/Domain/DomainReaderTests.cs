@@ -52,7 +52,8 @@ public class DomainReaderTests
             <domstatus state='running'><domain type='kvm'><name>p</name><uuid>0b6a3a4e-2f4f-4c43-9a3a-6f1d5d8e2a12</uuid><devices>
               <interface type='network'><mac address='52:54:00:00:00:01'/><source network='pool'/>
                 <actual type='direct'><source dev='eno1' mode='vepa'/></actual><target dev='macvtap9'/></interface>
-              <interface type='network'><mac address='52:54:00:00:00:02'/><source network='nat'/><actual type='bridge'/><target dev='vnet0'/></interface>
+              <interface type='network'><mac address='52:54:00:00:00:02'/><source network='nat'/>
+                <actual type='bridge'/><target dev='vnet0'/></interface>
             </devices></domain></domstatus>
             """);
         var nic = Assert.Single(d.LibvirtMacvtaps);

@@ -38,6 +38,7 @@ public class TestScriptTests
         Assert.Equal("libvirt-up ", ran[0]);
         Assert.Equal("libvirt-next build", ran[1]);
         Assert.Contains(ran, l => l.StartsWith("dotnet test --solution", StringComparison.Ordinal) && l.EndsWith("[host]", StringComparison.Ordinal));
-        Assert.Contains(ran, l => l.StartsWith("dotnet test --project tests/LibvirtShim.EndToEnd", StringComparison.Ordinal) && l.EndsWith("[next]", StringComparison.Ordinal));
+        Assert.Contains(ran, l => l.StartsWith("dotnet test --project tests/LibvirtShim.EndToEnd", StringComparison.Ordinal)
+            && l.EndsWith("[next]", StringComparison.Ordinal));
     }
 }

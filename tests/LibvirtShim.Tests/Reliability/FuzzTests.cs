@@ -250,7 +250,8 @@ internal sealed class XmlMutator(Random random, List<byte[]> seeds)
 
     private static readonly string[] Values =
     [
-        "", " ", "..", ".", "/", "a/b", "eth0", "lo", "uplink0", "mvtap0", "mvtap01", "mvtap8192", "mvtap8191", "macvtap0", "x:y", "a b", "ééééééééé",
+        "", " ", "..", ".", "/", "a/b", "eth0", "lo", "uplink0", "mvtap0", "mvtap01", "mvtap8192", "mvtap8191", "macvtap0", "x:y", "a b",
+        "ééééééééé",
         "52:54:00:00:00:01", "52:54:00:00:00:1", "01:00:5e:00:00:01", "zz:zz:zz:zz:zz:zz", "52-54-00-00-00-01",
         "bridge", "vepa", "private", "passthru", "passthrough", "source", "BRIDGE", "ethernet", "direct", "network", "no", "yes",
         "00000000-0000-0000-0000-000000000000", "00000000-0000-4000-8000-000000000001", "{00000000-0000-4000-8000-000000000001}",
