@@ -54,9 +54,10 @@ readonly READY=$TREE/.libvirt-next-ready
 # What the daemons and the hook get, whoever runs this script.
 readonly DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C)
 
-say() { printf 'libvirt-next: %s\n' "$*"; }
-die() { printf 'libvirt-next: ERROR: %s\n' "$*" >&2; exit 1; }
-now() { date +%s.%N; }
+readonly SCRIPT_NAME=libvirt-next
+# say, die, now, answers (not pid_alive or the waits: daemon_pid also checks a daemon's root, start waits itself)
+. "$HERE/daemon-lib.sh"
+# Its own since: tenths of a second, where daemon-lib's prints hundredths.
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
@@ -192,8 +193,6 @@ tree_processes() {
     done
     return 0
 }
-
-answers() { timeout 10 virsh -q -c "$URI" version >/dev/null 2>&1; }
 
 start() {
     local t0 pid

@@ -62,10 +62,9 @@ readonly MNTNS_FILE="$DIR/mntns"
 readonly -A MOUNTS=([etc]=/etc/libvirt [run]=/run/libvirt [lib]=/var/lib/libvirt
                     [log]=/var/log/libvirt [cache]=/var/cache/libvirt)
 
-say() { printf 'libvirt-peer: %s\n' "$*"; }
-die() { printf 'libvirt-peer: ERROR: %s\n' "$*" >&2; exit 1; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+readonly SCRIPT_NAME=libvirt-peer
+# say, die, now, since, pid_alive, answers, wait_answer, wait_exit
+. "$(dirname "$0")/daemon-lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 case "$DIR" in
@@ -74,44 +73,6 @@ case "$DIR" in
 /?*) ;;
 *) die "LIBVIRT_PEER_DIR must be an absolute path" ;;
 esac
-
-pid_alive() {
-    local pid comm
-    pid=$(cat "$1" 2>/dev/null) || return 1
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-    [[ $comm == "$2" ]] || return 1
-    echo "$pid"
-}
-
-answers() { timeout 10 virsh -q -c "$URI" version >/dev/null 2>&1; }
-
-wait_answer() {
-    local t0 deadline
-    t0=$(now); deadline=$(( $(date +%s) + TIMEOUT ))
-    until answers; do
-        if (( $(date +%s) >= deadline )); then
-            die "peer libvirtd did not answer on $URI within ${TIMEOUT}s (see $DIR/log/libvirtd.log)"
-        fi
-        sleep 0.1
-    done
-    say "peer libvirtd answers on $URI after $(since "$t0")s"
-}
-
-wait_exit() {
-    local pid=$1 name=$2 i
-    for ((i = 0; i < 300; i++)); do
-        [[ -d /proc/$pid ]] || return 0
-        sleep 0.1
-    done
-    say "$name (pid $pid) still there after 30s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        [[ -d /proc/$pid ]] || return 0
-        sleep 0.1
-    done
-    die "$name (pid $pid) does not exit"
-}
 
 # A live process in the peer's namespaces, to nsenter into.
 anchor_pid() {
@@ -203,7 +164,7 @@ start_daemons() {
     done
     "${DAEMON_ENV[@]}" unshare --mount --uts --propagation private -- \
         /bin/sh -c "$script" peer-setup "$DIR" "$PEER_HOSTNAME" "${args[@]}"
-    wait_answer
+    wait_answer "peer libvirtd" "$DIR/log/libvirtd.log"
     local lp vp
     lp=$(pid_alive "$LIBVIRTD_PID" libvirtd) || die "peer libvirtd answers but $LIBVIRTD_PID names none"
     vp=$(pid_alive "$VIRTLOGD_PID" virtlogd) || die "peer virtlogd is not running"
@@ -213,7 +174,7 @@ start_daemons() {
 start_libvirtd_in_ns() {
     local t0 lp; t0=$(now)
     in_ns "${DAEMON_ENV[@]}" libvirtd -l -d -p "$LIBVIRTD_PID"
-    wait_answer
+    wait_answer "peer libvirtd" "$DIR/log/libvirtd.log"
     lp=$(pid_alive "$LIBVIRTD_PID" libvirtd) || die "peer libvirtd did not start"
     say "started peer libvirtd (pid $lp) in $(since "$t0")s"
 }

@@ -37,22 +37,11 @@ readonly DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 readonly PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
                    qemu-system-x86 iproute2 util-linux tcpdump iputils-ping cpio gzip)
 
-say() { printf 'libvirt-up: %s\n' "$*"; }
-die() { printf 'libvirt-up: ERROR: %s\n' "$*" >&2; exit 1; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+readonly SCRIPT_NAME=libvirt-up
+# say, die, now, since, pid_alive, answers, wait_answer, wait_exit
+. "$(dirname "$0")/daemon-lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
-
-# pid_alive PIDFILE COMM -> prints the pid and succeeds if that process runs.
-pid_alive() {
-    local pid comm
-    pid=$(cat "$1" 2>/dev/null) || return 1
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-    [[ $comm == "$2" ]] || return 1
-    echo "$pid"
-}
 
 # The daemon to run: set by main once the packages are there.
 DAEMON=libvirtd
@@ -72,36 +61,6 @@ pick_daemon() {
         command -v "$d" >/dev/null && { echo "$d"; return; }
     done
     echo libvirtd
-}
-
-answers() { timeout 10 virsh -q -c "$URI" version >/dev/null 2>&1; }
-
-wait_answer() {
-    local t0 deadline
-    t0=$(now); deadline=$(( $(date +%s) + TIMEOUT ))
-    until answers; do
-        if (( $(date +%s) >= deadline )); then
-            die "$DAEMON did not answer on $URI within ${TIMEOUT}s (see /var/log/libvirt/)"
-        fi
-        sleep 0.1
-    done
-    say "$DAEMON answers on $URI after $(since "$t0")s"
-}
-
-# wait_exit PID NAME: wait (bounded) for a process we signalled to go away.
-wait_exit() {
-    local pid=$1 name=$2 i
-    for ((i = 0; i < 300; i++)); do          # 30 s
-        [[ -d /proc/$pid ]] || return 0
-        sleep 0.1
-    done
-    say "$name (pid $pid) still there after 30s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        [[ -d /proc/$pid ]] || return 0
-        sleep 0.1
-    done
-    die "$name (pid $pid) does not exit"
 }
 
 install_packages() {
@@ -227,7 +186,7 @@ start_daemon() {
     mkdir -p /run/libvirt /var/log/libvirt /var/lib/libvirt /var/cache/libvirt
     t0=$(now)
     "${DAEMON_ENV[@]}" "$DAEMON" -d -p "$pidfile"
-    wait_answer
+    wait_answer "$DAEMON" /var/log/libvirt/
     pid=$(pid_alive "$pidfile" "$DAEMON") || die "$DAEMON answers but $pidfile names no $DAEMON"
     say "started $DAEMON (pid $pid, pid file $pidfile) in $(since "$t0")s"
 }
@@ -249,7 +208,7 @@ ensure_daemon() {
             stop_daemon
             start_daemon
         else
-            wait_answer
+            wait_answer "$DAEMON" /var/log/libvirt/
             say "$DAEMON already running (pid $pid)"
         fi
     elif answers; then
