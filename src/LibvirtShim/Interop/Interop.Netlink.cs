@@ -131,7 +131,7 @@ internal static partial class Interop
             }
             count = (int)Math.Max(result, 0);
             for (int i = 0; i < count; i++)
-                lengths[i] = (messages[i].Flags & MSG_TRUNC) != 0 ? slotBytes + 1 : checked((int)messages[i].Received);
+                lengths[i] = Math.Max(checked((int)messages[i].Received), (messages[i].Flags & MSG_TRUNC) != 0 ? slotBytes + 1 : 0);
             return errno;
         }
     }

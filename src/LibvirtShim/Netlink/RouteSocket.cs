@@ -21,11 +21,12 @@ internal sealed class RouteSocket : IDisposable
     private const int ReceiveBufferBytes = 1 << 20;
 
     /// <summary>
-    /// Room for one datagram, which recvmmsg cannot peek at. The largest the kernel sends are dump parts, which it caps at
-    /// 32 KiB; an answer to one request is one link's message (1.2 KiB for a macvtap; VF lists, the only unbounded part,
-    /// are never asked for). A larger one would be cut, and fails the exchange as malformed rather than read wrong.
+    /// Room for one datagram, which recvmmsg cannot peek at. The kernel sends a dump in parts of 32 KiB, or of one message
+    /// where a message is longer; the longest link message is one whose alternative names fill IFLA_PROP_LIST, which the
+    /// kernel stops at 64 KiB ("effective property list too long"): 66.6 KB with 496 of them. VF lists, the other long
+    /// part, are never asked for. A longer datagram would be cut, and fails the exchange as malformed, never misread.
     /// </summary>
-    private const int SlotBytes = 64 << 10;
+    private const int SlotBytes = 128 << 10;
 
     /// <summary>
     /// Datagrams per receive call (recvmmsg). Read one at a time after a peek for its size, the answers cost a prepare of

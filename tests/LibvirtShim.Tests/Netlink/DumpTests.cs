@@ -46,6 +46,26 @@ public sealed class DumpTests : NetnsTest
     }
 
     [Fact]
+    public void A_link_with_as_many_alternative_names_as_the_kernel_takes_is_dumped_and_found_whole()
+    {
+        // Each altname is an attribute of the link's message. The kernel takes 496 of 124 characters ("effective property
+        // list too long" after that): a 66.6 KB message, sent as a dump part of its own and as the answer to a lookup.
+        string path = Path.Combine(Path.GetTempPath(), $"altnames-{Guid.NewGuid():N}.batch");
+        try
+        {
+            File.WriteAllLines(path, Enumerable.Range(0, 496).Select(i => $"link property add dev {PeerName} altname {new string('a', 120)}{i:D4}"));
+            Ns.Ip("-batch", path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        Assert.Contains(PeerName, Table.Dump().Select(link => link.Name));
+        Assert.Equal(PeerName, Table.Find([PeerName])[0]?.Name);
+    }
+
+    [Fact]
     public void Kind_filter_returns_only_links_of_that_kind()
     {
         Table.CreateMacvtaps(Requests(5, Lower, 4242));
