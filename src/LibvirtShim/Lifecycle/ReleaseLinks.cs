@@ -39,10 +39,13 @@ internal static class ReleaseLinks
             ForgetVanishedForeignLinks(session.State, foreign, onNames);
         }
 
-        HashSet<string> stillDefined = NamesOfDefinition(libvirtConfigDir, now, records);
+        (HashSet<string> named, HashSet<string> pending) = NamesOfDefinition(libvirtConfigDir, now, records);
         foreach (NameRecord record in records)
         {
-            if (stillDefined.Contains(record.Name))
+            // A name the definition uses no longer waits for it as adopt's hold did: it goes back when the definition goes.
+            if (named.Contains(record.Name))
+                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, KeptByDefinition = false, ExpiresAt = 0 });
+            else if (pending.Contains(record.Name))
                 session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, KeptByDefinition = false });
             else
                 session.State.Remove(record.Name);
@@ -51,14 +54,17 @@ internal static class ReleaseLinks
         return new Outcome(deleted, records.Count, leftAlone);
     }
 
-    /// <summary>Names held for the domain's definition that its definition file (still there after a stop, not after undefine) uses.</summary>
-    private static HashSet<string> NamesOfDefinition(string libvirtConfigDir, long now, List<NameRecord> records)
+    /// <summary>
+    /// Names held for the domain's definition: those its definition file (still there after a stop, not after undefine)
+    /// uses, and those whose hold still waits for it (adopt's or a hot-plug's, not yet written into it).
+    /// </summary>
+    private static (HashSet<string> Named, HashSet<string> Pending) NamesOfDefinition(string libvirtConfigDir, long now, List<NameRecord> records)
     {
         var kept = records.Where(r => r.IsKeptByDefinition).ToList();
-        if (kept.Count == 0) return [];
-        var pending = kept.Where(r => r.ExpiresAt > now).Select(r => r.Name);
+        if (kept.Count == 0) return ([], []);
+        var pending = kept.Where(r => r.ExpiresAt > now).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         DomainDescription? definition = DomainInventory.ReadDefinition(libvirtConfigDir, kept[0].DomainName, kept[0].Domain);
-        return (definition?.OwnedNics.Select(n => n.Name) ?? []).Concat(pending).ToHashSet(StringComparer.Ordinal);
+        return ((definition?.OwnedNics.Select(n => n.Name) ?? []).ToHashSet(StringComparer.Ordinal), pending);
     }
 
     /// <summary>One batched lookup by name; a link found under another name (an alternative name matched) is not on that name.</summary>

@@ -36,6 +36,38 @@ public class ReleaseBookkeepingTests
         Assert.Empty(h.ReadState()!.Records);
     }
 
+    /// <summary>
+    /// Found by the soak run (issue 25): adopt's hold waits ReservationSeconds for its definition; a start and stop in that
+    /// time kept that wait on the name the definition confirmed, so after `virsh undefine` neither status nor seed gave it back.
+    /// </summary>
+    [Fact]
+    public void ANameAdoptHeldThenStartedAndStopped_GoesBackOnceTheDefinitionGoes()
+    {
+        using var h = HookHarness.Create();
+        string web = TestDomains.Owned("web", TestDomains.Uuid(1), TestDomains.Nics(1, 1, firstName: 3));
+        string definition = Path.Combine(h.Settings.LibvirtConfigDir, "web.xml");
+        File.WriteAllText(definition, web);
+        Seed(h);
+        HoldAsAdoptDoes(h);
+
+        Assert.Equal(0, h.Run("web", "prepare", "begin", web).ExitCode);
+        Assert.Equal(0, h.Run("web", "release", "end", web).ExitCode);
+        Assert.All(h.ReadState()!.Records, r => Assert.Equal((Holding.Defined, 0L), (r.Holding, r.ExpiresAt)));
+
+        File.Delete(definition);
+        Seed(h);
+        Assert.Empty(h.ReadState()!.Records);
+    }
+
+    /// <summary>What adopt leaves: the definition's names held, waiting (far longer than the test) for the definition.</summary>
+    private static void HoldAsAdoptDoes(HookHarness h)
+    {
+        using StateLease lease = new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(5)).Lock();
+        NameState state = lease.Load(new NameScheme(h.Settings.NamePrefix, h.Settings.Capacity)).State!;
+        foreach (NameRecord record in state.Records.ToList()) state.Put(record with { ExpiresAt = long.MaxValue });
+        lease.Save(state);
+    }
+
     [Fact]
     public void AReleaseForgetsForeignLinksThatHaveGone()
     {
