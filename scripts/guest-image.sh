@@ -19,6 +19,7 @@
 #   shim-guest: missing MAC               (no NIC with that MAC)
 #   shim-guest: ready                     (every NIC configured; the kernel answers pings from now on)
 #   shim-guest: gone MAC dev eth1         (a configured NIC was unplugged)
+#   shim-guest: power button              (ACPI's power button, virsh shutdown: it powers off at once)
 #
 # After "ready" it looks at the NICs twice a second: a NIC that appears with the MAC of a shim.nic or shim.hotnic
 # entry is configured by that entry (its "nic" line follows), and one that disappears gets its "gone" line.
@@ -34,6 +35,8 @@ readonly PACKAGES=(linux-image-cloud-amd64 busybox-static)
 # virtio-net and what it needs, in load order (`modinfo -F depends`).
 readonly MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover
                   virtio_net)
+# ACPI's power button as an input device (virsh shutdown); absent without <features><acpi/>, so loaded where it can be.
+readonly OPTIONAL_MODULES=(evdev button)
 
 say() { printf 'guest-image: %s\n' "$*" >&2; }
 die() { printf 'guest-image: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -65,6 +68,7 @@ sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.i
 sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.ndisc_notify=1 \
     net.ipv6.conf.default.addr_gen_mode=3 net.ipv6.conf.default.accept_ra=0
 for m in $(cat /modules.order); do insmod "/modules/$m.ko" || echo "shim-guest: insmod $m failed"; done
+for m in $(cat /optional.order); do insmod "/modules/$m.ko" 2>/dev/null; done
 ip link set lo up
 
 nic_named() {
@@ -105,6 +109,12 @@ while IFS=, read -r kind mac v4 v6 mtu; do
     configure "$mac" "$dev" "$v4" "$v6" "$mtu"
 done </nics
 echo "shim-guest: ready"
+
+# virsh shutdown presses ACPI's power button: power off at once (nothing to sync: no disk).
+for d in /sys/class/input/event*; do
+    [ "$(cat "$d/device/name" 2>/dev/null)" = "Power Button" ] || continue
+    ( head -c 1 "/dev/input/${d##*/}" >/dev/null && echo "shim-guest: power button" && poweroff -f ) &
+done
 
 # Hot-plug: NICs that go and NICs that come (with a MAC of an entry), by polling sysfs. Fd 3: the console.
 exec 3>&1
@@ -155,6 +165,13 @@ build() {
         [[ -n $path ]] || die "module $m.ko is not in $kernel_pkg"
         cp "$path" "$work/root/modules/"
         echo "$m" >>"$work/root/modules.order"
+    done
+    : >"$work/root/optional.order"
+    for m in "${OPTIONAL_MODULES[@]}"; do
+        path=$(find "$work"/pkg/lib/modules/*/kernel -name "$m.ko" | head -n1)
+        [[ -n $path ]] || continue
+        cp "$path" "$work/root/modules/"
+        echo "$m" >>"$work/root/optional.order"
     done
     write_init "$work/root/init"
 

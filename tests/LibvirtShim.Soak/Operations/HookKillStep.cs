@@ -1,0 +1,79 @@
+using LibvirtShim.EndToEnd.Infrastructure;
+using LibvirtShim.Soak.Model;
+using LibvirtShim.Soak.World;
+
+namespace LibvirtShim.Soak.Operations;
+
+/// <summary>
+/// A step (start, destroy, migrate, save, restore) with one of the hook calls it causes killed -9 at a moment drawn from
+/// the seed (<see cref="HookFaults"/>). A killed call that can stop the step (prepare, migrate, restore) must fail it
+/// cleanly: the step is then done again without the fault and must succeed. A killed `release` leaves what seeding
+/// cleans: `libvirt-shim seed` runs on that host, and the checks that follow must find nothing left. Either way the
+/// model ends as after the step alone, so what follows does not depend on when the kill landed.
+/// </summary>
+public sealed record HookKillStep(AttemptStep Inner, HookCall Call, int DelayMs = 0) : Step
+{
+    /// <summary>Delays up to this: a hook call takes 5-40 ms here, so some kills land before it starts work, some during, some after.</summary>
+    private const int MaxDelayMs = 40;
+
+    public override string Kind => "hook-kill";
+
+    public static IEnumerable<Step> Candidates(SoakModel model) =>
+        from inner in StartStep.Candidates(model).Concat(DestroyStep.Candidates(model)).Concat(MigrateStep.Candidates(model))
+            .Concat(SaveStep.Candidates(model)).Concat(RestoreStep.Candidates(model)).Cast<AttemptStep>()
+        from call in inner.HookCalls(model)
+        select new HookKillStep(inner, call);
+
+    public override Step Draw(SoakRandom random)
+    {
+        var inner = (AttemptStep)Inner.Draw(random);
+        return this with { Inner = inner, DelayMs = random.Between(0, MaxDelayMs) };
+    }
+
+    public override void Run(SoakWorld world, StepNotes notes)
+    {
+        SoakSite site = world[Call.Site];
+        world.Faults.Arm(site, Call, Inner.Guest, DelayMs);
+        CmdResult first;
+        KillOutcome outcome;
+        try
+        {
+            first = Inner.Attempt(world, notes);
+        }
+        finally
+        {
+            outcome = world.Faults.Settle(site);
+        }
+        string what = outcome.Describe(Call.ToString(), DelayMs);
+        if (outcome.Killed) notes.Fault($"hook {Call.Op} killed", what);
+        else notes.Add(what);
+        if (first.Ok && outcome.Killed && Call.Stops)
+            throw new StepFailed($"{Inner} succeeded although its hook call {Call} was killed: libvirt should have stopped it");
+        if (first.Ok)
+        {
+            Inner.Settle(world, notes);
+        }
+        else
+        {
+            if (!(outcome.Killed && Call.Stops)) throw new StepFailed($"{Inner} failed, and no killed hook call explains it: {first.Describe()}");
+            notes.Add($"failed as it must ({FirstLine(first.Stderr)}); again without the fault");
+            Inner.Run(world, notes);
+        }
+        if (outcome.Killed && !Call.Stops) SeedAfterKilledRelease(world, site, notes);
+    }
+
+    public override void Apply(SoakModel model) => Inner.Apply(model);
+
+    public override string ToString() => $"{Inner}, its hook's {Call} killed -9 after {DelayMs} ms";
+
+    private void SeedAfterKilledRelease(SoakWorld world, SoakSite site, StepNotes notes)
+    {
+        Guid uuid = world.Fleet.First(g => g.Name == Inner.Guest).Uuid;
+        string alias = $"libvirt-shim:{uuid:D}@{site.Instance}";
+        int left = IpLinks.All().Count(l => l.Alias == alias);
+        site.Shim(["seed"]).MustSucceed($"libvirt-shim seed on {site.Label} after a killed release");
+        notes.Add($"{left} link(s) left by the killed release; seed on {site.Label}");
+    }
+
+    private static string FirstLine(string text) => text.Trim().Split('\n')[0];
+}

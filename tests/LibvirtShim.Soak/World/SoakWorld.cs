@@ -1,0 +1,131 @@
+using System.Text.Json.Nodes;
+using System.Xml.Linq;
+using LibvirtShim.EndToEnd.Infrastructure;
+using LibvirtShim.Soak.Model;
+
+namespace LibvirtShim.Soak.World;
+
+/// <summary>
+/// The machine the run drives: the end-to-end fixture's daemon (this host's libvirt 9.0, the hook installed, the LAN, the
+/// uplink veths) as <see cref="Site.Main"/>, and libvirt 11.3 of scripts/libvirt-next.sh as <see cref="Site.Next"/>,
+/// each mapping the other's uplink to its own (Uplinks), each with the hook wrapper of <see cref="HookFaults"/>.
+/// </summary>
+public sealed class SoakWorld : IDisposable
+{
+    private readonly NextPeer _next;
+    private readonly Dictionary<string, LinuxGuest> _linux = [];
+
+    private SoakWorld(LibvirtFixture fixture, NextPeer next, IReadOnlyList<GuestSpec> fleet)
+    {
+        Fixture = fixture;
+        _next = next;
+        Fleet = fleet;
+        Main = new SoakSite(Site.Main, fixture, fixture.Main, fixture.Daemon, LibvirtFixture.Uplink0, LibvirtFixture.Instance, fixture.Status);
+        Next = new SoakSite(Site.Next, fixture, next.Virsh, DaemonUnderTest.Next, LibvirtFixture.Uplink1, NextPeer.NextInstance, next.Status);
+        foreach (GuestSpec guest in fleet.Where(g => g.Booted)) _linux[guest.Name] = NewLinuxGuest(guest);
+    }
+
+    public LibvirtFixture Fixture { get; }
+    public IReadOnlyList<GuestSpec> Fleet { get; }
+    public SoakSite Main { get; }
+    public SoakSite Next { get; }
+    public HookFaults Faults { get; } = new();
+    public Features Features { get; private set; } = Features.None;
+
+    public SoakSite this[Site site] => site == Site.Main ? Main : Next;
+
+    /// <summary>
+    /// Starts libvirt-next with the hook, maps each host's uplink name to the other's, puts the hook wrappers in place,
+    /// removes guests of an earlier run and starts both hook states afresh (the suite's own state directories), seeded. The fixture has set up this host's daemon, the LAN and the veths.
+    /// </summary>
+    public static SoakWorld Open(LibvirtFixture fixture, IReadOnlyList<GuestSpec> fleet)
+    {
+        var next = new NextPeer(fixture);
+        var world = new SoakWorld(fixture, next, fleet);
+        try
+        {
+            fixture.WriteSettings(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink1] = LibvirtFixture.Uplink0 });
+            next.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 });
+            foreach (SoakSite site in world.Sites)
+            {
+                site.Virsh.RemoveGuests(Model.Fleet.Prefix);
+                world.Faults.Install(site);
+                // The suite's own state directory (not the host's): what an earlier run left does not count against this one.
+                string state = site.HostPath(LibvirtFixture.StateDirFile);
+                if (Directory.Exists(state)) Directory.Delete(state, recursive: true);
+                site.Shim(["seed"]).MustSucceed($"{site.Label}: libvirt-shim seed");
+            }
+            world.Features = world.DetectFeatures();
+            return world;
+        }
+        catch
+        {
+            world.Dispose();
+            throw;
+        }
+    }
+
+    public IEnumerable<SoakSite> Sites => [Main, Next];
+
+    /// <summary>The booted guest's console, addresses and /init, or null for a guest without an OS.</summary>
+    public LinuxGuest? Linux(GuestSpec guest) => _linux.GetValueOrDefault(guest.Name);
+
+    public string SaveImage(GuestSpec guest) => Path.Combine(Fixture.WorkDir, guest.Name + ".save");
+
+    /// <summary>
+    /// The guest's definition for <paramref name="site"/> as an administrator writes it before adopt: every NIC a libvirt
+    /// direct NIC on the site's uplink (an MTU as &lt;mtu size&gt;), a booted guest's kernel and console, ACPI (for hot-plug).
+    /// </summary>
+    public string DirectXml(GuestSpec guest, Site site)
+    {
+        string uplink = this[site].Uplink;
+        var nics = guest.Nics.Select(n => (Nic)new DirectNic(n.Mac, uplink, n.Mode)).ToList();
+        GuestXml xml = Linux(guest) is { } linux
+            ? linux.Xml with { Uuid = guest.Uuid, Nics = nics }
+            : new GuestXml(guest.Name, nics) { Uuid = guest.Uuid, Acpi = true };
+        XDocument document = XDocument.Parse(xml.ToXml());
+        foreach (SpecNic nic in guest.Nics.Where(n => n.Mtu is not null))
+            ShimAdmin.Interface(document, nic.Mac)!.Add(new XElement("mtu", new XAttribute("size", nic.Mtu!.Value)));
+        return document.ToString();
+    }
+
+    public void Dispose()
+    {
+        var problems = new List<string>();
+        foreach (SoakSite site in Sites) Try(problems, $"{site.Label}: removing the run's guests", () => site.Virsh.RemoveGuests(Model.Fleet.Prefix));
+        Try(problems, "putting the hook symlinks back", Faults.Uninstall);
+        Try(problems, "stopping libvirt-next", _next.Dispose);
+        Try(problems, "the fixture's settings back", () => Fixture.WriteSettings());
+        Try(problems, "putting back /dev/tap nodes set aside", () => TapNodes.PutBack());
+        foreach (string image in Fleet.Select(SaveImage).Where(File.Exists)) File.Delete(image);
+        if (problems.Count > 0) throw new InvalidOperationException("soak tear-down: " + string.Join("; ", problems));
+    }
+
+    private LinuxGuest NewLinuxGuest(GuestSpec guest)
+    {
+        // Each booted guest's NICs on subnets of their own: its defined NIC on 0 or 2, the one it may be hot-plugged on 1.
+        int host = 10 + guest.Index;
+        var nic = new GuestLanNic(new DirectNic(guest.Nics[0].Mac, Main.Uplink), Lan.GuestAddress(guest.Index % 2 == 0 ? 0 : 2, host));
+        var hot = new GuestLanNic(new DirectNic(guest.HotMac!, Main.Uplink), Lan.GuestAddress(1, host));
+        return new LinuxGuest(Fixture, guest.Name, [nic], [hot]);
+    }
+
+    private Features DetectFeatures()
+    {
+        string help = Main.Shim(["--help"]).Stdout;
+        bool Verb(string verb) => help.Split('\n').Any(l => l.TrimStart().StartsWith(verb + " ", StringComparison.Ordinal));
+        return new Features(Listener: Verb("watch"), Repair: Verb("repair"), Guard: false);
+    }
+
+    private static void Try(List<string> problems, string what, Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e)
+        {
+            problems.Add($"{what}: {e.Message}");
+        }
+    }
+}
