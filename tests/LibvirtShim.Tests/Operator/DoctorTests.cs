@@ -1,7 +1,8 @@
 using System.Text.Json;
-using LibvirtShim.Cli.Doctor;
+using LibvirtShim.Cli;
+using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Configuration;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
