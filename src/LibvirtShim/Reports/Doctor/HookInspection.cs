@@ -52,7 +52,7 @@ internal sealed record HookInspection(string Directory, HookFile? Main, List<Hoo
         string currentReal = real;
         for (int hops = 0; hops < 40 && Interop.Files.Probe(currentReal, followSymlinks: false) is { IsSymlink: true }; hops++)
         {
-            string? link = LibvirtDaemons.ReadLink(currentReal);
+            string? link = HostFiles.ReadLink(currentReal);
             if (link is null) break;
             current = link.StartsWith('/')
                 ? link : System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(current)!, link));

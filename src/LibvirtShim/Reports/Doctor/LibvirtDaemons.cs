@@ -68,7 +68,7 @@ internal static class LibvirtDaemons
     public static List<LibvirtDaemon> Find(string proc, TimeWindow? boot = null)
     {
         var found = new List<LibvirtDaemon>();
-        string? myNamespace = ReadLink(Path.Combine(proc, "self", "ns", "mnt"));
+        string? myNamespace = HostFiles.ReadLink(Path.Combine(proc, "self", "ns", "mnt"));
         TimeWindow bootTime = boot ?? BootTime(proc);
         IEnumerable<string> entries;
         try
@@ -82,10 +82,10 @@ internal static class LibvirtDaemons
         foreach (string dir in entries)
         {
             if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
-            string? comm = ReadText(Path.Combine(dir, "comm"))?.Trim();
+            string? comm = HostFiles.ReadText(Path.Combine(dir, "comm"))?.Trim();
             if (comm is null || !Names.Contains(comm)) continue;
-            string? ns = ReadLink(Path.Combine(dir, "ns", "mnt"));
-            found.Add(new LibvirtDaemon(pid, comm, ReadLink(Path.Combine(dir, "exe")) ?? comm, VersionFromMaps(Path.Combine(dir, "maps")),
+            string? ns = HostFiles.ReadLink(Path.Combine(dir, "ns", "mnt"));
+            found.Add(new LibvirtDaemon(pid, comm, HostFiles.ReadLink(Path.Combine(dir, "exe")) ?? comm, VersionFromMaps(Path.Combine(dir, "maps")),
                 StartTime(dir, bootTime), Path.Combine(dir, "root"), ns is null || myNamespace is null || ns == myNamespace));
         }
         return found.OrderBy(d => d.Pid).ToList();
@@ -94,7 +94,7 @@ internal static class LibvirtDaemons
     /// <summary>The libvirt library the process has mapped.</summary>
     public static LibvirtVersion? VersionFromMaps(string maps)
     {
-        string? text = ReadText(maps);
+        string? text = HostFiles.ReadText(maps);
         if (text is null) return null;
         foreach (string line in text.Split('\n'))
         {
@@ -126,7 +126,7 @@ internal static class LibvirtDaemons
     /// </summary>
     private static TimeWindow StartTime(string dir, TimeWindow bootTime)
     {
-        string? stat = ReadText(Path.Combine(dir, "stat"));
+        string? stat = HostFiles.ReadText(Path.Combine(dir, "stat"));
         if (stat is null || !bootTime.IsKnown) return TimeWindow.Unknown;
         string[] fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (fields.Length <= 19 || !long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out long ticks))
@@ -138,36 +138,12 @@ internal static class LibvirtDaemons
     /// <summary>/proc/stat's btime: whole seconds, rounded down, so the boot lies within the second after it.</summary>
     private static TimeWindow BootTime(string proc)
     {
-        foreach (string line in (ReadText(Path.Combine(proc, "stat")) ?? "").Split('\n'))
+        foreach (string line in (HostFiles.ReadText(Path.Combine(proc, "stat")) ?? "").Split('\n'))
         {
             if (line.StartsWith("btime ", StringComparison.Ordinal)
                 && long.TryParse(line[6..].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long t))
                 return new TimeWindow(t * 1_000_000_000, (t + 1) * 1_000_000_000);
         }
         return TimeWindow.Unknown;
-    }
-
-    internal static string? ReadText(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    internal static string? ReadLink(string path)
-    {
-        try
-        {
-            return new FileInfo(path).LinkTarget;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
     }
 }
