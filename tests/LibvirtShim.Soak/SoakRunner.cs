@@ -75,7 +75,7 @@ public sealed class SoakRunner(SoakWorld world, SoakModel model, SoakSettings se
         var result = new SoakResult(settings);
         log.Line($"seed {settings.Seed}, {settings.Steps} steps (replay: {settings.Replay}); features: {model.Features}");
         log.Line($"main: {world.Fixture.Versions}; next: {DaemonUnderTest.Versions(world.Next.Virsh)}");
-        for (int step = 1; step <= settings.Steps; step++)
+        for (int step = 1; step <= settings.Steps && !Xunit.TestContext.Current.CancellationToken.IsCancellationRequested; step++)
         {
             RunStep(step, result);
             result.Done = step;

@@ -1,8 +1,9 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -44,9 +45,9 @@ internal static class ReleaseLinks
         {
             // A name the definition uses no longer waits for it as adopt's hold did: it goes back when the definition goes.
             if (named.Contains(record.Name))
-                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, KeptByDefinition = false, ExpiresAt = 0 });
+                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false, ExpiresAt = 0 });
             else if (pending.Contains(record.Name))
-                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, KeptByDefinition = false });
+                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false });
             else
                 session.State.Remove(record.Name);
         }
@@ -60,7 +61,7 @@ internal static class ReleaseLinks
     /// </summary>
     private static (HashSet<string> Named, HashSet<string> Pending) NamesOfDefinition(string libvirtConfigDir, long now, List<NameRecord> records)
     {
-        var kept = records.Where(r => r.IsKeptByDefinition).ToList();
+        var kept = records.Where(r => r.IsInDefinition).ToList();
         if (kept.Count == 0) return ([], []);
         var pending = kept.Where(r => r.ExpiresAt > now).Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         DomainDescription? definition = DomainInventory.ReadDefinition(libvirtConfigDir, kept[0].DomainName, kept[0].Domain);

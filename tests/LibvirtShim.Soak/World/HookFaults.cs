@@ -66,6 +66,8 @@ public sealed class HookFaults
         File.WriteAllText(temporary, Script);
         File.SetUnixFileMode(temporary, (UnixFileMode)0b111_101_101);
         File.Move(temporary, hook, overwrite: true);
+        // A run stopped with SIGTERM or SIGINT puts the symlinks back too (one killed with SIGKILL leaves the wrapper).
+        if (_installed.Count == 0) AppDomain.CurrentDomain.ProcessExit += (_, _) => Uninstall();
         _installed[site.Site] = (site, target);
     }
 
