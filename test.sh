@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, network-namespace tests (root) and the end-to-end tests against a real libvirt, twice:
 # against this host's own daemon (Debian 12: libvirt 9.0, QEMU 7.2) and against libvirt 11.3 / QEMU 10.0 of Debian 13
-# (scripts/libvirt-next.sh; its tree is built once, 1.5 to 6 minutes, and reused).
+# (scripts/libvirt-next.sh; its tree is built once, 1.5 to 6 minutes, and reused); and the soak run
+# (tests/LibvirtShim.Soak: SOAK_STEPS steps, 200 by default, against both daemons at once; SOAK_SEED replays a seed).
 # As root it first sets up libvirt (scripts/libvirt-up.sh: installs what is missing, even on a fresh machine, and
 # starts what is not running); without root the tests that need it skip with a message, except in CI
 # (SHIM_TEST_CI=1), where they fail.
@@ -21,5 +22,7 @@ if [ "$(id -u)" = 0 ]; then
   echo "test.sh: the end-to-end tests again, against libvirt-next (SHIM_E2E_DAEMON=next)"
   SHIM_E2E_DAEMON=next dotnet test --project tests/LibvirtShim.EndToEnd --no-build "$@" || rc=$?
   grep -h '^daemon under test' artifacts/e2e-timings.txt artifacts/e2e-timings-next.txt 2>/dev/null | sed 's/^/test.sh: end-to-end /' || true
+  soak=$(ls -t artifacts/soak-*.log 2>/dev/null | head -n1)
+  [ -n "$soak" ] && grep -h '] seed [0-9]*: ' "$soak" | sed "s|^\[ *[0-9.]*s\] |test.sh: soak ($soak): |" || true
 fi
 exit $rc
