@@ -74,7 +74,7 @@ public sealed class SoakWorld : IDisposable
 
     /// <summary>
     /// The guest's definition for <paramref name="site"/> as an administrator writes it before adopt: every NIC a libvirt
-    /// direct NIC on the site's uplink (an MTU as &lt;mtu size&gt;), a booted guest's kernel and console, ACPI (for hot-plug).
+    /// direct NIC on the site's uplink (an MTU as &lt;mtu size&gt;), a booted guest's kernel and console, ACPI (for hot-plug), TCG.
     /// </summary>
     public string DirectXml(GuestSpec guest, Site site)
     {
@@ -84,6 +84,8 @@ public sealed class SoakWorld : IDisposable
             ? linux.Xml with { Uuid = guest.Uuid, Nics = nics }
             : new GuestXml(guest.Name, nics) { Uuid = guest.Uuid, Acpi = true };
         XDocument document = XDocument.Parse(xml.ToXml());
+        // TCG for every guest: under KVM a guest without an OS paused itself after a minute or so (SeaBIOS retrying the boot).
+        document.Root!.SetAttributeValue("type", "qemu");
         foreach (SpecNic nic in guest.Nics.Where(n => n.Mtu is not null))
             ShimAdmin.Interface(document, nic.Mac)!.Add(new XElement("mtu", new XAttribute("size", nic.Mtu!.Value)));
         return document.ToString();
