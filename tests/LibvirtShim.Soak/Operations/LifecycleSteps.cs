@@ -86,7 +86,8 @@ public sealed record StartStep(string Guest, Site Site) : AttemptStep
     {
         GuestSpec spec = world.Fleet.First(g => g.Name == Guest);
         File.Delete(world.SaveImage(spec));
-        world.Linux(spec)?.WaitReady();
+        // Under TCG on the shared 2-core machine (load average 25 from other builds) a boot took over 120 s.
+        world.Linux(spec)?.WaitReady(TimeSpan.FromSeconds(300));
     }
 
     public override void Apply(SoakModel model)
