@@ -2,9 +2,9 @@ using BenchmarkDotNet.Attributes;
 using LibvirtShim.Benchmarks.Support;
 using LibvirtShim.Configuration;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Benchmarks;
 

@@ -4,10 +4,9 @@ using System.Runtime.InteropServices;
 using BenchmarkDotNet.Running;
 using LibvirtShim.Benchmarks;
 using LibvirtShim.Benchmarks.Support;
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 // LibvirtShim.Benchmarks [BenchmarkDotNet options]      the benchmarks (bench/allocator.sh, bench/codec.sh run them)
 // Hidden helper modes for the bench/*.sh scripts:

@@ -1,11 +1,9 @@
-using LibvirtShim.Net;
 using System.Diagnostics;
 using LibvirtShim.Configuration;
-using LibvirtShim.Lifecycle;
 using LibvirtShim.Logging;
+using LibvirtShim.Messages;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 

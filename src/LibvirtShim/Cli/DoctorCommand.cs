@@ -1,9 +1,6 @@
-using LibvirtShim.Net;
-using System.Text;
-using System.Text.Json;
 using LibvirtShim.Messages;
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Reports;
+using LibvirtShim.Reports.Doctor;
 
 namespace LibvirtShim.Cli;
 

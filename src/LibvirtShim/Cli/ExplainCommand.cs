@@ -1,11 +1,9 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Logging;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Reports;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 

@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using LibvirtShim.Domain;
 using LibvirtShim.Hook;
-using LibvirtShim.Lifecycle;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
-using LibvirtShim.Session;
-using LibvirtShim.Messages;
-using LibvirtShim.State;
 using LibvirtShim.Reports;
+using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Cli;
 

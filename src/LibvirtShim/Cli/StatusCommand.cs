@@ -1,10 +1,8 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
-using LibvirtShim.Netlink;
 using LibvirtShim.Reports;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Cli;
 

@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text;
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Reports;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Cli;
 

@@ -1,6 +1,5 @@
 using System.Xml;
 using System.Xml.Linq;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
 
 namespace LibvirtShim.Domain;

@@ -1,8 +1,7 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Net;
-using LibvirtShim.Session;
 using LibvirtShim.Messages;
+using LibvirtShim.Session;
 using LibvirtShim.State;
 
 namespace LibvirtShim.Hook;

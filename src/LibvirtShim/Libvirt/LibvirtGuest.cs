@@ -1,5 +1,3 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
 
 namespace LibvirtShim.Libvirt;

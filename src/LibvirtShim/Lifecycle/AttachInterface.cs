@@ -1,11 +1,10 @@
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
-using LibvirtShim.Net;
-using LibvirtShim.Netlink;
-using LibvirtShim.Session;
-using LibvirtShim.Messages;
 using LibvirtShim.Libvirt;
+using LibvirtShim.Messages;
+using LibvirtShim.Net;
+using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Lifecycle;
 

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
+using LibvirtShim.Libvirt;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
-using LibvirtShim.Libvirt;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Lifecycle;
 

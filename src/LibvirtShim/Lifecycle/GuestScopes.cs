@@ -1,8 +1,7 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Net;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Messages;
 using LibvirtShim.Session;
-using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Lifecycle;
 

@@ -1,12 +1,11 @@
 using System.Xml.Linq;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
-using LibvirtShim.Net;
-using LibvirtShim.Netlink;
-using Serilog;
-using LibvirtShim.Session;
 using LibvirtShim.Messages;
+using LibvirtShim.Netlink;
+using LibvirtShim.Session;
+using LibvirtShim.State;
+using Serilog;
 
 namespace LibvirtShim.Lifecycle;
 

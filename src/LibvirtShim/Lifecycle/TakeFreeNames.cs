@@ -1,9 +1,8 @@
 using LibvirtShim.Configuration;
-using LibvirtShim.State;
-using LibvirtShim.Net;
+using LibvirtShim.Messages;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Lifecycle;
 

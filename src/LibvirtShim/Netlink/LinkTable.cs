@@ -1,5 +1,5 @@
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Netlink;
 

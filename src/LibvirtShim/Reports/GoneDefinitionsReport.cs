@@ -1,7 +1,5 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
-using LibvirtShim.Reports;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Reports;
 

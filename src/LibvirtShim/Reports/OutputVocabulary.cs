@@ -1,7 +1,6 @@
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Reports.Doctor;
 using LibvirtShim.State;
-using LibvirtShim.Reports;
 
 namespace LibvirtShim.Reports;
 

@@ -1,10 +1,10 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Reports;
 
@@ -44,8 +44,9 @@ internal static class PreparePreviewer
             stateNote = $"the state is not usable ({load.Problem}): prepare first rebuilds it by seeding; " +
                 "this plan uses the state seeding would build now";
         }
-        return Preview(context.Settings, context.Scheme, context.Marker, state, links, domain, context.Now,
-            (name, uuid) => DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, name, uuid)) with { StateNote = stateNote };
+        PreparePreview preview = Preview(context.Settings, context.Scheme, context.Marker, state, links, domain, context.Now,
+            (name, uuid) => DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, name, uuid));
+        return preview with { StateNote = stateNote };
     }
 
     /// <summary>The preview from gathered facts.</summary>

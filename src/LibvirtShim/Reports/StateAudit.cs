@@ -1,7 +1,7 @@
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Reports;
 
@@ -67,16 +67,16 @@ internal static class StateAudit
 
     private static AuditProblem? Problem(
         LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now) => record.Holding switch
-    {
-        Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
-            AuditProblem.Unlabelled,
-        Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
-        Holding.Created when !present => AuditProblem.MissingLink,
-        Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
-        Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
-        Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
-        Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
-        Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,
-        _ => null,
-    };
+        {
+            Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
+                AuditProblem.Unlabelled,
+            Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
+            Holding.Created when !present => AuditProblem.MissingLink,
+            Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
+            Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
+            Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
+            Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
+            Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,
+            _ => null,
+        };
 }

@@ -1,5 +1,4 @@
 using LibvirtShim.Netlink;
-using LibvirtShim.Session;
 
 namespace LibvirtShim.Session;
 

@@ -1,9 +1,8 @@
 using System.Globalization;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Session;
 

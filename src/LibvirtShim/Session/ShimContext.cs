@@ -1,6 +1,6 @@
 using LibvirtShim.Configuration;
-using LibvirtShim.State;
 using LibvirtShim.Netlink;
+using LibvirtShim.State;
 using Serilog;
 
 namespace LibvirtShim.Session;

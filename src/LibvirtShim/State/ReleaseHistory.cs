@@ -1,9 +1,7 @@
-using LibvirtShim.Net;
 using System.Globalization;
 using System.Text;
-using LibvirtShim.State;
-using Microsoft.Win32.SafeHandles;
 using LibvirtShim.Messages;
+using Microsoft.Win32.SafeHandles;
 
 namespace LibvirtShim.State;
 

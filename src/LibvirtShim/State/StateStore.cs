@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using Microsoft.Win32.SafeHandles;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
+using Microsoft.Win32.SafeHandles;
 
 namespace LibvirtShim.State;
 

@@ -29,7 +29,10 @@ public sealed partial class LinuxGuest
         (string kernel, string initrd) = fixture.GuestImage;
         // ACPI: the i440fx machine tells the guest about PCI hot-plug and unplug through it.
         Xml = new GuestXml(name, nics.Select(n => n.Nic).ToList())
-            { Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath), Acpi = HotNics.Count > 0 };
+        {
+            Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath),
+            Acpi = HotNics.Count > 0,
+        };
     }
 
     public GuestXml Xml { get; }

@@ -1,10 +1,8 @@
 using System.Text.Json;
 using LibvirtShim.Hook;
-using LibvirtShim.Lifecycle;
-using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.State;
 
 namespace LibvirtShim.Tests.Hook;
 

@@ -1,11 +1,8 @@
 using System.Xml.Linq;
-using LibvirtShim.Cli;
 using LibvirtShim.Domain;
-using LibvirtShim.Lifecycle;
-using Xunit;
-using LibvirtShim.Net;
-using LibvirtShim.Messages;
 using LibvirtShim.Libvirt;
+using LibvirtShim.Messages;
+using Xunit;
 
 namespace LibvirtShim.Tests.Libvirt;
 

@@ -1,9 +1,7 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.Operator;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.State;
 
 namespace LibvirtShim.Tests.Lifecycle;
 

@@ -1,10 +1,9 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
-using Xunit;
 using LibvirtShim.Session;
+using LibvirtShim.State;
+using Xunit;
 
 namespace LibvirtShim.Tests.Lifecycle;
 

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using LibvirtShim.Cli;
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Configuration;
-using LibvirtShim.State;
 using LibvirtShim.Netlink;
+using LibvirtShim.Reports.Doctor;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

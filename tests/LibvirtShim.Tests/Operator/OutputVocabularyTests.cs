@@ -1,11 +1,10 @@
-using LibvirtShim.Cli;
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Net;
-using Xunit;
 using LibvirtShim.Reports;
+using LibvirtShim.Reports.Doctor;
+using LibvirtShim.State;
+using Xunit;
 
 namespace LibvirtShim.Tests.Operator;
 

@@ -2,12 +2,11 @@ using System.Diagnostics;
 using System.Text;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
-using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Reliability;
 

@@ -1,8 +1,8 @@
 using System.Xml.Linq;
 using LibvirtShim.Domain;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
-using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Tests.TestSupport;
 

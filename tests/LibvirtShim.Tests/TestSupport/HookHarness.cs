@@ -3,8 +3,6 @@ using System.Text;
 using LibvirtShim.Configuration;
 using LibvirtShim.Hook;
 using LibvirtShim.State;
-using Serilog;
-using LibvirtShim.Session;
 
 namespace LibvirtShim.Tests.TestSupport;
 
