@@ -72,7 +72,7 @@ public class NamingBenchmarks
             Capacity = Occupancy.Capacity,
         };
         var store = new StateStore(settings.StateDir, TimeSpan.FromSeconds(10));
-        using (StateLease lease = store.Lock()) lease.Save(StateFactory.HeldByOthers(scheme, held));
+        using (StateLease lease = store.LockToChange()) lease.Save(StateFactory.HeldByOthers(scheme, held));
         _context = new ShimContext(settings, LinkTable.Open, Serilog.Core.Logger.None, TimeProvider.System);
         _session = ShimSession.Open(_context);
         if (_session.State.HeldManagedNames != held.Length)

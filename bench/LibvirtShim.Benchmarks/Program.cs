@@ -51,8 +51,8 @@ static int MakeState(string directory, int records)
     var scheme = new NameScheme("mvtap", 8192);
     NameState state = StateFactory.Busy(scheme, records, firstManagedIndex: 500);
     var store = new StateStore(directory, TimeSpan.FromSeconds(30));
-    using (StateLease lease = store.Lock()) lease.Save(state);
-    using (StateLease lease = store.Lock())
+    using (StateLease lease = store.LockToChange()) lease.Save(state);
+    using (StateLease lease = store.LockToChange())
     {
         if (lease.Load(scheme).State?.Count != records) throw new InvalidOperationException("the state written does not read back");
     }
@@ -86,7 +86,7 @@ static int GroupDump(uint group, int times)
 static int StateCount(string directory)
 {
     var store = new StateStore(directory, TimeSpan.FromSeconds(30));
-    using StateLease lease = store.Lock();
+    using StateLease lease = store.LockToChange();
     StateLoad load = lease.Load(new NameScheme("mvtap", 8192));
     if (load.State is null) throw new InvalidOperationException($"{store.StatePath}: {load.Problem}");
     Console.Out.WriteLine(load.State.Count);

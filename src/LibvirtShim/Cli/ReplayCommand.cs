@@ -63,8 +63,7 @@ internal static class ReplayCommand
     /// <summary>The domain's records by what holds them, e.g. "created 82 (mvtap0 ... mvtap81)", read under the lock.</summary>
     private static string NamesHeld(Configuration.ShimSettings settings, Guid uuid)
     {
-        if (!Directory.Exists(settings.StateDir)) return "none";
-        using StateLease lease = ShimContext.StoreFor(settings).Lock();
+        using StateReadLease lease = ShimContext.StoreFor(settings).LockToRead();
         var records = lease.Load(new NameScheme(settings.NamePrefix, settings.Capacity)).State?.OfDomain(uuid) ?? [];
         if (records.Count == 0) return "none";
         return string.Join("; ", records.GroupBy(r => r.Holding).Select(g =>

@@ -18,13 +18,12 @@ internal static class StatusPrometheus
     {
         var text = new StringBuilder();
         NameState? state = report.Load.State;
-        var held = report.Entries.Where(e => e.Problem != AuditProblem.DefinitionGone).ToList();
         Gauge(text, "libvirt_shim_state_usable", "1 when the state file was read, 0 when the next call must rebuild it by seeding.",
             [("", state is null ? 0 : 1)]);
         Gauge(text, "libvirt_shim_state_age_seconds", "Seconds since the state file was last written.",
             stateWritten is { } written ? [("", Math.Max(0, (now - written).TotalSeconds))] : []);
         Gauge(text, "libvirt_shim_names_held", "Names held, by why they are held.",
-            Enum.GetValues<Holding>().Select(h => (Label("holding", h.Word()), (double)held.Count(e => e.Holding == h))));
+            Enum.GetValues<Holding>().Select(h => (Label("holding", h.Word()), (double)report.Entries.Count(e => e.Holding == h))));
         Gauge(text, "libvirt_shim_capacity_names", "Managed names there are (the Capacity setting).", [("", report.Scheme.Capacity)]);
         Gauge(text, "libvirt_shim_free_names", "Managed names nobody holds: what allocations can still hand out.",
             [("", report.Scheme.Capacity - (state?.HeldManagedNames ?? 0))]);

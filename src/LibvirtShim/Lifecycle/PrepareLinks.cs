@@ -23,7 +23,7 @@ internal static class PrepareLinks
     public static int Run(
         ShimSession session, ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, DomainDescription domain)
     {
-        PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.State, domain, now);
+        PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.Lease, session.State, domain, now);
         if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
 
         foreach (NameRecord stale in plan.StaleRecords)

@@ -76,6 +76,7 @@ internal static class ReceiveDomain
         DomainDescription domain = arrival.Domain;
         NameState state = session.State;
         state.DropExpiredReservations(arrival.Now);
+        GoneDefinitions.Free(arrival.Settings, session.Lease, state, arrival.Now);
         IReadOnlyList<Link?> links = arrival.Links.Find(domain.OwnedNics.Select(n => n.Name).ToList());
         var renamed = new List<OwnedNic>();
         for (int i = 0; i < domain.OwnedNics.Count; i++)

@@ -40,10 +40,12 @@ internal static class ReleaseLinks
             ForgetVanishedForeignLinks(session.State, foreign, onNames);
         }
 
-        HashSet<string> stillDefined = NamesOfDefinition(libvirtConfigDir, now, records);
+        HashSet<string> inDefinition = NamesOfDefinition(libvirtConfigDir, records);
         foreach (NameRecord record in records)
         {
-            if (stillDefined.Contains(record.Name))
+            if (inDefinition.Contains(record.Name))
+                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false, ExpiresAt = 0 });
+            else if (record.IsInDefinition && record.ExpiresAt > now)
                 session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false });
             else
                 session.State.Remove(record.Name);
@@ -52,14 +54,16 @@ internal static class ReleaseLinks
         return new Outcome(deleted, records.Count, leftAlone);
     }
 
-    /// <summary>Names held for the domain's definition that its definition file (still there after a stop, not after undefine) uses.</summary>
-    private static HashSet<string> NamesOfDefinition(string libvirtConfigDir, long now, List<NameRecord> records)
+    /// <summary>
+    /// Names held for the domain's definition that its definition file (still there after a stop, not after undefine) uses:
+    /// they stay held for it with no expiry (confirmed by the definition). A hold not yet in the definition keeps its expiry.
+    /// </summary>
+    private static HashSet<string> NamesOfDefinition(string libvirtConfigDir, List<NameRecord> records)
     {
         var kept = records.Where(r => r.IsInDefinition).ToList();
         if (kept.Count == 0) return [];
-        var pending = kept.Where(r => r.ExpiresAt > now).Select(r => r.Name);
         DomainDescription? definition = DomainInventory.ReadDefinition(libvirtConfigDir, kept[0].DomainName, kept[0].Domain);
-        return (definition?.OwnedNics.Select(n => n.Name) ?? []).Concat(pending).ToHashSet(StringComparer.Ordinal);
+        return (definition?.OwnedNics.Select(n => n.Name) ?? []).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>One batched lookup by name; a link found under another name (an alternative name matched) is not on that name.</summary>

@@ -20,7 +20,7 @@ internal static class TakeFreeNames
     {
         NameState state = session.State;
         state.DropExpiredReservations(now);
-        GoneDefinitions.Free(settings, state, now);
+        GoneDefinitions.Free(settings, session.Lease, state, now);
         var names = new List<string>(items.Count);
         var found = new List<NameRecord>();
         while (names.Count < items.Count)

@@ -27,15 +27,17 @@ internal enum AuditProblem
     Unlabelled,
     /// <summary>The same, of a domain not known here.</summary>
     UnlabelledUnknown,
-    /// <summary>A name held for a definition that is gone, freed as status or doctor looked.</summary>
+    /// <summary>A name held for a definition that is gone: the next allocation or seed frees it.</summary>
     DefinitionGone,
 }
 
-/// <summary>Compares the records with the kernel's links and the running guests.</summary>
+/// <summary>Compares the records with the kernel's links, the running guests and the definitions.</summary>
 internal static class StateAudit
 {
+    /// <param name="definitionGone">Names held for definitions that are gone (<see cref="GoneDefinitions.Find"/>).</param>
     public static List<AuditEntry> Compare(
-        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now)
+        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now,
+        IReadOnlySet<string>? definitionGone = null)
     {
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
@@ -47,7 +49,7 @@ internal static class StateAudit
             bool present = link.Name is not null;
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
                 record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link),
-                Problem(marker, record, present, link, running, now)));
+                definitionGone?.Contains(record.Name) == true ? AuditProblem.DefinitionGone : Problem(marker, record, present, link, running, now)));
         }
         foreach (Link link in links)
         {

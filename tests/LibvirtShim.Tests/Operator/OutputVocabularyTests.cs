@@ -29,7 +29,7 @@ public sealed class OutputVocabularyTests
             (AuditProblem.Unlabelled, "unlabelled_link", "unlabelled link: a prepare was killed before marking it"),
             (AuditProblem.UnlabelledUnknown, "unlabelled_link",
                 "unlabelled link: a prepare was killed before marking it; its domain is not known here"),
-            (AuditProblem.DefinitionGone, "definition_gone", "definition gone: name freed now"),
+            (AuditProblem.DefinitionGone, "definition_gone", "definition gone: will be freed at the next allocation or seed"),
         ];
         Assert.Equal(Enum.GetValues<AuditProblem>().Order(), expected.Select(e => e.Problem).Order());
         foreach (var (problem, kind, text) in expected)

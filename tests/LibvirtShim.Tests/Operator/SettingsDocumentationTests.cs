@@ -102,7 +102,7 @@ public class SettingsDocumentationTests
     [InlineData("already has a NIC with this MAC")]
     [InlineData("is not running (--live needs a running guest)")]
     [InlineData("has no persistent definition (--config needs one)")]
-    [InlineData("definition gone: name freed now")]
+    [InlineData("definition gone: will be freed at the next allocation or seed")]
     [InlineData("is more than lower device")]
     [InlineData("is not an MTU")]
     [InlineData("is neither on nor off (nor yes, no)")]

@@ -90,7 +90,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
             {
                 // Through the store as a hook reads it: a result, never an exception.
                 File.WriteAllBytes(store.StatePath, input);
-                using StateLease lease = store.Lock();
+                using StateLease lease = store.LockToChange();
                 StateLoad load = lease.Load(scheme);
                 if (!(load.State is not null ^ load.Problem is not null)) Assert.Fail(Failure("store", i, input, "neither a state nor a problem"));
             }

@@ -231,7 +231,7 @@ public sealed class TrustBoundaryTests
         HookResult prepare = h.Run(Victim.Name, "prepare", "begin", Victim.Xml);
         Assert.Equal((1, $"libvirt-shim: domain 'victim': setting StateDir='{spelled}' must not contain '..' (name the directory itself)\n"),
             (prepare.ExitCode, prepare.Stderr));
-        var e = Assert.Throws<ShimFailure>(() => new StateStore(spelled, TimeSpan.FromSeconds(1)).Lock().Dispose());
+        var e = Assert.Throws<ShimFailure>(() => new StateStore(spelled, TimeSpan.FromSeconds(1)).LockToChange().Dispose());
         Assert.Equal($"state directory {spelled} contains '..'; refusing to use it (name the directory itself)", e.Message);
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(open, "shim")));
     }

@@ -82,7 +82,7 @@ internal sealed class HookHarness : IDisposable
     public NameState? ReadState()
     {
         var store = new StateStore(Settings.StateDir, TimeSpan.FromSeconds(10));
-        using StateLease lease = store.Lock();
+        using StateLease lease = store.LockToChange();
         return lease.Load(new NameScheme(Settings.NamePrefix, Settings.Capacity)).State;
     }
 
