@@ -42,7 +42,10 @@ internal static partial class Interop
         public static SafeFileHandle OpenForAppend(string path) =>
             RequireRegularFile(Open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, 0x1A0), path);
 
-        /// <summary>As <see cref="OpenForAppend"/> for a file only its owner reads (mode 0600), checked by the caller with <see cref="Facts"/>.</summary>
+        /// <summary>
+        /// As <see cref="OpenForAppend"/>, for a file only its owner reads (created 0600) and that the caller checks with
+        /// <see cref="Facts"/>.
+        /// </summary>
         public static SafeFileHandle OpenPrivateForAppend(string path) => Open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, OwnerReadWrite);
 
         /// <summary>One write(2) of all the bytes (a short write, rare for a regular file, is finished by more writes).</summary>

@@ -31,7 +31,7 @@ internal static class PrepareLinks
             log.Information("Name {Name}: dropping stale record of {Holder}", stale.Name, Describe.Holder(stale));
             session.State.Remove(stale.Name);
         }
-        DeleteReplaced(links, domain, plan);
+        DeleteReplaced(links, marker, domain, plan);
 
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
         try
@@ -55,12 +55,12 @@ internal static class PrepareLinks
         return toCreate.Count;
     }
 
-    private static void DeleteReplaced(LinkTable links, DomainDescription domain, PreparePlan plan)
+    /// <summary>The domain's links of an earlier prepare that are not as asked go first (the plan has checked they carry its marks).</summary>
+    private static void DeleteReplaced(LinkTable links, LinkMarker marker, DomainDescription domain, PreparePlan plan)
     {
-        var replaced = plan.Nics.Where(n => n.Action == LinkAction.Replace).Select(n => n.Existing!.Value.Index).ToList();
-        if (replaced.Count == 0) return;
-        if (links.Delete(replaced).FirstOrDefault(e => e is not null) is { } error)
-            throw new ShimFailure($"{Describe.Domain(domain)}: cannot replace its earlier macvtap: {error.Describe()}");
+        var replaced = plan.Nics.Where(n => n.Action == LinkAction.Replace).Select(n => n.Existing!.Value).ToList();
+        if (replaced.Count > 0 && DeleteDomainLinks.Run(links, marker, domain.Uuid, domain.Name, replaced).Failure is { } failure)
+            throw failure;
     }
 
     private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state)
@@ -76,19 +76,17 @@ internal static class PrepareLinks
             nic.Nic.Mtu, nic.Nic.AllMulticast);
 
     /// <summary>
-    /// Rollback, whatever failed (the kernel, the state write, a bug): the domain's links go as at release, in one
-    /// deletion of its group when it holds several. Its start is failing, so links kept from an earlier prepare go too; the state on disk
-    /// was not changed. A failure here is logged, and the caller reports the first one.
+    /// Rollback, whatever failed (the kernel, the state write, a bug): the domain's links on its NICs' names go as at
+    /// release. Its start is failing, so links kept from an earlier prepare go too; the state on disk was not changed. A
+    /// failure here is logged, and the caller reports the first one.
     /// </summary>
     private static void RollBack(LinkTable links, LinkMarker marker, ILogger log, DomainDescription domain)
     {
         try
         {
-            var names = domain.OwnedNics.Select(n => n.Name).Where(Net.InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
-            var ours = ReleaseLinks.LinksOnTheirNames(links, names).Values.Where(l => marker.IsOwnedBy(l, domain.Uuid)).ToList();
-            foreach (UndeletedLink left in DeleteDomainLinks.Run(links, marker, domain.Uuid, ours).Failed)
-                log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index,
-                    left.Error.Describe());
+            var onNames = DeleteDomainLinks.OnNames(links, domain.OwnedNics.Select(n => n.Name));
+            LinkDeletion deletion = DeleteDomainLinks.Run(links, marker, domain.Uuid, domain.Name, onNames.Values);
+            foreach (UndeletedLink left in deletion.Failed) log.Error("Rollback: {Failure}", deletion.LineFor(left));
         }
         catch (ShimFailure e)
         {

@@ -1,6 +1,4 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Messages;
-using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 using LibvirtShim.State;
@@ -11,7 +9,8 @@ namespace LibvirtShim.Lifecycle;
 /// <c>release end</c>: delete the links the hook created for the domain and drop its records. Only links carrying the
 /// domain's marks are deleted, whatever the records or the XML say: the links on the names the records and the XML
 /// give, found in one batched lookup by name, never by listing the host's links (<see cref="DeleteDomainLinks"/>
-/// deletes them). Idempotent. Names the domain's persistent definition still uses stay held for it.
+/// deletes them; the first it cannot delete fails the call, naming the domain and the link). Idempotent. Names the
+/// domain's persistent definition still uses stay held for it.
 /// </summary>
 internal static class ReleaseLinks
 {
@@ -22,7 +21,7 @@ internal static class ReleaseLinks
     /// are deleted even without a record of them (a prepare killed before it wrote the state).
     /// </summary>
     public static Outcome Run(
-        ShimSession session, LinkTable links, LinkMarker marker, string libvirtConfigDir, long now, Guid domain,
+        ShimSession session, LinkTable links, LinkMarker marker, string libvirtConfigDir, long now, Guid domain, string domainName,
         IReadOnlyCollection<string> declaredNames)
     {
         List<NameRecord> records = session.State.OfDomain(domain);
@@ -33,10 +32,13 @@ internal static class ReleaseLinks
         if (lookedAtLinks)
         {
             List<NameRecord> foreign = session.State.HeldAs(Holding.Foreign).ToList();
-            var names = created.Select(r => r.Name).Concat(declaredNames).Concat(foreign.Select(r => r.Name))
-                .Where(InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
-            Dictionary<string, Link> onNames = LinksOnTheirNames(links, names);
-            deleted = DeleteLinks(links, marker, domain, onNames, created, leftAlone);
+            // A link on a name recorded as foreign may be the domain's too (an unlabelled one seeding could not place).
+            Dictionary<string, Link> onNames = DeleteDomainLinks.OnNames(links,
+                created.Select(r => r.Name).Concat(declaredNames).Concat(foreign.Select(r => r.Name)));
+            LinkDeletion deletion = DeleteDomainLinks.Run(links, marker, domain, domainName, onNames.Values);
+            if (deletion.Failure is { } failure) throw failure;
+            deleted = deletion.Deleted;
+            leftAlone.AddRange(created.Where(r => deletion.NotOurs.Any(l => l.Name == r.Name)).Select(r => r.Name));
             ForgetVanishedForeignLinks(session.State, foreign, onNames);
         }
 
@@ -64,30 +66,6 @@ internal static class ReleaseLinks
         if (kept.Count == 0) return [];
         DomainDescription? definition = DomainInventory.ReadDefinition(libvirtConfigDir, kept[0].DomainName, kept[0].Domain);
         return (definition?.OwnedNics.Select(n => n.Name) ?? []).ToHashSet(StringComparer.Ordinal);
-    }
-
-    /// <summary>One batched lookup by name; a link found under another name (an alternative name matched) is not on that name.</summary>
-    internal static Dictionary<string, Link> LinksOnTheirNames(LinkTable table, List<string> names)
-    {
-        IReadOnlyList<Link?> found = table.Find(names);
-        var links = new Dictionary<string, Link>(StringComparer.Ordinal);
-        for (int i = 0; i < names.Count; i++)
-        {
-            if (found[i] is { } link && link.Name == names[i]) links[names[i]] = link;
-        }
-        return links;
-    }
-
-    private static int DeleteLinks(
-        LinkTable table, LinkMarker marker, Guid domain, Dictionary<string, Link> links, List<NameRecord> created, List<string> leftAlone)
-    {
-        var ours = links.Values.Where(l => marker.IsOwnedBy(l, domain)).OrderBy(l => l.Index).ToList();
-        leftAlone.AddRange(created.Where(r => links.TryGetValue(r.Name, out Link l) && !marker.IsOwnedBy(l, domain)).Select(r => r.Name));
-
-        (int deleted, List<UndeletedLink> failed) = DeleteDomainLinks.Run(table, marker, domain, ours);
-        if (failed.Count > 0 && failed[0] is { Link: var link, Error: var error })
-            throw new ShimFailure($"cannot delete macvtap {link.Name} (ifindex {link.Index}): {error.Describe()}");
-        return deleted;
     }
 
     /// <summary>Names held only by a foreign link that has gone are freed (looked up in the same batch as the domain's names).</summary>

@@ -64,7 +64,8 @@ internal sealed class ShimSession : IDisposable
         SeedReport report = SeedState.Run(_context.Settings, _context.Links, _context.Marker, _context.Scheme, _context.Log, _context.Now, previous);
         State = report.State;
         foreach (NameRecord gone in GoneDefinitions.Free(_context.Settings, _lease, State, _context.Now))
-            _context.Log.Information("Seeding: name {Name} freed: the definition of domain {Domain} that held it is gone", gone.Name, gone.DomainName);
+            _context.Log.Information("Seeding: name {Name} freed: the definition of domain {Domain} that held it is gone", gone.Name,
+                gone.DomainName);
         Commit();
         return report;
     }

@@ -48,16 +48,8 @@ internal sealed class StateStore
             throw ShimFailure.OfFile(e);
         }
         SafeFileHandle handle = OpenLockFile(Interop.Files.OpenLockFile);
-        try
-        {
-            WaitForLock(handle, Interop.Files.TryLockExclusive, _changeTimeout, "LockTimeoutSeconds sets the wait");
-            return new StateLease(this, handle);
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
+        WaitForLock(handle, Interop.Files.TryLockExclusive, _changeTimeout, "LockTimeoutSeconds sets the wait");
+        return new StateLease(this, handle);
     }
 
     /// <summary>
@@ -84,16 +76,8 @@ internal sealed class StateStore
         {
             return new StateReadLease(this, null);
         }
-        try
-        {
-            WaitForLock(handle, Interop.Files.TryLockShared, _readTimeout, "a reader waits 5 s at most");
-            return new StateReadLease(this, handle);
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
+        WaitForLock(handle, Interop.Files.TryLockShared, _readTimeout, "a reader waits 5 s at most");
+        return new StateReadLease(this, handle);
     }
 
     private SafeFileHandle OpenLockFile(Func<string, SafeFileHandle> open)
@@ -108,6 +92,7 @@ internal sealed class StateStore
         }
     }
 
+    /// <summary>Takes the lock on <paramref name="handle"/>, bounded by <paramref name="timeout"/>; the handle is closed when that fails.</summary>
     private void WaitForLock(SafeFileHandle handle, Func<SafeFileHandle, string, bool> tryLock, TimeSpan timeout, string whatSetsTheWait)
     {
         try
@@ -126,9 +111,11 @@ internal sealed class StateStore
                 pause = Math.Min(pause * 2, 20);
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
-            throw ShimFailure.OfFile(e);
+            handle.Dispose();
+            if (e is IOException or UnauthorizedAccessException) throw ShimFailure.OfFile(e);
+            throw;
         }
     }
 

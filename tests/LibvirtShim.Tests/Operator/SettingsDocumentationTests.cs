@@ -76,7 +76,7 @@ public class SettingsDocumentationTests
     [InlineData("is not in this host's Networks setting")]
     [InlineData("passthru mode requested twice on lower device")]
     [InlineData("cannot create macvtap on")]
-    [InlineData("cannot replace its earlier macvtap")]
+    [InlineData("cannot delete macvtap")]
     [InlineData("is handed to libvirt-shim but is not <interface type='ethernet'> with <target dev='NAME' managed='no'/>")]
     [InlineData("the metadata names this MAC but no <interface> has it")]
     [InlineData("two <interface> elements have this MAC")]

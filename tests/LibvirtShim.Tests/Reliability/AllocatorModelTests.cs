@@ -113,7 +113,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             {
                 using ShimSession session = ShimSession.Open(context);
                 ReleaseLinks.Run(session, context.Links, context.Marker, context.Settings.LibvirtConfigDir, context.Now, Domain(release.Domain),
-                    declaredNames: []);
+                    "model", declaredNames: []);
                 model.Release(release.Domain);
                 break;
             }
