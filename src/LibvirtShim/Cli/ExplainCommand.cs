@@ -125,10 +125,8 @@ internal static class ExplainCommand
                 w.WriteString("advice", failure.Advice);
             }
             if (preview?.StateNote is { } note) w.WriteString("stateNote", note);
-            w.WriteStartArray("nics");
-            foreach (NicPreview nic in preview?.Nics ?? [])
+            w.WriteObjects("nics", preview?.Nics ?? [], (NicPreview nic) =>
             {
-                w.WriteStartObject();
                 w.WriteString("mac", nic.Nic.Mac.ToString());
                 w.WriteString("name", nic.Nic.Name);
                 w.WriteString("mode", nic.Nic.Mode.Name());
@@ -140,19 +138,13 @@ internal static class ExplainCommand
                 w.WriteBoolean("allMulticast", nic.Nic.AllMulticast);
                 w.WriteStrings("problems", nic.Problems.Select(p => p.Message));
                 w.WriteStrings("warnings", nic.Warnings);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("libvirtMacvtaps");
-            foreach (LibvirtMacvtap nic in domain?.LibvirtMacvtaps ?? [])
+            });
+            w.WriteObjects("libvirtMacvtaps", domain?.LibvirtMacvtaps ?? [], (LibvirtMacvtap nic) =>
             {
-                w.WriteStartObject();
                 w.WriteString("mac", nic.Mac.ToString());
                 w.WriteStringOrNull("name", nic.Name);
                 w.WriteStringOrNull("lower", nic.Lower);
                 w.WriteString("mode", nic.Mode.Name());
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            });
         });
 }

@@ -91,7 +91,7 @@ internal static class AttachInterface
             {
                 step.Step();
             }
-            catch (Exception e) when (e is LibvirtCallException or ShimFailure)
+            catch (ShimFailure e)
             {
                 context.Log.Error("{Nic}: undoing the hot-plug: could not {What}: {Error}", Describe.Nic(domain, nic), step.What, e.Message);
             }
