@@ -5,7 +5,7 @@ using Xunit;
 namespace LibvirtShim.EndToEnd.Scenarios;
 
 /// <summary>
-/// Names freed with their definition (issue 15; issue 23: status changes nothing): `libvirt-shim adopt` holds names for a
+/// Names freed with their definition, and a status that changes nothing: `libvirt-shim adopt` holds names for a
 /// definition, `virsh define` takes the adopted XML, `virsh undefine` removes it, and the names come back without a
 /// `seed`, at the next allocation (another adopt) that finds the definition gone, having seen it; until then `status`
 /// lists them as to be freed, as often as it is asked, and `status --format prometheus` counts them as still held. A
