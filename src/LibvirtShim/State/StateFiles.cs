@@ -6,6 +6,8 @@ namespace LibvirtShim.State;
 /// <summary>
 /// A file of the state directory: its name there, and what messages call it. Every file under StateDir is one of these,
 /// read and written only through a lease of <see cref="StateStore"/> (so under the lock), by <see cref="StateFiles"/>.
+/// A new file is one more instance here, read with <see cref="StateReadLease.Read"/> and written with
+/// <see cref="StateLease.Replace"/> (or <see cref="StateLease.Append"/>): it gets every check and the atomic replace.
 /// </summary>
 internal sealed record StateFile(string Name, string What)
 {
