@@ -7,7 +7,7 @@ internal static partial class Interop
     internal static partial class Files
     {
         private const int O_RDONLY = 0x0, O_RDWR = 0x2, O_WRONLY = 0x1, O_CREAT = 0x40, O_EXCL = 0x80, O_APPEND = 0x400;
-        private const int O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
+        private const int O_NONBLOCK = 0x800, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
         private const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
         private const int OwnerReadWrite = 0x180;
         private const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000, STATX_BASIC_STATS = 0x7ff;
@@ -77,13 +77,6 @@ internal static partial class Interop
         public static void Sync(SafeFileHandle handle, string path)
         {
             if (fsync(handle) != 0) throw new FileCallException("fsync", path, LastErrno());
-        }
-
-        /// <summary>Makes a rename or a creation in the directory durable (fsync of the directory itself).</summary>
-        public static void SyncDirectory(string path)
-        {
-            using SafeFileHandle directory = Open(path, O_RDONLY | O_DIRECTORY, 0);
-            Sync(directory, path);
         }
 
         /// <summary>What an open descriptor is: type, owner, mode, size (fstat, so it is the file opened, not what the path names now).</summary>

@@ -42,9 +42,12 @@ internal readonly record struct StateFileContent(byte[]? Bytes, long Length, lon
 /// The one reader and the one writer of the files in the state directory. Never through a symbolic link (O_NOFOLLOW);
 /// only a regular file, owned by root or the user running the hook and writable by nobody else, checked on the open
 /// descriptor (a FIFO is not waited for); created with mode 0600. A file is replaced atomically: written to a new
-/// temporary file (whatever stood there removed first, never written through), fsync'd, renamed over the file, and the
-/// directory fsync'd, so that a crash leaves the old content or the new, never a torn one. Appending (the release
-/// history) is one write(2) at the end. The caller holds the lock: <see cref="StateStore"/>'s leases are the way in.
+/// temporary file (whatever stood there removed first, never written through), fsync'd and renamed over the file, so
+/// that a crash leaves the old content or the new, never a torn one. The directory is not fsync'd: a rename lost to a
+/// power cut leaves the old content, which every reader takes as it takes any older state (links carry their marks),
+/// and StateDir is normally a tmpfs a reboot empties; on a disk it would cost a journal commit per call
+/// (bench/RESULTS.md). Appending (the release history) is one write(2) at the end. The caller holds the lock:
+/// <see cref="StateStore"/>'s leases are the way in.
 /// </summary>
 internal sealed class StateFiles(string directory)
 {
@@ -99,7 +102,6 @@ internal sealed class StateFiles(string directory)
             }
             if (Interop.Files.Lstat(path) is { } existing) RefuseUnsafe(path, file, existing, temporary);
             File.Move(temporary, path, overwrite: true);
-            Interop.Files.SyncDirectory(Directory);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
