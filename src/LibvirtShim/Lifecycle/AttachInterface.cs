@@ -77,8 +77,8 @@ internal static class AttachInterface
             session.Commit();
             return (nic, null);
         }
-        PrepareLinks.Run(session, context.Settings, context.Links, context.Marker, context.Log, context.Now,
-            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] });
+        PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Marker, context.Log, context.Now,
+            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, wholeDomain: false);
         return (nic, session.State.Find(name)?.Ifindex);
     }
 
@@ -101,6 +101,7 @@ internal static class AttachInterface
     internal static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, int? ifindex)
     {
         using ShimSession session = ShimSession.Open(context);
+        DetachInterface.RemoveGuard(context, session, domain, nic);
         if (ifindex is { } index && context.Links.Find([nic.Name])[0] is { } link
             && link.Index == index && context.Marker.IsOwnedBy(link, domain.Uuid))
         {

@@ -95,6 +95,13 @@ internal static class DetachInterface
         return HotplugXml.FindInterface(live, mac) is not null;
     }
 
+    /// <summary>The NIC's guard (its chains in the domain's table) goes with its link, before it; only when the record says it had one.</summary>
+    internal static void RemoveGuard(ShimContext context, ShimSession session, DomainDescription domain, OwnedNic nic)
+    {
+        if (session.State.Find(nic.Name) is { Guard: not GuardMode.Off } record && record.Domain == domain.Uuid)
+            GuardLinks.RemoveLinks(context.Guards, context.Marker, domain.Uuid, domain.Name, [nic.Name]);
+    }
+
     /// <summary>
     /// Under the lock: the macvtap goes unless the running guest keeps the NIC (only a link carrying the domain's marks,
     /// by ifindex); the name stays for whichever side still has the NIC.
@@ -102,6 +109,7 @@ internal static class DetachInterface
     private static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, bool stillLive, bool stillDefined)
     {
         using ShimSession session = ShimSession.Open(context);
+        if (!stillLive) RemoveGuard(context, session, domain, nic);
         if (!stillLive && context.Links.Find([nic.Name])[0] is { } link)
         {
             if (!context.Marker.IsOwnedBy(link, domain.Uuid))

@@ -2,6 +2,7 @@ using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using Serilog;
 using LibvirtShim.Session;
@@ -10,8 +11,9 @@ namespace LibvirtShim.Lifecycle;
 
 /// <summary>
 /// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, MTU, allmulticast,
-/// no host address, up, marked as the hook's), as <see cref="PreparePlanner"/> plans it. All or nothing: on any failure
-/// what this call created is deleted and the state file is left as it was.
+/// no host address, up, marked as the hook's), as <see cref="PreparePlanner"/> plans it. A guarded NIC's guard is in place
+/// before its link is up (<see cref="GuardLinks"/>, one transaction for all of them). All or nothing: on any failure what this
+/// call created is deleted, its guard with it, and the state file is left as it was.
 /// </summary>
 internal static class PrepareLinks
 {
@@ -19,9 +21,12 @@ internal static class PrepareLinks
     /// Returns how many links were created (links already there from an earlier prepare are kept). The state is
     /// written once, after the links exist: a crash before that leaves links carrying the domain's marks and no
     /// record of them, which the domain's release (its XML declares the NICs) and seeding find by those marks.
+    /// <paramref name="wholeDomain"/>: the NICs are all of the domain's (a start), so their guards are the domain's whole guard;
+    /// false for NICs added to a running guest (hot-plug), whose guards join the others'.
     /// </summary>
     public static int Run(
-        ShimSession session, ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, DomainDescription domain)
+        ShimSession session, ShimSettings settings, LinkTable links, Func<GuardTables> guards, LinkMarker marker, ILogger log, long now,
+        DomainDescription domain, bool wholeDomain = true)
     {
         PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.State, domain, now);
         if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
@@ -34,25 +39,52 @@ internal static class PrepareLinks
         DeleteReplaced(links, domain, plan);
 
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
+        GuardMode hostGuard = GuardModes.Parse(settings.Guard);
+        List<LinkGuard> guarded = GuardLinks.For(domain.OwnedNics, hostGuard);
+        bool hadGuard = wholeDomain && session.State.OfDomain(domain.Uuid).Any(r => r.Guard != GuardMode.Off);
         try
         {
-            IReadOnlyList<LinkOutcome> outcomes = links.CreateMacvtaps(toCreate.Select(n => Request(marker, domain, n)).ToList());
+            Action? guard = guarded.Count == 0 && !hadGuard ? null : () => PutGuard(guards(), marker, domain, guarded, wholeDomain);
+            IReadOnlyList<LinkOutcome> outcomes = links.CreateMacvtaps(toCreate.Select(n => Request(marker, domain, n)).ToList(), guard);
             int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
             if (failed >= 0)
                 throw new ShimFailure($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: " +
                     $"{outcomes[failed].Error!.Value.Describe()}");
             foreach (NicPlan nic in plan.Nics.Where(n => n.Action == LinkAction.Keep))
-                session.State.Put(Record(domain, nic, nic.Existing!.Value.Index, session.State));
+                session.State.Put(Record(domain, nic, nic.Existing!.Value.Index, session.State, hostGuard));
             for (int i = 0; i < toCreate.Count; i++)
-                session.State.Put(Record(domain, toCreate[i], outcomes[i].Created!.Value.Index, session.State));
+                session.State.Put(Record(domain, toCreate[i], outcomes[i].Created!.Value.Index, session.State, hostGuard));
             session.Commit();
         }
         catch
         {
+            if (guarded.Count > 0 || hadGuard) RemoveGuard(guards, marker, log, domain, wholeDomain);
             RollBack(links, marker, log, domain);
             throw;
         }
         return toCreate.Count;
+    }
+
+    /// <summary>The guards, in place before the links are up; a start whose NICs are all unguarded now removes an earlier start's.</summary>
+    private static void PutGuard(GuardTables tables, LinkMarker marker, DomainDescription domain, List<LinkGuard> guarded, bool wholeDomain)
+    {
+        if (!wholeDomain) GuardLinks.Add(tables, marker, domain.Uuid, domain.Name, guarded);
+        else if (guarded.Count > 0) GuardLinks.Apply(tables, marker, domain.Uuid, domain.Name, guarded);
+        else GuardLinks.Remove(tables, marker, domain.Uuid, domain.Name);
+    }
+
+    /// <summary>Rollback of the guard: the domain's table at a start, the added links' chains after a hot-plug.</summary>
+    private static void RemoveGuard(Func<GuardTables> guards, LinkMarker marker, ILogger log, DomainDescription domain, bool wholeDomain)
+    {
+        try
+        {
+            if (wholeDomain) GuardLinks.Remove(guards(), marker, domain.Uuid, domain.Name);
+            else GuardLinks.RemoveLinks(guards(), marker, domain.Uuid, domain.Name, domain.OwnedNics.Select(n => n.Name).ToList());
+        }
+        catch (ShimFailure e)
+        {
+            log.Error("Rollback: could not delete the guard this call put in place: {Error}", e.Message);
+        }
     }
 
     private static void DeleteReplaced(LinkTable links, DomainDescription domain, PreparePlan plan)
@@ -63,12 +95,12 @@ internal static class PrepareLinks
             throw new ShimFailure($"{Describe.Domain(domain)}: cannot replace its earlier macvtap: {error.Describe()}");
     }
 
-    private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state)
+    private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state, GuardMode hostGuard)
     {
         NameRecord? before = state.Find(nic.Nic.Name);
         bool kept = NameRecord.IsKeptFor(before, domain.Uuid);
         return new NameRecord(nic.Nic.Name, Holding.Created, domain.Uuid, domain.Name, nic.Nic.Mac, nic.Lower!, nic.Nic.Mode,
-            ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, KeptByDefinition: kept);
+            ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, KeptByDefinition: kept, Guard: nic.Nic.GuardOr(hostGuard));
     }
 
     private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic) =>

@@ -20,7 +20,8 @@ internal enum Holding : byte
 /// <summary>
 /// Who holds a name, and for what. Foreign records have no domain. <see cref="ExpiresAt"/> (unix seconds) ends a
 /// reservation, and a hold for a definition not yet written (adopt's output before <c>virsh define</c>);
-/// <see cref="KeptByDefinition"/> marks a created link whose name the domain's definition keeps after release.
+/// <see cref="KeptByDefinition"/> marks a created link whose name the domain's definition keeps after release;
+/// <see cref="Guard"/> is the guard prepare put on a created link (its chains live in the domain's netdev table).
 /// </summary>
 internal sealed record NameRecord(
     string Name,
@@ -32,7 +33,8 @@ internal sealed record NameRecord(
     MacvtapMode Mode = MacvtapMode.Bridge,
     int Ifindex = 0,
     long ExpiresAt = 0,
-    bool KeptByDefinition = false)
+    bool KeptByDefinition = false,
+    GuardMode Guard = GuardMode.Off)
 {
     public bool IsLink => Holding is Holding.Created or Holding.Libvirt or Holding.Foreign;
 

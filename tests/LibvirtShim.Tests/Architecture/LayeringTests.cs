@@ -16,13 +16,14 @@ public sealed class LayeringTests
         ["Configuration"] = ["Net", "Interop"],
         ["Logging"] = ["Configuration", "Net", "Interop"],
         ["Netlink"] = ["Net", "Interop"],
+        ["Netfilter"] = ["Netlink", "Net", "Interop"],
         ["Naming"] = ["Net", "Interop"],
         ["Domain"] = ["Net", "Interop"],
-        ["Session"] = ["Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Lifecycle"] = ["Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Reports"] = ["Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Hook"] = ["Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Session"] = ["Naming", "Netlink", "Netfilter", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Lifecycle"] = ["Session", "Naming", "Netlink", "Netfilter", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Reports"] = ["Lifecycle", "Session", "Naming", "Netlink", "Netfilter", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Hook"] = ["Lifecycle", "Session", "Naming", "Netlink", "Netfilter", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Session", "Naming", "Netlink", "Netfilter", "Domain", "Net", "Configuration", "Logging", "Interop"],
     };
 
     [Fact]

@@ -37,6 +37,7 @@ public class HookFailureTests
         () => new ShimSettings { StateDir = t.Path("state"), LogFile = t.Path("shim.log"), LibvirtRunDir = t.Path("run"),
             LibvirtConfigDir = t.Path("etc") },
         () => throw new InvalidOperationException("no links in this test"),
+        () => throw new InvalidOperationException("no guards in this test"),
         TimeProvider.System,
         ShimLog.Create);
 

@@ -62,12 +62,13 @@ internal sealed class HookHarness : IDisposable
     public HookHost Host => new(
         () => { SettingsValidator.Validate(Settings); return Settings; },
         Ns.OpenLinkTable,
+        Ns.OpenGuardTables,
         Clock,
         LibvirtShim.Logging.ShimLog.Create);
 
     /// <summary>A context for calling the lifecycle operations directly, on this harness's namespace and settings.</summary>
     public LibvirtShim.Session.ShimContext OpenContext() =>
-        new(Settings, Ns.OpenLinkTable, Serilog.Core.Logger.None, Clock);
+        new(Settings, Ns.OpenLinkTable, Ns.OpenGuardTables, Serilog.Core.Logger.None, Clock);
 
     public HookResult Run(string domain, string operation, string subOperation, string xml, string extra = "-") =>
         Run(domain, operation, subOperation, Encoding.UTF8.GetBytes(xml), extra);
