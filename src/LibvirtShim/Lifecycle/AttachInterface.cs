@@ -2,6 +2,7 @@ using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 
@@ -77,8 +78,10 @@ internal static class AttachInterface
             session.Commit();
             return (nic, null);
         }
+        List<LinkGuard> wholeGuard = GuardLinks.InForce(domain.OwnedNics.Append(nic), session.State, domain.Uuid,
+            GuardModes.Parse(context.Settings.Guard));
         PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Marker, context.Log, context.Now,
-            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, wholeDomain: false);
+            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, wholeGuard);
         return (nic, session.State.Find(name)?.Ifindex);
     }
 
@@ -101,7 +104,7 @@ internal static class AttachInterface
     internal static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, int? ifindex)
     {
         using ShimSession session = ShimSession.Open(context);
-        DetachInterface.RemoveGuard(context, session, domain, nic);
+        DetachInterface.GuardTheOthers(context, session, domain, nic);
         if (ifindex is { } index && context.Links.Find([nic.Name])[0] is { } link
             && link.Index == index && context.Marker.IsOwnedBy(link, domain.Uuid))
         {

@@ -95,11 +95,16 @@ internal static class DetachInterface
         return HotplugXml.FindInterface(live, mac) is not null;
     }
 
-    /// <summary>The NIC's guard (its chains in the domain's table) goes with its link, before it; only when the record says it had one.</summary>
-    internal static void RemoveGuard(ShimContext context, ShimSession session, DomainDescription domain, OwnedNic nic)
+    /// <summary>
+    /// The NIC's guard goes with its link, before it, only when its record says it had one: the domain's guard becomes the
+    /// other NICs' as they are in force (one transaction: they stay guarded throughout).
+    /// </summary>
+    internal static void GuardTheOthers(ShimContext context, ShimSession session, DomainDescription domain, OwnedNic nic)
     {
-        if (session.State.Find(nic.Name) is { Guard: not GuardMode.Off } record && record.Domain == domain.Uuid)
-            GuardLinks.RemoveLinks(context.Guards, context.Marker, domain.Uuid, domain.Name, [nic.Name]);
+        if (session.State.Find(nic.Name) is not { Guard: not GuardMode.Off } record || record.Domain != domain.Uuid) return;
+        var others = domain.OwnedNics.Where(n => n.Name != nic.Name);
+        GuardLinks.Apply(context.Guards, context.Marker, domain.Uuid, domain.Name,
+            GuardLinks.InForce(others, session.State, domain.Uuid, GuardModes.Parse(context.Settings.Guard)));
     }
 
     /// <summary>
@@ -109,7 +114,7 @@ internal static class DetachInterface
     private static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, bool stillLive, bool stillDefined)
     {
         using ShimSession session = ShimSession.Open(context);
-        if (!stillLive) RemoveGuard(context, session, domain, nic);
+        if (!stillLive) GuardTheOthers(context, session, domain, nic);
         if (!stillLive && context.Links.Find([nic.Name])[0] is { } link)
         {
             if (!context.Marker.IsOwnedBy(link, domain.Uuid))

@@ -21,12 +21,12 @@ internal static class PrepareLinks
     /// Returns how many links were created (links already there from an earlier prepare are kept). The state is
     /// written once, after the links exist: a crash before that leaves links carrying the domain's marks and no
     /// record of them, which the domain's release (its XML declares the NICs) and seeding find by those marks.
-    /// <paramref name="wholeDomain"/>: the NICs are all of the domain's (a start), so their guards are the domain's whole guard;
-    /// false for NICs added to a running guest (hot-plug), whose guards join the others'.
+    /// <paramref name="wholeGuard"/>: the domain's whole guard when <paramref name="domain"/>'s NICs are not all of its NICs (a
+    /// NIC plugged into a running guest); by default the guards of its NICs.
     /// </summary>
     public static int Run(
         ShimSession session, ShimSettings settings, LinkTable links, Func<GuardTables> guards, LinkMarker marker, ILogger log, long now,
-        DomainDescription domain, bool wholeDomain = true)
+        DomainDescription domain, IReadOnlyList<LinkGuard>? wholeGuard = null)
     {
         PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.State, domain, now);
         if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
@@ -40,11 +40,14 @@ internal static class PrepareLinks
 
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
         GuardMode hostGuard = GuardModes.Parse(settings.Guard);
-        List<LinkGuard> guarded = GuardLinks.For(domain.OwnedNics, hostGuard);
-        bool hadGuard = wholeDomain && session.State.OfDomain(domain.Uuid).Any(r => r.Guard != GuardMode.Off);
+        IReadOnlyList<LinkGuard> guarded = wholeGuard ?? GuardLinks.For(domain.OwnedNics, hostGuard);
+        var ownNames = domain.OwnedNics.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        var guardedBefore = wholeGuard?.Where(g => !ownNames.Contains(g.Link)).ToList() ?? [];
+        bool hadGuard = session.State.OfDomain(domain.Uuid).Any(r => r.Guard != GuardMode.Off);
+        bool touchesGuard = guarded.Count > 0 || hadGuard;
         try
         {
-            Action? guard = guarded.Count == 0 && !hadGuard ? null : () => PutGuard(guards(), marker, domain, guarded, wholeDomain);
+            Action? guard = touchesGuard ? () => GuardLinks.Apply(guards(), marker, domain.Uuid, domain.Name, guarded) : null;
             IReadOnlyList<LinkOutcome> outcomes = links.CreateMacvtaps(toCreate.Select(n => Request(marker, domain, n)).ToList(), guard);
             int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
             if (failed >= 0)
@@ -58,32 +61,23 @@ internal static class PrepareLinks
         }
         catch
         {
-            if (guarded.Count > 0 || hadGuard) RemoveGuard(guards, marker, log, domain, wholeDomain);
+            if (touchesGuard) RestoreGuard(guards, marker, log, domain, guardedBefore);
             RollBack(links, marker, log, domain);
             throw;
         }
         return toCreate.Count;
     }
 
-    /// <summary>The guards, in place before the links are up; a start whose NICs are all unguarded now removes an earlier start's.</summary>
-    private static void PutGuard(GuardTables tables, LinkMarker marker, DomainDescription domain, List<LinkGuard> guarded, bool wholeDomain)
-    {
-        if (!wholeDomain) GuardLinks.Add(tables, marker, domain.Uuid, domain.Name, guarded);
-        else if (guarded.Count > 0) GuardLinks.Apply(tables, marker, domain.Uuid, domain.Name, guarded);
-        else GuardLinks.Remove(tables, marker, domain.Uuid, domain.Name);
-    }
-
-    /// <summary>Rollback of the guard: the domain's table at a start, the added links' chains after a hot-plug.</summary>
-    private static void RemoveGuard(Func<GuardTables> guards, LinkMarker marker, ILogger log, DomainDescription domain, bool wholeDomain)
+    /// <summary>Rollback of the guard: none at a start, the guard the other NICs had before a hot-plug.</summary>
+    private static void RestoreGuard(Func<GuardTables> guards, LinkMarker marker, ILogger log, DomainDescription domain, List<LinkGuard> before)
     {
         try
         {
-            if (wholeDomain) GuardLinks.Remove(guards(), marker, domain.Uuid, domain.Name);
-            else GuardLinks.RemoveLinks(guards(), marker, domain.Uuid, domain.Name, domain.OwnedNics.Select(n => n.Name).ToList());
+            GuardLinks.Apply(guards(), marker, domain.Uuid, domain.Name, before);
         }
         catch (ShimFailure e)
         {
-            log.Error("Rollback: could not delete the guard this call put in place: {Error}", e.Message);
+            log.Error("Rollback: could not take back the guard this call put in place: {Error}", e.Message);
         }
     }
 

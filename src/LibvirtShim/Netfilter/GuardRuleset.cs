@@ -1,3 +1,4 @@
+using System.Text;
 using LibvirtShim.Net;
 using static LibvirtShim.Netfilter.NfTablesProtocol;
 
@@ -8,10 +9,12 @@ internal sealed record LinkGuard(string Link, MacAddress Mac, GuardMode Mode, IR
 
 /// <summary>
 /// One comparison of a rule: bytes of the frame (from the Ethernet header, or from the transport header the kernel found)
-/// under an optional mask, or the layer-4 protocol the kernel found (<see cref="MatchKind.L4Proto"/>, one byte). A rule
+/// under an optional mask; the layer-4 protocol the kernel found (<see cref="MatchKind.L4Proto"/>, one byte); or the
+/// sending link's name with an address of the frame, looked up in a set (<see cref="MatchKind.LinkAddressIn"/>). A rule
 /// whose comparison cannot be made (no transport header: a malformed or truncated packet) does not match.
 /// </summary>
-internal readonly record struct Match(MatchKind Kind, uint Offset, byte[] Value, byte[]? Mask = null, bool NotEqual = false)
+internal readonly record struct Match(MatchKind Kind, uint Offset, byte[] Value, byte[]? Mask = null, bool NotEqual = false, string? Set = null,
+    bool FromTransport = false)
 {
     public static Match Frame(uint offset, byte[] value, byte[]? mask = null, bool notEqual = false) =>
         new(MatchKind.Frame, offset, value, mask, notEqual);
@@ -22,18 +25,20 @@ internal readonly record struct Match(MatchKind Kind, uint Offset, byte[] Value,
 
     /// <summary>Any protocol the kernel could find: the packet's headers parsed (an IPv6 header chain complete in the first fragment).</summary>
     public static Match L4Parsed => new(MatchKind.L4Proto, 0, [0xff], NotEqual: true);
+
+    /// <summary>The link's name and <paramref name="length"/> bytes at <paramref name="offset"/> are (or, with <paramref name="notIn"/>, are not) in <paramref name="set"/>.</summary>
+    public static Match LinkAddressIn(string set, uint offset, int length, bool transport = false, bool notIn = false) =>
+        new(MatchKind.LinkAddressIn, offset, new byte[length], NotEqual: notIn, Set: set, FromTransport: transport);
 }
 
-internal enum MatchKind { Frame, Transport, L4Proto }
+internal enum MatchKind { Frame, Transport, L4Proto, LinkAddressIn }
 
 /// <summary>accept, drop (counted), goto/jump to a chain of the same table, or return.</summary>
 internal readonly record struct Verdict(int Code, string? Chain = null)
 {
     public static Verdict Accept => new(NF_ACCEPT);
     public static Verdict Drop => new(NF_DROP);
-    public static Verdict Return => new(NFT_RETURN);
     public static Verdict Goto(string chain) => new(NFT_GOTO, chain);
-    public static Verdict Jump(string chain) => new(NFT_JUMP, chain);
 }
 
 internal sealed record Rule(IReadOnlyList<Match> Matches, Verdict Verdict)
@@ -46,18 +51,49 @@ internal sealed record Rule(IReadOnlyList<Match> Matches, Verdict Verdict)
 internal sealed record ChainSpec(string Name, string? Device, bool PolicyAccept, string? Comment, IReadOnlyList<Rule> Rules);
 
 /// <summary>
-/// The chains of one link's guard, in the order they must be created (a chain exists before a rule jumps to it).
-/// mac: one base chain, accept by policy, dropping a frame whose source MAC is not the guest's.
-/// ip: a base chain that drops a foreign source MAC and sends ARP, IPv4 and IPv6 to a chain each and drops every other
-/// ethertype (a VLAN tag included, which would hide the rest); each family's chain accepts only what it lists.
+/// A set of (link name, address) pairs with ranges: keys are the 16-byte name (IFNAMSIZ, NUL-padded) then the address;
+/// each element is a range from <see cref="SetElement.From"/> to <see cref="SetElement.To"/>, both included.
+/// <see cref="KeyType"/> is nftables' type number, which only its listing reads.
+/// </summary>
+internal sealed record SetSpec(string Name, int AddressBytes, uint KeyType, IReadOnlyList<SetElement> Elements)
+{
+    public int KeyBytes => IfNameBytes + AddressBytes;
+    public const int IfNameBytes = 16;
+}
+
+internal readonly record struct SetElement(byte[] From, byte[] To);
+
+/// <summary>What one transaction puts in a domain's table: its sets, then its chains in the order they can be created.</summary>
+internal sealed record TableSpec(IReadOnlyList<SetSpec> Sets, IReadOnlyList<ChainSpec> Chains)
+{
+    public int Rules => Chains.Sum(c => c.Rules.Count);
+}
+
+/// <summary>
+/// The guard of a domain's links, as one table's content. Each guarded link has a base chain hooked to its egress (all the
+/// guest sends), named after it. mac: accept by policy, a frame whose source MAC is not the guest's dropped. ip: the same,
+/// ARP whose sender MAC is not the guest's dropped, then on to chains the domain's ip links share, which look the link's
+/// name and the frame's source address up in the sets of the domain's addresses (the links' ips=, each one's EUI-64
+/// link-local address) and drop whatever they do not list: every ethertype but ARP, IPv4 and IPv6 (a VLAN tag included,
+/// which would hide the rest), a DHCP or DHCPv6 server, a router advertisement or redirect, a neighbour advertisement for
+/// another's address. Shared chains and sets keep the rules per link at three: a guard's cost at prepare is its rules.
 /// </summary>
 internal static class GuardRuleset
 {
     private const uint EthernetHeader = 14;
     private const byte Udp = 17;
     private const byte Icmpv6 = 58;
-
     private const string CommentPrefix = "libvirt-shim guard=";
+
+    public const string IpChain = "ip";
+    private const string ArpChain = "ip-arp";
+    private const string Ip4Chain = "ip-v4";
+    private const string Ip6Chain = "ip-v6";
+    public const string V4Set = "v4";
+    public const string V6Set = "v6";
+
+    // nftables' type numbers (datatype.h), for its listing: ifname . ipv4_addr, ifname . ipv6_addr (6 bits a field).
+    private const uint TypeIfName = 41, TypeIpv4 = 7, TypeIpv6 = 8;
 
     public static string CommentFor(LinkGuard guard) => $"{CommentPrefix}{guard.Mode.Name()} mac={guard.Mac}";
 
@@ -70,120 +106,98 @@ internal static class GuardRuleset
         return GuardModes.TryParse(end < 0 ? rest : rest[..end], out GuardMode mode) && mode != GuardMode.Off ? mode : null;
     }
 
-    /// <summary>The chains of <paramref name="guard"/>; <see cref="GuardMode.Off"/> has none.</summary>
-    public static IReadOnlyList<ChainSpec> Chains(LinkGuard guard) => guard.Mode switch
+    /// <summary>The table's content for <paramref name="guards"/> (the unguarded left out); the shared chains and sets only when a link has guard='ip'.</summary>
+    public static TableSpec Table(IReadOnlyList<LinkGuard> guards)
     {
-        GuardMode.Mac => [new ChainSpec(guard.Link, guard.Link, PolicyAccept: true, CommentFor(guard), [ForeignSourceMac(guard.Mac)])],
-        GuardMode.Ip => IpChains(guard),
-        _ => [],
-    };
+        var ip = guards.Where(g => g.Mode == GuardMode.Ip).ToList();
+        var chains = new List<ChainSpec>();
+        var sets = new List<SetSpec>();
+        if (ip.Count > 0)
+        {
+            sets.Add(new SetSpec(V4Set, 4, (TypeIfName << 6) | TypeIpv4, ip.SelectMany(g => g.Ips.Where(p => p.IsV4).Select(p => Element(g.Link, p))).ToList()));
+            sets.Add(new SetSpec(V6Set, 16, (TypeIfName << 6) | TypeIpv6,
+                ip.SelectMany(g => g.Ips.Where(p => !p.IsV4).Prepend(IpPrefix.LinkLocal(g.Mac)).Distinct().Select(p => Element(g.Link, p))).ToList()));
+            chains.AddRange(SharedChains());
+        }
+        foreach (LinkGuard guard in guards)
+        {
+            if (guard.Mode == GuardMode.Mac)
+                chains.Add(new ChainSpec(guard.Link, guard.Link, PolicyAccept: true, CommentFor(guard), [ForeignSourceMac(guard.Mac)]));
+            else if (guard.Mode == GuardMode.Ip)
+                chains.Add(new ChainSpec(guard.Link, guard.Link, PolicyAccept: false, CommentFor(guard),
+                [
+                    ForeignSourceMac(guard.Mac),
+                    new Rule([EtherType(0x0806), Match.Frame(EthernetHeader + 8, MacBytes(guard.Mac), notEqual: true)], Verdict.Drop),
+                    new Rule([], Verdict.Goto(IpChain)),
+                ]));
+        }
+        return new TableSpec(sets, chains);
+    }
 
-    /// <summary>The names of a link's chains, base chain first, then each chain before the chains it jumps to.</summary>
-    public static IEnumerable<string> ChainNames(string link) => [link, Ip6(link), Na(link), Arp(link), Ip4(link)];
+    /// <summary>The chains the ip links share: by ethertype, then one per family. Created before the base chains that go to them.</summary>
+    private static IEnumerable<ChainSpec> SharedChains() =>
+    [
+        new ChainSpec(ArpChain, null, PolicyAccept: false, null,
+        [
+            // ARP for IPv4 over Ethernet (6-byte and 4-byte addresses), from an address of the link's, or 0.0.0.0 (a probe, RFC 5227).
+            new Rule([ArpHeader, Match.LinkAddressIn(V4Set, EthernetHeader + 14, 4)], Verdict.Accept),
+            new Rule([ArpHeader, Match.Frame(EthernetHeader + 14, [0, 0, 0, 0])], Verdict.Accept),
+            new Rule([], Verdict.Drop),
+        ]),
+        new ChainSpec(Ip4Chain, null, PolicyAccept: false, null,
+        [
+            new Rule([Match.L4(Udp), Match.Transport(0, 0, 67)], Verdict.Drop),   // a DHCP server
+            new Rule([Match.L4(Udp), Match.Transport(2, 0, 68)], Verdict.Drop),   // anything to a DHCP client
+            new Rule([Match.LinkAddressIn(V4Set, EthernetHeader + 12, 4), Match.L4Parsed], Verdict.Accept),
+            // 0.0.0.0 only for a DHCP client's DISCOVER and REQUEST (UDP 68 to 67).
+            new Rule([Match.Frame(EthernetHeader + 12, [0, 0, 0, 0]), Match.L4(Udp), Match.Transport(0, 0, 68, 0, 67)], Verdict.Accept),
+            new Rule([], Verdict.Drop),
+        ]),
+        new ChainSpec(Ip6Chain, null, PolicyAccept: false, null,
+        [
+            new Rule([Match.L4(Icmpv6), Match.Transport(0, 134)], Verdict.Drop),   // a router advertisement
+            new Rule([Match.L4(Icmpv6), Match.Transport(0, 137)], Verdict.Drop),   // a redirect
+            new Rule([Match.L4(Udp), Match.Transport(0, 0x02, 0x23)], Verdict.Drop),   // a DHCPv6 server (from 547)
+            new Rule([Match.L4(Udp), Match.Transport(2, 0x02, 0x22)], Verdict.Drop),   // anything to a DHCPv6 client (546)
+            // A neighbour advertisement only for an address of the link's (its target, 8 bytes into the ICMPv6 message).
+            new Rule([Match.L4(Icmpv6), Match.Transport(0, 136), Match.LinkAddressIn(V6Set, 8, 16, transport: true, notIn: true)], Verdict.Drop),
+            new Rule([Match.LinkAddressIn(V6Set, EthernetHeader + 8, 16), Match.L4Parsed], Verdict.Accept),
+            // :: only for duplicate address detection, router solicitation and MLD reports.
+            .. new byte[] { 135, 133, 143, 131 }.Select(type =>
+                new Rule([Match.Frame(EthernetHeader + 8, new byte[16]), Match.L4(Icmpv6), Match.Transport(0, type)], Verdict.Accept)),
+            new Rule([], Verdict.Drop),
+        ]),
+        new ChainSpec(IpChain, null, PolicyAccept: false, null,
+        [
+            new Rule([EtherType(0x0806)], Verdict.Goto(ArpChain)),
+            new Rule([EtherType(0x0800)], Verdict.Goto(Ip4Chain)),
+            new Rule([EtherType(0x86dd)], Verdict.Goto(Ip6Chain)),
+            new Rule([], Verdict.Drop),
+        ]),
+    ];
 
-    private static string Arp(string link) => link + "-arp";
-    private static string Ip4(string link) => link + "-ip4";
-    private static string Ip6(string link) => link + "-ip6";
-    private static string Na(string link) => link + "-na";
+    private static Match ArpHeader => Match.Frame(EthernetHeader, [0x00, 0x01, 0x08, 0x00, 0x06, 0x04]);
 
     private static Rule ForeignSourceMac(MacAddress mac) => new([Match.Frame(6, MacBytes(mac), notEqual: true)], Verdict.Drop);
 
-    private static IReadOnlyList<ChainSpec> IpChains(LinkGuard guard)
-    {
-        string link = guard.Link;
-        var v4 = guard.Ips.Where(p => p.IsV4).ToList();
-        var v6 = guard.Ips.Where(p => !p.IsV4).Prepend(IpPrefix.LinkLocal(guard.Mac)).Distinct().ToList();
-        return
-        [
-            new ChainSpec(Arp(link), null, PolicyAccept: false, null, ArpRules(guard.Mac, v4)),
-            new ChainSpec(Ip4(link), null, PolicyAccept: false, null, Ip4Rules(v4)),
-            new ChainSpec(Na(link), null, PolicyAccept: false, null, NeighbourAdvertisementRules(v6)),
-            new ChainSpec(Ip6(link), null, PolicyAccept: false, null, Ip6Rules(link, v6)),
-            new ChainSpec(link, link, PolicyAccept: false, CommentFor(guard),
-            [
-                ForeignSourceMac(guard.Mac),
-                new Rule([EtherType(0x0806)], Verdict.Goto(Arp(link))),
-                new Rule([EtherType(0x0800)], Verdict.Goto(Ip4(link))),
-                new Rule([EtherType(0x86dd)], Verdict.Goto(Ip6(link))),
-                new Rule([], Verdict.Drop),
-            ]),
-        ];
-    }
-
-    /// <summary>
-    /// ARP for IPv4 over Ethernet only, the guest's MAC as sender hardware address and a sender address of its own, or
-    /// 0.0.0.0 (an ARP probe, RFC 5227).
-    /// </summary>
-    private static List<Rule> ArpRules(MacAddress mac, List<IpPrefix> v4)
-    {
-        var rules = new List<Rule>();
-        foreach (IpPrefix prefix in v4.Prepend(new IpPrefix(System.Net.IPAddress.Any, 32)))
-        {
-            rules.Add(new Rule(
-            [
-                Match.Frame(EthernetHeader, [0x00, 0x01, 0x08, 0x00, 0x06, 0x04]),   // Ethernet, IPv4, 6-byte and 4-byte addresses
-                Match.Frame(EthernetHeader + 8, MacBytes(mac)),
-                Address(EthernetHeader + 14, prefix),
-            ], Verdict.Accept));
-        }
-        rules.Add(new Rule([], Verdict.Drop));
-        return rules;
-    }
-
-    /// <summary>
-    /// No DHCP server (UDP from port 67, or to a client's port 68); then sources of the guest's own, and 0.0.0.0 only for
-    /// a DHCP client's DISCOVER and REQUEST (UDP 68 to 67).
-    /// </summary>
-    private static List<Rule> Ip4Rules(List<IpPrefix> v4)
-    {
-        var rules = new List<Rule>
-        {
-            new([Match.L4(Udp), Match.Transport(0, 0, 67)], Verdict.Drop),
-            new([Match.L4(Udp), Match.Transport(2, 0, 68)], Verdict.Drop),
-        };
-        foreach (IpPrefix prefix in v4) rules.Add(new Rule([Address(EthernetHeader + 12, prefix), Match.L4Parsed], Verdict.Accept));
-        rules.Add(new Rule([Match.Frame(EthernetHeader + 12, [0, 0, 0, 0]), Match.L4(Udp), Match.Transport(0, 0, 68, 0, 67)], Verdict.Accept));
-        rules.Add(new Rule([], Verdict.Drop));
-        return rules;
-    }
-
-    /// <summary>
-    /// No router advertisement (ICMPv6 134) or redirect (137), no DHCPv6 server (UDP from 547, or to a client's 546);
-    /// neighbour advertisements checked for their target; then sources of the guest's own (its EUI-64 link-local address
-    /// always), and :: only for duplicate address detection, router solicitation and MLD reports.
-    /// </summary>
-    private static List<Rule> Ip6Rules(string link, List<IpPrefix> v6)
-    {
-        var rules = new List<Rule>
-        {
-            new([Match.L4(Icmpv6), Match.Transport(0, 134)], Verdict.Drop),
-            new([Match.L4(Icmpv6), Match.Transport(0, 137)], Verdict.Drop),
-            new([Match.L4(Udp), Match.Transport(0, 0x02, 0x23)], Verdict.Drop),
-            new([Match.L4(Udp), Match.Transport(2, 0x02, 0x22)], Verdict.Drop),
-            new([Match.L4(Icmpv6), Match.Transport(0, 136)], Verdict.Jump(Na(link))),
-        };
-        foreach (IpPrefix prefix in v6) rules.Add(new Rule([Address(EthernetHeader + 8, prefix), Match.L4Parsed], Verdict.Accept));
-        foreach (byte type in new byte[] { 133, 135, 131, 143 })
-            rules.Add(new Rule([Match.Frame(EthernetHeader + 8, new byte[16]), Match.L4(Icmpv6), Match.Transport(0, type)], Verdict.Accept));
-        rules.Add(new Rule([], Verdict.Drop));
-        return rules;
-    }
-
-    /// <summary>A neighbour advertisement only for an address of the guest's own (its target, 8 bytes into the ICMPv6 message).</summary>
-    private static List<Rule> NeighbourAdvertisementRules(List<IpPrefix> v6)
-    {
-        var rules = v6.Select(prefix => new Rule([TransportAddress(8, prefix)], Verdict.Return)).ToList();
-        rules.Add(new Rule([], Verdict.Drop));
-        return rules;
-    }
-
     private static Match EtherType(ushort type) => Match.Frame(12, [(byte)(type >> 8), (byte)type]);
 
-    private static Match Address(uint offset, IpPrefix prefix) =>
-        Match.Frame(offset, prefix.Bytes, prefix.Length == prefix.MaxLength ? null : prefix.Mask());
+    /// <summary>The link's name, NUL-padded to IFNAMSIZ as the kernel loads it, then the first and the last address of the prefix.</summary>
+    private static SetElement Element(string link, IpPrefix prefix)
+    {
+        byte[] first = prefix.Bytes;
+        byte[] mask = prefix.Mask();
+        byte[] last = first.Select((b, i) => (byte)(b | ~mask[i])).ToArray();
+        return new SetElement(Key(link, first), Key(link, last));
+    }
 
-    private static Match TransportAddress(uint offset, IpPrefix prefix) =>
-        new(MatchKind.Transport, offset, prefix.Bytes, prefix.Length == prefix.MaxLength ? null : prefix.Mask());
+    private static byte[] Key(string link, byte[] address)
+    {
+        byte[] key = new byte[SetSpec.IfNameBytes + address.Length];
+        Encoding.UTF8.GetBytes(link, key);
+        address.CopyTo(key, SetSpec.IfNameBytes);
+        return key;
+    }
 
     private static byte[] MacBytes(MacAddress mac)
     {

@@ -5,9 +5,6 @@ using static LibvirtShim.Netfilter.NfTablesProtocol;
 
 namespace LibvirtShim.Netfilter;
 
-/// <summary>What a transaction does with its table: create it (EEXIST when the name is taken), replace it, or keep it as it is.</summary>
-internal enum TableAction { Create, Replace, Keep }
-
 /// <summary>A netdev table: its name and the comment its user data carries (null when it has none).</summary>
 internal readonly record struct GuardTable(string Name, string? Comment);
 
@@ -52,23 +49,28 @@ internal sealed class GuardTables : IDisposable
     }
 
     /// <summary>
-    /// One transaction: the table as <paramref name="action"/> says (<see cref="TableAction.Replace"/>: deleted first, so what
-    /// was in it goes in the same instant the new chains arrive); then <paramref name="deleteChains"/> deleted, in their order;
-    /// then each chain with its rules in order. <paramref name="generation"/> (from <see cref="Find"/>): refused with ERESTART
-    /// if the ruleset changed since. Null when the kernel committed it.
+    /// One transaction: the table created, or with <paramref name="replace"/> deleted and created again, so what was in it goes
+    /// in the same instant the new content arrives (without, the name must be free: EEXIST); then its sets and their elements,
+    /// then each chain with its rules in order. <paramref name="generation"/> (from <see cref="Find"/>): refused with ERESTART if
+    /// the ruleset changed since. Null when the kernel committed it.
     /// </summary>
-    public Refusal? Install(
-        string table, string comment, TableAction action, IReadOnlyList<string> deleteChains, IReadOnlyList<ChainSpec> chains, uint? generation)
+    public Refusal? Install(string table, string comment, bool replace, TableSpec content, uint? generation)
     {
         var requests = new List<Request>();
-        if (action == TableAction.Replace)
+        if (replace)
             requests.Add(new Request($"delete table netdev {table}", (ref NetlinkWriter w, uint s) => NfTablesMessages.DeleteTable(ref w, s, table)));
         requests.Add(new Request($"add table netdev {table}",
-            (ref NetlinkWriter w, uint s) => NfTablesMessages.NewTable(ref w, s, table, comment, exclusive: action == TableAction.Create),
-            CreatesTable: action == TableAction.Create));
-        foreach (string chain in deleteChains)
-            requests.Add(new Request($"delete chain {chain}", (ref NetlinkWriter w, uint s) => NfTablesMessages.DeleteChain(ref w, s, table, chain)));
-        foreach (ChainSpec chain in chains)
+            (ref NetlinkWriter w, uint s) => NfTablesMessages.NewTable(ref w, s, table, comment, exclusive: !replace), CreatesTable: !replace));
+        for (int i = 0; i < content.Sets.Count; i++)
+        {
+            SetSpec set = content.Sets[i];
+            uint id = (uint)i + 1;
+            requests.Add(new Request($"add set {set.Name}", (ref NetlinkWriter w, uint s) => NfTablesMessages.NewSet(ref w, s, table, set, id)));
+            foreach (SetElement[] chunk in set.Elements.Chunk(NfTablesMessages.MaxElementsPerMessage))
+                requests.Add(new Request($"add {chunk.Length} elements to set {set.Name}",
+                    (ref NetlinkWriter w, uint s) => NfTablesMessages.NewSetElements(ref w, s, table, set.Name, chunk)));
+        }
+        foreach (ChainSpec chain in content.Chains)
         {
             requests.Add(new Request($"add chain {chain.Name}", (ref NetlinkWriter w, uint s) => NfTablesMessages.NewChain(ref w, s, table, chain)));
             for (int i = 0; i < chain.Rules.Count; i++)
@@ -84,11 +86,6 @@ internal sealed class GuardTables : IDisposable
     /// <summary>Deletes a table with all it holds, in one transaction (see <see cref="Install"/> for <paramref name="generation"/>).</summary>
     public Refusal? DeleteTable(string table, uint? generation) =>
         Transact([new Request($"delete table netdev {table}", (ref NetlinkWriter w, uint s) => NfTablesMessages.DeleteTable(ref w, s, table))], generation);
-
-    /// <summary>Deletes chains of a table in the order given (a chain others jump to after them), in one transaction.</summary>
-    public Refusal? DeleteChains(string table, IReadOnlyList<string> chains, uint? generation) =>
-        Transact(chains.Select(c => new Request($"delete chain {c}", (ref NetlinkWriter w, uint s) => NfTablesMessages.DeleteChain(ref w, s, table, c)))
-            .ToList(), generation);
 
     /// <summary>The netdev table <paramref name="name"/> (null when there is none) and the ruleset's generation, in one round.</summary>
     public (GuardTable? Table, uint Generation) Find(string name)

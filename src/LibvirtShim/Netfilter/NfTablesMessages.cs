@@ -66,13 +66,49 @@ internal static class NfTablesMessages
         writer.EndMessage(message);
     }
 
-    public static void DeleteChain(ref NetlinkWriter writer, uint sequence, string table, string chain)
+    /// <summary>A set of (link name . address) ranges: a concatenation with intervals, which the kernel keeps in its pipapo backend.</summary>
+    public static void NewSet(ref NetlinkWriter writer, uint sequence, string table, SetSpec set, uint id)
     {
-        int message = Begin(ref writer, NFT_MSG_DELCHAIN, NLM_F_REQUEST, sequence);
-        writer.WriteString(NFTA_CHAIN_TABLE, table);
-        writer.WriteString(NFTA_CHAIN_NAME, chain);
+        int message = Begin(ref writer, NFT_MSG_NEWSET, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, sequence);
+        writer.WriteString(NFTA_SET_TABLE, table);
+        writer.WriteString(NFTA_SET_NAME, set.Name);
+        writer.WriteUInt32BigEndian(NFTA_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+        writer.WriteUInt32BigEndian(NFTA_SET_KEY_TYPE, set.KeyType);
+        writer.WriteUInt32BigEndian(NFTA_SET_KEY_LEN, (uint)set.KeyBytes);
+        writer.WriteUInt32BigEndian(NFTA_SET_ID, id);
+        int description = writer.BeginNested(NFTA_SET_DESC);
+        int concat = writer.BeginNested(NFTA_SET_DESC_CONCAT);
+        foreach (int field in new[] { SetSpec.IfNameBytes, set.AddressBytes })
+        {
+            int element = writer.BeginNested(NFTA_LIST_ELEM);
+            writer.WriteUInt32BigEndian(NFTA_SET_FIELD_LEN, (uint)field);
+            writer.EndNested(element);
+        }
+        writer.EndNested(concat);
+        writer.EndNested(description);
         writer.EndMessage(message);
     }
+
+    /// <summary>Elements of a set (at most what one nested attribute holds: <see cref="MaxElementsPerMessage"/>), each a range.</summary>
+    public static void NewSetElements(ref NetlinkWriter writer, uint sequence, string table, string set, IReadOnlyList<SetElement> elements)
+    {
+        int message = Begin(ref writer, NFT_MSG_NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, sequence);
+        writer.WriteString(NFTA_SET_ELEM_LIST_TABLE, table);
+        writer.WriteString(NFTA_SET_ELEM_LIST_SET, set);
+        int list = writer.BeginNested(NFTA_SET_ELEM_LIST_ELEMENTS);
+        foreach (SetElement element in elements)
+        {
+            int item = writer.BeginNested(NFTA_LIST_ELEM);
+            WriteValue(ref writer, NFTA_SET_ELEM_KEY, element.From);
+            WriteValue(ref writer, NFTA_SET_ELEM_KEY_END, element.To);
+            writer.EndNested(item);
+        }
+        writer.EndNested(list);
+        writer.EndMessage(message);
+    }
+
+    /// <summary>Elements of (16 + 16)-byte keys take 92 bytes: 512 of them stay well under a nested attribute's 64 KiB.</summary>
+    public const int MaxElementsPerMessage = 512;
 
     /// <summary>A rule appended to a chain: its comparisons, a counter when it drops, its verdict.</summary>
     public static void NewRule(ref NetlinkWriter writer, uint sequence, string table, string chain, Rule rule)
@@ -148,9 +184,15 @@ internal static class NfTablesMessages
         writer.EndNested(element);
     }
 
-    /// <summary>Load into register 1 (payload or meta), mask it when the match has a mask, compare.</summary>
+    /// <summary>Load into register 1 (payload or meta), mask it when the match has a mask, compare; or load the link's name and an
+    /// address side by side and look them up.</summary>
     private static void WriteMatch(ref NetlinkWriter writer, Match match)
     {
+        if (match.Kind == MatchKind.LinkAddressIn)
+        {
+            WriteLookup(ref writer, match);
+            return;
+        }
         if (match.Kind == MatchKind.L4Proto)
         {
             int element = writer.BeginNested(NFTA_LIST_ELEM);
@@ -183,6 +225,37 @@ internal static class NfTablesMessages
         WriteValue(ref writer, NFTA_CMP_DATA, match.Value);
         writer.EndNested(cmpData);
         writer.EndNested(cmp);
+    }
+
+    /// <summary>meta oifname into the 4-byte registers 0-3, the address after it, then a lookup of the two together.</summary>
+    private static void WriteLookup(ref NetlinkWriter writer, Match match)
+    {
+        int meta = writer.BeginNested(NFTA_LIST_ELEM);
+        writer.WriteString(NFTA_EXPR_NAME, "meta");
+        int metaData = writer.BeginNested(NFTA_EXPR_DATA);
+        writer.WriteUInt32BigEndian(NFTA_META_DREG, NFT_REG32_00);
+        writer.WriteUInt32BigEndian(NFTA_META_KEY, NFT_META_OIFNAME);
+        writer.EndNested(metaData);
+        writer.EndNested(meta);
+
+        int payload = writer.BeginNested(NFTA_LIST_ELEM);
+        writer.WriteString(NFTA_EXPR_NAME, "payload");
+        int payloadData = writer.BeginNested(NFTA_EXPR_DATA);
+        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_DREG, NFT_REG32_00 + SetSpec.IfNameBytes / 4);
+        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_BASE, match.FromTransport ? NFT_PAYLOAD_TRANSPORT_HEADER : NFT_PAYLOAD_LL_HEADER);
+        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_OFFSET, match.Offset);
+        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_LEN, (uint)match.Value.Length);
+        writer.EndNested(payloadData);
+        writer.EndNested(payload);
+
+        int lookup = writer.BeginNested(NFTA_LIST_ELEM);
+        writer.WriteString(NFTA_EXPR_NAME, "lookup");
+        int lookupData = writer.BeginNested(NFTA_EXPR_DATA);
+        writer.WriteString(NFTA_LOOKUP_SET, match.Set!);
+        writer.WriteUInt32BigEndian(NFTA_LOOKUP_SREG, NFT_REG32_00);
+        if (match.NotEqual) writer.WriteUInt32BigEndian(NFTA_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+        writer.EndNested(lookupData);
+        writer.EndNested(lookup);
     }
 
     /// <summary>bitwise: register 1 = (register 1 &amp; mask) ^ 0.</summary>

@@ -24,6 +24,8 @@ internal static class NfTablesProtocol
     public const byte NFT_MSG_GETCHAIN = 4;
     public const byte NFT_MSG_DELCHAIN = 5;
     public const byte NFT_MSG_NEWRULE = 6;
+    public const byte NFT_MSG_NEWSET = 9;
+    public const byte NFT_MSG_NEWSETELEM = 12;
     public const byte NFT_MSG_NEWGEN = 15;
     public const byte NFT_MSG_GETGEN = 16;
 
@@ -51,6 +53,29 @@ internal static class NfTablesProtocol
     public const ushort NFTA_RULE_EXPRESSIONS = 4;
 
     public const ushort NFTA_GEN_ID = 1;
+
+    public const ushort NFTA_SET_TABLE = 1;
+    public const ushort NFTA_SET_NAME = 2;
+    public const ushort NFTA_SET_FLAGS = 3;
+    public const ushort NFTA_SET_KEY_TYPE = 4;
+    public const ushort NFTA_SET_KEY_LEN = 5;
+    public const ushort NFTA_SET_DESC = 9;
+    public const ushort NFTA_SET_ID = 10;   // required: names the set within its transaction
+    public const ushort NFTA_SET_DESC_CONCAT = 2;
+    public const ushort NFTA_SET_FIELD_LEN = 1;
+    public const uint NFT_SET_INTERVAL = 0x4;
+    public const uint NFT_SET_CONCAT = 0x80;
+
+    public const ushort NFTA_SET_ELEM_LIST_TABLE = 1;
+    public const ushort NFTA_SET_ELEM_LIST_SET = 2;
+    public const ushort NFTA_SET_ELEM_LIST_ELEMENTS = 3;
+    public const ushort NFTA_SET_ELEM_KEY = 1;
+    public const ushort NFTA_SET_ELEM_KEY_END = 10;
+
+    public const ushort NFTA_LOOKUP_SET = 1;
+    public const ushort NFTA_LOOKUP_SREG = 2;
+    public const ushort NFTA_LOOKUP_FLAGS = 5;
+    public const uint NFT_LOOKUP_F_INV = 1;
 
     public const ushort NFTA_EXPR_NAME = 1;
     public const ushort NFTA_EXPR_DATA = 2;
@@ -85,9 +110,11 @@ internal static class NfTablesProtocol
     public const ushort NFTA_META_DREG = 1;
     public const ushort NFTA_META_KEY = 2;
     public const uint NFT_META_L4PROTO = 16;
+    public const uint NFT_META_OIFNAME = 7;
 
     public const uint NFT_REG_VERDICT = 0;
     public const uint NFT_REG_1 = 1;   // 16 bytes: an IPv6 address fits
+    public const uint NFT_REG32_00 = 8;   // the 4-byte registers; a concatenated key starts here
 
     // Verdicts: netfilter's NF_DROP/NF_ACCEPT and nf_tables' own (enum nft_verdicts).
     public const int NF_DROP = 0;

@@ -196,25 +196,34 @@ public sealed class GuardLifecycleTests
         Assert.Equal([GuardMode.Ip, GuardMode.Mac, GuardMode.Off], h.ReadState()!.OfDomain(Web).OrderBy(r => r.Name).Select(r => r.Guard));
     }
 
-    /// <summary>Hot-plug adds a link's guard beside the others'; detach removes that link's chains only.</summary>
+    /// <summary>A NIC plugged or unplugged: the domain's whole guard replaced in one transaction, the other links' kept.</summary>
     [Fact]
-    public void Adding_and_removing_one_links_guard_leaves_the_others()
+    public void Replacing_the_guard_adds_and_removes_links_and_keeps_the_others()
     {
         using var h = HookHarness.Create();
         Assert.Equal(0, h.Run("web", "prepare", "begin", TestDomains.Owned("web", Web, Nics())).ExitCode);
         LinkMarker marker = LinkMarker.For(h.Settings);
         using GuardTables tables = h.Ns.OpenGuardTables();
+        List<LinkGuard> inForce;
+        using (ShimContext context = h.OpenContext())
+        using (ShimSession session = ShimSession.Open(context))
+            inForce = GuardLinks.InForce(DomainOf(Nics()).OwnedNics, session.State, Web, GuardMode.Off);
         var added = new LinkGuard("mvtap2", MacAddress.TryParse(TestDomains.Mac(1, 2), out MacAddress mac) ? mac : default, GuardMode.Ip, []);
 
-        GuardLinks.Add(tables, marker, Web, "web", [added]);
+        GuardLinks.Apply(tables, marker, Web, "web", [.. inForce, added]);
         Assert.Equal(["mvtap0", "mvtap1", "mvtap2"], NftView.Of(h.Ns).EgressChains.Select(c => c.Device).Order());
 
-        Assert.Equal(GuardRemoval.Deleted, GuardLinks.RemoveLinks(tables, marker, Web, "web", ["mvtap0"]));
+        GuardLinks.Apply(tables, marker, Web, "web", [.. inForce.Where(g => g.Link != "mvtap0"), added]);
         NftView nft = NftView.Of(h.Ns);
+        Assert.Single(nft.Tables);
         Assert.Equal(["mvtap1", "mvtap2"], nft.EgressChains.Select(c => c.Device).Order());
-        Assert.DoesNotContain(nft.Chains, c => c.Name.StartsWith("mvtap0", StringComparison.Ordinal));
-        Assert.Equal(GuardRemoval.None, GuardLinks.RemoveLinks(tables, marker, Web, "web", ["mvtap0"]));
+
+        GuardLinks.Apply(tables, marker, Web, "web", []);
+        Assert.Empty(NftView.Of(h.Ns).Tables);
     }
+
+    private static LibvirtShim.Domain.DomainDescription DomainOf(TestNic[] nics) =>
+        LibvirtShim.Domain.DomainReader.Read(System.Xml.Linq.XDocument.Parse(TestDomains.Owned("web", Web, nics)));
 
     /// <summary>
     /// Why a guard must go with its link: on this kernel (6.18) a netdev chain outlives the device it is hooked to and hooks
