@@ -74,26 +74,8 @@ echo '{}' > "$work/settings.json"
 build_shim_into "$work/bin/libvirt-shim"
 ln -s ../bin/libvirt-shim "$work/hooks/qemu"
 
-# domain VARIANT ATTRIBUTES: the NICs' XML, every <shim:link> carrying ATTRIBUTES (%d: the NIC's number).
-domain() {
-  local name=$1 attributes=$2 i
-  printf "<domain type='kvm'>\n  <name>bench-%s</name>\n  <uuid>5eedbe0c-0000-4000-8000-0000000%05d</uuid>\n  <metadata>\n" \
-    "$name" "$([ "$name" = plain ] && echo 1 || echo 2)"
-  printf '    <shim:macvtap xmlns:shim="urn:libvirt-shim:macvtap:1">\n'
-  for ((i = 0; i < nics; i++)); do
-    # shellcheck disable=SC2059
-    printf "      <shim:link mac='52:54:00:ab:%02x:%02x' source='uplink0' mode='bridge'%s/>\n" $((i / 256)) $((i % 256)) \
-      "$(printf "$attributes" $((i / 256)) $((i % 256)) $((i / 256)) $((i % 256)))"
-  done
-  printf "    </shim:macvtap>\n  </metadata>\n  <memory unit='MiB'>128</memory>\n  <devices>\n"
-  for ((i = 0; i < nics; i++)); do
-    printf "    <interface type='ethernet'>\n      <mac address='52:54:00:ab:%02x:%02x'/>\n      <target dev='mvtap%d' managed='no'/>\n    </interface>\n" \
-      $((i / 256)) $((i % 256)) "$i"
-  done
-  printf "  </devices>\n</domain>\n"
-}
-domain plain "" > "$work/plain.xml"
-domain guarded " guard='ip' ips='10.%d.%d.10 2001:db8:%x:%x::10'" > "$work/guarded.xml"
+domain_xml bench-plain 5eedbe0c-0000-4000-8000-000000000001 "$nics" > "$work/plain.xml"
+domain_xml bench-guarded 5eedbe0c-0000-4000-8000-000000000002 "$nics" "guard='ip' ips='10.%d.%d.10 2001:db8:%x:%x::10'" > "$work/guarded.xml"
 
 netns_with_veth "$ns" uplink0
 facts=$(machine_facts)
