@@ -1,5 +1,6 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.Messages;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netfilter;
 

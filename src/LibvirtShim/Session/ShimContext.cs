@@ -1,7 +1,7 @@
 using LibvirtShim.Configuration;
-using LibvirtShim.Naming;
 using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
+using LibvirtShim.State;
 using Serilog;
 
 namespace LibvirtShim.Session;
