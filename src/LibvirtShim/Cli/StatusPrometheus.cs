@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.State;
+using LibvirtShim.Net;
 using LibvirtShim.Reports;
 
 namespace LibvirtShim.Cli;
@@ -40,6 +41,11 @@ internal static class StatusPrometheus
             "Disagreements between the state and the kernel, by kind ('libvirt-shim status' says what to do).",
             kinds.Select(g => (Label("kind", g.Key), (double)g.Count())));
         Gauge(text, "libvirt_shim_unrecorded_links", "Links on managed names that no record holds.", [("", report.Unrecorded.Count)]);
+        Gauge(text, "libvirt_shim_guarded_links", "Created links with a guard, by guard.",
+            new[] { GuardMode.Mac, GuardMode.Ip }.Select(g => (Label("guard", g.Name()),
+                (double)report.Entries.Count(e => e.Holding == Holding.Created && e.Guard == g))));
+        Gauge(text, "libvirt_shim_orphan_guards", "Guard tables of domains that run no guest here ('libvirt-shim seed' deletes them).",
+            [("", report.Orphans.Count)]);
         output.Write(text.ToString());
     }
 

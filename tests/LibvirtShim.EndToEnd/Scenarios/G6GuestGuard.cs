@@ -108,9 +108,9 @@ public sealed class G6GuestGuard(LibvirtFixture fixture)
         Assert.True(frames.Any(f => f.Contains(from, StringComparison.Ordinal) && f.Contains("0.0.0.0.68 > 255.255.255.255.67", StringComparison.Ordinal)),
             $"{where}: the guest's DHCP client's DISCOVER did not reach the LAN:\n  {string.Join("\n  ", frames.TakeLast(20))}");
         Assert.True(frames.Any(f => f.Contains(from, StringComparison.Ordinal) && f.Contains($" {own.V4} > ", StringComparison.Ordinal)),
-            $"{where}: no IPv4 from the guest's own address reached the LAN");
+            $"{where}: no IPv4 from the guest's own address reached the LAN:\n  {string.Join("\n  ", frames)}");
         Assert.True(frames.Any(f => f.Contains(from, StringComparison.Ordinal) && f.Contains($" {ownV6} > ", StringComparison.Ordinal)),
-            $"{where}: no IPv6 from the guest's own address reached the LAN");
+            $"{where}: no IPv6 from the guest's own address reached the LAN:\n  {string.Join("\n  ", frames)}");
     }
 
     private static int SpoofRounds(string console) => console.Split('\n').Count(l => l.Contains("shim-guest: spoof round ", StringComparison.Ordinal));
