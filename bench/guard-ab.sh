@@ -89,7 +89,8 @@ mkdir -p "$results_dir"
   echo "## What a guard costs the hook"
   echo
   echo "$facts"
-  echo "- command: \`sudo bench/guard-ab.sh $nics\`; medians of $rounds interleaved rounds; guarded: every <shim:link> with guard='ip' and two addresses"
+  echo "- command: \`sudo bench/guard-ab.sh $nics\`; medians of $rounds interleaved rounds;" \
+    "guarded: every <shim:link> with guard='ip' and two addresses"
   echo
   echo "| call | NICs | without guard, ms | guard='ip', ms | guarded / without |"
   echo "|---|---:|---:|---:|---:|"

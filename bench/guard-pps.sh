@@ -91,7 +91,8 @@ for ((round = 0; round <= rounds; round++)); do
     ((round > 0)) && printf '%s\t%s\n' "$series" "$rate" >> "$work/pps.tsv"
   done
 done
-dropped=$(ip netns exec "$ns" nft list ruleset | awk '/counter packets/ { for (i = 1; i <= NF; i++) if ($i == "packets") n += $(i + 1) } END { print n + 0 }')
+dropped=$(ip netns exec "$ns" nft list ruleset |
+  awk '/counter packets/ { for (i = 1; i <= NF; i++) if ($i == "packets") n += $(i + 1) } END { print n + 0 }')
 [ "$dropped" -ge $((frames * rounds)) ] || die "the guard counted $dropped drops, fewer than the $((frames * rounds)) spoofed frames"
 hook release end
 

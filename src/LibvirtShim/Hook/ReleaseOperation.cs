@@ -24,7 +24,8 @@ internal sealed class ReleaseOperation : BookkeepingOperation
         if (uuid is null) return "nothing recorded for the domain";
         GuardMode hostGuard = GuardModes.Parse(context.Settings.Guard);
         ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, context.Links, context.OpenGuards, context.Marker,
-            context.Settings.LibvirtConfigDir, context.Now, uuid.Value, domain?.Name ?? call.Domain, domain?.OwnedNics.Select(n => n.Name).ToList() ?? [],
+            context.Settings.LibvirtConfigDir, context.Now, uuid.Value, domain?.Name ?? call.Domain,
+            domain?.OwnedNics.Select(n => n.Name).ToList() ?? [],
             declaredGuarded: domain?.OwnedNics.Any(n => n.GuardOr(hostGuard) != GuardMode.Off) ?? false);
         string leftAlone = outcome.LeftAlone.Count > 0 ? $"; left alone (not ours): {string.Join(", ", outcome.LeftAlone)}" : "";
         return $"deleted {outcome.Deleted} macvtaps, released {outcome.RecordsDropped} records{leftAlone}";

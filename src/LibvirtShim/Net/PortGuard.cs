@@ -124,7 +124,9 @@ internal readonly record struct IpPrefix(IPAddress Network, int Length)
         return new IPAddress(network).ToString();
     }
 
-    /// <summary>The IPv6 link-local address a MAC gives by EUI-64 (RFC 4291): fe80::, the MAC with ff:fe in its middle and the U/L bit flipped.</summary>
+    /// <summary>
+    /// The IPv6 link-local address a MAC gives by EUI-64 (RFC 4291): fe80::, the MAC with ff:fe in its middle and the U/L bit flipped.
+    /// </summary>
     public static IpPrefix LinkLocal(MacAddress mac)
     {
         Span<byte> m = stackalloc byte[MacAddress.Length];

@@ -26,7 +26,10 @@ internal readonly record struct Match(MatchKind Kind, uint Offset, byte[] Value,
     /// <summary>Any protocol the kernel could find: the packet's headers parsed (an IPv6 header chain complete in the first fragment).</summary>
     public static Match L4Parsed => new(MatchKind.L4Proto, 0, [0xff], NotEqual: true);
 
-    /// <summary>The link's name and <paramref name="length"/> bytes at <paramref name="offset"/> are (or, with <paramref name="notIn"/>, are not) in <paramref name="set"/>.</summary>
+    /// <summary>
+    /// The link's name and <paramref name="length"/> bytes at <paramref name="offset"/> are (or, with <paramref name="notIn"/>, are
+    /// not) in <paramref name="set"/>.
+    /// </summary>
     public static Match LinkAddressIn(string set, uint offset, int length, bool transport = false, bool notIn = false) =>
         new(MatchKind.LinkAddressIn, offset, new byte[length], NotEqual: notIn, Set: set, FromTransport: transport);
 }
@@ -106,7 +109,10 @@ internal static class GuardRuleset
         return GuardModes.TryParse(end < 0 ? rest : rest[..end], out GuardMode mode) && mode != GuardMode.Off ? mode : null;
     }
 
-    /// <summary>The table's content for <paramref name="guards"/> (the unguarded left out); the shared chains and sets only when a link has guard='ip'.</summary>
+    /// <summary>
+    /// The table's content for <paramref name="guards"/> (the unguarded left out); the shared chains and sets only when a link has
+    /// guard='ip'.
+    /// </summary>
     public static TableSpec Table(IReadOnlyList<LinkGuard> guards)
     {
         var ip = guards.Where(g => g.Mode == GuardMode.Ip).ToList();
@@ -114,9 +120,11 @@ internal static class GuardRuleset
         var sets = new List<SetSpec>();
         if (ip.Count > 0)
         {
-            sets.Add(new SetSpec(V4Set, 4, (TypeIfName << 6) | TypeIpv4, ip.SelectMany(g => g.Ips.Where(p => p.IsV4).Select(p => Element(g.Link, p))).ToList()));
+            sets.Add(new SetSpec(V4Set, 4, (TypeIfName << 6) | TypeIpv4,
+                ip.SelectMany(g => g.Ips.Where(p => p.IsV4).Select(p => Element(g.Link, p))).ToList()));
             sets.Add(new SetSpec(V6Set, 16, (TypeIfName << 6) | TypeIpv6,
-                ip.SelectMany(g => g.Ips.Where(p => !p.IsV4).Prepend(IpPrefix.LinkLocal(g.Mac)).Distinct().Select(p => Element(g.Link, p))).ToList()));
+                ip.SelectMany(g => g.Ips.Where(p => !p.IsV4).Prepend(IpPrefix.LinkLocal(g.Mac)).Distinct().Select(p => Element(g.Link, p)))
+                    .ToList()));
             chains.AddRange(SharedChains());
         }
         foreach (LinkGuard guard in guards)

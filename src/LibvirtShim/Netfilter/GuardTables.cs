@@ -85,7 +85,8 @@ internal sealed class GuardTables : IDisposable
 
     /// <summary>Deletes a table with all it holds, in one transaction (see <see cref="Install"/> for <paramref name="generation"/>).</summary>
     public Refusal? DeleteTable(string table, uint? generation) =>
-        Transact([new Request($"delete table netdev {table}", (ref NetlinkWriter w, uint s) => NfTablesMessages.DeleteTable(ref w, s, table))], generation);
+        Transact([new Request($"delete table netdev {table}", (ref NetlinkWriter w, uint s) => NfTablesMessages.DeleteTable(ref w, s, table))],
+            generation);
 
     /// <summary>The netdev table <paramref name="name"/> (null when there is none) and the ruleset's generation, in one round.</summary>
     public (GuardTable? Table, uint Generation) Find(string name)

@@ -10,7 +10,8 @@ namespace LibvirtShim.Session;
 /// The guards of a domain's links: one netdev table per domain (named and marked by <see cref="LinkMarker"/>), one base
 /// chain per guarded link hooked to its egress, written by <see cref="GuardRuleset"/>. Put in place in one transaction
 /// before the links are brought up (prepare; hot-plug and repair, as the domain's whole guard), removed with the links
-/// (release, a failed prepare's rollback, seeding's orphans; detach puts the rest in place). A call whose domain guards nothing never opens the netfilter socket.
+/// (release, a failed prepare's rollback, seeding's orphans; detach puts the rest in place). A call whose domain guards
+/// nothing never opens the netfilter socket.
 /// Every change first proves the table is the domain's (its comment, its name) and is refused if the ruleset changed
 /// between that look and the change; a table of that name that is not the domain's is never touched.
 /// </summary>
@@ -18,7 +19,9 @@ internal static class GuardLinks
 {
     private const int MaxAttempts = 4;
 
-    /// <summary>The guards of <paramref name="nics"/> (each NIC's own guard=, else <paramref name="hostDefault"/>), leaving out the unguarded.</summary>
+    /// <summary>
+    /// The guards of <paramref name="nics"/> (each NIC's own guard=, else <paramref name="hostDefault"/>), leaving out the unguarded.
+    /// </summary>
     public static List<LinkGuard> For(IEnumerable<OwnedNic> nics, GuardMode hostDefault) =>
         nics.Select(n => new LinkGuard(n.Name, n.Mac, n.GuardOr(hostDefault), n.Addresses)).Where(g => g.Mode != GuardMode.Off).ToList();
 
@@ -28,8 +31,8 @@ internal static class GuardLinks
     /// Guard setting says now.
     /// </summary>
     public static List<LinkGuard> InForce(IEnumerable<OwnedNic> nics, NameState state, Guid domain, GuardMode hostDefault) =>
-        For(nics.Select(n => state.Find(n.Name) is { Holding: Holding.Created } record && record.Domain == domain ? n with { Guard = record.Guard } : n),
-            hostDefault);
+        For(nics.Select(n => state.Find(n.Name) is { Holding: Holding.Created } record && record.Domain == domain
+            ? n with { Guard = record.Guard } : n), hostDefault);
 
     /// <summary>
     /// Makes <paramref name="guards"/> the domain's whole guard, in one transaction: its table is created, or, when one carrying

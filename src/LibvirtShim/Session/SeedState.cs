@@ -74,8 +74,8 @@ internal static class SeedState
             if (running.ContainsKey(domain) || holding.Contains(domain)) continue;
             if (!allFacts)
             {
-                log.Warning("Seeding: kept guard table {Table} of domain {Owner}, not seen running: its start may be in flight or its status unreadable",
-                    table.Name, domain);
+                log.Warning("Seeding: kept guard table {Table} of domain {Owner}, not seen running: " +
+                    "its start may be in flight or its status unreadable", table.Name, domain);
                 continue;
             }
             if (GuardLinks.Remove(guards, marker, domain, domain.ToString()) == GuardRemoval.Deleted)

@@ -5,9 +5,11 @@ namespace LibvirtShim.EndToEnd.Infrastructure;
 
 public abstract record Nic(string Mac);
 
-/// <summary>A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata (with mtu=, guard= and ips= when set).</summary>
-public sealed record OwnedNic(string Mac, string Name, string Source, string Mode = "bridge", int? Mtu = null, string? Guard = null, string? Ips = null)
-    : Nic(Mac);
+/// <summary>
+/// A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata (with mtu=, guard= and ips= when set).
+/// </summary>
+public sealed record OwnedNic(
+    string Mac, string Name, string Source, string Mode = "bridge", int? Mtu = null, string? Guard = null, string? Ips = null) : Nic(Mac);
 
 /// <summary>
 /// libvirt's own macvtap; <paramref name="Target"/> null lets libvirt pick macvtapN. <paramref name="TrustRxFilters"/>: libvirt

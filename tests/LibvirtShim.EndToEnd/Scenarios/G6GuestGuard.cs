@@ -30,7 +30,8 @@ public sealed class G6GuestGuard(LibvirtFixture fixture)
         var nic = new OwnedNic(GuestXml.Mac(0x96, 1), fixture.Tap(960), LibvirtFixture.Uplink0, "bridge", Guard: "ip", Ips: $"{own.V4} {own.V6}");
         var spoof = new Spoof(GuestXml.Mac(0x96, 0xee), Lan.GuestAddress(0, host: 99).V4, Lan.HostV4(0));
         var guest = new LinuxGuest(fixture, Prefix + "spoof", [new GuestLanNic(nic, own)],
-            extraCmdline: $"shim.spoof={spoof.Mac},{spoof.V4},{spoof.Victim},{Lan.GuestAddress(0, host: 200).V4},{Lan.GuestAddress(0, host: 210).V4}");
+            extraCmdline: $"shim.spoof={spoof.Mac},{spoof.V4},{spoof.Victim}," +
+                $"{Lan.GuestAddress(0, host: 200).V4},{Lan.GuestAddress(0, host: 210).V4}");
         try
         {
             log.Step("peer: start, install the hook, restart",
@@ -100,12 +101,14 @@ public sealed class G6GuestGuard(LibvirtFixture fixture)
 
         var leaked = frames.Where(f => f.Contains(spoof.Mac, StringComparison.OrdinalIgnoreCase)
             || f.Contains($" {spoof.V4} > ", StringComparison.Ordinal) || f.Contains($" {spoof.V4}.", StringComparison.Ordinal)
-            || f.Contains($"tell {spoof.Victim}", StringComparison.Ordinal) || f.Contains($"Reply {spoof.Victim} is-at {mac}", StringComparison.Ordinal)
+            || f.Contains($"tell {spoof.Victim}", StringComparison.Ordinal)
+            || f.Contains($"Reply {spoof.Victim} is-at {mac}", StringComparison.Ordinal)
             || (f.Contains(from, StringComparison.Ordinal) && f.Contains(".67 > ", StringComparison.Ordinal))).ToList();
         Assert.True(leaked.Count == 0, $"{where}: spoofed frames reached the LAN:\n  {string.Join("\n  ", leaked)}");
         Assert.DoesNotContain("obtained", dhcp.Stdout + dhcp.Stderr, StringComparison.Ordinal);
         Assert.True(dropped > 0, $"{where}: the guard dropped nothing, so the guest's spoofing was never tried");
-        Assert.True(frames.Any(f => f.Contains(from, StringComparison.Ordinal) && f.Contains("0.0.0.0.68 > 255.255.255.255.67", StringComparison.Ordinal)),
+        Assert.True(frames.Any(f => f.Contains(from, StringComparison.Ordinal)
+                && f.Contains("0.0.0.0.68 > 255.255.255.255.67", StringComparison.Ordinal)),
             $"{where}: the guest's DHCP client's DISCOVER did not reach the LAN:\n  {string.Join("\n  ", frames.TakeLast(20))}");
         Assert.True(frames.Any(f => f.Contains(from, StringComparison.Ordinal) && f.Contains($" {own.V4} > ", StringComparison.Ordinal)),
             $"{where}: no IPv4 from the guest's own address reached the LAN:\n  {string.Join("\n  ", frames)}");
@@ -113,5 +116,6 @@ public sealed class G6GuestGuard(LibvirtFixture fixture)
             $"{where}: no IPv6 from the guest's own address reached the LAN:\n  {string.Join("\n  ", frames)}");
     }
 
-    private static int SpoofRounds(string console) => console.Split('\n').Count(l => l.Contains("shim-guest: spoof round ", StringComparison.Ordinal));
+    private static int SpoofRounds(string console) =>
+        console.Split('\n').Count(l => l.Contains("shim-guest: spoof round ", StringComparison.Ordinal));
 }

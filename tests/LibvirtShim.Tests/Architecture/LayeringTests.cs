@@ -25,7 +25,8 @@ public sealed class LayeringTests
         ["Lifecycle"] = ["Session", "Libvirt", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
         ["Reports"] = ["Lifecycle", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
         ["Hook"] = ["Lifecycle", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
-        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging",
+        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net",
+            "Configuration", "Logging",
             "Interop"],
     };
 

@@ -50,7 +50,10 @@ public sealed class GuardLifecycleTests
         Assert.DoesNotContain(h.Ns.Links(), l => l.Kind == "macvtap");
     }
 
-    /// <summary>The Guard setting guards NICs that say nothing; their records remember it, so a release after the setting changed still removes it.</summary>
+    /// <summary>
+    /// The Guard setting guards NICs that say nothing; their records remember it, so a release after the setting changed still
+    /// removes it.
+    /// </summary>
     [Fact]
     public void The_Guard_setting_guards_NICs_without_guard_and_release_follows_the_records()
     {

@@ -49,7 +49,8 @@ public sealed class GuardReportTests
         Assert.Equal(("ip", "guard missing: the link's guard is not in the kernel"),
             (mvtap1.GetProperty("guard").GetString(), mvtap1.GetProperty("problem").GetString()));
         JsonElement orphan = Assert.Single(json.RootElement.GetProperty("orphanGuards").EnumerateArray());
-        Assert.Equal((marker.GuardTable(gone), gone.ToString("D")), (orphan.GetProperty("table").GetString(), orphan.GetProperty("uuid").GetString()));
+        Assert.Equal((marker.GuardTable(gone), gone.ToString("D")),
+            (orphan.GetProperty("table").GetString(), orphan.GetProperty("uuid").GetString()));
 
         HookResult seeded = HookHarness.Finish(h.StartProcess("seed"), "");
         Assert.True(seeded.ExitCode == 0, seeded.Stderr);
@@ -78,6 +79,7 @@ public sealed class GuardReportTests
         JsonElement second = json.RootElement.GetProperty("nics")[1];
         Assert.Equal(("ip", "setting"), (second.GetProperty("guard").GetString(), second.GetProperty("guardFrom").GetString()));
         Assert.Equal(["fe80::5054:ff:feaa:6102"], second.GetProperty("guardAddresses").EnumerateArray().Select(a => a.GetString()));
-        Assert.Contains(second.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("lists no address in ips=", StringComparison.Ordinal));
+        Assert.Contains(second.GetProperty("warnings").EnumerateArray(),
+            w => w.GetString()!.Contains("lists no address in ips=", StringComparison.Ordinal));
     }
 }

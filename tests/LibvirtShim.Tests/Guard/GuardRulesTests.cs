@@ -23,7 +23,8 @@ public sealed class GuardRulesTests : IDisposable
 
     public GuardRulesTests()
     {
-        string xml = TestDomains.Owned("web1", TestDomains.Uuid(1), [new TestNic(Guest.ToString(), "mvtap0", LinkAttributes: $"guard='ip' ips='{Ips}'")]);
+        string xml = TestDomains.Owned("web1", TestDomains.Uuid(1),
+            [new TestNic(Guest.ToString(), "mvtap0", LinkAttributes: $"guard='ip' ips='{Ips}'")]);
         HookResult prepared = _host.Run("web1", "prepare", "begin", xml);
         Assert.True(prepared.ExitCode == 0, prepared.Stderr);
         _guest = TapGuest.Open(_host.Ns, "mvtap0");

@@ -48,7 +48,8 @@ internal sealed partial class TapGuest : IDisposable
         frame.CopyTo(packet, VirtioNetHeaderBytes);
         nint written = Write(_tap, packet, packet.Length);
         if (written != packet.Length)
-            throw new InvalidOperationException($"write to the tap: {written} of {packet.Length} bytes ({Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())})");
+            throw new InvalidOperationException(
+                $"write to the tap: {written} of {packet.Length} bytes ({Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())})");
     }
 
     public void Dispose()

@@ -64,7 +64,10 @@ internal static class TestFrames
     public static byte[] Udp6(MacAddress source, string from, string to, ushort sourcePort, ushort destinationPort, byte[] tag) =>
         Ethernet(source, 0x86dd, Ipv6(from, to, 17, Udp(sourcePort, destinationPort, tag)));
 
-    /// <summary>IPv6 carrying ICMPv6 of <paramref name="type"/>, then <paramref name="body"/> (after the 4-byte type, code, checksum), then the tag.</summary>
+    /// <summary>
+    /// IPv6 carrying ICMPv6 of <paramref name="type"/>, then <paramref name="body"/> (after the 4-byte type, code, checksum), then
+    /// the tag; with <paramref name="hopByHop"/>, behind a hop-by-hop header with a router alert (as MLD is sent).
+    /// </summary>
     public static byte[] Icmp6(MacAddress source, string from, string to, byte type, byte[] body, byte[] tag, bool hopByHop = false)
     {
         byte[] icmp = [type, 0, 0, 0, .. body, .. tag];
