@@ -60,8 +60,12 @@ internal sealed record ChainSpec(string Name, string? Device, bool PolicyAccept,
 /// </summary>
 internal sealed record SetSpec(string Name, int AddressBytes, uint KeyType, IReadOnlyList<SetElement> Elements)
 {
-    public int KeyBytes => IfNameBytes + AddressBytes;
+    /// <summary>Each field of a key takes whole 4-byte registers: a 6-byte MAC takes 8, its last 2 zero.</summary>
+    public int KeyBytes => IfNameBytes + RegisterBytes(AddressBytes);
+
     public const int IfNameBytes = 16;
+
+    public static int RegisterBytes(int bytes) => (bytes + 3) & ~3;
 }
 
 internal readonly record struct SetElement(byte[] From, byte[] To);
@@ -74,12 +78,12 @@ internal sealed record TableSpec(IReadOnlyList<SetSpec> Sets, IReadOnlyList<Chai
 
 /// <summary>
 /// The guard of a domain's links, as one table's content. Each guarded link has a base chain hooked to its egress (all the
-/// guest sends), named after it. mac: accept by policy, a frame whose source MAC is not the guest's dropped. ip: the same,
-/// ARP whose sender MAC is not the guest's dropped, then on to chains the domain's ip links share, which look the link's
-/// name and the frame's source address up in the sets of the domain's addresses (the links' ips=, each one's EUI-64
+/// guest sends), named after it. mac: accept by policy, one rule dropping a frame whose source MAC is not the guest's. ip:
+/// one rule going to chains the domain's ip links share, which look the link's name and the frame's source MAC, ARP
+/// sender and source address up in the sets of the domain's MACs and addresses (the links' ips=, each one's EUI-64
 /// link-local address) and drop whatever they do not list: every ethertype but ARP, IPv4 and IPv6 (a VLAN tag included,
 /// which would hide the rest), a DHCP or DHCPv6 server, a router advertisement or redirect, a neighbour advertisement for
-/// another's address. Shared chains and sets keep the rules per link at three: a guard's cost at prepare is its rules.
+/// another's address. Shared chains and sets keep the rules per link at one: a guard's cost at prepare is its rules.
 /// </summary>
 internal static class GuardRuleset
 {
@@ -92,11 +96,12 @@ internal static class GuardRuleset
     private const string ArpChain = "ip-arp";
     private const string Ip4Chain = "ip-v4";
     private const string Ip6Chain = "ip-v6";
+    public const string MacSet = "mac";
     public const string V4Set = "v4";
     public const string V6Set = "v6";
 
-    // nftables' type numbers (datatype.h), for its listing: ifname . ipv4_addr, ifname . ipv6_addr (6 bits a field).
-    private const uint TypeIfName = 41, TypeIpv4 = 7, TypeIpv6 = 8;
+    // nftables' type numbers (datatype.h), for its listing: ifname . ether_addr, ifname . ipv4_addr, ifname . ipv6_addr (6 bits a field).
+    private const uint TypeIfName = 41, TypeIpv4 = 7, TypeIpv6 = 8, TypeEther = 9;
 
     public static string CommentFor(LinkGuard guard) => $"{CommentPrefix}{guard.Mode.Name()} mac={guard.Mac}";
 
@@ -120,6 +125,7 @@ internal static class GuardRuleset
         var sets = new List<SetSpec>();
         if (ip.Count > 0)
         {
+            sets.Add(new SetSpec(MacSet, MacAddress.Length, (TypeIfName << 6) | TypeEther, ip.Select(g => Element(g.Link, MacBytes(g.Mac))).ToList()));
             sets.Add(new SetSpec(V4Set, 4, (TypeIfName << 6) | TypeIpv4,
                 ip.SelectMany(g => g.Ips.Where(p => p.IsV4).Select(p => Element(g.Link, p))).ToList()));
             sets.Add(new SetSpec(V6Set, 16, (TypeIfName << 6) | TypeIpv6,
@@ -132,12 +138,7 @@ internal static class GuardRuleset
             if (guard.Mode == GuardMode.Mac)
                 chains.Add(new ChainSpec(guard.Link, guard.Link, PolicyAccept: true, CommentFor(guard), [ForeignSourceMac(guard.Mac)]));
             else if (guard.Mode == GuardMode.Ip)
-                chains.Add(new ChainSpec(guard.Link, guard.Link, PolicyAccept: false, CommentFor(guard),
-                [
-                    ForeignSourceMac(guard.Mac),
-                    new Rule([EtherType(0x0806), Match.Frame(EthernetHeader + 8, MacBytes(guard.Mac), notEqual: true)], Verdict.Drop),
-                    new Rule([], Verdict.Goto(IpChain)),
-                ]));
+                chains.Add(new ChainSpec(guard.Link, guard.Link, PolicyAccept: false, CommentFor(guard), [new Rule([], Verdict.Goto(IpChain))]));
         }
         return new TableSpec(sets, chains);
     }
@@ -147,9 +148,12 @@ internal static class GuardRuleset
     [
         new ChainSpec(ArpChain, null, PolicyAccept: false, null,
         [
-            // ARP for IPv4 over Ethernet (6-byte and 4-byte addresses), from an address of the link's, or 0.0.0.0 (a probe, RFC 5227).
-            new Rule([ArpHeader, Match.LinkAddressIn(V4Set, EthernetHeader + 14, 4)], Verdict.Accept),
-            new Rule([ArpHeader, Match.Frame(EthernetHeader + 14, [0, 0, 0, 0])], Verdict.Accept),
+            // ARP for IPv4 over Ethernet (6-byte and 4-byte addresses), the link's MAC as sender, from an address of the link's, or
+            // 0.0.0.0 (a probe, RFC 5227).
+            new Rule([ArpHeader, Match.LinkAddressIn(MacSet, EthernetHeader + 8, MacAddress.Length), Match.LinkAddressIn(V4Set, EthernetHeader + 14, 4)],
+                Verdict.Accept),
+            new Rule([ArpHeader, Match.LinkAddressIn(MacSet, EthernetHeader + 8, MacAddress.Length), Match.Frame(EthernetHeader + 14, [0, 0, 0, 0])],
+                Verdict.Accept),
             new Rule([], Verdict.Drop),
         ]),
         new ChainSpec(Ip4Chain, null, PolicyAccept: false, null,
@@ -177,6 +181,7 @@ internal static class GuardRuleset
         ]),
         new ChainSpec(IpChain, null, PolicyAccept: false, null,
         [
+            new Rule([Match.LinkAddressIn(MacSet, 6, MacAddress.Length, notIn: true)], Verdict.Drop),   // a source MAC not the link's
             new Rule([EtherType(0x0806)], Verdict.Goto(ArpChain)),
             new Rule([EtherType(0x0800)], Verdict.Goto(Ip4Chain)),
             new Rule([EtherType(0x86dd)], Verdict.Goto(Ip6Chain)),
@@ -199,9 +204,13 @@ internal static class GuardRuleset
         return new SetElement(Key(link, first), Key(link, last));
     }
 
+    /// <summary>The link's name and one value (a MAC): a range of one.</summary>
+    private static SetElement Element(string link, byte[] value) => new(Key(link, value), Key(link, value));
+
+    /// <summary>The name, then the value, zero-padded to whole registers (as the kernel loads a 6-byte MAC: 8 bytes, the last 2 zero).</summary>
     private static byte[] Key(string link, byte[] address)
     {
-        byte[] key = new byte[SetSpec.IfNameBytes + address.Length];
+        byte[] key = new byte[SetSpec.IfNameBytes + SetSpec.RegisterBytes(address.Length)];
         Encoding.UTF8.GetBytes(link, key);
         address.CopyTo(key, SetSpec.IfNameBytes);
         return key;

@@ -84,7 +84,8 @@ public sealed class G6GuestGuard(LibvirtFixture fixture)
         string from = $" {mac} > ";   // tcpdump -e: "TIME SOURCE-MAC > DESTINATION-MAC, ethertype ..."
         string ownV6 = System.Net.IPAddress.Parse(own.V6).ToString();   // as tcpdump writes it
         long droppedBefore = Guards.Dropped(guest.Xml.Uuid);
-        using var capture = new BackgroundProcess(Lan.InCommand("tcpdump", "-i", port, "-Q", "in", "-e", "-n", "-l", "-U"));
+        // --immediate-mode: every frame printed as it comes (not a block later), so none is lost when tcpdump is stopped.
+        using var capture = new BackgroundProcess(Lan.InCommand("tcpdump", "--immediate-mode", "-i", port, "-Q", "in", "-e", "-n", "-l", "-U"));
         Poll.Until(() => capture.Stderr.Any(l => l.StartsWith("listening on", StringComparison.Ordinal)) || capture.HasExited,
             $"tcpdump on {port} to start capturing", TimeSpan.FromSeconds(20));
         int mark = guest.ConsoleMark();
@@ -94,6 +95,8 @@ public sealed class G6GuestGuard(LibvirtFixture fixture)
             TimeSpan.FromSeconds(90));
         Lan.WaitAnswers(own.V4, $"{guest.Name} {where}");
         Lan.WaitAnswers(own.V6, $"{guest.Name} {where}");
+        Poll.Until(() => capture.Stdout.Any(f => f.Contains(from, StringComparison.Ordinal) && f.Contains("echo reply", StringComparison.Ordinal)),
+            $"{where}: the guest's echo replies in the capture on {port}", TimeSpan.FromSeconds(10));
         capture.Stop();
         IReadOnlyList<string> frames = capture.Stdout;
         long dropped = Guards.Dropped(guest.Xml.Uuid) - droppedBefore;
