@@ -9,9 +9,9 @@ namespace LibvirtShim.EndToEnd.Scenarios;
 /// (its /init's shim.spoof): pings from a foreign address, a gratuitous ARP claiming the LAN's gateway, busybox udhcpd
 /// answering a DHCP client on the LAN, pings with its MAC changed. A capture on the LAN (the switch port of the host it
 /// runs on) sees none of it, the guard's counters show it was sent and dropped, and the LAN's DHCP client gets no offer;
-/// its own IPv4 and IPv6 traffic and its DHCP client's DISCOVER pass. The same after a live migration to the peer (whose
-/// hook applies the guard the <c>&lt;shim:link&gt;</c> carries, on another name and uplink) and back. After destroy, no
-/// table or chain of the guest's is left in the kernel.
+/// its own IPv4 and IPv6 traffic and its DHCP client's DISCOVER pass. The same after a libvirtd restart, after a live
+/// migration to the peer (whose hook applies the guard the <c>&lt;shim:link&gt;</c> carries, on another name and uplink)
+/// and back. After destroy, no table or chain of the guest's is left in the kernel.
 /// </summary>
 [Collection(LibvirtCollection.Name)]
 public sealed class G6GuestGuard(LibvirtFixture fixture)
@@ -41,6 +41,10 @@ public sealed class G6GuestGuard(LibvirtFixture fixture)
             Assert.Single(Guards.Tables(guest.Xml.Uuid));
             Assert.Single(Guards.ChainsOn(nic.Name));
             ExpectGuarded(log, guest, own, spoof, LibvirtFixture.Uplink0 + "p", "on main");
+
+            log.Step("libvirtd restart", fixture.RestartDaemon);
+            Assert.Single(Guards.ChainsOn(nic.Name));
+            ExpectGuarded(log, guest, own, spoof, LibvirtFixture.Uplink0 + "p", "after a libvirtd restart");
 
             log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             log.Step("virsh migrate --live main -> peer", () => fixture.Main.Run(MigrateTimeout, "migrate", "--live", guest.Name, peer.Virsh.Uri,
