@@ -1,3 +1,4 @@
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
@@ -50,10 +51,9 @@ internal sealed record StatusReport(
         var unreadable = new List<string>();
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable).Keys.ToHashSet();
         NameState state = load.State ?? new NameState(context.Scheme);
-        IReadOnlyList<GuardTable> tables = context.Guards.Tables();
-        var hooked = context.Guards.Chains().Where(c => c.Device is not null).Select(c => (c.Table, c.Device!)).ToHashSet();
+        (IReadOnlyList<GuardTable> tables, HashSet<(string, string)>? hooked) = ReadGuards(context);
         var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now,
-            (domain, link) => hooked.Contains((context.Marker.GuardTable(domain), link)));
+            hooked is null ? null : (domain, link) => hooked.Contains((context.Marker.GuardTable(domain), link)));
         entries.AddRange(freed.Select(GoneDefinitionsReport.Entry));
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
@@ -75,6 +75,20 @@ internal sealed record StatusReport(
             .Select(t => new OrphanGuard(t.Name, t.Owner!.Value)).OrderBy(o => o.Table, StringComparer.Ordinal).ToList();
         return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
             context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable, speaking, StateWrittenAt(context), orphans);
+    }
+
+    /// <summary>The netdev tables and the (table, device) of each hooked chain; none, and null, when nf_tables cannot be read here.</summary>
+    private static (IReadOnlyList<GuardTable> Tables, HashSet<(string, string)>? Hooked) ReadGuards(ShimContext context)
+    {
+        try
+        {
+            return (context.Guards.Tables(), context.Guards.Chains().Where(c => c.Device is not null).Select(c => (c.Table, c.Device!)).ToHashSet());
+        }
+        catch (ShimFailure e)
+        {
+            context.Log.Warning("status: the guards (nf_tables netdev tables) could not be read: {Problem}", e.Message);
+            return ([], null);
+        }
     }
 
     private static string MadeBy(Link link)

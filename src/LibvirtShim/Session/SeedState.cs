@@ -1,5 +1,6 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
+using LibvirtShim.Messages;
 using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netfilter;
@@ -41,9 +42,28 @@ internal static class SeedState
             log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
                 "its start may be in flight or its status unreadable",
                 kept.Name, kept.Ifindex, kept.Domain);
-        List<string> deletedGuards = SeedGuards(guards(), marker, log, plan.State, running, allFacts);
+        List<string> deletedGuards = SeedGuardsIfAny(guards, marker, log, plan.State, running, allFacts);
         DeleteLeaked(table, marker, log, plan.Leaked, links);
         return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked, unreadable, deletedGuards);
+    }
+
+    /// <summary>
+    /// A host whose kernel has no nf_tables (or refuses the look) has no guards to seed: seeding, which a guest's start may
+    /// wait on, goes on without them, with a warning.
+    /// </summary>
+    private static List<string> SeedGuardsIfAny(
+        Func<GuardTables> guards, LinkMarker marker, ILogger log, NameState state, IReadOnlyDictionary<Guid, DomainDescription> running,
+        bool allFacts)
+    {
+        try
+        {
+            return SeedGuards(guards(), marker, log, state, running, allFacts);
+        }
+        catch (ShimFailure e)
+        {
+            log.Warning("Seeding: the guards (nf_tables netdev tables) could not be read, so none was seeded: {Problem}", e.Message);
+            return [];
+        }
     }
 
     /// <summary>

@@ -89,6 +89,29 @@ public sealed class GuardLifecycleTests
         Assert.Equal(seeding, h.GuardSocketsOpened);
     }
 
+    /// <summary>
+    /// A kernel without nf_tables (the socket refused): seeding, which a start may wait on, goes on without guards, an unguarded
+    /// guest starts and stops, and a guarded one fails its start in one line, leaving nothing.
+    /// </summary>
+    [Fact]
+    public void Without_nf_tables_seeding_and_unguarded_guests_go_on_and_a_guarded_start_fails_in_one_line()
+    {
+        using var h = HookHarness.Create();
+        h.OpenGuards = () => throw LibvirtShim.Messages.ShimFailure.WithoutDomain(
+            "netlink socket(AF_NETLINK) failed: Protocol not supported (EPROTONOSUPPORT, errno 93)");
+        string plain = TestDomains.Owned("plain", TestDomains.Uuid(2), TestDomains.Nics(2, 2, firstName: 10));
+
+        Assert.Equal(0, h.Run("plain", "prepare", "begin", plain).ExitCode);
+        Assert.Equal(0, h.Run("plain", "release", "end", plain).ExitCode);
+        HookResult guarded = h.Run("web", "prepare", "begin", TestDomains.Owned("web", Web, Nics()));
+
+        Assert.Equal(1, guarded.ExitCode);
+        Assert.Equal("libvirt-shim: domain 'web': netlink socket(AF_NETLINK) failed: Protocol not supported (EPROTONOSUPPORT, errno 93)",
+            guarded.Stderr.Trim());
+        Assert.DoesNotContain(h.Ns.Links(), l => l.Kind == "macvtap");
+        Assert.Contains("the guards (nf_tables netdev tables) could not be read", File.ReadAllText(h.Settings.LogFile));
+    }
+
     /// <summary>A second prepare (the links kept) replaces the table in one transaction: still one table, the chains as asked now.</summary>
     [Fact]
     public void Preparing_again_replaces_the_guard_as_a_whole()
