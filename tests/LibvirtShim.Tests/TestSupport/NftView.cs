@@ -15,6 +15,8 @@ internal sealed record NftView(IReadOnlyList<NftTable> Tables, IReadOnlyList<Nft
 {
     public static NftView Of(NetNamespace ns)
     {
+        if (!File.Exists("/usr/sbin/nft") && !File.Exists("/sbin/nft"))
+            Requires.Missing("needs nft to read back the guards: apt-get install nftables (scripts/libvirt-up.sh and .ci/run install it)");
         using JsonDocument json = ns.NftRuleset();
         (Dictionary<string, string> comments, Dictionary<string, string> devices) = FromText(ns);
         var tables = new List<NftTable>();
