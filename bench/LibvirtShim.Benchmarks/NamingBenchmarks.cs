@@ -73,7 +73,7 @@ public class NamingBenchmarks
         };
         var store = new StateStore(settings.StateDir, TimeSpan.FromSeconds(10));
         using (StateLease lease = store.LockToChange()) lease.Save(StateFactory.HeldByOthers(scheme, held));
-        _context = new ShimContext(settings, LinkTable.Open, Serilog.Core.Logger.None, TimeProvider.System);
+        _context = new ShimContext(settings, LinkTable.Open, LibvirtShim.Netfilter.GuardTables.Open, Serilog.Core.Logger.None, TimeProvider.System);
         _session = ShimSession.Open(_context);
         if (_session.State.HeldManagedNames != held.Length)
             throw new InvalidOperationException($"the state holds {_session.State.HeldManagedNames} names, expected {held.Length}");

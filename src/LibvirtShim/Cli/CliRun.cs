@@ -15,7 +15,8 @@ internal static class CliRun
         long started = Stopwatch.GetTimestamp();
         ShimSettings settings = SettingsLoader.Load(settingOverrides);
         var log = ShimLog.Create(settings);
-        return new ShimContext(settings, LinkTable.Open, CallLog.For(log, verb, domain, uuid, started), TimeProvider.System, ownedLog: log);
+        return new ShimContext(settings, LinkTable.Open, Netfilter.GuardTables.Open, CallLog.For(log, verb, domain, uuid, started),
+            TimeProvider.System, ownedLog: log);
     }
 
     /// <summary>Runs a verb; a failure is one line on stderr saying what to do next, and exit status 1.</summary>

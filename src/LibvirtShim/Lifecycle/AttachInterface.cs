@@ -3,6 +3,7 @@ using LibvirtShim.Domain;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Messages;
 using LibvirtShim.Net;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Session;
 using LibvirtShim.State;
 
@@ -78,8 +79,10 @@ internal static class AttachInterface
             session.Commit();
             return (nic, null);
         }
-        PrepareLinks.Run(session, context.Settings, context.Links, context.Marker, context.Log, context.Now,
-            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] });
+        List<LinkGuard> wholeGuard = GuardLinks.InForce(domain.OwnedNics.Append(nic), session.State, domain.Uuid,
+            GuardModes.Parse(context.Settings.Guard));
+        PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Marker, context.Log, context.Now,
+            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, wholeGuard);
         return (nic, session.State.Find(name)?.Ifindex);
     }
 
@@ -102,6 +105,7 @@ internal static class AttachInterface
     internal static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, int? ifindex)
     {
         using ShimSession session = ShimSession.Open(context);
+        DetachInterface.GuardTheOthers(context, session, domain, nic);
         if (ifindex is { } index)
         {
             var created = DeleteDomainLinks.OnNames(context.Links, [nic.Name]).Values.Where(l => l.Index == index);

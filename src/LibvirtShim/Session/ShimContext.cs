@@ -1,4 +1,5 @@
 using LibvirtShim.Configuration;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using LibvirtShim.State;
 using Serilog;
@@ -10,9 +11,11 @@ namespace LibvirtShim.Session;
 /// parts they use; only hot-plug, which opens a session per step, and explain's preview take the context whole.
 /// </summary>
 internal sealed class ShimContext(
-    ShimSettings settings, Func<LinkTable> openLinks, ILogger log, TimeProvider clock, IDisposable? ownedLog = null) : IDisposable
+    ShimSettings settings, Func<LinkTable> openLinks, Func<GuardTables> openGuards, ILogger log, TimeProvider clock, IDisposable? ownedLog = null)
+    : IDisposable
 {
     private LinkTable? _links;
+    private GuardTables? _guards;
     private StateStore? _store;
 
     public ShimSettings Settings { get; } = settings;
@@ -23,6 +26,12 @@ internal sealed class ShimContext(
 
     /// <summary>The rtnetlink socket, opened on first use.</summary>
     public LinkTable Links => _links ??= openLinks();
+
+    /// <summary>The netfilter socket, opened on first use: a call that guards no NIC never opens it.</summary>
+    public GuardTables Guards => _guards ??= openGuards();
+
+    /// <summary>The opener of the netfilter socket, for the operations that decide themselves whether they need it.</summary>
+    public Func<GuardTables> OpenGuards => () => Guards;
 
     public long Now => Clock.GetUtcNow().ToUnixTimeSeconds();
 
@@ -38,6 +47,7 @@ internal sealed class ShimContext(
     public void Dispose()
     {
         _links?.Dispose();
+        _guards?.Dispose();
         ownedLog?.Dispose();
     }
 }
