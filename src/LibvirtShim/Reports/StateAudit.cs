@@ -1,14 +1,14 @@
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Reports;
 
 /// <summary>One name as the state and the kernel see it, and what disagrees.</summary>
 internal sealed record AuditEntry(
     string Name, string Lower, string DomainName, Guid Domain, MacAddress Mac, MacvtapMode Mode,
-    Holding? Holding, int Ifindex, LinkPresence LinkState, AuditProblem? Problem);
+    Holding? Holding, int Ifindex, LinkPresence LinkState, AuditProblem? Problem, GuardMode Guard = GuardMode.Off);
 
 /// <summary>Whether the kernel has a link on the name, and its state.</summary>
 internal enum LinkPresence { Absent, Up, Down }
@@ -27,15 +27,20 @@ internal enum AuditProblem
     Unlabelled,
     /// <summary>The same, of a domain not known here.</summary>
     UnlabelledUnknown,
-    /// <summary>A name held for a definition that is gone, freed as status or doctor looked.</summary>
+    /// <summary>A name held for a definition that is gone: the next allocation or seed frees it.</summary>
     DefinitionGone,
+    /// <summary>A created link of a running guest whose record says it is guarded, with no chain of its domain's table on it.</summary>
+    GuardMissing,
 }
 
-/// <summary>Compares the records with the kernel's links and the running guests.</summary>
+/// <summary>Compares the records with the kernel's links, the running guests and the definitions.</summary>
 internal static class StateAudit
 {
+    /// <param name="definitionGone">Names held for definitions that are gone (<see cref="GoneDefinitions.Find"/>).</param>
+    /// <param name="isGuarded">Whether the domain's guard table has a chain hooked to the link of that name; null: not looked at.</param>
     public static List<AuditEntry> Compare(
-        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now)
+        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now,
+        IReadOnlySet<string>? definitionGone = null, Func<Guid, string, bool>? isGuarded = null)
     {
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
@@ -47,7 +52,8 @@ internal static class StateAudit
             bool present = link.Name is not null;
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
                 record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link),
-                Problem(marker, record, present, link, running, now)));
+                definitionGone?.Contains(record.Name) == true ? AuditProblem.DefinitionGone
+                    : Problem(marker, record, present, link, running, now, isGuarded), record.Guard));
         }
         foreach (Link link in links)
         {
@@ -66,17 +72,20 @@ internal static class StateAudit
         !present ? LinkPresence.Absent : link.IsUp ? LinkPresence.Up : LinkPresence.Down;
 
     private static AuditProblem? Problem(
-        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now) => record.Holding switch
-    {
-        Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
-            AuditProblem.Unlabelled,
-        Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
-        Holding.Created when !present => AuditProblem.MissingLink,
-        Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
-        Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
-        Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
-        Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
-        Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,
-        _ => null,
-    };
+        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now,
+        Func<Guid, string, bool>? isGuarded) => record.Holding switch
+        {
+            Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
+                AuditProblem.Unlabelled,
+            Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
+            Holding.Created when !present => AuditProblem.MissingLink,
+            Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
+            Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
+            Holding.Created when record.Guard != GuardMode.Off && isGuarded?.Invoke(record.Domain, record.Name) == false =>
+                AuditProblem.GuardMissing,
+            Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
+            Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
+            Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,
+            _ => null,
+        };
 }

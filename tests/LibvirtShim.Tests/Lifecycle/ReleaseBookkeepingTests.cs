@@ -1,6 +1,5 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -62,7 +61,7 @@ public class ReleaseBookkeepingTests
     /// <summary>What adopt leaves: the definition's names held, waiting (far longer than the test) for the definition.</summary>
     private static void HoldAsAdoptDoes(HookHarness h)
     {
-        using StateLease lease = new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(5)).Lock();
+        using StateLease lease = StateLeases.ToChange(h.Settings.StateDir);
         NameState state = lease.Load(new NameScheme(h.Settings.NamePrefix, h.Settings.Capacity)).State!;
         foreach (NameRecord record in state.Records.ToList()) state.Put(record with { ExpiresAt = long.MaxValue });
         lease.Save(state);
