@@ -131,7 +131,7 @@ internal static class DetachInterface
         {
             if (stillLive) session.State.Put(record with { InDefinitionToo = stillDefined && record.Holding == Holding.Created });
             else if (stillDefined)
-                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false, ExpiresAt = 0 });
+                session.State.Put(record.HeldForDefinition() with { ExpiresAt = 0 });
             else session.State.Remove(nic.Name);
         }
         session.Commit();

@@ -41,6 +41,8 @@ internal static class PrepareLinks
 
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
         GuardMode hostGuard = GuardModes.Parse(settings.Guard);
+        var records = new RecordMaker(domain, session.State, hostGuard, now + settings.ReservationSeconds,
+            AwaitingDefinition(settings, session.State, domain));
         IReadOnlyList<LinkGuard> guarded = wholeGuard ?? GuardLinks.For(domain.OwnedNics, hostGuard);
         var ownNames = domain.OwnedNics.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
         var guardedBefore = wholeGuard?.Where(g => !ownNames.Contains(g.Link)).ToList() ?? [];
@@ -55,9 +57,9 @@ internal static class PrepareLinks
                 throw new ShimFailure($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: " +
                     $"{outcomes[failed].Error!.Value.Describe()}");
             foreach (NicPlan nic in plan.Nics.Where(n => n.Action == LinkAction.Keep))
-                session.State.Put(Record(domain, nic, nic.Existing!.Value.Index, session.State, hostGuard));
+                session.State.Put(records.For(nic, nic.Existing!.Value.Index));
             for (int i = 0; i < toCreate.Count; i++)
-                session.State.Put(Record(domain, toCreate[i], outcomes[i].Created!.Value.Index, session.State, hostGuard));
+                session.State.Put(records.For(toCreate[i], outcomes[i].Created!.Value.Index));
             session.Commit();
         }
         catch
@@ -90,12 +92,34 @@ internal static class PrepareLinks
             throw failure;
     }
 
-    private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state, GuardMode hostGuard)
+    /// <summary>
+    /// The names of the domain whose hold still waits for its definition (adopt's, a hot-plug's) that the definition does not
+    /// name now. The definition is read only when there is such a hold: the first start within ReservationSeconds of an adopt.
+    /// </summary>
+    private static HashSet<string> AwaitingDefinition(ShimSettings settings, NameState state, DomainDescription domain)
     {
-        NameRecord? before = state.Find(nic.Nic.Name);
-        bool kept = NameRecord.IsInDefinitionOf(before, domain.Uuid);
-        return new NameRecord(nic.Nic.Name, Holding.Created, domain.Uuid, domain.Name, nic.Nic.Mac, nic.Lower!, nic.Nic.Mode,
-            ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, InDefinitionToo: kept, Guard: nic.Nic.GuardOr(hostGuard));
+        var waiting = domain.OwnedNics.Select(n => state.Find(n.Name))
+            .Where(r => r is { Holding: Holding.Defined, ExpiresAt: not 0 } || r is { AwaitsDefinition: true })
+            .Where(r => r!.Domain == domain.Uuid).Select(r => r!.Name).ToHashSet(StringComparer.Ordinal);
+        if (waiting.Count == 0) return waiting;
+        DomainDescription? definition = DomainInventory.ReadDefinition(settings.LibvirtConfigDir, domain.Name, domain.Uuid);
+        waiting.ExceptWith(definition?.OwnedNics.Select(n => n.Name) ?? []);
+        return waiting;
+    }
+
+    /// <summary>
+    /// The created links' records: until <paramref name="startBy"/> (ReservationSeconds from now) seeding takes one for a start
+    /// in flight while its domain is not seen running; after, for a release that never came.
+    /// </summary>
+    private sealed class RecordMaker(DomainDescription domain, NameState state, GuardMode hostGuard, long startBy, HashSet<string> awaiting)
+    {
+        public NameRecord For(NicPlan nic, int ifindex)
+        {
+            bool kept = NameRecord.IsInDefinitionOf(state.Find(nic.Nic.Name), domain.Uuid);
+            return new NameRecord(nic.Nic.Name, Holding.Created, domain.Uuid, domain.Name, nic.Nic.Mac, nic.Lower!, nic.Nic.Mode,
+                ifindex, ExpiresAt: startBy, InDefinitionToo: kept, Guard: nic.Nic.GuardOr(hostGuard),
+                AwaitsDefinition: kept && awaiting.Contains(nic.Nic.Name));
+        }
     }
 
     private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic) =>

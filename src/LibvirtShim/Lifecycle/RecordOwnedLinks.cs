@@ -30,9 +30,11 @@ internal static class RecordOwnedLinks
             if (held is not null && held.Domain != domain.Uuid)
                 log.Warning("Name {Name} was recorded for {Holder}; the kernel's link belongs to domain {Domain}", nic.Name,
                     Describe.Holder(held), domain.Name);
-            NameRecord wanted = new(nic.Name, Holding.Created, domain.Uuid, domain.Name, link.Mac,
-                held?.Lower is { Length: > 0 } lower ? lower : nic.Source ?? "", link.Mode ?? nic.Mode, link.Index,
-                InDefinitionToo: held?.Domain == domain.Uuid && held.InDefinitionToo);
+            // The domain's own record keeps what only it knows (its guard, its start's deadline, a definition it awaits).
+            NameRecord wanted = (held?.Domain == domain.Uuid ? held : null) is { Holding: Holding.Created } own
+                ? own with { DomainName = domain.Name, Mac = link.Mac, Mode = link.Mode ?? nic.Mode, Ifindex = link.Index }
+                : new(nic.Name, Holding.Created, domain.Uuid, domain.Name, link.Mac, held?.Lower is { Length: > 0 } lower ? lower : nic.Source ?? "",
+                    link.Mode ?? nic.Mode, link.Index, InDefinitionToo: held?.Domain == domain.Uuid && held.InDefinitionToo);
             if (held == wanted) continue;
             state.Put(wanted);
             changed = true;

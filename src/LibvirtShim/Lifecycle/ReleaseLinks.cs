@@ -52,9 +52,9 @@ internal static class ReleaseLinks
         foreach (NameRecord record in records)
         {
             if (inDefinition.Contains(record.Name))
-                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false, ExpiresAt = 0 });
-            else if (record.IsInDefinition && record.ExpiresAt > now)
-                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false });
+                session.State.Put(record.HeldForDefinition() with { ExpiresAt = 0 });
+            else if ((record.Holding == Holding.Defined || record.AwaitsDefinition) && record.ExpiresAt > now)
+                session.State.Put(record.HeldForDefinition());
             else
                 session.State.Remove(record.Name);
         }
@@ -64,7 +64,8 @@ internal static class ReleaseLinks
 
     /// <summary>
     /// Names held for the domain's definition that its definition file (still there after a stop, not after undefine) uses:
-    /// they stay held for it with no expiry (confirmed by the definition). A hold not yet in the definition keeps its expiry.
+    /// they stay held for it with no expiry (confirmed by the definition). A hold still waiting for the definition (a hot-plug's,
+    /// adopt's) keeps its expiry; another created link's name the definition does not use goes back (a guest undefined while it ran).
     /// </summary>
     private static HashSet<string> NamesOfDefinition(string libvirtConfigDir, List<NameRecord> records)
     {

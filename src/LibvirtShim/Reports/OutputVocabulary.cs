@@ -51,8 +51,11 @@ internal static class OutputVocabulary
             "the guest's NIC has no device: restart the guest; 'libvirt-shim seed' forgets the record"),
         AuditProblem.LinkReplaced => new("link_replaced_by_someone_else", "link replaced by someone else",
             "another link took the name: 'ip -d link show NAME' shows it; 'libvirt-shim seed' records it as foreign"),
-        AuditProblem.DomainNotRunning => new("domain_not_running", "domain not running (start pending, or its release never came)",
-            "unless the guest is starting now, 'libvirt-shim seed' deletes the link and frees the name"),
+        AuditProblem.StartPending => new("start_pending", "start pending: prepared, domain not running yet",
+            "a start in flight runs it soon; if none is, its release never came, and 'libvirt-shim seed' deletes the link once "
+                + "ReservationSeconds have passed since its prepare"),
+        AuditProblem.DomainNotRunning => new("domain_not_running", "domain not running: its release never came",
+            "'libvirt-shim seed' deletes the link and frees the name (held for the definition when it names it)"),
         AuditProblem.StaleLibvirtLink => new("stale_domain_not_running", "stale: domain not running",
             "libvirt's own macvtap of a guest that stopped: 'libvirt-shim seed' forgets it"),
         AuditProblem.ReservationExpired => new("stale_reservation_expired", "stale: reservation expired",

@@ -18,6 +18,9 @@ internal enum AuditProblem
 {
     MissingLink,
     LinkReplaced,
+    /// <summary>A created link of a domain not running, prepared less than ReservationSeconds ago: its start may be in flight.</summary>
+    StartPending,
+    /// <summary>A created link of a domain not running whose start deadline has passed: its release never came; seeding deletes it.</summary>
     DomainNotRunning,
     StaleLibvirtLink,
     ReservationExpired,
@@ -80,6 +83,7 @@ internal static class StateAudit
             Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
             Holding.Created when !present => AuditProblem.MissingLink,
             Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
+            Holding.Created when !running.Contains(record.Domain) && record.ExpiresAt > now => AuditProblem.StartPending,
             Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
             Holding.Created when record.Guard != GuardMode.Off && isGuarded?.Invoke(record.Domain, record.Name) == false =>
                 AuditProblem.GuardMissing,

@@ -18,7 +18,8 @@ internal sealed record SeedReport(
 /// Rebuilds the state from what is really there: the kernel's links (one dump), the status files of running guests
 /// and the persistent definitions. The hook's own links are told apart by their marks, not by the old state; the old
 /// state, when there is one, only contributes what cannot be seen elsewhere (pending reservations, a prepare whose
-/// guest has not started yet). Links of the hook's that no one can own any more are deleted, but only when every
+/// guest has not started yet: a created record's expiry, ReservationSeconds after its prepare). Links of the hook's that
+/// no one can own any more (their domain not running, and no start in flight) are deleted, but only when every
 /// fact was there to see: with the old state lost or partly unreadable, or a status file unreadable, a link of a
 /// domain not seen running may belong to a start in flight (prepare done, status file not yet written) or to a
 /// running guest, and is kept, recorded with an expiry after which a seed with all the facts deletes it.
@@ -135,7 +136,7 @@ internal static class SeedState
             NameRecord? before = previous?.Find(link.Name);
             if (running.TryGetValue(domain, out DomainDescription? guest))
                 state.Put(CreatedRecord(link, guest.Name, domain, linkNames, before));
-            else if (before is { Holding: Holding.Created } && before.Ifindex == link.Index && before.Domain == domain && !ExpiredDoubt(before, now))
+            else if (before is { Holding: Holding.Created } && before.Ifindex == link.Index && before.Domain == domain && before.ExpiresAt > now)
                 state.Put(before);
             else
             {
@@ -161,10 +162,12 @@ internal static class SeedState
             }
         }
 
+        var leakedNames = leaked.Select(l => l.Link.Name).ToHashSet(StringComparer.Ordinal);
+        bool NoLinkOn(string name) => !linksByName.ContainsKey(name) || leakedNames.Contains(name);
         foreach (NameRecord record in previous?.Records ?? [])
         {
             bool pending = record.Holding is Holding.Reserved or Holding.Defined && record.ExpiresAt > now;
-            if (pending && !state.IsHeld(record.Name) && !linksByName.ContainsKey(record.Name)) state.Put(record);
+            if (pending && !state.IsHeld(record.Name) && NoLinkOn(record.Name)) state.Put(record);
         }
 
         foreach (DomainDescription definition in defined.Values)
@@ -172,7 +175,7 @@ internal static class SeedState
             foreach (OwnedNic nic in definition.OwnedNics)
             {
                 NameRecord? held = state.Find(nic.Name);
-                if (held is null && !linksByName.ContainsKey(nic.Name))
+                if (held is null && NoLinkOn(nic.Name))
                     state.Put(new NameRecord(nic.Name, Holding.Defined, definition.Uuid, definition.Name, nic.Mac, nic.Source ?? "", nic.Mode));
                 else if (held is not null && held.Domain == definition.Uuid)
                     state.Put(held with { InDefinitionToo = true });
@@ -181,14 +184,11 @@ internal static class SeedState
 
         foreach (Link link in links)
         {
-            if (scheme.IsManaged(link.Name) && !state.IsHeld(link.Name) && !leaked.Any(l => l.Link.Index == link.Index))
+            if (scheme.IsManaged(link.Name) && !state.IsHeld(link.Name) && !leakedNames.Contains(link.Name))
                 state.Put(new NameRecord(link.Name, Holding.Foreign, Guid.Empty, "", link.Mac, "", link.Mode ?? default, link.Index));
         }
         return new SeedPlan(state, leaked, keptInDoubt);
     }
-
-    /// <summary>A link kept while seeding could not see every fact, whose domain has not been seen running since.</summary>
-    private static bool ExpiredDoubt(NameRecord record, long now) => record.ExpiresAt != 0 && record.ExpiresAt <= now && !record.InDefinitionToo;
 
     private static NameRecord CreatedRecord(Link link, string domainName, Guid domain, Dictionary<int, string> linkNames, NameRecord? before) =>
         new(link.Name, Holding.Created, domain, domainName, link.Mac, linkNames.GetValueOrDefault(link.LowerIndex, ""),

@@ -19,10 +19,15 @@ internal enum Holding : byte
 
 /// <summary>
 /// Who holds a name, and for what. Foreign records have no domain. <see cref="ExpiresAt"/> (unix seconds) ends a
-/// reservation, and a hold for a definition not yet written (adopt's output before <c>virsh define</c>);
+/// reservation, and a hold for a definition not yet written (adopt's output before <c>virsh define</c>); on a created
+/// link, the end of its start (ReservationSeconds after its prepare, or after a seed that could not see every fact): until
+/// then seeding keeps the link of a domain not seen running, after it deletes it (its release never came);
 /// <see cref="InDefinitionToo"/>: the domain's persistent definition names it as well (a created link or a reservation
 /// of a defined domain), so when the link or the reservation goes the name stays held for the definition.
 /// <see cref="Guard"/> is the guard prepare put on a created link (its chains live in the domain's netdev table).
+/// <see cref="AwaitsDefinition"/>: a created link whose name was held for a definition not yet written when it was prepared
+/// (adopt's hold before <c>virsh define</c>): unless the definition names it by then, its release keeps it held for the
+/// definition until <see cref="ExpiresAt"/>.
 /// </summary>
 internal sealed record NameRecord(
     string Name,
@@ -35,12 +40,16 @@ internal sealed record NameRecord(
     int Ifindex = 0,
     long ExpiresAt = 0,
     bool InDefinitionToo = false,
-    GuardMode Guard = GuardMode.Off)
+    GuardMode Guard = GuardMode.Off,
+    bool AwaitsDefinition = false)
 {
     public bool IsLink => Holding is Holding.Created or Holding.Libvirt or Holding.Foreign;
 
     /// <summary>The name belongs to the domain's persistent definition: held for it, or held otherwise and named by it too.</summary>
     public bool IsInDefinition => Holding == Holding.Defined || InDefinitionToo;
+
+    /// <summary>The same name, its link or reservation gone, held for the domain's definition alone (with the same expiry).</summary>
+    public NameRecord HeldForDefinition() => this with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false, AwaitsDefinition = false };
 
     /// <summary>The name belongs to <paramref name="domain"/>'s definition: a new hold of it for that domain carries that on.</summary>
     public static bool IsInDefinitionOf(NameRecord? record, Guid domain) => record is not null && record.Domain == domain && record.IsInDefinition;

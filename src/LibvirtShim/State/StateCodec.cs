@@ -23,6 +23,9 @@ internal static class StateCodec
     private const int GuardShift = 1;
     private const byte GuardBits = 0b110;
 
+    /// <summary>A bit versions before it leave 0 and ignore: a created link's name awaits its definition.</summary>
+    private const byte AwaitsFlag = 0b1000;
+
     /// <summary>Far above any real state (a million records of 256 bytes); a larger file is not read at all.</summary>
     public const long MaxFileBytes = 256L * 1024 * 1024;
     private static ReadOnlySpan<byte> Magic => "LVSHIMST"u8;
@@ -169,6 +172,7 @@ internal static class StateCodec
             Ifindex: (int)r.U32(),
             ExpiresAt: (long)r.U64(),
             InDefinitionToo: (r.Peek() & KeptFlag) != 0,
+            AwaitsDefinition: (r.Peek() & AwaitsFlag) != 0,
             Guard: (GuardMode)((r.Byte() & GuardBits) >> GuardShift));
     }
 
@@ -187,7 +191,7 @@ internal static class StateCodec
             U32((uint)r.Mode);
             U32((uint)r.Ifindex);
             U64((ulong)r.ExpiresAt);
-            Byte((byte)((r.InDefinitionToo ? KeptFlag : 0) | (((byte)r.Guard << GuardShift) & GuardBits)));
+            Byte((byte)((r.InDefinitionToo ? KeptFlag : 0) | (((byte)r.Guard << GuardShift) & GuardBits) | (r.AwaitsDefinition ? AwaitsFlag : 0)));
         }
 
         public void Bytes(ReadOnlySpan<byte> value) => value.CopyTo(Take(value.Length));

@@ -43,11 +43,7 @@ public class ReleaseBookkeepingTests
     public void ANameAdoptHeldThenStartedAndStopped_GoesBackOnceTheDefinitionGoes()
     {
         using var h = HookHarness.Create();
-        string web = TestDomains.Owned("web", TestDomains.Uuid(1), TestDomains.Nics(1, 1, firstName: 3));
-        string definition = Path.Combine(h.Settings.LibvirtConfigDir, "web.xml");
-        File.WriteAllText(definition, web);
-        Seed(h);
-        HoldAsAdoptDoes(h);
+        (string web, string definition) = DefineAsAdoptDoes(h);
 
         Assert.Equal(0, h.Run("web", "prepare", "begin", web).ExitCode);
         Assert.Equal(0, h.Run("web", "release", "end", web).ExitCode);
@@ -56,6 +52,40 @@ public class ReleaseBookkeepingTests
         File.Delete(definition);
         Seed(h);
         Assert.Empty(h.ReadState()!.Records);
+    }
+
+    /// <summary>
+    /// Found by the soak run (issue 25, seed 431659983 step 22): a guest adopted, defined, started before anything confirmed
+    /// adopt's hold, then undefined while it ran, kept its names ReservationSeconds after it stopped. Its start found the
+    /// definition naming them, so its release frees them at once; a guest started from adopt's output with no definition
+    /// keeps them waiting for one.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ANameAdoptHeldGoesBackAtReleaseWhenTheDefinitionWasThereAtStartAndIsGone(bool definedBeforeStart)
+    {
+        using var h = HookHarness.Create();
+        (string web, string definition) = DefineAsAdoptDoes(h);
+        if (!definedBeforeStart) File.Delete(definition);
+
+        Assert.Equal(0, h.Run("web", "prepare", "begin", web).ExitCode);
+        File.Delete(definition);
+        Assert.Equal(0, h.Run("web", "release", "end", web).ExitCode);
+
+        if (definedBeforeStart) Assert.Empty(h.ReadState()!.Records);
+        else Assert.Equal([(Holding.Defined, "mvtap3")], h.ReadState()!.Records.Select(r => (r.Holding, r.Name)));
+    }
+
+    /// <summary>Guest "web" (one NIC, mvtap3) defined, its name held as adopt holds it: the domain XML and its definition's path.</summary>
+    private static (string Xml, string Definition) DefineAsAdoptDoes(HookHarness h)
+    {
+        string web = TestDomains.Owned("web", TestDomains.Uuid(1), TestDomains.Nics(1, 1, firstName: 3));
+        string definition = Path.Combine(h.Settings.LibvirtConfigDir, "web.xml");
+        File.WriteAllText(definition, web);
+        Seed(h);
+        HoldAsAdoptDoes(h);
+        return (web, definition);
     }
 
     /// <summary>What adopt leaves: the definition's names held, waiting (far longer than the test) for the definition.</summary>

@@ -21,7 +21,8 @@ public sealed class OutputVocabularyTests
         [
             (AuditProblem.MissingLink, "missing_link", "missing link"),
             (AuditProblem.LinkReplaced, "link_replaced_by_someone_else", "link replaced by someone else"),
-            (AuditProblem.DomainNotRunning, "domain_not_running", "domain not running (start pending, or its release never came)"),
+            (AuditProblem.StartPending, "start_pending", "start pending: prepared, domain not running yet"),
+            (AuditProblem.DomainNotRunning, "domain_not_running", "domain not running: its release never came"),
             (AuditProblem.StaleLibvirtLink, "stale_domain_not_running", "stale: domain not running"),
             (AuditProblem.ReservationExpired, "stale_reservation_expired", "stale: reservation expired"),
             (AuditProblem.ForeignLinkOnName, "a_link_someone_else_made_sits_on_this_name", "a link someone else made sits on this name"),

@@ -91,6 +91,8 @@ public sealed class CrashTests(ITestOutputHelper output)
         Guest bystander = Guest.Make("bystander", 1, 8, firstName: 0);
         Guest arriving = Guest.Make("arriving", 2, BigNics, firstName: 0);
         Assert.Equal(0, h.Run(bystander.Name, "prepare", "begin", bystander.Xml).ExitCode);
+        h.WriteStatusFile(bystander.Name, bystander.Xml);   // it runs: a seed after ReservationSeconds keeps its links
+        SeedInProcess(h, DateTimeOffset.UtcNow);
         var before = Bystander.Snapshot(h, bystander);
 
         KillLoop.Run(output, "migrate", rounds: 50, distinctAtLeast: 2,

@@ -181,6 +181,7 @@ public sealed class OddFactsTests(ITestOutputHelper output)
         else File.Delete(path);
 
         Assert.Equal(0, h.Run(Other.Name, "prepare", "begin", Other.Xml).ExitCode);
+        h.WriteStatusFile(Other.Name, Other.Xml);
         Seed(h, DateTimeOffset.UtcNow);
 
         Assert.Equal(3, Reliability.LinksOf(h, Starting).Count);
