@@ -9,7 +9,8 @@ namespace LibvirtShim.Cli;
 /// <summary><c>adopt</c>: reads a domain XML, prints it with its direct NICs handed to the hook.</summary>
 internal static class AdoptCommand
 {
-    public static int Run(string file, string? network, string? macs, IReadOnlyList<string> settingOverrides, Stream stdin, TextWriter output)
+    public static int Run(
+        string file, string? network, string? macs, IReadOnlyList<string> settingOverrides, Stream stdin, TextWriter output, TextWriter error)
     {
         byte[] xml = DomainXml.ReadInput(file, stdin);
         var options = new AdoptOptions(ParseMacs(macs), network);
@@ -17,7 +18,8 @@ internal static class AdoptCommand
         if (network is not null && !context.Settings.Networks.ContainsKey(network))
             context.Log.Warning("adopt: network {Network} is not in this host's Networks setting", network);
         using ShimSession session = ShimSession.Open(context);
-        output.Write(AdoptDomain.Run(session, context.Settings, context.Links, context.Now, DomainXml.Parse(xml), options));
+        output.Write(AdoptDomain.Run(session, context.Settings, context.Links, context.Now, DomainXml.Parse(xml), options,
+            line => error.WriteLine("libvirt-shim adopt: " + line)));
         return 0;
     }
 

@@ -42,7 +42,8 @@ internal sealed class ShimCommands
     /// <param name="mac">Adopt only the NICs with these MACs (comma-separated).</param>
     [Command("adopt")]
     public int Adopt(ConsoleAppContext context, [Argument] string file, string? network = null, string? mac = null) =>
-        CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.OpenStandardInput(), Console.Out));
+        CliRun.Guarded(() => AdoptCommand.Run(file, network, mac, context.EscapedArguments.ToArray(), Console.OpenStandardInput(), Console.Out,
+            Console.Error));
 
     /// <summary>Hot-plug a NIC owned by libvirt-shim: a name from the bitmap, its macvtap made as 'prepare' makes it (marks, mode, MAC,
     /// MTU), the device attached through libvirt and its &lt;shim:link&gt; added to the metadata; any failure undoes all of it. Without

@@ -18,7 +18,12 @@ internal sealed record AdoptOptions(IReadOnlySet<MacAddress>? Macs, string? Netw
 /// </summary>
 internal static class AdoptDomain
 {
-    public static string Run(ShimSession session, ShimSettings settings, LinkTable links, long now, XDocument document, AdoptOptions options)
+    /// <summary>
+    /// Returns the XML to define. <paramref name="say"/> gets a line for each MAC of <see cref="AdoptOptions.Macs"/> whose NIC is
+    /// libvirt-shim's already (left as it is: adopting an adopted definition changes nothing).
+    /// </summary>
+    public static string Run(
+        ShimSession session, ShimSettings settings, LinkTable links, long now, XDocument document, AdoptOptions options, Action<string>? say = null)
     {
         XElement domain = DomainReader.DomainElement(document);
         string name = Identity.Name(domain);
@@ -26,7 +31,10 @@ internal static class AdoptDomain
             .Where(n => options.Macs is null || n.Mac is { } mac && options.Macs.Contains(mac)).ToList();
         foreach (MacAddress wanted in options.Macs ?? new HashSet<MacAddress>())
         {
-            if (nics.All(n => n.Mac != wanted)) throw new ShimFailure($"domain '{name}': no direct NIC has MAC {wanted}");
+            if (nics.Any(n => n.Mac == wanted)) continue;
+            OwnedNic owned = DomainReader.Read(document).OwnedNics.FirstOrDefault(n => n.Mac == wanted)
+                ?? throw new ShimFailure($"domain '{name}': no direct NIC has MAC {wanted}");
+            say?.Invoke($"domain '{name}': NIC {wanted} is libvirt-shim's already ({owned.Name}): left as it is");
         }
         foreach (DirectNic nic in nics)
         {

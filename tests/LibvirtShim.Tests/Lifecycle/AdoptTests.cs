@@ -64,6 +64,33 @@ public class AdoptTests
         Assert.Single(d.LibvirtMacvtaps);
     }
 
+    /// <summary>
+    /// Found by the soak run (issue 25, seed 1 step 3): `adopt --mac A,B` run on its own output said "no direct NIC has MAC
+    /// A". A MAC of a NIC that is libvirt-shim's already is left as it is, with a line on stderr saying so; a MAC no NIC has
+    /// still fails.
+    /// </summary>
+    [Fact]
+    public void AdoptingByMacAnAdoptedDomainChangesNothingAndSaysSo()
+    {
+        using var h = HookHarness.Create();
+        string[] byMac = ["adopt", "-", "--mac", "52:54:00:20:00:01,52:54:00:20:00:02"];
+        HookResult once = HookHarness.Finish(h.StartProcess(byMac), Mixed);
+        Assert.True(once.ExitCode == 0, once.Stderr);
+        int held = h.ReadState()!.Count;
+
+        HookResult twice = HookHarness.Finish(h.StartProcess(byMac), once.Stdout);
+
+        Assert.True(twice.ExitCode == 0, twice.Stderr);
+        Assert.True(XNode.DeepEquals(XDocument.Parse(once.Stdout), XDocument.Parse(twice.Stdout)));
+        Assert.Equal(held, h.ReadState()!.Count);
+        Assert.Contains("domain 'mixed01': NIC 52:54:00:20:00:01 is libvirt-shim's already (mvtap0): left as it is", twice.Stderr);
+        Assert.Contains("NIC 52:54:00:20:00:02 is libvirt-shim's already (mvtap1)", twice.Stderr);
+
+        HookResult partly = HookHarness.Finish(h.StartProcess("adopt", "-", "--mac", "52:54:00:20:00:02,52:54:00:20:00:03"), once.Stdout);
+        Assert.Equal(1, partly.ExitCode);
+        Assert.Contains("domain 'mixed01': no direct NIC has MAC 52:54:00:20:00:03", partly.Stderr);
+    }
+
     [Fact]
     public void AddsAUuidAndMacsWhereTheDefinitionHasNone()
     {
