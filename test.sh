@@ -22,7 +22,10 @@ if [ "$(id -u)" = 0 ]; then
   echo "test.sh: the end-to-end tests again, against libvirt-next (SHIM_E2E_DAEMON=next)"
   SHIM_E2E_DAEMON=next dotnet test --project tests/LibvirtShim.EndToEnd --no-build "$@" || rc=$?
   grep -h '^daemon under test' artifacts/e2e-timings.txt artifacts/e2e-timings-next.txt 2>/dev/null | sed 's/^/test.sh: end-to-end /' || true
-  soak=$(ls -t artifacts/soak-*.log 2>/dev/null | head -n1)
-  [ -n "$soak" ] && grep -h '] seed [0-9]*: ' "$soak" | sed "s|^\[ *[0-9.]*s\] |test.sh: soak ($soak): |" || true
+  soak=""
+  for log in artifacts/soak-*.log; do
+    if [ -e "$log" ] && { [ -z "$soak" ] || [ "$log" -nt "$soak" ]; }; then soak=$log; fi
+  done
+  if [ -n "$soak" ]; then grep -h '] seed [0-9]*: ' "$soak" | sed "s|^\[ *[0-9.]*s\] |test.sh: soak ($soak): |" || true; fi
 fi
 exit $rc
