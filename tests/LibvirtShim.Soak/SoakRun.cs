@@ -1,4 +1,5 @@
 using LibvirtShim.EndToEnd.Infrastructure;
+using LibvirtShim.Soak.Checks;
 using LibvirtShim.Soak.Model;
 using LibvirtShim.Soak.World;
 using Xunit;
@@ -40,7 +41,7 @@ public sealed class SoakRun(LibvirtFixture fixture)
         Assert.True(result.Violations.Count == 0, $"{result.Violations.Count} violation(s) in the soak run (log: {log.Path}):\n{result.Summary()}");
     }
 
-    /// <summary>What either host still holds once every guest is gone and its state seeded: names, links with its hook's marks.</summary>
+    /// <summary>What either host still holds once every guest is gone and its state seeded: names, links with its hook's marks, guard tables.</summary>
     private static IEnumerable<string> NothingLeft(SoakWorld world)
     {
         var links = IpLinks.All();
@@ -51,6 +52,9 @@ public sealed class SoakRun(LibvirtFixture fixture)
             foreach (StatusEntry e in status.Names) yield return $"{site.Label} holds {e}";
             foreach (KernelLink l in links.Where(l => l.Alias?.EndsWith("@" + site.Instance, StringComparison.Ordinal) == true))
                 yield return $"{site.Label}'s hook link {l}";
+            if (!world.Features.Guard) continue;
+            foreach (GuardTable t in GuardView.Read().Where(t => t.Comment?.EndsWith("@" + site.Instance, StringComparison.Ordinal) == true))
+                yield return $"{site.Label}'s guard {t}";
         }
     }
 }

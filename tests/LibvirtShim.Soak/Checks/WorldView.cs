@@ -20,11 +20,11 @@ public sealed record DomainView(string Name, string State, bool Persistent, IRea
 /// <summary>One host as libvirt and the hook's status see it.</summary>
 public sealed record SiteView(Site Site, IReadOnlyDictionary<string, DomainView> Domains, ShimStatus? Status, string? StatusError);
 
-/// <summary>The whole machine at one moment: both hosts and the kernel's links.</summary>
-public sealed record WorldView(IReadOnlyDictionary<Site, SiteView> Sites, IReadOnlyList<KernelLink> Links)
+/// <summary>The whole machine at one moment: both hosts, the kernel's links and the hooks' guard tables (when the build has guards).</summary>
+public sealed record WorldView(IReadOnlyDictionary<Site, SiteView> Sites, IReadOnlyList<KernelLink> Links, IReadOnlyList<GuardTable> Guards)
 {
     public static WorldView Observe(SoakWorld world) =>
-        new(world.Sites.ToDictionary(s => s.Site, s => ObserveSite(s)), IpLinks.All());
+        new(world.Sites.ToDictionary(s => s.Site, s => ObserveSite(s)), IpLinks.All(), world.Features.Guard ? GuardView.Read() : []);
 
     private static SiteView ObserveSite(SoakSite site)
     {

@@ -28,8 +28,12 @@ public sealed record Features(bool Listener, bool Repair, bool Guard)
         $"listener {(Listener ? "yes" : "no")}, repair {(Repair ? "yes" : "no")}, guard {(Guard ? "yes" : "no")}";
 }
 
-/// <summary>One NIC a guest is defined with: handed to the hook (adopted from a direct NIC) or left libvirt's own direct NIC.</summary>
-public sealed record SpecNic(string Mac, string Mode, int? Mtu, bool Owned, string? Guard = null);
+/// <summary>
+/// One NIC a guest is defined with: handed to the hook (adopted from a direct NIC) or left libvirt's own direct NIC. An owned
+/// NIC may be guarded (issue 24): <see cref="Guard"/> 'mac' or 'ip', <see cref="Ips"/> the addresses of an 'ip' guard (a
+/// booted guest's: its LAN addresses, set by the world).
+/// </summary>
+public sealed record SpecNic(string Mac, string Mode, int? Mtu, bool Owned, string? Guard = null, string? Ips = null);
 
 /// <summary>
 /// What never changes about a guest of the fleet. A booted guest (<see cref="Booted"/>) runs Linux from

@@ -6,8 +6,9 @@ namespace LibvirtShim.Soak.Operations;
 
 /// <summary>
 /// Defines the guest on a host as an administrator would: its direct NICs handed to the hook by `libvirt-shim adopt`
-/// (run where that host's hook runs, so the names are its own and held for the definition), then `virsh define`.
-/// Applies to a guest not defined on that host and not running there.
+/// (run where that host's hook runs, so the names are its own and held for the definition), its guarded NICs' guard=
+/// and ips= written on their &lt;shim:link&gt; (when the build has guards), then `virsh define`. Applies to a guest not
+/// defined on that host and not running there.
 /// </summary>
 public sealed record DefineStep(string Guest, Site Site) : Step
 {
@@ -22,7 +23,7 @@ public sealed record DefineStep(string Guest, Site Site) : Step
         GuestSpec spec = world.Fleet.First(g => g.Name == Guest);
         string macs = string.Join(",", spec.Owned.Select(n => n.Mac));
         CmdResult adopt = Must(site.Shim(["adopt", "-", "--mac", macs], world.DirectXml(spec, Site)), $"libvirt-shim adopt on {site.Label}");
-        Must(site.Virsh.Run("define", site.Virsh.WriteXml(Guest, adopt.Stdout)), $"virsh define on {site.Label}");
+        Must(site.Virsh.Run("define", site.Virsh.WriteXml(Guest, world.WithGuards(spec, adopt.Stdout))), $"virsh define on {site.Label}");
     }
 
     public override void Apply(SoakModel model)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using LibvirtShim.EndToEnd.Infrastructure;
 using LibvirtShim.Soak.Model;
 
@@ -30,6 +31,7 @@ public sealed class HookFaults
     private const string HookFile = "/etc/libvirt/hooks/qemu";
 
     private readonly Dictionary<Site, (SoakSite Site, string Target)> _installed = [];
+    private readonly List<PosixSignalRegistration> _signals = [];
 
     private static string Script => $"""
         #!/bin/sh
@@ -66,8 +68,14 @@ public sealed class HookFaults
         File.WriteAllText(temporary, Script);
         File.SetUnixFileMode(temporary, (UnixFileMode)0b111_101_101);
         File.Move(temporary, hook, overwrite: true);
-        // A run stopped with SIGTERM or SIGINT puts the symlinks back too (one killed with SIGKILL leaves the wrapper).
-        if (_installed.Count == 0) AppDomain.CurrentDomain.ProcessExit += (_, _) => Uninstall();
+        // A run stopped with SIGTERM or SIGINT puts the symlinks back too (one killed with SIGKILL leaves the wrapper): the test
+        // platform ends on SIGTERM without raising ProcessExit, so the signals are handled here (then the default goes on).
+        if (_installed.Count == 0)
+        {
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => Uninstall();
+            foreach (PosixSignal signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT })
+                _signals.Add(PosixSignalRegistration.Create(signal, _ => Uninstall()));
+        }
         _installed[site.Site] = (site, target);
     }
 
@@ -105,13 +113,16 @@ public sealed class HookFaults
     /// <summary>Puts each host's hook symlink back as hooks/install.sh made it.</summary>
     public void Uninstall()
     {
-        foreach (var (site, target) in _installed.Values)
+        lock (_installed)
         {
-            string hook = site.HostPath(HookFile);
-            Disarm(site);
-            if (File.Exists(hook) && File.ReadAllText(hook).Contains(Marker, StringComparison.Ordinal)) File.Delete(hook);
-            if (!File.Exists(hook) && new FileInfo(hook).LinkTarget is null) File.CreateSymbolicLink(hook, target);
+            foreach (var (site, target) in _installed.Values)
+            {
+                string hook = site.HostPath(HookFile);
+                Disarm(site);
+                if (File.Exists(hook) && File.ReadAllText(hook).Contains(Marker, StringComparison.Ordinal)) File.Delete(hook);
+                if (!File.Exists(hook) && new FileInfo(hook).LinkTarget is null) File.CreateSymbolicLink(hook, target);
+            }
+            _installed.Clear();
         }
-        _installed.Clear();
     }
 }

@@ -91,6 +91,30 @@ public sealed class SoakWorld : IDisposable
         return document.ToString();
     }
 
+    /// <summary>
+    /// The adopted definition with guard= (and ips=) on the &lt;shim:link&gt; of each guarded NIC, when the build has guards; a
+    /// booted guest's 'ip' guard lists its LAN addresses.
+    /// </summary>
+    public string WithGuards(GuestSpec guest, string adopted)
+    {
+        if (!Features.Guard || guest.Owned.All(n => n.Guard is null)) return adopted;
+        XDocument document = XDocument.Parse(adopted);
+        foreach (SpecNic nic in guest.Owned.Where(n => n.Guard is not null))
+        {
+            XElement link = ShimAdmin.ShimLink(document, nic.Mac) ?? throw new InvalidOperationException($"adopt wrote no <shim:link> for {nic.Mac}");
+            link.SetAttributeValue("guard", nic.Guard);
+            if (nic.Guard == "ip") link.SetAttributeValue("ips", nic.Ips ?? LanAddresses(guest, nic.Mac));
+        }
+        return document.ToString();
+    }
+
+    private string LanAddresses(GuestSpec guest, string mac)
+    {
+        GuestLanNic lan = Linux(guest)?.Nics.FirstOrDefault(n => n.Nic.Mac == mac)
+            ?? throw new InvalidOperationException($"{guest.Name}: guard='ip' on {mac} without ips= needs a booted guest's LAN NIC");
+        return $"{lan.Address.V4} {lan.Address.V6}";
+    }
+
     public void Dispose()
     {
         var problems = new List<string>();
@@ -105,9 +129,8 @@ public sealed class SoakWorld : IDisposable
 
     /// <summary>
     /// A host's hook settings in the run: the other host's uplink mapped to its own; holds that wait for a definition or
-    /// an arrival expire within the checks' bound. A hold of adopt's that a started guest kept outlives its definition
-    /// for ReservationSeconds when the guest is undefined while it runs (README, "Known"): with the default 600 s every
-    /// such step would break `held-for-gone` for ten minutes.
+    /// an arrival, and a start's deadline (a killed release's links go at the seed after it), expire within the checks'
+    /// bound: with the default 600 s every killed release of a guest started less than ten minutes before would wait that long.
     /// </summary>
     private static void Settings(JsonObject settings, string otherUplink, string uplink)
     {
@@ -130,7 +153,19 @@ public sealed class SoakWorld : IDisposable
     {
         string help = Main.Shim(["--help"]).Stdout;
         bool Verb(string verb) => help.Split('\n').Any(l => l.TrimStart().StartsWith(verb + " ", StringComparison.Ordinal));
-        return new Features(Listener: Verb("watch"), Repair: Verb("repair"), Guard: false);
+        return new Features(Listener: Verb("watch"), Repair: Verb("repair"), Guard: ExplainsGuards());
+    }
+
+    /// <summary>Whether the build under test guards NICs (issue 24): `explain` of a NIC with guard='mac' says what the guard does
+    /// (whatever it says of the rest).</summary>
+    private bool ExplainsGuards()
+    {
+        const string probe = "<domain><name>e2e-soak-probe</name><uuid>50a4c000-0000-4000-8000-0000000000ff</uuid><metadata>" +
+            "<shim:macvtap xmlns:shim='urn:libvirt-shim:macvtap:1'><shim:link mac='52:54:00:e2:ff:01' source='e2e-up0' guard='mac'/>" +
+            "</shim:macvtap></metadata><devices><interface type='ethernet'><mac address='52:54:00:e2:ff:01'/>" +
+            "<target dev='e2etap99' managed='no'/></interface></devices></domain>";
+        CmdResult explain = Main.Shim(["explain", "-"], probe);
+        return explain.Stdout.Contains("guard mac (guard=)", StringComparison.Ordinal);
     }
 
     private static void Try(List<string> problems, string what, Action action)
