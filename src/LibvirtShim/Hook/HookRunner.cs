@@ -20,7 +20,7 @@ internal sealed class HookRunner(HookHost host)
 {
     public int Run(HookCall call, Stream stdin, TextWriter stdout, TextWriter stderr)
     {
-        HookOperation? operation = HookOperation.For(call.Operation);
+        HookOperation? operation = HookOperation.For(call.Operation, call.SubOperation);
         try
         {
             return Run(call, operation, stdin, stdout, stderr);

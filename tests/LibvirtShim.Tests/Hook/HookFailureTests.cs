@@ -44,7 +44,8 @@ public class HookFailureTests
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int exit = new HookRunner(host).Run(new HookCall(domain, operation, "begin", "-"), stdin, stdout, stderr);
+        string subOperation = operation is "release" or "stopped" ? "end" : "begin";
+        int exit = new HookRunner(host).Run(new HookCall(domain, operation, subOperation, "-"), stdin, stdout, stderr);
         return new HookResult(exit, stdout.ToString(), stderr.ToString());
     }
 
