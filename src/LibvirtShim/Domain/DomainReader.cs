@@ -151,11 +151,10 @@ internal static class DomainReader
         return macvtaps;
     }
 
-    /// <summary>A value from the XML as a message quotes it: at most 40 characters, control characters (a newline) escaped.</summary>
+    /// <summary>A value from the XML as a message quotes it: at most 40 characters (escaped where the message is shown).</summary>
     internal static string Shorten(string? text)
     {
         if (text is null) return "";
-        string shown = text.Length <= 40 ? text : text[..40] + "...";
-        return Printable.Escape(shown);
+        return text.Length <= 40 ? text : text[..40] + "...";
     }
 }

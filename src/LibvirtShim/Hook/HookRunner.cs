@@ -80,9 +80,8 @@ internal sealed class HookRunner(HookHost host)
         }
         catch (Exception e)
         {
-            string message = ShimFailure.LineFor(e, call.Domain);
-            callLog?.Error(ShimFailure.IsBug(e) ? e : null, "failed: {Message}", message + operation.Circumstance(call));
-            Report(stderr, message);
+            callLog?.Error(ShimFailure.IsBug(e) ? e : null, "failed: {Message}", ShimFailure.TextFor(e, call.Domain) + operation.Circumstance(call));
+            Report(stderr, ShimFailure.LineFor(e, call.Domain));
             return operation.ExitStatusOnFailure;
         }
         finally

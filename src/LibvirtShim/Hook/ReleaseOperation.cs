@@ -12,7 +12,7 @@ internal sealed class ReleaseOperation : BookkeepingOperation
     /// <summary>libvirt 10.5+ says why the guest stopped: one word, or "from snapshot"; "-" before.</summary>
     public override string Circumstance(HookCall call) => $"; shutoff reason: {ShutoffReason(call)}";
 
-    public static string ShutoffReason(HookCall call) => call.Extra == "-" ? "none given" : ReleaseHistory.Printable(call.Extra);
+    public static string ShutoffReason(HookCall call) => call.Extra == "-" ? "none given" : ReleaseHistory.Bounded(call.Extra);
 
     public override string Execute(ShimContext context, HookCall call, DomainDescription? domain)
     {

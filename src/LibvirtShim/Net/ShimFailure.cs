@@ -42,14 +42,19 @@ internal sealed class ShimFailure : Exception
     public static bool IsBug(Exception e) => e is not ShimFailure;
 
     /// <summary>
-    /// The one line for any failure, without the "libvirt-shim: " before it. <paramref name="domain"/>: a hook call's
-    /// domain, put before a failure that does not name it. <paramref name="advise"/>: the advice after a ';'. Control
-    /// characters from argv or the domain XML are escaped, so that one failure stays one line in virsh and the log.
+    /// The one line for any failure, without the "libvirt-shim: " before it, as stderr shows it: <see cref="TextFor"/>
+    /// escaped, so that one failure stays one line in virsh.
     /// </summary>
-    public static string LineFor(Exception e, string? domain = null, bool advise = false)
+    public static string LineFor(Exception e, string? domain = null, bool advise = false) => Printable.Escape(TextFor(e, domain, advise));
+
+    /// <summary>
+    /// The line's text, not yet escaped (for the log, which escapes what it writes). <paramref name="domain"/>: a hook
+    /// call's domain, put before a failure that does not name it. <paramref name="advise"/>: the advice after a ';'.
+    /// </summary>
+    public static string TextFor(Exception e, string? domain = null, bool advise = false)
     {
         ShimFailure failure = e as ShimFailure ?? OfHost($"internal error ({e.GetType().Name}): {e.Message}", BugAdvice, e);
         string line = domain is not null && !failure.NamesDomain ? $"domain '{domain}': {failure.Message}" : failure.Message;
-        return Printable.Escape(advise && failure.Advice is { } advice ? $"{line}; {advice}" : line);
+        return advise && failure.Advice is { } advice ? $"{line}; {advice}" : line;
     }
 }

@@ -89,7 +89,7 @@ public class ShutoffReasonTests
         Assert.DoesNotContain(log, l => l.StartsWith("INF forged", StringComparison.Ordinal));
         Assert.Contains(log, l => l.EndsWith(@"shutoff reason: evil\x0aINF forged\x09line", StringComparison.Ordinal));
         Assert.Single(File.ReadAllLines(ReleaseHistory.PathIn(h.Settings.StateDir)));
-        Assert.Equal(@"evil\x0aINF forged\x09line", Assert.Single(ReleaseHistory.Read(h.Settings.StateDir)).Reason);
+        Assert.Equal("evil\nINF forged\tline", Assert.Single(ReleaseHistory.Read(h.Settings.StateDir)).Reason);
     }
 
     [Fact]
