@@ -56,7 +56,7 @@ internal static class ShimCli
         ConsoleApp.LogError = text =>
         {
             usageError = true;
-            Console.Error.WriteLine($"libvirt-shim {verb}: {Printable.Escape(text.TrimEnd())} (see 'libvirt-shim {verb} --help')");
+            Console.Error.WriteLine($"libvirt-shim {verb}: {Printable.Escape(text.TrimEnd().Replace('\n', ' '))}; see 'libvirt-shim {verb} --help'");
         };
         var app = ConsoleApp.Create();
         app.Add<ShimCommands>();

@@ -37,7 +37,7 @@ internal static class StatusCommand
     public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output, string? format = null)
     {
         if (format is not (null or "text" or "json" or StatusPrometheus.Format))
-            throw new ShimFailure($"--format '{format}' is not one of text, json, prometheus");
+            throw CliRun.Usage("status", $"--format '{format}' is not one of text, json, prometheus");
         using ShimContext context = CliRun.OpenContext(settingOverrides, "status");
         StatusReport report = Gather(context);
         if (format == StatusPrometheus.Format)

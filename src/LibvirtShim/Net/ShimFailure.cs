@@ -14,10 +14,11 @@ internal sealed class ShimFailure : Exception
     {
     }
 
-    private ShimFailure(string message, string? advice, bool namesDomain, Exception? cause) : base(message, cause)
+    private ShimFailure(string message, string? advice, bool namesDomain, Exception? cause, bool isUsage = false) : base(message, cause)
     {
         Advice = advice;
         NamesDomain = namesDomain;
+        IsUsage = isUsage;
     }
 
     /// <summary>What to do about it; admin verbs print it after a ';', the hook leaves it to the README.</summary>
@@ -25,6 +26,12 @@ internal sealed class ShimFailure : Exception
 
     /// <summary>False for a failure of the host (settings, state, the kernel) or of the input: a hook call names the domain before it.</summary>
     public bool NamesDomain { get; }
+
+    /// <summary>A command given wrongly (an option value that cannot be right): the admin verbs exit 2 for it, as for a usage error.</summary>
+    public bool IsUsage { get; }
+
+    /// <summary>A command given wrongly, found before anything is read or changed; <paramref name="advice"/> says how to give it.</summary>
+    public static ShimFailure OfUsage(string message, string advice) => new(message, advice, namesDomain: true, cause: null, isUsage: true);
 
     /// <summary>A failure that does not name the domain: the settings, the state, the kernel's socket, the domain XML itself.</summary>
     public static ShimFailure OfHost(string message, string? advice = null, Exception? cause = null) =>

@@ -56,6 +56,7 @@ public partial class StatusPrometheusTests
     {
         using var h = HookHarness.Create();
         HookResult r = HookHarness.Finish(h.StartProcess("status", "--format", "xml"), "");
-        Assert.Equal((1, "libvirt-shim: --format 'xml' is not one of text, json, prometheus\n"), (r.ExitCode, r.Stderr));
+        Assert.Equal((2, "libvirt-shim: --format 'xml' is not one of text, json, prometheus; see 'libvirt-shim status --help'\n"),
+            (r.ExitCode, r.Stderr));
     }
 }
