@@ -288,15 +288,7 @@ public class LogTests
         Assert.Contains($"setting {name}='{value}' {problem}", e.Message);
     }
 
-    private static ShimSettings LoadFrom(string file)
-    {
-        var root = Microsoft.Extensions.Configuration.JsonConfigurationExtensions
-            .AddJsonFile(new Microsoft.Extensions.Configuration.ConfigurationBuilder(), file).Build();
-        var settings = new ShimSettings();
-        Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(root, settings);
-        SettingsValidator.Validate(settings);
-        return settings;
-    }
+    private static ShimSettings LoadFrom(string file) => SettingsLoader.Load(file, []);
 
     private static string Receive(Socket socket)
     {
