@@ -17,12 +17,26 @@ internal sealed record AdoptOptions(IReadOnlySet<MacAddress>? Macs, string? Netw
 /// </summary>
 internal static class AdoptDomain
 {
+    /// <summary>The definition with its direct NICs handed over; every failure names the domain.</summary>
     public static string Run(ShimSession session, ShimSettings settings, LinkTable links, long now, XDocument document, AdoptOptions options)
     {
         XElement domain = DomainReader.DomainElement(document);
         string name = Identity.Name(domain);
-        var nics = DirectNicConversion.Find(domain)
-            .Where(n => options.Macs is null || n.Mac is { } mac && options.Macs.Contains(mac)).ToList();
+        try
+        {
+            return Adopt(session, settings, links, now, document, domain, name, options);
+        }
+        catch (ShimFailure e) when (!e.NamesDomain)
+        {
+            throw new ShimFailure($"domain '{name}': {e.Message}", e.Advice, e);
+        }
+    }
+
+    private static string Adopt(
+        ShimSession session, ShimSettings settings, LinkTable links, long now, XDocument document, XElement domain, string name, AdoptOptions options)
+    {
+        List<DirectNic> direct = DirectNicConversion.Find(domain);
+        var nics = direct.Where(n => options.Macs is null || n.Mac is { } mac && options.Macs.Contains(mac)).ToList();
         foreach (MacAddress wanted in options.Macs ?? new HashSet<MacAddress>())
         {
             if (nics.All(n => n.Mac != wanted)) throw new ShimFailure($"domain '{name}': no direct NIC has MAC {wanted}");
@@ -35,6 +49,7 @@ internal static class AdoptDomain
                 $"domain '{name}': NIC {nic.Mac}: lower device '{nic.SourceDevice}'");
         }
         if (nics.Count == 0) return new DomainRewriter(document).Write();
+        SettleStaleLinks(domain, name, nics, direct.Except(nics));
 
         nics = nics.Select(DirectNicConversion.EnsureMac).ToList();
         Guid uuid = DirectNicConversion.EnsureUuid(domain);
@@ -47,6 +62,25 @@ internal static class AdoptDomain
         DomainReader.Read(document);
         session.Commit();
         return new DomainRewriter(document).Write();
+    }
+
+    /// <summary>
+    /// A &lt;shim:link&gt; of a direct NIC is stale (left from an earlier adopt, the NIC turned back into a direct one): one of
+    /// a NIC being adopted goes, and the NIC gets a new one; one of another direct NIC refuses the domain, which the hook
+    /// would refuse.
+    /// </summary>
+    private static void SettleStaleLinks(XElement domain, string name, List<DirectNic> adopting, IEnumerable<DirectNic> others)
+    {
+        var replaced = adopting.Select(n => n.Mac).OfType<MacAddress>().ToHashSet();
+        var refused = others.Select(n => n.Mac).OfType<MacAddress>().ToHashSet();
+        foreach (XElement link in ShimMetadata.Links(domain).ToList())
+        {
+            if (!MacAddress.TryParse((string?)link.Attribute("mac"), out MacAddress mac)) continue;
+            if (replaced.Contains(mac)) link.Remove();
+            else if (refused.Contains(mac))
+                throw new ShimFailure($"domain '{name}': NIC {mac}: its <shim:link> is stale: the NIC is <interface type='direct'>, which libvirt " +
+                    "creates itself", "remove that <shim:link> from the definition's metadata ('virsh edit'), or hand the NIC over too");
+        }
     }
 
     /// <summary>Names the definition already hands to the hook are held too, so none is handed out twice.</summary>
