@@ -1,4 +1,4 @@
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;

@@ -12,17 +12,20 @@ public sealed class LayeringTests
     private static readonly Dictionary<string, string[]> Allowed = new()
     {
         ["Interop"] = [],
-        ["Net"] = ["Interop"],
-        ["Configuration"] = ["Net", "Interop"],
-        ["Logging"] = ["Configuration", "Net", "Interop"],
-        ["Netlink"] = ["Net", "Interop"],
-        ["Naming"] = ["Net", "Interop"],
-        ["Domain"] = ["Net", "Interop"],
-        ["Session"] = ["Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Lifecycle"] = ["Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Reports"] = ["Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Hook"] = ["Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Messages"] = ["Interop"],
+        ["Net"] = [],
+        ["Configuration"] = ["Messages", "Net", "Interop"],
+        ["Logging"] = ["Configuration", "Messages", "Net", "Interop"],
+        ["Netlink"] = ["Messages", "Net", "Interop"],
+        ["State"] = ["Messages", "Net", "Interop"],
+        ["Domain"] = ["Messages", "Net", "Interop"],
+        ["Libvirt"] = ["Domain", "Messages", "Net", "Interop"],
+        ["Session"] = ["State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Lifecycle"] = ["Session", "Libvirt", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Reports"] = ["Lifecycle", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Hook"] = ["Lifecycle", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging",
+            "Interop"],
     };
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Text;
 using CsCheck;
-using LibvirtShim.Net;
+using LibvirtShim.Messages;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
