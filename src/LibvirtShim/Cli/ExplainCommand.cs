@@ -140,6 +140,7 @@ internal static class ExplainCommand
                 w.WriteNumberOrNull("mtu", nic.Nic.Mtu);
                 w.WriteNumberOrNull("lowerMtu", nic.LowerMtu);
                 w.WriteBoolean("allMulticast", nic.Nic.AllMulticast);
+                if (nic.Nic.SourceMacs is { } sources) w.WriteStrings("sourceMacs", sources.Addresses.Select(m => m.ToString()));
                 w.WriteStrings("problems", nic.Problems.Select(p => p.Message));
                 w.WriteStrings("warnings", nic.Warnings);
                 w.WriteEndObject();

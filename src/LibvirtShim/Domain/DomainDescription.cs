@@ -16,10 +16,12 @@ internal sealed record DomainDescription(
 /// An <c>&lt;interface type='ethernet'&gt;</c> with <c>&lt;target dev managed='no'/&gt;</c> whose MAC has a
 /// <c>&lt;shim:link&gt;</c> in the metadata: the hook creates and deletes its macvtap.
 /// Exactly one of <see cref="Source"/> (a lower device) and <see cref="Network"/> (a logical network) is set.
-/// <see cref="Mtu"/> is 0 when the link takes the lower device's; <see cref="AllMulticast"/> is on unless turned off.
+/// <see cref="Mtu"/> is 0 when the link takes the lower device's; <see cref="AllMulticast"/> is on unless turned off;
+/// <see cref="SourceMacs"/>, in source mode only, are the MACs whose frames the link passes to the guest.
 /// </summary>
 internal sealed record OwnedNic(
-    MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode, uint Mtu = 0, bool AllMulticast = true);
+    MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode, uint Mtu = 0, bool AllMulticast = true,
+    MacAddressSet? SourceMacs = null);
 
 /// <summary>
 /// A macvtap libvirt creates itself: a <c>direct</c> NIC, or (<see cref="ThroughNetwork"/>) a <c>network</c> NIC whose actual

@@ -102,8 +102,9 @@ internal static class DomainReader
         string name = (string?)target.Attribute("dev") ?? "";
         if (InterfaceName.Problem(name) is { } nameProblem)
             throw DomainXml.Invalid($"NIC {mac}: target dev '{Shorten(name)}' {nameProblem}");
-        return (new OwnedNic(mac, name, source, network, mode, ReadMtu(link, $"NIC {mac} ({name})"), ReadAllMulticast(link, $"NIC {mac} ({name})")),
-            nic);
+        string subject = $"NIC {mac} ({name})";
+        return (new OwnedNic(mac, name, source, network, mode, ReadMtu(link, subject), ReadAllMulticast(link, subject),
+            ReadSourceMacs(link, mode, subject)), nic);
     }
 
     /// <summary>mtu='N': the link's MTU (0 when absent: the lower device's).</summary>
@@ -112,6 +113,26 @@ internal static class DomainReader
         if (link.Attribute("mtu") is not { } attribute) return 0;
         if (ShimMetadata.TryParseMtu(attribute.Value, out uint mtu)) return mtu;
         throw DomainXml.Invalid($"{nic}: mtu='{Shorten(attribute.Value)}' is not an MTU ({ShimMetadata.MtuRange})");
+    }
+
+    /// <summary>
+    /// macaddrs='MAC,...': the source MACs a source-mode link passes to the guest, required in that mode (without any the
+    /// guest receives nothing) and refused in the others; null outside source mode.
+    /// </summary>
+    private static MacAddressSet? ReadSourceMacs(XElement link, MacvtapMode mode, string nic)
+    {
+        string? text = (string?)link.Attribute("macaddrs");
+        if (mode != MacvtapMode.Source)
+            return text is null ? null : throw DomainXml.Invalid($"{nic}: macaddrs='{Shorten(text)}' is only for mode='source'");
+        if (string.IsNullOrWhiteSpace(text))
+            throw DomainXml.Invalid($"{nic}: mode='source' needs macaddrs='MAC,...', the source MACs whose frames the link passes to the guest");
+        if (!MacAddressSet.TryParse(text, out MacAddressSet macs))
+            throw DomainXml.Invalid($"{nic}: macaddrs='{Shorten(text)}' is not a list of MAC addresses (52:54:00:aa:00:01,52:54:00:aa:00:02)");
+        if (macs.Addresses.Where(m => m.IsMulticast || m.Value == 0).Cast<MacAddress?>().FirstOrDefault() is { } bad)
+            throw DomainXml.Invalid($"{nic}: macaddrs='{Shorten(text)}' holds {bad}, which is not a unicast MAC address");
+        if (macs.Count > ShimMetadata.MaxSourceMacs)
+            throw DomainXml.Invalid($"{nic}: macaddrs lists {macs.Count} MACs, more than {ShimMetadata.MaxSourceMacs}");
+        return macs;
     }
 
     /// <summary>allmulticast: on unless 'off' (or 'no', libvirt's other spelling of a boolean).</summary>

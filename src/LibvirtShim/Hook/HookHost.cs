@@ -1,3 +1,4 @@
+using LibvirtShim.Devices;
 using LibvirtShim.Configuration;
 using LibvirtShim.Logging;
 using LibvirtShim.Netlink;
@@ -5,13 +6,17 @@ using Serilog.Core;
 
 namespace LibvirtShim.Hook;
 
-/// <summary>Where a hook call gets its settings, links, clock and log; replaced in tests and replays.</summary>
+/// <summary>
+/// Where a hook call gets its settings, links, tap nodes (/dev and /sys), clock and log; replaced in tests and replays,
+/// which must never give the host's /dev for links of another network namespace.
+/// </summary>
 internal sealed record HookHost(
     Func<ShimSettings> LoadSettings,
     Func<LinkTable> OpenLinks,
     TimeProvider Clock,
-    Func<ShimSettings, Logger> CreateLog)
+    Func<ShimSettings, Logger> CreateLog,
+    TapNodes Taps)
 {
     public static HookHost ForSystem(IReadOnlyList<string>? settingOverrides = null) =>
-        new(() => SettingsLoader.Load(settingOverrides), LinkTable.Open, TimeProvider.System, ShimLog.Create);
+        new(() => SettingsLoader.Load(settingOverrides), LinkTable.Open, TimeProvider.System, ShimLog.Create, TapNodes.System);
 }

@@ -22,8 +22,8 @@ internal sealed class ReleaseOperation : BookkeepingOperation
         Guid? uuid = domain?.Uuid ?? session.State.Records.FirstOrDefault(r => r.DomainName == call.Domain)?.Domain;
         RecordHistory(context, new ReleaseEntry(context.Now, uuid, domain?.Name ?? call.Domain, call.Extra));
         if (uuid is null) return "nothing recorded for the domain";
-        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, context.Links, context.Marker, context.Settings.LibvirtConfigDir, context.Now,
-            uuid.Value, domain?.OwnedNics.Select(n => n.Name).ToList() ?? []);
+        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, context.Links, context.Taps, context.Marker, context.Settings.LibvirtConfigDir,
+            context.Now, uuid.Value, domain?.OwnedNics.Select(n => n.Name).ToList() ?? []);
         string leftAlone = outcome.LeftAlone.Count > 0 ? $"; left alone (not ours): {string.Join(", ", outcome.LeftAlone)}" : "";
         return $"deleted {outcome.Deleted} macvtaps, released {outcome.RecordsDropped} records{leftAlone}";
     }

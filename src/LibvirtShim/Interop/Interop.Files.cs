@@ -11,6 +11,7 @@ internal static partial class Interop
         private const int LOCK_EX = 2, LOCK_NB = 4;
         private const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000, STATX_BASIC_STATS = 0x7ff;
         private const int W_OK = 2;
+        private const uint S_IFCHR = 0x2000;
 
         public static SafeFileHandle OpenForRead(string path) => Open(path, O_RDONLY, 0);
 
@@ -74,6 +75,27 @@ internal static partial class Interop
 
         public static uint EffectiveUserId() => geteuid();
 
+        /// <summary>
+        /// A character device node for <paramref name="device"/> at <paramref name="path"/>, which must not exist: root's,
+        /// mode 0600 whatever the umask (what devtmpfs makes for a macvtap).
+        /// </summary>
+        public static void MakeCharacterDevice(string path, DeviceNumber device)
+        {
+            ulong dev = ((ulong)(device.Major & 0xfffff000) << 32) | ((ulong)(device.Major & 0xfff) << 8)
+                | ((ulong)(device.Minor & 0xffffff00) << 12) | (device.Minor & 0xff);
+            if (Retrying((path, dev), static a => mknod(a.path, S_IFCHR | 0x180, a.dev), out Errno errno) < 0)
+                throw new FileCallException("mknod", path, errno);
+            if (lchown(path, 0, 0) != 0) throw new FileCallException("lchown", path, LastErrno());
+            if (chmod(path, 0x180) != 0) throw new FileCallException("chmod", path, LastErrno());
+        }
+
+        /// <summary>rename(2): <paramref name="to"/>, whatever non-directory it is (a symbolic link itself, not its target), replaced
+        /// atomically.</summary>
+        public static void Rename(string from, string to)
+        {
+            if (Retrying((from, to), static a => rename(a.from, a.to), out Errno errno) < 0) throw new FileCallException("rename", to, errno);
+        }
+
         private static unsafe SafeFileHandle RequireRegularFile(SafeFileHandle handle, string path)
         {
             StatxBuffer buffer;
@@ -106,7 +128,8 @@ internal static partial class Interop
                 return LastErrno();
             }
             facts = new FileFacts(buffer.Uid, buffer.Mode, buffer.Inode, ((ulong)buffer.DeviceMajor << 32) | buffer.DeviceMinor,
-                buffer.ChangedAt.Seconds * 1_000_000_000 + buffer.ChangedAt.Nanoseconds, buffer.ModifiedAt.Seconds, (long)buffer.Size);
+                buffer.ChangedAt.Seconds * 1_000_000_000 + buffer.ChangedAt.Nanoseconds, buffer.ModifiedAt.Seconds, (long)buffer.Size,
+                new DeviceNumber(buffer.RawDeviceMajor, buffer.RawDeviceMinor), buffer.Gid);
             return Errno.None;
         }
 
@@ -154,6 +177,18 @@ internal static partial class Interop
 
         [LibraryImport("libc")]
         private static partial uint geteuid();
+
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int mknod(string path, uint mode, ulong device);
+
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int lchown(string path, uint owner, uint group);
+
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int chmod(string path, uint mode);
+
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int rename(string from, string to);
     }
 
     internal static partial class Process
@@ -168,11 +203,20 @@ internal static partial class Interop
     }
 }
 
+/// <summary>A device number (major, minor), as a device node holds it and sysfs writes it ("246:3").</summary>
+internal readonly record struct DeviceNumber(uint Major, uint Minor)
+{
+    public override string ToString() => $"{Major}:{Minor}";
+}
+
 /// <summary>What statx says of a path: owner, type and permission bits, identity, ctime (nanoseconds since the epoch), mtime (seconds),
-/// size.</summary>
-internal readonly record struct FileFacts(uint Uid, ushort Mode, ulong Inode, ulong Device, long ChangedAtNanoseconds, long ModifiedAt, long Size)
+/// size, and for a device node the device it names (<see cref="RawDevice"/>) and its group.</summary>
+internal readonly record struct FileFacts(
+    uint Uid, ushort Mode, ulong Inode, ulong Device, long ChangedAtNanoseconds, long ModifiedAt, long Size, DeviceNumber RawDevice = default,
+    uint Gid = 0)
 {
     public bool IsSymlink => (Mode & 0xF000) == 0xA000;
+    public bool IsCharacterDevice => (Mode & 0xF000) == 0x2000;
     public bool IsDirectory => (Mode & 0xF000) == 0x4000;
     public bool IsRegularFile => (Mode & 0xF000) == 0x8000;
     public bool IsExecutable => (Mode & 0x49) != 0;

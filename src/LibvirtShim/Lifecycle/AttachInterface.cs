@@ -79,7 +79,7 @@ internal static class AttachInterface
             session.Commit();
             return (nic, null);
         }
-        PrepareLinks.Run(session, context.Settings, context.Links, context.Marker, context.Log, context.Now,
+        PrepareLinks.Run(session, context.Settings, context.Links, context.Taps, context.Marker, context.Log, context.Now,
             domain with { OwnedNics = [nic], LibvirtMacvtaps = [] });
         return (nic, session.State.Find(name)?.Ifindex);
     }
@@ -106,7 +106,7 @@ internal static class AttachInterface
         if (ifindex is { } index && context.Links.Find([nic.Name])[0] is { } link
             && link.Index == index && context.Marker.IsOwnedBy(link, domain.Uuid))
         {
-            if (DeleteDomainLinks.Run(context.Links, context.Marker, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
+            if (DeleteDomainLinks.Run(context.Links, context.Taps, context.Marker, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
                 throw new ShimFailure($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {index}): {error.Describe()}");
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid) session.State.Remove(nic.Name);

@@ -109,7 +109,7 @@ internal static class DetachInterface
             if (!context.Marker.IsOwnedBy(link, domain.Uuid))
                 context.Log.Warning("{Nic}: the link on the name is not this domain's (ifindex {Index}); left alone",
                     Describe.Nic(domain, nic), link.Index);
-            else if (DeleteDomainLinks.Run(context.Links, context.Marker, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
+            else if (DeleteDomainLinks.Run(context.Links, context.Taps, context.Marker, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
                 throw new ShimFailure($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {link.Index}): {error.Describe()}");
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid)

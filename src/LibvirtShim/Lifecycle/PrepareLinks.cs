@@ -1,3 +1,4 @@
+using LibvirtShim.Devices;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.State;
@@ -11,8 +12,9 @@ namespace LibvirtShim.Lifecycle;
 
 /// <summary>
 /// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, MTU, allmulticast,
-/// no host address, up, marked as the hook's), as <see cref="PreparePlanner"/> plans it. All or nothing: on any failure
-/// what this call created is deleted and the state file is left as it was.
+/// source MACs, no host address, up, marked as the hook's), as <see cref="PreparePlanner"/> plans it, and make the node
+/// libvirt opens for it (/dev/tapIFINDEX) name its device. All or nothing: on any failure what this call created is
+/// deleted and the state file is left as it was.
 /// </summary>
 internal static class PrepareLinks
 {
@@ -22,7 +24,8 @@ internal static class PrepareLinks
     /// record of them, which the domain's release (its XML declares the NICs) and seeding find by those marks.
     /// </summary>
     public static int Run(
-        ShimSession session, ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, DomainDescription domain)
+        ShimSession session, ShimSettings settings, LinkTable links, TapNodes taps, LinkMarker marker, ILogger log, long now,
+        DomainDescription domain)
     {
         PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.State, domain, now);
         if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
@@ -32,7 +35,8 @@ internal static class PrepareLinks
             log.Information("Name {Name}: dropping stale record of {Holder}", stale.Name, Describe.Holder(stale));
             session.State.Remove(stale.Name);
         }
-        DeleteReplaced(links, domain, plan);
+        DeleteReplaced(links, taps, domain, plan);
+        BringUpLowerDevices(links, log, domain, plan);
 
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
         try
@@ -42,26 +46,68 @@ internal static class PrepareLinks
             if (failed >= 0)
                 throw new ShimFailure($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: " +
                     $"{outcomes[failed].Error!.Value.Describe()}");
-            foreach (NicPlan nic in plan.Nics.Where(n => n.Action == LinkAction.Keep))
-                session.State.Put(Record(domain, nic, nic.Existing!.Value.Index, session.State));
-            for (int i = 0; i < toCreate.Count; i++)
-                session.State.Put(Record(domain, toCreate[i], outcomes[i].Created!.Value.Index, session.State));
+            var made = plan.Nics.Where(n => n.Action == LinkAction.Keep).Select(n => (Nic: n, Index: n.Existing!.Value.Index))
+                .Concat(toCreate.Select((n, i) => (Nic: n, outcomes[i].Created!.Value.Index))).ToList();
+            foreach ((NicPlan nic, int index) in made) GiveLibvirtItsDevice(taps, log, domain, nic.Nic, index);
+            foreach ((NicPlan nic, int index) in made) session.State.Put(Record(domain, nic, index, session.State));
             session.Commit();
         }
         catch
         {
-            RollBack(links, marker, log, domain);
+            RollBack(links, taps, marker, log, domain);
             throw;
         }
         return toCreate.Count;
     }
 
-    private static void DeleteReplaced(LinkTable links, DomainDescription domain, PreparePlan plan)
+    /// <summary>A lower device that is down is brought up before its macvtaps are made, as libvirt does for its direct NICs.</summary>
+    private static void BringUpLowerDevices(LinkTable links, ILogger log, DomainDescription domain, PreparePlan plan)
     {
-        var replaced = plan.Nics.Where(n => n.Action == LinkAction.Replace).Select(n => n.Existing!.Value.Index).ToList();
+        var down = plan.Nics.Where(n => n.LowerLink is { IsUp: false }).DistinctBy(n => n.LowerLink!.Value.Index).ToList();
+        if (down.Count == 0) return;
+        IReadOnlyList<NetlinkError?> errors = links.SetUp(down.ConvertAll(n => n.LowerLink!.Value.Index));
+        for (int i = 0; i < down.Count; i++)
+        {
+            if (errors[i] is { } error)
+                throw new ShimFailure($"{Describe.Nic(domain, down[i].Nic)}: lower device {down[i].Lower} is down and cannot be brought up: " +
+                    error.Describe());
+            log.Information("Lower device {Lower} was down: brought it up, as libvirt does for its direct NICs", down[i].Lower);
+        }
+    }
+
+    /// <summary>
+    /// The node libvirt opens for the link (/dev/tapIFINDEX) made to name the link's device where it is missing or names
+    /// another (<see cref="TapNodes.Ensure"/>); a failure names the NIC.
+    /// </summary>
+    private static void GiveLibvirtItsDevice(TapNodes taps, ILogger log, DomainDescription domain, OwnedNic nic, int ifindex)
+    {
+        try
+        {
+            (TapNodeChange change, DeviceNumber device) = taps.Ensure(nic.Name, ifindex);
+            if (change == TapNodeChange.Created)
+                log.Information("{Nic}: {Node} was missing: created it for device {Device}", Describe.Nic(domain, nic), taps.NodeOf(ifindex), device);
+            else if (change == TapNodeChange.Replaced)
+                log.Warning("{Nic}: {Node} named another device (another network namespace's macvtap, or no device): replaced it with {Device}",
+                    Describe.Nic(domain, nic), taps.NodeOf(ifindex), device);
+        }
+        catch (ShimFailure e)
+        {
+            throw new ShimFailure($"{Describe.Nic(domain, nic)}: {e.Message}", e.Advice, e);
+        }
+    }
+
+    /// <summary>
+    /// Links of an earlier prepare that are not as asked go one by one, by ifindex (the domain's other links stay), with their
+    /// nodes.
+    /// </summary>
+    private static void DeleteReplaced(LinkTable links, TapNodes taps, DomainDescription domain, PreparePlan plan)
+    {
+        var replaced = plan.Nics.Where(n => n.Action == LinkAction.Replace).Select(n => n.Existing!.Value).ToList();
         if (replaced.Count == 0) return;
-        if (links.Delete(replaced).FirstOrDefault(e => e is not null) is { } error)
+        var nodes = DeleteDomainLinks.NodesOf(taps, replaced);
+        if (links.Delete(replaced.ConvertAll(l => l.Index)).FirstOrDefault(e => e is not null) is { } error)
             throw new ShimFailure($"{Describe.Domain(domain)}: cannot replace its earlier macvtap: {error.Describe()}");
+        DeleteDomainLinks.TakeBack(taps, nodes, new HashSet<int>());
     }
 
     private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state)
@@ -74,20 +120,20 @@ internal static class PrepareLinks
 
     private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic) =>
         new(nic.Nic.Name, nic.LowerLink!.Value.Index, nic.Nic.Mac, nic.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid),
-            nic.Nic.Mtu, nic.Nic.AllMulticast);
+            nic.Nic.Mtu, nic.Nic.AllMulticast, nic.Nic.SourceMacs);
 
     /// <summary>
     /// Rollback, whatever failed (the kernel, the state write, a bug): the domain's links go as at release, in one
     /// deletion of its group when it holds several. Its start is failing, so links kept from an earlier prepare go too; the state on disk
     /// was not changed. A failure here is logged, and the caller reports the first one.
     /// </summary>
-    private static void RollBack(LinkTable links, LinkMarker marker, ILogger log, DomainDescription domain)
+    private static void RollBack(LinkTable links, TapNodes taps, LinkMarker marker, ILogger log, DomainDescription domain)
     {
         try
         {
             var names = domain.OwnedNics.Select(n => n.Name).Where(Net.InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
             var ours = ReleaseLinks.LinksOnTheirNames(links, names).Values.Where(l => marker.IsOwnedBy(l, domain.Uuid)).ToList();
-            foreach (UndeletedLink left in DeleteDomainLinks.Run(links, marker, domain.Uuid, ours).Failed)
+            foreach (UndeletedLink left in DeleteDomainLinks.Run(links, taps, marker, domain.Uuid, ours).Failed)
                 log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index,
                     left.Error.Describe());
         }

@@ -1,3 +1,4 @@
+using LibvirtShim.Devices;
 using LibvirtShim.Domain;
 using LibvirtShim.State;
 using LibvirtShim.Net;
@@ -22,7 +23,7 @@ internal static class ReleaseLinks
     /// are deleted even without a record of them (a prepare killed before it wrote the state).
     /// </summary>
     public static Outcome Run(
-        ShimSession session, LinkTable links, LinkMarker marker, string libvirtConfigDir, long now, Guid domain,
+        ShimSession session, LinkTable links, TapNodes taps, LinkMarker marker, string libvirtConfigDir, long now, Guid domain,
         IReadOnlyCollection<string> declaredNames)
     {
         List<NameRecord> records = session.State.OfDomain(domain);
@@ -36,7 +37,7 @@ internal static class ReleaseLinks
             var names = created.Select(r => r.Name).Concat(declaredNames).Concat(foreign.Select(r => r.Name))
                 .Where(InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
             Dictionary<string, Link> onNames = LinksOnTheirNames(links, names);
-            deleted = DeleteLinks(links, marker, domain, onNames, created, leftAlone);
+            deleted = DeleteLinks(links, taps, marker, domain, onNames, created, leftAlone);
             ForgetVanishedForeignLinks(session.State, foreign, onNames);
         }
 
@@ -75,12 +76,13 @@ internal static class ReleaseLinks
     }
 
     private static int DeleteLinks(
-        LinkTable table, LinkMarker marker, Guid domain, Dictionary<string, Link> links, List<NameRecord> created, List<string> leftAlone)
+        LinkTable table, TapNodes taps, LinkMarker marker, Guid domain, Dictionary<string, Link> links, List<NameRecord> created,
+        List<string> leftAlone)
     {
         var ours = links.Values.Where(l => marker.IsOwnedBy(l, domain)).OrderBy(l => l.Index).ToList();
         leftAlone.AddRange(created.Where(r => links.TryGetValue(r.Name, out Link l) && !marker.IsOwnedBy(l, domain)).Select(r => r.Name));
 
-        (int deleted, List<UndeletedLink> failed) = DeleteDomainLinks.Run(table, marker, domain, ours);
+        (int deleted, List<UndeletedLink> failed) = DeleteDomainLinks.Run(table, taps, marker, domain, ours);
         if (failed.Count > 0 && failed[0] is { Link: var link, Error: var error })
             throw new ShimFailure($"cannot delete macvtap {link.Name} (ifindex {link.Index}): {error.Describe()}");
         return deleted;

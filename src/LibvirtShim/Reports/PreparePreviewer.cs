@@ -55,7 +55,10 @@ internal static class PreparePreviewer
     {
         var byName = new Dictionary<string, Link>(StringComparer.Ordinal);
         foreach (Link link in links) byName.TryAdd(link.Name, link);
-        PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, domain, now, readDefinition);
+        var byIndex = new Dictionary<int, Link>();
+        foreach (Link link in links) byIndex.TryAdd(link.Index, link);
+        PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, byIndex, domain, now,
+            readDefinition);
 
         PreviewProblem? failure = plan.Failure is { } f ? new PreviewProblem(f.Message, Advice(f, settings, scheme, marker, byName, state)) : null;
         var nics = new List<NicPreview>();
@@ -67,7 +70,7 @@ internal static class PreparePreviewer
             var warnings = plan.StaleRecords.Where(r => r.Name == nic.Nic.Name)
                 .Select(r => $"a stale record of {Describe.Holder(r)} holds {r.Name}: prepare drops it").ToList();
             if (nic.LowerLink is { IsUp: false })
-                warnings.Add($"lower device {nic.Lower} is down: the guest's NIC has no carrier until 'ip link set {nic.Lower} up'");
+                warnings.Add($"lower device {nic.Lower} is down: prepare brings it up, as libvirt does for its direct NICs");
             if (problems.Count == 0 && nic.Action != LinkAction.Keep && KernelRefusal(nic, links) is { } refusal)
             {
                 warnings.Add($"the kernel would most likely refuse it ({refusal})");
@@ -92,6 +95,7 @@ internal static class PreparePreviewer
             PrepareCheck.Name => $"name it {scheme.Prefix}N (N below {scheme.Capacity}); 'libvirt-shim adopt' assigns free names",
             PrepareCheck.Passthru => "give the other NICs another mode or another lower device",
             PrepareCheck.LowerExists => "create the device, or map the NIC's lower device to one of this host's in Uplinks (or Networks)",
+            PrepareCheck.LowerUnfit => $"{problem.Fix} (the NIC's <shim:link source=...>, or Uplinks or Networks on this host)",
             PrepareCheck.Mtu =>
                 $"raise the lower device's MTU ('ip link set DEVICE mtu {nic.Mtu}'), or ask for less with mtu= on the NIC's <shim:link>",
             PrepareCheck.HeldLink when links.TryGetValue(nic.Name, out Link link) && marker.Owner(link) is null

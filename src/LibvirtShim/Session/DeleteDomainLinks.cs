@@ -1,3 +1,4 @@
+using LibvirtShim.Devices;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 
@@ -30,29 +31,47 @@ internal static class DeleteDomainLinks
     private const int MaxWithoutGroupCheck = 1;
 
     /// <summary>
-    /// Deletes <paramref name="ours"/> (links carrying <paramref name="domain"/>'s marks). Returns how many links went and
-    /// the ones that could not be deleted; a link already gone counts as deleted.
+    /// Deletes <paramref name="ours"/> (links carrying <paramref name="domain"/>'s marks), and the tap nodes the hook made for
+    /// them (<see cref="TapNodes"/>: devtmpfs removes only its own). Returns how many links went and the ones that could
+    /// not be deleted; a link already gone counts as deleted.
     /// </summary>
-    public static (int Deleted, List<UndeletedLink> Failed) Run(LinkTable links, LinkMarker marker, Guid domain, IReadOnlyList<Link> ours)
+    public static (int Deleted, List<UndeletedLink> Failed) Run(
+        LinkTable links, TapNodes taps, LinkMarker marker, Guid domain, IReadOnlyList<Link> ours)
     {
         if (ours.Count == 0) return (0, []);
-        if (ours.Count > MaxWithoutGroupCheck && DeleteGroup(links, marker, domain) is { } deleted) return (deleted, []);
+        if (ours.Count > MaxWithoutGroupCheck && DeleteGroup(links, taps, marker, domain) is { } deleted) return (deleted, []);
 
+        List<(int, DeviceNumber)> nodes = NodesOf(taps, ours);
         IReadOnlyList<NetlinkError?> errors = links.Delete(ours.Select(l => l.Index).ToList());
         var failed = new List<UndeletedLink>();
         for (int i = 0; i < ours.Count; i++)
         {
             if (errors[i] is { } error && error.Errno != Errno.ENODEV) failed.Add(new UndeletedLink(ours[i], error));
         }
+        TakeBack(taps, nodes, failed.Select(f => f.Link.Index).ToHashSet());
         return (ours.Count - failed.Count, failed);
     }
 
     /// <summary>The domain's whole group in one request, when a dump shows every member carries the domain's marks; null otherwise.</summary>
-    private static int? DeleteGroup(LinkTable links, LinkMarker marker, Guid domain)
+    private static int? DeleteGroup(LinkTable links, TapNodes taps, LinkMarker marker, Guid domain)
     {
         uint group = marker.Group(domain);
         IReadOnlyList<Link> members = links.DumpGroup(group);
         if (members.Count == 0 || !members.All(l => marker.IsOwnedBy(l, domain))) return null;
-        return links.DeleteGroup(group) is null ? members.Count : null;
+        List<(int, DeviceNumber)> nodes = NodesOf(taps, members);
+        if (links.DeleteGroup(group) is not null) return null;
+        TakeBack(taps, nodes, new HashSet<int>());
+        return members.Count;
+    }
+
+    /// <summary>The links' tap nodes that name their devices, read while the links exist (sysfs forgets a link with it).</summary>
+    internal static List<(int Ifindex, DeviceNumber Device)> NodesOf(TapNodes taps, IEnumerable<Link> links) =>
+        links.Select(l => (l.Index, Device: taps.NodeToTakeBack(l.Name, l.Index)))
+            .Where(n => n.Device is not null).Select(n => (n.Index, n.Device!.Value)).ToList();
+
+    /// <summary>After the deletion: the nodes still there and naming the deleted links' devices go, except those of links still there.</summary>
+    internal static void TakeBack(TapNodes taps, List<(int Ifindex, DeviceNumber Device)> nodes, IReadOnlySet<int> kept)
+    {
+        foreach ((int ifindex, DeviceNumber device) in nodes.Where(n => !kept.Contains(n.Ifindex))) taps.TakeBack(ifindex, device);
     }
 }

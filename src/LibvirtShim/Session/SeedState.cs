@@ -1,3 +1,4 @@
+using LibvirtShim.Devices;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.State;
@@ -23,7 +24,7 @@ internal sealed record SeedReport(
 internal static class SeedState
 {
     public static SeedReport Run(
-        ShimSettings settings, LinkTable table, LinkMarker marker, NameScheme scheme, ILogger log, long now, NameState? previous)
+        ShimSettings settings, LinkTable table, TapNodes taps, LinkMarker marker, NameScheme scheme, ILogger log, long now, NameState? previous)
     {
         var unreadable = new List<string>();
         var running = DomainInventory.Read(settings.LibvirtRunDir, log, unreadable);
@@ -38,7 +39,7 @@ internal static class SeedState
             log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
                 "its start may be in flight or its status unreadable",
                 kept.Name, kept.Ifindex, kept.Domain);
-        DeleteLeaked(table, marker, log, plan.Leaked, links);
+        DeleteLeaked(table, taps, marker, log, plan.Leaked, links);
         return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked, unreadable);
     }
 
@@ -126,10 +127,12 @@ internal static class SeedState
     /// <summary>
     /// A domain's leaked links go in one deletion of its group when the group holds nothing else (one RCU grace period
     /// instead of one per link: seeding runs under the lock, and 82 links one by one take seconds); the rest one by one.
+    /// The tap nodes the hook made for them go with them.
     /// </summary>
-    private static void DeleteLeaked(LinkTable table, LinkMarker marker, ILogger log, List<Link> leaked, IReadOnlyList<Link> links)
+    private static void DeleteLeaked(LinkTable table, TapNodes taps, LinkMarker marker, ILogger log, List<Link> leaked, IReadOnlyList<Link> links)
     {
         if (leaked.Count == 0) return;
+        var nodes = DeleteDomainLinks.NodesOf(taps, leaked);
         var single = new List<Link>();
         foreach (IGrouping<uint, Link> group in leaked.GroupBy(l => l.Group))
         {
@@ -143,22 +146,28 @@ internal static class SeedState
             }
             single.AddRange(group);
         }
-        DeleteOneByOne(table, marker, log, single);
+        DeleteDomainLinks.TakeBack(taps, nodes, DeleteOneByOne(table, marker, log, single));
     }
 
-    private static void DeleteOneByOne(LinkTable table, LinkMarker marker, ILogger log, List<Link> leaked)
+    /// <summary>Returns the ifindexes of the links that could not be deleted.</summary>
+    private static HashSet<int> DeleteOneByOne(LinkTable table, LinkMarker marker, ILogger log, List<Link> leaked)
     {
-        if (leaked.Count == 0) return;
+        var failed = new HashSet<int>();
+        if (leaked.Count == 0) return failed;
         IReadOnlyList<NetlinkError?> results = table.Delete(leaked.Select(l => l.Index).ToList());
         for (int i = 0; i < leaked.Count; i++)
         {
             if (results[i] is { } error)
+            {
+                failed.Add(leaked[i].Index);
                 log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name,
                     leaked[i].Index, error.Describe());
+            }
             else
                 log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name,
                     leaked[i].Index, marker.Owner(leaked[i]));
         }
+        return failed;
     }
 
     /// <summary>

@@ -55,7 +55,8 @@ internal sealed class ShimSession : IDisposable
     /// <summary>Rebuilds the state from the running guests, the definitions and the kernel, then commits it.</summary>
     public SeedReport Reseed(NameState? previous)
     {
-        SeedReport report = SeedState.Run(_context.Settings, _context.Links, _context.Marker, _context.Scheme, _context.Log, _context.Now, previous);
+        SeedReport report = SeedState.Run(_context.Settings, _context.Links, _context.Taps, _context.Marker, _context.Scheme, _context.Log,
+            _context.Now, previous);
         State = report.State;
         Commit();
         return report;

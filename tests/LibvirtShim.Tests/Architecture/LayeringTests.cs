@@ -19,13 +19,16 @@ public sealed class LayeringTests
         ["Netlink"] = ["Messages", "Net", "Interop"],
         ["State"] = ["Messages", "Net", "Interop"],
         ["Domain"] = ["Messages", "Net", "Interop"],
+        ["Devices"] = ["Messages", "Interop"],
         ["Libvirt"] = ["Domain", "Messages", "Net", "Interop"],
-        ["Session"] = ["State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
-        ["Lifecycle"] = ["Session", "Libvirt", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
-        ["Reports"] = ["Lifecycle", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
-        ["Hook"] = ["Lifecycle", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
-        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging",
+        ["Session"] = ["State", "Netlink", "Devices", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Lifecycle"] = ["Session", "Libvirt", "State", "Netlink", "Devices", "Domain", "Messages", "Net", "Configuration", "Logging",
             "Interop"],
+        ["Reports"] = ["Lifecycle", "Session", "State", "Netlink", "Devices", "Domain", "Messages", "Net", "Configuration", "Logging",
+            "Interop"],
+        ["Hook"] = ["Lifecycle", "Session", "State", "Netlink", "Devices", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Devices", "Domain", "Messages", "Net",
+            "Configuration", "Logging", "Interop"],
     };
 
     [Fact]

@@ -1,3 +1,4 @@
+using LibvirtShim.Devices;
 using LibvirtShim.Net;
 using System.Text;
 using LibvirtShim.Configuration;
@@ -39,7 +40,8 @@ public class HookFailureTests
             LibvirtConfigDir = t.Path("etc") },
         () => throw new InvalidOperationException("no links in this test"),
         TimeProvider.System,
-        ShimLog.Create);
+        ShimLog.Create,
+        new TapNodes(t.Path("dev"), t.Path("sys")));
 
     private static HookResult Run(HookHost host, string domain, string operation, Stream stdin)
     {
@@ -105,7 +107,10 @@ public class HookFailureTests
         Assert.All(new[] { unreadable.Stderr, settings.Stderr }, e => Assert.DoesNotContain(e.TrimEnd('\n'), Printable.NeedsEscape));
     }
 
-    /// <summary>The one escaping function: failure lines and tables show a character alike; a value quoted from the XML stays raw until shown.</summary>
+    /// <summary>
+    /// The one escaping function: failure lines and tables show a character alike; a value quoted from the XML stays raw
+    /// until shown.
+    /// </summary>
     [Fact]
     public void EveryPlaceEscapesAlike()
     {

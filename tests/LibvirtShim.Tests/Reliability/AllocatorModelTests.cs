@@ -112,7 +112,8 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             case Release release:
             {
                 using ShimSession session = ShimSession.Open(context);
-                ReleaseLinks.Run(session, context.Links, context.Marker, context.Settings.LibvirtConfigDir, context.Now, Domain(release.Domain),
+                ReleaseLinks.Run(session, context.Links, context.Taps, context.Marker, context.Settings.LibvirtConfigDir, context.Now,
+                    Domain(release.Domain),
                     declaredNames: []);
                 model.Release(release.Domain);
                 break;
