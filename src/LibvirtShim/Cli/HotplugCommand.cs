@@ -10,8 +10,8 @@ namespace LibvirtShim.Cli;
 /// <summary><c>attach-interface</c> and <c>detach-interface</c>: owned NICs hot-plugged through libvirt's C API.</summary>
 internal static class HotplugCommand
 {
-    public static int Attach(string domain, string? source, string? network, string? mode, string? mac, int? mtu, bool live, bool config,
-        string? uri, IReadOnlyList<string> settingOverrides, TextWriter output)
+    public static int Attach(string domain, string? source, string? network, string? mode, string? mac, int? mtu, string? macaddrs, bool live,
+        bool config, string? uri, IReadOnlyList<string> settingOverrides, TextWriter output)
     {
         if ((source is null) == (network is null))
             throw CliRun.Usage(Attaching, $"domain '{domain}': give exactly one of --source LOWER-DEVICE or --network NAME");
@@ -21,7 +21,8 @@ internal static class HotplugCommand
             throw CliRun.Usage(Attaching, $"domain '{domain}': --source '{source}' {problem}");
         if (mtu is < 68 or > 65535)
             throw CliRun.Usage(Attaching, $"domain '{domain}': --mtu {mtu} is outside 68..65535");
-        var request = new AttachRequest(source, network, parsedMode, ParseMac(Attaching, domain, mac), mtu, live, config);
+        var request = new AttachRequest(source, network, parsedMode, ParseMac(Attaching, domain, mac), mtu, live, config,
+            SourceMacs(domain, parsedMode, macaddrs));
 
         using ShimContext context = CliRun.OpenContext(settingOverrides, "attach-interface", domain);
         using LibvirtGuest guest = LibvirtGuest.Open(uri, domain);
@@ -43,6 +44,20 @@ internal static class HotplugCommand
     }
 
     private const string Attaching = "attach-interface", Detaching = "detach-interface";
+
+    /// <summary>--macaddrs: the source MACs of a source-mode NIC, required in that mode and refused in the others.</summary>
+    private static MacAddressSet? SourceMacs(string domain, MacvtapMode mode, string? macaddrs)
+    {
+        if (mode != MacvtapMode.Source)
+            return macaddrs is null ? null : throw CliRun.Usage(Attaching, $"domain '{domain}': --macaddrs is only for --mode source");
+        if (string.IsNullOrWhiteSpace(macaddrs))
+            throw CliRun.Usage(Attaching, $"domain '{domain}': --mode source needs --macaddrs MAC,..., the source MACs whose frames reach the guest");
+        if (!MacAddressSet.TryParse(macaddrs, out MacAddressSet set) || set.Addresses.Any(m => m.IsMulticast || m.Value == 0)
+            || set.Count > Domain.ShimMetadata.MaxSourceMacs)
+            throw CliRun.Usage(Attaching, $"domain '{domain}': --macaddrs '{macaddrs}' is not a list of at most " +
+                $"{Domain.ShimMetadata.MaxSourceMacs} unicast MAC addresses");
+        return set;
+    }
 
     private static MacAddress? ParseMac(string verb, string domain, string? mac) =>
         mac is null ? null

@@ -30,6 +30,7 @@ internal static class HotplugXml
         link.Add(nic.Network is null ? new XAttribute("source", nic.Source!) : new XAttribute("network", nic.Network));
         link.Add(new XAttribute("mode", nic.Mode.Name()));
         if (mtu is { } m) link.Add(new XAttribute("mtu", m));
+        if (nic.SourceMacs is { } sources) link.Add(new XAttribute("macaddrs", sources.ToString()));
         root.Add(link);
         return root.ToString(SaveOptions.DisableFormatting);
     }

@@ -10,7 +10,8 @@ using LibvirtShim.Libvirt;
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>What <c>attach-interface</c> is asked for: exactly one of <see cref="Source"/> and <see cref="Network"/>.</summary>
-internal sealed record AttachRequest(string? Source, string? Network, MacvtapMode Mode, MacAddress? Mac, int? Mtu, bool Live, bool Config);
+internal sealed record AttachRequest(
+    string? Source, string? Network, MacvtapMode Mode, MacAddress? Mac, int? Mtu, bool Live, bool Config, MacAddressSet? SourceMacs = null);
 
 /// <summary>The NIC a hot-plug added, and where.</summary>
 internal sealed record AttachedNic(OwnedNic Nic, GuestScope Scope, int? Ifindex);
@@ -32,7 +33,7 @@ internal static class AttachInterface
         if (sides.FirstOrDefault(s => HotplugXml.FindInterface(s.Xml, mac) is not null) is { Xml: not null } clash)
             throw new ShimFailure($"{Describe.Domain(domain)}: NIC {mac}: the {SideName(clash.Side)} already has a NIC with this MAC");
 
-        OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0));
+        OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0), SourceMacs: request.SourceMacs);
         (nic, int? ifindex) = CreateLink(context, domain, nic, scope);
         var undo = new Stack<(string What, Action Step)>();
         undo.Push(("give back the name and delete the macvtap", () => ForgetLink(context, domain, nic, ifindex)));

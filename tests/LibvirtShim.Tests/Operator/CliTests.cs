@@ -66,6 +66,8 @@ public class CliTests
     [InlineData("attach-interface web1 --source eth9 --mtu 20", "libvirt-shim: domain 'web1': --mtu 20 is outside 68..65535; see ")]
     [InlineData("attach-interface web1 --source eth9 --mac zz", "libvirt-shim: domain 'web1': --mac 'zz' is not a unicast MAC address; see ")]
     [InlineData("attach-interface web1 --source eth9 --mac 01:00:5e:00:00:01", "libvirt-shim: domain 'web1': --mac '01:00:5e:00:00:01' is not a")]
+    [InlineData("attach-interface web1 --source eth9 --mode source", "libvirt-shim: domain 'web1': --mode source needs --macaddrs MAC,...")]
+    [InlineData("attach-interface web1 --source eth9 --macaddrs 52:54:00:00:00:01", "libvirt-shim: domain 'web1': --macaddrs is only for --mode")]
     [InlineData("detach-interface web1 --mac zz", "libvirt-shim: domain 'web1': --mac 'zz' is not a unicast MAC address; see ")]
     [InlineData("detach-interface web1 --mac 52:54:00:00:00:01 --wait -1", "libvirt-shim: domain 'web1': --wait -1 is not a number of seconds")]
     [InlineData("adopt /nonexistent/web1.xml --mac zz", "libvirt-shim: --mac 'zz' is not a MAC address; see 'libvirt-shim adopt --help'")]
