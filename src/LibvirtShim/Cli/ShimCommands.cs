@@ -80,6 +80,17 @@ internal sealed class ShimCommands
         string? connect = null) =>
         CliRun.Guarded(() => HotplugCommand.Detach(domain, mac, live, config, wait, connect, context.EscapedArguments.ToArray(), Console.Out));
 
+    /// <summary>Make again the macvtaps of running guests that were deleted with their uplink (ifdown/ifup, a NIC driver reload) — the same
+    /// name, MAC, mode, MTU and marks as at start — and plug each such NIC into the guest again through libvirt (unplug, then plug), since
+    /// QEMU holds a descriptor of the deleted device. Without DOMAIN: every running guest that lost a link. Example: sudo libvirt-shim
+    /// repair web1</summary>
+    /// <param name="domain">Domain name; without it every running guest that lost a link.</param>
+    /// <param name="wait">Seconds to wait for the guest to let each NIC go before plugging it in again.</param>
+    /// <param name="connect">-c, libvirt URI (default: as virsh).</param>
+    [Command("repair")]
+    public int Repair(ConsoleAppContext context, [Argument] string? domain = null, int wait = 30, string? connect = null) =>
+        CliRun.Guarded(() => RepairCommand.Run(domain, wait, connect, context.EscapedArguments.ToArray(), Console.Out));
+
     /// <summary>Rebuild the state from running guests' status XML, persistent definitions and the kernel's links; deletes links of
     /// libvirt-shim's that nobody can own any more. Example: sudo libvirt-shim seed</summary>
     [Command("seed")]

@@ -92,7 +92,7 @@ internal static class StatusCommand
             foreach (AuditEntry e in report.Entries)
             {
                 if (e.Problem?.Words() is not { } problem) continue;
-                output.WriteLine($"  {e.Name}: {problem.Text}: {problem.AdviceFor(e.Name)}");
+                output.WriteLine($"  {e.Name}: {problem.Text}: {problem.AdviceFor(e.Name, e.DomainName, e.Lower)}");
             }
         }
         else if (report.Load.State is null)
@@ -159,7 +159,7 @@ internal static class StatusCommand
             w.WriteString("link", e.LinkState.Word());
             ProblemWords? problem = e.Problem?.Words();
             w.WriteStringOrNull("problem", problem?.Text);
-            if (problem is { } p) w.WriteString("advice", p.AdviceFor(e.Name));
+            if (problem is { } p) w.WriteString("advice", p.AdviceFor(e.Name, e.DomainName, e.Lower));
             w.WriteEndObject();
         }
         w.WriteEndArray();

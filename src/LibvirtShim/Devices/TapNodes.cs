@@ -82,6 +82,27 @@ internal sealed record TapNodes(string DeviceRoot, string SysfsRoot)
     }
 
     /// <summary>
+    /// Whether process <paramref name="pid"/> (a guest's QEMU) holds the node of the link of <paramref name="ifindex"/>
+    /// open: one of its descriptors is that very file (device and inode; a device number alone may be a deleted link's,
+    /// reused). False when there is no node, or the process or its descriptors cannot be read.
+    /// </summary>
+    public bool IsOpenIn(int pid, int ifindex)
+    {
+        if (Interop.Files.Probe(NodeOf(ifindex), followSymlinks: false) is not { IsCharacterDevice: true } node) return false;
+        try
+        {
+            foreach (string fd in Directory.EnumerateFileSystemEntries($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/fd"))
+            {
+                if (Interop.Files.Probe(fd, followSymlinks: true) is { } open && open.Device == node.Device && open.Inode == node.Inode) return true;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return false;
+    }
+
+    /// <summary>
     /// Before link <paramref name="name"/> is deleted: the device its node names, when there is a node and it names the
     /// link's device (then it may be one the hook made, which devtmpfs leaves behind); null otherwise, or when sysfs cannot tell.
     /// </summary>

@@ -16,7 +16,12 @@ internal enum LinkPresence { Absent, Up, Down }
 /// <summary>How the state and the kernel can disagree about one name (status and doctor word them: OutputVocabulary).</summary>
 internal enum AuditProblem
 {
+    /// <summary>A created link gone, of a guest that does not run (a stale record).</summary>
     MissingLink,
+    /// <summary>A created link gone while its guest runs (its uplink deleted and made again, or the link deleted by hand): repair.</summary>
+    LinkLost,
+    /// <summary>The same, with its lower device missing: the uplink deleted took the link along.</summary>
+    LinkLostWithUplink,
     LinkReplaced,
     DomainNotRunning,
     StaleLibvirtLink,
@@ -47,7 +52,7 @@ internal static class StateAudit
             bool present = link.Name is not null;
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
                 record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link),
-                Problem(marker, record, present, link, running, now)));
+                Problem(marker, record, present, link, running, now, byName.ContainsKey(record.Lower))));
         }
         foreach (Link link in links)
         {
@@ -66,11 +71,13 @@ internal static class StateAudit
         !present ? LinkPresence.Absent : link.IsUp ? LinkPresence.Up : LinkPresence.Down;
 
     private static AuditProblem? Problem(
-        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now) => record.Holding switch
+        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now, bool lowerExists) =>
+        record.Holding switch
     {
         Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
             AuditProblem.Unlabelled,
         Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
+        Holding.Created when !present && running.Contains(record.Domain) => lowerExists ? AuditProblem.LinkLost : AuditProblem.LinkLostWithUplink,
         Holding.Created when !present => AuditProblem.MissingLink,
         Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
         Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,

@@ -34,6 +34,25 @@ internal static class DomainInventory
         return domains;
     }
 
+    /// <summary>
+    /// The pid of a running guest's QEMU, from its status file (<c>&lt;domstatus pid=...&gt;</c>), or null when there is no
+    /// such file or it says nothing usable.
+    /// </summary>
+    public static int? GuestPid(string runDirectory, string domainName)
+    {
+        if (domainName.Contains('/') || domainName is "." or "..") return null;
+        try
+        {
+            var root = DomainXml.Parse(DomainXml.ReadFile(Path.Combine(runDirectory, domainName + ".xml"))).Root;
+            return root?.Name == "domstatus" && int.TryParse((string?)root.Attribute("pid"), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out int pid) && pid > 0 ? pid : null;
+        }
+        catch (Exception e) when (e is ShimFailure or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The persistent definition of one domain, if it exists under its usual file name and has that UUID.</summary>
     public static DomainDescription? ReadDefinition(string configDirectory, string domainName, Guid uuid)
     {

@@ -70,6 +70,7 @@ public class CliTests
     [InlineData("attach-interface web1 --source eth9 --macaddrs 52:54:00:00:00:01", "libvirt-shim: domain 'web1': --macaddrs is only for --mode")]
     [InlineData("detach-interface web1 --mac zz", "libvirt-shim: domain 'web1': --mac 'zz' is not a unicast MAC address; see ")]
     [InlineData("detach-interface web1 --mac 52:54:00:00:00:01 --wait -1", "libvirt-shim: domain 'web1': --wait -1 is not a number of seconds")]
+    [InlineData("repair web1 --wait -1", "libvirt-shim: --wait -1 is not a number of seconds (0 or more); see 'libvirt-shim repair --help'")]
     [InlineData("adopt /nonexistent/web1.xml --mac zz", "libvirt-shim: --mac 'zz' is not a MAC address; see 'libvirt-shim adopt --help'")]
     [InlineData("attach-interface web1 --source eth9 --mtu abc", "libvirt-shim attach-interface: ")]
     public void AnInvalidOptionValueIsAUsageErrorThatSaysWhatToDo(string command, string start)

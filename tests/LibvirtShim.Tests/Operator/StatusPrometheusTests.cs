@@ -37,7 +37,7 @@ public partial class StatusPrometheusTests
         Assert.Equal(0, samples["libvirt_shim_names_held{holding=\"reserved\"}"]);
         Assert.Equal(1, samples["libvirt_shim_links{lower=\"uplink0\"}"]);
         Assert.Equal(1, samples["libvirt_shim_links{lower=\"uplink1\"}"]);
-        Assert.Equal(1, samples["libvirt_shim_disagreements{kind=\"missing_link\"}"]);
+        Assert.Equal(1, samples["libvirt_shim_disagreements{kind=\"link_lost\"}"]);
         Assert.Equal(8192, samples["libvirt_shim_capacity_names"]);
         Assert.Equal(8189, samples["libvirt_shim_free_names"]);
         Assert.Equal(1, samples["libvirt_shim_state_usable"]);

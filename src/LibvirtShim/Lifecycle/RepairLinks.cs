@@ -1,0 +1,99 @@
+using System.Xml.Linq;
+using LibvirtShim.Domain;
+using LibvirtShim.Libvirt;
+using LibvirtShim.Messages;
+using LibvirtShim.Net;
+using LibvirtShim.Netlink;
+using LibvirtShim.Session;
+
+namespace LibvirtShim.Lifecycle;
+
+/// <summary>What <see cref="RepairLinks.Run"/> did for one NIC: its link made again (<see cref="Recreated"/>), and plugged in again.</summary>
+internal sealed record RepairedNic(OwnedNic Nic, bool Recreated);
+
+/// <summary>
+/// <c>repair</c>: an uplink deleted and made again (ifdown/ifup, a NIC driver reloaded) takes every macvtap on it along,
+/// and the guest keeps running with a NIC whose device is gone. For a running guest, each owned NIC whose link is gone is
+/// made again by <see cref="PrepareLinks"/> (name, MAC, mode, MTU, source MACs, marks, tap node: everything a start
+/// applies), and each NIC whose link QEMU does not hold (the one just made, or one a repair made before the guest let its
+/// old NIC go) is unplugged and plugged in again through libvirt, which opens the new link's node: QEMU kept a descriptor
+/// of the deleted device. The event listener calls the same when an uplink comes back.
+/// </summary>
+internal static class RepairLinks
+{
+    /// <summary>
+    /// Repairs the running guest's NICs; returns what it did (nothing when every link is there and held). Any failure
+    /// is one line naming the domain, the NIC and the step; what was done before it stays (a repair run again finishes it).
+    /// </summary>
+    public static List<RepairedNic> Run(ShimContext context, IGuestDevices guest, TimeSpan wait)
+    {
+        if (!IsRunning(guest)) throw new ShimFailure($"domain '{guest.Name}' is not running: nothing to repair (a start creates its links)");
+        DomainDescription domain = GuestScopes.Read(guest, GuestScope.Live, out XElement live);
+        List<RepairedNic> repairs = Recreate(context, domain);
+        foreach (RepairedNic repair in repairs) PlugAgain(guest, domain, live, repair.Nic, wait);
+        foreach (RepairedNic repair in repairs)
+            context.Log.Information("{Nic}: {What}", Describe.Nic(domain, repair.Nic),
+                repair.Recreated ? "link lost with its uplink: made again and the NIC plugged in again" : "NIC plugged in again");
+        return repairs;
+    }
+
+    /// <summary>
+    /// Under the lock: the owned NICs whose link is gone are made again, all in one prepare; those whose link is there but
+    /// not held by the guest's QEMU (known from its status file) are to be plugged in again only.
+    /// </summary>
+    private static List<RepairedNic> Recreate(ShimContext context, DomainDescription domain)
+    {
+        using ShimSession session = ShimSession.Open(context);
+        var names = domain.OwnedNics.Select(n => n.Name).Where(InterfaceName.IsValid).ToList();
+        Dictionary<string, Link> links = ReleaseLinks.LinksOnTheirNames(context.Links, names);
+        int? qemu = DomainInventory.GuestPid(context.Settings.LibvirtRunDir, domain.Name);
+        var repairs = new List<RepairedNic>();
+        foreach (OwnedNic nic in domain.OwnedNics)
+        {
+            if (!links.TryGetValue(nic.Name, out Link link)) repairs.Add(new RepairedNic(nic, Recreated: true));
+            else if (qemu is { } pid && context.Marker.IsOwnedBy(link, domain.Uuid) && !context.Taps.IsOpenIn(pid, link.Index))
+                repairs.Add(new RepairedNic(nic, Recreated: false));
+        }
+        var lost = repairs.Where(r => r.Recreated).Select(r => r.Nic).ToList();
+        if (lost.Count > 0)
+            PrepareLinks.Run(session, context.Settings, context.Links, context.Taps, context.Marker, context.Log, context.Now,
+                domain with { OwnedNics = lost, LibvirtMacvtaps = [] });
+        return repairs;
+    }
+
+    /// <summary>The NIC unplugged (waiting, bounded, for the guest to let it go) and plugged in again as it was.</summary>
+    private static void PlugAgain(IGuestDevices guest, DomainDescription domain, XElement live, OwnedNic nic, TimeSpan wait)
+    {
+        XElement element = HotplugXml.FindInterface(live, nic.Mac)
+            ?? throw new ShimFailure($"{Describe.Nic(domain, nic)}: the running guest's XML has no NIC with this MAC");
+        string device = HotplugXml.AsPlugged(element);
+        GuestScopes.Step(domain, nic, "cannot unplug it to plug it in again", () => guest.Detach(device, GuestScope.Live));
+        GuestScopes.WaitUnplugged(guest, domain, nic, wait,
+            "its link is in place: run repair again once the guest has let the NIC go, or restart the guest");
+        GuestScopes.Step(domain, nic, "cannot plug it in again", () => guest.Attach(device, GuestScope.Live));
+    }
+
+    private static bool IsRunning(IGuestDevices guest)
+    {
+        try
+        {
+            return guest.IsActive;
+        }
+        catch (LibvirtCallException e)
+        {
+            throw new ShimFailure($"domain '{guest.Name}': {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The running guests (their status files) with an owned NIC whose link is gone, found in one batched lookup: what a
+    /// repair without a domain repairs.
+    /// </summary>
+    public static List<string> DomainsWithLostLinks(ShimContext context)
+    {
+        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log).Values.Where(d => d.OwnedNics.Count > 0).ToList();
+        var names = running.SelectMany(d => d.OwnedNics).Select(n => n.Name).Where(InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
+        Dictionary<string, Link> links = ReleaseLinks.LinksOnTheirNames(context.Links, names);
+        return running.Where(d => d.OwnedNics.Any(n => !links.ContainsKey(n.Name))).Select(d => d.Name).Order(StringComparer.Ordinal).ToList();
+    }
+}
