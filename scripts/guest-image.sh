@@ -16,6 +16,7 @@
 # and prints one line per event on the console, each starting with "shim-guest:":
 #
 #   shim-guest: nic MAC dev eth0 mtu 1500 ipv4 192.0.2.10/24 ipv6 2001:db8::10/64
+#   shim-guest: queues MAC dev eth0 rx 4 tx 4   (the queue pairs the driver uses, after each nic line)
 #   shim-guest: missing MAC               (no NIC with that MAC)
 #   shim-guest: ready                     (every NIC configured; the kernel answers pings from now on)
 #   shim-guest: gone MAC dev eth1         (a configured NIC was unplugged)
@@ -90,6 +91,8 @@ configure() {
     [ -n "$v6" ] && ip -6 addr add "$v6" dev "$dev"
     echo "$mac $dev" >>/up
     echo "shim-guest: nic $mac dev $dev mtu $(cat /sys/class/net/$dev/mtu) ipv4 ${v4:--} ipv6 ${v6:--}"
+    echo "shim-guest: queues $mac dev $dev rx $(ls -d /sys/class/net/$dev/queues/rx-* | wc -l)" \
+        "tx $(ls -d /sys/class/net/$dev/queues/tx-* | wc -l)"
 }
 
 # The NICs appear once virtio_net has probed them: wait (bounded) for each.

@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using LibvirtShim.EndToEnd.Infrastructure;
+using Xunit;
+
+namespace LibvirtShim.EndToEnd.Scenarios;
+
+/// <summary>
+/// Issue 22, a lost uplink: the booted guest's uplink veth is deleted (its macvtap goes with it) and made again;
+/// `status` says the link was lost, first with the uplink missing, then that `repair` makes it again; `libvirt-shim
+/// repair` makes the link again and plugs the NIC into the guest again, and the guest answers its LAN within 5 s of the
+/// repair, on its own device, with nothing left disagreeing.
+/// </summary>
+[Collection(LibvirtCollection.Name)]
+public sealed class G7GuestRepair(LibvirtFixture fixture)
+{
+    private const string Prefix = "e2e-g7-";
+    private static readonly TimeSpan WithinRepair = TimeSpan.FromSeconds(5);
+
+    [Fact]
+    public void A_UplinkDeletedAndMadeAgain_RepairBringsTheGuestBack()
+    {
+        fixture.Require();
+        using ScenarioLog log = fixture.Scenario("g7 booted guest: uplink deleted and made again, repair brings the guest back");
+        var owned = new OwnedNic(GuestXml.Mac(0x97, 1), fixture.Tap(980), LibvirtFixture.Uplink0, "bridge", Mtu: 1400);
+        var nic = new GuestLanNic(owned, Lan.GuestAddress(0), 1400);
+        // ACPI: the guest must hear of the unplug and the plug.
+        var guest = new LinuxGuest(fixture, Prefix + "repair", [nic], acpi: true);
+        try
+        {
+            guest.Boot(fixture, log, ipv6: false);
+            int before = IpLinks.Find(owned.Name)!.Index;
+
+            log.Step("the uplink deleted", () => Veth.Delete(LibvirtFixture.Uplink0));
+            Assert.False(IpLinks.Exists(owned.Name), $"{owned.Name} outlived its uplink");
+            ExpectProblem(owned.Name, "link lost with its uplink, which is missing");
+
+            log.Step("the uplink made again", () =>
+            {
+                Veth.Ensure(LibvirtFixture.Uplink0);
+                Lan.AddPort(LibvirtFixture.Uplink0 + "p");
+            });
+            ExpectProblem(owned.Name, "link lost while the guest runs");
+            Assert.False(Lan.Answers(nic.Address.V4), "the guest answers with its link gone");
+
+            int mark = guest.ConsoleMark();
+            CmdResult repair = log.Step("libvirt-shim repair", () => ShimAdmin.Run(fixture, ["repair", guest.Name]));
+            var sinceRepair = Stopwatch.StartNew();
+            Assert.True(repair.Ok, repair.Describe());
+            Assert.Contains($"domain '{guest.Name}': NIC {owned.Mac} ({owned.Name}): link made again, NIC plugged in again", repair.Stdout);
+            log.Step("the guest answers its LAN within 5 s of the repair", () => guest.WaitReachable("after the repair", WithinRepair, ipv6: false));
+            log.Say($"the guest answered {sinceRepair.ElapsedMilliseconds} ms after the repair");
+            guest.WaitNicConfigured(nic, mark);
+
+            KernelLink after = IpLinks.Find(owned.Name)!;
+            Assert.NotEqual(before, after.Index);
+            Assert.Equal((owned.Mac, 1400), (after.Mac, after.Mtu));
+            guest.ExpectQemuHoldsItsTaps(fixture.Main, fixture.QemuRunDir);
+            ShimStatus status = fixture.Status();
+            Assert.True(status.ExitCode == 0, $"status after the repair: {status.Show()}");
+
+            log.Step("virsh destroy", () => fixture.Main.Destroy(guest.Name).MustSucceed());
+            Expect.WaitNothingLeftOf(fixture, guest.Xml);
+        }
+        finally
+        {
+            fixture.AfterScenario(Prefix);
+            if (!IpLinks.Exists(LibvirtFixture.Uplink0))
+            {
+                Veth.Ensure(LibvirtFixture.Uplink0);
+                Lan.AddPort(LibvirtFixture.Uplink0 + "p");
+            }
+        }
+    }
+
+    private void ExpectProblem(string name, string problem)
+    {
+        ShimStatus status = fixture.Status();
+        Assert.True(status.ExitCode == 3 && status.Find(name)?.Problem == problem, $"status of {name}, expected '{problem}': {status.Show()}");
+    }
+}
