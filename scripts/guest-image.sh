@@ -22,7 +22,8 @@
 #   shim-guest: gone MAC dev eth1         (a configured NIC was unplugged)
 #
 # After "ready" it looks at the NICs twice a second: a NIC that appears with the MAC of a shim.nic or shim.hotnic
-# entry is configured by that entry (its "nic" line follows), and one that disappears gets its "gone" line.
+# entry is configured by that entry (its "nic" line follows), and one that disappears gets its "gone" line (also one
+# unplugged and plugged in again between two looks, told by its new ifindex).
 #
 # The guest answers ARP only on the NIC that has the address asked for (several NICs share one LAN), announces
 # itself with ARP and unsolicited NA when QEMU asks it to (after a migration), and has no IPv6 link-local address
@@ -89,7 +90,7 @@ configure() {
     ip link set "$dev" up
     [ -n "$v4" ] && ip addr add "$v4" dev "$dev"
     [ -n "$v6" ] && ip -6 addr add "$v6" dev "$dev"
-    echo "$mac $dev" >>/up
+    echo "$mac $dev $(cat /sys/class/net/$dev/ifindex)" >>/up
     echo "shim-guest: nic $mac dev $dev mtu $(cat /sys/class/net/$dev/mtu) ipv4 ${v4:--} ipv6 ${v6:--}"
     echo "shim-guest: queues $mac dev $dev rx $(ls -d /sys/class/net/$dev/queues/rx-* | wc -l)" \
         "tx $(ls -d /sys/class/net/$dev/queues/tx-* | wc -l)"
@@ -109,13 +110,14 @@ while IFS=, read -r kind mac v4 v6 mtu; do
 done </nics
 echo "shim-guest: ready"
 
-# Hot-plug: NICs that go and NICs that come (with a MAC of an entry), by polling sysfs. Fd 3: the console.
+# Hot-plug: NICs that go and NICs that come (with a MAC of an entry), by polling sysfs. Fd 3: the console. A NIC
+# unplugged and plugged in again between two looks (a repair) may come back under the same name: its ifindex tells.
 exec 3>&1
 while :; do
-    while read -r mac dev; do
-        now=""
-        { read -r now <"/sys/class/net/$dev/address"; } 2>/dev/null
-        [ "$now" = "$mac" ] && echo "$mac $dev" || echo "shim-guest: gone $mac dev $dev" >&3
+    while read -r mac dev index; do
+        now="" nowindex=""
+        { read -r now <"/sys/class/net/$dev/address"; read -r nowindex <"/sys/class/net/$dev/ifindex"; } 2>/dev/null
+        [ "$now" = "$mac" ] && [ "$nowindex" = "$index" ] && echo "$mac $dev $index" || echo "shim-guest: gone $mac dev $dev" >&3
     done </up >/up.new
     mv /up.new /up
     for d in /sys/class/net/*; do

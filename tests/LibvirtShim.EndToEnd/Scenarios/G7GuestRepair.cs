@@ -43,11 +43,23 @@ public sealed class G7GuestRepair(LibvirtFixture fixture)
             Assert.False(Lan.Answers(nic.Address.V4), "the guest answers with its link gone");
 
             int mark = guest.ConsoleMark();
+            long logMark = fixture.LogOffset();
             CmdResult repair = log.Step("libvirt-shim repair", () => ShimAdmin.Run(fixture, ["repair", guest.Name]));
             var sinceRepair = Stopwatch.StartNew();
             Assert.True(repair.Ok, repair.Describe());
             Assert.Contains($"domain '{guest.Name}': NIC {owned.Mac} ({owned.Name}): link made again, NIC plugged in again", repair.Stdout);
-            log.Step("the guest answers its LAN within 5 s of the repair", () => guest.WaitReachable("after the repair", WithinRepair, ipv6: false));
+            log.Step("the guest answers its LAN within 5 s of the repair", () =>
+            {
+                try
+                {
+                    guest.WaitReachable("after the repair", WithinRepair, ipv6: false);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    Assert.Fail($"{e.Message}\nrepair printed: {repair.Stdout}\nguest console since the repair:\n{guest.Console()[Math.Min(mark, guest.Console().Length)..]}" +
+                        $"\nthe running guest's NIC: {ShimAdmin.Interface(fixture.Main.DumpXml(guest.Name), owned.Mac)}\nhook log:\n{fixture.ShimLogSince(logMark)}");
+                }
+            });
             log.Say($"the guest answered {sinceRepair.ElapsedMilliseconds} ms after the repair");
             guest.WaitNicConfigured(nic, mark);
 
