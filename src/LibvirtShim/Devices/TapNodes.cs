@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using LibvirtShim.Messages;
 
 namespace LibvirtShim.Devices;
@@ -37,21 +38,22 @@ internal sealed record TapNodes(string DeviceRoot, string SysfsRoot)
     public DeviceNumber DeviceOf(string name, int ifindex)
     {
         string path = Path.Join(SysfsRoot, "class", "net", name, "macvtap", "tap" + ifindex.ToString(CultureInfo.InvariantCulture), "dev");
-        string text;
+        Span<byte> text = stackalloc byte[32];
         try
         {
-            text = File.ReadAllText(path).Trim();
+            text = text[..Interop.Files.ReadSmall(path, text)].TrimEnd("\n"u8);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw ShimFailure.WithoutDomain($"cannot tell which device {NodeOf(ifindex)} must name: {path}: {e.Message}",
                 "sysfs must be mounted for the network namespace libvirt runs in (/sys)");
         }
-        string[] parts = text.Split(':');
-        if (parts.Length == 2 && uint.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint major)
-            && uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out uint minor))
+        int colon = text.IndexOf((byte)':');
+        if (colon > 0 && uint.TryParse(text[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out uint major)
+            && uint.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out uint minor))
             return new DeviceNumber(major, minor);
-        throw ShimFailure.WithoutDomain($"cannot tell which device {NodeOf(ifindex)} must name: {path} holds '{text}', not MAJOR:MINOR");
+        throw ShimFailure.WithoutDomain(
+            $"cannot tell which device {NodeOf(ifindex)} must name: {path} holds '{Encoding.UTF8.GetString(text)}', not MAJOR:MINOR");
     }
 
     /// <summary>
@@ -69,7 +71,6 @@ internal sealed record TapNodes(string DeviceRoot, string SysfsRoot)
             if (found is { IsCharacterDevice: true } existing && existing.RawDevice == device) return (TapNodeChange.AsItWas, device);
             if (found is { IsDirectory: true }) throw new IOException($"{node} is a directory");
             string temporary = Path.Join(DeviceRoot, $".tap{ifindex.ToString(CultureInfo.InvariantCulture)}.libvirt-shim");
-            File.Delete(temporary);
             Interop.Files.MakeCharacterDevice(temporary, device);
             Interop.Files.Rename(temporary, node);
             return (found is null ? TapNodeChange.Created : TapNodeChange.Replaced, device);

@@ -76,17 +76,52 @@ internal static partial class Interop
         public static uint EffectiveUserId() => geteuid();
 
         /// <summary>
-        /// A character device node for <paramref name="device"/> at <paramref name="path"/>, which must not exist: root's,
-        /// mode 0600 whatever the umask (what devtmpfs makes for a macvtap).
+        /// A character device node for <paramref name="device"/> at <paramref name="path"/> (a file there is replaced):
+        /// root's, mode 0600 whatever the umask (what devtmpfs makes for a macvtap). A root process with the usual umask
+        /// pays one mknod; the owner and mode are set afterwards only where they would differ.
         /// </summary>
         public static void MakeCharacterDevice(string path, DeviceNumber device)
         {
             ulong dev = ((ulong)(device.Major & 0xfffff000) << 32) | ((ulong)(device.Major & 0xfff) << 8)
                 | ((ulong)(device.Minor & 0xffffff00) << 12) | (device.Minor & 0xff);
-            if (Retrying((path, dev), static a => mknod(a.path, S_IFCHR | 0x180, a.dev), out Errno errno) < 0)
-                throw new FileCallException("mknod", path, errno);
-            if (lchown(path, 0, 0) != 0) throw new FileCallException("lchown", path, LastErrno());
-            if (chmod(path, 0x180) != 0) throw new FileCallException("chmod", path, LastErrno());
+            Errno errno = MakeNode(path, dev);
+            if (errno == Errno.EEXIST)
+            {
+                File.Delete(path);
+                errno = MakeNode(path, dev);
+            }
+            if (errno != Errno.None) throw new FileCallException("mknod", path, errno);
+            if ((geteuid() != 0 || getegid() != 0) && lchown(path, 0, 0) != 0) throw new FileCallException("lchown", path, LastErrno());
+            if ((ProcessUmask.Value & 0x180) != 0 && chmod(path, 0x180) != 0) throw new FileCallException("chmod", path, LastErrno());
+        }
+
+        private static Errno MakeNode(string path, ulong dev)
+        {
+            Retrying((path, dev), static a => mknod(a.path, S_IFCHR | 0x180, a.dev), out Errno errno);
+            return errno;
+        }
+
+        /// <summary>The process's umask, read once (umask(2) can only be read by setting it, so it is set back at once).</summary>
+        private static readonly Lazy<uint> ProcessUmask = new(() =>
+        {
+            uint mask = umask(0x12);
+            umask(mask);
+            return mask;
+        });
+
+        /// <summary>
+        /// The first bytes of a small file (a sysfs attribute) into <paramref name="buffer"/>: open, one read, close, nothing
+        /// allocated. Returns how many bytes were read.
+        /// </summary>
+        public static unsafe int ReadSmall(string path, Span<byte> buffer)
+        {
+            using SafeFileHandle handle = Open(path, O_RDONLY, 0, follow: true);
+            nint read;
+            Errno errno;
+            fixed (byte* p = buffer)
+                read = Retrying((handle, (nint)p, (nuint)buffer.Length), static a => ReadFile(a.Item1, (byte*)a.Item2, a.Item3), out errno);
+            if (read < 0) throw new FileCallException("read", path, errno);
+            return (int)read;
         }
 
         /// <summary>rename(2): <paramref name="to"/>, whatever non-directory it is (a symbolic link itself, not its target), replaced
@@ -166,6 +201,9 @@ internal static partial class Interop
         [LibraryImport("libc", SetLastError = true)]
         private static unsafe partial nint write(SafeFileHandle fd, byte* buffer, nuint count);
 
+        [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+        private static unsafe partial nint ReadFile(SafeFileHandle fd, byte* buffer, nuint count);
+
         [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         private static unsafe partial int statx(int dirfd, string path, int flags, int mask, StatxBuffer* buffer);
 
@@ -186,6 +224,12 @@ internal static partial class Interop
 
         [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         private static partial int chmod(string path, uint mode);
+
+        [LibraryImport("libc")]
+        private static partial uint umask(uint mask);
+
+        [LibraryImport("libc")]
+        private static partial uint getegid();
 
         [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         private static partial int rename(string from, string to);

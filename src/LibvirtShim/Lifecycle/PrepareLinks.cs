@@ -48,7 +48,11 @@ internal static class PrepareLinks
                     $"{outcomes[failed].Error!.Value.Describe()}");
             var made = plan.Nics.Where(n => n.Action == LinkAction.Keep).Select(n => (Nic: n, Index: n.Existing!.Value.Index))
                 .Concat(toCreate.Select((n, i) => (Nic: n, outcomes[i].Created!.Value.Index))).ToList();
-            foreach ((NicPlan nic, int index) in made) GiveLibvirtItsDevice(taps, log, domain, nic.Nic, index);
+            var missing = made.Where(m => GiveLibvirtItsDevice(taps, log, domain, m.Nic.Nic, m.Index) == TapNodeChange.Created)
+                .Select(m => taps.NodeOf(m.Index)).ToList();
+            if (missing.Count > 0)
+                log.Information("Made {Count} tap nodes that were missing (no devtmpfs or udev made them): {Nodes}", missing.Count,
+                    string.Join(", ", missing));
             foreach ((NicPlan nic, int index) in made) session.State.Put(Record(domain, nic, index, session.State));
             session.Commit();
         }
@@ -77,18 +81,18 @@ internal static class PrepareLinks
 
     /// <summary>
     /// The node libvirt opens for the link (/dev/tapIFINDEX) made to name the link's device where it is missing or names
-    /// another (<see cref="TapNodes.Ensure"/>); a failure names the NIC.
+    /// another (<see cref="TapNodes.Ensure"/>); a replacement is logged here, the caller logs the nodes made in one line. A
+    /// failure names the NIC.
     /// </summary>
-    private static void GiveLibvirtItsDevice(TapNodes taps, ILogger log, DomainDescription domain, OwnedNic nic, int ifindex)
+    private static TapNodeChange GiveLibvirtItsDevice(TapNodes taps, ILogger log, DomainDescription domain, OwnedNic nic, int ifindex)
     {
         try
         {
             (TapNodeChange change, DeviceNumber device) = taps.Ensure(nic.Name, ifindex);
-            if (change == TapNodeChange.Created)
-                log.Information("{Nic}: {Node} was missing: created it for device {Device}", Describe.Nic(domain, nic), taps.NodeOf(ifindex), device);
-            else if (change == TapNodeChange.Replaced)
+            if (change == TapNodeChange.Replaced)
                 log.Warning("{Nic}: {Node} named another device (another network namespace's macvtap, or no device): replaced it with {Device}",
                     Describe.Nic(domain, nic), taps.NodeOf(ifindex), device);
+            return change;
         }
         catch (ShimFailure e)
         {
