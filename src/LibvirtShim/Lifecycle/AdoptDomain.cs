@@ -46,8 +46,8 @@ internal static class AdoptDomain
         {
             if (DirectNicConversion.Problem(nic) is { } problem)
                 throw new ShimFailure($"domain '{name}': NIC {nic.Mac?.ToString() ?? "without a MAC"} {problem}");
-            if (options.Network is null) LowerDevices.CheckAllowed(settings, nic.SourceDevice!,
-                $"domain '{name}': NIC {nic.Mac}: lower device '{nic.SourceDevice}'");
+            if (options.Network is null) LowerDevices.CheckAllowed(settings, LowerDevices.Map(settings, nic.SourceDevice!),
+                $"domain '{name}': NIC {nic.Mac}: lower device '{LowerDevices.Map(settings, nic.SourceDevice!)}'");
         }
         if (nics.Count == 0) return new DomainRewriter(document).Write();
         SettleStaleLinks(domain, name, nics, direct.Except(nics));
@@ -55,9 +55,9 @@ internal static class AdoptDomain
         nics = nics.Select(DirectNicConversion.EnsureMac).ToList();
         Guid uuid = DirectNicConversion.EnsureUuid(domain);
         long holdUntil = now + settings.ReservationSeconds;
-        HoldOwnedNames(session, DomainReader.Read(document), holdUntil);
+        HoldOwnedNames(session, settings, DomainReader.Read(document), holdUntil);
         List<string> names = TakeFreeNames.Run(session, links, settings, now, nics,
-            (nic, n) => Held(nic, n, uuid, name, options, holdUntil), $"domain '{name}': NIC {nics[0].Mac}");
+            (nic, n) => Held(settings, nic, n, uuid, name, options, holdUntil), $"domain '{name}': NIC {nics[0].Mac}");
         for (int i = 0; i < nics.Count; i++)
             DirectNicConversion.Convert(domain, nics[i], names[i], options.Network is null ? nics[i].SourceDevice : null, options.Network);
         DomainReader.Read(document);
@@ -85,7 +85,7 @@ internal static class AdoptDomain
     }
 
     /// <summary>Names the definition already hands to the hook are held too, so none is handed out twice.</summary>
-    private static void HoldOwnedNames(ShimSession session, DomainDescription domain, long holdUntil)
+    private static void HoldOwnedNames(ShimSession session, ShimSettings settings, DomainDescription domain, long holdUntil)
     {
         foreach (OwnedNic nic in domain.OwnedNics.Where(n => session.State.Scheme.IsManaged(n.Name)))
         {
@@ -93,15 +93,18 @@ internal static class AdoptDomain
             if (held is not null && held.Domain != domain.Uuid)
                 throw new ShimFailure($"{Describe.Nic(domain, nic)}: name is held by {Describe.Holder(held)}; give this NIC another target dev");
             if (held is null)
-                session.State.Put(new NameRecord(nic.Name, Holding.Defined, domain.Uuid, domain.Name, nic.Mac, nic.Source ?? "", nic.Mode,
+                session.State.Put(new NameRecord(nic.Name, Holding.Defined, domain.Uuid, domain.Name, nic.Mac,
+                    LowerDeviceMapping.Local(settings, nic.Source, nic.Network) ?? "", nic.Mode,
                     ExpiresAt: holdUntil));
         }
     }
 
-    private static NameRecord Held(DirectNic nic, string name, Guid uuid, string domainName, AdoptOptions options, long holdUntil)
+    private static NameRecord Held(
+        ShimSettings settings, DirectNic nic, string name, Guid uuid, string domainName, AdoptOptions options, long holdUntil)
     {
         MacvtapModes.TryParse(nic.Mode, out MacvtapMode mode);
-        return new NameRecord(name, Holding.Defined, uuid, domainName, nic.Mac!.Value, options.Network is null ? nic.SourceDevice ?? "" : "", mode,
+        string lower = LowerDeviceMapping.Local(settings, options.Network is null ? nic.SourceDevice : null, options.Network) ?? "";
+        return new NameRecord(name, Holding.Defined, uuid, domainName, nic.Mac!.Value, lower, mode,
             ExpiresAt: holdUntil);
     }
 }

@@ -1,3 +1,4 @@
+using LibvirtShim.Configuration;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.State;
@@ -71,7 +72,8 @@ internal static class AttachInterface
         Holding holding = scope.HasFlag(GuestScope.Config) ? Holding.Defined : Holding.Reserved;
         long expires = context.Now + context.Settings.ReservationSeconds;
         string name = TakeFreeNames.Run(session, context.Links, context.Settings, context.Now, [nic],
-            (n, name) => new NameRecord(name, holding, domain.Uuid, domain.Name, n.Mac, n.Source ?? "", n.Mode, ExpiresAt: expires),
+            (n, name) => new NameRecord(name, holding, domain.Uuid, domain.Name, n.Mac,
+                LowerDeviceMapping.Local(context.Settings, n.Source, n.Network) ?? "", n.Mode, ExpiresAt: expires),
             $"{Describe.Domain(domain)}: NIC {nic.Mac}")[0];
         nic = nic with { Name = name };
         LowerDevices.Resolve(context.Settings, domain, nic);

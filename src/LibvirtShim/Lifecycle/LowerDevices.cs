@@ -14,8 +14,7 @@ namespace LibvirtShim.Lifecycle;
 /// </summary>
 internal static class LowerDevices
 {
-    public static string Map(ShimSettings settings, string device) =>
-        settings.Uplinks.TryGetValue(device, out string? local) ? local : device;
+    public static string Map(ShimSettings settings, string device) => LowerDeviceMapping.Map(settings, device);
 
     /// <summary>The NIC's lower device, or (false) the line that says why it has none on this host.</summary>
     public static bool TryResolve(ShimSettings settings, DomainDescription domain, OwnedNic nic,

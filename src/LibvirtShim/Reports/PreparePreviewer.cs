@@ -40,7 +40,8 @@ internal static class PreparePreviewer
         {
             var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log);
             var defined = DomainInventory.Read(context.Settings.LibvirtConfigDir, context.Log);
-            state = SeedState.Plan(context.Scheme, context.Marker, null, running, defined, links, context.Now).State;
+            state = SeedState.Plan(context.Scheme, context.Marker, null, running, defined, links, context.Now,
+                lowerOf: nic => LowerDeviceMapping.Local(context.Settings, nic.Source, nic.Network) ?? "").State;
             stateNote = $"the state is not usable ({load.Problem}): prepare first rebuilds it by seeding; " +
                 "this plan uses the state seeding would build now";
         }

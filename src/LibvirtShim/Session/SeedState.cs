@@ -34,7 +34,8 @@ internal static class SeedState
             log.Warning("Seeding: status file {Path} exists but cannot be read: that guest counts as unknown, not gone", path);
         bool allFacts = previous is { Skipped.Count: 0 } && unreadable.Count == 0;
         long? keepUntil = allFacts ? null : now + settings.ReservationSeconds;
-        var plan = Plan(scheme, marker, previous, running, defined, links, now, keepUntil);
+        var plan = Plan(scheme, marker, previous, running, defined, links, now, keepUntil,
+            nic => LowerDeviceMapping.Local(settings, nic.Source, nic.Network) ?? "");
         foreach (NameRecord kept in plan.KeptInDoubt)
             log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
                 "its start may be in flight or its status unreadable",
@@ -48,10 +49,13 @@ internal static class SeedState
     /// <summary>
     /// The decisions alone, from already gathered facts. <paramref name="keepUntil"/> is null when the facts are
     /// complete (links nobody can own are leaked); otherwise such links are kept, recorded as created until then.
+    /// <paramref name="lowerOf"/>: the lower device on this host of a NIC a definition holds a name for (Uplinks, Networks
+    /// applied), recorded with the hold; its source as written when not given.
     /// </summary>
     internal static SeedPlan Plan(
         NameScheme scheme, LinkMarker marker, NameState? previous, IReadOnlyDictionary<Guid, DomainDescription> running,
-        IReadOnlyDictionary<Guid, DomainDescription> defined, IReadOnlyList<Link> links, long now, long? keepUntil = null)
+        IReadOnlyDictionary<Guid, DomainDescription> defined, IReadOnlyList<Link> links, long now, long? keepUntil = null,
+        Func<OwnedNic, string>? lowerOf = null)
     {
         var state = new NameState(scheme, previous?.Cursor ?? 0);
         var linkNames = links.ToDictionary(l => l.Index, l => l.Name);
@@ -103,7 +107,8 @@ internal static class SeedState
             {
                 NameRecord? held = state.Find(nic.Name);
                 if (held is null && !linksByName.ContainsKey(nic.Name))
-                    state.Put(new NameRecord(nic.Name, Holding.Defined, definition.Uuid, definition.Name, nic.Mac, nic.Source ?? "", nic.Mode));
+                    state.Put(new NameRecord(nic.Name, Holding.Defined, definition.Uuid, definition.Name, nic.Mac,
+                        lowerOf?.Invoke(nic) ?? nic.Source ?? "", nic.Mode));
                 else if (held is not null && held.Domain == definition.Uuid)
                     state.Put(held with { InDefinitionToo = true });
             }
