@@ -38,7 +38,7 @@ internal static class PreparePlanner
     /// </summary>
     internal static PreparePlan Plan(
         IReadOnlyList<ResolvedLower> lowers, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyDictionary<string, Link> links,
-        IReadOnlyDictionary<int, Link> related, DomainDescription domain, long now, Func<string, Guid, DomainDescription?> readDefinition)
+        IReadOnlyDictionary<int, Link> related, DomainDescription domain, long now, Func<string, Guid, DefinitionRead> readDefinition)
     {
         var problems = new List<PrepareProblem>();
         var stale = new List<NameRecord>();
@@ -98,10 +98,10 @@ internal static class PreparePlanner
 
     /// <summary>A record of another domain that no longer holds anything: an expired reservation, or a definition that no longer uses the
     /// name.</summary>
-    private static bool IsStale(NameRecord held, long now, Func<string, Guid, DomainDescription?> readDefinition) => held.Holding switch
+    private static bool IsStale(NameRecord held, long now, Func<string, Guid, DefinitionRead> readDefinition) => held.Holding switch
     {
         Holding.Reserved => held.ExpiresAt <= now,
-        Holding.Defined => held.ExpiresAt <= now && readDefinition(held.DomainName, held.Domain)?.OwnedNics.Any(n => n.Name == held.Name) != true,
+        Holding.Defined => held.ExpiresAt <= now && !readDefinition(held.DomainName, held.Domain).Uses(held.Name),
         _ => false,
     };
 

@@ -59,8 +59,9 @@ internal static class ReleaseLinks
         var kept = records.Where(r => r.IsInDefinition).ToList();
         if (kept.Count == 0) return [];
         var pending = kept.Where(r => r.ExpiresAt > now).Select(r => r.Name);
-        DomainDescription? definition = DomainInventory.ReadDefinition(libvirtConfigDir, kept[0].DomainName, kept[0].Domain);
-        return (definition?.OwnedNics.Select(n => n.Name) ?? []).Concat(pending).ToHashSet(StringComparer.Ordinal);
+        DefinitionRead definition = DomainInventory.ReadDefinition(libvirtConfigDir, kept[0].DomainName, kept[0].Domain);
+        if (definition.Lookup == DefinitionLookup.Unknown) return kept.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        return (definition.Domain?.OwnedNics.Select(n => n.Name) ?? []).Concat(pending).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>One batched lookup by name; a link found under another name (an alternative name matched) is not on that name.</summary>

@@ -52,7 +52,7 @@ internal static class PreparePreviewer
     /// <summary>The preview from gathered facts.</summary>
     internal static PreparePreview Preview(
         ShimSettings settings, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyList<Link> links, DomainDescription domain,
-        long now, Func<string, Guid, DomainDescription?> readDefinition)
+        long now, Func<string, Guid, DefinitionRead> readDefinition)
     {
         var byName = new Dictionary<string, Link>(StringComparer.Ordinal);
         foreach (Link link in links) byName.TryAdd(link.Name, link);

@@ -35,6 +35,10 @@ internal static class GoneDefinitions
                 state.Remove(record.Name);
                 freed.Add(record);
             }
+            if (cache.Renamed.TryGetValue(domain.Key.Domain, out string? renamed))
+            {
+                foreach (NameRecord record in domain.Where(r => state.IsHeld(r.Name))) state.Put(record with { DomainName = renamed });
+            }
         }
         cache.SaveIfChanged();
         return freed;
@@ -77,40 +81,50 @@ internal static class GoneDefinitions
         public bool HasSeen(Guid uuid) => _seen.ContainsKey(uuid);
 
         /// <summary>
-        /// Whether the definition uses a name; null when it is gone. One that cannot be read now keeps every name (nothing
-        /// is freed on a doubt).
+        /// Whether the definition of <paramref name="uuid"/> uses a name; null when it is gone. Found by its UUID (the file of
+        /// the name last seen, or of <paramref name="domain"/>, first: one stat when it has not changed since it was read); one
+        /// that cannot be read now, or a directory that cannot be looked at, keeps every name (nothing is freed on a doubt).
         /// </summary>
         public Predicate<string>? Keeps(string configDir, string domain, Guid uuid)
         {
             _asked.Add(uuid);
-            if (domain.Length == 0 || domain.Contains('/') || domain.Contains('\n') || domain.Contains('\t') || domain is "." or "..") return null;
-            var file = new FileInfo(Path.Combine(configDir, domain + ".xml"));
-            if (!file.Exists)
+            bool known = _seen.TryGetValue(uuid, out var seen);
+            if (known && Stat(Path.Combine(configDir, seen.Domain + ".xml")) is (long mtime, long size) && seen.Mtime == mtime && seen.Size == size)
+                return seen.Names.Contains;
+            DefinitionLookup lookup = DefinitionFiles.Find(configDir, known ? seen.Domain : domain, uuid, out string? path);
+            if (lookup == DefinitionLookup.Unknown) return _ => true;
+            if (lookup == DefinitionLookup.Gone)
             {
                 _changed |= _seen.Remove(uuid);
                 return null;
             }
-            long mtime = file.LastWriteTimeUtc.Ticks, size = file.Length;
-            if (_seen.TryGetValue(uuid, out var seen) && seen.Domain == domain && seen.Mtime == mtime && seen.Size == size)
-                return seen.Names.Contains;
+            var file = new FileInfo(path!);
             DomainDescription definition;
             try
             {
+                (long mtime, long size) stat = (file.LastWriteTimeUtc.Ticks, file.Length);
                 definition = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(file.FullName)));
+                if (definition.Uuid != uuid) return _ => true;   // replaced between the look and the read
+                var names = definition.OwnedNics.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+                string stem = Path.GetFileNameWithoutExtension(file.Name);
+                _seen[uuid] = (stem, stat.mtime, stat.size, names);
+                if (stem != domain) Renamed[uuid] = stem;
+                _changed = true;
+                return names.Contains;
             }
             catch (Exception e) when (e is ShimFailure or IOException or UnauthorizedAccessException)
             {
                 return _ => true;
             }
-            if (definition.Uuid != uuid)
-            {
-                _changed |= _seen.Remove(uuid);
-                return null;
-            }
-            var names = definition.OwnedNics.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
-            _seen[uuid] = (domain, mtime, size, names);
-            _changed = true;
-            return names.Contains;
+        }
+
+        /// <summary>Domains whose definition was found under another name than their records say (virsh domrename): the name now.</summary>
+        public Dictionary<Guid, string> Renamed { get; } = [];
+
+        private static (long Mtime, long Size)? Stat(string path)
+        {
+            var file = new FileInfo(path);
+            return file.Exists ? (file.LastWriteTimeUtc.Ticks, file.Length) : null;
         }
 
         /// <summary>Written when something was parsed or has gone; entries of domains that hold no such name any more are dropped.</summary>

@@ -12,6 +12,42 @@ public class DefinitionHoldTests
 {
     private static readonly Guid Web = TestDomains.Uuid(79), Db = TestDomains.Uuid(80);
 
+    private static string WebXml(string name = "web") => TestDomains.Owned(name, Web, [new("52:54:00:aa:79:01", "mvtap5")]);
+
+    /// <summary>Renamed while it runs (virsh domrename), the guest's release keeps the names its definition, known by UUID, uses.</summary>
+    [Fact]
+    public void AReleaseAfterADomrenameKeepsTheNamesTheDefinitionUses()
+    {
+        using var h = HookHarness.Create();
+        File.WriteAllText(Path.Combine(h.Settings.LibvirtConfigDir, "web.xml"), WebXml());
+        Assert.Equal(0, h.Run("web", "prepare", "begin", WebXml()).ExitCode);
+        Assert.Equal(0, h.Run("web", "release", "end", WebXml()).ExitCode);
+        Assert.Equal(Holding.Defined, h.ReadState()!.Find("mvtap5")!.Holding);
+        Assert.Equal(0, h.Run("web", "prepare", "begin", WebXml()).ExitCode);
+        File.Move(Path.Combine(h.Settings.LibvirtConfigDir, "web.xml"), Path.Combine(h.Settings.LibvirtConfigDir, "www.xml"));
+        File.WriteAllText(Path.Combine(h.Settings.LibvirtConfigDir, "www.xml"), WebXml("www"));
+
+        Assert.Equal(0, h.Run("www", "release", "end", WebXml("www")).ExitCode);
+
+        Assert.Equal((Holding.Defined, Web), (h.ReadState()!.Find("mvtap5")!.Holding, h.ReadState()!.Find("mvtap5")!.Domain));
+    }
+
+    /// <summary>A definition renamed keeps its hold against another domain's start that names the same name.</summary>
+    [Fact]
+    public void AnotherDomainCannotTakeTheNameOfARenamedDefinition()
+    {
+        using var h = HookHarness.Create();
+        File.WriteAllText(Path.Combine(h.Settings.LibvirtConfigDir, "web.xml"), WebXml());
+        Assert.Equal(0, h.Run("web", "release", "end", WebXml()).ExitCode);   // seeding holds mvtap5 for the definition
+        File.Delete(Path.Combine(h.Settings.LibvirtConfigDir, "web.xml"));
+        File.WriteAllText(Path.Combine(h.Settings.LibvirtConfigDir, "www.xml"), WebXml("www"));
+
+        HookResult db = h.Run("db", "prepare", "begin", TestDomains.Owned("db", Db, [new("52:54:00:aa:80:01", "mvtap5")]));
+
+        Assert.Equal((1, "libvirt-shim: domain 'db': NIC 52:54:00:aa:80:01 (mvtap5): name is held by the definition of domain 'web'\n"),
+            (db.ExitCode, db.Stderr));
+    }
+
     /// <summary>
     /// A direct NIC of another domain whose explicit target is the name a definition holds: libvirt makes that macvtap, the
     /// hook records who runs on the name, and when that domain stops the definition still holds its name.
