@@ -5,8 +5,18 @@
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
 build_dir="$bench_dir/.build"
+# shellcheck disable=SC2034 # for the scripts that source this file
 results_dir="$build_dir/results"
 bench_dll="$build_dir/bin/LibvirtShim.Benchmarks/release/LibvirtShim.Benchmarks.dll"
+
+# newest FILE...: the most recently modified of the files that exist (nothing when none does).
+newest() {
+    local f best=
+    for f in "$@"; do
+        if [[ -e $f && ( -z $best || $f -nt $best ) ]]; then best=$f; fi
+    done
+    [[ -z $best ]] || printf '%s\n' "$best"
+}
 
 say() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { printf '%s: ERROR: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }

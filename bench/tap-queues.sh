@@ -26,7 +26,8 @@ if [ "${BENCH_INSIDE_NS:-}" = 1 ]; then
       # host's /dev of the same ifindex may be a running guest's.
       index=$(cat "/sys/class/net/bqtap$i/ifindex")
       rm -f "/dev/tap$index"
-      mknod -m 600 "/dev/tap$index" c $(tr ':' ' ' < "/sys/class/net/bqtap$i/macvtap/tap$index/dev")
+      IFS=: read -r major minor < "/sys/class/net/bqtap$i/macvtap/tap$index/dev"
+      mknod -m 600 "/dev/tap$index" c "$major" "$minor"
       exec {fd}<>"/dev/tap$index"
       fds+=("$fd")
     done

@@ -150,8 +150,8 @@ build() {
     local deb
     for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/pkg"; done
 
-    local vmlinuz
-    vmlinuz=$(ls "$work"/pkg/boot/vmlinuz-* | head -n1)
+    local kernels=("$work"/pkg/boot/vmlinuz-*) vmlinuz
+    vmlinuz=${kernels[0]}
     [[ -f $vmlinuz ]] || die "no /boot/vmlinuz-* in $kernel_pkg"
     cp "$work/pkg/bin/busybox" "$work/root/bin/busybox"
     local m path

@@ -39,6 +39,7 @@ readonly PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 
 readonly SCRIPT_NAME=libvirt-up
 # say, die, now, since, pid_alive, answers, wait_answer, wait_exit
+# shellcheck source=scripts/daemon-lib.sh
 . "$(dirname "$0")/daemon-lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"

@@ -2,9 +2,9 @@ using BenchmarkDotNet.Attributes;
 using LibvirtShim.Benchmarks.Support;
 using LibvirtShim.Configuration;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Benchmarks;
 
@@ -72,7 +72,7 @@ public class NamingBenchmarks
             Capacity = Occupancy.Capacity,
         };
         var store = new StateStore(settings.StateDir, TimeSpan.FromSeconds(10));
-        using (StateLease lease = store.Lock()) lease.Save(StateFactory.HeldByOthers(scheme, held));
+        using (StateLease lease = store.LockToChange()) lease.Save(StateFactory.HeldByOthers(scheme, held));
         // Naming creates no link, and its tap nodes would be another namespace's: none go into the host's /dev.
         _context = new ShimContext(settings, LinkTable.Open, new LibvirtShim.Devices.TapNodes(Path.Combine(_work, "dev"), "/sys"),
             Serilog.Core.Logger.None, TimeProvider.System);

@@ -2,7 +2,6 @@ using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 

@@ -1,12 +1,10 @@
-using LibvirtShim.Devices;
-using LibvirtShim.Net;
 using System.Diagnostics;
 using LibvirtShim.Configuration;
-using LibvirtShim.Lifecycle;
+using LibvirtShim.Devices;
 using LibvirtShim.Logging;
+using LibvirtShim.Messages;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 

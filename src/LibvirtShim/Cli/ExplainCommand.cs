@@ -1,11 +1,9 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Logging;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Reports;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 
@@ -127,10 +125,8 @@ internal static class ExplainCommand
                 w.WriteString("advice", failure.Advice);
             }
             if (preview?.StateNote is { } note) w.WriteString("stateNote", note);
-            w.WriteStartArray("nics");
-            foreach (NicPreview nic in preview?.Nics ?? [])
+            w.WriteObjects("nics", preview?.Nics ?? [], (NicPreview nic) =>
             {
-                w.WriteStartObject();
                 w.WriteString("mac", nic.Nic.Mac.ToString());
                 w.WriteString("name", nic.Nic.Name);
                 w.WriteString("mode", nic.Nic.Mode.Name());
@@ -143,19 +139,13 @@ internal static class ExplainCommand
                 if (nic.Nic.SourceMacs is { } sources) w.WriteStrings("sourceMacs", sources.Addresses.Select(m => m.ToString()));
                 w.WriteStrings("problems", nic.Problems.Select(p => p.Message));
                 w.WriteStrings("warnings", nic.Warnings);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("libvirtMacvtaps");
-            foreach (LibvirtMacvtap nic in domain?.LibvirtMacvtaps ?? [])
+            });
+            w.WriteObjects("libvirtMacvtaps", domain?.LibvirtMacvtaps ?? [], (LibvirtMacvtap nic) =>
             {
-                w.WriteStartObject();
                 w.WriteString("mac", nic.Mac.ToString());
                 w.WriteStringOrNull("name", nic.Name);
                 w.WriteStringOrNull("lower", nic.Lower);
                 w.WriteString("mode", nic.Mode.Name());
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            });
         });
 }

@@ -1,5 +1,5 @@
-using LibvirtShim.Lifecycle;
 using LibvirtShim.Libvirt;
+using LibvirtShim.Lifecycle;
 using LibvirtShim.Messages;
 using LibvirtShim.Session;
 

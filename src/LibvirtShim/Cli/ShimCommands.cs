@@ -1,7 +1,6 @@
 using ConsoleAppFramework;
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Hook;
-using LibvirtShim.Lifecycle;
+using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli;

@@ -1,10 +1,8 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
-using LibvirtShim.Netlink;
 using LibvirtShim.Reports;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Cli;
 
@@ -21,7 +19,7 @@ internal static class StatusCommand
         StatusReport report = StatusReport.Gather(context);
         if (format == StatusPrometheus.Format)
         {
-            StatusPrometheus.Write(output, report, report.StateWritten, context.Clock.GetUtcNow());
+            StatusPrometheus.Write(output, report, context.Clock.GetUtcNow());
             return 0;
         }
         if (json || format == "json") WriteJson(output, report);
@@ -144,10 +142,8 @@ internal static class StatusCommand
         w.WriteBoolean("agrees", report.Agrees);
         w.WriteStrings("skippedRecords", report.Load.State?.Skipped ?? []);
         w.WriteStrings("unreadableStatusFiles", report.UnreadableStatusFiles);
-        w.WriteStartArray("names");
-        foreach (AuditEntry e in report.Entries)
+        w.WriteObjects("names", report.Entries, (AuditEntry e) =>
         {
-            w.WriteStartObject();
             w.WriteString("name", e.Name);
             w.WriteString("heldAs", HeldAs(e));
             w.WriteString("lower", e.Lower);
@@ -160,57 +156,39 @@ internal static class StatusCommand
             ProblemWords? problem = e.Problem?.Words();
             w.WriteStringOrNull("problem", problem?.Text);
             if (problem is { } p) w.WriteString("advice", p.AdviceFor(e.Name, e.DomainName, e.Lower));
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("lowerDevices");
-        foreach (StatusReport.LowerDevice l in report.Lowers)
+        });
+        w.WriteObjects("lowerDevices", report.Lowers, (StatusReport.LowerDevice l) =>
         {
-            w.WriteStartObject();
             w.WriteString("name", l.Name);
             w.WriteBoolean("exists", l.Exists);
             w.WriteNumber("ifindex", l.Ifindex);
             w.WriteBoolean("up", l.IsUp);
             w.WriteBoolean("allowed", report.Allowed.Count == 0 || report.Allowed.Contains(l.Name));
             w.WriteNumber("names", l.Names);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("unrecordedLinks");
-        foreach (StatusReport.UnrecordedLink l in report.Unrecorded)
+        });
+        w.WriteObjects("unrecordedLinks", report.Unrecorded, (StatusReport.UnrecordedLink l) =>
         {
-            w.WriteStartObject();
             w.WriteString("name", l.Name);
             w.WriteNumber("ifindex", l.Ifindex);
             w.WriteString("kind", l.Kind);
             w.WriteString("lower", l.Lower);
             w.WriteString("mac", Mac(l.Mac));
             w.WriteString("madeBy", l.MadeBy);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("lastReleases");
-        foreach (ReleaseEntry r in report.LastReleases)
+        });
+        w.WriteObjects("lastReleases", report.LastReleases, (ReleaseEntry r) =>
         {
-            w.WriteStartObject();
             w.WriteString("domain", r.Domain);
             w.WriteString("uuid", r.Uuid is { } uuid ? uuid.ToString("D") : "");
             w.WriteString("at", DateTimeOffset.FromUnixTimeSeconds(r.At).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
             w.WriteStringOrNull("reason", r.Reason == "-" ? null : r.Reason);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("linksWithHostAddresses");
-        foreach (SpeakingLink l in report.Speaking)
+        });
+        w.WriteObjects("linksWithHostAddresses", report.Speaking, (SpeakingLink l) =>
         {
-            w.WriteStartObject();
             w.WriteString("name", l.Link.Name);
             w.WriteNumber("ifindex", l.Link.Index);
             w.WriteStrings("addresses", l.Addresses.Select(a => a.ToString()));
             w.WriteString("advice", l.Advice());
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        });
     });
 
     internal static string HeldAs(AuditEntry e) => e.Holding?.Word() ?? "none";

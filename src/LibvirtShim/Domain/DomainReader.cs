@@ -1,6 +1,6 @@
 using System.Xml.Linq;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Domain;
 

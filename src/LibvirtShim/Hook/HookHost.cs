@@ -1,5 +1,5 @@
-using LibvirtShim.Devices;
 using LibvirtShim.Configuration;
+using LibvirtShim.Devices;
 using LibvirtShim.Logging;
 using LibvirtShim.Netlink;
 using Serilog.Core;

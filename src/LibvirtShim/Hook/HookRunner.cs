@@ -1,13 +1,11 @@
-using LibvirtShim.Net;
 using System.Diagnostics;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.Lifecycle;
 using LibvirtShim.Logging;
+using LibvirtShim.Messages;
+using LibvirtShim.Session;
 using Serilog;
 using Serilog.Core;
-using LibvirtShim.Session;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Hook;
 

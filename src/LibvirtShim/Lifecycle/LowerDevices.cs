@@ -1,9 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.Net;
-using LibvirtShim.Netlink;
 using LibvirtShim.Messages;
+using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 
 namespace LibvirtShim.Lifecycle;

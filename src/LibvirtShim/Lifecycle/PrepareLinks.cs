@@ -1,12 +1,11 @@
-using LibvirtShim.Devices;
 using LibvirtShim.Configuration;
+using LibvirtShim.Devices;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
-using LibvirtShim.Net;
-using LibvirtShim.Netlink;
-using Serilog;
-using LibvirtShim.Session;
 using LibvirtShim.Messages;
+using LibvirtShim.Netlink;
+using LibvirtShim.Session;
+using LibvirtShim.State;
+using Serilog;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -27,7 +26,7 @@ internal static class PrepareLinks
         ShimSession session, ShimSettings settings, LinkTable links, TapNodes taps, LinkMarker marker, ILogger log, long now,
         DomainDescription domain)
     {
-        PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.State, domain, now);
+        PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.Lease, session.State, domain, now);
         if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
 
         foreach (NameRecord stale in plan.StaleRecords)
@@ -35,7 +34,7 @@ internal static class PrepareLinks
             log.Information("Name {Name}: dropping stale record of {Holder}", stale.Name, Describe.Holder(stale));
             session.State.Remove(stale.Name);
         }
-        DeleteReplaced(links, taps, domain, plan);
+        DeleteReplaced(links, taps, marker, domain, plan);
         BringUpLowerDevices(links, log, domain, plan);
 
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
@@ -101,17 +100,14 @@ internal static class PrepareLinks
     }
 
     /// <summary>
-    /// Links of an earlier prepare that are not as asked go one by one, by ifindex (the domain's other links stay), with their
-    /// nodes.
+    /// The domain's links of an earlier prepare that are not as asked go first (the plan has checked they carry its marks), with
+    /// their nodes.
     /// </summary>
-    private static void DeleteReplaced(LinkTable links, TapNodes taps, DomainDescription domain, PreparePlan plan)
+    private static void DeleteReplaced(LinkTable links, TapNodes taps, LinkMarker marker, DomainDescription domain, PreparePlan plan)
     {
         var replaced = plan.Nics.Where(n => n.Action == LinkAction.Replace).Select(n => n.Existing!.Value).ToList();
-        if (replaced.Count == 0) return;
-        var nodes = DeleteDomainLinks.NodesOf(taps, replaced);
-        if (links.Delete(replaced.ConvertAll(l => l.Index)).FirstOrDefault(e => e is not null) is { } error)
-            throw new ShimFailure($"{Describe.Domain(domain)}: cannot replace its earlier macvtap: {error.Describe()}");
-        DeleteDomainLinks.TakeBack(taps, nodes, new HashSet<int>());
+        if (replaced.Count > 0 && DeleteDomainLinks.Run(links, taps, marker, domain.Uuid, domain.Name, replaced).Failure is { } failure)
+            throw failure;
     }
 
     private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state)
@@ -127,19 +123,17 @@ internal static class PrepareLinks
             nic.Nic.Mtu, nic.Nic.AllMulticast, nic.Nic.SourceMacs);
 
     /// <summary>
-    /// Rollback, whatever failed (the kernel, the state write, a bug): the domain's links go as at release, in one
-    /// deletion of its group when it holds several. Its start is failing, so links kept from an earlier prepare go too; the state on disk
-    /// was not changed. A failure here is logged, and the caller reports the first one.
+    /// Rollback, whatever failed (the kernel, the state write, a bug): the domain's links on its NICs' names go as at
+    /// release. Its start is failing, so links kept from an earlier prepare go too; the state on disk was not changed. A
+    /// failure here is logged, and the caller reports the first one.
     /// </summary>
     private static void RollBack(LinkTable links, TapNodes taps, LinkMarker marker, ILogger log, DomainDescription domain)
     {
         try
         {
-            var names = domain.OwnedNics.Select(n => n.Name).Where(Net.InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
-            var ours = ReleaseLinks.LinksOnTheirNames(links, names).Values.Where(l => marker.IsOwnedBy(l, domain.Uuid)).ToList();
-            foreach (UndeletedLink left in DeleteDomainLinks.Run(links, taps, marker, domain.Uuid, ours).Failed)
-                log.Error("Rollback: could not delete macvtap {Name} (ifindex {Ifindex}): {Error}", left.Link.Name, left.Link.Index,
-                    left.Error.Describe());
+            var onNames = DeleteDomainLinks.OnNames(links, domain.OwnedNics.Select(n => n.Name));
+            LinkDeletion deletion = DeleteDomainLinks.Run(links, taps, marker, domain.Uuid, domain.Name, onNames.Values);
+            foreach (UndeletedLink left in deletion.Failed) log.Error("Rollback: {Failure}", deletion.LineFor(left));
         }
         catch (ShimFailure e)
         {

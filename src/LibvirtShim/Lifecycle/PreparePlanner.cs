@@ -1,9 +1,9 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -13,8 +13,12 @@ namespace LibvirtShim.Lifecycle;
 /// </summary>
 internal static class PreparePlanner
 {
-    /// <summary>Looks up the NICs' names and lower devices in one batch, then plans.</summary>
-    public static PreparePlan Plan(ShimSettings settings, LinkTable table, LinkMarker marker, NameState state, DomainDescription domain, long now)
+    /// <summary>
+    /// Looks up the NICs' names and lower devices in one batch, then plans. <paramref name="lease"/>: the lock held on the
+    /// state, through which the definitions seen before are read, should a name be held for another domain's definition.
+    /// </summary>
+    public static PreparePlan Plan(
+        ShimSettings settings, LinkTable table, LinkMarker marker, StateReadLease lease, NameState state, DomainDescription domain, long now)
     {
         ResolvedLower[] lowers = LowerDevices.ResolveAll(settings, domain);
         var wanted = domain.OwnedNics.Select(n => n.Name).Concat(lowers.Select(l => l.Device))
@@ -28,7 +32,7 @@ internal static class PreparePlanner
         var lowerLinks = lowers.Select(l => l.Device is { } d && links.TryGetValue(d, out Link link) ? link : (Link?)null).OfType<Link>();
         Dictionary<int, Link> related = LowerDevices.FindRelated(table, LowerDevices.Related(lowerLinks));
         return Plan(lowers, state.Scheme, marker, state, links, related, domain, now,
-            (name, uuid) => DomainInventory.ReadDefinition(settings.LibvirtConfigDir, name, uuid));
+            held => GoneDefinitions.Frees(settings, lease, held, now));
     }
 
     /// <summary>
@@ -38,7 +42,7 @@ internal static class PreparePlanner
     /// </summary>
     internal static PreparePlan Plan(
         IReadOnlyList<ResolvedLower> lowers, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyDictionary<string, Link> links,
-        IReadOnlyDictionary<int, Link> related, DomainDescription domain, long now, Func<string, Guid, DefinitionRead> readDefinition)
+        IReadOnlyDictionary<int, Link> related, DomainDescription domain, long now, Func<NameRecord, bool> definitionGone)
     {
         var problems = new List<PrepareProblem>();
         var stale = new List<NameRecord>();
@@ -54,7 +58,7 @@ internal static class PreparePlanner
                 Fail(PrepareCheck.Name, $"target dev is not a libvirt-shim name ({scheme.Prefix}N with N below {scheme.Capacity})");
             if (state.Find(nic.Name) is { } held && !held.IsLink && held.Domain != domain.Uuid)
             {
-                if (IsStale(held, now, readDefinition)) stale.Add(held);
+                if (IsStale(held, now, definitionGone)) stale.Add(held);
                 else Fail(PrepareCheck.HeldRecord, $"name is held by {Describe.Holder(held)}");
             }
             Link? lowerLink = lower is not null && links.TryGetValue(lower, out Link l) ? l : null;
@@ -96,12 +100,12 @@ internal static class PreparePlanner
         return asAsked ? LinkAction.Keep : LinkAction.Replace;
     }
 
-    /// <summary>A record of another domain that no longer holds anything: an expired reservation, or a definition that no longer uses the
-    /// name.</summary>
-    private static bool IsStale(NameRecord held, long now, Func<string, Guid, DefinitionRead> readDefinition) => held.Holding switch
+    /// <summary>A record of another domain that no longer holds anything: an expired reservation, or a hold for a definition that is
+    /// gone (<see cref="GoneDefinitions"/>).</summary>
+    private static bool IsStale(NameRecord held, long now, Func<NameRecord, bool> definitionGone) => held.Holding switch
     {
         Holding.Reserved => held.ExpiresAt <= now,
-        Holding.Defined => held.ExpiresAt <= now && !readDefinition(held.DomainName, held.Domain).Uses(held.Name),
+        Holding.Defined => definitionGone(held),
         _ => false,
     };
 

@@ -2,7 +2,6 @@ using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Messages;
-using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 
@@ -27,7 +26,7 @@ internal static class RepairLinks
     /// </summary>
     public static List<RepairedNic> Run(ShimContext context, IGuestDevices guest, TimeSpan wait)
     {
-        if (!IsRunning(guest)) throw new ShimFailure($"domain '{guest.Name}' is not running: nothing to repair (a start creates its links)");
+        if (!guest.IsActive) throw new ShimFailure($"domain '{guest.Name}' is not running: nothing to repair (a start creates its links)");
         DomainDescription domain = GuestScopes.Read(guest, GuestScope.Live, out XElement live);
         List<RepairedNic> repairs = Recreate(context, domain);
         foreach (RepairedNic repair in repairs) PlugAgain(guest, domain, live, repair.Nic, wait);
@@ -44,8 +43,7 @@ internal static class RepairLinks
     private static List<RepairedNic> Recreate(ShimContext context, DomainDescription domain)
     {
         using ShimSession session = ShimSession.Open(context);
-        var names = domain.OwnedNics.Select(n => n.Name).Where(InterfaceName.IsValid).ToList();
-        Dictionary<string, Link> links = ReleaseLinks.LinksOnTheirNames(context.Links, names);
+        Dictionary<string, Link> links = DeleteDomainLinks.OnNames(context.Links, domain.OwnedNics.Select(n => n.Name));
         int? qemu = DomainInventory.GuestPid(context.Settings.LibvirtRunDir, domain.Name);
         var repairs = new List<RepairedNic>();
         foreach (OwnedNic nic in domain.OwnedNics)
@@ -73,18 +71,6 @@ internal static class RepairLinks
         GuestScopes.Step(domain, nic, "cannot plug it in again", () => guest.Attach(device, GuestScope.Live));
     }
 
-    private static bool IsRunning(IGuestDevices guest)
-    {
-        try
-        {
-            return guest.IsActive;
-        }
-        catch (LibvirtCallException e)
-        {
-            throw new ShimFailure($"domain '{guest.Name}': {e.Message}");
-        }
-    }
-
     /// <summary>
     /// The running guests (their status files) with an owned NIC whose link is gone, found in one batched lookup: what a
     /// repair without a domain repairs.
@@ -92,8 +78,7 @@ internal static class RepairLinks
     public static List<string> DomainsWithLostLinks(ShimContext context)
     {
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log).Values.Where(d => d.OwnedNics.Count > 0).ToList();
-        var names = running.SelectMany(d => d.OwnedNics).Select(n => n.Name).Where(InterfaceName.IsValid).Distinct(StringComparer.Ordinal).ToList();
-        Dictionary<string, Link> links = ReleaseLinks.LinksOnTheirNames(context.Links, names);
+        Dictionary<string, Link> links = DeleteDomainLinks.OnNames(context.Links, running.SelectMany(d => d.OwnedNics).Select(n => n.Name));
         return running.Where(d => d.OwnedNics.Any(n => !links.ContainsKey(n.Name))).Select(d => d.Name).Order(StringComparer.Ordinal).ToList();
     }
 }

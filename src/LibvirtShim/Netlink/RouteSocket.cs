@@ -13,7 +13,7 @@ internal sealed class RouteSocket : IDisposable
 {
     /// <summary>
     /// Requests per send. The kernel answers a whole send before we read anything, so the answers must fit the receive
-    /// buffer: 64 creates or lookups fit even the default 208 KiB one; 500 creates in one send overflowed it (ENOBUFS).
+    /// buffer (or the kernel drops them, ENOBUFS): 64 creates or lookups fit even the default 208 KiB one.
     /// </summary>
     public const int MaxBatch = 64;
 
@@ -29,9 +29,8 @@ internal sealed class RouteSocket : IDisposable
     private const int SlotBytes = 128 << 10;
 
     /// <summary>
-    /// Datagrams per receive call (recvmmsg). Read one at a time after a peek for its size, the answers cost a prepare of
-    /// 82 NICs 992 receive calls and a release 340; 16 at a time, 34 and 13 (1,288 and 618 system calls in all before,
-    /// 314 and 292 after; strace -c, in an empty namespace). The time saved is small beside the kernel's link work.
+    /// Datagrams per receive call (recvmmsg): a batch's answers come in a few calls rather than one (and a peek) per
+    /// datagram (system calls counted in bench/RESULTS.md).
     /// </summary>
     private const int SlotsPerReceive = 16;
 

@@ -1,7 +1,6 @@
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Reports.Doctor;
 using LibvirtShim.State;
-using LibvirtShim.Reports;
 
 namespace LibvirtShim.Reports;
 
@@ -71,8 +70,9 @@ internal static class OutputVocabulary
         AuditProblem.UnlabelledUnknown => new("unlabelled_link",
             "unlabelled link: a prepare was killed before marking it; its domain is not known here",
             "the release of the domain whose start failed deletes it; if no guest is starting, 'ip link del NAME'"),
-        AuditProblem.DefinitionGone => new("definition_gone", "definition gone: name freed now",
-            "the domain was undefined (or redefined with another UUID) since the name was held for it: nothing to do"),
+        AuditProblem.DefinitionGone => new("definition_gone", "definition gone: will be freed at the next allocation or seed",
+            "the domain was undefined (or redefined with another UUID, or without this NIC): the next adopt, attach-interface or arriving "
+                + "migration or restore frees the name, or 'libvirt-shim seed' now"),
         _ => throw new ArgumentOutOfRangeException(nameof(problem), problem, null),
     };
 

@@ -1,10 +1,10 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Reports;
 
@@ -14,21 +14,15 @@ internal static class PreparePreviewer
     private const string NameHeldAdvice =
         "give this NIC another target dev (a free name: 'libvirt-shim status' lists the names held), or stop the domain that holds it";
 
-    /// <summary>Reads the state under the lock (a missing state is seeded in memory only) and the kernel's links, then previews.</summary>
+    /// <summary>
+    /// Reads the state under the lock to read (a missing state is seeded in memory only) and the kernel's links, then
+    /// previews, changing nothing.
+    /// </summary>
     public static PreparePreview Preview(ShimContext context, DomainDescription domain)
     {
-        StateLoad load = StateLoad.Missing();
-        IReadOnlyList<Link> links;
-        if (Directory.Exists(context.Settings.StateDir))
-        {
-            using StateLease lease = ShimContext.StoreFor(context.Settings, look: true).Lock();
-            load = lease.Load(context.Scheme);
-            links = context.Links.Dump();
-        }
-        else
-        {
-            links = context.Links.Dump();
-        }
+        using StateReadLease lease = context.Store.LockToRead();
+        StateLoad load = lease.Load(context.Scheme);
+        IReadOnlyList<Link> links = context.Links.Dump();
 
         string? stateNote = null;
         NameState state;
@@ -45,21 +39,22 @@ internal static class PreparePreviewer
             stateNote = $"the state is not usable ({load.Problem}): prepare first rebuilds it by seeding; " +
                 "this plan uses the state seeding would build now";
         }
-        return Preview(context.Settings, context.Scheme, context.Marker, state, links, domain, context.Now,
-            (name, uuid) => DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, name, uuid)) with { StateNote = stateNote };
+        PreparePreview preview = Preview(context.Settings, context.Scheme, context.Marker, state, links, domain, context.Now,
+            held => GoneDefinitions.Frees(context.Settings, lease, held, context.Now));
+        return preview with { StateNote = stateNote };
     }
 
     /// <summary>The preview from gathered facts.</summary>
     internal static PreparePreview Preview(
         ShimSettings settings, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyList<Link> links, DomainDescription domain,
-        long now, Func<string, Guid, DefinitionRead> readDefinition)
+        long now, Func<NameRecord, bool> definitionGone)
     {
         var byName = new Dictionary<string, Link>(StringComparer.Ordinal);
         foreach (Link link in links) byName.TryAdd(link.Name, link);
         var byIndex = new Dictionary<int, Link>();
         foreach (Link link in links) byIndex.TryAdd(link.Index, link);
         PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, byIndex, domain, now,
-            readDefinition);
+            definitionGone);
 
         PreviewProblem? failure = plan.Failure is { } f ? new PreviewProblem(f.Message, Advice(f, settings, scheme, marker, byName, state)) : null;
         var nics = new List<NicPreview>();

@@ -1,7 +1,7 @@
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Reports;
 
@@ -32,15 +32,17 @@ internal enum AuditProblem
     Unlabelled,
     /// <summary>The same, of a domain not known here.</summary>
     UnlabelledUnknown,
-    /// <summary>A name held for a definition that is gone, freed as status or doctor looked.</summary>
+    /// <summary>A name held for a definition that is gone: the next allocation or seed frees it.</summary>
     DefinitionGone,
 }
 
-/// <summary>Compares the records with the kernel's links and the running guests.</summary>
+/// <summary>Compares the records with the kernel's links, the running guests and the definitions.</summary>
 internal static class StateAudit
 {
+    /// <param name="definitionGone">Names held for definitions that are gone (<see cref="GoneDefinitions.Find"/>).</param>
     public static List<AuditEntry> Compare(
-        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now)
+        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now,
+        IReadOnlySet<string>? definitionGone = null)
     {
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
@@ -52,7 +54,8 @@ internal static class StateAudit
             bool present = link.Name is not null;
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
                 record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link),
-                Problem(marker, record, present, link, running, now, byName.ContainsKey(record.Lower))));
+                definitionGone?.Contains(record.Name) == true ? AuditProblem.DefinitionGone
+                    : Problem(marker, record, present, link, running, now, byName.ContainsKey(record.Lower))));
         }
         foreach (Link link in links)
         {
@@ -73,17 +76,18 @@ internal static class StateAudit
     private static AuditProblem? Problem(
         LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now, bool lowerExists) =>
         record.Holding switch
-    {
-        Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
-            AuditProblem.Unlabelled,
-        Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
-        Holding.Created when !present && running.Contains(record.Domain) => lowerExists ? AuditProblem.LinkLost : AuditProblem.LinkLostWithUplink,
-        Holding.Created when !present => AuditProblem.MissingLink,
-        Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
-        Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
-        Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
-        Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
-        Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,
-        _ => null,
-    };
+        {
+            Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
+                AuditProblem.Unlabelled,
+            Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
+            Holding.Created when !present && running.Contains(record.Domain) =>
+                lowerExists ? AuditProblem.LinkLost : AuditProblem.LinkLostWithUplink,
+            Holding.Created when !present => AuditProblem.MissingLink,
+            Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
+            Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
+            Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
+            Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
+            Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,
+            _ => null,
+        };
 }

@@ -31,20 +31,19 @@ internal sealed record StatusReport(
         StateLoad load;
         IReadOnlyList<Link> links;
         List<ReleaseEntry> releases;
-        List<NameRecord> freed;
-        using (StateLease lease = context.Store.Lock())
+        List<NameRecord> definitionGone = [];
+        using (StateReadLease lease = context.Store.LockToRead())
         {
             load = lease.Load(context.Scheme);
-            releases = ReleaseHistory.Read(context.Settings.StateDir);
+            releases = ReleaseHistory.Read(lease);
             links = context.Links.Dump();
-            freed = GoneDefinitionsReport.Free(context, lease, load.State);
+            if (load.State is { } held) definitionGone = GoneDefinitions.Find(context.Settings, lease, held, context.Now);
         }
         List<SpeakingLink> speaking = SpeakingLinks.Find(context.Marker, links, context.Links.Addresses());
         var unreadable = new List<string>();
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable).Keys.ToHashSet();
         NameState state = load.State ?? new NameState(context.Scheme);
-        var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now);
-        entries.AddRange(freed.Select(GoneDefinitionsReport.Entry));
+        var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now, definitionGone.Select(r => r.Name).ToHashSet());
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
 
@@ -60,7 +59,8 @@ internal sealed record StatusReport(
                 l.Mac, MadeBy(l)))
             .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
-            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable, speaking, StateWrittenAt(context));
+            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable, speaking,
+            load.WrittenAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(load.WrittenAt) : null);
     }
 
     private static string MadeBy(Link link)
@@ -69,8 +69,4 @@ internal sealed record StatusReport(
             return $"libvirt-shim instance '{instance}'";
         return link.Kind is "macvtap" or "macvlan" ? "not libvirt-shim (libvirt or by hand)" : "not libvirt-shim";
     }
-
-    /// <summary>When the state file was last written; null when there is none.</summary>
-    private static DateTimeOffset? StateWrittenAt(ShimContext context) =>
-        File.Exists(context.Store.StatePath) ? File.GetLastWriteTimeUtc(context.Store.StatePath) : null;
 }

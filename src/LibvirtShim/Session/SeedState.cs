@@ -1,9 +1,9 @@
-using LibvirtShim.Devices;
 using LibvirtShim.Configuration;
+using LibvirtShim.Devices;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.State;
 using Serilog;
 
 namespace LibvirtShim.Session;
@@ -40,11 +40,14 @@ internal static class SeedState
             log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
                 "its start may be in flight or its status unreadable",
                 kept.Name, kept.Ifindex, kept.Domain);
-        DeleteLeaked(table, taps, marker, log, plan.Leaked, links);
-        return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked, unreadable);
+        List<Link> deleted = DeleteLeaked(table, taps, marker, log, plan.Leaked, links);
+        return new SeedReport(plan.State, running.Count, defined.Count, deleted, unreadable);
     }
 
-    internal sealed record SeedPlan(NameState State, List<Link> Leaked, List<NameRecord> KeptInDoubt);
+    internal sealed record SeedPlan(NameState State, List<LeakedLink> Leaked, List<NameRecord> KeptInDoubt);
+
+    /// <summary>A link of the hook's that nobody can own any more, the domain whose marks it carries, and that domain's name when known.</summary>
+    internal sealed record LeakedLink(Link Link, Guid Domain, string DomainName);
 
     /// <summary>
     /// The decisions alone, from already gathered facts. <paramref name="keepUntil"/> is null when the facts are
@@ -60,7 +63,7 @@ internal static class SeedState
         var state = new NameState(scheme, previous?.Cursor ?? 0);
         var linkNames = links.ToDictionary(l => l.Index, l => l.Name);
         var linksByName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
-        var leaked = new List<Link>();
+        var leaked = new List<LeakedLink>();
         var keptInDoubt = new List<NameRecord>();
         var knownDomains = running.Keys.Concat(defined.Keys)
             .Concat(previous?.Records.Select(r => r.Domain) ?? []).Where(d => d != Guid.Empty).ToHashSet();
@@ -74,15 +77,18 @@ internal static class SeedState
                 state.Put(CreatedRecord(link, guest.Name, domain, linkNames, before));
             else if (before is { Holding: Holding.Created } && before.Ifindex == link.Index && before.Domain == domain && !ExpiredDoubt(before, now))
                 state.Put(before);
-            else if (keepUntil is { } until)
+            else
             {
                 string name = defined.TryGetValue(domain, out DomainDescription? definition) ? definition.Name : before?.DomainName ?? "";
+                if (keepUntil is not { } until)
+                {
+                    leaked.Add(new LeakedLink(link, domain, name));
+                    continue;
+                }
                 NameRecord kept = CreatedRecord(link, name, domain, linkNames, null) with { ExpiresAt = until };
                 state.Put(kept);
                 keptInDoubt.Add(kept);
             }
-            else
-                leaked.Add(link);
         }
 
         foreach (DomainDescription guest in running.Values)
@@ -116,7 +122,7 @@ internal static class SeedState
 
         foreach (Link link in links)
         {
-            if (scheme.IsManaged(link.Name) && !state.IsHeld(link.Name) && !leaked.Contains(link))
+            if (scheme.IsManaged(link.Name) && !state.IsHeld(link.Name) && !leaked.Any(l => l.Link.Index == link.Index))
                 state.Put(new NameRecord(link.Name, Holding.Foreign, Guid.Empty, "", link.Mac, "", link.Mode ?? default, link.Index));
         }
         return new SeedPlan(state, leaked, keptInDoubt);
@@ -130,49 +136,28 @@ internal static class SeedState
             link.Mode ?? Net.MacvtapMode.Bridge, link.Index, InDefinitionToo: before?.InDefinitionToo ?? false);
 
     /// <summary>
-    /// A domain's leaked links go in one deletion of its group when the group holds nothing else (one RCU grace period
-    /// instead of one per link: seeding runs under the lock, and 82 links one by one take seconds); the rest one by one.
-    /// The tap nodes the hook made for them go with them.
+    /// Each domain's leaked links, through the one deletion policy (a domain's group at once when it holds nothing else:
+    /// seeding runs under the lock, and 82 links one by one take seconds), with the dump seeding has just made. A link that
+    /// cannot be deleted is logged and left (status shows it; the next seed tries again). The tap nodes the hook made for
+    /// them go with them. Returns the links deleted.
     /// </summary>
-    private static void DeleteLeaked(LinkTable table, TapNodes taps, LinkMarker marker, ILogger log, List<Link> leaked, IReadOnlyList<Link> links)
+    private static List<Link> DeleteLeaked(
+        LinkTable table, TapNodes taps, LinkMarker marker, ILogger log, List<LeakedLink> leaked, IReadOnlyList<Link> links)
     {
-        if (leaked.Count == 0) return;
-        var nodes = DeleteDomainLinks.NodesOf(taps, leaked);
-        var single = new List<Link>();
-        foreach (IGrouping<uint, Link> group in leaked.GroupBy(l => l.Group))
+        var deleted = new List<Link>();
+        foreach (var domain in leaked.GroupBy(l => l.Domain))
         {
-            bool wholeGroup = group.Key != 0 && links.Count(l => l.Group == group.Key) == group.Count();
-            if (wholeGroup && table.DeleteGroup(group.Key) is null)
+            string name = domain.Select(l => l.DomainName).FirstOrDefault(n => n.Length > 0) ?? domain.Key.ToString("D");
+            LinkDeletion deletion = DeleteDomainLinks.Run(table, taps, marker, domain.Key, name, domain.Select(l => l.Link), links);
+            foreach (UndeletedLink left in deletion.Failed) log.Warning("Seeding: {Failure}", deletion.LineFor(left));
+            foreach (Link link in domain.Select(l => l.Link)
+                .Where(l => !deletion.Failed.Any(f => f.Link.Index == l.Index) && !deletion.NotOurs.Any(n => n.Index == l.Index)))
             {
-                foreach (Link link in group)
-                    log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", link.Name,
-                        link.Index, marker.Owner(link));
-                continue;
+                log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", link.Name, link.Index, name);
+                deleted.Add(link);
             }
-            single.AddRange(group);
         }
-        DeleteDomainLinks.TakeBack(taps, nodes, DeleteOneByOne(table, marker, log, single));
-    }
-
-    /// <summary>Returns the ifindexes of the links that could not be deleted.</summary>
-    private static HashSet<int> DeleteOneByOne(LinkTable table, LinkMarker marker, ILogger log, List<Link> leaked)
-    {
-        var failed = new HashSet<int>();
-        if (leaked.Count == 0) return failed;
-        IReadOnlyList<NetlinkError?> results = table.Delete(leaked.Select(l => l.Index).ToList());
-        for (int i = 0; i < leaked.Count; i++)
-        {
-            if (results[i] is { } error)
-            {
-                failed.Add(leaked[i].Index);
-                log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name,
-                    leaked[i].Index, error.Describe());
-            }
-            else
-                log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name,
-                    leaked[i].Index, marker.Owner(leaked[i]));
-        }
-        return failed;
+        return deleted;
     }
 
     /// <summary>

@@ -1,7 +1,7 @@
-using LibvirtShim.Devices;
 using LibvirtShim.Configuration;
-using LibvirtShim.State;
+using LibvirtShim.Devices;
 using LibvirtShim.Netlink;
+using LibvirtShim.State;
 using Serilog;
 
 namespace LibvirtShim.Session;
@@ -35,11 +35,10 @@ internal sealed class ShimContext(
     public StateStore Store => _store ??= StoreFor(Settings);
 
     /// <summary>
-    /// Where every state store is built. The hook and the commands that change the state wait LockTimeoutSeconds for the
-    /// lock; a look that changes nothing (<paramref name="look"/>: explain, doctor) waits 5 s at most.
+    /// Where every state store is built. The lock to change the state waits LockTimeoutSeconds; the lock to read it (status,
+    /// doctor, explain), 5 s at most.
     /// </summary>
-    public static StateStore StoreFor(ShimSettings settings, bool look = false) =>
-        new(settings.StateDir, TimeSpan.FromSeconds(look ? Math.Min(5, settings.LockTimeoutSeconds) : settings.LockTimeoutSeconds));
+    public static StateStore StoreFor(ShimSettings settings) => new(settings.StateDir, TimeSpan.FromSeconds(settings.LockTimeoutSeconds));
 
     public void Dispose()
     {

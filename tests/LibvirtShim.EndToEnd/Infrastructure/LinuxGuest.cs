@@ -30,7 +30,11 @@ public sealed partial class LinuxGuest
         (string kernel, string initrd) = fixture.GuestImage;
         // ACPI: the i440fx machine tells the guest about PCI hot-plug and unplug through it.
         Xml = new GuestXml(name, nics.Select(n => n.Nic).ToList())
-            { Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath), Acpi = acpi || HotNics.Count > 0, Vcpus = vcpus };
+        {
+            Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath),
+            Acpi = acpi || HotNics.Count > 0,
+            Vcpus = vcpus,
+        };
     }
 
     public GuestXml Xml { get; }

@@ -58,6 +58,17 @@ public sealed class LayeringTests
         Assert.All(edges.Keys, e => Assert.Contains(e.From, Allowed.Keys));
     }
 
+    /// <summary>libvirt's failures become the project's in the binding: no operation catches (or names) Interop's exception.</summary>
+    [Fact]
+    public void OnlyTheLibvirtBindingSeesInteropsLibvirtException()
+    {
+        const string exception = "LibvirtCallException";
+        var edges = FolderDependencies.Read(typeof(LibvirtShim.Hook.HookEntry).Assembly.Location,
+            (ns, name) => name == nameof(LibvirtCallException) ? exception : FolderOf(ns, name));
+
+        Assert.Equal(["Interop", "Libvirt"], edges.Keys.Where(e => e.To == exception).Select(e => e.From).Order(StringComparer.Ordinal));
+    }
+
     /// <summary>
     /// LibvirtShim.X (and LibvirtShim.X.Y) is folder X. The native layer follows dotnet/runtime's global
     /// <c>Interop</c> class, so the assembly's own global types are Interop's, except the entry point and what

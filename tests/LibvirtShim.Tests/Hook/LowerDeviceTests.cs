@@ -1,6 +1,4 @@
-using System.Text.Json;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Tests.Operator;
 using LibvirtShim.Tests.TestSupport;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using LibvirtShim.Devices;
 using LibvirtShim.Net;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;

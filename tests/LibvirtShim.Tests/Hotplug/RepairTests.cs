@@ -1,6 +1,5 @@
-using System.Xml.Linq;
-using LibvirtShim.Lifecycle;
 using LibvirtShim.Libvirt;
+using LibvirtShim.Lifecycle;
 using LibvirtShim.Messages;
 using LibvirtShim.Session;
 using LibvirtShim.State;

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Libvirt;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
 using LibvirtShim.State;

@@ -1,6 +1,6 @@
 using System.Xml.Linq;
-using LibvirtShim.Tests.TestSupport;
 using LibvirtShim.Configuration;
+using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
 namespace LibvirtShim.Tests.Migration;

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.Net;
 using Xunit;
 
 namespace LibvirtShim.Tests.Migration;

@@ -44,6 +44,7 @@ public class DebianPackageTests
         Assert.Contains($"Version: {Version()}", control);
         Assert.Contains("Architecture: amd64", control);
         Assert.Contains("Depends: libc6 (>= 2.", control);
+        Assert.DoesNotContain("Homepage:", control);   // the project has no public home to name
     }
 
     /// <summary>Extracts the maintainer scripts (dpkg-deb -e) into a directory.</summary>

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using LibvirtShim.Cli;
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Configuration;
-using LibvirtShim.State;
 using LibvirtShim.Netlink;
+using LibvirtShim.Reports.Doctor;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -341,7 +341,7 @@ public class DoctorTests
         var scheme = new NameScheme(host.Settings.NamePrefix, host.Settings.Capacity);
         var state = new NameState(scheme);
         state.Put(new NameRecord("mvtap7", Holding.Created, Guid.Parse("00000000-0000-4000-8000-000000000061"), "gone", Ifindex: 999_999));
-        using (StateLease lease = new StateStore(host.Settings.StateDir, TimeSpan.FromSeconds(5)).Lock()) lease.Save(state);
+        using (StateLease lease = new StateStore(host.Settings.StateDir, TimeSpan.FromSeconds(5)).LockToChange()) lease.Save(state);
 
         DoctorCheck check = Single(host.Run(), CheckStatus.Fail, "1 disagreement(s) between the state and the kernel: mvtap7: missing link");
         Assert.Contains("libvirt-shim status", check.Fix);

@@ -1,4 +1,3 @@
-using LibvirtShim.Net;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
@@ -7,10 +6,10 @@ using System.Text.RegularExpressions;
 using LibvirtShim.Configuration;
 using LibvirtShim.Hook;
 using LibvirtShim.Logging;
+using LibvirtShim.Messages;
 using LibvirtShim.Tests.TestSupport;
 using Serilog;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Operator;
 

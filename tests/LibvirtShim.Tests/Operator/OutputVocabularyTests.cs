@@ -1,11 +1,10 @@
-using LibvirtShim.Cli;
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Net;
-using Xunit;
 using LibvirtShim.Reports;
+using LibvirtShim.Reports.Doctor;
+using LibvirtShim.State;
+using Xunit;
 
 namespace LibvirtShim.Tests.Operator;
 
@@ -32,7 +31,7 @@ public sealed class OutputVocabularyTests
             (AuditProblem.Unlabelled, "unlabelled_link", "unlabelled link: a prepare was killed before marking it"),
             (AuditProblem.UnlabelledUnknown, "unlabelled_link",
                 "unlabelled link: a prepare was killed before marking it; its domain is not known here"),
-            (AuditProblem.DefinitionGone, "definition_gone", "definition gone: name freed now"),
+            (AuditProblem.DefinitionGone, "definition_gone", "definition gone: will be freed at the next allocation or seed"),
         ];
         Assert.Equal(Enum.GetValues<AuditProblem>().Order(), expected.Select(e => e.Problem).Order());
         foreach (var (problem, kind, text) in expected)

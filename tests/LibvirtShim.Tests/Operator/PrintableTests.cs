@@ -1,4 +1,3 @@
-using System.Text;
 using CsCheck;
 using LibvirtShim.Messages;
 using LibvirtShim.Tests.TestSupport;

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using CsCheck;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Reliability;
 
@@ -113,8 +113,7 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             {
                 using ShimSession session = ShimSession.Open(context);
                 ReleaseLinks.Run(session, context.Links, context.Taps, context.Marker, context.Settings.LibvirtConfigDir, context.Now,
-                    Domain(release.Domain),
-                    declaredNames: []);
+                    Domain(release.Domain), "model", declaredNames: []);
                 model.Release(release.Domain);
                 break;
             }

@@ -1,8 +1,6 @@
 using LibvirtShim.Reports;
-using LibvirtShim.Cli;
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using CsCheck;
-using LibvirtShim.State;
 using LibvirtShim.Net;
+using LibvirtShim.State;
 using Xunit;
 
 namespace LibvirtShim.Tests.State;

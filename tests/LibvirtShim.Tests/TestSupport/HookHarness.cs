@@ -3,8 +3,6 @@ using System.Text;
 using LibvirtShim.Configuration;
 using LibvirtShim.Hook;
 using LibvirtShim.State;
-using Serilog;
-using LibvirtShim.Session;
 
 namespace LibvirtShim.Tests.TestSupport;
 
@@ -94,7 +92,7 @@ internal sealed class HookHarness : IDisposable
     public NameState? ReadState()
     {
         var store = new StateStore(Settings.StateDir, TimeSpan.FromSeconds(10));
-        using StateLease lease = store.Lock();
+        using StateLease lease = store.LockToChange();
         return lease.Load(new NameScheme(Settings.NamePrefix, Settings.Capacity)).State;
     }
 

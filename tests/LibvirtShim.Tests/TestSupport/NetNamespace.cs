@@ -105,7 +105,8 @@ internal sealed partial class NetNamespace : IDisposable
             {
                 failure = ExceptionDispatchInfo.Capture(e);
             }
-        }) { Name = $"setns {Name}" };
+        });
+        thread.Name = $"setns {Name}";
         thread.Start();
         thread.Join();
         failure?.Throw();

@@ -73,8 +73,13 @@ internal sealed partial class TapQueue : IDisposable
                 frame.AsSpan(0, 6).Fill(0xff);
                 source.Write(frame.AsSpan(6));
                 BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x88b5); // IEEE 802 local experimental EtherType
-                var address = new SockAddrLinkLayer { Family = 17, Protocol = BinaryPrimitives.ReverseEndianness((ushort)0x88b5), Ifindex = ifindex,
-                    AddressLength = 6 };
+                var address = new SockAddrLinkLayer
+                {
+                    Family = 17,
+                    Protocol = BinaryPrimitives.ReverseEndianness((ushort)0x88b5),
+                    Ifindex = ifindex,
+                    AddressLength = 6
+                };
                 for (int i = 0; i < count; i++)
                 {
                     if (SendTo(fd, frame, frame.Length, 0, ref address, Marshal.SizeOf<SockAddrLinkLayer>()) < 0)
