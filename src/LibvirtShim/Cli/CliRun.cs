@@ -16,8 +16,8 @@ internal static class CliRun
         long started = Stopwatch.GetTimestamp();
         ShimSettings settings = SettingsLoader.Load(settingOverrides);
         var log = ShimLog.Create(settings);
-        return new ShimContext(settings, LinkTable.Open, TapNodes.System, CallLog.For(log, verb, domain, uuid, started), TimeProvider.System,
-            ownedLog: log);
+        return new ShimContext(settings, LinkTable.Open, Netfilter.GuardTables.Open, TapNodes.System,
+            CallLog.For(log, verb, domain, uuid, started), TimeProvider.System, ownedLog: log);
     }
 
     /// <summary>An option value of <paramref name="verb"/> that cannot be right: exit status 2, and the verb's help says how to give it.</summary>

@@ -82,6 +82,7 @@ internal static class ExplainCommand
         {
             output.WriteLine($"  NIC {nic.Nic.Mac}  {nic.Nic.Name,-15} {nic.Nic.Mode.Name(),-8} on {nic.LowerNote}: {nic.ActionText()}");
             output.WriteLine($"      {nic.LinkSettings}");
+            output.WriteLine($"      {nic.GuardText()}");
             foreach (PreviewProblem problem in nic.Problems) output.WriteLine($"      problem: {problem.Message}");
             foreach (string warning in nic.Warnings) output.WriteLine($"      warning: {warning}");
         }
@@ -98,6 +99,8 @@ internal static class ExplainCommand
             output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} " +
                 "(up, with the guest's MAC, marked as libvirt-shim's,");
             output.WriteLine("with no host address: the host never sends from them);");
+            int guarded = preview.Nics.Count(n => n.Guard != GuardMode.Off);
+            if (guarded > 0) output.WriteLine($"puts the guard of {guarded} of them in place before they are up;");
             output.WriteLine("release end deletes them when the guest stops.");
         }
     }
@@ -137,6 +140,9 @@ internal static class ExplainCommand
                 w.WriteNumberOrNull("lowerMtu", nic.LowerMtu);
                 w.WriteBoolean("allMulticast", nic.Nic.AllMulticast);
                 if (nic.Nic.SourceMacs is { } sources) w.WriteStrings("sourceMacs", sources.Addresses.Select(m => m.ToString()));
+                w.WriteString("guard", nic.Guard.Name());
+                w.WriteString("guardFrom", nic.GuardFromSetting ? "setting" : "nic");
+                w.WriteStrings("guardAddresses", nic.Guard == GuardMode.Ip ? nic.GuardAddresses.Select(a => a.ToString()) : []);
                 w.WriteStrings("problems", nic.Problems.Select(p => p.Message));
                 w.WriteStrings("warnings", nic.Warnings);
             });

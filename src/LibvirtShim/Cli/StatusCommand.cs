@@ -42,12 +42,12 @@ internal static class StatusCommand
         {
             output.WriteLine();
             output.WriteLine(group.Key.Length == 0 ? "no lower device recorded:" : $"lower device {Describe(lowers[group.Key], report.Allowed)}:");
-            output.WriteLine($"  {"NAME",-15} {"HELD AS",-9} {"DOMAIN",-20} {"UUID",-8} {"MAC",-17} {"MODE",-8} {"LINK",-13} PROBLEM");
+            output.WriteLine($"  {"NAME",-15} {"HELD AS",-9} {"DOMAIN",-20} {"UUID",-8} {"MAC",-17} {"MODE",-8} {"GUARD",-5} {"LINK",-13} PROBLEM");
             foreach (AuditEntry e in group)
             {
                 string link = e.LinkState == LinkPresence.Absent ? e.LinkState.Word() : $"{e.LinkState.Word()} #{e.Ifindex}";
                 output.WriteLine($"  {e.Name,-15} {HeldAs(e),-9} {Truncate(e.DomainName, 20),-20} {ShortUuid(e.Domain),-8} " +
-                    $"{Mac(e.Mac),-17} {e.Mode.Name(),-8} {link,-13} {e.Problem?.Words().Text}");
+                    $"{Mac(e.Mac),-17} {e.Mode.Name(),-8} {e.Guard.Name(),-5} {link,-13} {e.Problem?.Words().Text}");
             }
         }
         if (report.Entries.Count == 0)
@@ -69,6 +69,13 @@ internal static class StatusCommand
             output.WriteLine($"{skipped}: the next hook call or 'libvirt-shim seed' completes the state from what runs");
         foreach (string path in report.UnreadableStatusFiles)
             output.WriteLine($"status file {path} cannot be read: that guest's links count as in use; check the file");
+
+        if (report.Orphans.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine($"netdev tables of libvirt-shim's guards whose domain runs no guest here: {OutputVocabulary.OrphanGuardAdvice}");
+            foreach (StatusReport.OrphanGuard o in report.Orphans) output.WriteLine($"  {o.Table}");
+        }
 
         if (report.Speaking.Count > 0)
         {
@@ -100,6 +107,8 @@ internal static class StatusCommand
         if (report.Unrecorded.Count > 0)
             output.WriteLine($"{report.Unrecorded.Count} link(s) on {scheme.Prefix}N names that no record holds: " +
                 "delete them if nobody uses them, or 'libvirt-shim seed' records them");
+        if (report.Orphans.Count > 0)
+            output.WriteLine($"{report.Orphans.Count} {OutputVocabulary.OrphanGuardText}(s): 'libvirt-shim seed' deletes them");
     }
 
     /// <summary>Shown in the table: the most recent ones; --json has them all.</summary>
@@ -151,6 +160,7 @@ internal static class StatusCommand
             w.WriteString("uuid", e.Domain == Guid.Empty ? "" : e.Domain.ToString("D"));
             w.WriteString("mac", Mac(e.Mac));
             w.WriteString("mode", e.Mode.Name());
+            w.WriteString("guard", e.Guard.Name());
             w.WriteNumber("ifindex", e.Ifindex);
             w.WriteString("link", e.LinkState.Word());
             ProblemWords? problem = e.Problem?.Words();
@@ -181,6 +191,12 @@ internal static class StatusCommand
             w.WriteString("uuid", r.Uuid is { } uuid ? uuid.ToString("D") : "");
             w.WriteString("at", DateTimeOffset.FromUnixTimeSeconds(r.At).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
             w.WriteStringOrNull("reason", r.Reason == "-" ? null : r.Reason);
+        });
+        w.WriteObjects("orphanGuards", report.Orphans, (StatusReport.OrphanGuard o) =>
+        {
+            w.WriteString("table", o.Table);
+            w.WriteString("uuid", o.Domain.ToString("D"));
+            w.WriteString("advice", OutputVocabulary.OrphanGuardAdvice);
         });
         w.WriteObjects("linksWithHostAddresses", report.Speaking, (SpeakingLink l) =>
         {

@@ -73,7 +73,8 @@ internal static class SettingsJson
 
     private static string? EntryProblem(SettingShape shape, string key, JsonElement entry) => entry.ValueKind switch
     {
-        JsonValueKind.Array or JsonValueKind.Object => $"must be {SettingShapes.Expected(shape)} of device names: its entry {key} is a list or object",
+        JsonValueKind.Array or JsonValueKind.Object =>
+            $"must be {SettingShapes.Expected(shape)} of device names: its entry {key} is a list or object",
         JsonValueKind.Null => $"must be {SettingShapes.Expected(shape)} of device names: its entry {key} is null",
         _ => null,
     };

@@ -16,12 +16,20 @@ internal sealed record DomainDescription(
 /// An <c>&lt;interface type='ethernet'&gt;</c> with <c>&lt;target dev managed='no'/&gt;</c> whose MAC has a
 /// <c>&lt;shim:link&gt;</c> in the metadata: the hook creates and deletes its macvtap.
 /// Exactly one of <see cref="Source"/> (a lower device) and <see cref="Network"/> (a logical network) is set.
-/// <see cref="Mtu"/> is 0 when the link takes the lower device's; <see cref="AllMulticast"/> is on unless turned off;
-/// <see cref="SourceMacs"/>, in source mode only, are the MACs whose frames the link passes to the guest.
+/// <see cref="Mtu"/> is 0 when the link takes the lower device's; <see cref="AllMulticast"/> is on unless turned off.
+/// <see cref="Guard"/> is null when the NIC does not say (the Guard setting decides); <see cref="Ips"/> are the addresses a
+/// guard='ip' lets it send from. <see cref="SourceMacs"/>, in source mode only, are the MACs whose frames the link passes to
+/// the guest.
 /// </summary>
 internal sealed record OwnedNic(
     MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode, uint Mtu = 0, bool AllMulticast = true,
-    MacAddressSet? SourceMacs = null);
+    GuardMode? Guard = null, IReadOnlyList<IpPrefix>? Ips = null, MacAddressSet? SourceMacs = null)
+{
+    public IReadOnlyList<IpPrefix> Addresses => Ips ?? [];
+
+    /// <summary>The guard this NIC gets: its own guard=, else <paramref name="hostDefault"/> (the Guard setting).</summary>
+    public GuardMode GuardOr(GuardMode hostDefault) => Guard ?? hostDefault;
+}
 
 /// <summary>
 /// A macvtap libvirt creates itself: a <c>direct</c> NIC, or (<see cref="ThroughNetwork"/>) a <c>network</c> NIC whose actual

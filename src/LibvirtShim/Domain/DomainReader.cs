@@ -104,7 +104,32 @@ internal static class DomainReader
             throw DomainXml.Invalid($"NIC {mac}: target dev '{Shorten(name)}' {nameProblem}");
         string subject = $"NIC {mac} ({name})";
         return (new OwnedNic(mac, name, source, network, mode, ReadMtu(link, subject), ReadAllMulticast(link, subject),
-            ReadSourceMacs(link, mode, subject)), nic);
+            ReadGuard(link, subject), ReadIps(link, subject), ReadSourceMacs(link, mode, subject)), nic);
+    }
+
+    /// <summary>guard='mac|ip|off'; null when absent (the Guard setting decides).</summary>
+    private static GuardMode? ReadGuard(XElement link, string nic)
+    {
+        if (link.Attribute("guard") is not { } attribute) return null;
+        if (GuardModes.TryParse(attribute.Value, out GuardMode mode)) return mode;
+        throw DomainXml.Invalid($"{nic}: guard='{Shorten(attribute.Value)}' is not {GuardModes.Choices}");
+    }
+
+    /// <summary>ips='A B/N ...': addresses and prefixes, separated by commas or white space; null when absent.</summary>
+    private static List<IpPrefix>? ReadIps(XElement link, string nic)
+    {
+        if (link.Attribute("ips") is not { } attribute) return null;
+        string[] entries = attribute.Value.Split([',', ' ', '\t', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
+        if (entries.Length > IpPrefix.MaxPerNic)
+            throw DomainXml.Invalid($"{nic}: ips= has {entries.Length} addresses, at most {IpPrefix.MaxPerNic}");
+        var ips = new List<IpPrefix>(entries.Length);
+        foreach (string entry in entries)
+        {
+            if (IpPrefix.Problem(entry, out IpPrefix prefix) is { } problem)
+                throw DomainXml.Invalid($"{nic}: ips= entry '{Shorten(entry)}' {problem}");
+            if (!ips.Contains(prefix)) ips.Add(prefix);
+        }
+        return ips;
     }
 
     /// <summary>mtu='N': the link's MTU (0 when absent: the lower device's).</summary>

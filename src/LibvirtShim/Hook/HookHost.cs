@@ -1,6 +1,7 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Devices;
 using LibvirtShim.Logging;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using Serilog.Core;
 
@@ -13,10 +14,12 @@ namespace LibvirtShim.Hook;
 internal sealed record HookHost(
     Func<ShimSettings> LoadSettings,
     Func<LinkTable> OpenLinks,
+    Func<GuardTables> OpenGuards,
     TimeProvider Clock,
     Func<ShimSettings, Logger> CreateLog,
     TapNodes Taps)
 {
     public static HookHost ForSystem(IReadOnlyList<string>? settingOverrides = null) =>
-        new(() => SettingsLoader.Load(settingOverrides), LinkTable.Open, TimeProvider.System, ShimLog.Create, TapNodes.System);
+        new(() => SettingsLoader.Load(settingOverrides), LinkTable.Open, GuardTables.Open, TimeProvider.System, ShimLog.Create,
+            TapNodes.System);
 }

@@ -67,7 +67,7 @@ internal sealed class HookRunner(HookHost host)
             var settings = host.LoadSettings();
             log = host.CreateLog(settings);
             callLog = CallLog.For(log, call.Operation, domain?.Name ?? call.Domain, domain?.Uuid, watch);
-            using var context = new ShimContext(settings, host.OpenLinks, host.Taps, callLog, host.Clock);
+            using var context = new ShimContext(settings, host.OpenLinks, host.OpenGuards, host.Taps, callLog, host.Clock);
             string summary = operation switch
             {
                 GuestOperation guest when domain is not null && document is not null => guest.Execute(context, domain, document, stdout),

@@ -1,6 +1,7 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Messages;
+using LibvirtShim.Net;
 using LibvirtShim.Session;
 using LibvirtShim.State;
 
@@ -21,8 +22,11 @@ internal sealed class ReleaseOperation : BookkeepingOperation
         Guid? uuid = domain?.Uuid ?? session.State.Records.FirstOrDefault(r => r.DomainName == call.Domain)?.Domain;
         RecordHistory(context, session, new ReleaseEntry(context.Now, uuid, domain?.Name ?? call.Domain, call.Extra));
         if (uuid is null) return "nothing recorded for the domain";
-        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, context.Links, context.Taps, context.Marker, context.Settings.LibvirtConfigDir,
-            context.Now, uuid.Value, domain?.Name ?? call.Domain, domain?.OwnedNics.Select(n => n.Name).ToList() ?? []);
+        GuardMode hostGuard = GuardModes.Parse(context.Settings.Guard);
+        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, context.Links, context.OpenGuards, context.Taps, context.Marker,
+            context.Settings.LibvirtConfigDir, context.Now, uuid.Value, domain?.Name ?? call.Domain,
+            domain?.OwnedNics.Select(n => n.Name).ToList() ?? [],
+            declaredGuarded: domain?.OwnedNics.Any(n => n.GuardOr(hostGuard) != GuardMode.Off) ?? false);
         string leftAlone = outcome.LeftAlone.Count > 0 ? $"; left alone (not ours): {string.Join(", ", outcome.LeftAlone)}" : "";
         return $"deleted {outcome.Deleted} macvtaps, released {outcome.RecordsDropped} records{leftAlone}";
     }

@@ -24,6 +24,7 @@ internal enum Errno
     EADDRINUSE = 98,
     EADDRNOTAVAIL = 99,
     ENOBUFS = 105,
+    ERESTART = 85,
 }
 
 internal static class ErrnoText
@@ -58,6 +59,7 @@ internal static class ErrnoText
         Errno.EADDRINUSE => "EADDRINUSE",
         Errno.EADDRNOTAVAIL => "EADDRNOTAVAIL",
         Errno.ENOBUFS => "ENOBUFS",
+        Errno.ERESTART => "ERESTART",
         _ => null,
     };
 }

@@ -4,6 +4,7 @@ using LibvirtShim.Domain;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Messages;
 using LibvirtShim.Net;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Session;
 using LibvirtShim.State;
 
@@ -81,8 +82,10 @@ internal static class AttachInterface
             session.Commit();
             return (nic, null);
         }
-        PrepareLinks.Run(session, context.Settings, context.Links, context.Taps, context.Marker, context.Log, context.Now,
-            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] });
+        List<LinkGuard> wholeGuard = GuardLinks.InForce(domain.OwnedNics.Append(nic), session.State, domain.Uuid,
+            GuardModes.Parse(context.Settings.Guard));
+        PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Taps, context.Marker, context.Log,
+            context.Now, domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, wholeGuard);
         return (nic, session.State.Find(name)?.Ifindex);
     }
 
@@ -105,10 +108,12 @@ internal static class AttachInterface
     internal static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, int? ifindex)
     {
         using ShimSession session = ShimSession.Open(context);
+        DetachInterface.GuardTheOthers(context, session, domain, nic);
         if (ifindex is { } index)
         {
             var created = DeleteDomainLinks.OnNames(context.Links, [nic.Name]).Values.Where(l => l.Index == index);
-            if (DeleteDomainLinks.Run(context.Links, context.Taps, context.Marker, domain.Uuid, domain.Name, created).Failure is { } failure) throw failure;
+            LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Taps, context.Marker, domain.Uuid, domain.Name, created);
+            if (deletion.Failure is { } failure) throw failure;
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid) session.State.Remove(nic.Name);
         session.Commit();

@@ -77,14 +77,27 @@ internal static class DetachInterface
     }
 
     /// <summary>
-    /// Under the lock: the macvtap goes unless the running guest keeps the NIC (only a link carrying the domain's marks);
-    /// the name stays for whichever side still has the NIC.
+    /// The NIC's guard goes with its link, before it, only when its record says it had one: the domain's guard becomes the
+    /// other NICs' as they are in force (one transaction: they stay guarded throughout).
+    /// </summary>
+    internal static void GuardTheOthers(ShimContext context, ShimSession session, DomainDescription domain, OwnedNic nic)
+    {
+        if (session.State.Find(nic.Name) is not { Guard: not GuardMode.Off } record || record.Domain != domain.Uuid) return;
+        var others = domain.OwnedNics.Where(n => n.Name != nic.Name);
+        GuardLinks.Apply(context.Guards, context.Marker, domain.Uuid, domain.Name,
+            GuardLinks.InForce(others, session.State, domain.Uuid, GuardModes.Parse(context.Settings.Guard)));
+    }
+
+    /// <summary>
+    /// Under the lock: the macvtap goes unless the running guest keeps the NIC (only a link carrying the domain's marks,
+    /// by ifindex); the name stays for whichever side still has the NIC.
     /// </summary>
     private static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, bool stillLive, bool stillDefined)
     {
         using ShimSession session = ShimSession.Open(context);
         if (!stillLive)
         {
+            GuardTheOthers(context, session, domain, nic);
             LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Taps, context.Marker, domain.Uuid, domain.Name,
                 DeleteDomainLinks.OnNames(context.Links, [nic.Name]).Values);
             foreach (Link other in deletion.NotOurs)

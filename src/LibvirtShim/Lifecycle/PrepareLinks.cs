@@ -2,6 +2,8 @@ using LibvirtShim.Configuration;
 using LibvirtShim.Devices;
 using LibvirtShim.Domain;
 using LibvirtShim.Messages;
+using LibvirtShim.Net;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 using LibvirtShim.State;
@@ -12,8 +14,9 @@ namespace LibvirtShim.Lifecycle;
 /// <summary>
 /// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, MTU, allmulticast,
 /// source MACs, no host address, up, marked as the hook's), as <see cref="PreparePlanner"/> plans it, and make the node
-/// libvirt opens for it (/dev/tapIFINDEX) name its device. All or nothing: on any failure what this call created is
-/// deleted and the state file is left as it was.
+/// libvirt opens for it (/dev/tapIFINDEX) name its device. A guarded NIC's guard is in place before its link is up
+/// (<see cref="GuardLinks"/>, one transaction for all of them). All or nothing: on any failure what this call created is
+/// deleted, its guard with it, and the state file is left as it was.
 /// </summary>
 internal static class PrepareLinks
 {
@@ -21,10 +24,12 @@ internal static class PrepareLinks
     /// Returns how many links were created (links already there from an earlier prepare are kept). The state is
     /// written once, after the links exist: a crash before that leaves links carrying the domain's marks and no
     /// record of them, which the domain's release (its XML declares the NICs) and seeding find by those marks.
+    /// <paramref name="wholeGuard"/>: the domain's whole guard when <paramref name="domain"/>'s NICs are not all of its NICs (a
+    /// NIC plugged into a running guest); by default the guards of its NICs.
     /// </summary>
     public static int Run(
-        ShimSession session, ShimSettings settings, LinkTable links, TapNodes taps, LinkMarker marker, ILogger log, long now,
-        DomainDescription domain)
+        ShimSession session, ShimSettings settings, LinkTable links, Func<GuardTables> guards, TapNodes taps, LinkMarker marker, ILogger log,
+        long now, DomainDescription domain, IReadOnlyList<LinkGuard>? wholeGuard = null)
     {
         PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.Lease, session.State, domain, now);
         if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
@@ -38,9 +43,16 @@ internal static class PrepareLinks
         BringUpLowerDevices(links, log, domain, plan);
 
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
+        GuardMode hostGuard = GuardModes.Parse(settings.Guard);
+        IReadOnlyList<LinkGuard> guarded = wholeGuard ?? GuardLinks.For(domain.OwnedNics, hostGuard);
+        var ownNames = domain.OwnedNics.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        var guardedBefore = wholeGuard?.Where(g => !ownNames.Contains(g.Link)).ToList() ?? [];
+        bool hadGuard = session.State.OfDomain(domain.Uuid).Any(r => r.Guard != GuardMode.Off);
+        bool touchesGuard = guarded.Count > 0 || hadGuard;
         try
         {
-            IReadOnlyList<LinkOutcome> outcomes = links.CreateMacvtaps(toCreate.Select(n => Request(marker, domain, n)).ToList());
+            Action? guard = touchesGuard ? () => GuardLinks.Apply(guards(), marker, domain.Uuid, domain.Name, guarded) : null;
+            IReadOnlyList<LinkOutcome> outcomes = links.CreateMacvtaps(toCreate.Select(n => Request(marker, domain, n)).ToList(), guard);
             int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
             if (failed >= 0)
                 throw new ShimFailure($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: " +
@@ -52,11 +64,12 @@ internal static class PrepareLinks
             if (missing.Count > 0)
                 log.Information("Made {Count} tap nodes that were missing (no devtmpfs or udev made them): {Nodes}", missing.Count,
                     string.Join(", ", missing));
-            foreach ((NicPlan nic, int index) in made) session.State.Put(Record(domain, nic, index, session.State));
+            foreach ((NicPlan nic, int index) in made) session.State.Put(Record(domain, nic, index, session.State, hostGuard));
             session.Commit();
         }
         catch
         {
+            if (touchesGuard) RestoreGuard(guards, marker, log, domain, guardedBefore);
             RollBack(links, taps, marker, log, domain);
             throw;
         }
@@ -99,6 +112,19 @@ internal static class PrepareLinks
         }
     }
 
+    /// <summary>Rollback of the guard: none at a start, the guard the other NICs had before a hot-plug.</summary>
+    private static void RestoreGuard(Func<GuardTables> guards, LinkMarker marker, ILogger log, DomainDescription domain, List<LinkGuard> before)
+    {
+        try
+        {
+            GuardLinks.Apply(guards(), marker, domain.Uuid, domain.Name, before);
+        }
+        catch (ShimFailure e)
+        {
+            log.Error("Rollback: could not take back the guard this call put in place: {Error}", e.Message);
+        }
+    }
+
     /// <summary>
     /// The domain's links of an earlier prepare that are not as asked go first (the plan has checked they carry its marks), with
     /// their nodes.
@@ -110,12 +136,12 @@ internal static class PrepareLinks
             throw failure;
     }
 
-    private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state)
+    private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state, GuardMode hostGuard)
     {
         NameRecord? before = state.Find(nic.Nic.Name);
         bool kept = NameRecord.IsInDefinitionOf(before, domain.Uuid);
         return new NameRecord(nic.Nic.Name, Holding.Created, domain.Uuid, domain.Name, nic.Nic.Mac, nic.Lower!, nic.Nic.Mode,
-            ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, InDefinitionToo: kept);
+            ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, InDefinitionToo: kept, Guard: nic.Nic.GuardOr(hostGuard));
     }
 
     private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic) =>

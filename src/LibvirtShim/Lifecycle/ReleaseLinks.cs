@@ -1,4 +1,6 @@
 using LibvirtShim.Devices;
+using LibvirtShim.Net;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 using LibvirtShim.State;
@@ -18,17 +20,21 @@ internal static class ReleaseLinks
 
     /// <summary>
     /// <paramref name="declaredNames"/>: the owned NICs' names in the domain's XML. Links on them carrying the domain's marks
-    /// are deleted even without a record of them (a prepare killed before it wrote the state).
+    /// are deleted even without a record of them (a prepare killed before it wrote the state). The domain's guard goes first,
+    /// when a record or <paramref name="declaredGuarded"/> (the XML and the Guard setting) says it may have one: the netfilter
+    /// socket is opened for guarded domains only.
     /// </summary>
     public static Outcome Run(
-        ShimSession session, LinkTable links, TapNodes taps, LinkMarker marker, string libvirtConfigDir, long now, Guid domain, string domainName,
-        IReadOnlyCollection<string> declaredNames)
+        ShimSession session, LinkTable links, Func<GuardTables> guards, TapNodes taps, LinkMarker marker, string libvirtConfigDir, long now,
+        Guid domain, string domainName, IReadOnlyCollection<string> declaredNames, bool declaredGuarded)
     {
         List<NameRecord> records = session.State.OfDomain(domain);
         var created = records.Where(r => r.Holding == Holding.Created).ToList();
         var leftAlone = new List<string>();
         int deleted = 0;
         bool lookedAtLinks = created.Count > 0 || declaredNames.Count > 0;
+        if (declaredGuarded || created.Any(r => r.Guard != GuardMode.Off))
+            GuardLinks.Remove(guards(), marker, domain, domainName);
         if (lookedAtLinks)
         {
             List<NameRecord> foreign = session.State.HeldAs(Holding.Foreign).ToList();

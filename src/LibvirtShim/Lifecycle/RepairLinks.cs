@@ -2,6 +2,8 @@ using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Messages;
+using LibvirtShim.Net;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 
@@ -13,7 +15,7 @@ internal sealed record RepairedNic(OwnedNic Nic, bool Recreated);
 /// <summary>
 /// <c>repair</c>: an uplink deleted and made again (ifdown/ifup, a NIC driver reloaded) takes every macvtap on it along,
 /// and the guest keeps running with a NIC whose device is gone. For a running guest, each owned NIC whose link is gone is
-/// made again by <see cref="PrepareLinks"/> (name, MAC, mode, MTU, source MACs, marks, tap node: everything a start
+/// made again by <see cref="PrepareLinks"/> (name, MAC, mode, MTU, source MACs, marks, tap node, guard: everything a start
 /// applies), and each NIC whose link QEMU does not hold (the one just made, or one a repair made before the guest let its
 /// old NIC go) is unplugged and plugged in again through libvirt, which opens the new link's node: QEMU kept a descriptor
 /// of the deleted device. The event listener calls the same when an uplink comes back.
@@ -53,9 +55,12 @@ internal static class RepairLinks
                 repairs.Add(new RepairedNic(nic, Recreated: false));
         }
         var lost = repairs.Where(r => r.Recreated).Select(r => r.Nic).ToList();
-        if (lost.Count > 0)
-            PrepareLinks.Run(session, context.Settings, context.Links, context.Taps, context.Marker, context.Log, context.Now,
-                domain with { OwnedNics = lost, LibvirtMacvtaps = [] });
+        if (lost.Count == 0) return repairs;
+        // The domain's whole guard, as it was given (its records), put in place again with the links made again: the other
+        // NICs keep theirs, and each lost one gets its own back on its new device.
+        List<LinkGuard> wholeGuard = GuardLinks.InForce(domain.OwnedNics, session.State, domain.Uuid, GuardModes.Parse(context.Settings.Guard));
+        PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Taps, context.Marker, context.Log, context.Now,
+            domain with { OwnedNics = lost, LibvirtMacvtaps = [] }, wholeGuard);
         return repairs;
     }
 

@@ -146,9 +146,9 @@ internal sealed class LinkTable : IDisposable
     /// Creates the macvtaps: one EXCL create per request (down, MTU and allmulticast as asked), then a lookup by name that
     /// checks the link found is the one created (kind, lower device, mode, group, MAC, MTU), then by ifindex IPv6 address
     /// generation off, alias and up. Never deletes anything: whatever failed after its create stays, marked with the
-    /// request's group.
+    /// request's group. <paramref name="beforeUp"/>: what must be in place before the links are up (see <see cref="MacvtapCreation"/>).
     /// </summary>
-    public IReadOnlyList<LinkOutcome> CreateMacvtaps(IReadOnlyList<MacvtapRequest> requests)
+    public IReadOnlyList<LinkOutcome> CreateMacvtaps(IReadOnlyList<MacvtapRequest> requests, Action? beforeUp = null)
     {
         for (int i = 0; i < requests.Count; i++)
         {
@@ -157,7 +157,7 @@ internal sealed class LinkTable : IDisposable
         }
         try
         {
-            return new MacvtapCreation(_socket, requests).Run();
+            return new MacvtapCreation(_socket, requests, beforeUp).Run();
         }
         catch (NetlinkException e)
         {

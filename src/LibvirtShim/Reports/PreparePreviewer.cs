@@ -65,6 +65,9 @@ internal static class PreparePreviewer
                 .Select(p => new PreviewProblem(p.Message, Advice(p, settings, scheme, marker, byName, state))).ToList();
             var warnings = plan.StaleRecords.Where(r => r.Name == nic.Nic.Name)
                 .Select(r => $"a stale record of {Describe.Holder(r)} holds {r.Name}: prepare drops it").ToList();
+            GuardMode guard = nic.Nic.GuardOr(GuardModes.Parse(settings.Guard));
+            if (guard == GuardMode.Ip && nic.Nic.Addresses.Count == 0)
+                warnings.Add("guard='ip' lists no address in ips=: the guest can send only from its link-local address and as a DHCP client");
             if (nic.LowerLink is { IsUp: false })
                 warnings.Add($"lower device {nic.Lower} is down: prepare brings it up, as libvirt does for its direct NICs");
             if (problems.Count == 0 && nic.Action != LinkAction.Keep && KernelRefusal(nic, links) is { } refusal)
@@ -74,7 +77,7 @@ internal static class PreparePreviewer
                     "the kernel would refuse this macvtap: change the NIC's MAC or mode, or free the lower device");
             }
             nics.Add(new NicPreview(nic.Nic, nic.Lower, LowerNote(settings, nic.Nic), nic.Action, nic.Existing?.Index ?? 0, problems, warnings,
-                nic.LowerLink?.Mtu ?? 0));
+                nic.LowerLink?.Mtu ?? 0, guard, nic.Nic.Guard is null));
         }
         return new PreparePreview(domain, null, nics, failure, failure is null ? kernel : null);
     }

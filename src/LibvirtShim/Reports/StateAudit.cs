@@ -8,7 +8,7 @@ namespace LibvirtShim.Reports;
 /// <summary>One name as the state and the kernel see it, and what disagrees.</summary>
 internal sealed record AuditEntry(
     string Name, string Lower, string DomainName, Guid Domain, MacAddress Mac, MacvtapMode Mode,
-    Holding? Holding, int Ifindex, LinkPresence LinkState, AuditProblem? Problem);
+    Holding? Holding, int Ifindex, LinkPresence LinkState, AuditProblem? Problem, GuardMode Guard = GuardMode.Off);
 
 /// <summary>Whether the kernel has a link on the name, and its state.</summary>
 internal enum LinkPresence { Absent, Up, Down }
@@ -34,15 +34,18 @@ internal enum AuditProblem
     UnlabelledUnknown,
     /// <summary>A name held for a definition that is gone: the next allocation or seed frees it.</summary>
     DefinitionGone,
+    /// <summary>A created link of a running guest whose record says it is guarded, with no chain of its domain's table on it.</summary>
+    GuardMissing,
 }
 
 /// <summary>Compares the records with the kernel's links, the running guests and the definitions.</summary>
 internal static class StateAudit
 {
     /// <param name="definitionGone">Names held for definitions that are gone (<see cref="GoneDefinitions.Find"/>).</param>
+    /// <param name="isGuarded">Whether the domain's guard table has a chain hooked to the link of that name; null: not looked at.</param>
     public static List<AuditEntry> Compare(
         NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now,
-        IReadOnlySet<string>? definitionGone = null)
+        IReadOnlySet<string>? definitionGone = null, Func<Guid, string, bool>? isGuarded = null)
     {
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
@@ -55,7 +58,7 @@ internal static class StateAudit
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
                 record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link),
                 definitionGone?.Contains(record.Name) == true ? AuditProblem.DefinitionGone
-                    : Problem(marker, record, present, link, running, now, byName.ContainsKey(record.Lower))));
+                    : Problem(marker, record, present, link, running, now, isGuarded, byName.ContainsKey(record.Lower)), record.Guard));
         }
         foreach (Link link in links)
         {
@@ -74,8 +77,8 @@ internal static class StateAudit
         !present ? LinkPresence.Absent : link.IsUp ? LinkPresence.Up : LinkPresence.Down;
 
     private static AuditProblem? Problem(
-        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now, bool lowerExists) =>
-        record.Holding switch
+        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now,
+        Func<Guid, string, bool>? isGuarded, bool lowerExists) => record.Holding switch
         {
             Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
                 AuditProblem.Unlabelled,
@@ -85,6 +88,8 @@ internal static class StateAudit
             Holding.Created when !present => AuditProblem.MissingLink,
             Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
             Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
+            Holding.Created when record.Guard != GuardMode.Off && isGuarded?.Invoke(record.Domain, record.Name) == false =>
+                AuditProblem.GuardMissing,
             Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
             Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
             Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,

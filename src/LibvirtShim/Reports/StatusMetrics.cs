@@ -1,3 +1,4 @@
+using LibvirtShim.Net;
 using LibvirtShim.State;
 
 namespace LibvirtShim.Reports;
@@ -38,6 +39,11 @@ internal static class StatusMetrics
                 report.Entries.Where(e => e.Problem is not null).GroupBy(e => e.Problem!.Value.Words().Kind)
                     .OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (Label("kind", g.Key), (double)g.Count())).ToList()),
             new("libvirt_shim_unrecorded_links", "Links on managed names that no record holds.", [(null, report.Unrecorded.Count)]),
+            new("libvirt_shim_guarded_links", "Created links with a guard, by guard.",
+                new[] { GuardMode.Mac, GuardMode.Ip }.Select(g => (Label("guard", g.Name()),
+                    (double)report.Entries.Count(e => e.Holding == Holding.Created && e.Guard == g))).ToList()),
+            new("libvirt_shim_orphan_guards", "Guard tables of domains that run no guest here ('libvirt-shim seed' deletes them).",
+                [(null, report.Orphans.Count)]),
         ];
     }
 

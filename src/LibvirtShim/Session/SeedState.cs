@@ -1,7 +1,9 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Devices;
 using LibvirtShim.Domain;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using LibvirtShim.State;
 using Serilog;
@@ -10,7 +12,8 @@ namespace LibvirtShim.Session;
 
 /// <summary>What seeding found and did; <see cref="UnreadableStatusFiles"/> are guests whose state is unknown.</summary>
 internal sealed record SeedReport(
-    NameState State, int RunningDomains, int DefinedDomains, IReadOnlyList<Link> DeletedLinks, IReadOnlyList<string> UnreadableStatusFiles);
+    NameState State, int RunningDomains, int DefinedDomains, IReadOnlyList<Link> DeletedLinks, IReadOnlyList<string> UnreadableStatusFiles,
+    IReadOnlyList<string>? DeletedGuards = null);
 
 /// <summary>
 /// Rebuilds the state from what is really there: the kernel's links (one dump), the status files of running guests
@@ -24,7 +27,8 @@ internal sealed record SeedReport(
 internal static class SeedState
 {
     public static SeedReport Run(
-        ShimSettings settings, LinkTable table, TapNodes taps, LinkMarker marker, NameScheme scheme, ILogger log, long now, NameState? previous)
+        ShimSettings settings, LinkTable table, Func<GuardTables> guards, TapNodes taps, LinkMarker marker, NameScheme scheme, ILogger log,
+        long now, NameState? previous)
     {
         var unreadable = new List<string>();
         var running = DomainInventory.Read(settings.LibvirtRunDir, log, unreadable);
@@ -40,8 +44,69 @@ internal static class SeedState
             log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
                 "its start may be in flight or its status unreadable",
                 kept.Name, kept.Ifindex, kept.Domain);
+        List<string> deletedGuards = SeedGuardsIfAny(guards, marker, log, plan.State, running, allFacts);
         List<Link> deleted = DeleteLeaked(table, taps, marker, log, plan.Leaked, links);
-        return new SeedReport(plan.State, running.Count, defined.Count, deleted, unreadable);
+        return new SeedReport(plan.State, running.Count, defined.Count, deleted, unreadable, deletedGuards);
+    }
+
+    /// <summary>
+    /// A host whose kernel has no nf_tables (or refuses the look) has no guards to seed: seeding, which a guest's start may
+    /// wait on, goes on without them, with a warning.
+    /// </summary>
+    private static List<string> SeedGuardsIfAny(
+        Func<GuardTables> guards, LinkMarker marker, ILogger log, NameState state, IReadOnlyDictionary<Guid, DomainDescription> running,
+        bool allFacts)
+    {
+        try
+        {
+            return SeedGuards(guards(), marker, log, state, running, allFacts);
+        }
+        catch (ShimFailure e)
+        {
+            log.Warning("Seeding: the guards (nf_tables netdev tables) could not be read, so none was seeded: {Problem}", e.Message);
+            return [];
+        }
+    }
+
+    /// <summary>
+    /// The guards, from the kernel's netdev tables that carry this instance's marks: a created link's record gets the guard its
+    /// chain says it has; the table of a domain that is neither running nor holding a created link is an orphan (its links are
+    /// gone, and a chain outlives its device and would guard the next link of that name), deleted when every fact was seen and
+    /// kept, with a warning, otherwise. Returns the tables deleted.
+    /// </summary>
+    private static List<string> SeedGuards(
+        GuardTables guards, LinkMarker marker, ILogger log, NameState state, IReadOnlyDictionary<Guid, DomainDescription> running, bool allFacts)
+    {
+        var ours = guards.Tables().Select(t => (Table: t, Owner: marker.GuardTableOwner(t.Name, t.Comment)))
+            .Where(t => t.Owner is not null).ToList();
+        var deleted = new List<string>();
+        if (ours.Count == 0) return deleted;
+        IReadOnlyList<GuardChain> chains = guards.Chains();
+        foreach (NameRecord record in state.Records.Where(r => r.Holding == Holding.Created).ToList())
+        {
+            string table = marker.GuardTable(record.Domain);
+            if (chains.FirstOrDefault(c => c.Table == table && c.Device == record.Name) is { Name: not null } chain
+                && GuardRuleset.ModeOf(chain.Comment) is { } mode)
+                state.Put(record with { Guard = mode });
+        }
+        var holding = state.Records.Where(r => r.Holding == Holding.Created).Select(r => r.Domain).ToHashSet();
+        foreach ((GuardTable table, Guid? owner) in ours)
+        {
+            Guid domain = owner!.Value;
+            if (running.ContainsKey(domain) || holding.Contains(domain)) continue;
+            if (!allFacts)
+            {
+                log.Warning("Seeding: kept guard table {Table} of domain {Owner}, not seen running: " +
+                    "its start may be in flight or its status unreadable", table.Name, domain);
+                continue;
+            }
+            if (GuardLinks.Remove(guards, marker, domain, domain.ToString()) == GuardRemoval.Deleted)
+            {
+                log.Information("Seeding: deleted guard table {Table} of domain {Owner}, which is not running", table.Name, domain);
+                deleted.Add(table.Name);
+            }
+        }
+        return deleted;
     }
 
     internal sealed record SeedPlan(NameState State, List<LeakedLink> Leaked, List<NameRecord> KeptInDoubt);

@@ -1,5 +1,6 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Devices;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using LibvirtShim.State;
 using Serilog;
@@ -12,9 +13,11 @@ namespace LibvirtShim.Session;
 /// preview take the context whole.
 /// </summary>
 internal sealed class ShimContext(
-    ShimSettings settings, Func<LinkTable> openLinks, TapNodes taps, ILogger log, TimeProvider clock, IDisposable? ownedLog = null) : IDisposable
+    ShimSettings settings, Func<LinkTable> openLinks, Func<GuardTables> openGuards, TapNodes taps, ILogger log, TimeProvider clock,
+    IDisposable? ownedLog = null) : IDisposable
 {
     private LinkTable? _links;
+    private GuardTables? _guards;
     private StateStore? _store;
 
     public ShimSettings Settings { get; } = settings;
@@ -28,6 +31,12 @@ internal sealed class ShimContext(
 
     /// <summary>The rtnetlink socket, opened on first use.</summary>
     public LinkTable Links => _links ??= openLinks();
+
+    /// <summary>The netfilter socket, opened on first use: a call that guards no NIC never opens it.</summary>
+    public GuardTables Guards => _guards ??= openGuards();
+
+    /// <summary>The opener of the netfilter socket, for the operations that decide themselves whether they need it.</summary>
+    public Func<GuardTables> OpenGuards => () => Guards;
 
     public long Now => Clock.GetUtcNow().ToUnixTimeSeconds();
 
@@ -43,6 +52,7 @@ internal sealed class ShimContext(
     public void Dispose()
     {
         _links?.Dispose();
+        _guards?.Dispose();
         ownedLog?.Dispose();
     }
 }

@@ -6,10 +6,12 @@ namespace LibvirtShim.EndToEnd.Infrastructure;
 public abstract record Nic(string Mac);
 
 /// <summary>
-/// A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata (with mtu= when set);
+/// A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata (with mtu=, guard= and ips= when set);
 /// <paramref name="Queues"/>: multiqueue, &lt;driver name='qemu' queues='N'/&gt; (QEMU's own virtio-net backend: no vhost-net here).
 /// </summary>
-public sealed record OwnedNic(string Mac, string Name, string Source, string Mode = "bridge", int? Mtu = null, int? Queues = null) : Nic(Mac);
+public sealed record OwnedNic(
+    string Mac, string Name, string Source, string Mode = "bridge", int? Mtu = null, string? Guard = null, string? Ips = null, int? Queues = null)
+    : Nic(Mac);
 
 /// <summary>
 /// libvirt's own macvtap; <paramref name="Target"/> null lets libvirt pick macvtapN. <paramref name="TrustRxFilters"/>: libvirt
@@ -65,7 +67,8 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
             x.Append("  <metadata>\n    <shim:macvtap xmlns:shim=\"urn:libvirt-shim:macvtap:1\">\n");
             foreach (OwnedNic nic in Owned)
                 x.Append($"      <shim:link mac='{nic.Mac}' source='{Esc(nic.Source)}' mode='{nic.Mode}'" +
-                         $"{(nic.Mtu is { } mtu ? $" mtu='{mtu}'" : "")}/>\n");
+                         $"{(nic.Mtu is { } mtu ? $" mtu='{mtu}'" : "")}{(nic.Guard is { } guard ? $" guard='{Esc(guard)}'" : "")}" +
+                         $"{(nic.Ips is { } ips ? $" ips='{Esc(ips)}'" : "")}/>\n");
             x.Append("    </shim:macvtap>\n  </metadata>\n");
         }
         x.Append($"  <memory unit='MiB'>{(Boot is null ? 64 : 128)}</memory>\n  <vcpu>{Vcpus}</vcpu>\n");

@@ -19,14 +19,15 @@ public sealed partial class LinuxGuest
     public static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(120);
     private const string Marker = "shim-guest: ";
 
+    /// <param name="extraCmdline">More words for the kernel command line, for /init (say, shim.spoof=...).</param>
     public LinuxGuest(LibvirtFixture fixture, string name, IReadOnlyList<GuestLanNic> nics, IReadOnlyList<GuestLanNic>? hotNics = null,
-        int vcpus = 1, bool acpi = false)
+        string extraCmdline = "", int vcpus = 1, bool acpi = false)
     {
         Nics = nics;
         HotNics = hotNics ?? [];
         ConsolePath = Path.Combine(fixture.WorkDir, name + ".console");
         string cmdline = "console=ttyS0 quiet " + string.Join(' ', nics.Select(n => "shim.nic=" + CmdlineEntry(n))
-            .Concat(HotNics.Select(n => "shim.hotnic=" + CmdlineEntry(n))));
+            .Concat(HotNics.Select(n => "shim.hotnic=" + CmdlineEntry(n))).Append(extraCmdline).Where(w => w.Length > 0));
         (string kernel, string initrd) = fixture.GuestImage;
         // ACPI: the i440fx machine tells the guest about PCI hot-plug and unplug through it.
         Xml = new GuestXml(name, nics.Select(n => n.Nic).ToList())
@@ -162,7 +163,10 @@ public sealed partial class LinuxGuest
         return line.Groups["dev"].Value;
     }
 
-    /// <summary>The queue pairs (rx, tx) the guest's driver uses on the NIC with <paramref name="mac"/>, as /init printed them after configuring it.</summary>
+    /// <summary>
+    /// The queue pairs (rx, tx) the guest's driver uses on the NIC with <paramref name="mac"/>, as /init printed them after
+    /// configuring it.
+    /// </summary>
     public (int Rx, int Tx) Queues(string mac)
     {
         Match line = Poll.Until(() => QueuesLine().Matches(Console()).LastOrDefault(m => m.Groups["mac"].Value == mac), m => m is not null,

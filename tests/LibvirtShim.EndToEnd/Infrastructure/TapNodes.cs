@@ -7,7 +7,7 @@ namespace LibvirtShim.EndToEnd.Infrastructure;
 /// libvirt hands a macvtap to QEMU by opening /dev/tapIFINDEX. The node's name carries the link's ifindex, which is only
 /// unique per network namespace: a macvtap in another namespace (another test's, a benchmark's) with the same ifindex
 /// keeps its node, devtmpfs does not replace it, and QEMU then reads and writes that other link. The hook makes the nodes
-/// of its own NICs name their devices (issue 22; G6GuestTapNode proves it); libvirt's own direct NICs still take whatever
+/// of its own NICs name their devices (issue 22; G7GuestTapNode proves it); libvirt's own direct NICs still take whatever
 /// node is there. So before each scenario, and before a booted guest with such NICs starts, the nodes of other
 /// namespaces' macvtaps in the range of ifindexes this namespace hands out next are renamed aside
 /// ("/dev/e2e-aside-tapN.T", same filesystem), and put back afterwards when their name is free. Every booted guest then

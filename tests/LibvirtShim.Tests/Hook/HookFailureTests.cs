@@ -43,6 +43,7 @@ public class HookFailureTests
             LibvirtConfigDir = t.Path("etc")
         },
         () => throw new InvalidOperationException("no links in this test"),
+        () => throw new InvalidOperationException("no guards in this test"),
         TimeProvider.System,
         ShimLog.Create,
         new TapNodes(t.Path("dev"), t.Path("sys")));

@@ -369,6 +369,29 @@ public class DoctorTests
         Assert.Contains("'ip addr flush dev mvtap1'", check.Fix);
     }
 
+    /// <summary>Guards in use (the Guard setting): the doctor reads the netdev tables; not in use, it opens nothing.</summary>
+    [Fact]
+    public void TheGuardsAreCheckedWhenInUse()
+    {
+        using var h = HookHarness.Create();
+        using var host = new FakeHost();
+        DoctorHost doctor = host.Host with
+        {
+            OpenLinks = h.Ns.OpenLinkTable,
+            LoadSettings = () => h.Settings,
+            OpenGuards = () => throw new InvalidOperationException("opened though no guard is in use"),
+        };
+        Single(DoctorChecks.Run(doctor), CheckStatus.Ok, "not in use (Guard is off and no definition has guard=)");
+
+        h.Settings.Guard = "mac";
+        Single(DoctorChecks.Run(doctor with { OpenGuards = h.Ns.OpenGuardTables }), CheckStatus.Ok, "nftables netdev tables readable");
+        DoctorCheck failing = Single(DoctorChecks.Run(doctor with
+        {
+            OpenGuards = () => throw Messages.ShimFailure.WithoutDomain("netlink socket(AF_NETLINK) failed: Protocol not supported"),
+        }), CheckStatus.Fail, "nftables cannot be read here: netlink socket(AF_NETLINK) failed");
+        Assert.Contains("modprobe nf_tables", failing.Fix);
+    }
+
     [Fact]
     public void JsonForTools()
     {

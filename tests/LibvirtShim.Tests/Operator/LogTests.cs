@@ -85,7 +85,7 @@ public class LogTests
     {
         using var h = HookHarness.Create();
         h.Settings.LogLevel = "Debug";
-        var host = new HookHost(() => h.Settings, h.Ns.OpenLinkTable, TimeProvider.System, ShimLog.Create, h.Devices.Taps);
+        var host = new HookHost(() => h.Settings, h.Ns.OpenLinkTable, h.Ns.OpenGuardTables, TimeProvider.System, ShimLog.Create, h.Devices.Taps);
         Guid web = TestDomains.Uuid(7);
         string xml = TestDomains.Owned("web", web, TestDomains.Nics(7, 2, firstName: 0));
 

@@ -66,16 +66,31 @@ internal sealed class HookHarness : IDisposable
         }
     }
 
+    /// <summary>
+    /// How calls open the netfilter socket of the guards: inside the namespace, counted in <see cref="GuardSocketsOpened"/>.
+    /// A test replaces it to prove a call never opens one.
+    /// </summary>
+    public Func<LibvirtShim.Netfilter.GuardTables>? OpenGuards { get; set; }
+
+    public int GuardSocketsOpened { get; private set; }
+
+    private LibvirtShim.Netfilter.GuardTables OpenGuardTables()
+    {
+        GuardSocketsOpened++;
+        return (OpenGuards ?? Ns.OpenGuardTables)();
+    }
+
     public HookHost Host => new(
         () => { SettingsValidator.Validate(Settings); return Settings; },
         Ns.OpenLinkTable,
+        OpenGuardTables,
         Clock,
         LibvirtShim.Logging.ShimLog.Create,
         Devices.Taps);
 
     /// <summary>A context for calling the lifecycle operations directly, on this harness's namespace, devices and settings.</summary>
     public LibvirtShim.Session.ShimContext OpenContext() =>
-        new(Settings, Ns.OpenLinkTable, Devices.Taps, Serilog.Core.Logger.None, Clock);
+        new(Settings, Ns.OpenLinkTable, OpenGuardTables, Devices.Taps, Serilog.Core.Logger.None, Clock);
 
     public HookResult Run(string domain, string operation, string subOperation, string xml, string extra = "-") =>
         Run(domain, operation, subOperation, Encoding.UTF8.GetBytes(xml), extra);

@@ -10,18 +10,18 @@ namespace LibvirtShim.EndToEnd.Scenarios;
 /// reaches its LAN, and nothing of the guest reaches the other namespace.
 /// </summary>
 [Collection(LibvirtCollection.Name)]
-public sealed class G6GuestTapNode(LibvirtFixture fixture)
+public sealed class G7GuestTapNode(LibvirtFixture fixture)
 {
-    private const string Prefix = "e2e-g6-";
-    private const string Other = "e2e-g6-other";
+    private const string Prefix = "e2e-g7-";
+    private const string Other = "e2e-g7-other";
     private const int Window = 12;
 
     [Fact]
     public void A_AnotherNamespacesMacvtapHoldsTheGuestsNode_TheGuestGetsItsOwnDevice()
     {
         fixture.Require();
-        using ScenarioLog log = fixture.Scenario("g6 booted guest: another namespace's macvtaps hold /dev/tapN of the next ifindexes");
-        var nic = new GuestLanNic(new OwnedNic(GuestXml.Mac(0x96, 1), fixture.Tap(970), LibvirtFixture.Uplink0, "bridge"), Lan.GuestAddress(0));
+        using ScenarioLog log = fixture.Scenario("g7 booted guest: another namespace's macvtaps hold /dev/tapN of the next ifindexes");
+        var nic = new GuestLanNic(new OwnedNic(GuestXml.Mac(0x99, 1), fixture.Tap(970), LibvirtFixture.Uplink0, "bridge"), Lan.GuestAddress(0));
         var guest = new LinuxGuest(fixture, Prefix + "tap", [nic]);
         try
         {

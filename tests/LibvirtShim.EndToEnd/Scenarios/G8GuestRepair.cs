@@ -11,16 +11,16 @@ namespace LibvirtShim.EndToEnd.Scenarios;
 /// repair, on its own device, with nothing left disagreeing.
 /// </summary>
 [Collection(LibvirtCollection.Name)]
-public sealed class G7GuestRepair(LibvirtFixture fixture)
+public sealed class G8GuestRepair(LibvirtFixture fixture)
 {
-    private const string Prefix = "e2e-g7-";
+    private const string Prefix = "e2e-g8-";
     private static readonly TimeSpan WithinRepair = TimeSpan.FromSeconds(5);
 
     [Fact]
     public void A_UplinkDeletedAndMadeAgain_RepairBringsTheGuestBack()
     {
         fixture.Require();
-        using ScenarioLog log = fixture.Scenario("g7 booted guest: uplink deleted and made again, repair brings the guest back");
+        using ScenarioLog log = fixture.Scenario("g8 booted guest: uplink deleted and made again, repair brings the guest back");
         var owned = new OwnedNic(GuestXml.Mac(0x97, 1), fixture.Tap(980), LibvirtFixture.Uplink0, "bridge", Mtu: 1400);
         var nic = new GuestLanNic(owned, Lan.GuestAddress(0), 1400);
         // ACPI: the guest must hear of the unplug and the plug.
@@ -56,8 +56,11 @@ public sealed class G7GuestRepair(LibvirtFixture fixture)
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    Assert.Fail($"{e.Message}\nrepair printed: {repair.Stdout}\nguest console since the repair:\n{guest.Console()[Math.Min(mark, guest.Console().Length)..]}" +
-                        $"\nthe running guest's NIC: {ShimAdmin.Interface(fixture.Main.DumpXml(guest.Name), owned.Mac)}\nhook log:\n{fixture.ShimLogSince(logMark)}");
+                    string console = guest.Console();
+                    Assert.Fail($"{e.Message}\nrepair printed: {repair.Stdout}" +
+                        $"\nguest console since the repair:\n{console[Math.Min(mark, console.Length)..]}" +
+                        $"\nthe running guest's NIC: {ShimAdmin.Interface(fixture.Main.DumpXml(guest.Name), owned.Mac)}" +
+                        $"\nhook log:\n{fixture.ShimLogSince(logMark)}");
                 }
             });
             log.Say($"the guest answered {sinceRepair.ElapsedMilliseconds} ms after the repair");

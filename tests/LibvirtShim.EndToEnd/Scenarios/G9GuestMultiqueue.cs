@@ -9,16 +9,16 @@ namespace LibvirtShim.EndToEnd.Scenarios;
 /// descriptors of the link's device, the guest's driver uses 4 queue pairs, and traffic passes.
 /// </summary>
 [Collection(LibvirtCollection.Name)]
-public sealed class G8GuestMultiqueue(LibvirtFixture fixture)
+public sealed class G9GuestMultiqueue(LibvirtFixture fixture)
 {
-    private const string Prefix = "e2e-g8-";
+    private const string Prefix = "e2e-g9-";
     private const int Queues = 4;
 
     [Fact]
     public void A_FourQueues_TheGuestUsesFourQueuePairsAndPassesTraffic()
     {
         fixture.Require();
-        using ScenarioLog log = fixture.Scenario("g8 booted guest: an owned NIC with 4 queues");
+        using ScenarioLog log = fixture.Scenario("g9 booted guest: an owned NIC with 4 queues");
         var owned = new OwnedNic(GuestXml.Mac(0x98, 1), fixture.Tap(990), LibvirtFixture.Uplink0, "bridge", Queues: Queues);
         var nic = new GuestLanNic(owned, Lan.GuestAddress(0));
         // ACPI: without it the guest brings up one CPU, and virtio-net uses as many queue pairs as there are CPUs.
