@@ -67,6 +67,9 @@ internal static class OutputVocabulary
             "the release of the domain whose start failed deletes it; if no guest is starting, 'ip link del NAME'"),
         AuditProblem.DefinitionGone => new("definition_gone", "definition gone: name freed now",
             "the domain was undefined (or redefined with another UUID) since the name was held for it: nothing to do"),
+        AuditProblem.RunningGuestLinkDown => new("running_guest_link_down", "the guest's vCPUs run but its link is down",
+            "the listener brings it up when it is connected ('libvirt-shim status' says whether it is; start or restart libvirt-shim watch); "
+                + "'ip link set NAME up' does it by hand"),
         _ => throw new ArgumentOutOfRangeException(nameof(problem), problem, null),
     };
 

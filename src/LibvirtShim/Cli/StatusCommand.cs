@@ -14,7 +14,7 @@ namespace LibvirtShim.Cli;
 internal sealed record StatusReport(
     string StateDir, string Instance, NameScheme Scheme, StateLoad Load, List<AuditEntry> Entries,
     List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed,
-    List<ReleaseEntry> LastReleases, IReadOnlyList<string> UnreadableStatusFiles, List<SpeakingLink> Speaking)
+    List<ReleaseEntry> LastReleases, IReadOnlyList<string> UnreadableStatusFiles, List<SpeakingLink> Speaking, ListenerView Listener)
 {
     public int Problems => Entries.Count(e => e.Problem is not null);
 
@@ -65,9 +65,9 @@ internal static class StatusCommand
         }
         List<SpeakingLink> speaking = SpeakingLinks.Find(context.Marker, links, context.Links.Addresses());
         var unreadable = new List<string>();
-        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable).Keys.ToHashSet();
+        var statusFiles = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable);
         NameState state = load.State ?? new NameState(context.Scheme);
-        var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now);
+        var entries = StateAudit.Compare(state, context.Marker, links, statusFiles.Keys.ToHashSet(), context.Now, VcpusRun(statusFiles));
         entries.AddRange(freed.Select(GoneDefinitionsReport.Entry));
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
@@ -84,8 +84,13 @@ internal static class StatusCommand
                 l.Mac, MadeBy(l)))
             .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
-            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable, speaking);
+            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable, speaking,
+            ListenerView.Look(context.Settings.StateDir));
     }
+
+    /// <summary>The guests whose status file says their vCPUs run: their links must be up.</summary>
+    internal static HashSet<Guid> VcpusRun(Dictionary<Guid, Domain.DomainDescription> statusFiles) =>
+        statusFiles.Values.Where(d => d.StatusState is { } s && Domain.GuestStates.LinksUp(s) == true).Select(d => d.Uuid).ToHashSet();
 
     private static DateTimeOffset? StateWritten(ShimContext context) =>
         File.Exists(context.Store.StatePath) ? File.GetLastWriteTimeUtc(context.Store.StatePath) : null;
@@ -134,6 +139,9 @@ internal static class StatusCommand
                     $"{Mac(l.Mac),-17} made by {l.MadeBy}");
         }
         WriteReleases(output, report.LastReleases);
+        output.WriteLine();
+        output.WriteLine($"listener: {report.Listener.Describe(At)}");
+        if (!report.Listener.Running) output.WriteLine($"  {ListenerView.Start}");
 
         foreach (string skipped in report.Load.State?.Skipped ?? [])
             output.WriteLine($"{skipped}: the next hook call or 'libvirt-shim seed' completes the state from what runs");
@@ -268,6 +276,7 @@ internal static class StatusCommand
             w.WriteEndObject();
         }
         w.WriteEndArray();
+        WriteListener(w, report.Listener);
         w.WriteStartArray("linksWithHostAddresses");
         foreach (SpeakingLink l in report.Speaking)
         {
@@ -280,6 +289,30 @@ internal static class StatusCommand
         }
         w.WriteEndArray();
     });
+
+    private static void WriteListener(System.Text.Json.Utf8JsonWriter w, ListenerView listener)
+    {
+        w.WriteStartObject("listener");
+        w.WriteBoolean("running", listener.Running);
+        w.WriteString("state", listener.Describe(At));
+        if (listener.Live is { } m)
+        {
+            w.WriteNumber("pid", m.Pid);
+            w.WriteString("uri", m.Uri);
+            w.WriteString("connectedSince", Iso(m.ConnectedSince));
+            w.WriteNumber("linksSetUp", m.LinksSetUp);
+            w.WriteNumber("linksSetDown", m.LinksSetDown);
+            w.WriteNumber("reconciles", m.Reconciles);
+            w.WriteString("lastReconcile", Iso(m.LastReconcileAt));
+            w.WriteNumber("events", m.Events);
+            w.WriteNumber("failures", m.Failures);
+            w.WriteString("lastFailure", m.LastFailure);
+        }
+        w.WriteEndObject();
+    }
+
+    private static string Iso(long unixSeconds) =>
+        DateTimeOffset.FromUnixTimeSeconds(unixSeconds).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
 
     internal static string HeldAs(AuditEntry e) => e.Holding?.Word() ?? "none";
     internal static string Mac(MacAddress mac) => mac.Value == 0 ? "" : mac.ToString();

@@ -40,13 +40,31 @@ internal static class StatusPrometheus
             "Disagreements between the state and the kernel, by kind ('libvirt-shim status' says what to do).",
             kinds.Select(g => (Label("kind", g.Key), (double)g.Count())));
         Gauge(text, "libvirt_shim_unrecorded_links", "Links on managed names that no record holds.", [("", report.Unrecorded.Count)]);
+        Listener(text, report.Listener);
         output.Write(text.ToString());
     }
 
-    private static void Gauge(StringBuilder text, string name, string help, IEnumerable<(string Labels, double Value)> samples)
+    /// <summary>The listener's figures since it started (counters: they restart at 0 with it), while one runs.</summary>
+    private static void Listener(StringBuilder text, ListenerView listener)
+    {
+        Gauge(text, "libvirt_shim_listener_up", "1 when a listener (libvirt-shim watch) connected to libvirt runs: links follow their guests' vCPUs.",
+            [("", listener.Running ? 1 : 0)]);
+        if (listener.Live is not { } m) return;
+        Gauge(text, "libvirt_shim_listener_links_set_total", "Links the listener brought up or down since it started.",
+            [(Label("direction", "up"), m.LinksSetUp), (Label("direction", "down"), m.LinksSetDown)], "counter");
+        Gauge(text, "libvirt_shim_listener_events_total", "libvirt events the listener handled since it started.", [("", m.Events)], "counter");
+        Gauge(text, "libvirt_shim_listener_reconciles_total", "Reconciles of every active guest since the listener started.",
+            [("", m.Reconciles)], "counter");
+        Gauge(text, "libvirt_shim_listener_last_reconcile_timestamp_seconds", "When the listener last reconciled every active guest.",
+            [("", m.LastReconcileAt)]);
+        Gauge(text, "libvirt_shim_listener_failures_total", "What the listener could not do (libvirt or the kernel refused) since it started.",
+            [("", m.Failures)], "counter");
+    }
+
+    private static void Gauge(StringBuilder text, string name, string help, IEnumerable<(string Labels, double Value)> samples, string type = "gauge")
     {
         text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
-        text.Append("# TYPE ").Append(name).Append(" gauge\n");
+        text.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
         foreach (var (labels, value) in samples)
             text.Append(name).Append(labels).Append(' ').Append(value.ToString("0.###", CultureInfo.InvariantCulture)).Append('\n');
     }

@@ -8,11 +8,14 @@ internal static partial class Interop
     {
         private const int O_RDONLY = 0x0, O_RDWR = 0x2, O_WRONLY = 0x1, O_CREAT = 0x40, O_TRUNC = 0x200, O_APPEND = 0x400;
         private const int O_NONBLOCK = 0x800, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
-        private const int LOCK_EX = 2, LOCK_NB = 4;
+        private const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
         private const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000, STATX_BASIC_STATS = 0x7ff;
         private const int W_OK = 2;
 
         public static SafeFileHandle OpenForRead(string path) => Open(path, O_RDONLY, 0);
+
+        /// <summary>For a look that must never wait: no symlink followed, and a FIFO in its place does not block the open.</summary>
+        public static SafeFileHandle OpenForProbe(string path) => Open(path, O_RDONLY | O_NONBLOCK, 0);
 
         /// <summary>
         /// An input file given by name (settings, a domain XML), symlinks followed: open(2) of a FIFO would wait for a
@@ -47,9 +50,14 @@ internal static partial class Interop
         }
 
         /// <summary>Takes an exclusive flock without waiting; false when another open file description holds it.</summary>
-        public static bool TryLockExclusive(SafeFileHandle handle, string path)
+        public static bool TryLockExclusive(SafeFileHandle handle, string path) => TryLock(handle, LOCK_EX, path);
+
+        /// <summary>Takes a shared flock without waiting; false when another open file description holds it exclusively.</summary>
+        public static bool TryLockShared(SafeFileHandle handle, string path) => TryLock(handle, LOCK_SH, path);
+
+        private static bool TryLock(SafeFileHandle handle, int kind, string path)
         {
-            if (Retrying(handle, static h => flock(h, LOCK_EX | LOCK_NB), out Errno errno) == 0) return true;
+            if (Retrying((handle, kind), static a => flock(a.handle, a.kind | LOCK_NB), out Errno errno) == 0) return true;
             return errno == Errno.EAGAIN ? false : throw new FileCallException("flock", path, errno);
         }
 

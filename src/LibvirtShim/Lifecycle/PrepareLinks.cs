@@ -10,8 +10,8 @@ namespace LibvirtShim.Lifecycle;
 
 /// <summary>
 /// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, MTU, allmulticast,
-/// no host address, up, marked as the hook's), as <see cref="PreparePlanner"/> plans it. All or nothing: on any failure
-/// what this call created is deleted and the state file is left as it was.
+/// no host address, up or down as <see cref="LinkStart"/> says, marked as the hook's), as <see cref="PreparePlanner"/> plans
+/// it. All or nothing: on any failure what this call created is deleted and the state file is left as it was.
 /// </summary>
 internal static class PrepareLinks
 {
@@ -21,9 +21,10 @@ internal static class PrepareLinks
     /// record of them, which the domain's release (its XML declares the NICs) and seeding find by those marks.
     /// </summary>
     public static int Run(
-        ShimSession session, ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, DomainDescription domain)
+        ShimSession session, ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, DomainDescription domain,
+        LinkStart start)
     {
-        PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.State, domain, now);
+        PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.State, domain, now, start.Up);
         if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
 
         foreach (NameRecord stale in plan.StaleRecords)
@@ -36,7 +37,7 @@ internal static class PrepareLinks
         var toCreate = plan.Nics.Where(n => n.Action != LinkAction.Keep).ToList();
         try
         {
-            IReadOnlyList<LinkOutcome> outcomes = links.CreateMacvtaps(toCreate.Select(n => Request(marker, domain, n)).ToList());
+            IReadOnlyList<LinkOutcome> outcomes = links.CreateMacvtaps(toCreate.Select(n => Request(marker, domain, n, start.Up)).ToList());
             int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
             if (failed >= 0)
                 throw new ShimFailure($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: " +
@@ -71,9 +72,9 @@ internal static class PrepareLinks
             ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, KeptByDefinition: kept);
     }
 
-    private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic) =>
+    private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic, bool up) =>
         new(nic.Nic.Name, nic.LowerLink!.Value.Index, nic.Nic.Mac, nic.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid),
-            nic.Nic.Mtu, nic.Nic.AllMulticast);
+            nic.Nic.Mtu, nic.Nic.AllMulticast, up);
 
     /// <summary>
     /// Rollback, whatever failed (the kernel, the state write, a bug): the domain's links go as at release, in one

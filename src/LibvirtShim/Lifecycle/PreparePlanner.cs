@@ -13,8 +13,10 @@ namespace LibvirtShim.Lifecycle;
 /// </summary>
 internal static class PreparePlanner
 {
-    /// <summary>Looks up the NICs' names and lower devices in one batch, then plans.</summary>
-    public static PreparePlan Plan(ShimSettings settings, LinkTable table, LinkMarker marker, NameState state, DomainDescription domain, long now)
+    /// <summary>Looks up the NICs' names and lower devices in one batch, then plans (<paramref name="linksUp"/>: as
+    /// <see cref="LinkStart"/> says).</summary>
+    public static PreparePlan Plan(
+        ShimSettings settings, LinkTable table, LinkMarker marker, NameState state, DomainDescription domain, long now, bool linksUp = true)
     {
         ResolvedLower[] lowers = LowerDevices.ResolveAll(settings, domain);
         var wanted = domain.OwnedNics.Select(n => n.Name).Concat(lowers.Select(l => l.Device))
@@ -26,7 +28,7 @@ internal static class PreparePlanner
             if (found[i] is { } link) links[wanted[i]] = link;
         }
         return Plan(lowers, state.Scheme, marker, state, links, domain, now,
-            (name, uuid) => DomainInventory.ReadDefinition(settings.LibvirtConfigDir, name, uuid));
+            (name, uuid) => DomainInventory.ReadDefinition(settings.LibvirtConfigDir, name, uuid), linksUp);
     }
 
     /// <summary>
@@ -35,7 +37,7 @@ internal static class PreparePlanner
     /// </summary>
     internal static PreparePlan Plan(
         IReadOnlyList<ResolvedLower> lowers, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyDictionary<string, Link> links,
-        DomainDescription domain, long now, Func<string, Guid, DomainDescription?> readDefinition)
+        DomainDescription domain, long now, Func<string, Guid, DomainDescription?> readDefinition, bool linksUp = true)
     {
         var problems = new List<PrepareProblem>();
         var stale = new List<NameRecord>();
@@ -62,7 +64,7 @@ internal static class PreparePlanner
                 Fail(PrepareCheck.HeldLink, $"name is held by {HolderOf(marker, taken, state)}");
             if (lowerLink is { } carrier && nic.Mtu > carrier.Mtu)
                 Fail(PrepareCheck.Mtu, $"mtu {nic.Mtu} is more than lower device {lower} carries (its MTU is {carrier.Mtu})");
-            nics.Add(new NicPlan(nic, lower, lowerLink, existing, ActionFor(nic, lowerLink, existing)));
+            nics.Add(new NicPlan(nic, lower, lowerLink, existing, ActionFor(nic, lowerLink, existing, linksUp)));
         }
         foreach (var twice in nics.Where(p => p.Lower is not null && p.Nic.Mode == MacvtapMode.Passthru).GroupBy(p => p.Lower!)
             .Where(g => g.Count() > 1))
@@ -77,16 +79,17 @@ internal static class PreparePlanner
 
     /// <summary>
     /// The domain's own link from an earlier prepare is kept when it is as asked (a passthru macvtap has the lower
-    /// device's MAC, by the kernel's rule; MTU and allmulticast too) and labelled; otherwise replaced, including one a
-    /// killed prepare left down or without its alias.
+    /// device's MAC, by the kernel's rule; MTU and allmulticast too) and labelled (its alias is set last, after address
+    /// generation was turned off); otherwise replaced, including one a killed prepare left without its alias, or left down
+    /// when this prepare brings links up at once (<paramref name="linksUp"/>).
     /// </summary>
-    private static LinkAction ActionFor(OwnedNic nic, Link? lower, Link? existing)
+    private static LinkAction ActionFor(OwnedNic nic, Link? lower, Link? existing, bool linksUp)
     {
         if (existing is not { } link) return LinkAction.Create;
         bool sameMac = link.Mac == nic.Mac || nic.Mode == MacvtapMode.Passthru;
         bool sameSettings = (nic.Mtu == 0 || link.Mtu == nic.Mtu) && link.AllMulticast == nic.AllMulticast;
         bool asAsked = sameMac && sameSettings && lower is { } l && link.LowerIndex == l.Index && link.Mode == nic.Mode
-            && link.IsUp && link.Alias is not null;
+            && (link.IsUp || !linksUp) && link.Alias is not null;
         return asAsked ? LinkAction.Keep : LinkAction.Replace;
     }
 

@@ -39,6 +39,24 @@ internal static class StateDirectory
         Refuse(path, found!.Value, expectDirectory: true);
     }
 
+    /// <summary>A lock file of the state directory, created (0600) when missing; one that is not safe to use is refused.</summary>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle OpenLockFile(string path)
+    {
+        try
+        {
+            CheckFile(path, "lock file");
+            return Interop.Files.OpenLockFile(path);
+        }
+        catch (FileCallException e) when (e.IsSymlinkRefused)
+        {
+            throw Refused($"lock file {path} is a symbolic link; refusing to use it");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw ShimFailure.OfFile(e);
+        }
+    }
+
     public static void CheckFile(string path, string what = "state file")
     {
         if (Interop.Files.Lstat(path) is { } found) Refuse(path, found, expectDirectory: false, what);

@@ -16,7 +16,6 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
     public string Directory { get; } = StateDirectory.Canonical(directory);
     public string StatePath => Path.Combine(Directory, "state");
     private string LockPath => Path.Combine(Directory, "lock");
-    private string TemporaryPath => Path.Combine(Directory, "state.new");
 
     /// <summary>Waits (bounded) for the lock. Everything read or written through the returned lease is under it.</summary>
     public StateLease Lock()
@@ -24,13 +23,12 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
         try
         {
             StateDirectory.Ensure(Directory);
-            StateDirectory.CheckFile(LockPath, "lock file");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw ShimFailure.OfFile(e);
         }
-        SafeFileHandle handle = OpenLockFile();
+        SafeFileHandle handle = StateDirectory.OpenLockFile(LockPath);
         try
         {
             WaitForLock(handle);
@@ -41,22 +39,6 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
             handle.Dispose();
             if (e is IOException or UnauthorizedAccessException) throw ShimFailure.OfFile(e);
             throw;
-        }
-    }
-
-    private SafeFileHandle OpenLockFile()
-    {
-        try
-        {
-            return Interop.Files.OpenLockFile(LockPath);
-        }
-        catch (FileCallException e) when (e.IsSymlinkRefused)
-        {
-            throw StateDirectory.Refused($"lock file {LockPath} is a symbolic link; refusing to use it");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw ShimFailure.OfFile(e);
         }
     }
 
@@ -119,21 +101,7 @@ internal sealed class StateStore(string directory, TimeSpan lockTimeout)
     internal void Save(NameState state)
     {
         int length = StateCodec.Encode(state, ref _saveBuffer);
-        try
-        {
-            // Whatever a crash left there, even a link to another file, is removed rather than written through.
-            File.Delete(TemporaryPath);
-            using (SafeFileHandle handle = Interop.Files.OpenForWrite(TemporaryPath))
-            {
-                RandomAccess.Write(handle, _saveBuffer.AsSpan(0, length), 0);
-                Interop.Files.Sync(handle, TemporaryPath);
-            }
-            File.Move(TemporaryPath, StatePath, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw ShimFailure.OfFile(e);
-        }
+        StateFiles.Replace(StatePath, _saveBuffer.AsSpan(0, length));
     }
 }
 

@@ -1,3 +1,4 @@
+using LibvirtShim.Domain;
 using LibvirtShim.Naming;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
@@ -29,13 +30,22 @@ internal enum AuditProblem
     UnlabelledUnknown,
     /// <summary>A name held for a definition that is gone, freed as status or doctor looked.</summary>
     DefinitionGone,
+    /// <summary>The guest's status file says its vCPUs run, and its link is down: frames for it do not reach it.</summary>
+    RunningGuestLinkDown,
 }
 
 /// <summary>Compares the records with the kernel's links and the running guests.</summary>
 internal static class StateAudit
 {
+    /// <param name="state">The records.</param>
+    /// <param name="marker">This instance's marks.</param>
+    /// <param name="links">The kernel's links.</param>
+    /// <param name="running">The domains libvirt has a status file for.</param>
+    /// <param name="now">Unix seconds.</param>
+    /// <param name="vcpusRun">Those of them whose status file says their vCPUs run (<see cref="GuestStates.LinksUp"/>): their
+    /// links must be up.</param>
     public static List<AuditEntry> Compare(
-        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now)
+        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now, IReadOnlySet<Guid>? vcpusRun = null)
     {
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
@@ -47,7 +57,7 @@ internal static class StateAudit
             bool present = link.Name is not null;
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
                 record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link),
-                Problem(marker, record, present, link, running, now)));
+                Problem(marker, record, present, link, running, vcpusRun, now)));
         }
         foreach (Link link in links)
         {
@@ -66,7 +76,8 @@ internal static class StateAudit
         !present ? LinkPresence.Absent : link.IsUp ? LinkPresence.Up : LinkPresence.Down;
 
     private static AuditProblem? Problem(
-        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now) => record.Holding switch
+        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, IReadOnlySet<Guid>? vcpusRun, long now) =>
+        record.Holding switch
     {
         Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
             AuditProblem.Unlabelled,
@@ -74,6 +85,7 @@ internal static class StateAudit
         Holding.Created when !present => AuditProblem.MissingLink,
         Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
         Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
+        Holding.Created when !link.IsUp && vcpusRun?.Contains(record.Domain) == true => AuditProblem.RunningGuestLinkDown,
         Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
         Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
         Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,

@@ -22,7 +22,9 @@ public sealed class LayeringTests
         ["Lifecycle"] = ["Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
         ["Reports"] = ["Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
         ["Hook"] = ["Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
-        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Listener"] = ["Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging", "Interop"],
+        ["Cli"] = ["Hook", "Reports", "Listener", "Lifecycle", "Session", "Naming", "Netlink", "Domain", "Net", "Configuration", "Logging",
+            "Interop"],
     };
 
     [Fact]

@@ -64,6 +64,7 @@ internal static class DoctorChecks
         IReadOnlyList<Link>? links = Links(host, settings, checks);
         Definitions(settings, links, checks);
         if (links is not null) State(host, settings, links, checks);
+        Listener(settings, checks);
         Log(settings, checks);
         return checks;
     }
@@ -381,8 +382,9 @@ internal static class DoctorChecks
                 "the next hook call rebuilds it by seeding; 'libvirt-shim seed' does it now"));
             return;
         }
-        var running = DomainInventory.Read(settings.LibvirtRunDir, Logger.None).Keys.ToHashSet();
-        var problems = StateAudit.Compare(state, marker, links, running, DateTimeOffset.UtcNow.ToUnixTimeSeconds())
+        var statusFiles = DomainInventory.Read(settings.LibvirtRunDir, Logger.None);
+        var problems = StateAudit.Compare(state, marker, links, statusFiles.Keys.ToHashSet(), DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                StatusCommand.VcpusRun(statusFiles))
             .Where(e => e.Problem is not null).ToList();
         checks.Add(problems.Count == 0
             ? DoctorCheck.Ok(area, $"{settings.StateDir}: {state.Count} names held, in agreement with the kernel")
@@ -396,6 +398,17 @@ internal static class DoctorChecks
         if (used >= 0.9)
             checks.Add(DoctorCheck.Warn(area, $"{state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names are held ({used:P0})",
                 "raise Capacity before the names run out"));
+    }
+
+    /// <summary>Not running is a warning: the hook works without it, as it did before there was one, at the cost it names.</summary>
+    private static void Listener(ShimSettings settings, List<DoctorCheck> checks)
+    {
+        const string area = "listener";
+        var listener = ListenerView.Look(settings.StateDir);
+        string At(long t) => DateTimeOffset.FromUnixTimeSeconds(t).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
+        checks.Add(listener.Running
+            ? DoctorCheck.Ok(area, listener.Describe(At))
+            : DoctorCheck.Warn(area, listener.Describe(At), ListenerView.Start));
     }
 
     private static void Log(ShimSettings settings, List<DoctorCheck> checks)

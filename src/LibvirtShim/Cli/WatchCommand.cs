@@ -1,0 +1,75 @@
+using System.Runtime.InteropServices;
+using LibvirtShim.Configuration;
+using LibvirtShim.Listener;
+using LibvirtShim.Logging;
+using LibvirtShim.Naming;
+using LibvirtShim.Net;
+using LibvirtShim.Netlink;
+using LibvirtShim.Session;
+
+namespace LibvirtShim.Cli;
+
+/// <summary>
+/// <c>watch</c>: the listener, in the foreground until SIGTERM or SIGINT (a service manager runs it; <c>hooks/install.sh</c>
+/// starts it in the background where there is none, with <c>--pid-file</c>).
+/// </summary>
+internal static class WatchCommand
+{
+    public static int Run(string? uri, string? pidFile, IReadOnlyList<string> settingOverrides)
+    {
+        ShimSettings settings = SettingsLoader.Load(settingOverrides);
+        using var log = ShimLog.Create(settings, followRotation: true);
+        using var stop = new CancellationTokenSource();
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop(stop));
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop(stop));
+        using LinkTable links = LinkTable.Open();
+        if (pidFile is not null) WritePidFile(pidFile);
+        try
+        {
+            var loop = new WatchLoop(settings, uri, links, LinkMarker.For(settings), log, TimeProvider.System,
+                sink => LibvirtWatchConnection.Open(uri, sink));
+            loop.Run(stop.Token);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            log.Error(ShimFailure.IsBug(e) ? e : null, "Listener failed: {Message}", ShimFailure.LineFor(e));
+            throw;
+        }
+        finally
+        {
+            if (pidFile is not null) RemovePidFile(pidFile);
+        }
+    }
+
+    private static Action<PosixSignalContext> Stop(CancellationTokenSource stop) => context =>
+    {
+        context.Cancel = true;
+        stop.Cancel();
+    };
+
+    /// <summary>This process's pid, for an init script or hooks/uninstall.sh; written whole (a temporary file, then rename).</summary>
+    private static void WritePidFile(string path)
+    {
+        try
+        {
+            StateFiles.Replace(Path.GetFullPath(path), System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"));
+        }
+        catch (ShimFailure e)
+        {
+            throw ShimFailure.OfHost($"cannot write the pid file: {e.Message}", "give --pid-file a path in a directory root owns");
+        }
+    }
+
+    /// <summary>Only a pid file that still names this process goes.</summary>
+    private static void RemovePidFile(string path)
+    {
+        try
+        {
+            if (File.ReadAllText(path).Trim() == Environment.ProcessId.ToString()) File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+}
