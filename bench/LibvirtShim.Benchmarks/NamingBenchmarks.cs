@@ -2,7 +2,7 @@ using BenchmarkDotNet.Attributes;
 using LibvirtShim.Benchmarks.Support;
 using LibvirtShim.Configuration;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 

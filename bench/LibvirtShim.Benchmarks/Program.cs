@@ -5,7 +5,7 @@ using BenchmarkDotNet.Running;
 using LibvirtShim.Benchmarks;
 using LibvirtShim.Benchmarks.Support;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 

@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using LibvirtShim.Benchmarks.Support;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Benchmarks;
 

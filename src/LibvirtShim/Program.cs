@@ -2,6 +2,7 @@ using LibvirtShim.Net;
 using LibvirtShim.Cli;
 using LibvirtShim.Hook;
 using LibvirtShim.Logging;
+using LibvirtShim.Messages;
 
 try
 {

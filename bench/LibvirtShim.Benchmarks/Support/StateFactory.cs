@@ -1,4 +1,4 @@
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 
 namespace LibvirtShim.Benchmarks.Support;
@@ -40,7 +40,7 @@ internal static class StateFactory
             state.Put(now switch
             {
                 Holding.Created => new NameRecord(scheme.NameOf(firstManagedIndex + i), now, uuid, guest, mac, i % 2 == 0 ? "uplink0" : "uplink1",
-                    MacvtapMode.Bridge, 1000 + i, KeptByDefinition: i % 10 == 0),
+                    MacvtapMode.Bridge, 1000 + i, InDefinitionToo: i % 10 == 0),
                 Holding.Defined => new NameRecord(scheme.NameOf(firstManagedIndex + i), now, uuid, guest, mac, "uplink0"),
                 _ => new NameRecord($"macvtap{i - created - defined}", now, uuid, guest, mac, "uplink1", MacvtapMode.Bridge, 1000 + i),
             });

@@ -2,6 +2,7 @@ using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 

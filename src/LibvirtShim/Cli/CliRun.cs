@@ -5,6 +5,7 @@ using LibvirtShim.Lifecycle;
 using LibvirtShim.Logging;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 

@@ -5,6 +5,7 @@ using LibvirtShim.Logging;
 using LibvirtShim.Net;
 using LibvirtShim.Reports;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 

@@ -5,6 +5,9 @@ using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
+using LibvirtShim.State;
+using LibvirtShim.Reports;
 
 namespace LibvirtShim.Cli;
 
@@ -62,8 +65,8 @@ internal static class ReplayCommand
     private static string NamesHeld(Configuration.ShimSettings settings, Guid uuid)
     {
         if (!Directory.Exists(settings.StateDir)) return "none";
-        using Naming.StateLease lease = ShimContext.StoreFor(settings).Lock();
-        var records = lease.Load(new Naming.NameScheme(settings.NamePrefix, settings.Capacity)).State?.OfDomain(uuid) ?? [];
+        using StateLease lease = ShimContext.StoreFor(settings).Lock();
+        var records = lease.Load(new NameScheme(settings.NamePrefix, settings.Capacity)).State?.OfDomain(uuid) ?? [];
         if (records.Count == 0) return "none";
         return string.Join("; ", records.GroupBy(r => r.Holding).Select(g =>
         {

@@ -1,5 +1,6 @@
 using LibvirtShim.Hook;
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 
@@ -36,7 +37,7 @@ internal static class ReplayScript
             if (line.Length == 0) continue;
             string[] words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (words.Length != 5)
-                throw ShimFailure.OfHost($"{path}:{number}: expected DOMAIN OP SUBOP EXTRA XMLFILE, found {words.Length} words");
+                throw ShimFailure.WithoutDomain($"{path}:{number}: expected DOMAIN OP SUBOP EXTRA XMLFILE, found {words.Length} words");
             steps.Add(new ReplayStep(new HookCall(words[0], words[1], words[2], words[3]), Path.Combine(directory, words[4])));
         }
         return steps;
@@ -49,7 +50,7 @@ internal static class ReplayScript
         {
             string[] argv = File.ReadAllText(argvPath).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (HookCall.Parse(argv.Skip(1).ToList()) is not { } call)
-                throw ShimFailure.OfHost($"{argvPath}: not a hook command line");
+                throw ShimFailure.WithoutDomain($"{argvPath}: not a hook command line");
             steps.Add(new ReplayStep(call, Path.ChangeExtension(argvPath, ".xml")));
         }
         return steps;

@@ -1,5 +1,6 @@
 using LibvirtShim.Net;
 using ConsoleAppFramework;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 

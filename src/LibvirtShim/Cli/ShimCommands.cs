@@ -1,5 +1,5 @@
 using ConsoleAppFramework;
-using LibvirtShim.Cli.Doctor;
+using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Session;

@@ -1,37 +1,16 @@
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Reports;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
-
-/// <summary>
-/// What status found: the state (or why there is none), each name beside the kernel, the lower devices, and the hook's
-/// links that hold a host address.
-/// </summary>
-internal sealed record StatusReport(
-    string StateDir, string Instance, NameScheme Scheme, StateLoad Load, List<AuditEntry> Entries,
-    List<StatusCommand.LowerDevice> Lowers, List<StatusCommand.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed,
-    List<ReleaseEntry> LastReleases, IReadOnlyList<string> UnreadableStatusFiles, List<SpeakingLink> Speaking, ListenerView Listener)
-{
-    public int Problems => Entries.Count(e => e.Problem is not null);
-
-    /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name
-    /// unrecorded.</summary>
-    public bool Agrees => Load.State is { Skipped.Count: 0 } && Problems == 0 && Unrecorded.Count == 0 && UnreadableStatusFiles.Count == 0
-        && Speaking.Count == 0;
-}
 
 /// <summary><c>status</c>: the state beside the kernel, read under the lock, changing nothing.</summary>
 internal static class StatusCommand
 {
-    internal sealed record LowerDevice(string Name, int Ifindex, bool Exists, bool IsUp, int Names);
-
-    /// <summary>A link on a managed name that no record holds (the next allocation records it as foreign).</summary>
-    internal sealed record UnrecordedLink(string Name, int Ifindex, string Kind, string Lower, MacAddress Mac, string MadeBy);
-
     public const int Disagreement = 3;
 
     public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output, string? format = null)
@@ -39,67 +18,15 @@ internal static class StatusCommand
         if (format is not (null or "text" or "json" or StatusPrometheus.Format))
             throw new ShimFailure($"--format '{format}' is not one of text, json, prometheus");
         using ShimContext context = CliRun.OpenContext(settingOverrides, "status");
-        StatusReport report = Gather(context);
+        StatusReport report = StatusReport.Gather(context);
         if (format == StatusPrometheus.Format)
         {
-            StatusPrometheus.Write(output, report, StateWritten(context), context.Clock.GetUtcNow());
+            StatusPrometheus.Write(output, report, report.StateWritten, context.Clock.GetUtcNow());
             return 0;
         }
         if (json || format == "json") WriteJson(output, report);
         else WriteTable(new PrintableWriter(output), report);
         return report.Agrees ? 0 : Disagreement;
-    }
-
-    public static StatusReport Gather(ShimContext context)
-    {
-        StateLoad load;
-        IReadOnlyList<Link> links;
-        List<ReleaseEntry> releases;
-        List<NameRecord> freed;
-        using (StateLease lease = context.Store.Lock())
-        {
-            load = lease.Load(context.Scheme);
-            releases = ReleaseHistory.Read(context.Settings.StateDir);
-            links = context.Links.Dump();
-            freed = GoneDefinitionsReport.Free(context, lease, load.State);
-        }
-        List<SpeakingLink> speaking = SpeakingLinks.Find(context.Marker, links, context.Links.Addresses());
-        var unreadable = new List<string>();
-        var statusFiles = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable);
-        NameState state = load.State ?? new NameState(context.Scheme);
-        var entries = StateAudit.Compare(state, context.Marker, links, statusFiles.Keys.ToHashSet(), context.Now, VcpusRun(statusFiles));
-        entries.AddRange(freed.Select(GoneDefinitionsReport.Entry));
-        var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
-        var byIndex = links.ToDictionary(l => l.Index);
-
-        var lowers = entries.GroupBy(e => e.Lower, StringComparer.Ordinal).Where(g => g.Key.Length > 0)
-            .Select(g => byName.TryGetValue(g.Key, out Link l)
-                ? new LowerDevice(g.Key, l.Index, true, l.IsUp, g.Count())
-                : new LowerDevice(g.Key, 0, false, false, g.Count()))
-            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
-
-        var listed = entries.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
-        var unrecorded = links.Where(l => context.Scheme.IsManaged(l.Name) && !listed.Contains(l.Name))
-            .Select(l => new UnrecordedLink(l.Name, l.Index, l.Kind ?? "", byIndex.TryGetValue(l.LowerIndex, out Link lower) ? lower.Name : "",
-                l.Mac, MadeBy(l)))
-            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
-        return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
-            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable, speaking,
-            ListenerView.Look(context.Settings.StateDir));
-    }
-
-    /// <summary>The guests whose status file says their vCPUs run: their links must be up.</summary>
-    internal static HashSet<Guid> VcpusRun(Dictionary<Guid, Domain.DomainDescription> statusFiles) =>
-        statusFiles.Values.Where(d => d.StatusState is { } s && Domain.GuestStates.LinksUp(s) == true).Select(d => d.Uuid).ToHashSet();
-
-    private static DateTimeOffset? StateWritten(ShimContext context) =>
-        File.Exists(context.Store.StatePath) ? File.GetLastWriteTimeUtc(context.Store.StatePath) : null;
-
-    private static string MadeBy(Link link)
-    {
-        if (LinkMarker.TrySplitAlias(link.Alias, out _, out ReadOnlySpan<char> instance))
-            return $"libvirt-shim instance '{instance}'";
-        return link.Kind is "macvtap" or "macvlan" ? "not libvirt-shim (libvirt or by hand)" : "not libvirt-shim";
     }
 
     private static void WriteTable(TextWriter output, StatusReport report)
@@ -134,7 +61,7 @@ internal static class StatusCommand
         {
             output.WriteLine();
             output.WriteLine($"links on {scheme.Prefix}N names that no record holds (the next allocation records them as foreign and skips them):");
-            foreach (UnrecordedLink l in report.Unrecorded)
+            foreach (StatusReport.UnrecordedLink l in report.Unrecorded)
                 output.WriteLine($"  {l.Name,-15} #{l.Ifindex,-6} {l.Kind,-8} on {(l.Lower.Length > 0 ? l.Lower : "-"),-12} " +
                     $"{Mac(l.Mac),-17} made by {l.MadeBy}");
         }
@@ -198,7 +125,7 @@ internal static class StatusCommand
         DateTimeOffset.FromUnixTimeSeconds(unixSeconds)
             .UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
 
-    private static string Describe(LowerDevice lower, IReadOnlySet<string> allowed)
+    private static string Describe(StatusReport.LowerDevice lower, IReadOnlySet<string> allowed)
     {
         string where = lower.Exists
             ? $"ifindex {lower.Ifindex}, {(lower.IsUp ? "up" : "DOWN: 'ip link set " + lower.Name + " up'")}"
@@ -240,7 +167,7 @@ internal static class StatusCommand
         }
         w.WriteEndArray();
         w.WriteStartArray("lowerDevices");
-        foreach (LowerDevice l in report.Lowers)
+        foreach (StatusReport.LowerDevice l in report.Lowers)
         {
             w.WriteStartObject();
             w.WriteString("name", l.Name);
@@ -253,7 +180,7 @@ internal static class StatusCommand
         }
         w.WriteEndArray();
         w.WriteStartArray("unrecordedLinks");
-        foreach (UnrecordedLink l in report.Unrecorded)
+        foreach (StatusReport.UnrecordedLink l in report.Unrecorded)
         {
             w.WriteStartObject();
             w.WriteString("name", l.Name);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Reports;
 
 namespace LibvirtShim.Cli;

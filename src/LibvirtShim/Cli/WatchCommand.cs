@@ -1,9 +1,10 @@
 using System.Runtime.InteropServices;
 using LibvirtShim.Configuration;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Listener;
 using LibvirtShim.Logging;
-using LibvirtShim.Naming;
-using LibvirtShim.Net;
+using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 
@@ -57,7 +58,7 @@ internal static class WatchCommand
         }
         catch (ShimFailure e)
         {
-            throw ShimFailure.OfHost($"cannot write the pid file: {e.Message}", "give --pid-file a path in a directory root owns");
+            throw ShimFailure.WithoutDomain($"cannot write the pid file: {e.Message}", "give --pid-file a path in a directory root owns");
         }
     }
 

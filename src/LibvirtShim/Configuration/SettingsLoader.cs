@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Win32.SafeHandles;
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Configuration;
 
@@ -20,7 +21,7 @@ internal static class SettingsLoader
     public static ShimSettings Load(IReadOnlyList<string>? commandLine = null) => Load(ChosenFile, commandLine);
 
     /// <summary>A setting, or the settings file, that the hook cannot use.</summary>
-    public static ShimFailure Invalid(string message) => ShimFailure.OfHost(message,
+    public static ShimFailure Invalid(string message) => ShimFailure.WithoutDomain(message,
         $"fix it in {ChosenFile} (or the LIBVIRT_SHIM_* variable or '-- --Name=value' override that sets it); " +
             "'libvirt-shim doctor' checks every setting");
 

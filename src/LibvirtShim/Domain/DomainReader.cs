@@ -1,5 +1,6 @@
 using System.Xml.Linq;
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Domain;
 

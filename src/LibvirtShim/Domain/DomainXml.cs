@@ -1,6 +1,7 @@
 using System.Xml;
 using System.Xml.Linq;
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Domain;
 
@@ -14,7 +15,7 @@ internal static class DomainXml
 
     /// <summary>A domain XML that cannot be read, or that the hook refuses.</summary>
     public static ShimFailure Invalid(string message) =>
-        ShimFailure.OfHost(message, "check the domain XML ('virsh dumpxml DOMAIN' shows what libvirt has)");
+        ShimFailure.WithoutDomain(message, "check the domain XML ('virsh dumpxml DOMAIN' shows what libvirt has)");
 
     public static XDocument Parse(ReadOnlySpan<byte> utf8)
     {

@@ -7,6 +7,7 @@ using LibvirtShim.Logging;
 using Serilog;
 using Serilog.Core;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Hook;
 

@@ -2,6 +2,8 @@ using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Hook;
 

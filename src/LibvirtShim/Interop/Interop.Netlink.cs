@@ -39,13 +39,13 @@ internal static partial class Interop
         private static partial int Socket(int domain, int type, int protocol);
 
         [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
-        private static unsafe partial int Bind(SafeNetlinkSocketHandle socket, SockAddrNetlink* address, uint addressLength);
+        private static unsafe partial int Bind(SafeSocketHandle socket, SockAddrNetlink* address, uint addressLength);
 
         [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
-        private static unsafe partial int SetSockOpt(SafeNetlinkSocketHandle socket, int level, int name, int* value, uint valueLength);
+        private static unsafe partial int SetSockOpt(SafeSocketHandle socket, int level, int name, int* value, uint valueLength);
 
         [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
-        private static unsafe partial nint Send(SafeNetlinkSocketHandle socket, byte* buffer, nuint length, int flags);
+        private static unsafe partial nint Send(SafeSocketHandle socket, byte* buffer, nuint length, int flags);
 
         [StructLayout(LayoutKind.Sequential)]
         private struct IoVector
@@ -69,33 +69,33 @@ internal static partial class Interop
         }
 
         [LibraryImport("libc", EntryPoint = "recvmmsg", SetLastError = true)]
-        private static unsafe partial int RecvMultiple(SafeNetlinkSocketHandle socket, MultipleMessageHeader* messages, uint count, int flags,
+        private static unsafe partial int RecvMultiple(SafeSocketHandle socket, MultipleMessageHeader* messages, uint count, int flags,
             nint timeout);
 
         [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
         internal static partial int Close(int fd);
 
         /// <summary>socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol); an invalid handle and the errno when refused.</summary>
-        internal static SafeNetlinkSocketHandle OpenNetlinkSocket(int protocol, out Errno errno)
+        internal static SafeSocketHandle OpenNetlinkSocket(int protocol, out Errno errno)
         {
-            var handle = new SafeNetlinkSocketHandle(Socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol));
+            var handle = new SafeSocketHandle(Socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol));
             errno = handle.IsInvalid ? LastErrno() : Errno.None;
             return handle;
         }
 
         /// <summary>Binds to a port id the kernel picks, with no multicast groups.</summary>
-        internal static unsafe Errno BindNetlink(SafeNetlinkSocketHandle socket)
+        internal static unsafe Errno BindNetlink(SafeSocketHandle socket)
         {
             var address = new SockAddrNetlink { Family = AF_NETLINK };
             return Bind(socket, &address, (uint)sizeof(SockAddrNetlink)) < 0 ? LastErrno() : Errno.None;
         }
 
         /// <summary>setsockopt with an int value; the errno when the kernel refuses.</summary>
-        internal static unsafe Errno SetSocketOption(SafeNetlinkSocketHandle socket, int level, int name, int value) =>
+        internal static unsafe Errno SetSocketOption(SafeSocketHandle socket, int level, int name, int value) =>
             SetSockOpt(socket, level, name, &value, sizeof(int)) == 0 ? Errno.None : LastErrno();
 
         /// <summary>Sends one datagram; netlink takes all of it or fails.</summary>
-        internal static unsafe Errno SendDatagram(SafeNetlinkSocketHandle socket, ReadOnlySpan<byte> datagram, out int sent)
+        internal static unsafe Errno SendDatagram(SafeSocketHandle socket, ReadOnlySpan<byte> datagram, out int sent)
         {
             nint result;
             Errno errno;
@@ -112,7 +112,7 @@ internal static partial class Interop
         /// when the datagram did not fit and was cut.
         /// </summary>
         internal static unsafe Errno ReceiveDatagrams(
-            SafeNetlinkSocketHandle socket, Span<byte> buffer, int slotBytes, Span<int> lengths, out int count)
+            SafeSocketHandle socket, Span<byte> buffer, int slotBytes, Span<int> lengths, out int count)
         {
             int slots = Math.Min(lengths.Length, buffer.Length / slotBytes);
             IoVector* vectors = stackalloc IoVector[slots];

@@ -11,16 +11,16 @@ internal sealed partial class UnixDatagramSocket : IDisposable
     private const int MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000;
     private const int SunPathBytes = 108;
 
-    private readonly SafeUnixSocketHandle _handle;
+    private readonly SafeSocketHandle _handle;
 
-    private UnixDatagramSocket(SafeUnixSocketHandle handle) => _handle = handle;
+    private UnixDatagramSocket(SafeSocketHandle handle) => _handle = handle;
 
     /// <summary>Connects to the socket at <paramref name="path"/>; null when there is none, or nobody listens.</summary>
     public static unsafe UnixDatagramSocket? TryConnect(string path)
     {
         byte[] pathBytes = Encoding.UTF8.GetBytes(path);
         if (pathBytes.Length >= SunPathBytes) return null;
-        var handle = new SafeUnixSocketHandle(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        var handle = new SafeSocketHandle(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         if (handle.IsInvalid) return null;
         byte* address = stackalloc byte[2 + SunPathBytes];
         new Span<byte>(address, 2 + SunPathBytes).Clear();
@@ -52,20 +52,8 @@ internal sealed partial class UnixDatagramSocket : IDisposable
     private static partial int socket(int domain, int type, int protocol);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int connect(SafeUnixSocketHandle fd, byte* address, int length);
+    private static unsafe partial int connect(SafeSocketHandle fd, byte* address, int length);
 
     [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint send(SafeUnixSocketHandle fd, byte* buffer, nint length, int flags);
-
-    /// <summary>Owns the socket's descriptor and closes it once.</summary>
-    private sealed class SafeUnixSocketHandle : SafeHandle
-    {
-        public SafeUnixSocketHandle() : base(invalidHandleValue: -1, ownsHandle: true) { }
-
-        internal SafeUnixSocketHandle(int fd) : this() => SetHandle(fd);
-
-        public override bool IsInvalid => handle < 0;
-
-        protected override bool ReleaseHandle() => Interop.Libc.Close((int)handle) == 0;
-    }
+    private static unsafe partial nint send(SafeSocketHandle fd, byte* buffer, nint length, int flags);
 }

@@ -1,10 +1,11 @@
 using System.Xml.Linq;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Lifecycle;
 

@@ -1,9 +1,11 @@
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
+using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Lifecycle;
 

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
+using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -112,8 +114,8 @@ internal static class DetachInterface
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid)
         {
-            if (stillLive) session.State.Put(record with { KeptByDefinition = stillDefined && record.Holding == Holding.Created });
-            else if (stillDefined) session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, KeptByDefinition = false, ExpiresAt = 0 });
+            if (stillLive) session.State.Put(record with { InDefinitionToo = stillDefined && record.Holding == Holding.Created });
+            else if (stillDefined) session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false, ExpiresAt = 0 });
             else session.State.Remove(nic.Name);
         }
         session.Commit();

@@ -1,5 +1,8 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
+using LibvirtShim.Session;
+using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Lifecycle;
 

@@ -2,6 +2,8 @@ using System.Diagnostics.CodeAnalysis;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Lifecycle;
 

@@ -1,10 +1,11 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using Serilog;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -67,9 +68,9 @@ internal static class PrepareLinks
     private static NameRecord Record(DomainDescription domain, NicPlan nic, int ifindex, NameState state)
     {
         NameRecord? before = state.Find(nic.Nic.Name);
-        bool kept = NameRecord.IsKeptFor(before, domain.Uuid);
+        bool kept = NameRecord.IsInDefinitionOf(before, domain.Uuid);
         return new NameRecord(nic.Nic.Name, Holding.Created, domain.Uuid, domain.Name, nic.Nic.Mac, nic.Lower!, nic.Nic.Mode,
-            ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, KeptByDefinition: kept);
+            ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, InDefinitionToo: kept);
     }
 
     private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic, bool up) =>

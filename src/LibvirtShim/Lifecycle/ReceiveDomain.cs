@@ -1,11 +1,12 @@
 using System.Xml.Linq;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using Serilog;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -108,7 +109,7 @@ internal static class ReceiveDomain
     {
         NameRecord? held = state.Find(name);
         if (held is { Holding: Holding.Created } && held.Domain == arrival.Domain.Uuid) return;
-        state.Put(Reservation(arrival, nic, name, lower) with { KeptByDefinition = NameRecord.IsKeptFor(held, arrival.Domain.Uuid) });
+        state.Put(Reservation(arrival, nic, name, lower) with { InDefinitionToo = NameRecord.IsInDefinitionOf(held, arrival.Domain.Uuid) });
     }
 
     private static NameRecord Reservation(Arrival arrival, OwnedNic nic, string name, string lower) =>

@@ -1,5 +1,5 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 using Serilog;
@@ -32,7 +32,7 @@ internal static class RecordOwnedLinks
                     Describe.Holder(held), domain.Name);
             NameRecord wanted = new(nic.Name, Holding.Created, domain.Uuid, domain.Name, link.Mac,
                 held?.Lower is { Length: > 0 } lower ? lower : nic.Source ?? "", link.Mode ?? nic.Mode, link.Index,
-                KeptByDefinition: held?.Domain == domain.Uuid && held.KeptByDefinition);
+                InDefinitionToo: held?.Domain == domain.Uuid && held.InDefinitionToo);
             if (held == wanted) continue;
             state.Put(wanted);
             changed = true;

@@ -1,8 +1,9 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -43,7 +44,7 @@ internal static class ReleaseLinks
         foreach (NameRecord record in records)
         {
             if (stillDefined.Contains(record.Name))
-                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, KeptByDefinition = false });
+                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false });
             else
                 session.State.Remove(record.Name);
         }
@@ -54,7 +55,7 @@ internal static class ReleaseLinks
     /// <summary>Names held for the domain's definition that its definition file (still there after a stop, not after undefine) uses.</summary>
     private static HashSet<string> NamesOfDefinition(string libvirtConfigDir, long now, List<NameRecord> records)
     {
-        var kept = records.Where(r => r.IsKeptByDefinition).ToList();
+        var kept = records.Where(r => r.IsInDefinition).ToList();
         if (kept.Count == 0) return [];
         var pending = kept.Where(r => r.ExpiresAt > now).Select(r => r.Name);
         DomainDescription? definition = DomainInventory.ReadDefinition(libvirtConfigDir, kept[0].DomainName, kept[0].Domain);

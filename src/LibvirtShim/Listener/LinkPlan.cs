@@ -1,3 +1,4 @@
+using LibvirtShim.Libvirt;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;

@@ -1,17 +1,16 @@
 using System.Diagnostics;
 using Microsoft.Win32.SafeHandles;
 using LibvirtShim.Configuration;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Logging;
-using LibvirtShim.Naming;
+using LibvirtShim.Messages;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 using Serilog;
 
 namespace LibvirtShim.Listener;
-
-/// <summary>A connection the listener asks about guests, and closes when it is gone.</summary>
-internal interface IGuestConnection : IGuestSource, IDisposable;
 
 /// <summary>
 /// <c>libvirt-shim watch</c>: keeps every link of the hook's up exactly when its guest's vCPUs run on this host. It connects to

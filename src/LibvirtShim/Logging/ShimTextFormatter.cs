@@ -3,6 +3,7 @@ using System.Globalization;
 using Serilog.Events;
 using Serilog.Formatting;
 using Serilog.Formatting.Display;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Logging;
 

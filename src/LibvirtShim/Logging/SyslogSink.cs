@@ -4,6 +4,7 @@ using System.Text;
 using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting.Display;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Logging;
 

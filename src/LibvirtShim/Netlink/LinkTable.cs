@@ -1,4 +1,5 @@
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Netlink;
 

@@ -1,4 +1,5 @@
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Netlink;
 
@@ -37,7 +38,7 @@ internal sealed class NetlinkException : Exception
         new(Operation, Errno, $"{Message} (during {context})", KernelMessage, this);
 
     /// <summary>As the user meets it: the socket's failure, with what to do when it is a matter of privilege.</summary>
-    public ShimFailure Reported() => ShimFailure.OfHost(Message,
+    public ShimFailure Reported() => ShimFailure.WithoutDomain(Message,
         Errno is Errno.EPERM or Errno.EACCES ? "changing links needs CAP_NET_ADMIN: run it as root" : null, this);
 
     public static NetlinkException Malformed(string what) =>

@@ -35,17 +35,17 @@ internal sealed class RouteSocket : IDisposable
     /// </summary>
     private const int SlotsPerReceive = 16;
 
-    private readonly SafeNetlinkSocketHandle _handle;
+    private readonly SafeSocketHandle _handle;
     private readonly byte[] _slots = GC.AllocateUninitializedArray<byte>(SlotBytes * SlotsPerReceive);
     private readonly int[] _lengths = new int[SlotsPerReceive];
     private uint _nextSequence = 1;
 
-    private RouteSocket(SafeNetlinkSocketHandle handle) => _handle = handle;
+    private RouteSocket(SafeSocketHandle handle) => _handle = handle;
 
     /// <summary>Opens the socket in the calling thread's network namespace.</summary>
     public static RouteSocket Open()
     {
-        SafeNetlinkSocketHandle handle = OpenNetlinkSocket(NETLINK_ROUTE, out Errno errno);
+        SafeSocketHandle handle = OpenNetlinkSocket(NETLINK_ROUTE, out Errno errno);
         if (handle.IsInvalid) throw NetlinkException.FromErrno("socket(AF_NETLINK)", errno);
         try
         {
@@ -215,7 +215,7 @@ internal sealed class RouteSocket : IDisposable
     /// More room than one batch needs. SO_RCVBUFFORCE (root) goes past net.core.rmem_max; without the privilege
     /// SO_RCVBUF is capped there, which still holds the answers to one batch.
     /// </summary>
-    private static void EnlargeReceiveBuffer(SafeNetlinkSocketHandle handle)
+    private static void EnlargeReceiveBuffer(SafeSocketHandle handle)
     {
         if (SetSocketOption(handle, SOL_SOCKET, SO_RCVBUFFORCE, ReceiveBufferBytes) == Errno.None) return;
         SetSocketOption(handle, SOL_SOCKET, SO_RCVBUF, ReceiveBufferBytes);

@@ -1,6 +1,7 @@
 using LibvirtShim.Domain;
 using Serilog;
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Session;
 

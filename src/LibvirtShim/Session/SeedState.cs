@@ -1,6 +1,6 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using Serilog;
@@ -104,7 +104,7 @@ internal static class SeedState
                 if (held is null && !linksByName.ContainsKey(nic.Name))
                     state.Put(new NameRecord(nic.Name, Holding.Defined, definition.Uuid, definition.Name, nic.Mac, nic.Source ?? "", nic.Mode));
                 else if (held is not null && held.Domain == definition.Uuid)
-                    state.Put(held with { KeptByDefinition = true });
+                    state.Put(held with { InDefinitionToo = true });
             }
         }
 
@@ -117,11 +117,11 @@ internal static class SeedState
     }
 
     /// <summary>A link kept while seeding could not see every fact, whose domain has not been seen running since.</summary>
-    private static bool ExpiredDoubt(NameRecord record, long now) => record.ExpiresAt != 0 && record.ExpiresAt <= now && !record.KeptByDefinition;
+    private static bool ExpiredDoubt(NameRecord record, long now) => record.ExpiresAt != 0 && record.ExpiresAt <= now && !record.InDefinitionToo;
 
     private static NameRecord CreatedRecord(Link link, string domainName, Guid domain, Dictionary<int, string> linkNames, NameRecord? before) =>
         new(link.Name, Holding.Created, domain, domainName, link.Mac, linkNames.GetValueOrDefault(link.LowerIndex, ""),
-            link.Mode ?? Net.MacvtapMode.Bridge, link.Index, KeptByDefinition: before?.KeptByDefinition ?? false);
+            link.Mode ?? Net.MacvtapMode.Bridge, link.Index, InDefinitionToo: before?.InDefinitionToo ?? false);
 
     /// <summary>
     /// A domain's leaked links go in one deletion of its group when the group holds nothing else (one RCU grace period

@@ -1,5 +1,5 @@
 using LibvirtShim.Configuration;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using Serilog;
 

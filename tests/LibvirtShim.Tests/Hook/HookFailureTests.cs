@@ -6,6 +6,7 @@ using LibvirtShim.Logging;
 using LibvirtShim.Tests.Operator;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Hook;
 

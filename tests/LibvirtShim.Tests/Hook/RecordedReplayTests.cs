@@ -1,4 +1,4 @@
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

@@ -4,6 +4,7 @@ using LibvirtShim.Lifecycle;
 using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Tests.Hook;
 
@@ -67,7 +68,7 @@ public class ShutoffReasonTests
     {
         using var h = HookHarness.Create();
         h.Settings.LockTimeoutSeconds = 1;
-        var store = new LibvirtShim.Naming.StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1));
+        var store = new LibvirtShim.State.StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1));
         using (store.Lock())
         {
             HookResult release = h.Run("web", "release", "end", Xml, "crashed");

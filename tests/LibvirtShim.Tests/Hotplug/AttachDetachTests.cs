@@ -2,11 +2,13 @@ using System.Xml.Linq;
 using LibvirtShim.Cli;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
+using LibvirtShim.Messages;
+using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Tests.Hotplug;
 
@@ -47,7 +49,7 @@ public class AttachDetachTests
         Assert.Equal(("macvtap", Mac, "uplink0", "vepa", true), (link.Kind, link.Address, link.Lower, link.Mode, link.IsUp));
         Assert.Equal((LinkMarker.For(h.Settings).Alias(Web), LinkMarker.For(h.Settings).Group(Web)), (link.Alias, link.GroupNumber));
         NameRecord record = h.ReadState()!.Find(name)!;
-        Assert.Equal((Holding.Created, Web, link.Index, false), (record.Holding, record.Domain, record.Ifindex, record.KeptByDefinition));
+        Assert.Equal((Holding.Created, Web, link.Index, false), (record.Holding, record.Domain, record.Ifindex, record.InDefinitionToo));
         OwnedNic live = Read(guest, GuestScope.Live).OwnedNics.Single(n => n.Mac.ToString() == Mac);
         Assert.Equal((name, "uplink0", MacvtapMode.Vepa), (live.Name, live.Source, live.Mode));
         Assert.Equal(2, Read(guest, GuestScope.Live).OwnedNics.Count);
@@ -82,7 +84,7 @@ public class AttachDetachTests
         using ShimContext context = h.OpenContext();
         string name = AttachInterface.Run(context, guest, Request(live: true, config: true)).Nic.Name;
         NameRecord record = h.ReadState()!.Find(name)!;
-        Assert.Equal((Holding.Created, true), (record.Holding, record.KeptByDefinition));
+        Assert.Equal((Holding.Created, true), (record.Holding, record.InDefinitionToo));
         Assert.Contains(Read(guest, GuestScope.Config).OwnedNics, n => n.Name == name);
 
         OwnedNic detached = DetachInterface.Run(context, guest, new DetachRequest(MacOf(Mac), Live: true, Config: false, TimeSpan.FromSeconds(5)));

@@ -1,10 +1,11 @@
 using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
+using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Tests.Hotplug;
 

@@ -4,6 +4,8 @@ using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using Xunit;
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
+using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Tests.Libvirt;
 

@@ -3,6 +3,7 @@ using LibvirtShim.Session;
 using LibvirtShim.Tests.Operator;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Tests.Lifecycle;
 

@@ -1,4 +1,5 @@
 using LibvirtShim.Domain;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Listener;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;

@@ -1,5 +1,5 @@
-using LibvirtShim.Naming;
-using LibvirtShim.Net;
+using LibvirtShim.State;
+using LibvirtShim.Messages;
 using Xunit;
 
 namespace LibvirtShim.Tests.Listener;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Listener;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;

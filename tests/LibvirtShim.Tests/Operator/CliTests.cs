@@ -1,6 +1,7 @@
 using LibvirtShim.Cli;
 using Xunit;
 using LibvirtShim.Net;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Operator;
 

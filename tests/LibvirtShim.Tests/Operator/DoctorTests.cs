@@ -1,7 +1,8 @@
 using System.Text.Json;
-using LibvirtShim.Cli.Doctor;
+using LibvirtShim.Cli;
+using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Configuration;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
@@ -224,7 +225,7 @@ public class DoctorTests
     [InlineData("1700000000.123456789", 1_700_000_000_123_456_789, 1_700_000_000_123_456_789)]
     [InlineData("1700000000.1234567891", 1_700_000_000_123_456_789, 1_700_000_000_123_456_789)]
     public void SighupNotesInWholeSecondsOrNanoseconds(string text, long earliest, long latest) =>
-        Assert.Equal(new TimeWindow(earliest, latest), DoctorChecks.SignalledAt(text));
+        Assert.Equal(new TimeWindow(earliest, latest), HookCheck.SignalledAt(text));
 
     [Theory]
     [InlineData("")]
@@ -232,7 +233,7 @@ public class DoctorTests
     [InlineData("1.2.3")]
     [InlineData("-5")]
     [InlineData("12.x")]
-    public void GarbageSighupNotesAreIgnored(string text) => Assert.Null(DoctorChecks.SignalledAt(text));
+    public void GarbageSighupNotesAreIgnored(string text) => Assert.Null(HookCheck.SignalledAt(text));
 
     [Fact]
     public void VirtqemudIsNamedAsItself()

@@ -10,6 +10,7 @@ using LibvirtShim.Logging;
 using LibvirtShim.Tests.TestSupport;
 using Serilog;
 using Xunit;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Operator;
 

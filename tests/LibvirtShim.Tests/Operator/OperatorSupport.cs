@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using LibvirtShim.Cli;
 using LibvirtShim.Tests.TestSupport;
+using LibvirtShim.Reports.Doctor;
 
 namespace LibvirtShim.Tests.Operator;
 

@@ -1,8 +1,8 @@
 using LibvirtShim.Cli;
-using LibvirtShim.Cli.Doctor;
+using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using Xunit;
 using LibvirtShim.Reports;

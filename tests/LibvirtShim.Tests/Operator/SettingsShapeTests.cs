@@ -3,6 +3,7 @@ using LibvirtShim.Configuration;
 using LibvirtShim.Net;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Operator;
 

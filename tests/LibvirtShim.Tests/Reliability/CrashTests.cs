@@ -1,6 +1,7 @@
+using LibvirtShim.Reports;
 using LibvirtShim.Cli;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
@@ -37,7 +38,7 @@ public sealed class CrashTests(ITestOutputHelper output)
                 {
                     // Links of a prepare killed before its state write, labelled or not: status never calls that healthy.
                     using ShimContext context = h.OpenContext();
-                    Assert.False(StatusCommand.Gather(context).Agrees, $"{when}: status calls the leftovers of a killed prepare healthy");
+                    Assert.False(StatusReport.Gather(context).Agrees, $"{when}: status calls the leftovers of a killed prepare healthy");
                 }
                 if (kill.Round % 3 == 2)
                 {

@@ -2,11 +2,12 @@ using System.Diagnostics;
 using System.Text;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Reliability;
 

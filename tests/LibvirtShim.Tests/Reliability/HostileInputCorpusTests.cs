@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;

@@ -1,7 +1,7 @@
 using System.Text;
 using LibvirtShim.Cli;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Reports;
 using LibvirtShim.Session;
@@ -217,7 +217,7 @@ public sealed class OddFactsTests(ITestOutputHelper output)
         Assert.Equal(3, Reliability.LinksOf(h, Starting).Count);
         Invariants.Hold(h, "after seeding with an unreadable status file", [Starting.Uuid]);
         using ShimContext context = h.OpenContext();
-        StatusReport report = StatusCommand.Gather(context);
+        StatusReport report = StatusReport.Gather(context);
         Assert.False(report.Agrees);
         Assert.Single(report.UnreadableStatusFiles);
     }
@@ -242,7 +242,7 @@ public sealed class OddFactsTests(ITestOutputHelper output)
         Seed(h, DateTimeOffset.UtcNow);
         using (ShimContext context = h.OpenContext())
         {
-            StatusReport report = StatusCommand.Gather(context);
+            StatusReport report = StatusReport.Gather(context);
             Assert.False(report.Agrees);
             Assert.Equal(3, report.Entries.Count(e => e.Problem is AuditProblem.Unlabelled or AuditProblem.UnlabelledUnknown));
             if (domainDefined) Assert.All(h.ReadState()!.OfDomain(Starting.Uuid), r => Assert.Equal(Holding.Created, r.Holding));
@@ -250,7 +250,7 @@ public sealed class OddFactsTests(ITestOutputHelper output)
 
         Assert.Equal(0, h.Run(Starting.Name, "release", "end", Starting.Xml).ExitCode);
         Assert.DoesNotContain(h.Ns.Links(), l => Starting.Nics.Any(n => n.Name == l.Name));
-        using (ShimContext context = h.OpenContext()) Assert.True(StatusCommand.Gather(context).Agrees);
+        using (ShimContext context = h.OpenContext()) Assert.True(StatusReport.Gather(context).Agrees);
     }
 
     /// <summary>
@@ -266,7 +266,7 @@ public sealed class OddFactsTests(ITestOutputHelper output)
         for (int i = 0; i < 40; i++) h.Ns.Ip("link", "add", $"mvtap{i}", "type", "veth", "peer", "name", $"peer{i}");
         var holder = Guest.Make("holder", 64, 1, firstName: 47);
         Assert.Equal(0, h.Run(holder.Name, "prepare", "begin", holder.Xml).ExitCode);
-        using (ShimContext context = h.OpenContext()) Assert.False(StatusCommand.Gather(context).Agrees);
+        using (ShimContext context = h.OpenContext()) Assert.False(StatusReport.Gather(context).Agrees);
 
         var arriving = Guest.Make("arriving", 65, 2, firstName: 0);
         HookResult migrated = h.Run(arriving.Name, "migrate", "begin", arriving.Xml);

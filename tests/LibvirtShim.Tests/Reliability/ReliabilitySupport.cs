@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

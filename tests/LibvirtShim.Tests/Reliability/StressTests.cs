@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

@@ -1,9 +1,10 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Reliability;
 

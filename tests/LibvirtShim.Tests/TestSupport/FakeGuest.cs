@@ -2,6 +2,7 @@ using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
+using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Tests.TestSupport;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using LibvirtShim.Configuration;
 using LibvirtShim.Hook;
-using LibvirtShim.Naming;
+using LibvirtShim.State;
 using Serilog;
 using LibvirtShim.Session;
 

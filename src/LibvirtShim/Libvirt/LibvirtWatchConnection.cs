@@ -1,0 +1,133 @@
+using System.Text;
+using LibvirtShim.Domain;
+using LibvirtShim.Net;
+
+namespace LibvirtShim.Libvirt;
+
+/// <summary>
+/// The listener's connection to libvirt, read-only: it hears every domain's lifecycle events and metadata changes (the
+/// <paramref name="sink"/> given to <see cref="Open"/>), notices the daemon going (close callback, keepalive), and answers
+/// for guests with their state and live XML. libvirt's event loop runs on a thread of its own for the whole process.
+/// </summary>
+internal sealed class LibvirtWatchConnection : IGuestConnection
+{
+    /// <summary>A dead daemon is noticed after about interval × (count + 1) seconds; a restarted one at once (end of file).</summary>
+    private const int KeepAliveInterval = 5;
+    private const uint KeepAliveCount = 3;
+
+    private static readonly object EventLoopGate = new();
+    private static Thread? s_eventLoop;
+    private readonly SafeLibvirtConnectHandle _connection;
+    private readonly int[] _registrations;
+
+    private LibvirtWatchConnection(SafeLibvirtConnectHandle connection, int[] registrations)
+    {
+        _connection = connection;
+        _registrations = registrations;
+    }
+
+    /// <summary>Connects read-only to <paramref name="uri"/> (null: libvirt's default) and registers for events.</summary>
+    public static LibvirtWatchConnection Open(string? uri, ILibvirtEventSink sink)
+    {
+        StartEventLoop();
+        return Over(Interop.Libvirt.OpenReadOnly(uri), sink);
+    }
+
+    /// <summary>Listens on a connection opened elsewhere (libvirt's test driver in tests), which it then owns.</summary>
+    internal static LibvirtWatchConnection Over(SafeLibvirtConnectHandle connection, ILibvirtEventSink sink)
+    {
+        try
+        {
+            StartEventLoop();
+            Interop.Libvirt.KeepAlive(connection, KeepAliveInterval, KeepAliveCount);
+            return new LibvirtWatchConnection(connection, Interop.Libvirt.Listen(connection, sink));
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// libvirt's default event loop, registered before the first connection (it must be) and run by one background thread
+    /// for as long as the process lives.
+    /// </summary>
+    internal static void StartEventLoop()
+    {
+        lock (EventLoopGate)
+        {
+            if (s_eventLoop is not null) return;
+            Interop.Libvirt.UseDefaultEventLoop();
+            s_eventLoop = new Thread(RunEventLoop) { IsBackground = true, Name = "libvirt event loop" };
+            s_eventLoop.Start();
+        }
+    }
+
+    private static void RunEventLoop()
+    {
+        while (true)
+        {
+            try
+            {
+                Interop.Libvirt.RunEventLoopOnce();
+            }
+            catch (LibvirtCallException)
+            {
+                Thread.Sleep(100); // libvirt's own failure to poll: try again rather than spin
+            }
+        }
+    }
+
+    public GuestSnapshot? Find(Guid uuid)
+    {
+        using SafeLibvirtDomainHandle? domain = Interop.Libvirt.LookupDomain(_connection, uuid);
+        return domain is null ? null : Snapshot(domain);
+    }
+
+    public IReadOnlyList<GuestSnapshot> Active()
+    {
+        SafeLibvirtDomainHandle[] domains = Interop.Libvirt.ActiveDomains(_connection);
+        try
+        {
+            var guests = new List<GuestSnapshot>(domains.Length);
+            foreach (SafeLibvirtDomainHandle domain in domains)
+            {
+                if (Snapshot(domain) is { } guest) guests.Add(guest);
+            }
+            return guests;
+        }
+        finally
+        {
+            foreach (SafeLibvirtDomainHandle domain in domains) domain.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The guest's state, and for one whose links the state decides, the names of its owned NICs from its live XML; null when
+    /// libvirt no longer knows it (it went between the question and the answer).
+    /// </summary>
+    private static GuestSnapshot? Snapshot(SafeLibvirtDomainHandle domain)
+    {
+        try
+        {
+            (int state, int reason) = Interop.Libvirt.State(domain);
+            var guestState = (GuestState)state;
+            Guid uuid = Interop.Libvirt.Uuid(domain);
+            if (GuestStates.LinksUp(guestState) is null) return new GuestSnapshot(uuid, "", guestState, reason, []);
+            string xml = Interop.Libvirt.XmlDescription(domain, inactive: false);
+            DomainDescription description = DomainReader.ReadLenient(DomainXml.Parse(Encoding.UTF8.GetBytes(xml)));
+            return new GuestSnapshot(uuid, description.Name, guestState, reason, description.OwnedNics.Select(n => n.Name).ToList());
+        }
+        catch (LibvirtCallException e) when (e.Code == Interop.Libvirt.ErrorNoDomain)
+        {
+            return null;
+        }
+    }
+
+    public void Dispose()
+    {
+        Interop.Libvirt.StopListening(_connection, _registrations);
+        _connection.Dispose();
+    }
+}

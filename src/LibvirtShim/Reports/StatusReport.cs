@@ -1,0 +1,82 @@
+using LibvirtShim.Net;
+using LibvirtShim.Netlink;
+using LibvirtShim.Session;
+using LibvirtShim.State;
+
+namespace LibvirtShim.Reports;
+
+/// <summary>
+/// What status found: the state (or why there is none), each name beside the kernel, the lower devices, and the hook's
+/// links that hold a host address.
+/// </summary>
+internal sealed record StatusReport(
+    string StateDir, string Instance, NameScheme Scheme, StateLoad Load, List<AuditEntry> Entries,
+    List<StatusReport.LowerDevice> Lowers, List<StatusReport.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed,
+    List<ReleaseEntry> LastReleases, IReadOnlyList<string> UnreadableStatusFiles, List<SpeakingLink> Speaking, DateTimeOffset? StateWritten,
+    ListenerView Listener)
+{
+    internal sealed record LowerDevice(string Name, int Ifindex, bool Exists, bool IsUp, int Names);
+
+    /// <summary>A link on a managed name that no record holds (the next allocation records it as foreign).</summary>
+    internal sealed record UnrecordedLink(string Name, int Ifindex, string Kind, string Lower, MacAddress Mac, string MadeBy);
+
+    public int Problems => Entries.Count(e => e.Problem is not null);
+
+    /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name
+    /// unrecorded.</summary>
+    public bool Agrees => Load.State is { Skipped.Count: 0 } && Problems == 0 && Unrecorded.Count == 0 && UnreadableStatusFiles.Count == 0
+        && Speaking.Count == 0;
+
+    public static StatusReport Gather(ShimContext context)
+    {
+        StateLoad load;
+        IReadOnlyList<Link> links;
+        List<ReleaseEntry> releases;
+        List<NameRecord> freed;
+        using (StateLease lease = context.Store.Lock())
+        {
+            load = lease.Load(context.Scheme);
+            releases = ReleaseHistory.Read(context.Settings.StateDir);
+            links = context.Links.Dump();
+            freed = GoneDefinitionsReport.Free(context, lease, load.State);
+        }
+        List<SpeakingLink> speaking = SpeakingLinks.Find(context.Marker, links, context.Links.Addresses());
+        var unreadable = new List<string>();
+        var statusFiles = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable);
+        NameState state = load.State ?? new NameState(context.Scheme);
+        var entries = StateAudit.Compare(state, context.Marker, links, statusFiles.Keys.ToHashSet(), context.Now, VcpusRun(statusFiles));
+        entries.AddRange(freed.Select(GoneDefinitionsReport.Entry));
+        var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
+        var byIndex = links.ToDictionary(l => l.Index);
+
+        var lowers = entries.GroupBy(e => e.Lower, StringComparer.Ordinal).Where(g => g.Key.Length > 0)
+            .Select(g => byName.TryGetValue(g.Key, out Link l)
+                ? new LowerDevice(g.Key, l.Index, true, l.IsUp, g.Count())
+                : new LowerDevice(g.Key, 0, false, false, g.Count()))
+            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+
+        var listed = entries.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
+        var unrecorded = links.Where(l => context.Scheme.IsManaged(l.Name) && !listed.Contains(l.Name))
+            .Select(l => new UnrecordedLink(l.Name, l.Index, l.Kind ?? "", byIndex.TryGetValue(l.LowerIndex, out Link lower) ? lower.Name : "",
+                l.Mac, MadeBy(l)))
+            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
+        return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
+            context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable, speaking, StateWrittenAt(context),
+            ListenerView.Look(context.Settings.StateDir));
+    }
+
+    /// <summary>The guests whose status file says their vCPUs run: their links must be up.</summary>
+    internal static HashSet<Guid> VcpusRun(Dictionary<Guid, Domain.DomainDescription> statusFiles) =>
+        statusFiles.Values.Where(d => d.StatusState is { } s && Domain.GuestStates.LinksUp(s) == true).Select(d => d.Uuid).ToHashSet();
+
+    private static string MadeBy(Link link)
+    {
+        if (LinkMarker.TrySplitAlias(link.Alias, out _, out ReadOnlySpan<char> instance))
+            return $"libvirt-shim instance '{instance}'";
+        return link.Kind is "macvtap" or "macvlan" ? "not libvirt-shim (libvirt or by hand)" : "not libvirt-shim";
+    }
+
+    /// <summary>When the state file was last written; null when there is none.</summary>
+    private static DateTimeOffset? StateWrittenAt(ShimContext context) =>
+        File.Exists(context.Store.StatePath) ? File.GetLastWriteTimeUtc(context.Store.StatePath) : null;
+}

@@ -1,0 +1,106 @@
+using LibvirtShim.Net;
+using LibvirtShim.Messages;
+
+namespace LibvirtShim.State;
+
+/// <summary>
+/// The state directory must be a real directory owned by the user running the hook (root) and writable by nobody else,
+/// since whoever can write it decides which links the hook deletes.
+/// </summary>
+internal static class StateDirectory
+{
+    /// <summary>
+    /// The path as the checks must see it. A final "/." or "/" makes lstat follow a symbolic link, and ".." climbs out of
+    /// whatever a symbolic link before it leads to, which the lexical walk over the ancestors does not see: "." and empty
+    /// components are dropped, ".." is refused.
+    /// </summary>
+    public static string Canonical(string path)
+    {
+        string[] parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (!path.StartsWith('/')) throw Refused($"state directory {path} is not an absolute path");
+        if (parts.Contains(".."))
+            throw Refused($"state directory {path} contains '..'; refusing to use it (name the directory itself)");
+        return "/" + string.Join('/', parts.Where(p => p != "."));
+    }
+
+    /// <summary>A state directory, state file or lock file the hook refuses to use.</summary>
+    public static ShimFailure Refused(string message) => ShimFailure.WithoutDomain(message, Interop.Files.EffectiveUserId() != 0
+        ? "run it as root" : "libvirt-shim keeps its state in StateDir, which must be a directory only root can write");
+
+    public static void Ensure(string path)
+    {
+        path = Canonical(path);
+        RefuseUnsafeAncestors(path, links: 0);
+        FileFacts? found = Interop.Files.Lstat(path);
+        if (found is null)
+        {
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            found = Interop.Files.Lstat(path);
+        }
+        Refuse(path, found!.Value, expectDirectory: true);
+    }
+
+    /// <summary>A lock file of the state directory, created (0600) when missing; one that is not safe to use is refused.</summary>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle OpenLockFile(string path)
+    {
+        try
+        {
+            CheckFile(path, "lock file");
+            return Interop.Files.OpenLockFile(path);
+        }
+        catch (FileCallException e) when (e.IsSymlinkRefused)
+        {
+            throw Refused($"lock file {path} is a symbolic link; refusing to use it");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw ShimFailure.OfFile(e);
+        }
+    }
+
+    public static void CheckFile(string path, string what = "state file")
+    {
+        if (Interop.Files.Lstat(path) is { } found) Refuse(path, found, expectDirectory: false, what);
+    }
+
+    /// <summary>
+    /// Every directory above it must be as safe: whoever can write one of them can put a directory or a symbolic link
+    /// of their own in place of the next. A sticky one (/tmp) is fine, since nobody can replace what root made there;
+    /// a symbolic link on the way (/var/run) must be root's, and its target is checked the same way.
+    /// </summary>
+    private static void RefuseUnsafeAncestors(string path, int links)
+    {
+        uint me = Interop.Files.EffectiveUserId();
+        for (string? directory = Path.GetDirectoryName(Path.GetFullPath(path)); directory is not null; directory = Path.GetDirectoryName(directory))
+        {
+            if (Interop.Files.Lstat(directory) is not { } found) continue;
+            if (found.Uid != 0 && found.Uid != me)
+                throw Refused($"{directory}, above the state directory, is owned by uid {found.Uid}; " +
+                    "refusing to keep the state under it");
+            if (found.IsSymlink)
+            {
+                if (links < 8 && Directory.ResolveLinkTarget(directory, returnFinalTarget: true) is { } target)
+                    RefuseUnsafeAncestors(Path.Join(target.FullName, "state"), links + 1); // the target and what is above it
+                continue;
+            }
+            if ((found.Permissions & 0x12 /* go-w */) != 0 && (found.Permissions & 0x200 /* sticky */) == 0)
+                throw Refused($"{directory}, above the state directory, " +
+                    $"is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); refusing to keep the state under it");
+        }
+    }
+
+    private static void Refuse(string path, FileFacts found, bool expectDirectory, string? what = null)
+    {
+        what ??= expectDirectory ? "state directory" : "state file";
+        if (found.IsSymlink)
+            throw Refused($"{what} {path} is a symbolic link; refusing to use it");
+        if (expectDirectory ? !found.IsDirectory : !found.IsRegularFile)
+            throw Refused($"{what} {path} is not a {(expectDirectory ? "directory" : "regular file")}");
+        uint me = Interop.Files.EffectiveUserId();
+        if (found.Uid != me)
+            throw Refused($"{what} {path} is owned by uid {found.Uid}, not uid {me}; refusing to use it");
+        if ((found.Permissions & 0x12 /* go-w */) != 0)
+            throw Refused($"{what} {path} is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); " +
+                "chmod go-w it");
+    }
+}
