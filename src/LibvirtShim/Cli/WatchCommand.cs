@@ -24,10 +24,11 @@ internal static class WatchCommand
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop(stop));
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop(stop));
         using LinkTable links = LinkTable.Open();
+        using MacAnnouncer? announcer = OpenAnnouncer(log);
         if (pidFile is not null) WritePidFile(pidFile);
         try
         {
-            var loop = new WatchLoop(settings, uri, links, LinkMarker.For(settings), log, TimeProvider.System,
+            var loop = new WatchLoop(settings, uri, links, announcer, LinkMarker.For(settings), log, TimeProvider.System,
                 sink => LibvirtWatchConnection.Open(uri, sink));
             loop.Run(stop.Token);
             return 0;
@@ -40,6 +41,20 @@ internal static class WatchCommand
         finally
         {
             if (pidFile is not null) RemovePidFile(pidFile);
+        }
+    }
+
+    /// <summary>Without a packet socket the links still follow their guests; only QEMU's announce is not repeated.</summary>
+    private static MacAnnouncer? OpenAnnouncer(Serilog.ILogger log)
+    {
+        try
+        {
+            return MacAnnouncer.Open();
+        }
+        catch (FileCallException e)
+        {
+            log.Warning("No packet socket ({Problem}): links brought up will not repeat QEMU's announce of the guest's MAC", e.Message);
+            return null;
         }
     }
 

@@ -23,6 +23,7 @@ internal enum Errno
     EAFNOSUPPORT = 97,
     EADDRINUSE = 98,
     EADDRNOTAVAIL = 99,
+    ENETDOWN = 100,
     ENOBUFS = 105,
 }
 
@@ -57,6 +58,7 @@ internal static class ErrnoText
         Errno.EAFNOSUPPORT => "EAFNOSUPPORT",
         Errno.EADDRINUSE => "EADDRINUSE",
         Errno.EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        Errno.ENETDOWN => "ENETDOWN",
         Errno.ENOBUFS => "ENOBUFS",
         _ => null,
     };

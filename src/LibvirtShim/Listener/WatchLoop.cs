@@ -16,11 +16,12 @@ namespace LibvirtShim.Listener;
 /// <c>libvirt-shim watch</c>: keeps every link of the hook's up exactly when its guest's vCPUs run on this host. It connects to
 /// libvirt (again and again, backing off, when the daemon is not there), holds the listener's lock while connected (so that
 /// <c>prepare</c> creates links down), reconciles every active guest, then looks at a guest again on each of its lifecycle events
-/// and metadata changes: level-triggered, it reads the guest's state and owned NICs as they are then and sets the links so.
+/// and metadata changes: level-triggered, it reads the guest's state and owned NICs as they are then and sets the links so; a
+/// link it brings up gets QEMU's announce repeated (<see cref="MacAnnouncer"/>).
 /// It never takes the state lock: hook calls never wait for it.
 /// </summary>
 internal sealed class WatchLoop(
-    ShimSettings settings, string? uri, LinkTable links, LinkMarker marker, ILogger baseLog, TimeProvider clock,
+    ShimSettings settings, string? uri, LinkTable links, MacAnnouncer? announcer, LinkMarker marker, ILogger baseLog, TimeProvider clock,
     Func<ILibvirtEventSink, IGuestConnection> connect)
 {
     /// <summary>The listener's own lines; a guest's and a reconcile's carry their own context, timed from their event.</summary>
@@ -113,7 +114,7 @@ internal sealed class WatchLoop(
         try
         {
             IReadOnlyList<GuestSnapshot> active = guests.Active();
-            FollowResult result = LinkFollower.Apply(links, marker, active);
+            FollowResult result = LinkFollower.Apply(links, marker, active, announcer);
             Count(result);
             _metrics = _metrics with { Reconciles = _metrics.Reconciles + 1, LastReconcileAt = Now };
             reconcileLog.Information("Reconciled {Guests} active guests: {Up} links set up, {Down} set down{Changes}", active.Count, result.SetUp,
@@ -140,7 +141,7 @@ internal sealed class WatchLoop(
                 return true;
             }
             guestLog = CallLog.For(baseLog, "watch", guest.Name, guest.Uuid, changed.HeardAt);
-            FollowResult result = LinkFollower.Apply(links, marker, [guest]);
+            FollowResult result = LinkFollower.Apply(links, marker, [guest], announcer);
             Count(result);
             if (result.Done.Count > 0)
                 guestLog.Information("{State} after '{Event}': links {Links} set {Direction} (the elapsed time counts from libvirt's event)",
@@ -172,6 +173,9 @@ internal sealed class WatchLoop(
             Failed($"link {change.Link.Name}: {error.Describe()}");
             ok = false;
         }
+        foreach ((LinkChange change, Errno error) in result.Unannounced)
+            callLog.Warning("Link {Name} of {Domain} is up, but its announce (a RARP from {Mac}) could not be sent: {Error}", change.Link.Name,
+                change.Guest.Name, change.Link.Mac, error.Describe());
         return ok;
     }
 

@@ -334,6 +334,10 @@ public sealed class LibvirtFixture : IAsyncLifetime
 
     public ShimStatus Status() => ShimStatus.Read(WhereTheHookRuns);
 
+    /// <summary>The daemon under test's listener (libvirt-shim watch), started where its hook runs; the caller stops it (Dispose).</summary>
+    public ShimListener StartListener() =>
+        new ShimListener("main", Daemon.Where(RepoRoot, []), StateDir, WorkDir).Start();
+
     /// <summary>The hook's log from <paramref name="offset"/> on (see <see cref="LogOffset"/>), for failure messages.</summary>
     public string ShimLogSince(long offset)
     {
@@ -358,6 +362,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
         Main.RemoveGuests(Virsh.GuestPrefix);
         Main.RemoveNetworks(Virsh.GuestPrefix);
         Lan.Delete();
+        Neighbour.DeleteAll();
         Veth.DeleteAllOurs();
     }
 

@@ -47,6 +47,9 @@ public sealed class NextPeer : IMigrationPeer
     public void WriteSettings(Action<JsonObject>? tweak = null) =>
         PeerHost.WritePeerSettings(SettingsPath, NamePrefix, NextInstance, LibvirtFixture.ShimLogFile, tweak);
 
+    public ShimListener StartListener() =>
+        new ShimListener(Name, [_fixture.Script(_next.Control), "run"], _next.HostPath(LibvirtFixture.StateDirFile), _fixture.WorkDir).Start();
+
     public ShimStatus Status() => ShimStatus.Read(command => Cmd.Run(_fixture.Script(_next.Control), ["run", .. command], TimeSpan.FromSeconds(60)));
 
     public string ShimLog()

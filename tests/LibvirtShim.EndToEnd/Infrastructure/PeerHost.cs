@@ -22,6 +22,9 @@ public interface IMigrationPeer : IDisposable
     string Versions { get; }
 
     void Start(Action<JsonObject>? settings = null);
+
+    /// <summary>Its listener (libvirt-shim watch), started where its hook runs; the caller stops it (Dispose).</summary>
+    ShimListener StartListener();
     ShimStatus Status();
     string ShimLog();
 }
@@ -100,6 +103,10 @@ public sealed class PeerHost : IMigrationPeer
         Cmd.Run(_fixture.Script("scripts/libvirt-peer.sh"), ["exec", .. command], TimeSpan.FromSeconds(60), Env);
 
     public ShimStatus Status() => ShimStatus.Read(Exec);
+
+    public ShimListener StartListener() => new ShimListener(Name,
+        ["env", .. Env.Select(e => $"{e.Key}={e.Value}"), _fixture.Script("scripts/libvirt-peer.sh"), "exec"],
+        Path.Combine(Dir, "run", Path.GetFileName(LibvirtFixture.StateDirFile)), _fixture.WorkDir).Start();
 
     /// <summary>The peer hook's log (its /var/log/libvirt is the private log directory).</summary>
     public string ShimLog() =>

@@ -43,7 +43,7 @@ public sealed partial class WatchLoopTests : IDisposable
         {
             Assert.Equal(0, virDomainSuspend(guest));
             using var stop = new CancellationTokenSource();
-            var loop = new WatchLoop(_h.Settings, "test:///default", table, marker, Serilog.Core.Logger.None, TimeProvider.System,
+            var loop = new WatchLoop(_h.Settings, "test:///default", table, null, marker, Serilog.Core.Logger.None, TimeProvider.System,
                 sink => LibvirtWatchConnection.Over(connection, sink));
             var running = new Thread(() => loop.Run(stop.Token)) { IsBackground = true, Name = "watch loop" };
             running.Start();
