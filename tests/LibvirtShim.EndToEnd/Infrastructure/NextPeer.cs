@@ -37,7 +37,8 @@ public sealed class NextPeer : IMigrationPeer
         _ranBefore = Script("status").Ok;
         _started = true;
         Script(_ranBefore ? "restart" : "start", TimeSpan.FromMinutes(20)).MustSucceed($"{_next.Control} start");
-        Cmd.Run(_fixture.Script("hooks/install.sh"), ["--root", _next.Root, "--reload"], TimeSpan.FromSeconds(60), _fixture.ControlEnvironment)
+        Cmd.Run(_fixture.Script("hooks/install.sh"), ["--root", _next.Root, "--reload", "--no-watch"], TimeSpan.FromSeconds(60),
+                _fixture.ControlEnvironment)
             .MustSucceed("hooks/install.sh into the libvirt-next tree");
         WriteSettings(settings);
         Versions = DaemonUnderTest.Versions(Virsh);

@@ -71,7 +71,7 @@ public sealed class PeerHost : IMigrationPeer
     {
         _started = true;
         Script("start").MustSucceed("libvirt-peer.sh start");
-        Cmd.Run(_fixture.Script("hooks/install.sh"), ["--etc", Path.Combine(Dir, "etc"), "--no-reload"], TimeSpan.FromSeconds(60))
+        Cmd.Run(_fixture.Script("hooks/install.sh"), ["--etc", Path.Combine(Dir, "etc"), "--no-reload", "--no-watch"], TimeSpan.FromSeconds(60))
             .MustSucceed("hooks/install.sh for the peer");
         WriteSettings(settings);
         Script("restart").MustSucceed("libvirt-peer.sh restart (so it sees the hook)");

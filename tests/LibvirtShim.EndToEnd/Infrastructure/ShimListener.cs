@@ -49,7 +49,9 @@ public sealed class ShimListener : IDisposable
         Name = name;
         _pidFile = Path.Combine(workDir, $"watch-{name}.pid");
         _figures = Path.Combine(stateDir, "listener.metrics");
-        _command = [.. whereTheHookRuns, ShimStatus.Executable, "watch", "--pid-file", _pidFile];
+        // None of this process's descriptors (the flock the suite runs under, say) may stay open in a listener that outlives it.
+        _command = ["bash", "-c", "for fd in /proc/self/fd/*; do fd=${fd##*/}; if ((fd > 2)); then eval \"exec $fd>&-\" 2>/dev/null || true; fi; " +
+            "done; exec \"$@\"", "shim-listener", .. whereTheHookRuns, ShimStatus.Executable, "watch", "--pid-file", _pidFile];
     }
 
     public string Name { get; }
