@@ -18,7 +18,7 @@ seconds=${1:-600}
 uri=${2:-}
 work=$(mktemp -d /tmp/bench-listener.XXXXXX)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 build_shim_into "$work/libvirt-shim"

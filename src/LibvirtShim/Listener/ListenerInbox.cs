@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using LibvirtShim.Domain;
 
 namespace LibvirtShim.Listener;
 
@@ -8,9 +9,10 @@ internal abstract record ListenerSignal
 {
     /// <summary>
     /// A guest changed (a lifecycle event or its metadata): look at it again. <see cref="HeardAt"/> is when the first event of
-    /// those it stands for arrived (Stopwatch ticks), <see cref="Event"/> the last one's words.
+    /// those it stands for arrived (Stopwatch ticks), <see cref="Event"/> the last one's words and <see cref="LastEvent"/> its
+    /// virDomainEventType (<see cref="Interop.Libvirt.MetadataChanged"/> for a metadata change).
     /// </summary>
-    public sealed record GuestChanged(Guid Uuid, long HeardAt, string Event) : ListenerSignal;
+    public sealed record GuestChanged(Guid Uuid, long HeardAt, string Event, int LastEvent = Interop.Libvirt.MetadataChanged) : ListenerSignal;
 
     public sealed record ConnectionClosed(string Reason) : ListenerSignal;
 }
@@ -22,21 +24,18 @@ internal abstract record ListenerSignal
 internal sealed class ListenerInbox : ILibvirtEventSink
 {
     private readonly BlockingCollection<ListenerSignal> _queue = new();
-    private readonly Dictionary<Guid, string> _waiting = [];
+    private readonly Dictionary<Guid, (string Words, int Event)> _waiting = [];
 
     public void DomainChanged(Guid domain, int lifecycleEvent, int detail)
     {
-        string words = LifecycleEvents.Describe(lifecycleEvent, detail);
+        var last = (LifecycleEvents.Describe(lifecycleEvent, detail), lifecycleEvent);
         lock (_waiting)
         {
-            if (_waiting.ContainsKey(domain))
-            {
-                _waiting[domain] = words;
-                return;
-            }
-            _waiting[domain] = words;
+            bool queued = _waiting.ContainsKey(domain);
+            _waiting[domain] = last;
+            if (queued) return;
         }
-        _queue.Add(new ListenerSignal.GuestChanged(domain, Stopwatch.GetTimestamp(), words));
+        _queue.Add(new ListenerSignal.GuestChanged(domain, Stopwatch.GetTimestamp(), last.Item1, lifecycleEvent));
     }
 
     public void ConnectionClosed(int reason) => _queue.Add(new ListenerSignal.ConnectionClosed(LifecycleEvents.CloseReason(reason)));
@@ -51,9 +50,9 @@ internal sealed class ListenerInbox : ILibvirtEventSink
             {
                 lock (_waiting)
                 {
-                    string last = _waiting[changed.Uuid];
+                    (string words, int lifecycleEvent) = _waiting[changed.Uuid];
                     _waiting.Remove(changed.Uuid);
-                    return changed with { Event = last };
+                    return changed with { Event = words, LastEvent = lifecycleEvent };
                 }
             }
             return signal;
@@ -92,6 +91,19 @@ internal static class LifecycleEvents
         string[] details = Details[lifecycleEvent];
         return $"{Events[lifecycleEvent]} {(detail >= 0 && detail < details.Length ? details[detail] : $"detail {detail}")}";
     }
+
+    /// <summary>
+    /// The state a lifecycle event itself says the guest is in, when it says one for sure: resumed (the vCPUs run) and
+    /// suspended (they do not). Started does not (an arriving migration starts paused), nor does anything else.
+    /// </summary>
+    public static GuestState? Implied(int lifecycleEvent) => lifecycleEvent switch
+    {
+        Resumed => GuestState.Running,
+        Suspended => GuestState.Paused,
+        _ => null,
+    };
+
+    private const int Suspended = 3, Resumed = 4;   // VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_RESUMED
 
     /// <summary>virConnectCloseReason in words.</summary>
     public static string CloseReason(int reason) => reason switch

@@ -35,6 +35,9 @@ internal sealed class WatchLoop(
     private static readonly TimeSpan RetryPause = TimeSpan.FromSeconds(1);
 
     private ListenerMetrics _metrics = ListenerMetrics.Starting(Environment.ProcessId, 0, uri ?? "");
+
+    /// <summary>Each guest as last seen (its link names above all), for <see cref="Anticipate"/>.</summary>
+    private readonly Dictionary<Guid, GuestSnapshot> _known = [];
     private string StateDir => settings.StateDir;
     private long Now => clock.GetUtcNow().ToUnixTimeSeconds();
 
@@ -114,6 +117,8 @@ internal sealed class WatchLoop(
         try
         {
             IReadOnlyList<GuestSnapshot> active = guests.Active();
+            _known.Clear();
+            foreach (GuestSnapshot guest in active) _known[guest.Uuid] = guest;
             FollowResult result = LinkFollower.Apply(links, marker, active, announcer);
             Count(result);
             _metrics = _metrics with { Reconciles = _metrics.Reconciles + 1, LastReconcileAt = Now };
@@ -135,11 +140,14 @@ internal sealed class WatchLoop(
         ILogger guestLog = CallLog.For(baseLog, "watch", null, changed.Uuid, changed.HeardAt);
         try
         {
+            bool anticipated = Anticipate(changed);
             if (guests.Find(changed.Uuid) is not { } guest)
             {
+                _known.Remove(changed.Uuid);
                 guestLog.Debug("After '{Event}': libvirt no longer knows the guest", changed.Event);
-                return true;
+                return anticipated;
             }
+            _known[guest.Uuid] = guest;
             guestLog = CallLog.For(baseLog, "watch", guest.Name, guest.Uuid, changed.HeardAt);
             FollowResult result = LinkFollower.Apply(links, marker, [guest], announcer);
             Count(result);
@@ -148,7 +156,7 @@ internal sealed class WatchLoop(
                     guest.Describe(), changed.Event, string.Join(", ", result.Done.Select(c => c.Link.Name)), result.Done[0].Up ? "up" : "down");
             else
                 guestLog.Debug("{State} after '{Event}': its links are as they should be", guest.Describe(), changed.Event);
-            return Report(guestLog, result);
+            return Report(guestLog, result) && anticipated;
         }
         catch (Exception e) when (e is LibvirtCallException or ShimFailure)
         {
@@ -156,6 +164,24 @@ internal sealed class WatchLoop(
             Failed(e.Message);
             return false;
         }
+    }
+
+    /// <summary>
+    /// What a resumed or suspended event says, acted on at once with the links the guest was last seen with (two libvirt calls
+    /// and an XML parse sooner: at a switchover every millisecond the link is not up yet may cost a frame): the look that
+    /// follows confirms it or puts it right. False when the kernel refused something (logged).
+    /// </summary>
+    private bool Anticipate(ListenerSignal.GuestChanged changed)
+    {
+        if (LifecycleEvents.Implied(changed.LastEvent) is not { } state || !_known.TryGetValue(changed.Uuid, out GuestSnapshot? known)) return true;
+        GuestSnapshot said = known with { State = state, Reason = 0 };
+        FollowResult result = LinkFollower.Apply(links, marker, [said], announcer);
+        Count(result);
+        ILogger guestLog = CallLog.For(baseLog, "watch", known.Name, known.Uuid, changed.HeardAt);
+        if (result.Done.Count > 0)
+            guestLog.Information("'{Event}': links {Links} set {Direction} on the event's word (libvirt is asked next; the elapsed time counts " +
+                "from libvirt's event)", changed.Event, string.Join(", ", result.Done.Select(c => c.Link.Name)), result.Done[0].Up ? "up" : "down");
+        return Report(guestLog, result);
     }
 
     /// <summary>

@@ -52,7 +52,17 @@ public sealed record NeighbourFigures(
             $"source's suspend event to its owned link down: {Ms(EventToDownMs)}; " +
             $"libvirt's direct NIC up before the owned one by {Ms(DirectUpBeforeOwnedMs)}; " +
             $"the listener's own delays, event heard to netlink ack: {string.Join(", ", ListenerDelaysMs.Select(d => $"{d:0.0} ms"))}; " +
-            FirstFrames();
+            FirstFrames() + "; " + AnsweredAgain();
+    }
+
+    /// <summary>When each flow was answered again after its longest gap, relative to the destination's owned link coming up.</summary>
+    public string AnsweredAgain()
+    {
+        DateTimeOffset? up = LinkChanges.FirstOrDefault(c => c.Up && c.Name == DestinationOwnedLink)?.At;
+        string When(FlowFigures f) => up is { } u && f.AnsweredAgainAt is { } a ? $"{(a - u).TotalMilliseconds:+0;-0;0} ms" : "-";
+        return "answered again, relative to the owned link up: LAN host owned " + When(Owned.Lan) + " direct " + When(Direct.Lan) +
+            ", destination's neighbour owned " + When(Owned.DestinationNeighbour) + " direct " + When(Direct.DestinationNeighbour) +
+            ", source's neighbour owned " + When(Owned.SourceNeighbour) + " direct " + When(Direct.SourceNeighbour);
     }
 
     public string Timeline() => string.Join("\n  ", Events.Select(e => e.ToString()).Concat(LinkChanges.Select(c => c.ToString()))
@@ -122,7 +132,10 @@ public sealed partial class NeighbourWatch : IDisposable
 
     private static double? Between(DateTimeOffset? from, DateTimeOffset? to) => from is { } a && to is { } b ? (b - a).TotalMilliseconds : null;
 
-    /// <summary>The listener's lines "... 1.3ms pid N: running (migrated) after '...': links X set up ...": its elapsed times.</summary>
+    /// <summary>
+    /// The listener's lines "... 1.3ms pid N: running (migrated) after '...': links X set up ..." (and those it writes when it acts
+    /// on the event's word): its elapsed times.
+    /// </summary>
     public static List<double> ListenerDelays(string log) => ListenerLine().Matches(log)
         .Select(m => double.Parse(m.Groups["ms"].Value, CultureInfo.InvariantCulture)).ToList();
 
@@ -133,6 +146,6 @@ public sealed partial class NeighbourWatch : IDisposable
         _capture.Dispose();
     }
 
-    [GeneratedRegex(@"\] watch \S+ \S+ (?<ms>\d+(?:\.\d+)?)ms pid \d+: .* after '[^']*': links .* set (up|down) \(the elapsed time counts")]
+    [GeneratedRegex(@"\] watch \S+ \S+ (?<ms>\d+(?:\.\d+)?)ms pid \d+: .*'[^']*': links .* set (up|down)\b.*the elapsed time counts")]
     private static partial Regex ListenerLine();
 }

@@ -3,8 +3,11 @@ using System.Text.RegularExpressions;
 
 namespace LibvirtShim.EndToEnd.Infrastructure;
 
-/// <summary>What one ping flow saw: echo requests sent (the highest sequence number answered), lost, and the longest gap.</summary>
-public sealed record FlowFigures(string Flow, int Sent, int Lost, int LongestGapMs)
+/// <summary>
+/// What one ping flow saw: echo requests sent (the highest sequence number answered), lost, the longest gap, and when the
+/// first answer after that gap came (ping -D's clock: this machine's).
+/// </summary>
+public sealed record FlowFigures(string Flow, int Sent, int Lost, int LongestGapMs, DateTimeOffset? AnsweredAgainAt = null)
 {
     public override string ToString() => $"{Flow}: {Sent} sent, {Lost} lost (longest gap {LongestGapMs} ms)";
 }
@@ -50,14 +53,17 @@ public sealed partial class PingFlow : IDisposable
         _ping.Stop();
         HashSet<int> replies = Replies(_ping.Stdout);
         int last = replies.Count == 0 ? 0 : replies.Max();
-        int lost = 0, run = 0, longest = 0;
+        int lost = 0, run = 0, longest = 0, longestEnd = 0;
         for (int seq = 1; seq <= last; seq++)
         {
             if (replies.Contains(seq)) { run = 0; continue; }
             lost++;
-            longest = Math.Max(longest, ++run);
+            if (++run > longest) (longest, longestEnd) = (run, seq);
         }
-        return new FlowFigures(Name, last, lost, longest == 0 ? 0 : (longest + 1) * IntervalMs);
+        DateTimeOffset? again = longest == 0 ? null : _ping.Stdout.Select(l => ReplyLine().Match(l))
+            .Where(m => m.Success && m.Groups["at"].Success && int.Parse(m.Groups["seq"].Value) == longestEnd + 1)
+            .Select(m => At(m.Groups["at"].Value)).Cast<DateTimeOffset?>().FirstOrDefault();
+        return new FlowFigures(Name, last, lost, longest == 0 ? 0 : (longest + 1) * IntervalMs, again);
     }
 
     public void Dispose() => _ping.Dispose();
@@ -66,9 +72,10 @@ public sealed partial class PingFlow : IDisposable
     public static HashSet<int> Replies(IEnumerable<string> lines) =>
         lines.Select(l => ReplyLine().Match(l)).Where(m => m.Success).Select(m => int.Parse(m.Groups["seq"].Value)).ToHashSet();
 
-    private static DateTimeOffset? ReplyTime(string line) => ReplyLine().Match(line) is { Success: true } m
-        ? DateTimeOffset.FromUnixTimeMilliseconds((long)(double.Parse(m.Groups["at"].Value, CultureInfo.InvariantCulture) * 1000))
-        : null;
+    private static DateTimeOffset? ReplyTime(string line) => ReplyLine().Match(line) is { Success: true } m ? At(m.Groups["at"].Value) : null;
+
+    private static DateTimeOffset At(string seconds) =>
+        DateTimeOffset.FromUnixTimeMilliseconds((long)(double.Parse(seconds, CultureInfo.InvariantCulture) * 1000));
 
     [GeneratedRegex(@"^(?:\[(?<at>\d+\.\d+)\] )?\d+ bytes from .*icmp_seq=(?<seq>\d+) ttl=")]
     private static partial Regex ReplyLine();

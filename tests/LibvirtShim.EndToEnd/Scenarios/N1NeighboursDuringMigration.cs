@@ -24,12 +24,14 @@ public sealed class N1NeighboursDuringMigration(LibvirtFixture fixture)
     private const int Slack = 10;
 
     /// <summary>
-    /// The bound is 0. The owned link can only come up once libvirt says the vCPUs run (its resume event follows QEMU's
-    /// `cont`), a few ms after libvirt's direct NIC, which libvirt brings up just before `cont`: QEMU's first announce goes out of the
-    /// direct NIC only, and the listener repeats it for the owned one as it brings the link up. An echo request that reaches the
-    /// switch in those few ms (measured 1-7 ms, docs/listener.md) is lost over the owned NIC only: one ping at 20 ms.
+    /// The bound is 0; this is not it, and docs/listener.md says why. The owned link can only come up once libvirt says the
+    /// vCPUs run (its resume event follows QEMU's `cont`): 0.3-16 ms after libvirt's direct NIC, which libvirt brings up just before
+    /// `cont` (the listener repeats QEMU's announce as it does). And the two NICs' losses are counted by two flows of their own,
+    /// each in whole 20 ms pings, answered by a TCG guest in its own time. Over 20 measured migrations (both daemons, both ways,
+    /// post-copy) the LAN host lost over the owned NIC 1 fewer ping than over the direct one twice, as many 10 times, 1 more 6
+    /// times and 2 more twice.
     /// </summary>
-    private const int AnnounceAllowance = 1;
+    private const int AnnounceAllowance = 2;
     private static readonly TimeSpan MigrateTimeout = TimeSpan.FromSeconds(180);
     private static readonly TimeSpan RestartBound = TimeSpan.FromSeconds(1);
 
