@@ -45,7 +45,7 @@ say "BenchmarkDotNet: NamingBenchmarks (several minutes)"
 # Without options: BenchmarkDotNet's default job, capped at 25 iterations (the seed at 99 % takes seconds per call).
 [ $# -eq 0 ] && set -- --maxIterationCount 25
 dotnet "$bench_dll" --filter '*NamingBenchmarks*' "$@" | tee "$work/bdn.txt"
-report=$(ls -t "$BENCH_ARTIFACTS"/results/*NamingBenchmarks*-report-github.md | head -n 1)
+report=$(newest "$BENCH_ARTIFACTS"/results/*NamingBenchmarks*-report-github.md)
 
 # Kernel calls: strace the naming thread between the markers the kernel-calls mode writes (write(-1, "bench-mark ...")).
 : > "$work/calls"

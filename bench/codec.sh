@@ -16,7 +16,7 @@ export BENCH_ARTIFACTS="$build_dir/codec"
 work=$(mktemp -d /tmp/bench-codec.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 dotnet "$bench_dll" --filter '*StateCodecBenchmarks*' "$@" | tee "$work/bdn.txt"
-report=$(ls -t "$BENCH_ARTIFACTS"/results/*StateCodecBenchmarks*-report-github.md | head -n 1)
+report=$(newest "$BENCH_ARTIFACTS"/results/*StateCodecBenchmarks*-report-github.md)
 {
   echo "## State file: load and save"
   echo

@@ -61,20 +61,7 @@ install -m 0755 "$2" "$work/after/bin/libvirt-shim"
 ln -s ../bin/libvirt-shim "$work/before/hooks/qemu"
 ln -s ../bin/libvirt-shim "$work/after/hooks/qemu"
 
-{
-  printf "<domain type='kvm'>\n  <name>bench-ab</name>\n  <uuid>5eedbe0c-0000-4000-8000-00000000ab00</uuid>\n  <metadata>\n"
-  printf '    <shim:macvtap xmlns:shim="urn:libvirt-shim:macvtap:1">\n'
-  for ((i = 0; i < nics; i++)); do
-    printf "      <shim:link mac='52:54:00:ab:%02x:%02x' source='uplink0' mode='bridge'%s/>\n" $((i / 256)) $((i % 256)) \
-      "${BENCH_LINK_ATTRIBUTES:+ $BENCH_LINK_ATTRIBUTES}"
-  done
-  printf "    </shim:macvtap>\n  </metadata>\n  <memory unit='MiB'>128</memory>\n  <devices>\n"
-  for ((i = 0; i < nics; i++)); do
-    printf "    <interface type='ethernet'>\n      <mac address='52:54:00:ab:%02x:%02x'/>\n      <target dev='mvtap%d' managed='no'/>\n    </interface>\n" \
-      $((i / 256)) $((i % 256)) "$i"
-  done
-  printf "  </devices>\n</domain>\n"
-} > "$work/domain.xml"
+domain_xml bench-ab 5eedbe0c-0000-4000-8000-00000000ab00 "$nics" "${BENCH_LINK_ATTRIBUTES:-}" > "$work/domain.xml"
 
 netns_with_veth "$ns" uplink0
 facts=$(machine_facts)

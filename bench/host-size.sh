@@ -159,7 +159,7 @@ for ((l = 0; l < other_lowers; l++)); do ip -n "$ns" link add "other$l" type vet
 
 # add_other_links FROM TO: other links hN for N in [FROM, TO); every other macvtap marked as another domain's.
 add_other_links() {
-  local from=$1 to=$2 i lower marks
+  local from=$1 to=$2 i lower
   for ((i = from; i < to; i++)); do
     if [ "$other_lowers" = 0 ]; then lower=uplink0; else lower="other$((i % other_lowers))"; fi
     printf 'link add link %s name h%d address 02:00:%02x:%02x:%02x:01 type macvtap mode bridge\n' "$lower" "$i" $((i >> 16 & 255)) $((i >> 8 & 255)) $((i & 255))

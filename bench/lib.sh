@@ -5,8 +5,18 @@
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
 build_dir="$bench_dir/.build"
+# shellcheck disable=SC2034 # for the scripts that source this file
 results_dir="$build_dir/results"
 bench_dll="$build_dir/bin/LibvirtShim.Benchmarks/release/LibvirtShim.Benchmarks.dll"
+
+# newest FILE...: the most recently modified of the files that exist (nothing when none does).
+newest() {
+    local f best=
+    for f in "$@"; do
+        if [[ -e $f && ( -z $best || $f -nt $best ) ]]; then best=$f; fi
+    done
+    [[ -z $best ]] || printf '%s\n' "$best"
+}
 
 say() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { printf '%s: ERROR: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
@@ -63,6 +73,25 @@ build_start_floor_into() {
     dotnet publish "$bench_dir/StartFloor" -c Release -r linux-x64 --artifacts-path "$build_dir" -o "$build_dir/start-floor" \
     -nologo -v:q -clp:ErrorsOnly >/dev/null
   install -m 0755 "$build_dir/start-floor/start-floor" "$1"
+}
+
+# domain_xml NAME UUID NICS [ATTRIBUTES]: a domain of NICS owned NICs (mvtap0..., MACs 52:54:00:ab:HI:LO, lower device
+# uplink0), every <shim:link> carrying ATTRIBUTES, a printf format given the NIC's number as HI LO HI LO (for addresses).
+domain_xml() {
+  local name=$1 uuid=$2 nics=$3 attributes=${4:-} i
+  printf "<domain type='kvm'>\n  <name>%s</name>\n  <uuid>%s</uuid>\n  <metadata>\n" "$name" "$uuid"
+  printf '    <shim:macvtap xmlns:shim="urn:libvirt-shim:macvtap:1">\n'
+  for ((i = 0; i < nics; i++)); do
+    # shellcheck disable=SC2059
+    printf "      <shim:link mac='52:54:00:ab:%02x:%02x' source='uplink0' mode='bridge'%s/>\n" $((i / 256)) $((i % 256)) \
+      "$(printf "${attributes:+ $attributes}" $((i / 256)) $((i % 256)) $((i / 256)) $((i % 256)))"
+  done
+  printf "    </shim:macvtap>\n  </metadata>\n  <memory unit='MiB'>128</memory>\n  <devices>\n"
+  for ((i = 0; i < nics; i++)); do
+    printf "    <interface type='ethernet'>\n      <mac address='52:54:00:ab:%02x:%02x'/>\n      <target dev='mvtap%d' managed='no'/>\n    </interface>\n" \
+      $((i / 256)) $((i % 256)) "$i"
+  done
+  printf "  </devices>\n</domain>\n"
 }
 
 # netns_with_veth NS DEV: a new network namespace NS holding a veth pair DEV / DEVp, both ends up.

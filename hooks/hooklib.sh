@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Shell functions shared by hooks/install.sh, hooks/uninstall.sh and the Debian package's maintainer scripts
 # (build.sh copies this file into them). POSIX sh: the maintainer scripts run under dash.
 
@@ -46,8 +47,9 @@ shim_libvirt_version() {
     done
   fi
   if [ -z "$_v_lib" ]; then
-    _v_lib=$(ls "$1"/usr/lib/*/libvirt.so.0.*.* "$1"/usr/lib64/libvirt.so.0.*.* "$1"/usr/lib/libvirt.so.0.*.* 2>/dev/null \
-      | sed 's#.*/##' | sort -t . -k 4,4n -k 5,5n | tail -n 1)
+    _v_lib=$(for _v_file in "$1"/usr/lib/*/libvirt.so.0.*.* "$1"/usr/lib64/libvirt.so.0.*.* "$1"/usr/lib/libvirt.so.0.*.*; do
+        [ -e "$_v_file" ] && echo "${_v_file##*/}"
+      done | sort -t . -k 4,4n -k 5,5n | tail -n 1)
   fi
   [ -n "$_v_lib" ] || return 0
   _v_rest=${_v_lib#libvirt.so.0.}
@@ -80,7 +82,7 @@ shim_reload_libvirt() {
     if kill -HUP "$_h_pid" 2>/dev/null; then
       echo "sent SIGHUP to $_h_comm (pid $_h_pid): it looks for hooks again (running guests are not affected)"
       if [ -n "${2:-}" ]; then
-        mkdir -p "$(dirname "$2")" && echo "$_h_pid $(date +%s.%N)" >> "$2" 2>/dev/null || true
+        if mkdir -p "$(dirname "$2")"; then echo "$_h_pid $(date +%s.%N)" >> "$2" 2>/dev/null || true; fi
       fi
       _h_sent=1
     fi
@@ -94,7 +96,9 @@ shim_reload_libvirt() {
 
 # The listener (libvirt-shim watch) where no service manager runs it: started in its own session with a pid file, and
 # stopped by the pid that file names, only while that process is a libvirt-shim watch.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 SHIM_WATCH_PIDFILE=/run/libvirt-shim/watch.pid
+# shellcheck disable=SC2034 # used by the scripts that source this file
 SHIM_WATCH_UNIT=libvirt-shim-watch.service
 
 # shim_listener_pid PIDFILE: prints the pid PIDFILE names when that process is a running 'libvirt-shim watch'; fails otherwise.

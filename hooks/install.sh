@@ -142,9 +142,11 @@ elif { [ -z "$root" ] && shim_systemd_runs; } || { [ -n "$root" ] && [ -d "$root
   shim_watch_unit "${exe#"$root"}" > "$units/$SHIM_WATCH_UNIT.new" && mv -f "$units/$SHIM_WATCH_UNIT.new" "$units/$SHIM_WATCH_UNIT"
   added "unit:$units/$SHIM_WATCH_UNIT"
   if [ -z "$root" ]; then
-    systemctl daemon-reload && systemctl enable --quiet "$SHIM_WATCH_UNIT" && systemctl restart "$SHIM_WATCH_UNIT" \
-      && echo "installed and started the listener $units/$SHIM_WATCH_UNIT (systemctl status $SHIM_WATCH_UNIT)" \
-      || echo "WARNING: installed $units/$SHIM_WATCH_UNIT, but systemctl could not start it: systemctl status $SHIM_WATCH_UNIT"
+    if systemctl daemon-reload && systemctl enable --quiet "$SHIM_WATCH_UNIT" && systemctl restart "$SHIM_WATCH_UNIT"; then
+      echo "installed and started the listener $units/$SHIM_WATCH_UNIT (systemctl status $SHIM_WATCH_UNIT)"
+    else
+      echo "WARNING: installed $units/$SHIM_WATCH_UNIT, but systemctl could not start it: systemctl status $SHIM_WATCH_UNIT"
+    fi
   else
     echo "installed the listener $units/$SHIM_WATCH_UNIT: enable it there (systemctl enable --now $SHIM_WATCH_UNIT)"
   fi

@@ -93,7 +93,7 @@ while IFS= read -r line; do
 done < "$manifest"
 dirs=$(sed -n 's/^dir://p' "$manifest" | sort -r)
 rm -f "$manifest"
-for d in $dirs; do rmdir "$d" 2>/dev/null && echo "removed $d" || true; done
+for d in $dirs; do if rmdir "$d" 2>/dev/null; then echo "removed $d"; fi; done
 
 if [ "$reload" = 1 ] && [ ${#etcs[@]} -gt 0 ]; then
   for etc in $(printf '%s\n' "${etcs[@]}" | sort -u); do shim_reload_libvirt "$etc" "$root/run/libvirt-shim/sighup"; done

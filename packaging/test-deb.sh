@@ -19,7 +19,12 @@ set -euo pipefail
 if [ "${1:-}" != --inside ]; then
   [ "$(id -u)" = 0 ] || { echo "test-deb.sh: needs root (mount namespaces, apt-get)" >&2; exit 77; }
   cd "$(dirname "$0")/.."
-  deb=${1:-$(ls -t artifacts/libvirt-shim_*_amd64.deb 2>/dev/null | head -n 1)}
+  deb=${1:-}
+  if [ -z "$deb" ]; then
+    for f in artifacts/libvirt-shim_*_amd64.deb; do
+      if [ -e "$f" ] && { [ -z "$deb" ] || [ "$f" -nt "$deb" ]; }; then deb=$f; fi
+    done
+  fi
   [ -f "$deb" ] || { echo "test-deb.sh: no package (run ./build.sh first)" >&2; exit 1; }
   for tool in unshare apt-get dpkg-deb; do
     command -v "$tool" >/dev/null || { echo "test-deb.sh: $tool is missing" >&2; exit 77; }
@@ -48,6 +53,7 @@ mkdir -p /run/lock /etc/libvirt "$work/bin"
 cp "$deb" "$work/"
 deb="$work/$(basename "$deb")"
 # The stand-in daemon: a script named libvirtd (its process is named after the script) that notes a SIGHUP and ends.
+# shellcheck disable=SC2016 # $child and $! are the stand-in's own
 printf '%s\n' '#!/bin/sh' \
   "trap 'kill \$child 2>/dev/null; echo \$\$ > $work/hup; exit 0' HUP" "trap 'kill \$child 2>/dev/null; exit 0' TERM" \
   'sleep 600 & child=$!' 'wait $child' > "$work/bin/libvirtd"
@@ -64,7 +70,7 @@ fake_libvirtd() { rm -f "$work/hup"; "$work/bin/libvirtd" & fake=$!; }
 expect_hup() {
   local rc=0
   wait "$fake" || rc=$?
-  [ "$rc" = 0 ] && [ "$(cat "$work/hup" 2>/dev/null)" = "$fake" ] || fail "$1: the fake libvirtd (pid $fake) did not get SIGHUP (wait status $rc)"
+  { [ "$rc" = 0 ] && [ "$(cat "$work/hup" 2>/dev/null)" = "$fake" ]; } || fail "$1: the fake libvirtd (pid $fake) did not get SIGHUP (wait status $rc)"
   grep -q "sent SIGHUP to libvirtd (pid $fake)" "$work/last.log" || fail "$1: no word of the SIGHUP"
   pass "$1: libvirtd got SIGHUP, and the output says so"
 }
@@ -162,7 +168,7 @@ mkdir -p /usr/local/lib/libvirt-shim
 echo "exe:/usr/local/sbin/libvirt-shim" > /usr/local/lib/libvirt-shim/installed
 if apt install "$deb"; then fail "the package installed over an install.sh installation"; fi
 grep -q "already installed by hooks/install.sh" "$work/last.log" || fail "the refusal does not say why"
-[ ! -e /usr/sbin/libvirt-shim ] && [ ! -e /etc/libvirt/hooks/qemu ] || fail "the refused install left files"
+{ [ ! -e /usr/sbin/libvirt-shim ] && [ ! -e /etc/libvirt/hooks/qemu ]; } || fail "the refused install left files"
 case $(installed_state) in ""|?n) ;; *) fail "after the refused install, dpkg says '$(installed_state)'" ;; esac
 pass "an install.sh installation is there: the package refuses, says why, and leaves nothing"
 rm -rf /usr/local/lib/libvirt-shim
@@ -184,7 +190,7 @@ grep -q "kept existing settings /etc/libvirt/libvirt-shim.json" "$work/last.log"
 pass "removed but not purged: install.sh installs, keeps the settings, and says so"
 apt purge libvirt-shim || fail "apt-get purge (after install.sh)"
 grep -q "its state and log stay" "$work/last.log" || fail "purge did not say it left install.sh's state and log"
-[ -f /run/libvirt/shim/marker ] && [ -f /var/log/libvirt/shim.log ] || fail "purge deleted install.sh's state or log"
+{ [ -f /run/libvirt/shim/marker ] && [ -f /var/log/libvirt/shim.log ]; } || fail "purge deleted install.sh's state or log"
 [ "$(readlink /etc/libvirt/hooks/qemu)" = /usr/local/sbin/libvirt-shim ] || fail "purge touched install.sh's hook"
 [ "$(listener)" = "$ours" ] || fail "purge touched install.sh's listener"
 pass "purge after install.sh: the state, the log, install.sh's hook and its listener stay"

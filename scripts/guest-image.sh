@@ -12,6 +12,12 @@
 #   shim.nic=MAC,IPV4/LEN,IPV6/LEN,MTU   one per NIC (any field but MAC may be empty): the NIC with that MAC gets
 #                                         the addresses (IPv6 without duplicate-address detection) and the MTU
 #   shim.hotnic=MAC,IPV4/LEN,IPV6/LEN,MTU the same for a NIC hot-plugged later: not waited for at boot
+#   shim.spoof=MAC,IPV4,VICTIM,FIRST,LAST after "ready", the first NIC misbehaves as a guest trying to pass for
+#                                         another would, round after round (one "spoof round N" line each, about
+#                                         2 s apart): it sends pings from the foreign address IPV4, a gratuitous ARP
+#                                         claiming VICTIM (say, the gateway), runs busybox udhcpd (leases FIRST to
+#                                         LAST) and a DHCP client (udhcpc: what a guest may do), and sends pings with
+#                                         its MAC changed to MAC, then changes it back
 #
 # and prints one line per event on the console, each starting with "shim-guest:":
 #
@@ -19,6 +25,7 @@
 #   shim-guest: missing MAC               (no NIC with that MAC)
 #   shim-guest: ready                     (every NIC configured; the kernel answers pings from now on)
 #   shim-guest: gone MAC dev eth1         (a configured NIC was unplugged)
+#   shim-guest: spoof round N             (one round of shim.spoof done)
 #
 # After "ready" it looks at the NICs twice a second: a NIC that appears with the MAC of a shim.nic or shim.hotnic
 # entry is configured by that entry (its "nic" line follows), and one that disappears gets its "gone" line.
@@ -106,6 +113,36 @@ while IFS=, read -r kind mac v4 v6 mtu; do
 done </nics
 echo "shim-guest: ready"
 
+# shim.spoof: a background loop on the first NIC (see the header).
+spoof=""
+for word in $(cat /proc/cmdline); do case "$word" in shim.spoof=*) spoof=${word#shim.spoof=} ;; esac; done
+if [ -n "$spoof" ]; then
+    IFS=, read -r fmac fv4 victim first last <<EOF2
+$spoof
+EOF2
+    read -r omac sdev </up
+    ip addr add "$fv4/32" dev "$sdev"
+    mkdir -p /var/lib/misc
+    printf 'interface %s\nstart %s\nend %s\noption subnet 255.255.255.0\nlease_file /tmp/udhcpd.leases\n' \
+        "$sdev" "$first" "$last" >/udhcpd.conf
+    : >/tmp/udhcpd.leases
+    udhcpd -f /udhcpd.conf >/dev/null 2>&1 &
+    (
+        n=0
+        while :; do
+            n=$((n + 1))
+            ping -c 1 -W 1 -I "$fv4" "$victim" >/dev/null 2>&1
+            arping -c 1 -U -s "$victim" -I "$sdev" "$victim" >/dev/null 2>&1
+            udhcpc -i "$sdev" -n -q -t 1 -T 1 -s /bin/true >/dev/null 2>&1
+            ip link set "$sdev" address "$fmac"
+            ping -c 1 -W 1 "$victim" >/dev/null 2>&1
+            ip link set "$sdev" address "$omac"
+            echo "shim-guest: spoof round $n"
+            sleep 1
+        done
+    ) &
+fi
+
 # Hot-plug: NICs that go and NICs that come (with a MAC of an entry), by polling sysfs. Fd 3: the console.
 exec 3>&1
 while :; do
@@ -145,8 +182,8 @@ build() {
     local deb
     for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/pkg"; done
 
-    local vmlinuz
-    vmlinuz=$(ls "$work"/pkg/boot/vmlinuz-* | head -n1)
+    local kernels=("$work"/pkg/boot/vmlinuz-*) vmlinuz
+    vmlinuz=${kernels[0]}
     [[ -f $vmlinuz ]] || die "no /boot/vmlinuz-* in $kernel_pkg"
     cp "$work/pkg/bin/busybox" "$work/root/bin/busybox"
     local m path

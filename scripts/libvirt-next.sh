@@ -12,6 +12,7 @@
 #                                               hooks/install.sh, write its settings, SIGHUP the tree's libvirtd
 #   scripts/libvirt-next.sh status              what runs; exit 0 when the daemon answers
 #   scripts/libvirt-next.sh uri | version       print the URI / the daemon's libvirt and QEMU versions
+#   scripts/libvirt-next.sh mirror              the Debian mirror and proxy the build would use, and where they come from
 #   scripts/libvirt-next.sh virsh ARGS...       virsh against the tree's daemon
 #   scripts/libvirt-next.sh run CMD...          CMD chrooted in the tree, in its libvirtd's mount namespace (as the
 #                                               hook runs: e.g. run libvirt-shim doctor), or a fresh one when it is down
@@ -27,7 +28,11 @@
 #   LIBVIRT_NEXT_BIND                                       host directories (space-separated) bind-mounted at the same
 #                                                           path in the tree for its daemons (what guests' XML names:
 #                                                           kernel, initrd, console file); read at start and restart
-#   LIBVIRT_NEXT_SUITE [trixie], LIBVIRT_NEXT_MIRROR [http://deb.debian.org/debian]
+#   LIBVIRT_NEXT_SUITE [trixie]
+#   LIBVIRT_NEXT_MIRROR                                     the Debian mirror to build from; by default the host's, read
+#                                                           from its apt sources (sources.list, sources.list.d/*.list and
+#                                                           *.sources, as apt-config locates them), with apt's
+#                                                           Acquire::http(s)::Proxy
 #   LIBVIRT_NEXT_TIMEOUT [60]                               seconds to wait for the daemon to answer
 # Root only. Never touches the host's libvirtd, /etc/libvirt or /run/libvirt; stops only the daemons whose root is the tree.
 set -euo pipefail
@@ -44,7 +49,6 @@ readonly NEXT_HOSTNAME=${LIBVIRT_NEXT_HOSTNAME:-libvirt-next}
 readonly PREFIX=${LIBVIRT_NEXT_PREFIX:-nxtap}
 readonly INSTANCE=${LIBVIRT_NEXT_INSTANCE:-libvirt-next}
 readonly SUITE=${LIBVIRT_NEXT_SUITE:-trixie}
-readonly MIRROR=${LIBVIRT_NEXT_MIRROR:-http://deb.debian.org/debian}
 readonly TIMEOUT=${LIBVIRT_NEXT_TIMEOUT:-60}
 readonly URI="qemu+tcp://127.0.0.1:$PORT/system"
 # passwd: groupadd/useradd for the qemu driver's user (not Essential); the network driver: macvtap pools (net-create).
@@ -56,6 +60,7 @@ readonly DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 
 readonly SCRIPT_NAME=libvirt-next
 # say, die, now, answers (not pid_alive or the waits: daemon_pid also checks a daemon's root, start waits itself)
+# shellcheck source=scripts/daemon-lib.sh
 . "$HERE/daemon-lib.sh"
 # Its own since: tenths of a second, where daemon-lib's prints hundredths.
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -83,9 +88,73 @@ inside() {
     exec "${DAEMON_ENV[@]}" chroot "$TREE" "$@"
 }
 
+# The host's apt sources, in the order apt reads them: sources.list, then sources.list.d/ (*.list and deb822 *.sources)
+# by name. APT_CONFIG and Dir::Etc are honoured, as apt-config reports them.
+apt_source_files() {
+    local list parts f
+    eval "$(apt-config shell list Dir::Etc::sourcelist/f parts Dir::Etc::sourceparts/d)"
+    [[ -n ${list:-} && -f $list ]] && printf '%s\n' "$list"
+    [[ -n ${parts:-} && -d $parts ]] || return 0
+    for f in "$parts"*; do
+        case $f in *.list | *.sources) [[ -f $f ]] && printf '%s\n' "$f" ;; esac
+    done
+}
+
+# mirror_in FILE: the first Debian archive FILE names for binary packages (type deb) of a release (a suite without '-':
+# not -security, -updates, -backports), over http, https or file; nothing when there is none.
+mirror_in() {
+    case $1 in
+        *.sources) awk -v RS= '
+            {
+                types = ""; uris = ""; suites = ""; enabled = "yes"; key = ""
+                n = split($0, lines, "\n")
+                for (i = 1; i <= n; i++) {
+                    line = lines[i]
+                    if (line ~ /^#/) continue
+                    if (line ~ /^[ \t]/ && key != "") { value[key] = value[key] " " line; continue }
+                    if (!match(line, /^[A-Za-z0-9-]+:/)) continue
+                    key = tolower(substr(line, 1, RLENGTH - 1)); value[key] = substr(line, RLENGTH + 1)
+                }
+                types = value["types"]; uris = value["uris"]; suites = value["suites"]
+                if ("enabled" in value) enabled = value["enabled"]
+                delete value
+                if (tolower(enabled) ~ /^[ \t]*no/ || (" " types " ") !~ /[ \t]deb[ \t]/) next
+                release = 0
+                m = split(suites, s, /[ \t]+/)
+                for (i = 1; i <= m; i++) if (s[i] != "" && s[i] !~ /-/ && s[i] !~ /\/$/) release = 1
+                if (!release) next
+                m = split(uris, u, /[ \t]+/)
+                for (i = 1; i <= m; i++) if (u[i] ~ /^(https?|file):/) { print u[i]; exit }
+            }' "$1" ;;
+        *) awk '
+            { sub(/#.*/, ""); gsub(/\[[^]]*\]/, "") }
+            $1 == "deb" && $2 ~ /^(https?|file):/ && $3 != "" && $3 !~ /-/ && $3 !~ /\/$/ { print $2; exit }' "$1" ;;
+    esac
+}
+
+# find_mirror: sets MIRROR and MIRROR_FROM (LIBVIRT_NEXT_MIRROR, or the first of the host's apt sources that names a
+# Debian mirror), and PROXY (apt's Acquire::http::Proxy, else Acquire::https::Proxy; empty when none or DIRECT).
+find_mirror() {
+    local file found http https
+    MIRROR=${LIBVIRT_NEXT_MIRROR:-} MIRROR_FROM=LIBVIRT_NEXT_MIRROR
+    if [[ -z $MIRROR ]]; then
+        local files=()
+        mapfile -t files < <(apt_source_files)
+        for file in "${files[@]}"; do
+            found=$(mirror_in "$file")
+            if [[ -n $found ]]; then MIRROR=${found%/} MIRROR_FROM=$file; break; fi
+        done
+        [[ -n $MIRROR ]] || die "no Debian mirror in the host's apt sources (${files[*]:-none found}): set LIBVIRT_NEXT_MIRROR," \
+            "e.g. LIBVIRT_NEXT_MIRROR=http://deb.debian.org/debian"
+    fi
+    eval "$(apt-config shell http Acquire::http::Proxy https Acquire::https::Proxy)"
+    PROXY=${http:-${https:-}}
+    [[ ${PROXY,,} != direct ]] || PROXY=
+}
+
 # One mmdebstrap run: Essential + apt + the packages, without recommends, dpkg without fsync (the tree is rebuilt, not
-# repaired, after a crash). Measured on the shared 2-core machine: 84 s (330 s while heavily loaded) and 306 MB, where
-# debootstrap --variant=minbase followed by apt-get in the tree took 700 s and 397 MB.
+# repaired, after a crash); faster and smaller than debootstrap followed by apt-get (bench/RESULTS.md). The mirror and
+# the proxy are the host's apt's (find_mirror); apt in the tree keeps the proxy.
 build() {
     if [[ -f $READY ]]; then
         say "tree $TREE already built ($(cat "$READY"))"
@@ -97,19 +166,21 @@ build() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/tmp/libvirt-next-apt.log 2>&1 \
             || { tail -n 20 /tmp/libvirt-next-apt.log >&2; die "apt-get install mmdebstrap failed (full log: /tmp/libvirt-next-apt.log)"; }
     fi
-    local partial=$TREE.partial t0 include
+    local partial=$TREE.partial t0 include proxy=()
+    find_mirror
+    [[ -z $PROXY ]] || proxy=(--aptopt="Acquire::http::Proxy \"$PROXY\"" --aptopt="Acquire::https::Proxy \"$PROXY\"")
     rm -rf "$partial"
     mkdir -p "$(dirname "$TREE")"
     t0=$(now)
     include=$(IFS=,; echo "${PACKAGES[*]}")
-    say "mmdebstrap $SUITE into $partial ($MIRROR): $include"
+    say "mmdebstrap $SUITE into $partial ($MIRROR, from $MIRROR_FROM${PROXY:+, proxy $PROXY}): $include"
     if ! mmdebstrap --mode=root --variant=apt --quiet --dpkgopt=force-unsafe-io --aptopt='APT::Install-Recommends "false"' \
-            --include="$include" "$SUITE" "$partial" "$MIRROR" >/tmp/libvirt-next-mmdebstrap.log 2>&1; then
+            "${proxy[@]}" --include="$include" "$SUITE" "$partial" "$MIRROR" >/tmp/libvirt-next-mmdebstrap.log 2>&1; then
         tail -n 20 /tmp/libvirt-next-mmdebstrap.log >&2
         die "mmdebstrap failed (full log: /tmp/libvirt-next-mmdebstrap.log)"
     fi
     local versions
-    versions=$(chroot "$partial" dpkg-query -W -f='${Package} ${Version}\n' libvirt-daemon qemu-system-x86 | tr '\n' ' ')
+    versions=$(chroot "$partial" dpkg-query -W -f="\${Package} \${Version}\n" libvirt-daemon qemu-system-x86 | tr '\n' ' ')
     echo "$SUITE: ${versions% }; mmdebstrap $(since "$t0")s, $(du -sh "$partial" | cut -f1)" >"$partial/.libvirt-next-ready"
     mv -T "$partial" "$TREE"
     say "built $TREE: $(cat "$READY")"
@@ -119,7 +190,7 @@ build() {
 add_missing_packages() {
     local missing=() p t0
     for p in "${PACKAGES[@]}"; do
-        chroot "$TREE" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        chroot "$TREE" dpkg-query -W -f="\${Status}" "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     ((${#missing[@]} > 0)) || return 0
     t0=$(now)
@@ -139,7 +210,8 @@ add_missing_packages() {
 # ensure_block FILE NAME LINES: LINES as one marked block at the end of FILE (replacing an earlier block); earlier
 # active lines for the same keys are commented out.
 ensure_block() {
-    local file=$1 name=$2 lines=$3 begin="# >>> libvirt-shim $2 (scripts/libvirt-next.sh) >>>" end="# <<< libvirt-shim $2 <<<"
+    local file=$1 name=$2 lines=$3
+    local begin="# >>> libvirt-shim $name (scripts/libvirt-next.sh) >>>" end="# <<< libvirt-shim $name <<<"
     local keys; keys=$(printf '%s\n' "$lines" | sed -n 's/^\([a-z_]*\) *=.*/\1/p' | paste -sd'|')
     touch "$file"
     awk -v b="$begin" -v e="$end" -v keys="^[ \t]*($keys)[ \t]*=" '
@@ -155,6 +227,7 @@ ensure_block() {
 
 configure() {
     local etc=$TREE/etc/libvirt
+    # shellcheck disable=SC2016 # $g is the inner shell's, in the tree
     chroot "$TREE" sh -c 'for g in kvm libvirt-qemu libvirt; do getent group $g >/dev/null || groupadd -r $g; done
         getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu'
     # namespaces = [ ]: libvirt 11's per-guest mount namespace fails in a chroot ("Failed disable mount propagation").
@@ -255,6 +328,7 @@ install_hook() {
     fi
     say "hook settings: $settings (NamePrefix $(sed -n 's/.*"NamePrefix": "\([^"]*\)".*/\1/p' "$settings"))"
     # SIGHUP to the daemon whose /etc/libvirt is the tree's (noted for the tree's libvirt-shim doctor), no other.
+    # shellcheck source=hooks/hooklib.sh
     (. "$HERE/../hooks/hooklib.sh"; shim_reload_libvirt "$TREE/etc/libvirt" "$TREE/run/libvirt-shim/sighup") | grep -v '^note:' \
         | sed 's/^/libvirt-next: /' || true
 }
@@ -271,7 +345,7 @@ status() {
     local pid
     if pid=$(daemon_pid virtlogd); then say "virtlogd of the tree runs (pid $pid)"; else say "virtlogd of the tree is not running"; fi
     if pid=$(daemon_pid libvirtd); then say "libvirtd of the tree runs (pid $pid)"; else say "libvirtd of the tree is not running"; fi
-    [[ -f $READY ]] && say "tree $TREE: $(cat "$READY")" || say "no tree at $TREE"
+    if [[ -f $READY ]]; then say "tree $TREE: $(cat "$READY")"; else say "no tree at $TREE"; fi
     if answers; then say "$URI answers: $(version)"; else say "nothing answers on $URI"; return 3; fi
 }
 
@@ -284,11 +358,12 @@ case "${1:-}" in
     install-hook) shift; install_hook "$@" ;;
     status) status ;;
     uri) echo "$URI" ;;
+    mirror) find_mirror; say "mirror $MIRROR (from $MIRROR_FROM)"; say "proxy ${PROXY:-none}" ;;
     version) version ;;
     virsh) shift; exec virsh -c "$URI" "$@" ;;
     run) shift; [[ -d $TREE/usr ]] || die "no tree at $TREE"
         if pid=$(daemon_pid libvirtd); then exec nsenter --target "$pid" --mount --uts -- "${DAEMON_ENV[@]}" chroot "$TREE" "$@"; fi
         in_tree "$@" ;;
-    -h|--help) sed -n '2,30s/^# \{0,1\}//p' "$0" ;;
-    *) die "usage: $0 build|start|stop|restart|install-hook [EXE]|status|uri|version|virsh ARGS|run CMD (see --help)" ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" ;;
+    *) die "usage: $0 build|start|stop|restart|install-hook [EXE]|status|uri|version|mirror|virsh ARGS|run CMD (see --help)" ;;
 esac

@@ -64,6 +64,7 @@ readonly -A MOUNTS=([etc]=/etc/libvirt [run]=/run/libvirt [lib]=/var/lib/libvirt
 
 readonly SCRIPT_NAME=libvirt-peer
 # say, die, now, since, pid_alive, answers, wait_answer, wait_exit
+# shellcheck source=scripts/daemon-lib.sh
 . "$(dirname "$0")/daemon-lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
@@ -98,7 +99,7 @@ ns_pids() {
 
 prepare_dir() {
     local keep_hooks=""
-    command -v libvirtd >/dev/null && [[ -f /etc/libvirt/qemu.conf ]] \
+    { command -v libvirtd >/dev/null && [[ -f /etc/libvirt/qemu.conf ]]; } \
         || die "libvirt is not installed/configured: run scripts/libvirt-up.sh first"
     if [[ -d $DIR/etc/hooks ]] && [[ -n $(ls -A "$DIR/etc/hooks") ]]; then
         keep_hooks=$(mktemp -d)
@@ -111,7 +112,7 @@ prepare_dir() {
         --exclude=./secrets -cf - . | tar -C "$DIR/etc" -xf -
     if [[ -n $keep_hooks ]]; then
         cp -a "$keep_hooks/." "$DIR/etc/hooks/"; rm -rf "$keep_hooks"
-        say "kept hooks already in $DIR/etc/hooks: $(ls -A "$DIR/etc/hooks" | tr '\n' ' ')"
+        say "kept hooks already in $DIR/etc/hooks: $(find "$DIR/etc/hooks" -mindepth 1 -maxdepth 1 -printf '%f ')"
     fi
     # QEMU capabilities cache: saves the ~7 s probe of qemu at first start
     # (libvirt re-validates it against the binary, kernel and CPU anyway).
@@ -142,6 +143,7 @@ start_daemons() {
         mkdir -p "${MOUNTS[$src]}"      # mount points (libvirt's own dirs)
     done
     # Runs inside the new namespaces. The daemons double-fork and stay there.
+    # shellcheck disable=SC2016 # the script's variables are the inner shell's
     script='set -eu
         dir=$1 host=$2; shift 2
         while [ $# -gt 0 ]; do mount --bind "$dir/$1" "$2"; shift 2; done
@@ -214,8 +216,8 @@ cmd_stop() {
     if pid_alive "$LIBVIRTD_PID" libvirtd >/dev/null && answers; then
         doms=$(timeout 20 virsh -q -c "$URI" list --name 2>/dev/null || true)
         for d in $doms; do
-            timeout 30 virsh -q -c "$URI" destroy "$d" >/dev/null 2>&1 \
-                && say "destroyed peer guest $d" || say "could not destroy peer guest $d"
+            if timeout 30 virsh -q -c "$URI" destroy "$d" >/dev/null 2>&1; then say "destroyed peer guest $d"
+            else say "could not destroy peer guest $d"; fi
         done
     fi
     # Both take about 2 s to shut down: signal them together.
@@ -255,8 +257,8 @@ cmd_restart() {
 
 cmd_status() {
     local lp vp
-    vp=$(pid_alive "$VIRTLOGD_PID" virtlogd) && say "virtlogd running (pid $vp)" || say "virtlogd not running"
-    lp=$(pid_alive "$LIBVIRTD_PID" libvirtd) && say "libvirtd running (pid $lp)" || say "libvirtd not running"
+    if vp=$(pid_alive "$VIRTLOGD_PID" virtlogd); then say "virtlogd running (pid $vp)"; else say "virtlogd not running"; fi
+    if lp=$(pid_alive "$LIBVIRTD_PID" libvirtd); then say "libvirtd running (pid $lp)"; else say "libvirtd not running"; fi
     say "dir $DIR, hostname $PEER_HOSTNAME, uri $URI"
     if answers; then
         say "answers; guests: $(virsh -q -c "$URI" list --all --name 2>/dev/null | tr '\n' ' ')"

@@ -33,12 +33,14 @@ readonly TIMEOUT="${LIBVIRT_UP_TIMEOUT:-60}"
 # developer's shell, CI): libvirtd passes PATH and HOME on to the hook.
 readonly DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
                      HOME=/root)
-# tcpdump, iputils-ping, cpio: the end-to-end suite's LAN and booting guests (scripts/guest-image.sh).
+# tcpdump, iputils-ping, cpio: the end-to-end suite's LAN and booting guests (scripts/guest-image.sh); nftables (nft)
+# to read back the guards the hook installs, busybox for a DHCP client on the LAN.
 readonly PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-                   qemu-system-x86 iproute2 util-linux tcpdump iputils-ping cpio gzip)
+                   qemu-system-x86 iproute2 util-linux tcpdump iputils-ping cpio gzip nftables busybox)
 
 readonly SCRIPT_NAME=libvirt-up
 # say, die, now, since, pid_alive, answers, wait_answer, wait_exit
+# shellcheck source=scripts/daemon-lib.sh
 . "$(dirname "$0")/daemon-lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"

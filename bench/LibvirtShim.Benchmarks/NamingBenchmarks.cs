@@ -2,9 +2,9 @@ using BenchmarkDotNet.Attributes;
 using LibvirtShim.Benchmarks.Support;
 using LibvirtShim.Configuration;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Benchmarks;
 
@@ -72,8 +72,8 @@ public class NamingBenchmarks
             Capacity = Occupancy.Capacity,
         };
         var store = new StateStore(settings.StateDir, TimeSpan.FromSeconds(10));
-        using (StateLease lease = store.Lock()) lease.Save(StateFactory.HeldByOthers(scheme, held));
-        _context = new ShimContext(settings, LinkTable.Open, Serilog.Core.Logger.None, TimeProvider.System);
+        using (StateLease lease = store.LockToChange()) lease.Save(StateFactory.HeldByOthers(scheme, held));
+        _context = new ShimContext(settings, LinkTable.Open, LibvirtShim.Netfilter.GuardTables.Open, Serilog.Core.Logger.None, TimeProvider.System);
         _session = ShimSession.Open(_context);
         if (_session.State.HeldManagedNames != held.Length)
             throw new InvalidOperationException($"the state holds {_session.State.HeldManagedNames} names, expected {held.Length}");

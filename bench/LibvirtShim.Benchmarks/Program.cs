@@ -4,10 +4,9 @@ using System.Runtime.InteropServices;
 using BenchmarkDotNet.Running;
 using LibvirtShim.Benchmarks;
 using LibvirtShim.Benchmarks.Support;
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 // LibvirtShim.Benchmarks [BenchmarkDotNet options]      the benchmarks (bench/allocator.sh, bench/codec.sh run them)
 // Hidden helper modes for the bench/*.sh scripts:
@@ -52,8 +51,8 @@ static int MakeState(string directory, int records)
     var scheme = new NameScheme("mvtap", 8192);
     NameState state = StateFactory.Busy(scheme, records, firstManagedIndex: 500);
     var store = new StateStore(directory, TimeSpan.FromSeconds(30));
-    using (StateLease lease = store.Lock()) lease.Save(state);
-    using (StateLease lease = store.Lock())
+    using (StateLease lease = store.LockToChange()) lease.Save(state);
+    using (StateLease lease = store.LockToChange())
     {
         if (lease.Load(scheme).State?.Count != records) throw new InvalidOperationException("the state written does not read back");
     }
@@ -87,7 +86,7 @@ static int GroupDump(uint group, int times)
 static int StateCount(string directory)
 {
     var store = new StateStore(directory, TimeSpan.FromSeconds(30));
-    using StateLease lease = store.Lock();
+    using StateLease lease = store.LockToChange();
     StateLoad load = lease.Load(new NameScheme("mvtap", 8192));
     if (load.State is null) throw new InvalidOperationException($"{store.StatePath}: {load.Problem}");
     Console.Out.WriteLine(load.State.Count);

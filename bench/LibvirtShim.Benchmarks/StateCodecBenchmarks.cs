@@ -33,7 +33,7 @@ public class StateCodecBenchmarks
         _bytes = StateCodec.Encode(_state);
         _work = WorkDir.Create("shim-bench-codec-");
         _store = new StateStore(Path.Combine(_work, "state"), TimeSpan.FromSeconds(10));
-        using (StateLease lease = _store.Lock()) lease.Save(_state);
+        using (StateLease lease = _store.LockToChange()) lease.Save(_state);
         _rawPath = Path.Combine(_work, "raw");
         _rawTemporary = Path.Combine(_work, "raw.new");
         if (_store.Load(_scheme).State?.Count != Records) throw new InvalidOperationException("state did not round-trip");

@@ -1,7 +1,5 @@
-using LibvirtShim.Net;
 using LibvirtShim.Cli;
 using LibvirtShim.Hook;
-using LibvirtShim.Logging;
 using LibvirtShim.Messages;
 
 try

@@ -1,5 +1,5 @@
-using LibvirtShim.State;
 using LibvirtShim.Net;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Benchmarks.Support;
 

@@ -1,8 +1,8 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 

@@ -1,11 +1,9 @@
-using LibvirtShim.Net;
 using System.Diagnostics;
 using LibvirtShim.Configuration;
-using LibvirtShim.Lifecycle;
 using LibvirtShim.Logging;
+using LibvirtShim.Messages;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 
@@ -17,7 +15,8 @@ internal static class CliRun
         long started = Stopwatch.GetTimestamp();
         ShimSettings settings = SettingsLoader.Load(settingOverrides);
         var log = ShimLog.Create(settings);
-        return new ShimContext(settings, LinkTable.Open, CallLog.For(log, verb, domain, uuid, started), TimeProvider.System, ownedLog: log);
+        return new ShimContext(settings, LinkTable.Open, Netfilter.GuardTables.Open, CallLog.For(log, verb, domain, uuid, started),
+            TimeProvider.System, ownedLog: log);
     }
 
     /// <summary>Runs a verb; a failure is one line on stderr saying what to do next, and exit status 1.</summary>

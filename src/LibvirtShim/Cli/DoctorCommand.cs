@@ -1,9 +1,6 @@
-using LibvirtShim.Net;
-using System.Text;
-using System.Text.Json;
 using LibvirtShim.Messages;
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Reports;
+using LibvirtShim.Reports.Doctor;
 
 namespace LibvirtShim.Cli;
 
@@ -39,16 +36,12 @@ internal static class DoctorCommand
     private static void WriteJson(TextWriter output, List<DoctorCheck> checks, bool passed) => JsonOutput.Write(output, w =>
     {
         w.WriteBoolean("passed", passed);
-        w.WriteStartArray("checks");
-        foreach (DoctorCheck check in checks)
+        w.WriteObjects("checks", checks, (DoctorCheck check) =>
         {
-            w.WriteStartObject();
             w.WriteString("status", check.Status.Word());
             w.WriteString("area", check.Area);
             w.WriteString("detail", check.Detail);
             w.WriteStringOrNull("fix", check.Fix);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        });
     });
 }

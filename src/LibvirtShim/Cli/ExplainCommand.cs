@@ -1,11 +1,9 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Hook;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Logging;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Reports;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;
 
@@ -84,6 +82,7 @@ internal static class ExplainCommand
         {
             output.WriteLine($"  NIC {nic.Nic.Mac}  {nic.Nic.Name,-15} {nic.Nic.Mode.Name(),-8} on {nic.LowerNote}: {nic.ActionText()}");
             output.WriteLine($"      {nic.LinkSettings}");
+            output.WriteLine($"      {nic.GuardText()}");
             foreach (PreviewProblem problem in nic.Problems) output.WriteLine($"      problem: {problem.Message}");
             foreach (string warning in nic.Warnings) output.WriteLine($"      warning: {warning}");
         }
@@ -100,6 +99,8 @@ internal static class ExplainCommand
             output.WriteLine($"result: prepare would succeed, creating {created} macvtap{(created == 1 ? "" : "s")}{keeping} " +
                 "(up, with the guest's MAC, marked as libvirt-shim's,");
             output.WriteLine("with no host address: the host never sends from them);");
+            int guarded = preview.Nics.Count(n => n.Guard != GuardMode.Off);
+            if (guarded > 0) output.WriteLine($"puts the guard of {guarded} of them in place before they are up;");
             output.WriteLine("release end deletes them when the guest stops.");
         }
     }
@@ -127,10 +128,8 @@ internal static class ExplainCommand
                 w.WriteString("advice", failure.Advice);
             }
             if (preview?.StateNote is { } note) w.WriteString("stateNote", note);
-            w.WriteStartArray("nics");
-            foreach (NicPreview nic in preview?.Nics ?? [])
+            w.WriteObjects("nics", preview?.Nics ?? [], (NicPreview nic) =>
             {
-                w.WriteStartObject();
                 w.WriteString("mac", nic.Nic.Mac.ToString());
                 w.WriteString("name", nic.Nic.Name);
                 w.WriteString("mode", nic.Nic.Mode.Name());
@@ -140,21 +139,18 @@ internal static class ExplainCommand
                 w.WriteNumberOrNull("mtu", nic.Nic.Mtu);
                 w.WriteNumberOrNull("lowerMtu", nic.LowerMtu);
                 w.WriteBoolean("allMulticast", nic.Nic.AllMulticast);
+                w.WriteString("guard", nic.Guard.Name());
+                w.WriteString("guardFrom", nic.GuardFromSetting ? "setting" : "nic");
+                w.WriteStrings("guardAddresses", nic.Guard == GuardMode.Ip ? nic.GuardAddresses.Select(a => a.ToString()) : []);
                 w.WriteStrings("problems", nic.Problems.Select(p => p.Message));
                 w.WriteStrings("warnings", nic.Warnings);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("libvirtMacvtaps");
-            foreach (LibvirtMacvtap nic in domain?.LibvirtMacvtaps ?? [])
+            });
+            w.WriteObjects("libvirtMacvtaps", domain?.LibvirtMacvtaps ?? [], (LibvirtMacvtap nic) =>
             {
-                w.WriteStartObject();
                 w.WriteString("mac", nic.Mac.ToString());
                 w.WriteStringOrNull("name", nic.Name);
                 w.WriteStringOrNull("lower", nic.Lower);
                 w.WriteString("mode", nic.Mode.Name());
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            });
         });
 }

@@ -1,9 +1,9 @@
 using LibvirtShim.Domain;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
-using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Cli;
 

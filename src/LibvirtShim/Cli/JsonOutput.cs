@@ -31,6 +31,19 @@ internal static class JsonOutput
         else writer.WriteNumber(name, value);
     }
 
+    /// <summary>An array named <paramref name="name"/> of one object per item, its members written by <paramref name="write"/>.</summary>
+    public static void WriteObjects<T>(this Utf8JsonWriter writer, string name, IEnumerable<T> items, Action<T> write)
+    {
+        writer.WriteStartArray(name);
+        foreach (T item in items)
+        {
+            writer.WriteStartObject();
+            write(item);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+    }
+
     public static void WriteStrings(this Utf8JsonWriter writer, string name, IEnumerable<string> values)
     {
         writer.WriteStartArray(name);

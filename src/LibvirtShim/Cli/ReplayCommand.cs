@@ -1,13 +1,9 @@
 using System.Diagnostics;
 using LibvirtShim.Domain;
 using LibvirtShim.Hook;
-using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
-using LibvirtShim.Netlink;
-using LibvirtShim.Session;
-using LibvirtShim.Messages;
-using LibvirtShim.State;
 using LibvirtShim.Reports;
+using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli;
 
@@ -41,38 +37,22 @@ internal static class ReplayCommand
 
     private static void ShowLinks(ReplayStep step, byte[] xml, LinkMarker marker, Configuration.ShimSettings settings, TextWriter output)
     {
-        Guid uuid;
-        try
-        {
-            uuid = DomainReader.ReadLenient(DomainXml.Parse(xml)).Uuid;
-        }
-        catch (ShimFailure)
-        {
-            return;
-        }
-        using LinkTable table = LinkTable.Open();
-        IReadOnlyList<Link> all = table.Dump();
-        var lowers = all.ToDictionary(l => l.Index, l => l.Name);
-        var ours = all.Where(l => marker.IsOwnedBy(l, uuid)).OrderBy(l => l.Index).ToList();
-        output.WriteLine($"    links of libvirt-shim's for {step.Call.Domain}: {ours.Count}; names held: {NamesHeld(settings, uuid)}");
+        if (DomainLinksReport.For(xml, settings, marker) is not { } report) return;
+        output.WriteLine($"    links of libvirt-shim's for {step.Call.Domain}: {report.Links.Count}; names held: {NamesHeld(report)}");
         if (step.Call.Operation != "prepare") return;
-        foreach (Link link in ours)
-            output.WriteLine($"      {link.Name,-15} ifindex {link.Index,-6} {link.Mac}  on " +
-                $"{lowers.GetValueOrDefault(link.LowerIndex, "?"),-12} {link.Mode?.Name(),-8} {(link.IsUp ? "up" : "down")}");
+        foreach (var (link, lower) in report.Links)
+            output.WriteLine($"      {link.Name,-15} ifindex {link.Index,-6} {link.Mac}  on {lower,-12} {link.Mode?.Name(),-8} " +
+                (link.IsUp ? "up" : "down"));
     }
 
-    /// <summary>The domain's records by what holds them, e.g. "created 82 (mvtap0 ... mvtap81)", read under the lock.</summary>
-    private static string NamesHeld(Configuration.ShimSettings settings, Guid uuid)
+    /// <summary>The domain's records by what holds them, e.g. "created 82 (mvtap0 ... mvtap81)".</summary>
+    private static string NamesHeld(DomainLinksReport report)
     {
-        if (!Directory.Exists(settings.StateDir)) return "none";
-        using StateLease lease = ShimContext.StoreFor(settings).Lock();
-        var records = lease.Load(new NameScheme(settings.NamePrefix, settings.Capacity)).State?.OfDomain(uuid) ?? [];
-        if (records.Count == 0) return "none";
-        return string.Join("; ", records.GroupBy(r => r.Holding).Select(g =>
+        if (report.Held.Count == 0) return "none";
+        return string.Join("; ", report.Held.Select(h =>
         {
-            var names = g.Select(r => r.Name).OrderBy(n => n.Length).ThenBy(n => n, StringComparer.Ordinal).ToList();
-            string shown = names.Count <= 4 ? string.Join(", ", names) : $"{names[0]}, {names[1]} ... {names[^1]}";
-            return $"{g.Key.Word()} {names.Count} ({shown})";
+            string shown = h.Names.Count <= 4 ? string.Join(", ", h.Names) : $"{h.Names[0]}, {h.Names[1]} ... {h.Names[^1]}";
+            return $"{h.Holding.Word()} {h.Names.Count} ({shown})";
         }));
     }
 

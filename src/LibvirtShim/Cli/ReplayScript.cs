@@ -1,5 +1,4 @@
 using LibvirtShim.Hook;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
 
 namespace LibvirtShim.Cli;

@@ -1,4 +1,3 @@
-using LibvirtShim.Net;
 using ConsoleAppFramework;
 using LibvirtShim.Messages;
 

@@ -1,7 +1,6 @@
 using ConsoleAppFramework;
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Hook;
-using LibvirtShim.Lifecycle;
+using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Session;
 
 namespace LibvirtShim.Cli;
@@ -90,8 +89,9 @@ internal sealed class ShimCommands
             SeedReport report = session.Seeded ?? session.Reseed(session.State); // seeded once, whichever did it, and counted once
             shim.Log.Information("Seeded {Names} names from {Running} running and {Defined} defined domains; deleted {Leaked} leaked links",
                 report.State.Count, report.RunningDomains, report.DefinedDomains, report.DeletedLinks.Count);
+            int guards = report.DeletedGuards?.Count ?? 0;
             Console.WriteLine($"seeded {report.State.Count} names from {report.RunningDomains} running and {report.DefinedDomains} defined " +
-                $"domains; deleted {report.DeletedLinks.Count} leaked links");
+                $"domains; deleted {report.DeletedLinks.Count} leaked links" + (guards > 0 ? $" and {guards} orphaned guard tables" : ""));
             return 0;
         });
 

@@ -1,10 +1,8 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
-using LibvirtShim.Netlink;
 using LibvirtShim.Reports;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Cli;
 
@@ -21,7 +19,7 @@ internal static class StatusCommand
         StatusReport report = StatusReport.Gather(context);
         if (format == StatusPrometheus.Format)
         {
-            StatusPrometheus.Write(output, report, report.StateWritten, context.Clock.GetUtcNow());
+            StatusPrometheus.Write(output, report, context.Clock.GetUtcNow());
             return 0;
         }
         if (json || format == "json") WriteJson(output, report);
@@ -44,12 +42,12 @@ internal static class StatusCommand
         {
             output.WriteLine();
             output.WriteLine(group.Key.Length == 0 ? "no lower device recorded:" : $"lower device {Describe(lowers[group.Key], report.Allowed)}:");
-            output.WriteLine($"  {"NAME",-15} {"HELD AS",-9} {"DOMAIN",-20} {"UUID",-8} {"MAC",-17} {"MODE",-8} {"LINK",-13} PROBLEM");
+            output.WriteLine($"  {"NAME",-15} {"HELD AS",-9} {"DOMAIN",-20} {"UUID",-8} {"MAC",-17} {"MODE",-8} {"GUARD",-5} {"LINK",-13} PROBLEM");
             foreach (AuditEntry e in group)
             {
                 string link = e.LinkState == LinkPresence.Absent ? e.LinkState.Word() : $"{e.LinkState.Word()} #{e.Ifindex}";
                 output.WriteLine($"  {e.Name,-15} {HeldAs(e),-9} {Truncate(e.DomainName, 20),-20} {ShortUuid(e.Domain),-8} " +
-                    $"{Mac(e.Mac),-17} {e.Mode.Name(),-8} {link,-13} {e.Problem?.Words().Text}");
+                    $"{Mac(e.Mac),-17} {e.Mode.Name(),-8} {e.Guard.Name(),-5} {link,-13} {e.Problem?.Words().Text}");
             }
         }
         if (report.Entries.Count == 0)
@@ -74,6 +72,13 @@ internal static class StatusCommand
             output.WriteLine($"{skipped}: the next hook call or 'libvirt-shim seed' completes the state from what runs");
         foreach (string path in report.UnreadableStatusFiles)
             output.WriteLine($"status file {path} cannot be read: that guest's links count as in use; check the file");
+
+        if (report.Orphans.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine($"netdev tables of libvirt-shim's guards whose domain runs no guest here: {OutputVocabulary.OrphanGuardAdvice}");
+            foreach (StatusReport.OrphanGuard o in report.Orphans) output.WriteLine($"  {o.Table}");
+        }
 
         if (report.Speaking.Count > 0)
         {
@@ -105,6 +110,8 @@ internal static class StatusCommand
         if (report.Unrecorded.Count > 0)
             output.WriteLine($"{report.Unrecorded.Count} link(s) on {scheme.Prefix}N names that no record holds: " +
                 "delete them if nobody uses them, or 'libvirt-shim seed' records them");
+        if (report.Orphans.Count > 0)
+            output.WriteLine($"{report.Orphans.Count} {OutputVocabulary.OrphanGuardText}(s): 'libvirt-shim seed' deletes them");
     }
 
     /// <summary>Shown in the table: the most recent ones; --json has them all.</summary>
@@ -147,10 +154,8 @@ internal static class StatusCommand
         w.WriteBoolean("agrees", report.Agrees);
         w.WriteStrings("skippedRecords", report.Load.State?.Skipped ?? []);
         w.WriteStrings("unreadableStatusFiles", report.UnreadableStatusFiles);
-        w.WriteStartArray("names");
-        foreach (AuditEntry e in report.Entries)
+        w.WriteObjects("names", report.Entries, (AuditEntry e) =>
         {
-            w.WriteStartObject();
             w.WriteString("name", e.Name);
             w.WriteString("heldAs", HeldAs(e));
             w.WriteString("lower", e.Lower);
@@ -158,63 +163,52 @@ internal static class StatusCommand
             w.WriteString("uuid", e.Domain == Guid.Empty ? "" : e.Domain.ToString("D"));
             w.WriteString("mac", Mac(e.Mac));
             w.WriteString("mode", e.Mode.Name());
+            w.WriteString("guard", e.Guard.Name());
             w.WriteNumber("ifindex", e.Ifindex);
             w.WriteString("link", e.LinkState.Word());
             ProblemWords? problem = e.Problem?.Words();
             w.WriteStringOrNull("problem", problem?.Text);
             if (problem is { } p) w.WriteString("advice", p.AdviceFor(e.Name));
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("lowerDevices");
-        foreach (StatusReport.LowerDevice l in report.Lowers)
+        });
+        w.WriteObjects("lowerDevices", report.Lowers, (StatusReport.LowerDevice l) =>
         {
-            w.WriteStartObject();
             w.WriteString("name", l.Name);
             w.WriteBoolean("exists", l.Exists);
             w.WriteNumber("ifindex", l.Ifindex);
             w.WriteBoolean("up", l.IsUp);
             w.WriteBoolean("allowed", report.Allowed.Count == 0 || report.Allowed.Contains(l.Name));
             w.WriteNumber("names", l.Names);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("unrecordedLinks");
-        foreach (StatusReport.UnrecordedLink l in report.Unrecorded)
+        });
+        w.WriteObjects("unrecordedLinks", report.Unrecorded, (StatusReport.UnrecordedLink l) =>
         {
-            w.WriteStartObject();
             w.WriteString("name", l.Name);
             w.WriteNumber("ifindex", l.Ifindex);
             w.WriteString("kind", l.Kind);
             w.WriteString("lower", l.Lower);
             w.WriteString("mac", Mac(l.Mac));
             w.WriteString("madeBy", l.MadeBy);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("lastReleases");
-        foreach (ReleaseEntry r in report.LastReleases)
+        });
+        w.WriteObjects("lastReleases", report.LastReleases, (ReleaseEntry r) =>
         {
-            w.WriteStartObject();
             w.WriteString("domain", r.Domain);
             w.WriteString("uuid", r.Uuid is { } uuid ? uuid.ToString("D") : "");
             w.WriteString("at", DateTimeOffset.FromUnixTimeSeconds(r.At).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
             w.WriteStringOrNull("reason", r.Reason == "-" ? null : r.Reason);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        WriteListener(w, report.Listener);
-        w.WriteStartArray("linksWithHostAddresses");
-        foreach (SpeakingLink l in report.Speaking)
+        });
+        w.WriteObjects("orphanGuards", report.Orphans, (StatusReport.OrphanGuard o) =>
         {
-            w.WriteStartObject();
+            w.WriteString("table", o.Table);
+            w.WriteString("uuid", o.Domain.ToString("D"));
+            w.WriteString("advice", OutputVocabulary.OrphanGuardAdvice);
+        });
+        WriteListener(w, report.Listener);
+        w.WriteObjects("linksWithHostAddresses", report.Speaking, (SpeakingLink l) =>
+        {
             w.WriteString("name", l.Link.Name);
             w.WriteNumber("ifindex", l.Link.Index);
             w.WriteStrings("addresses", l.Addresses.Select(a => a.ToString()));
             w.WriteString("advice", l.Advice());
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        });
     });
 
     private static void WriteListener(System.Text.Json.Utf8JsonWriter w, ListenerView listener)

@@ -3,10 +3,10 @@ using LibvirtShim.Configuration;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Listener;
 using LibvirtShim.Logging;
-using LibvirtShim.State;
 using LibvirtShim.Messages;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Cli;
 
@@ -69,7 +69,9 @@ internal static class WatchCommand
     {
         try
         {
-            StateFiles.Replace(Path.GetFullPath(path), System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"));
+            string full = Path.GetFullPath(path);
+            new StateFiles(Path.GetDirectoryName(full)!).Replace(new StateFile(Path.GetFileName(full), "pid file"),
+                System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"));
         }
         catch (ShimFailure e)
         {

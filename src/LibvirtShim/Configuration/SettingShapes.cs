@@ -27,6 +27,7 @@ internal static class SettingShapes
         [nameof(ShimSettings.Networks)] = SettingShape.Map,
         [nameof(ShimSettings.ReservationSeconds)] = SettingShape.Integer,
         [nameof(ShimSettings.Instance)] = SettingShape.Text,
+        [nameof(ShimSettings.Guard)] = SettingShape.Text,
         [nameof(ShimSettings.LockTimeoutSeconds)] = SettingShape.Integer,
         [nameof(ShimSettings.LogFile)] = SettingShape.Text,
         [nameof(ShimSettings.LogLevel)] = SettingShape.Text,

@@ -1,7 +1,6 @@
+using LibvirtShim.Messages;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Win32.SafeHandles;
-using LibvirtShim.Net;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Configuration;
 

@@ -18,6 +18,7 @@ internal static class SettingsValidator
         ValidatePrefix(s);
         if (s.Instance.Length > 64 || s.Instance.Any(c => c == '@' || char.IsWhiteSpace(c) || char.IsControl(c)))
             Fail("Instance", s.Instance, "must be at most 64 characters without '@' or white space");
+        if (!GuardModes.TryParse(s.Guard, out _)) Fail("Guard", s.Guard, $"must be {GuardModes.Choices}");
         if (s.Capacity is < 1 or > 1_000_000) Fail("Capacity", s.Capacity, "must be between 1 and 1000000");
         if ((s.NamePrefix + (s.Capacity - 1)).Length > InterfaceName.MaxLength)
             Fail("Capacity", s.Capacity, $"names {s.NamePrefix}0..{s.NamePrefix}{s.Capacity - 1} would exceed {InterfaceName.MaxLength} bytes");

@@ -16,6 +16,9 @@ internal sealed class ShimSettings
     public Dictionary<string, string> Networks { get; set; } = new(StringComparer.Ordinal);
     public int ReservationSeconds { get; set; } = 600;
     public string Instance { get; set; } = "";
+
+    /// <summary>The guard of owned NICs whose &lt;shim:link&gt; has no guard= of its own: off, mac or ip.</summary>
+    public string Guard { get; set; } = "off";
     public int LockTimeoutSeconds { get; set; } = 30;
     public string LogFile { get; set; } = "/var/log/libvirt/shim.log";
     public string LogLevel { get; set; } = "Information";

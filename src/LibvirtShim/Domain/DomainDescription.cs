@@ -20,9 +20,18 @@ internal sealed record DomainDescription(
 /// <c>&lt;shim:link&gt;</c> in the metadata: the hook creates and deletes its macvtap.
 /// Exactly one of <see cref="Source"/> (a lower device) and <see cref="Network"/> (a logical network) is set.
 /// <see cref="Mtu"/> is 0 when the link takes the lower device's; <see cref="AllMulticast"/> is on unless turned off.
+/// <see cref="Guard"/> is null when the NIC does not say (the Guard setting decides); <see cref="Ips"/> are the addresses a
+/// guard='ip' lets it send from.
 /// </summary>
 internal sealed record OwnedNic(
-    MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode, uint Mtu = 0, bool AllMulticast = true);
+    MacAddress Mac, string Name, string? Source, string? Network, MacvtapMode Mode, uint Mtu = 0, bool AllMulticast = true,
+    GuardMode? Guard = null, IReadOnlyList<IpPrefix>? Ips = null)
+{
+    public IReadOnlyList<IpPrefix> Addresses => Ips ?? [];
+
+    /// <summary>The guard this NIC gets: its own guard=, else <paramref name="hostDefault"/> (the Guard setting).</summary>
+    public GuardMode GuardOr(GuardMode hostDefault) => Guard ?? hostDefault;
+}
 
 /// <summary>A macvtap libvirt creates itself: a <c>direct</c> NIC, or a <c>network</c> NIC whose actual type is direct.</summary>
 internal sealed record LibvirtMacvtap(MacAddress Mac, string? Name, string? Lower, MacvtapMode Mode);

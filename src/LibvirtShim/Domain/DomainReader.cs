@@ -1,6 +1,6 @@
 using System.Xml.Linq;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Domain;
 
@@ -94,7 +94,34 @@ internal static class DomainReader
         string name = (string?)target.Attribute("dev") ?? "";
         if (InterfaceName.Problem(name) is { } nameProblem)
             throw DomainXml.Invalid($"NIC {mac}: target dev '{Shorten(name)}' {nameProblem}");
-        return new OwnedNic(mac, name, source, network, mode, ReadMtu(link, $"NIC {mac} ({name})"), ReadAllMulticast(link, $"NIC {mac} ({name})"));
+        string subject = $"NIC {mac} ({name})";
+        return new OwnedNic(mac, name, source, network, mode, ReadMtu(link, subject), ReadAllMulticast(link, subject),
+            ReadGuard(link, subject), ReadIps(link, subject));
+    }
+
+    /// <summary>guard='mac|ip|off'; null when absent (the Guard setting decides).</summary>
+    private static GuardMode? ReadGuard(XElement link, string nic)
+    {
+        if (link.Attribute("guard") is not { } attribute) return null;
+        if (GuardModes.TryParse(attribute.Value, out GuardMode mode)) return mode;
+        throw DomainXml.Invalid($"{nic}: guard='{Shorten(attribute.Value)}' is not {GuardModes.Choices}");
+    }
+
+    /// <summary>ips='A B/N ...': addresses and prefixes, separated by commas or white space; null when absent.</summary>
+    private static List<IpPrefix>? ReadIps(XElement link, string nic)
+    {
+        if (link.Attribute("ips") is not { } attribute) return null;
+        string[] entries = attribute.Value.Split([',', ' ', '\t', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
+        if (entries.Length > IpPrefix.MaxPerNic)
+            throw DomainXml.Invalid($"{nic}: ips= has {entries.Length} addresses, at most {IpPrefix.MaxPerNic}");
+        var ips = new List<IpPrefix>(entries.Length);
+        foreach (string entry in entries)
+        {
+            if (IpPrefix.Problem(entry, out IpPrefix prefix) is { } problem)
+                throw DomainXml.Invalid($"{nic}: ips= entry '{Shorten(entry)}' {problem}");
+            if (!ips.Contains(prefix)) ips.Add(prefix);
+        }
+        return ips;
     }
 
     /// <summary>mtu='N': the link's MTU (0 when absent: the lower device's).</summary>

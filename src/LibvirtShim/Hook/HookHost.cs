@@ -1,5 +1,6 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Logging;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using Serilog.Core;
 
@@ -9,9 +10,10 @@ namespace LibvirtShim.Hook;
 internal sealed record HookHost(
     Func<ShimSettings> LoadSettings,
     Func<LinkTable> OpenLinks,
+    Func<GuardTables> OpenGuards,
     TimeProvider Clock,
     Func<ShimSettings, Logger> CreateLog)
 {
     public static HookHost ForSystem(IReadOnlyList<string>? settingOverrides = null) =>
-        new(() => SettingsLoader.Load(settingOverrides), LinkTable.Open, TimeProvider.System, ShimLog.Create);
+        new(() => SettingsLoader.Load(settingOverrides), LinkTable.Open, GuardTables.Open, TimeProvider.System, ShimLog.Create);
 }

@@ -1,13 +1,11 @@
-using LibvirtShim.Net;
 using System.Diagnostics;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.Lifecycle;
 using LibvirtShim.Logging;
+using LibvirtShim.Messages;
+using LibvirtShim.Session;
 using Serilog;
 using Serilog.Core;
-using LibvirtShim.Session;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Hook;
 
@@ -69,7 +67,7 @@ internal sealed class HookRunner(HookHost host)
             var settings = host.LoadSettings();
             log = host.CreateLog(settings);
             callLog = CallLog.For(log, call.Operation, domain?.Name ?? call.Domain, domain?.Uuid, watch);
-            using var context = new ShimContext(settings, host.OpenLinks, callLog, host.Clock);
+            using var context = new ShimContext(settings, host.OpenLinks, host.OpenGuards, callLog, host.Clock);
             string summary = operation switch
             {
                 GuestOperation guest when domain is not null && document is not null => guest.Execute(context, domain, document, stdout),

@@ -1,8 +1,8 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
 using LibvirtShim.State;
 
 namespace LibvirtShim.Hook;
@@ -20,20 +20,23 @@ internal sealed class ReleaseOperation : BookkeepingOperation
     {
         using var session = ShimSession.Open(context);
         Guid? uuid = domain?.Uuid ?? session.State.Records.FirstOrDefault(r => r.DomainName == call.Domain)?.Domain;
-        RecordHistory(context, new ReleaseEntry(context.Now, uuid, domain?.Name ?? call.Domain, call.Extra));
+        RecordHistory(context, session, new ReleaseEntry(context.Now, uuid, domain?.Name ?? call.Domain, call.Extra));
         if (uuid is null) return "nothing recorded for the domain";
-        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, context.Links, context.Marker, context.Settings.LibvirtConfigDir, context.Now,
-            uuid.Value, domain?.OwnedNics.Select(n => n.Name).ToList() ?? []);
+        GuardMode hostGuard = GuardModes.Parse(context.Settings.Guard);
+        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, context.Links, context.OpenGuards, context.Marker,
+            context.Settings.LibvirtConfigDir, context.Now, uuid.Value, domain?.Name ?? call.Domain,
+            domain?.OwnedNics.Select(n => n.Name).ToList() ?? [],
+            declaredGuarded: domain?.OwnedNics.Any(n => n.GuardOr(hostGuard) != GuardMode.Off) ?? false);
         string leftAlone = outcome.LeftAlone.Count > 0 ? $"; left alone (not ours): {string.Join(", ", outcome.LeftAlone)}" : "";
         return $"deleted {outcome.Deleted} macvtaps, released {outcome.RecordsDropped} records{leftAlone}";
     }
 
     /// <summary>Only for status: a history that cannot be written costs a warning, never the release.</summary>
-    private static void RecordHistory(ShimContext context, ReleaseEntry entry)
+    private static void RecordHistory(ShimContext context, ShimSession session, ReleaseEntry entry)
     {
         try
         {
-            ReleaseHistory.Record(context.Settings.StateDir, entry);
+            ReleaseHistory.Record(session.Lease, entry);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ShimFailure)
         {

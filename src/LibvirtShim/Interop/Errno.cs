@@ -25,6 +25,7 @@ internal enum Errno
     EADDRNOTAVAIL = 99,
     ENETDOWN = 100,
     ENOBUFS = 105,
+    ERESTART = 85,
 }
 
 internal static class ErrnoText
@@ -60,6 +61,7 @@ internal static class ErrnoText
         Errno.EADDRNOTAVAIL => "EADDRNOTAVAIL",
         Errno.ENETDOWN => "ENETDOWN",
         Errno.ENOBUFS => "ENOBUFS",
+        Errno.ERESTART => "ERESTART",
         _ => null,
     };
 }

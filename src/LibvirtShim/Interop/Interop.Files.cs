@@ -6,16 +6,21 @@ internal static partial class Interop
     /// <summary>File calls .NET does not offer: open without following symlinks, flock, fsync, statx's owner and mode, access.</summary>
     internal static partial class Files
     {
-        private const int O_RDONLY = 0x0, O_RDWR = 0x2, O_WRONLY = 0x1, O_CREAT = 0x40, O_TRUNC = 0x200, O_APPEND = 0x400;
+        private const int O_RDONLY = 0x0, O_RDWR = 0x2, O_WRONLY = 0x1, O_CREAT = 0x40, O_EXCL = 0x80, O_APPEND = 0x400;
         private const int O_NONBLOCK = 0x800, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
         private const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
+        private const int OwnerReadWrite = 0x180;
         private const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000, STATX_BASIC_STATS = 0x7ff;
         private const int W_OK = 2;
 
-        public static SafeFileHandle OpenForRead(string path) => Open(path, O_RDONLY, 0);
+        /// <summary>
+        /// An existing file, not through a symbolic link (ELOOP), and without waiting should it be a FIFO: the caller checks
+        /// what it opened with <see cref="Facts"/>.
+        /// </summary>
+        public static SafeFileHandle OpenExisting(string path) => Open(path, O_RDONLY | O_NONBLOCK, 0);
 
-        /// <summary>For a look that must never wait: no symlink followed, and a FIFO in its place does not block the open.</summary>
-        public static SafeFileHandle OpenForProbe(string path) => Open(path, O_RDONLY | O_NONBLOCK, 0);
+        /// <summary>A new file, mode 0600 (less by the umask), that must not exist yet: nothing that was there is written through.</summary>
+        public static SafeFileHandle CreateNew(string path) => Open(path, O_WRONLY | O_CREAT | O_EXCL, OwnerReadWrite);
 
         /// <summary>
         /// An input file given by name (settings, a domain XML), symlinks followed: open(2) of a FIFO would wait for a
@@ -24,9 +29,11 @@ internal static partial class Interop
         public static SafeFileHandle OpenRegularForRead(string path) =>
             RequireRegularFile(Open(path, O_RDONLY | O_NONBLOCK, 0, follow: true), path);
 
-        public static SafeFileHandle OpenForWrite(string path) => Open(path, O_WRONLY | O_CREAT | O_TRUNC, 0x180);
+        /// <summary>A lock file, created 0600 when missing, never through a symbolic link, without waiting should it be a FIFO.</summary>
+        public static SafeFileHandle OpenLockFile(string path) => Open(path, O_RDWR | O_CREAT | O_NONBLOCK, OwnerReadWrite);
 
-        public static SafeFileHandle OpenLockFile(string path) => Open(path, O_RDWR | O_CREAT, 0x180);
+        /// <summary>A lock file that must exist already (a reader creates nothing).</summary>
+        public static SafeFileHandle OpenExistingLockFile(string path) => Open(path, O_RDONLY | O_NONBLOCK, 0);
 
         /// <summary>
         /// For a log several processes write: every write lands at the end of the file, whole (O_APPEND). A FIFO in its
@@ -34,6 +41,12 @@ internal static partial class Interop
         /// </summary>
         public static SafeFileHandle OpenForAppend(string path) =>
             RequireRegularFile(Open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, 0x1A0), path);
+
+        /// <summary>
+        /// As <see cref="OpenForAppend"/>, for a file only its owner reads (created 0600) and that the caller checks with
+        /// <see cref="Facts"/>.
+        /// </summary>
+        public static SafeFileHandle OpenPrivateForAppend(string path) => Open(path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, OwnerReadWrite);
 
         /// <summary>One write(2) of all the bytes (a short write, rare for a regular file, is finished by more writes).</summary>
         public static unsafe void Append(SafeFileHandle handle, ReadOnlySpan<byte> bytes, string path)
@@ -50,12 +63,12 @@ internal static partial class Interop
         }
 
         /// <summary>Takes an exclusive flock without waiting; false when another open file description holds it.</summary>
-        public static bool TryLockExclusive(SafeFileHandle handle, string path) => TryLock(handle, LOCK_EX, path);
+        public static bool TryLockExclusive(SafeFileHandle handle, string path) => TryLock(handle, path, LOCK_EX);
 
-        /// <summary>Takes a shared flock without waiting; false when another open file description holds it exclusively.</summary>
-        public static bool TryLockShared(SafeFileHandle handle, string path) => TryLock(handle, LOCK_SH, path);
+        /// <summary>Takes a shared flock without waiting (readers share it, an exclusive holder excludes them); false when one is held.</summary>
+        public static bool TryLockShared(SafeFileHandle handle, string path) => TryLock(handle, path, LOCK_SH);
 
-        private static bool TryLock(SafeFileHandle handle, int kind, string path)
+        private static bool TryLock(SafeFileHandle handle, string path, int kind)
         {
             if (Retrying((handle, kind), static a => flock(a.handle, a.kind | LOCK_NB), out Errno errno) == 0) return true;
             return errno == Errno.EAGAIN ? false : throw new FileCallException("flock", path, errno);
@@ -64,6 +77,14 @@ internal static partial class Interop
         public static void Sync(SafeFileHandle handle, string path)
         {
             if (fsync(handle) != 0) throw new FileCallException("fsync", path, LastErrno());
+        }
+
+        /// <summary>What an open descriptor is: type, owner, mode, size (fstat, so it is the file opened, not what the path names now).</summary>
+        public static unsafe FileFacts Facts(SafeFileHandle handle, string path)
+        {
+            StatxBuffer buffer;
+            if (statx(handle, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &buffer) != 0) throw new FileCallException("statx", path, LastErrno());
+            return FactsOf(buffer);
         }
 
         /// <summary>The path itself, not following a final symlink; null if it does not exist.</summary>
@@ -82,16 +103,18 @@ internal static partial class Interop
 
         public static uint EffectiveUserId() => geteuid();
 
-        private static unsafe SafeFileHandle RequireRegularFile(SafeFileHandle handle, string path)
+        private static SafeFileHandle RequireRegularFile(SafeFileHandle handle, string path)
         {
-            StatxBuffer buffer;
-            if (statx(handle, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &buffer) != 0)
+            FileFacts found;
+            try
             {
-                Errno errno = LastErrno();
-                handle.Dispose();
-                throw new FileCallException("statx", path, errno);
+                found = Facts(handle, path);
             }
-            var found = new FileFacts(buffer.Uid, buffer.Mode, 0, 0, 0, 0, 0);
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
             if (found.IsRegularFile) return handle;
             handle.Dispose();
             throw new NotRegularFileException(path, found.TypeName);
@@ -113,10 +136,13 @@ internal static partial class Interop
                 facts = default;
                 return LastErrno();
             }
-            facts = new FileFacts(buffer.Uid, buffer.Mode, buffer.Inode, ((ulong)buffer.DeviceMajor << 32) | buffer.DeviceMinor,
-                buffer.ChangedAt.Seconds * 1_000_000_000 + buffer.ChangedAt.Nanoseconds, buffer.ModifiedAt.Seconds, (long)buffer.Size);
+            facts = FactsOf(buffer);
             return Errno.None;
         }
+
+        private static FileFacts FactsOf(in StatxBuffer buffer) =>
+            new(buffer.Uid, buffer.Mode, buffer.Inode, ((ulong)buffer.DeviceMajor << 32) | buffer.DeviceMinor,
+                buffer.ChangedAt.Seconds * 1_000_000_000 + buffer.ChangedAt.Nanoseconds, buffer.ModifiedAt.Seconds, (long)buffer.Size);
 
         /// <summary>struct statx of linux/stat.h: 256 bytes, of which these are read.</summary>
         [StructLayout(LayoutKind.Sequential, Size = 256)]

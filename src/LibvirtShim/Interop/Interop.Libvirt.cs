@@ -18,7 +18,6 @@ internal static partial class Interop
 
         private const uint XmlInactive = 2;        // VIR_DOMAIN_XML_INACTIVE
         private const int MetadataElement = 2;     // VIR_DOMAIN_METADATA_ELEMENT
-        internal const int ErrorNoDomain = 42;     // VIR_ERR_NO_DOMAIN
         internal const int ErrorNoMetadata = 80;   // VIR_ERR_NO_DOMAIN_METADATA
 
         private static bool s_quiet;
@@ -107,9 +106,8 @@ internal static partial class Interop
 
         private static LibvirtCallException LastError(string call)
         {
-            int code = LastErrorCode();
             string message = Marshal.PtrToStringUTF8(virGetLastErrorMessage()) ?? "unknown error";
-            return new LibvirtCallException(call, code, message);
+            return new LibvirtCallException(call, message);
         }
 
         [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
@@ -157,10 +155,5 @@ internal static partial class Interop
     }
 }
 
-/// <summary>A libvirt call that failed: which call, libvirt's error code (virErrorNumber) and its message.</summary>
-internal sealed class LibvirtCallException(string call, int code, string message) : Exception($"{call}: {message}")
-{
-    public string Call { get; } = call;
-    public int Code { get; } = code;
-    public string LibvirtMessage { get; } = message;
-}
+/// <summary>A libvirt call that failed: "CALL: libvirt's message". Only the libvirt binding (Libvirt/) sees it.</summary>
+internal sealed class LibvirtCallException(string call, string message) : Exception($"{call}: {message}");

@@ -19,6 +19,7 @@ internal static partial class Interop
         internal const int EventIdMetadataChange = 23;    // VIR_DOMAIN_EVENT_ID_METADATA_CHANGE (libvirt 3.0+)
         internal const int MetadataChanged = -1;          // what DomainChanged is given for a metadata change
         private const int ErrorNoSupport = 3;             // VIR_ERR_NO_SUPPORT
+        private const int ErrorNoDomain = 42;             // VIR_ERR_NO_DOMAIN
         private const uint ListActive = 1;                // VIR_CONNECT_LIST_DOMAINS_ACTIVE
 
         private static int s_eventLoop;
@@ -143,11 +144,23 @@ internal static partial class Interop
         }
 
         /// <summary>virDomainGetState: virDomainState and its reason (a virDomain*Reason of that state).</summary>
-        public static unsafe (int State, int Reason) State(SafeLibvirtDomainHandle domain)
+        public static (int State, int Reason) State(SafeLibvirtDomainHandle domain) =>
+            StateIfKnown(domain) ?? throw LastError(nameof(virDomainGetState));
+
+        /// <summary><see cref="State"/>, or null when libvirt no longer knows the domain (it went since it was looked up).</summary>
+        public static unsafe (int State, int Reason)? StateIfKnown(SafeLibvirtDomainHandle domain)
         {
             int state, reason;
-            Check(virDomainGetState(domain, &state, &reason, 0), nameof(virDomainGetState));
-            return (state, reason);
+            if (virDomainGetState(domain, &state, &reason, 0) >= 0) return (state, reason);
+            return LastErrorCode() == ErrorNoDomain ? null : throw LastError(nameof(virDomainGetState));
+        }
+
+        /// <summary>The running guest's XML, or null when libvirt no longer knows the domain.</summary>
+        public static string? LiveXmlIfKnown(SafeLibvirtDomainHandle domain)
+        {
+            nint text = virDomainGetXMLDesc(domain, 0);
+            if (text == 0 && LastErrorCode() == ErrorNoDomain) return null;
+            return TakeString(text, nameof(virDomainGetXMLDesc));
         }
 
         public static unsafe Guid Uuid(SafeLibvirtDomainHandle domain)

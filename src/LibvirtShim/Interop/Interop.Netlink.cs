@@ -10,10 +10,13 @@ internal static partial class Interop
     {
         internal const int AF_NETLINK = 16;
         internal const int NETLINK_ROUTE = 0;
+        internal const int NETLINK_NETFILTER = 12;
 
         internal const int SOL_SOCKET = 1;
         internal const int SO_RCVBUF = 8;
         internal const int SO_RCVBUFFORCE = 33;
+        internal const int SO_SNDBUF = 7;
+        internal const int SO_SNDBUFFORCE = 32;
 
         internal const int SOL_NETLINK = 270;
         internal const int NETLINK_CAP_ACK = 10;

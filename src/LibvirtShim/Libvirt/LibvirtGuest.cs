@@ -1,12 +1,12 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
 
 namespace LibvirtShim.Libvirt;
 
 /// <summary>
 /// A guest reached through libvirt's C API (libvirt.so.0, loaded on first use), as virsh reaches it: <c>-c URI</c> or
-/// libvirt's default.
+/// libvirt's default. Every failure of libvirt's is a <see cref="ShimFailure"/> here, never Interop's exception: opening
+/// the guest and the questions (<see cref="IsActive"/>, <see cref="IsPersistent"/>) name the domain; the other calls,
+/// which are steps of a hot-plug, name the call and libvirt's message, and the step says which domain and NIC.
 /// </summary>
 internal sealed class LibvirtGuest : IGuestDevices, IDisposable
 {
@@ -51,16 +51,16 @@ internal sealed class LibvirtGuest : IGuestDevices, IDisposable
     public bool IsPersistent => Ask(() => Interop.Libvirt.IsPersistent(_domain));
     public bool VcpusRun => Ask(() => Domain.GuestStates.LinksUp((Domain.GuestState)Interop.Libvirt.State(_domain).State) == true);
 
-    public string Xml(GuestScope side) => Interop.Libvirt.XmlDescription(_domain, inactive: side == GuestScope.Config);
+    public string Xml(GuestScope side) => Step(() => Interop.Libvirt.XmlDescription(_domain, inactive: side == GuestScope.Config));
 
-    public void Attach(string deviceXml, GuestScope scope) => Interop.Libvirt.AttachDevice(_domain, deviceXml, Affect(scope));
+    public void Attach(string deviceXml, GuestScope scope) => Step(() => Interop.Libvirt.AttachDevice(_domain, deviceXml, Affect(scope)));
 
-    public void Detach(string deviceXml, GuestScope scope) => Interop.Libvirt.DetachDevice(_domain, deviceXml, Affect(scope));
+    public void Detach(string deviceXml, GuestScope scope) => Step(() => Interop.Libvirt.DetachDevice(_domain, deviceXml, Affect(scope)));
 
-    public string? Metadata(GuestScope side) => Interop.Libvirt.GetMetadata(_domain, Domain.ShimMetadata.NamespaceUri, Affect(side));
+    public string? Metadata(GuestScope side) => Step(() => Interop.Libvirt.GetMetadata(_domain, Domain.ShimMetadata.NamespaceUri, Affect(side)));
 
     public void SetMetadata(string? element, GuestScope side) =>
-        Interop.Libvirt.SetMetadata(_domain, element, Domain.ShimMetadata.Prefix, Domain.ShimMetadata.NamespaceUri, Affect(side));
+        Step(() => Interop.Libvirt.SetMetadata(_domain, element, Domain.ShimMetadata.Prefix, Domain.ShimMetadata.NamespaceUri, Affect(side)));
 
     /// <summary>A question asked outside any hot-plug step: libvirt's failure names the domain.</summary>
     private bool Ask(Func<bool> question)
@@ -74,6 +74,25 @@ internal sealed class LibvirtGuest : IGuestDevices, IDisposable
             throw new ShimFailure($"domain '{Name}': {e.Message}");
         }
     }
+
+    /// <summary>One call of a hot-plug step: libvirt's failure as "CALL: libvirt's message", which the step puts after the domain and NIC.</summary>
+    private static T Step<T>(Func<T> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (LibvirtCallException e)
+        {
+            throw ShimFailure.WithoutDomain(e.Message);
+        }
+    }
+
+    private static void Step(Action call) => Step(() =>
+    {
+        call();
+        return 0;
+    });
 
     private static Interop.Libvirt.Affect Affect(GuestScope scope) => (Interop.Libvirt.Affect)(uint)scope;
 

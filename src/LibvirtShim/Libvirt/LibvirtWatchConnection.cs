@@ -1,6 +1,6 @@
 using System.Text;
 using LibvirtShim.Domain;
-using LibvirtShim.Net;
+using LibvirtShim.Messages;
 
 namespace LibvirtShim.Libvirt;
 
@@ -26,11 +26,26 @@ internal sealed class LibvirtWatchConnection : IGuestConnection
         _registrations = registrations;
     }
 
-    /// <summary>Connects read-only to <paramref name="uri"/> (null: libvirt's default) and registers for events.</summary>
+    /// <summary>
+    /// Connects read-only to <paramref name="uri"/> (null: libvirt's default) and registers for events. libvirt's failure (the
+    /// daemon not there: its own message, which the caller puts after the URI), or no libvirt library at all, is one
+    /// <see cref="ShimFailure"/>.
+    /// </summary>
     public static LibvirtWatchConnection Open(string? uri, ILibvirtEventSink sink)
     {
-        StartEventLoop();
-        return Over(Interop.Libvirt.OpenReadOnly(uri), sink);
+        try
+        {
+            StartEventLoop();
+            return Over(Interop.Libvirt.OpenReadOnly(uri), sink);
+        }
+        catch (LibvirtCallException e)
+        {
+            throw ShimFailure.WithoutDomain(e.Message, cause: e);
+        }
+        catch (DllNotFoundException e)
+        {
+            throw ShimFailure.WithoutDomain("cannot load libvirt.so.0", "install libvirt0", e);
+        }
     }
 
     /// <summary>Listens on a connection opened elsewhere (libvirt's test driver in tests), which it then owns.</summary>
@@ -79,23 +94,37 @@ internal sealed class LibvirtWatchConnection : IGuestConnection
         }
     }
 
+    /// <summary>libvirt's failure (a connection gone, say) is a <see cref="ShimFailure"/>.</summary>
     public GuestSnapshot? Find(Guid uuid)
     {
-        using SafeLibvirtDomainHandle? domain = Interop.Libvirt.LookupDomain(_connection, uuid);
-        return domain is null ? null : Snapshot(domain);
-    }
-
-    public IReadOnlyList<GuestSnapshot> Active()
-    {
-        SafeLibvirtDomainHandle[] domains = Interop.Libvirt.ActiveDomains(_connection);
         try
         {
+            using SafeLibvirtDomainHandle? domain = Interop.Libvirt.LookupDomain(_connection, uuid);
+            return domain is null ? null : Snapshot(domain);
+        }
+        catch (LibvirtCallException e)
+        {
+            throw ShimFailure.WithoutDomain($"domain {uuid}: {e.Message}");
+        }
+    }
+
+    /// <summary>libvirt's failure (a connection gone, say) is a <see cref="ShimFailure"/>.</summary>
+    public IReadOnlyList<GuestSnapshot> Active()
+    {
+        SafeLibvirtDomainHandle[] domains = [];
+        try
+        {
+            domains = Interop.Libvirt.ActiveDomains(_connection);
             var guests = new List<GuestSnapshot>(domains.Length);
             foreach (SafeLibvirtDomainHandle domain in domains)
             {
                 if (Snapshot(domain) is { } guest) guests.Add(guest);
             }
             return guests;
+        }
+        catch (LibvirtCallException e)
+        {
+            throw ShimFailure.WithoutDomain($"the active guests: {e.Message}");
         }
         finally
         {
@@ -109,20 +138,13 @@ internal sealed class LibvirtWatchConnection : IGuestConnection
     /// </summary>
     private static GuestSnapshot? Snapshot(SafeLibvirtDomainHandle domain)
     {
-        try
-        {
-            (int state, int reason) = Interop.Libvirt.State(domain);
-            var guestState = (GuestState)state;
-            Guid uuid = Interop.Libvirt.Uuid(domain);
-            if (GuestStates.LinksUp(guestState) is null) return new GuestSnapshot(uuid, "", guestState, reason, []);
-            string xml = Interop.Libvirt.XmlDescription(domain, inactive: false);
-            DomainDescription description = DomainReader.ReadLenient(DomainXml.Parse(Encoding.UTF8.GetBytes(xml)));
-            return new GuestSnapshot(uuid, description.Name, guestState, reason, description.OwnedNics.Select(n => n.Name).ToList());
-        }
-        catch (LibvirtCallException e) when (e.Code == Interop.Libvirt.ErrorNoDomain)
-        {
-            return null;
-        }
+        if (Interop.Libvirt.StateIfKnown(domain) is not (int state, int reason)) return null;
+        var guestState = (GuestState)state;
+        Guid uuid = Interop.Libvirt.Uuid(domain);
+        if (GuestStates.LinksUp(guestState) is null) return new GuestSnapshot(uuid, "", guestState, reason, []);
+        if (Interop.Libvirt.LiveXmlIfKnown(domain) is not { } xml) return null;
+        DomainDescription description = DomainReader.ReadLenient(DomainXml.Parse(Encoding.UTF8.GetBytes(xml)));
+        return new GuestSnapshot(uuid, description.Name, guestState, reason, description.OwnedNics.Select(n => n.Name).ToList());
     }
 
     public void Dispose()

@@ -1,11 +1,11 @@
 using System.Xml.Linq;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Lifecycle;
 

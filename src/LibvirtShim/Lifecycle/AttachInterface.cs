@@ -1,11 +1,11 @@
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
-using LibvirtShim.Net;
-using LibvirtShim.Netlink;
-using LibvirtShim.Session;
-using LibvirtShim.Messages;
 using LibvirtShim.Libvirt;
+using LibvirtShim.Messages;
+using LibvirtShim.Net;
+using LibvirtShim.Netfilter;
+using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -83,8 +83,10 @@ internal static class AttachInterface
             session.Commit();
             return (nic, null);
         }
-        PrepareLinks.Run(session, context.Settings, context.Links, context.Marker, context.Log, context.Now,
-            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, start);
+        List<LinkGuard> wholeGuard = GuardLinks.InForce(domain.OwnedNics.Append(nic), session.State, domain.Uuid,
+            GuardModes.Parse(context.Settings.Guard));
+        PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Marker, context.Log, context.Now,
+            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, start, wholeGuard);
         return (nic, session.State.Find(name)?.Ifindex);
     }
 
@@ -96,7 +98,7 @@ internal static class AttachInterface
             {
                 step.Step();
             }
-            catch (Exception e) when (e is LibvirtCallException or ShimFailure)
+            catch (ShimFailure e)
             {
                 context.Log.Error("{Nic}: undoing the hot-plug: could not {What}: {Error}", Describe.Nic(domain, nic), step.What, e.Message);
             }
@@ -107,11 +109,11 @@ internal static class AttachInterface
     internal static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, int? ifindex)
     {
         using ShimSession session = ShimSession.Open(context);
-        if (ifindex is { } index && context.Links.Find([nic.Name])[0] is { } link
-            && link.Index == index && context.Marker.IsOwnedBy(link, domain.Uuid))
+        DetachInterface.GuardTheOthers(context, session, domain, nic);
+        if (ifindex is { } index)
         {
-            if (DeleteDomainLinks.Run(context.Links, context.Marker, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
-                throw new ShimFailure($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {index}): {error.Describe()}");
+            var created = DeleteDomainLinks.OnNames(context.Links, [nic.Name]).Values.Where(l => l.Index == index);
+            if (DeleteDomainLinks.Run(context.Links, context.Marker, domain.Uuid, domain.Name, created).Failure is { } failure) throw failure;
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid) session.State.Remove(nic.Name);
         session.Commit();

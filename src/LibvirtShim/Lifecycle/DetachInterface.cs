@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
-using LibvirtShim.Net;
-using LibvirtShim.Session;
-using LibvirtShim.Messages;
 using LibvirtShim.Libvirt;
+using LibvirtShim.Messages;
+using LibvirtShim.Net;
+using LibvirtShim.Netlink;
+using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -98,24 +99,39 @@ internal static class DetachInterface
     }
 
     /// <summary>
+    /// The NIC's guard goes with its link, before it, only when its record says it had one: the domain's guard becomes the
+    /// other NICs' as they are in force (one transaction: they stay guarded throughout).
+    /// </summary>
+    internal static void GuardTheOthers(ShimContext context, ShimSession session, DomainDescription domain, OwnedNic nic)
+    {
+        if (session.State.Find(nic.Name) is not { Guard: not GuardMode.Off } record || record.Domain != domain.Uuid) return;
+        var others = domain.OwnedNics.Where(n => n.Name != nic.Name);
+        GuardLinks.Apply(context.Guards, context.Marker, domain.Uuid, domain.Name,
+            GuardLinks.InForce(others, session.State, domain.Uuid, GuardModes.Parse(context.Settings.Guard)));
+    }
+
+    /// <summary>
     /// Under the lock: the macvtap goes unless the running guest keeps the NIC (only a link carrying the domain's marks,
     /// by ifindex); the name stays for whichever side still has the NIC.
     /// </summary>
     private static void ForgetLink(ShimContext context, DomainDescription domain, OwnedNic nic, bool stillLive, bool stillDefined)
     {
         using ShimSession session = ShimSession.Open(context);
-        if (!stillLive && context.Links.Find([nic.Name])[0] is { } link)
+        if (!stillLive)
         {
-            if (!context.Marker.IsOwnedBy(link, domain.Uuid))
+            GuardTheOthers(context, session, domain, nic);
+            LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Marker, domain.Uuid, domain.Name,
+                DeleteDomainLinks.OnNames(context.Links, [nic.Name]).Values);
+            foreach (Link other in deletion.NotOurs)
                 context.Log.Warning("{Nic}: the link on the name is not this domain's (ifindex {Index}); left alone",
-                    Describe.Nic(domain, nic), link.Index);
-            else if (DeleteDomainLinks.Run(context.Links, context.Marker, domain.Uuid, [link]).Failed is [{ Error: var error }, ..])
-                throw new ShimFailure($"{Describe.Nic(domain, nic)}: cannot delete macvtap (ifindex {link.Index}): {error.Describe()}");
+                    Describe.Nic(domain, nic), other.Index);
+            if (deletion.Failure is { } failure) throw failure;
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid)
         {
             if (stillLive) session.State.Put(record with { InDefinitionToo = stillDefined && record.Holding == Holding.Created });
-            else if (stillDefined) session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false, ExpiresAt = 0 });
+            else if (stillDefined)
+                session.State.Put(record with { Holding = Holding.Defined, Ifindex = 0, InDefinitionToo = false, ExpiresAt = 0 });
             else session.State.Remove(nic.Name);
         }
         session.Commit();

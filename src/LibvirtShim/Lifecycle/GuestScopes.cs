@@ -1,8 +1,7 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Net;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Messages;
 using LibvirtShim.Session;
-using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -30,7 +29,7 @@ internal static class GuestScopes
         {
             return guest.Xml(side);
         }
-        catch (LibvirtCallException e)
+        catch (ShimFailure e) when (!e.NamesDomain)
         {
             throw new ShimFailure($"domain '{guest.Name}': {e.Message}");
         }
@@ -53,7 +52,7 @@ internal static class GuestScopes
         {
             return step();
         }
-        catch (Exception e) when (e is LibvirtCallException or ShimFailure)
+        catch (ShimFailure e)
         {
             throw new ShimFailure($"{Describe.Nic(domain, nic)}: {what}: {e.Message}");
         }

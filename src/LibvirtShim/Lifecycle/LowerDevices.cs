@@ -1,7 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
 using LibvirtShim.Session;
 

@@ -1,7 +1,6 @@
 using LibvirtShim.Domain;
-using LibvirtShim.State;
-using LibvirtShim.Net;
 using LibvirtShim.Netlink;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Lifecycle;
 

@@ -1,9 +1,9 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -13,10 +13,13 @@ namespace LibvirtShim.Lifecycle;
 /// </summary>
 internal static class PreparePlanner
 {
-    /// <summary>Looks up the NICs' names and lower devices in one batch, then plans (<paramref name="linksUp"/>: as
-    /// <see cref="LinkStart"/> says).</summary>
+    /// <summary>
+    /// Looks up the NICs' names and lower devices in one batch, then plans. <paramref name="lease"/>: the lock held on the
+    /// state, through which the definitions seen before are read, should a name be held for another domain's definition.
+    /// </summary>
     public static PreparePlan Plan(
-        ShimSettings settings, LinkTable table, LinkMarker marker, NameState state, DomainDescription domain, long now, bool linksUp = true)
+        ShimSettings settings, LinkTable table, LinkMarker marker, StateReadLease lease, NameState state, DomainDescription domain, long now,
+        bool linksUp = true)
     {
         ResolvedLower[] lowers = LowerDevices.ResolveAll(settings, domain);
         var wanted = domain.OwnedNics.Select(n => n.Name).Concat(lowers.Select(l => l.Device))
@@ -28,7 +31,7 @@ internal static class PreparePlanner
             if (found[i] is { } link) links[wanted[i]] = link;
         }
         return Plan(lowers, state.Scheme, marker, state, links, domain, now,
-            (name, uuid) => DomainInventory.ReadDefinition(settings.LibvirtConfigDir, name, uuid), linksUp);
+            held => GoneDefinitions.Frees(settings, lease, held, now), linksUp);
     }
 
     /// <summary>
@@ -37,7 +40,7 @@ internal static class PreparePlanner
     /// </summary>
     internal static PreparePlan Plan(
         IReadOnlyList<ResolvedLower> lowers, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyDictionary<string, Link> links,
-        DomainDescription domain, long now, Func<string, Guid, DomainDescription?> readDefinition, bool linksUp = true)
+        DomainDescription domain, long now, Func<NameRecord, bool> definitionGone, bool linksUp = true)
     {
         var problems = new List<PrepareProblem>();
         var stale = new List<NameRecord>();
@@ -53,7 +56,7 @@ internal static class PreparePlanner
                 Fail(PrepareCheck.Name, $"target dev is not a libvirt-shim name ({scheme.Prefix}N with N below {scheme.Capacity})");
             if (state.Find(nic.Name) is { } held && !held.IsLink && held.Domain != domain.Uuid)
             {
-                if (IsStale(held, now, readDefinition)) stale.Add(held);
+                if (IsStale(held, now, definitionGone)) stale.Add(held);
                 else Fail(PrepareCheck.HeldRecord, $"name is held by {Describe.Holder(held)}");
             }
             Link? lowerLink = lower is not null && links.TryGetValue(lower, out Link l) ? l : null;
@@ -81,7 +84,7 @@ internal static class PreparePlanner
     /// The domain's own link from an earlier prepare is kept when it is as asked (a passthru macvtap has the lower
     /// device's MAC, by the kernel's rule; MTU and allmulticast too) and labelled (its alias is set last, after address
     /// generation was turned off); otherwise replaced, including one a killed prepare left without its alias, or left down
-    /// when this prepare brings links up at once (<paramref name="linksUp"/>).
+    /// when this prepare brings links up at once (<paramref name="linksUp"/>, as <see cref="LinkStart"/> says).
     /// </summary>
     private static LinkAction ActionFor(OwnedNic nic, Link? lower, Link? existing, bool linksUp)
     {
@@ -93,12 +96,12 @@ internal static class PreparePlanner
         return asAsked ? LinkAction.Keep : LinkAction.Replace;
     }
 
-    /// <summary>A record of another domain that no longer holds anything: an expired reservation, or a definition that no longer uses the
-    /// name.</summary>
-    private static bool IsStale(NameRecord held, long now, Func<string, Guid, DomainDescription?> readDefinition) => held.Holding switch
+    /// <summary>A record of another domain that no longer holds anything: an expired reservation, or a hold for a definition that is
+    /// gone (<see cref="GoneDefinitions"/>).</summary>
+    private static bool IsStale(NameRecord held, long now, Func<NameRecord, bool> definitionGone) => held.Holding switch
     {
         Holding.Reserved => held.ExpiresAt <= now,
-        Holding.Defined => held.ExpiresAt <= now && readDefinition(held.DomainName, held.Domain)?.OwnedNics.Any(n => n.Name == held.Name) != true,
+        Holding.Defined => definitionGone(held),
         _ => false,
     };
 

@@ -1,12 +1,11 @@
 using System.Xml.Linq;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
-using LibvirtShim.Net;
-using LibvirtShim.Netlink;
-using Serilog;
-using LibvirtShim.Session;
 using LibvirtShim.Messages;
+using LibvirtShim.Netlink;
+using LibvirtShim.Session;
+using LibvirtShim.State;
+using Serilog;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -77,6 +76,7 @@ internal static class ReceiveDomain
         DomainDescription domain = arrival.Domain;
         NameState state = session.State;
         state.DropExpiredReservations(arrival.Now);
+        GoneDefinitions.Free(arrival.Settings, session.Lease, state, arrival.Now);
         IReadOnlyList<Link?> links = arrival.Links.Find(domain.OwnedNics.Select(n => n.Name).ToList());
         var renamed = new List<OwnedNic>();
         for (int i = 0; i < domain.OwnedNics.Count; i++)

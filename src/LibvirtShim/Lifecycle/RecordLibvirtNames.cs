@@ -1,7 +1,7 @@
 using LibvirtShim.Domain;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using Serilog;
 
 namespace LibvirtShim.Lifecycle;

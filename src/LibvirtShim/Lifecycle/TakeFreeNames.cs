@@ -1,9 +1,8 @@
 using LibvirtShim.Configuration;
-using LibvirtShim.State;
-using LibvirtShim.Net;
+using LibvirtShim.Messages;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
-using LibvirtShim.Messages;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Lifecycle;
 
@@ -21,7 +20,7 @@ internal static class TakeFreeNames
     {
         NameState state = session.State;
         state.DropExpiredReservations(now);
-        GoneDefinitions.Free(settings, state, now);
+        GoneDefinitions.Free(settings, session.Lease, state, now);
         var names = new List<string>(items.Count);
         var found = new List<NameRecord>();
         while (names.Count < items.Count)

@@ -1,13 +1,12 @@
 using System.Diagnostics;
-using Microsoft.Win32.SafeHandles;
 using LibvirtShim.Configuration;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Logging;
 using LibvirtShim.Messages;
-using LibvirtShim.State;
-using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
+using Microsoft.Win32.SafeHandles;
 using Serilog;
 
 namespace LibvirtShim.Listener;
@@ -35,6 +34,7 @@ internal sealed class WatchLoop(
     private static readonly TimeSpan RetryPause = TimeSpan.FromSeconds(1);
 
     private ListenerMetrics _metrics = ListenerMetrics.Starting(Environment.ProcessId, 0, uri ?? "");
+    private readonly StateFiles _files = new(StateDirectory.Canonical(settings.StateDir));
 
     /// <summary>Each guest as last seen (its link names above all), for <see cref="Anticipate"/>.</summary>
     private readonly Dictionary<Guid, GuestSnapshot> _known = [];
@@ -62,9 +62,9 @@ internal sealed class WatchLoop(
             {
                 connection = connect(inbox);
             }
-            catch (Exception e) when (e is LibvirtCallException or DllNotFoundException)
+            catch (ShimFailure e)
             {
-                string why = e is DllNotFoundException ? "cannot load libvirt.so.0 (install libvirt0)" : e.Message;
+                string why = e.Advice is { } advice ? $"{e.Message} ({advice})" : e.Message;
                 if (outage != why)
                     _log.Warning("Cannot connect to libvirt ({Uri}): {Problem}; trying again, every {Pause} s at most", _metrics.Uri, why,
                         LongestPause.TotalSeconds);
@@ -126,7 +126,7 @@ internal sealed class WatchLoop(
                 result.SetDown, Describe(result.Done));
             return Report(reconcileLog, result);
         }
-        catch (Exception e) when (e is LibvirtCallException or ShimFailure)
+        catch (ShimFailure e)
         {
             reconcileLog.Error("Reconcile failed: {Problem}; trying again in {Pause} s", e.Message, RetryPause.TotalSeconds);
             Failed(e.Message);
@@ -158,7 +158,7 @@ internal sealed class WatchLoop(
                 guestLog.Debug("{State} after '{Event}': its links are as they should be", guest.Describe(), changed.Event);
             return Report(guestLog, result) && anticipated;
         }
-        catch (Exception e) when (e is LibvirtCallException or ShimFailure)
+        catch (ShimFailure e)
         {
             guestLog.Error("After '{Event}': {Problem}; reconciling every guest in {Pause} s", changed.Event, e.Message, RetryPause.TotalSeconds);
             Failed(e.Message);
@@ -220,11 +220,11 @@ internal sealed class WatchLoop(
     {
         try
         {
-            _metrics.Write(StateDir);
+            _metrics.Write(_files);
         }
         catch (ShimFailure e)
         {
-            _log.Warning("Could not write {File}: {Problem}", ListenerMetrics.FileName, e.Message);
+            _log.Warning("Could not write {File}: {Problem}", StateFile.ListenerMetrics.Name, e.Message);
         }
     }
 }

@@ -1,9 +1,8 @@
-using LibvirtShim.Net;
 using System.Globalization;
+using LibvirtShim.Messages;
 using Serilog.Events;
 using Serilog.Formatting;
 using Serilog.Formatting.Display;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Logging;
 

@@ -1,10 +1,9 @@
-using LibvirtShim.Net;
 using System.Globalization;
 using System.Text;
+using LibvirtShim.Messages;
 using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting.Display;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Logging;
 

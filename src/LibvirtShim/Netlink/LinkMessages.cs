@@ -21,18 +21,12 @@ internal static class LinkMessages
         writer.EndMessage(message);
     }
 
-    /// <summary>RTM_GETLINK dump; with a kind, IFLA_LINKINFO{IFLA_INFO_KIND} asks the kernel to filter (strict checking).</summary>
-    public static void Dump(ref NetlinkWriter writer, uint sequence, string? kind)
+    /// <summary>RTM_GETLINK dump of every link.</summary>
+    public static void Dump(ref NetlinkWriter writer, uint sequence)
     {
         int message = writer.BeginMessage(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, sequence);
         writer.WriteIfInfo(index: 0);
         writer.WriteUInt32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-        if (kind is not null)
-        {
-            int linkInfo = writer.BeginNested(IFLA_LINKINFO);
-            writer.WriteString(IFLA_INFO_KIND, kind);
-            writer.EndNested(linkInfo);
-        }
         writer.EndMessage(message);
     }
 
@@ -65,7 +59,7 @@ internal static class LinkMessages
 
     /// <summary>
     /// A link's settings after its creation, by ifindex: IPv6 address generation off, then the alias and up, in two messages
-    /// sent in this order. Measured on 6.18: a create carrying IFLA_AF_SPEC fails (EAFNOSUPPORT), and a setlink carrying
+    /// sent in this order. On the kernel (6.18), a create carrying IFLA_AF_SPEC fails (EAFNOSUPPORT), and a setlink carrying
     /// IFF_UP and IFLA_AF_SPEC applies the flags first, so the link-local address would already exist.
     /// </summary>
     public static void Settle(ref NetlinkWriter writer, uint sequence, LinkSettlement step)

@@ -36,21 +36,6 @@ internal static class LinkParser
         return 0;
     }
 
-    /// <summary>IFLA_INFO_KIND of an RTM_NEWLINK message (null when absent or another message), without reading the rest.</summary>
-    public static string? TryReadKind(in NetlinkMessage message)
-    {
-        if (!TryReadAttributes(message, out NetlinkAttributeReader attributes)) return null;
-        foreach (NetlinkAttribute attribute in attributes)
-        {
-            if (attribute.Type != IFLA_LINKINFO) continue;
-            foreach (NetlinkAttribute info in attribute.Nested())
-            {
-                if (info.Type == IFLA_INFO_KIND) return info.AsString();
-            }
-        }
-        return null;
-    }
-
     private static bool TryReadAttributes(in NetlinkMessage message, out NetlinkAttributeReader attributes)
     {
         attributes = default;

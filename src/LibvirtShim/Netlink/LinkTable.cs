@@ -1,5 +1,5 @@
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Netlink;
 
@@ -30,25 +30,24 @@ internal sealed class LinkTable : IDisposable
         }
     }
 
-    /// <summary>Every link (of <paramref name="kind"/>, e.g. "macvtap", when given), from one consistent dump.</summary>
-    public IReadOnlyList<Link> Dump(string? kind = null) =>
-        DumpWhere(kind, kind is null ? null : (in NetlinkMessage message) => LinkParser.TryReadKind(message) == kind);
+    /// <summary>Every link, from one consistent dump.</summary>
+    public IReadOnlyList<Link> Dump() => DumpWhere(keep: null);
 
     /// <summary>
     /// The links of netdev group <paramref name="group"/>, from one consistent dump of every link: the kernel cannot filter
     /// a dump by group, so every link is sent, and of the others only the group is read (no allocation per link).
     /// </summary>
     public IReadOnlyList<Link> DumpGroup(uint group) =>
-        DumpWhere(kind: null, (in NetlinkMessage message) => LinkParser.TryReadGroup(message) == group);
+        DumpWhere((in NetlinkMessage message) => LinkParser.TryReadGroup(message) == group);
 
-    private IReadOnlyList<Link> DumpWhere(string? kind, LinkFilter? keep)
+    private IReadOnlyList<Link> DumpWhere(LinkFilter? keep)
     {
         try
         {
             for (int attempt = 1; ; attempt++)
             {
                 var links = new List<Link>();
-                if (TryDump(kind, keep, links)) return links;
+                if (TryDump(keep, links)) return links;
                 if (attempt == MaxDumpAttempts)
                     throw new NetlinkException("RTM_GETLINK dump", Errno.EINTR,
                         $"netlink RTM_GETLINK dump was interrupted by link changes {MaxDumpAttempts} times in a row");
@@ -120,9 +119,9 @@ internal sealed class LinkTable : IDisposable
     /// Creates the macvtaps: one EXCL create per request (down, MTU and allmulticast as asked), then a lookup by name that
     /// checks the link found is the one created (kind, lower device, mode, group, MAC, MTU), then by ifindex IPv6 address
     /// generation off, alias and up (unless the request says down). Never deletes anything: whatever failed after its create stays, marked with the
-    /// request's group.
+    /// request's group. <paramref name="beforeUp"/>: what must be in place before the links are up (see <see cref="MacvtapCreation"/>).
     /// </summary>
-    public IReadOnlyList<LinkOutcome> CreateMacvtaps(IReadOnlyList<MacvtapRequest> requests)
+    public IReadOnlyList<LinkOutcome> CreateMacvtaps(IReadOnlyList<MacvtapRequest> requests, Action? beforeUp = null)
     {
         for (int i = 0; i < requests.Count; i++)
         {
@@ -131,7 +130,7 @@ internal sealed class LinkTable : IDisposable
         }
         try
         {
-            return new MacvtapCreation(_socket, requests).Run();
+            return new MacvtapCreation(_socket, requests, beforeUp).Run();
         }
         catch (NetlinkException e)
         {
@@ -199,13 +198,12 @@ internal sealed class LinkTable : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
-    /// <summary>The kernel filters by kind only when it knows the kind (its module is loaded): <paramref name="keep"/> filters here as
-    /// well.</summary>
-    private bool TryDump(string? kind, LinkFilter? keep, List<Link> links)
+    /// <summary>One dump, of which <paramref name="keep"/> (when given) picks the links to read; false when the kernel says it was interrupted.</summary>
+    private bool TryDump(LinkFilter? keep, List<Link> links)
     {
         uint sequence = _socket.ReserveSequences(1);
         var writer = new NetlinkWriter(128);
-        LinkMessages.Dump(ref writer, sequence, kind);
+        LinkMessages.Dump(ref writer, sequence);
         return _socket.Dump(writer.Written, sequence, (_, message) =>
         {
             if ((keep is null || keep(message)) && LinkParser.TryRead(message) is { } link) links.Add(link);

@@ -8,8 +8,10 @@ namespace LibvirtShim.Netlink;
 /// generation off, then alias and up (or down, as the request says), two messages of one round. The kernel ignores
 /// IFLA_IFALIAS at creation, and a name can belong to someone else after a failed create, so the alias is only ever set
 /// through an ifindex this call has checked.
+/// <paramref name="beforeUp"/> runs between the lookup and the settling round when every link was created and checked: what
+/// must be in place before a link is up (its guard) goes there; a failure it throws leaves every link down.
 /// </summary>
-internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapRequest> requests)
+internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapRequest> requests, Action? beforeUp = null)
 {
     private readonly LinkOutcome[] _outcomes = new LinkOutcome[requests.Count];
 
@@ -17,6 +19,7 @@ internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapR
     {
         List<int> created = Create();
         List<(int Request, Link Link)> verified = LookUp(created);
+        if (verified.Count == requests.Count) beforeUp?.Invoke();
         Settle(verified);
         return _outcomes;
     }

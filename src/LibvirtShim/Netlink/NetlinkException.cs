@@ -1,4 +1,3 @@
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
 
 namespace LibvirtShim.Netlink;

@@ -48,6 +48,13 @@ internal ref struct NetlinkWriter
         BinaryPrimitives.WriteUInt32LittleEndian(body[12..], change);
     }
 
+    /// <summary>A family's fixed header after the nlmsghdr (struct nfgenmsg for nfnetlink).</summary>
+    public void WriteFixedHeader(scoped ReadOnlySpan<byte> header) => header.CopyTo(Reserve(header.Length));
+
+    /// <summary>A u32 attribute in network byte order (nf_tables' NLA_BE32).</summary>
+    public void WriteUInt32BigEndian(ushort type, uint value) =>
+        BinaryPrimitives.WriteUInt32BigEndian(ReserveAttribute(type, sizeof(uint)), value);
+
     /// <summary>struct ifaddrmsg, all zero: every family, every link.</summary>
     public void WriteIfAddr() => Reserve(RtnetlinkProtocol.IfAddrLength);
 

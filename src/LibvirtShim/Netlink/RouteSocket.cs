@@ -5,6 +5,9 @@ namespace LibvirtShim.Netlink;
 /// <summary>Called for each data message the kernel sends in answer to request number <paramref name="request"/> of a batch.</summary>
 internal delegate void ReplyHandler(int request, NetlinkMessage message);
 
+/// <summary>Called for each message that arrives before a fence's ack (<see cref="RouteSocket.ExchangeFenced"/>).</summary>
+internal delegate void MessageHandler(NetlinkMessage message);
+
 /// <summary>
 /// A bound NETLINK_ROUTE socket with extended acks and strict checking. Requests go out in batches (many messages
 /// in one send); every request asks for an ack, and answers are matched back to requests by sequence number.
@@ -13,7 +16,7 @@ internal sealed class RouteSocket : IDisposable
 {
     /// <summary>
     /// Requests per send. The kernel answers a whole send before we read anything, so the answers must fit the receive
-    /// buffer: 64 creates or lookups fit even the default 208 KiB one; 500 creates in one send overflowed it (ENOBUFS).
+    /// buffer (or the kernel drops them, ENOBUFS): 64 creates or lookups fit even the default 208 KiB one.
     /// </summary>
     public const int MaxBatch = 64;
 
@@ -29,9 +32,8 @@ internal sealed class RouteSocket : IDisposable
     private const int SlotBytes = 128 << 10;
 
     /// <summary>
-    /// Datagrams per receive call (recvmmsg). Read one at a time after a peek for its size, the answers cost a prepare of
-    /// 82 NICs 992 receive calls and a release 340; 16 at a time, 34 and 13 (1,288 and 618 system calls in all before,
-    /// 314 and 292 after; strace -c, in an empty namespace). The time saved is small beside the kernel's link work.
+    /// Datagrams per receive call (recvmmsg): a batch's answers come in a few calls rather than one (and a peek) per
+    /// datagram (system calls counted in bench/RESULTS.md).
     /// </summary>
     private const int SlotsPerReceive = 16;
 
@@ -39,13 +41,17 @@ internal sealed class RouteSocket : IDisposable
     private readonly byte[] _slots = GC.AllocateUninitializedArray<byte>(SlotBytes * SlotsPerReceive);
     private readonly int[] _lengths = new int[SlotsPerReceive];
     private uint _nextSequence = 1;
+    private int _sendBuffer;
 
     private RouteSocket(SafeSocketHandle handle) => _handle = handle;
 
     /// <summary>Opens the socket in the calling thread's network namespace.</summary>
-    public static RouteSocket Open()
+    public static RouteSocket Open() => Open(NETLINK_ROUTE);
+
+    /// <summary>Opens a socket of another netlink family (NETLINK_NETFILTER) the same way, in the calling thread's network namespace.</summary>
+    public static RouteSocket Open(int protocol)
     {
-        SafeSocketHandle handle = OpenNetlinkSocket(NETLINK_ROUTE, out Errno errno);
+        SafeSocketHandle handle = OpenNetlinkSocket(protocol, out Errno errno);
         if (handle.IsInvalid) throw NetlinkException.FromErrno("socket(AF_NETLINK)", errno);
         try
         {
@@ -101,6 +107,42 @@ internal sealed class RouteSocket : IDisposable
             }
         }
         return errors;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="requests"/> (which the kernel answers only where they fail, or as they ask), then
+    /// <paramref name="fence"/>, one request with NLM_F_ACK numbered <paramref name="fenceSequence"/>, in a send of its own.
+    /// The kernel handles each send whole, in order, before the next: when the fence's ack arrives, every answer to the
+    /// requests has arrived before it. Hands every message before the fence's ack to <paramref name="onMessage"/> (the
+    /// fence's own replies included) and returns the fence's error, null when it succeeded.
+    /// </summary>
+    public NetlinkError? ExchangeFenced(ReadOnlySpan<byte> requests, ReadOnlySpan<byte> fence, uint fenceSequence, MessageHandler onMessage)
+    {
+        EnsureSendBuffer(requests.Length);
+        Send(requests);
+        Send(fence);
+        while (true)
+        {
+            foreach (NetlinkMessage message in ReceiveWaiting())
+            {
+                if (message.Sequence == fenceSequence && message.Type == NetlinkProtocol.NLMSG_ERROR) return NetlinkAck.ReadError(message);
+                if (message.Type == NetlinkProtocol.NLMSG_OVERRUN) throw NetlinkException.Malformed("NLMSG_OVERRUN");
+                onMessage(message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Room for one datagram of <paramref name="bytes"/>: netlink refuses a send larger than the socket's send buffer (EMSGSIZE),
+    /// and a transaction of nf_tables is one datagram. SO_SNDBUFFORCE (root) goes past net.core.wmem_max.
+    /// </summary>
+    private void EnsureSendBuffer(int bytes)
+    {
+        const int DefaultRoom = 200 * 1024;
+        if (bytes <= DefaultRoom || bytes <= _sendBuffer) return;
+        int wanted = bytes + 64 * 1024;
+        if (SetSocketOption(_handle, SOL_SOCKET, SO_SNDBUFFORCE, wanted) != Errno.None) SetSocketOption(_handle, SOL_SOCKET, SO_SNDBUF, wanted);
+        _sendBuffer = wanted;
     }
 
     /// <summary>

@@ -15,7 +15,8 @@ internal sealed record ListenerView(ListenerPresence Presence, ListenerMetrics? 
     /// <summary>How to start one.</summary>
     public const string Start = "start it: systemctl start libvirt-shim-watch (Debian package), or libvirt-shim watch as a service";
 
-    public static ListenerView Look(string stateDir) => new(ListenerLock.Probe(stateDir), ListenerMetrics.Read(stateDir));
+    /// <summary>The lock looked at, the figures read under the caller's lease.</summary>
+    public static ListenerView Look(StateReadLease lease, string stateDir) => new(ListenerLock.Probe(stateDir), ListenerMetrics.Read(lease));
 
     public bool Running => Presence == ListenerPresence.Connected;
 

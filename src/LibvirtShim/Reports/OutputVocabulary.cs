@@ -1,7 +1,7 @@
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Net;
+using LibvirtShim.Reports.Doctor;
 using LibvirtShim.State;
-using LibvirtShim.Reports;
 
 namespace LibvirtShim.Reports;
 
@@ -65,13 +65,23 @@ internal static class OutputVocabulary
         AuditProblem.UnlabelledUnknown => new("unlabelled_link",
             "unlabelled link: a prepare was killed before marking it; its domain is not known here",
             "the release of the domain whose start failed deletes it; if no guest is starting, 'ip link del NAME'"),
-        AuditProblem.DefinitionGone => new("definition_gone", "definition gone: name freed now",
-            "the domain was undefined (or redefined with another UUID) since the name was held for it: nothing to do"),
+        AuditProblem.DefinitionGone => new("definition_gone", "definition gone: will be freed at the next allocation or seed",
+            "the domain was undefined (or redefined with another UUID, or without this NIC): the next adopt, attach-interface or arriving "
+                + "migration or restore frees the name, or 'libvirt-shim seed' now"),
         AuditProblem.RunningGuestLinkDown => new("running_guest_link_down", "the guest's vCPUs run but its link is down",
             "the listener brings it up when it is connected ('libvirt-shim status' says whether it is; start or restart libvirt-shim watch); "
                 + "'ip link set NAME up' does it by hand"),
+        AuditProblem.GuardMissing => new("guard_missing", "guard missing: the link's guard is not in the kernel",
+            "the guest sends unguarded: stop and start it, or migrate it, and its prepare puts the guard back; "
+            + "'nft list table netdev TABLE' shows what is there"),
         _ => throw new ArgumentOutOfRangeException(nameof(problem), problem, null),
     };
+
+    /// <summary>What status says of a guard table whose domain runs no guest here.</summary>
+    public const string OrphanGuardText = "guard table of a domain not running here";
+
+    public const string OrphanGuardAdvice =
+        "a chain outlives its link and would guard the next link of that name: 'libvirt-shim seed' deletes it (or 'nft delete table netdev TABLE')";
 
     /// <summary>What to do about a link of the hook's that holds a host address.</summary>
     public static string Advice(this SpeakingLink link) => SpeakingAdvice.Replace("NAME", link.Link.Name, StringComparison.Ordinal);
@@ -79,6 +89,20 @@ internal static class OutputVocabulary
     private const string SpeakingAdvice =
         "something outside libvirt-shim configured it: 'ip addr flush dev NAME' and 'ip link set NAME addrgenmode none', "
         + "and keep network managers off the hook's links";
+
+    /// <summary>What explain says of a NIC's guard, and for an unguarded NIC, what guard it could have.</summary>
+    public static string GuardText(this NicPreview nic)
+    {
+        string from = nic.GuardFromSetting ? "the Guard setting" : "guard=";
+        return nic.Guard switch
+        {
+            GuardMode.Mac => $"guard mac ({from}): frames leave only with its own source MAC {nic.Nic.Mac}",
+            GuardMode.Ip => $"guard ip ({from}): only as {nic.Nic.Mac}, from {string.Join(", ", nic.GuardAddresses)}; "
+                + "no DHCP server, no router advertisement",
+            _ => $"guard off ({from}): the guest may send as any MAC and any address; guard='mac' on its <shim:link> stops the first, "
+                + $"guard='ip' ips='ADDRESSES' both (see docs/guard.md)",
+        };
+    }
 
     /// <summary>What explain says prepare would do with a NIC's link.</summary>
     public static string ActionText(this NicPreview nic) => nic.Fails ? "fails" : nic.Action switch

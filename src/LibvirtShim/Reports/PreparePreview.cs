@@ -1,5 +1,6 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Reports;
 
@@ -9,13 +10,17 @@ internal sealed record PreviewProblem(string Message, string Advice);
 /// <summary>
 /// What <c>prepare</c> would do with one owned NIC (explain words it: OutputVocabulary): <see cref="Action"/> with the
 /// link on its name (<see cref="ExistingIndex"/>, kept or replaced), unless a problem stops it; <see cref="LowerMtu"/>
-/// is 0 when the lower device is not found.
+/// is 0 when the lower device is not found; <see cref="Guard"/> is the guard it would get (<see cref="GuardFromSetting"/>: from
+/// the Guard setting, the NIC saying nothing).
 /// </summary>
 internal sealed record NicPreview(
     OwnedNic Nic, string? Lower, string LowerNote, LinkAction Action, int ExistingIndex, List<PreviewProblem> Problems, List<string> Warnings,
-    uint LowerMtu)
+    uint LowerMtu, GuardMode Guard = GuardMode.Off, bool GuardFromSetting = false)
 {
     public bool Fails => Problems.Count > 0;
+
+    /// <summary>The addresses a guard='ip' lets it send from: its ips= and the link-local address its MAC gives.</summary>
+    public IEnumerable<IpPrefix> GuardAddresses => Nic.Addresses.Append(IpPrefix.LinkLocal(Nic.Mac));
 
     /// <summary>"mtu 9000, allmulticast on", or "mtu 1500 (the lower device's), allmulticast off".</summary>
     public string LinkSettings

@@ -1,10 +1,10 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Reports;
 
@@ -14,21 +14,15 @@ internal static class PreparePreviewer
     private const string NameHeldAdvice =
         "give this NIC another target dev (a free name: 'libvirt-shim status' lists the names held), or stop the domain that holds it";
 
-    /// <summary>Reads the state under the lock (a missing state is seeded in memory only) and the kernel's links, then previews.</summary>
+    /// <summary>
+    /// Reads the state under the lock to read (a missing state is seeded in memory only) and the kernel's links, then
+    /// previews, changing nothing.
+    /// </summary>
     public static PreparePreview Preview(ShimContext context, DomainDescription domain)
     {
-        StateLoad load = StateLoad.Missing();
-        IReadOnlyList<Link> links;
-        if (Directory.Exists(context.Settings.StateDir))
-        {
-            using StateLease lease = ShimContext.StoreFor(context.Settings, look: true).Lock();
-            load = lease.Load(context.Scheme);
-            links = context.Links.Dump();
-        }
-        else
-        {
-            links = context.Links.Dump();
-        }
+        using StateReadLease lease = context.Store.LockToRead();
+        StateLoad load = lease.Load(context.Scheme);
+        IReadOnlyList<Link> links = context.Links.Dump();
 
         string? stateNote = null;
         NameState state;
@@ -44,20 +38,21 @@ internal static class PreparePreviewer
             stateNote = $"the state is not usable ({load.Problem}): prepare first rebuilds it by seeding; " +
                 "this plan uses the state seeding would build now";
         }
-        return Preview(context.Settings, context.Scheme, context.Marker, state, links, domain, context.Now,
-            (name, uuid) => DomainInventory.ReadDefinition(context.Settings.LibvirtConfigDir, name, uuid)) with { StateNote = stateNote };
+        PreparePreview preview = Preview(context.Settings, context.Scheme, context.Marker, state, links, domain, context.Now,
+            held => GoneDefinitions.Frees(context.Settings, lease, held, context.Now));
+        return preview with { StateNote = stateNote };
     }
 
     /// <summary>The preview from gathered facts.</summary>
     internal static PreparePreview Preview(
         ShimSettings settings, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyList<Link> links, DomainDescription domain,
-        long now, Func<string, Guid, DomainDescription?> readDefinition)
+        long now, Func<NameRecord, bool> definitionGone)
     {
         var byName = new Dictionary<string, Link>(StringComparer.Ordinal);
         foreach (Link link in links) byName.TryAdd(link.Name, link);
         // As prepare would now: a link kept down for the listener is kept while one runs.
         bool linksUp = LinkStart.BeforeTheVcpus(settings.StateDir).Up;
-        PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, domain, now, readDefinition,
+        PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, domain, now, definitionGone,
             linksUp);
 
         PreviewProblem? failure = plan.Failure is { } f ? new PreviewProblem(f.Message, Advice(f, settings, scheme, marker, byName, state)) : null;
@@ -69,6 +64,9 @@ internal static class PreparePreviewer
                 .Select(p => new PreviewProblem(p.Message, Advice(p, settings, scheme, marker, byName, state))).ToList();
             var warnings = plan.StaleRecords.Where(r => r.Name == nic.Nic.Name)
                 .Select(r => $"a stale record of {Describe.Holder(r)} holds {r.Name}: prepare drops it").ToList();
+            GuardMode guard = nic.Nic.GuardOr(GuardModes.Parse(settings.Guard));
+            if (guard == GuardMode.Ip && nic.Nic.Addresses.Count == 0)
+                warnings.Add("guard='ip' lists no address in ips=: the guest can send only from its link-local address and as a DHCP client");
             if (nic.LowerLink is { IsUp: false })
                 warnings.Add($"lower device {nic.Lower} is down: the guest's NIC has no carrier until 'ip link set {nic.Lower} up'");
             if (problems.Count == 0 && nic.Action != LinkAction.Keep && KernelRefusal(nic, links) is { } refusal)
@@ -78,7 +76,7 @@ internal static class PreparePreviewer
                     "the kernel would refuse this macvtap: change the NIC's MAC or mode, or free the lower device");
             }
             nics.Add(new NicPreview(nic.Nic, nic.Lower, LowerNote(settings, nic.Nic), nic.Action, nic.Existing?.Index ?? 0, problems, warnings,
-                nic.LowerLink?.Mtu ?? 0));
+                nic.LowerLink?.Mtu ?? 0, guard, nic.Nic.Guard is null));
         }
         return new PreparePreview(domain, null, nics, failure, failure is null ? kernel : null);
     }

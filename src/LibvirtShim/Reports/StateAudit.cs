@@ -1,15 +1,14 @@
-using LibvirtShim.Domain;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Reports;
 
 /// <summary>One name as the state and the kernel see it, and what disagrees.</summary>
 internal sealed record AuditEntry(
     string Name, string Lower, string DomainName, Guid Domain, MacAddress Mac, MacvtapMode Mode,
-    Holding? Holding, int Ifindex, LinkPresence LinkState, AuditProblem? Problem);
+    Holding? Holding, int Ifindex, LinkPresence LinkState, AuditProblem? Problem, GuardMode Guard = GuardMode.Off);
 
 /// <summary>Whether the kernel has a link on the name, and its state.</summary>
 internal enum LinkPresence { Absent, Up, Down }
@@ -28,24 +27,24 @@ internal enum AuditProblem
     Unlabelled,
     /// <summary>The same, of a domain not known here.</summary>
     UnlabelledUnknown,
-    /// <summary>A name held for a definition that is gone, freed as status or doctor looked.</summary>
+    /// <summary>A name held for a definition that is gone: the next allocation or seed frees it.</summary>
     DefinitionGone,
+    /// <summary>A created link of a running guest whose record says it is guarded, with no chain of its domain's table on it.</summary>
+    GuardMissing,
     /// <summary>The guest's status file says its vCPUs run, and its link is down: frames for it do not reach it.</summary>
     RunningGuestLinkDown,
 }
 
-/// <summary>Compares the records with the kernel's links and the running guests.</summary>
+/// <summary>Compares the records with the kernel's links, the running guests and the definitions.</summary>
 internal static class StateAudit
 {
-    /// <param name="state">The records.</param>
-    /// <param name="marker">This instance's marks.</param>
-    /// <param name="links">The kernel's links.</param>
-    /// <param name="running">The domains libvirt has a status file for.</param>
-    /// <param name="now">Unix seconds.</param>
-    /// <param name="vcpusRun">Those of them whose status file says their vCPUs run (<see cref="GuestStates.LinksUp"/>): their
-    /// links must be up.</param>
+    /// <param name="definitionGone">Names held for definitions that are gone (<see cref="GoneDefinitions.Find"/>).</param>
+    /// <param name="isGuarded">Whether the domain's guard table has a chain hooked to the link of that name; null: not looked at.</param>
+    /// <param name="vcpusRun">Those of <paramref name="running"/> whose status file says their vCPUs run
+    /// (<see cref="Domain.GuestStates.LinksUp"/>): their links must be up.</param>
     public static List<AuditEntry> Compare(
-        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now, IReadOnlySet<Guid>? vcpusRun = null)
+        NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now,
+        IReadOnlySet<string>? definitionGone = null, Func<Guid, string, bool>? isGuarded = null, IReadOnlySet<Guid>? vcpusRun = null)
     {
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
@@ -57,7 +56,8 @@ internal static class StateAudit
             bool present = link.Name is not null;
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
                 record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link),
-                Problem(marker, record, present, link, running, vcpusRun, now)));
+                definitionGone?.Contains(record.Name) == true ? AuditProblem.DefinitionGone
+                    : Problem(marker, record, present, link, running, now, isGuarded, vcpusRun), record.Guard));
         }
         foreach (Link link in links)
         {
@@ -76,19 +76,21 @@ internal static class StateAudit
         !present ? LinkPresence.Absent : link.IsUp ? LinkPresence.Up : LinkPresence.Down;
 
     private static AuditProblem? Problem(
-        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, IReadOnlySet<Guid>? vcpusRun, long now) =>
-        record.Holding switch
-    {
-        Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
-            AuditProblem.Unlabelled,
-        Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
-        Holding.Created when !present => AuditProblem.MissingLink,
-        Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
-        Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
-        Holding.Created when !link.IsUp && vcpusRun?.Contains(record.Domain) == true => AuditProblem.RunningGuestLinkDown,
-        Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
-        Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
-        Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,
-        _ => null,
-    };
+        LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now,
+        Func<Guid, string, bool>? isGuarded, IReadOnlySet<Guid>? vcpusRun) => record.Holding switch
+        {
+            Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
+                AuditProblem.Unlabelled,
+            Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
+            Holding.Created when !present => AuditProblem.MissingLink,
+            Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
+            Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
+            Holding.Created when record.Guard != GuardMode.Off && isGuarded?.Invoke(record.Domain, record.Name) == false =>
+                AuditProblem.GuardMissing,
+            Holding.Created when !link.IsUp && vcpusRun?.Contains(record.Domain) == true => AuditProblem.RunningGuestLinkDown,
+            Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
+            Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
+            Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,
+            _ => null,
+        };
 }

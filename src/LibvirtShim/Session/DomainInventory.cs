@@ -1,7 +1,6 @@
 using LibvirtShim.Domain;
-using Serilog;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
+using Serilog;
 
 namespace LibvirtShim.Session;
 

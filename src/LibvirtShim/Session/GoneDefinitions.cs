@@ -1,97 +1,100 @@
-using System.Globalization;
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
+using LibvirtShim.State;
 
 namespace LibvirtShim.Session;
 
 /// <summary>
 /// Names held for a persistent definition (by adopt, seeding or a hot-plug into the definition) go back once the
-/// definition is gone: its file removed (<c>virsh undefine</c>), its UUID changed, or the name no longer in it. Checked
-/// when names are handed out and when status or doctor look, under the state lock. Cheap: one stat per domain holding
-/// such names; a definition is parsed only when its file's modification time or size differs from when it was last read
-/// (kept in StateDir/definitions). A hold that has not expired yet (adopt's, before <c>virsh define</c>; a hot-plug's,
-/// before libvirt writes the NIC into the definition) waits for its definition, unless that definition was seen here
-/// and is gone now.
+/// definition is gone: its file removed (<c>virsh undefine</c>), its UUID changed, or the name no longer in it. Freed
+/// (<see cref="Free"/>) when names are handed out and when seeding, under the lock to change the state; status and doctor
+/// only say what the next of those would free (<see cref="Find"/>). Cheap: one stat per domain holding such names; a
+/// definition is parsed only when its file's modification time or size differs from when it was last read (remembered
+/// in the state directory's "definitions", <see cref="SeenDefinitions"/>). A hold that has not expired yet (adopt's,
+/// before <c>virsh define</c>; a hot-plug's, before libvirt writes the NIC into the definition) waits for its definition,
+/// unless that definition was seen here and is gone now.
 /// </summary>
 internal static class GoneDefinitions
 {
-    /// <summary>Removes those records from <paramref name="state"/> and returns them (the caller saves the state).</summary>
-    public static List<NameRecord> Free(ShimSettings settings, NameState state, long now)
+    /// <summary>
+    /// Removes those records from <paramref name="state"/> and returns them (the caller saves the state). A hold waiting for
+    /// its definition that the definition now names is confirmed: it no longer expires.
+    /// </summary>
+    public static List<NameRecord> Free(ShimSettings settings, StateLease lease, NameState state, long now)
     {
-        var held = state.HeldAs(Holding.Defined).ToList();
-        if (held.Count == 0) return [];
-        var cache = DefinitionCache.Load(settings.StateDir);
-        var freed = new List<NameRecord>();
-        foreach (var domain in held.GroupBy(r => (r.DomainName, r.Domain)))
-        {
-            bool seenBefore = cache.HasSeen(domain.Key.Domain);
-            Predicate<string>? keeps = cache.Keeps(settings.LibvirtConfigDir, domain.Key.DomainName, domain.Key.Domain);
-            bool goneAfterSeen = keeps is null && seenBefore;
-            foreach (NameRecord record in domain.Where(r => keeps?.Invoke(r.Name) != true && (r.ExpiresAt <= now || goneAfterSeen)))
-            {
-                state.Remove(record.Name);
-                freed.Add(record);
-            }
-        }
-        cache.SaveIfChanged();
-        return freed;
+        if (!state.HeldAs(Holding.Defined).Any()) return [];
+        var look = new Look(settings.LibvirtConfigDir, SeenDefinitions.Read(lease));
+        List<NameRecord> gone = look.Gone(state, now);
+        foreach (NameRecord record in gone) state.Remove(record.Name);
+        foreach (NameRecord record in look.Confirmed) state.Put(record with { ExpiresAt = 0 });
+        if (look.Changed) SeenDefinitions.Write(lease, look.Seen);
+        return gone;
     }
 
-    /// <summary>What each definition held names when it was last parsed, by UUID, with the file's mtime and size then.</summary>
-    private sealed class DefinitionCache
+    /// <summary>What <see cref="Free"/> would free now, changing nothing (status, doctor).</summary>
+    public static List<NameRecord> Find(ShimSettings settings, StateReadLease lease, NameState state, long now)
     {
-        private const string FileName = "definitions";
-        private readonly string _path;
-        private readonly Dictionary<Guid, (string Domain, long Mtime, long Size, HashSet<string> Names)> _seen = [];
+        if (!state.HeldAs(Holding.Defined).Any()) return [];
+        return new Look(settings.LibvirtConfigDir, SeenDefinitions.Read(lease)).Gone(state, now);
+    }
+
+    /// <summary>Whether <see cref="Free"/> would free this one record (prepare, finding another domain's hold on a name it needs).</summary>
+    public static bool Frees(ShimSettings settings, StateReadLease lease, NameRecord held, long now) =>
+        held.Holding == Holding.Defined && new Look(settings.LibvirtConfigDir, SeenDefinitions.Read(lease)).GoneOf([held], now).Count == 1;
+
+    /// <summary>One look at the definitions that hold names, with what was seen of them before (updated as it looks).</summary>
+    private sealed class Look(string configDir, Dictionary<Guid, SeenDefinition> seen)
+    {
+        /// <summary>What a definition that cannot be read now is taken to use: every name (nothing is freed on a doubt).</summary>
+        private static readonly Predicate<string> KeepsEverything = _ => true;
+
         private readonly HashSet<Guid> _asked = [];
-        private bool _changed;
 
-        private DefinitionCache(string path) => _path = path;
+        public Dictionary<Guid, SeenDefinition> Seen { get; } = seen;
 
-        public static DefinitionCache Load(string stateDir)
+        /// <summary>Whether <see cref="Seen"/> differs from what was read: something was parsed, has gone, or holds no name any more.</summary>
+        public bool Changed { get; private set; }
+
+        /// <summary>Holds still waiting for their definition (an expiry) that the definition names now.</summary>
+        public List<NameRecord> Confirmed { get; } = [];
+
+        /// <summary>Every record held for a definition that is gone; what was seen of definitions holding nothing any more is dropped.</summary>
+        public List<NameRecord> Gone(NameState state, long now)
         {
-            var cache = new DefinitionCache(Path.Combine(stateDir, FileName));
-            try
-            {
-                foreach (string line in File.ReadLines(cache._path))
-                {
-                    string[] f = line.Split('\t');
-                    if (f.Length == 5 && Guid.TryParse(f[0], out Guid uuid) && long.TryParse(f[1], CultureInfo.InvariantCulture, out long mtime)
-                        && long.TryParse(f[2], CultureInfo.InvariantCulture, out long size))
-                    {
-                        var names = f[3].Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
-                        cache._seen[uuid] = (f[4], mtime, size, names);
-                    }
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-            }
-            return cache;
+            var gone = new List<NameRecord>();
+            foreach (var domain in state.HeldAs(Holding.Defined).GroupBy(r => (r.DomainName, r.Domain))) gone.AddRange(GoneOf(domain.ToList(), now));
+            foreach (Guid unused in Seen.Keys.Where(k => !_asked.Contains(k)).ToList()) Changed |= Seen.Remove(unused);
+            return gone;
         }
 
-        /// <summary>Whether the definition of <paramref name="uuid"/> was parsed here while it existed (and has not been seen gone since).</summary>
-        public bool HasSeen(Guid uuid) => _seen.ContainsKey(uuid);
+        /// <summary>The records of one domain's definition (same name and UUID) that are held for it in vain.</summary>
+        public List<NameRecord> GoneOf(IReadOnlyCollection<NameRecord> domain, long now)
+        {
+            NameRecord first = domain.First();
+            bool seenBefore = Seen.ContainsKey(first.Domain);
+            Predicate<string>? uses = Uses(first.DomainName, first.Domain);
+            bool goneAfterSeen = uses is null && seenBefore;
+            if (uses is not null && uses != KeepsEverything) Confirmed.AddRange(domain.Where(r => r.ExpiresAt != 0 && uses(r.Name)));
+            return domain.Where(r => uses?.Invoke(r.Name) != true && (r.ExpiresAt <= now || goneAfterSeen)).ToList();
+        }
 
         /// <summary>
         /// Whether the definition uses a name; null when it is gone. One that cannot be read now keeps every name (nothing
         /// is freed on a doubt).
         /// </summary>
-        public Predicate<string>? Keeps(string configDir, string domain, Guid uuid)
+        private Predicate<string>? Uses(string domain, Guid uuid)
         {
             _asked.Add(uuid);
             if (domain.Length == 0 || domain.Contains('/') || domain.Contains('\n') || domain.Contains('\t') || domain is "." or "..") return null;
             var file = new FileInfo(Path.Combine(configDir, domain + ".xml"));
             if (!file.Exists)
             {
-                _changed |= _seen.Remove(uuid);
+                Changed |= Seen.Remove(uuid);
                 return null;
             }
             long mtime = file.LastWriteTimeUtc.Ticks, size = file.Length;
-            if (_seen.TryGetValue(uuid, out var seen) && seen.Domain == domain && seen.Mtime == mtime && seen.Size == size)
+            if (Seen.TryGetValue(uuid, out SeenDefinition? seen) && seen.Domain == domain && seen.Mtime == mtime && seen.Size == size)
                 return seen.Names.Contains;
             DomainDescription definition;
             try
@@ -100,29 +103,17 @@ internal static class GoneDefinitions
             }
             catch (Exception e) when (e is ShimFailure or IOException or UnauthorizedAccessException)
             {
-                return _ => true;
+                return KeepsEverything;
             }
             if (definition.Uuid != uuid)
             {
-                _changed |= _seen.Remove(uuid);
+                Changed |= Seen.Remove(uuid);
                 return null;
             }
             var names = definition.OwnedNics.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
-            _seen[uuid] = (domain, mtime, size, names);
-            _changed = true;
+            Seen[uuid] = new SeenDefinition(domain, mtime, size, names);
+            Changed = true;
             return names.Contains;
-        }
-
-        /// <summary>Written when something was parsed or has gone; entries of domains that hold no such name any more are dropped.</summary>
-        public void SaveIfChanged()
-        {
-            foreach (Guid unused in _seen.Keys.Where(k => !_asked.Contains(k)).ToList()) _changed |= _seen.Remove(unused);
-            if (!_changed) return;
-            string temporary = _path + ".new";
-            File.WriteAllLines(temporary, _seen.Select(e =>
-                string.Join('\t', e.Key.ToString("D"), e.Value.Mtime.ToString(CultureInfo.InvariantCulture),
-                    e.Value.Size.ToString(CultureInfo.InvariantCulture), string.Join(',', e.Value.Names), e.Value.Domain)));
-            File.Move(temporary, _path, overwrite: true);
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
 using LibvirtShim.Netlink;
@@ -72,6 +71,28 @@ internal sealed class LinkMarker
     }
 
     public string Alias(Guid domain) => $"{AliasPrefix}{domain:D}@{Instance}";
+
+    /// <summary>
+    /// The netdev table holding the guards of a domain's links: named for the domain and its group (which the instance
+    /// sets, so two daemons sharing a kernel, or a guest migrating between them, never share a table), and carrying the
+    /// link's alias as its comment, the ownership mark.
+    /// </summary>
+    public string GuardTable(Guid domain) => GuardTable(domain, Instance);
+
+    private static string GuardTable(Guid domain, string instance) => $"libvirt-shim-{domain:D}-{Group(domain, instance):x8}";
+
+    /// <summary>The domain a netdev table guards for this instance (under its identity now or an earlier one): its comment is that
+    /// domain's alias, and its name the one that identity gives.</summary>
+    public Guid? GuardTableOwner(string name, string? comment)
+    {
+        if (!TrySplitAlias(comment, out ReadOnlySpan<char> uuid, out ReadOnlySpan<char> madeBy) || !Guid.TryParse(uuid, out Guid domain))
+            return null;
+        foreach (string instance in _recognised)
+        {
+            if (madeBy.SequenceEqual(instance)) return name == GuardTable(domain, instance) ? domain : null;
+        }
+        return null;
+    }
 
     /// <summary>The domain a link was created for by this instance (under its identity now or an earlier one), when it carries both marks.</summary>
     public Guid? Owner(Link link)

@@ -1,15 +1,18 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
+using LibvirtShim.State;
 using Serilog;
 
 namespace LibvirtShim.Session;
 
 /// <summary>What seeding found and did; <see cref="UnreadableStatusFiles"/> are guests whose state is unknown.</summary>
 internal sealed record SeedReport(
-    NameState State, int RunningDomains, int DefinedDomains, IReadOnlyList<Link> DeletedLinks, IReadOnlyList<string> UnreadableStatusFiles);
+    NameState State, int RunningDomains, int DefinedDomains, IReadOnlyList<Link> DeletedLinks, IReadOnlyList<string> UnreadableStatusFiles,
+    IReadOnlyList<string>? DeletedGuards = null);
 
 /// <summary>
 /// Rebuilds the state from what is really there: the kernel's links (one dump), the status files of running guests
@@ -23,7 +26,8 @@ internal sealed record SeedReport(
 internal static class SeedState
 {
     public static SeedReport Run(
-        ShimSettings settings, LinkTable table, LinkMarker marker, NameScheme scheme, ILogger log, long now, NameState? previous)
+        ShimSettings settings, LinkTable table, Func<GuardTables> guards, LinkMarker marker, NameScheme scheme, ILogger log, long now,
+        NameState? previous)
     {
         var unreadable = new List<string>();
         var running = DomainInventory.Read(settings.LibvirtRunDir, log, unreadable);
@@ -38,11 +42,75 @@ internal static class SeedState
             log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
                 "its start may be in flight or its status unreadable",
                 kept.Name, kept.Ifindex, kept.Domain);
-        DeleteLeaked(table, marker, log, plan.Leaked, links);
-        return new SeedReport(plan.State, running.Count, defined.Count, plan.Leaked, unreadable);
+        List<string> deletedGuards = SeedGuardsIfAny(guards, marker, log, plan.State, running, allFacts);
+        List<Link> deleted = DeleteLeaked(table, marker, log, plan.Leaked, links);
+        return new SeedReport(plan.State, running.Count, defined.Count, deleted, unreadable, deletedGuards);
     }
 
-    internal sealed record SeedPlan(NameState State, List<Link> Leaked, List<NameRecord> KeptInDoubt);
+    /// <summary>
+    /// A host whose kernel has no nf_tables (or refuses the look) has no guards to seed: seeding, which a guest's start may
+    /// wait on, goes on without them, with a warning.
+    /// </summary>
+    private static List<string> SeedGuardsIfAny(
+        Func<GuardTables> guards, LinkMarker marker, ILogger log, NameState state, IReadOnlyDictionary<Guid, DomainDescription> running,
+        bool allFacts)
+    {
+        try
+        {
+            return SeedGuards(guards(), marker, log, state, running, allFacts);
+        }
+        catch (ShimFailure e)
+        {
+            log.Warning("Seeding: the guards (nf_tables netdev tables) could not be read, so none was seeded: {Problem}", e.Message);
+            return [];
+        }
+    }
+
+    /// <summary>
+    /// The guards, from the kernel's netdev tables that carry this instance's marks: a created link's record gets the guard its
+    /// chain says it has; the table of a domain that is neither running nor holding a created link is an orphan (its links are
+    /// gone, and a chain outlives its device and would guard the next link of that name), deleted when every fact was seen and
+    /// kept, with a warning, otherwise. Returns the tables deleted.
+    /// </summary>
+    private static List<string> SeedGuards(
+        GuardTables guards, LinkMarker marker, ILogger log, NameState state, IReadOnlyDictionary<Guid, DomainDescription> running, bool allFacts)
+    {
+        var ours = guards.Tables().Select(t => (Table: t, Owner: marker.GuardTableOwner(t.Name, t.Comment)))
+            .Where(t => t.Owner is not null).ToList();
+        var deleted = new List<string>();
+        if (ours.Count == 0) return deleted;
+        IReadOnlyList<GuardChain> chains = guards.Chains();
+        foreach (NameRecord record in state.Records.Where(r => r.Holding == Holding.Created).ToList())
+        {
+            string table = marker.GuardTable(record.Domain);
+            if (chains.FirstOrDefault(c => c.Table == table && c.Device == record.Name) is { Name: not null } chain
+                && GuardRuleset.ModeOf(chain.Comment) is { } mode)
+                state.Put(record with { Guard = mode });
+        }
+        var holding = state.Records.Where(r => r.Holding == Holding.Created).Select(r => r.Domain).ToHashSet();
+        foreach ((GuardTable table, Guid? owner) in ours)
+        {
+            Guid domain = owner!.Value;
+            if (running.ContainsKey(domain) || holding.Contains(domain)) continue;
+            if (!allFacts)
+            {
+                log.Warning("Seeding: kept guard table {Table} of domain {Owner}, not seen running: " +
+                    "its start may be in flight or its status unreadable", table.Name, domain);
+                continue;
+            }
+            if (GuardLinks.Remove(guards, marker, domain, domain.ToString()) == GuardRemoval.Deleted)
+            {
+                log.Information("Seeding: deleted guard table {Table} of domain {Owner}, which is not running", table.Name, domain);
+                deleted.Add(table.Name);
+            }
+        }
+        return deleted;
+    }
+
+    internal sealed record SeedPlan(NameState State, List<LeakedLink> Leaked, List<NameRecord> KeptInDoubt);
+
+    /// <summary>A link of the hook's that nobody can own any more, the domain whose marks it carries, and that domain's name when known.</summary>
+    internal sealed record LeakedLink(Link Link, Guid Domain, string DomainName);
 
     /// <summary>
     /// The decisions alone, from already gathered facts. <paramref name="keepUntil"/> is null when the facts are
@@ -55,7 +123,7 @@ internal static class SeedState
         var state = new NameState(scheme, previous?.Cursor ?? 0);
         var linkNames = links.ToDictionary(l => l.Index, l => l.Name);
         var linksByName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
-        var leaked = new List<Link>();
+        var leaked = new List<LeakedLink>();
         var keptInDoubt = new List<NameRecord>();
         var knownDomains = running.Keys.Concat(defined.Keys)
             .Concat(previous?.Records.Select(r => r.Domain) ?? []).Where(d => d != Guid.Empty).ToHashSet();
@@ -69,15 +137,18 @@ internal static class SeedState
                 state.Put(CreatedRecord(link, guest.Name, domain, linkNames, before));
             else if (before is { Holding: Holding.Created } && before.Ifindex == link.Index && before.Domain == domain && !ExpiredDoubt(before, now))
                 state.Put(before);
-            else if (keepUntil is { } until)
+            else
             {
                 string name = defined.TryGetValue(domain, out DomainDescription? definition) ? definition.Name : before?.DomainName ?? "";
+                if (keepUntil is not { } until)
+                {
+                    leaked.Add(new LeakedLink(link, domain, name));
+                    continue;
+                }
                 NameRecord kept = CreatedRecord(link, name, domain, linkNames, null) with { ExpiresAt = until };
                 state.Put(kept);
                 keptInDoubt.Add(kept);
             }
-            else
-                leaked.Add(link);
         }
 
         foreach (DomainDescription guest in running.Values)
@@ -110,7 +181,7 @@ internal static class SeedState
 
         foreach (Link link in links)
         {
-            if (scheme.IsManaged(link.Name) && !state.IsHeld(link.Name) && !leaked.Contains(link))
+            if (scheme.IsManaged(link.Name) && !state.IsHeld(link.Name) && !leaked.Any(l => l.Link.Index == link.Index))
                 state.Put(new NameRecord(link.Name, Holding.Foreign, Guid.Empty, "", link.Mac, "", link.Mode ?? default, link.Index));
         }
         return new SeedPlan(state, leaked, keptInDoubt);
@@ -124,41 +195,26 @@ internal static class SeedState
             link.Mode ?? Net.MacvtapMode.Bridge, link.Index, InDefinitionToo: before?.InDefinitionToo ?? false);
 
     /// <summary>
-    /// A domain's leaked links go in one deletion of its group when the group holds nothing else (one RCU grace period
-    /// instead of one per link: seeding runs under the lock, and 82 links one by one take seconds); the rest one by one.
+    /// Each domain's leaked links, through the one deletion policy (a domain's group at once when it holds nothing else:
+    /// seeding runs under the lock, and 82 links one by one take seconds), with the dump seeding has just made. A link that
+    /// cannot be deleted is logged and left (status shows it; the next seed tries again). Returns the links deleted.
     /// </summary>
-    private static void DeleteLeaked(LinkTable table, LinkMarker marker, ILogger log, List<Link> leaked, IReadOnlyList<Link> links)
+    private static List<Link> DeleteLeaked(LinkTable table, LinkMarker marker, ILogger log, List<LeakedLink> leaked, IReadOnlyList<Link> links)
     {
-        if (leaked.Count == 0) return;
-        var single = new List<Link>();
-        foreach (IGrouping<uint, Link> group in leaked.GroupBy(l => l.Group))
+        var deleted = new List<Link>();
+        foreach (var domain in leaked.GroupBy(l => l.Domain))
         {
-            bool wholeGroup = group.Key != 0 && links.Count(l => l.Group == group.Key) == group.Count();
-            if (wholeGroup && table.DeleteGroup(group.Key) is null)
+            string name = domain.Select(l => l.DomainName).FirstOrDefault(n => n.Length > 0) ?? domain.Key.ToString("D");
+            LinkDeletion deletion = DeleteDomainLinks.Run(table, marker, domain.Key, name, domain.Select(l => l.Link), links);
+            foreach (UndeletedLink left in deletion.Failed) log.Warning("Seeding: {Failure}", deletion.LineFor(left));
+            foreach (Link link in domain.Select(l => l.Link)
+                .Where(l => !deletion.Failed.Any(f => f.Link.Index == l.Index) && !deletion.NotOurs.Any(n => n.Index == l.Index)))
             {
-                foreach (Link link in group)
-                    log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", link.Name,
-                        link.Index, marker.Owner(link));
-                continue;
+                log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", link.Name, link.Index, name);
+                deleted.Add(link);
             }
-            single.AddRange(group);
         }
-        DeleteOneByOne(table, marker, log, single);
-    }
-
-    private static void DeleteOneByOne(LinkTable table, LinkMarker marker, ILogger log, List<Link> leaked)
-    {
-        if (leaked.Count == 0) return;
-        IReadOnlyList<NetlinkError?> results = table.Delete(leaked.Select(l => l.Index).ToList());
-        for (int i = 0; i < leaked.Count; i++)
-        {
-            if (results[i] is { } error)
-                log.Warning("Seeding: could not delete leaked link {Link} (ifindex {Ifindex}): {Error}", leaked[i].Name,
-                    leaked[i].Index, error.Describe());
-            else
-                log.Information("Seeding: deleted leaked link {Link} (ifindex {Ifindex}) of domain {Owner}", leaked[i].Name,
-                    leaked[i].Index, marker.Owner(leaked[i]));
-        }
+        return deleted;
     }
 
     /// <summary>

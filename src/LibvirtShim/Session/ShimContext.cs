@@ -1,6 +1,7 @@
 using LibvirtShim.Configuration;
-using LibvirtShim.State;
+using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
+using LibvirtShim.State;
 using Serilog;
 
 namespace LibvirtShim.Session;
@@ -10,9 +11,11 @@ namespace LibvirtShim.Session;
 /// parts they use; only hot-plug, which opens a session per step, and explain's preview take the context whole.
 /// </summary>
 internal sealed class ShimContext(
-    ShimSettings settings, Func<LinkTable> openLinks, ILogger log, TimeProvider clock, IDisposable? ownedLog = null) : IDisposable
+    ShimSettings settings, Func<LinkTable> openLinks, Func<GuardTables> openGuards, ILogger log, TimeProvider clock, IDisposable? ownedLog = null)
+    : IDisposable
 {
     private LinkTable? _links;
+    private GuardTables? _guards;
     private StateStore? _store;
 
     public ShimSettings Settings { get; } = settings;
@@ -24,21 +27,27 @@ internal sealed class ShimContext(
     /// <summary>The rtnetlink socket, opened on first use.</summary>
     public LinkTable Links => _links ??= openLinks();
 
+    /// <summary>The netfilter socket, opened on first use: a call that guards no NIC never opens it.</summary>
+    public GuardTables Guards => _guards ??= openGuards();
+
+    /// <summary>The opener of the netfilter socket, for the operations that decide themselves whether they need it.</summary>
+    public Func<GuardTables> OpenGuards => () => Guards;
+
     public long Now => Clock.GetUtcNow().ToUnixTimeSeconds();
 
     /// <summary>The state on disk, built once per call.</summary>
     public StateStore Store => _store ??= StoreFor(Settings);
 
     /// <summary>
-    /// Where every state store is built. The hook and the commands that change the state wait LockTimeoutSeconds for the
-    /// lock; a look that changes nothing (<paramref name="look"/>: explain, doctor) waits 5 s at most.
+    /// Where every state store is built. The lock to change the state waits LockTimeoutSeconds; the lock to read it (status,
+    /// doctor, explain), 5 s at most.
     /// </summary>
-    public static StateStore StoreFor(ShimSettings settings, bool look = false) =>
-        new(settings.StateDir, TimeSpan.FromSeconds(look ? Math.Min(5, settings.LockTimeoutSeconds) : settings.LockTimeoutSeconds));
+    public static StateStore StoreFor(ShimSettings settings) => new(settings.StateDir, TimeSpan.FromSeconds(settings.LockTimeoutSeconds));
 
     public void Dispose()
     {
         _links?.Dispose();
+        _guards?.Dispose();
         ownedLog?.Dispose();
     }
 }

@@ -21,12 +21,15 @@ internal sealed class ShimSession : IDisposable
 
     public NameState State { get; private set; }
 
+    /// <summary>The lock to change the state, through which the session's other files are read and written.</summary>
+    public StateLease Lease => _lease;
+
     /// <summary>The seeding <see cref="Open"/> did because the state was missing or untrusted; null when it was read.</summary>
     public SeedReport? Seeded { get; private set; }
 
     public static ShimSession Open(ShimContext context)
     {
-        StateLease lease = context.Store.Lock();
+        StateLease lease = context.Store.LockToChange();
         try
         {
             StateLoad load = lease.Load(context.Scheme);
@@ -52,11 +55,18 @@ internal sealed class ShimSession : IDisposable
         }
     }
 
-    /// <summary>Rebuilds the state from the running guests, the definitions and the kernel, then commits it.</summary>
+    /// <summary>
+    /// Rebuilds the state from the running guests, the definitions and the kernel, frees the names of definitions that are
+    /// gone (held for one seen here before), then commits it.
+    /// </summary>
     public SeedReport Reseed(NameState? previous)
     {
-        SeedReport report = SeedState.Run(_context.Settings, _context.Links, _context.Marker, _context.Scheme, _context.Log, _context.Now, previous);
+        SeedReport report = SeedState.Run(_context.Settings, _context.Links, _context.OpenGuards, _context.Marker, _context.Scheme, _context.Log,
+            _context.Now, previous);
         State = report.State;
+        foreach (NameRecord gone in GoneDefinitions.Free(_context.Settings, _lease, State, _context.Now))
+            _context.Log.Information("Seeding: name {Name} freed: the definition of domain {Domain} that held it is gone", gone.Name,
+                gone.DomainName);
         Commit();
         return report;
     }

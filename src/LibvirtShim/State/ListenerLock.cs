@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 using LibvirtShim.Messages;
+using Microsoft.Win32.SafeHandles;
 
 namespace LibvirtShim.State;
 
@@ -17,28 +17,26 @@ internal enum ListenerPresence
     /// <summary>A listener connected to libvirt holds the lock: it brings the hook's links up and down.</summary>
     Connected,
 
-    /// <summary>The lock file could not be looked at (not a regular file, a symbolic link, an I/O error): as good as no listener.</summary>
+    /// <summary>The lock file could not be looked at (a symbolic link, an I/O error): as good as no listener.</summary>
     Unknown,
 }
 
 /// <summary>
 /// How a hook call knows, without asking libvirt and without waiting, that a listener (<c>libvirt-shim watch</c>) will bring
-/// the links it creates up when the guest's vCPUs run: the listener holds an exclusive flock on StateDir/listener for as long
-/// as it is connected to libvirt, and a look takes a shared one without waiting (open, flock, close). A listener holds a
-/// second lock, StateDir/listener.pid (its pid inside), for its whole life: one listener per state directory.
+/// the links it creates up when the guest's vCPUs run: the listener holds an exclusive flock on
+/// <see cref="StateFile.ListenerLive"/> for as long as it is connected to libvirt, and a look takes a shared one without
+/// waiting (open, flock, close). A listener holds a second lock, <see cref="StateFile.ListenerInstance"/> (its pid inside),
+/// for its whole life: one listener per state directory.
 /// </summary>
 internal static class ListenerLock
 {
-    public const string LiveFile = "listener";
-    public const string InstanceFile = "listener.pid";
-
     /// <summary>Never throws and never waits: a lock file that cannot be looked at is <see cref="ListenerPresence.Unknown"/>.</summary>
     public static ListenerPresence Probe(string stateDir)
     {
-        string path = Path.Combine(stateDir, LiveFile);
+        string path = Path.Combine(stateDir, StateFile.ListenerLive.Name);
         try
         {
-            using SafeFileHandle handle = Interop.Files.OpenForProbe(path);
+            using SafeFileHandle handle = Interop.Files.OpenExistingLockFile(path);
             return Interop.Files.TryLockShared(handle, path) ? ListenerPresence.Gone : ListenerPresence.Connected;
         }
         catch (FileCallException e) when (e.IsMissing)
@@ -57,8 +55,7 @@ internal static class ListenerLock
     /// </summary>
     public static SafeFileHandle HoldLive(string stateDir, TimeSpan wait)
     {
-        string path = Path.Combine(stateDir, LiveFile);
-        SafeFileHandle handle = OpenLockFile(path);
+        SafeFileHandle handle = OpenLockFile(stateDir, StateFile.ListenerLive, out string path);
         var waited = Stopwatch.StartNew();
         try
         {
@@ -71,9 +68,10 @@ internal static class ListenerLock
             }
             return handle;
         }
-        catch
+        catch (Exception e)
         {
             handle.Dispose();
+            if (e is IOException or UnauthorizedAccessException) throw ShimFailure.OfFile(e);
             throw;
         }
     }
@@ -81,8 +79,7 @@ internal static class ListenerLock
     /// <summary>The listener's lock for its whole life, with its pid written in; fails naming the pid of a listener already there.</summary>
     public static SafeFileHandle HoldInstance(string stateDir, int pid)
     {
-        string path = Path.Combine(stateDir, InstanceFile);
-        SafeFileHandle handle = OpenLockFile(path);
+        SafeFileHandle handle = OpenLockFile(stateDir, StateFile.ListenerInstance, out string path);
         try
         {
             if (!Interop.Files.TryLockExclusive(handle, path))
@@ -100,12 +97,12 @@ internal static class ListenerLock
         }
     }
 
-    /// <summary>The pid in StateDir/listener.pid, or "unknown".</summary>
+    /// <summary>The pid in <see cref="StateFile.ListenerInstance"/>, or "unknown".</summary>
     public static string RunningPid(string stateDir)
     {
         try
         {
-            using SafeFileHandle handle = Interop.Files.OpenForProbe(Path.Combine(stateDir, InstanceFile));
+            using SafeFileHandle handle = Interop.Files.OpenExisting(Path.Combine(stateDir, StateFile.ListenerInstance.Name));
             Span<byte> bytes = stackalloc byte[16];
             int read = RandomAccess.Read(handle, bytes, 0);
             return int.TryParse(Encoding.ASCII.GetString(bytes[..read]).Trim(), out int pid) && pid > 0 ? pid.ToString() : "unknown";
@@ -116,16 +113,18 @@ internal static class ListenerLock
         }
     }
 
-    private static SafeFileHandle OpenLockFile(string path)
+    /// <summary>The state directory made and checked, then the lock file opened (created 0600) and checked as every file of it is.</summary>
+    private static SafeFileHandle OpenLockFile(string stateDir, StateFile file, out string path)
     {
+        path = Path.Combine(StateDirectory.Canonical(stateDir), file.Name);
         try
         {
-            StateDirectory.Ensure(Path.GetDirectoryName(path)!);
+            StateDirectory.Ensure(stateDir);
+            return StateFiles.OpenChecked(path, file, Interop.Files.OpenLockFile, out _);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw ShimFailure.OfFile(e);
         }
-        return StateDirectory.OpenLockFile(path);
     }
 }

@@ -1,13 +1,12 @@
 using System.Globalization;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 using LibvirtShim.Messages;
 
 namespace LibvirtShim.State;
 
 /// <summary>
 /// What the listener (<c>libvirt-shim watch</c>) has done since it started, as it keeps it in StateDir/listener.metrics
-/// for <c>status</c> and <c>doctor</c>: "key value" lines, replaced atomically (a temporary file, fsync, rename) after each
+/// (<see cref="StateFile.ListenerMetrics"/>) for <c>status</c> and <c>doctor</c>: "key value" lines, replaced whole after each
 /// change. Times are Unix seconds (0: never). Only believed while <see cref="ListenerLock"/> says a listener runs.
 /// </summary>
 internal sealed record ListenerMetrics(
@@ -25,7 +24,6 @@ internal sealed record ListenerMetrics(
     long Failures,
     string LastFailure)
 {
-    public const string FileName = "listener.metrics";
     private const int MaxBytes = 4096;
 
     public static ListenerMetrics Starting(int pid, long now, string uri) => new(pid, now, uri, false, 0, 0, 0, 0, 0, 0, 0, 0, "");
@@ -72,24 +70,22 @@ internal sealed record ListenerMetrics(
             Number("reconciles"), Number("last_reconcile"), Number("failures"), Text("last_failure"));
     }
 
-    /// <summary>The figures the listener last wrote, or null when there are none to read.</summary>
-    public static ListenerMetrics? Read(string stateDir)
+    /// <summary>The figures the listener last wrote, or null when there are none to read (none, or not such a file).</summary>
+    public static ListenerMetrics? Read(StateReadLease lease)
     {
-        string path = Path.Combine(stateDir, FileName);
         try
         {
-            using SafeFileHandle handle = Interop.Files.OpenForProbe(path);
-            byte[] bytes = new byte[MaxBytes];
-            int read = RandomAccess.Read(handle, bytes, 0);
-            return Decode(Encoding.UTF8.GetString(bytes, 0, read));
+            StateFileContent content = lease.Read(StateFile.ListenerMetrics, MaxBytes);
+            return content.Bytes is { } bytes ? Decode(Encoding.UTF8.GetString(bytes)) : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (ShimFailure)
         {
             return null;
         }
     }
 
-    public void Write(string stateDir) => StateFiles.Replace(Path.Combine(stateDir, FileName), Encoding.UTF8.GetBytes(Encode()));
+    /// <summary>Replaces the figures (see <see cref="StateFile.ListenerMetrics"/>: the listener's own file, written without the state lock).</summary>
+    public void Write(StateFiles files) => files.Replace(StateFile.ListenerMetrics, Encoding.UTF8.GetBytes(Encode()));
 
     private static string OneLine(string text) => Printable.Escape(text.Length > 300 ? text[..300] + "..." : text);
 }

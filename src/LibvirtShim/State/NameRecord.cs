@@ -22,6 +22,7 @@ internal enum Holding : byte
 /// reservation, and a hold for a definition not yet written (adopt's output before <c>virsh define</c>);
 /// <see cref="InDefinitionToo"/>: the domain's persistent definition names it as well (a created link or a reservation
 /// of a defined domain), so when the link or the reservation goes the name stays held for the definition.
+/// <see cref="Guard"/> is the guard prepare put on a created link (its chains live in the domain's netdev table).
 /// </summary>
 internal sealed record NameRecord(
     string Name,
@@ -33,7 +34,8 @@ internal sealed record NameRecord(
     MacvtapMode Mode = MacvtapMode.Bridge,
     int Ifindex = 0,
     long ExpiresAt = 0,
-    bool InDefinitionToo = false)
+    bool InDefinitionToo = false,
+    GuardMode Guard = GuardMode.Off)
 {
     public bool IsLink => Holding is Holding.Created or Holding.Libvirt or Holding.Foreign;
 

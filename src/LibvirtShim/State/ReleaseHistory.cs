@@ -1,8 +1,5 @@
-using LibvirtShim.Net;
 using System.Globalization;
 using System.Text;
-using LibvirtShim.State;
-using Microsoft.Win32.SafeHandles;
 using LibvirtShim.Messages;
 
 namespace LibvirtShim.State;
@@ -15,50 +12,44 @@ internal sealed record ReleaseEntry(long At, Guid? Uuid, string Domain, string R
 }
 
 /// <summary>
-/// The last release of each domain, for <c>status</c>: the file "releases" beside the state, written under the state
-/// lock by release, one line appended per call (no rewrite of the state for it). It is bounded: once it exceeds
+/// The last release of each domain, for <c>status</c>: the state directory's file "releases", written under the lock
+/// by release, one line appended per call (no rewrite of the state for it). It is bounded: once it exceeds
 /// <see cref="CompactAtBytes"/>, the next release rewrites it with the newest line of each of the
 /// <see cref="KeptDomains"/> most recently released domains. Losing it loses nothing but this history.
 /// </summary>
 internal static class ReleaseHistory
 {
-    public const string FileName = "releases";
     public const int CompactAtBytes = 64 * 1024;
     public const int KeptDomains = 256;
     private const int MaxFieldLength = 128;
 
-    public static string PathIn(string stateDir) => Path.Combine(stateDir, FileName);
+    /// <summary>Larger than compaction ever leaves it (a line is at most about 300 bytes): anything larger is not read.</summary>
+    private const int MaxFileBytes = 1024 * 1024;
 
-    /// <summary>Appends one release; the caller holds the state lock.</summary>
-    public static void Record(string stateDir, ReleaseEntry entry)
+    /// <summary>
+    /// Appends one release, and compacts the history once it has grown past <see cref="CompactAtBytes"/>. The line starts
+    /// with a newline of its own: should an earlier append have been cut short (a full disk), its remains end there and
+    /// this line still reads whole.
+    /// </summary>
+    public static void Record(StateLease lease, ReleaseEntry entry)
     {
-        string path = PathIn(stateDir);
-        StateDirectory.CheckFile(path, "release history");
-        byte[] line = Encoding.UTF8.GetBytes(Format(entry));
-        long length;
-        using (SafeFileHandle handle = Interop.Files.OpenForAppend(path))
-        {
-            Interop.Files.Append(handle, line, path);
-            length = RandomAccess.GetLength(handle);
-        }
-        if (length > CompactAtBytes) Compact(path);
+        long length = lease.Append(StateFile.Releases, Encoding.UTF8.GetBytes("\n" + Format(entry).TrimEnd('\n')));
+        if (length > CompactAtBytes) Compact(lease);
     }
 
-    /// <summary>The newest release of each domain, newest first; empty when there is no history.</summary>
-    public static List<ReleaseEntry> Read(string stateDir)
+    /// <summary>The newest release of each domain, newest first; empty when there is no history (or none that can be trusted).</summary>
+    public static List<ReleaseEntry> Read(StateReadLease lease)
     {
-        string path = PathIn(stateDir);
-        string text;
+        StateFileContent content;
         try
         {
-            StateDirectory.CheckFile(path, "release history");
-            text = File.ReadAllText(path);
+            content = lease.Read(StateFile.Releases, MaxFileBytes);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ShimFailure)
+        catch (ShimFailure)
         {
             return [];
         }
-        return Latest(text.Split('\n').Select(Parse).OfType<ReleaseEntry>());
+        return content.Bytes is { } bytes ? Latest(Parse(bytes)) : [];
     }
 
     /// <summary>The newest entry per domain, newest first (the later line wins a tie: lines are in call order).</summary>
@@ -74,6 +65,9 @@ internal static class ReleaseHistory
     internal static string Format(ReleaseEntry entry) =>
         string.Create(CultureInfo.InvariantCulture,
             $"{entry.At}\t{(entry.Uuid is { } u ? u.ToString("D") : "-")}\t{Printable(entry.Domain)}\t{Printable(entry.Reason)}\n");
+
+    /// <summary>The lines that parse (a line an interrupted append left half-written does not).</summary>
+    private static IEnumerable<ReleaseEntry> Parse(byte[] bytes) => Encoding.UTF8.GetString(bytes).Split('\n').Select(Parse).OfType<ReleaseEntry>();
 
     internal static ReleaseEntry? Parse(string line)
     {
@@ -91,15 +85,11 @@ internal static class ReleaseHistory
         return line.Length <= MaxFieldLength ? line : line[..(MaxFieldLength - 3)] + "...";
     }
 
-    private static void Compact(string path)
+    private static void Compact(StateLease lease)
     {
-        List<ReleaseEntry> kept = Latest(File.ReadAllText(path).Split('\n').Select(Parse).OfType<ReleaseEntry>());
+        List<ReleaseEntry> kept = lease.Read(StateFile.Releases, MaxFileBytes).Bytes is { } bytes ? Latest(Parse(bytes)) : [];
         var text = new StringBuilder();
         foreach (ReleaseEntry entry in kept.Take(KeptDomains).Reverse()) text.Append(Format(entry));
-        string temporary = path + ".new";
-        File.Delete(temporary);
-        using (SafeFileHandle handle = Interop.Files.OpenForWrite(temporary))
-            RandomAccess.Write(handle, Encoding.UTF8.GetBytes(text.ToString()), 0);
-        File.Move(temporary, path, overwrite: true);
+        lease.Replace(StateFile.Releases, Encoding.UTF8.GetBytes(text.ToString()));
     }
 }

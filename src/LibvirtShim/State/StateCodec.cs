@@ -13,7 +13,15 @@ namespace LibvirtShim.State;
 /// </summary>
 internal static class StateCodec
 {
-    public const uint Version = 1;
+    /// <summary>Version 2 keeps a created link's guard in the flags byte that version 1 used for "kept by definition" alone.</summary>
+    public const uint Version = 2;
+
+    /// <summary>The layout is the same; a version 1 file's flags byte is 0 or 1 (no guard).</summary>
+    private const uint FirstReadableVersion = 1;
+
+    private const byte KeptFlag = 1;
+    private const int GuardShift = 1;
+    private const byte GuardBits = 0b110;
 
     /// <summary>Far above any real state (a million records of 256 bytes); a larger file is not read at all.</summary>
     public const long MaxFileBytes = 256L * 1024 * 1024;
@@ -94,8 +102,8 @@ internal static class StateCodec
         if (file.Length < HeaderLength || !file.AsSpan(0, 8).SequenceEqual(Magic))
             throw new StateFormatException("not a libvirt-shim state file");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(8));
-        if (version != Version)
-            throw new StateFormatException($"state file version {version}, this libvirt-shim reads version {Version}");
+        if (version is < FirstReadableVersion or > Version)
+            throw new StateFormatException($"state file version {version}, this libvirt-shim reads versions {FirstReadableVersion} to {Version}");
         uint length = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(12));
         ReadOnlySpan<byte> payload = file.AsSpan(HeaderLength);
         if (payload.Length != length)
@@ -160,7 +168,8 @@ internal static class StateCodec
             Mode: (MacvtapMode)r.U32(),
             Ifindex: (int)r.U32(),
             ExpiresAt: (long)r.U64(),
-            InDefinitionToo: r.Byte() != 0);
+            InDefinitionToo: (r.Peek() & KeptFlag) != 0,
+            Guard: (GuardMode)((r.Byte() & GuardBits) >> GuardShift));
     }
 
     private ref struct Writer(Span<byte> output)
@@ -178,7 +187,7 @@ internal static class StateCodec
             U32((uint)r.Mode);
             U32((uint)r.Ifindex);
             U64((ulong)r.ExpiresAt);
-            Byte(r.InDefinitionToo ? (byte)1 : (byte)0);
+            Byte((byte)((r.InDefinitionToo ? KeptFlag : 0) | (((byte)r.Guard << GuardShift) & GuardBits)));
         }
 
         public void Bytes(ReadOnlySpan<byte> value) => value.CopyTo(Take(value.Length));
@@ -211,6 +220,7 @@ internal static class StateCodec
         public readonly bool AtEnd => _rest.IsEmpty;
         public readonly int Remaining => _rest.Length;
         public byte Byte() => Take(1)[0];
+        public readonly byte Peek() => _rest[0];
         public uint U32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
         public ulong U64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
         public Guid Guid() => new(Take(16));

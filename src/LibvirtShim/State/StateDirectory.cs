@@ -1,4 +1,3 @@
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
 
 namespace LibvirtShim.State;
@@ -27,6 +26,7 @@ internal static class StateDirectory
     public static ShimFailure Refused(string message) => ShimFailure.WithoutDomain(message, Interop.Files.EffectiveUserId() != 0
         ? "run it as root" : "libvirt-shim keeps its state in StateDir, which must be a directory only root can write");
 
+    /// <summary>The directory, created (mode 0700) when missing, and checked.</summary>
     public static void Ensure(string path)
     {
         path = Canonical(path);
@@ -37,30 +37,17 @@ internal static class StateDirectory
             Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             found = Interop.Files.Lstat(path);
         }
-        Refuse(path, found!.Value, expectDirectory: true);
+        RefuseUnsafe(path, found!.Value, expectDirectory: true, "state directory");
     }
 
-    /// <summary>A lock file of the state directory, created (0600) when missing; one that is not safe to use is refused.</summary>
-    public static Microsoft.Win32.SafeHandles.SafeFileHandle OpenLockFile(string path)
+    /// <summary>Whether the directory exists (checked as <see cref="Ensure"/> checks it); it is never created here.</summary>
+    public static bool Exists(string path)
     {
-        try
-        {
-            CheckFile(path, "lock file");
-            return Interop.Files.OpenLockFile(path);
-        }
-        catch (FileCallException e) when (e.IsSymlinkRefused)
-        {
-            throw Refused($"lock file {path} is a symbolic link; refusing to use it");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw ShimFailure.OfFile(e);
-        }
-    }
-
-    public static void CheckFile(string path, string what = "state file")
-    {
-        if (Interop.Files.Lstat(path) is { } found) Refuse(path, found, expectDirectory: false, what);
+        path = Canonical(path);
+        RefuseUnsafeAncestors(path, links: 0);
+        if (Interop.Files.Lstat(path) is not { } found) return false;
+        RefuseUnsafe(path, found, expectDirectory: true, "state directory");
+        return true;
     }
 
     /// <summary>
@@ -89,16 +76,19 @@ internal static class StateDirectory
         }
     }
 
-    private static void Refuse(string path, FileFacts found, bool expectDirectory, string? what = null)
+    /// <summary>
+    /// What the state directory and its files must be: not a symbolic link, of the expected type, owned by root or the user
+    /// running the hook, writable by nobody else.
+    /// </summary>
+    public static void RefuseUnsafe(string path, FileFacts found, bool expectDirectory, string what)
     {
-        what ??= expectDirectory ? "state directory" : "state file";
         if (found.IsSymlink)
             throw Refused($"{what} {path} is a symbolic link; refusing to use it");
         if (expectDirectory ? !found.IsDirectory : !found.IsRegularFile)
             throw Refused($"{what} {path} is not a {(expectDirectory ? "directory" : "regular file")}");
         uint me = Interop.Files.EffectiveUserId();
-        if (found.Uid != me)
-            throw Refused($"{what} {path} is owned by uid {found.Uid}, not uid {me}; refusing to use it");
+        if (found.Uid != me && found.Uid != 0)
+            throw Refused($"{what} {path} is owned by uid {found.Uid}, not uid {(me == 0 ? "0" : $"{me} or 0")}; refusing to use it");
         if ((found.Permissions & 0x12 /* go-w */) != 0)
             throw Refused($"{what} {path} is writable by group or others (mode {Convert.ToString(found.Permissions, 8)}); " +
                 "chmod go-w it");

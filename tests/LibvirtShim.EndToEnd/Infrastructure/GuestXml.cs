@@ -5,8 +5,11 @@ namespace LibvirtShim.EndToEnd.Infrastructure;
 
 public abstract record Nic(string Mac);
 
-/// <summary>A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata (with mtu= when set).</summary>
-public sealed record OwnedNic(string Mac, string Name, string Source, string Mode = "bridge", int? Mtu = null) : Nic(Mac);
+/// <summary>
+/// A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata (with mtu=, guard= and ips= when set).
+/// </summary>
+public sealed record OwnedNic(
+    string Mac, string Name, string Source, string Mode = "bridge", int? Mtu = null, string? Guard = null, string? Ips = null) : Nic(Mac);
 
 /// <summary>
 /// libvirt's own macvtap; <paramref name="Target"/> null lets libvirt pick macvtapN. <paramref name="TrustRxFilters"/>: libvirt
@@ -59,7 +62,8 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
             x.Append("  <metadata>\n    <shim:macvtap xmlns:shim=\"urn:libvirt-shim:macvtap:1\">\n");
             foreach (OwnedNic nic in Owned)
                 x.Append($"      <shim:link mac='{nic.Mac}' source='{Esc(nic.Source)}' mode='{nic.Mode}'" +
-                         $"{(nic.Mtu is { } mtu ? $" mtu='{mtu}'" : "")}/>\n");
+                         $"{(nic.Mtu is { } mtu ? $" mtu='{mtu}'" : "")}{(nic.Guard is { } guard ? $" guard='{Esc(guard)}'" : "")}" +
+                         $"{(nic.Ips is { } ips ? $" ips='{Esc(ips)}'" : "")}/>\n");
             x.Append("    </shim:macvtap>\n  </metadata>\n");
         }
         x.Append($"  <memory unit='MiB'>{(Boot is null ? 64 : 128)}</memory>\n  <vcpu>1</vcpu>\n");

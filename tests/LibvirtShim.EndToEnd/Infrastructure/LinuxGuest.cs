@@ -19,17 +19,22 @@ public sealed partial class LinuxGuest
     public static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(120);
     private const string Marker = "shim-guest: ";
 
-    public LinuxGuest(LibvirtFixture fixture, string name, IReadOnlyList<GuestLanNic> nics, IReadOnlyList<GuestLanNic>? hotNics = null)
+    /// <param name="extraCmdline">More words for the kernel command line, for /init (say, shim.spoof=...).</param>
+    public LinuxGuest(LibvirtFixture fixture, string name, IReadOnlyList<GuestLanNic> nics, IReadOnlyList<GuestLanNic>? hotNics = null,
+        string extraCmdline = "")
     {
         Nics = nics;
         HotNics = hotNics ?? [];
         ConsolePath = Path.Combine(fixture.WorkDir, name + ".console");
         string cmdline = "console=ttyS0 quiet " + string.Join(' ', nics.Select(n => "shim.nic=" + CmdlineEntry(n))
-            .Concat(HotNics.Select(n => "shim.hotnic=" + CmdlineEntry(n))));
+            .Concat(HotNics.Select(n => "shim.hotnic=" + CmdlineEntry(n))).Append(extraCmdline).Where(w => w.Length > 0));
         (string kernel, string initrd) = fixture.GuestImage;
         // ACPI: the i440fx machine tells the guest about PCI hot-plug and unplug through it.
         Xml = new GuestXml(name, nics.Select(n => n.Nic).ToList())
-            { Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath), Acpi = HotNics.Count > 0 };
+        {
+            Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath),
+            Acpi = HotNics.Count > 0,
+        };
     }
 
     public GuestXml Xml { get; }

@@ -123,7 +123,8 @@ public sealed partial class NeighbourWatch : IDisposable
         DateTimeOffset? ownedDown = links.FirstOrDefault(c => c.Name == source.Owned && !c.Up)?.At;
         return new NeighbourFigures(_direction, migrateSeconds, new NicFlows("owned", f[0], f[1], f[2]), new NicFlows("direct", f[3], f[4], f[5]),
             events, links, Between(resumed, ownedUp), Between(suspended, ownedDown), Between(directUp, ownedUp), ListenerDelays(listenerLog),
-            _capture.Frames, _macs.Owned, _macs.Direct) { DestinationOwnedLink = destination.Owned };
+            _capture.Frames, _macs.Owned, _macs.Direct)
+        { DestinationOwnedLink = destination.Owned };
     }
 
     /// <summary>The daemon whose guest started by migration (its "Started Migrated" event).</summary>

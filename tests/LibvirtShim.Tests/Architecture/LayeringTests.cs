@@ -17,17 +17,17 @@ public sealed class LayeringTests
         ["Configuration"] = ["Messages", "Net", "Interop"],
         ["Logging"] = ["Configuration", "Messages", "Net", "Interop"],
         ["Netlink"] = ["Messages", "Net", "Interop"],
+        ["Netfilter"] = ["Netlink", "Messages", "Net", "Interop"],
         ["State"] = ["Messages", "Net", "Interop"],
         ["Domain"] = ["Messages", "Net", "Interop"],
         ["Libvirt"] = ["Domain", "Messages", "Net", "Interop"],
-        ["Session"] = ["State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
-        ["Lifecycle"] = ["Session", "Libvirt", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
-        ["Reports"] = ["Lifecycle", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
-        ["Hook"] = ["Lifecycle", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Session"] = ["State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Lifecycle"] = ["Session", "Libvirt", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Reports"] = ["Lifecycle", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Hook"] = ["Lifecycle", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
         ["Listener"] = ["Libvirt", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
-        ["Cli"] = ["Hook", "Reports", "Listener", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Domain", "Messages", "Net",
-            "Configuration", "Logging",
-            "Interop"],
+        ["Cli"] = ["Hook", "Reports", "Listener", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages",
+            "Net", "Configuration", "Logging", "Interop"],
     };
 
     [Fact]
@@ -55,6 +55,17 @@ public sealed class LayeringTests
         Assert.Contains(("Lifecycle", "Session"), edges.Keys);
         Assert.Contains(("Reports", "Lifecycle"), edges.Keys);
         Assert.All(edges.Keys, e => Assert.Contains(e.From, Allowed.Keys));
+    }
+
+    /// <summary>libvirt's failures become the project's in the binding: no operation catches (or names) Interop's exception.</summary>
+    [Fact]
+    public void OnlyTheLibvirtBindingSeesInteropsLibvirtException()
+    {
+        const string exception = "LibvirtCallException";
+        var edges = FolderDependencies.Read(typeof(LibvirtShim.Hook.HookEntry).Assembly.Location,
+            (ns, name) => name == nameof(LibvirtCallException) ? exception : FolderOf(ns, name));
+
+        Assert.Equal(["Interop", "Libvirt"], edges.Keys.Where(e => e.To == exception).Select(e => e.From).Order(StringComparer.Ordinal));
     }
 
     /// <summary>

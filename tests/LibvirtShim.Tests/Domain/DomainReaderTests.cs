@@ -1,9 +1,9 @@
 using System.Text;
 using LibvirtShim.Domain;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Domain;
 

@@ -1,12 +1,11 @@
-using LibvirtShim.Net;
 using System.Text;
 using LibvirtShim.Configuration;
 using LibvirtShim.Hook;
 using LibvirtShim.Logging;
+using LibvirtShim.Messages;
 using LibvirtShim.Tests.Operator;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Hook;
 
@@ -35,9 +34,15 @@ public class HookFailureTests
     }
 
     private static HookHost Host(TempTree t) => new(
-        () => new ShimSettings { StateDir = t.Path("state"), LogFile = t.Path("shim.log"), LibvirtRunDir = t.Path("run"),
-            LibvirtConfigDir = t.Path("etc") },
+        () => new ShimSettings
+        {
+            StateDir = t.Path("state"),
+            LogFile = t.Path("shim.log"),
+            LibvirtRunDir = t.Path("run"),
+            LibvirtConfigDir = t.Path("etc")
+        },
         () => throw new InvalidOperationException("no links in this test"),
+        () => throw new InvalidOperationException("no guards in this test"),
         TimeProvider.System,
         ShimLog.Create);
 

@@ -1,10 +1,8 @@
 using System.Text.Json;
 using LibvirtShim.Hook;
-using LibvirtShim.Lifecycle;
-using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.State;
 
 namespace LibvirtShim.Tests.Hook;
 
@@ -59,7 +57,7 @@ public class ShutoffReasonTests
         Assert.DoesNotContain(h.Ns.Links(), l => l.Kind == "macvtap");
         string line = Assert.Single(File.ReadAllLines(h.Settings.LogFile), l => l.Contains("[INF] release web", StringComparison.Ordinal));
         Assert.EndsWith($"deleted 2 macvtaps, released 2 records; shutoff reason: {logged}", line);
-        ReleaseEntry last = Assert.Single(ReleaseHistory.Read(h.Settings.StateDir));
+        ReleaseEntry last = Assert.Single(StateLeases.Releases(h.Settings.StateDir));
         Assert.Equal((Web, "web", extra), (last.Uuid, last.Domain, last.Reason));
     }
 
@@ -69,7 +67,7 @@ public class ShutoffReasonTests
         using var h = HookHarness.Create();
         h.Settings.LockTimeoutSeconds = 1;
         var store = new LibvirtShim.State.StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1));
-        using (store.Lock())
+        using (store.LockToChange())
         {
             HookResult release = h.Run("web", "release", "end", Xml, "crashed");
             Assert.Equal(1, release.ExitCode);
@@ -89,8 +87,8 @@ public class ShutoffReasonTests
         string[] log = File.ReadAllLines(h.Settings.LogFile);
         Assert.DoesNotContain(log, l => l.StartsWith("INF forged", StringComparison.Ordinal));
         Assert.Contains(log, l => l.EndsWith(@"shutoff reason: evil\x0aINF forged\x09line", StringComparison.Ordinal));
-        Assert.Single(File.ReadAllLines(ReleaseHistory.PathIn(h.Settings.StateDir)));
-        Assert.Equal(@"evil\x0aINF forged\x09line", Assert.Single(ReleaseHistory.Read(h.Settings.StateDir)).Reason);
+        Assert.Single(File.ReadAllLines(StateLeases.PathOf(h.Settings.StateDir, StateFile.Releases)), l => l.Length > 0);
+        Assert.Equal(@"evil\x0aINF forged\x09line", Assert.Single(StateLeases.Releases(h.Settings.StateDir)).Reason);
     }
 
     [Fact]
@@ -99,7 +97,7 @@ public class ShutoffReasonTests
         using var h = HookHarness.Create();
         HookResult release = h.Run("plain", "release", "end", "<domain><name>plain</name></domain>", "shutdown");
         Assert.Equal(0, release.ExitCode);
-        ReleaseEntry last = Assert.Single(ReleaseHistory.Read(h.Settings.StateDir));
+        ReleaseEntry last = Assert.Single(StateLeases.Releases(h.Settings.StateDir));
         Assert.Equal((null, "plain", "shutdown"), (last.Uuid, last.Domain, last.Reason));
     }
 

@@ -1,14 +1,13 @@
 using System.Xml.Linq;
-using LibvirtShim.Cli;
 using LibvirtShim.Domain;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Messages;
-using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Tests.Hotplug;
 

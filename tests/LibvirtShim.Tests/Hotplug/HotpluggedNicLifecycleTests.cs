@@ -1,11 +1,11 @@
 using System.Xml.Linq;
 using LibvirtShim.Domain;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Libvirt;
 
 namespace LibvirtShim.Tests.Hotplug;
 

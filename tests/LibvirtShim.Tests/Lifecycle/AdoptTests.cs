@@ -1,12 +1,12 @@
 using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Lifecycle;
 

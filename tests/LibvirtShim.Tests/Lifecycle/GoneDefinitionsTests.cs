@@ -1,15 +1,15 @@
 using LibvirtShim.Configuration;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
 namespace LibvirtShim.Tests.Lifecycle;
 
-/// <summary>Names held for a definition go back when the definition goes: at allocation, status and doctor, parsing a definition only when
-/// its file changed.</summary>
+/// <summary>Names held for a definition go back when the definition goes: at allocation and seed, parsing a definition only when its file
+/// changed; status and doctor say so and change nothing.</summary>
 public class GoneDefinitionsTests : IDisposable
 {
     private static readonly Guid Web = TestDomains.Uuid(71), Db = TestDomains.Uuid(72);
@@ -42,8 +42,11 @@ public class GoneDefinitionsTests : IDisposable
         return path;
     }
 
-    private List<string> Freed(NameState state, long now = 1000) =>
-        GoneDefinitions.Free(_settings, state, now).Select(r => r.Name).Order().ToList();
+    private List<string> Freed(NameState state, long now = 1000)
+    {
+        using StateLease lease = StateLeases.ToChange(_settings.StateDir);
+        return GoneDefinitions.Free(_settings, lease, state, now).Select(r => r.Name).Order().ToList();
+    }
 
     [Fact]
     public void AGoneOrRedefinedDefinitionGivesItsNamesBackAndAPresentOneKeepsThem()
@@ -137,7 +140,7 @@ public class GoneDefinitionsTests : IDisposable
     }
 
     [Fact]
-    public void StatusShowsTheNamesOfAnUndefinedGuestOnceAsItFreesThem()
+    public void StatusShowsTheNamesOfAnUndefinedGuestUntilTheNextAllocationFreesThem()
     {
         using var h = HookHarness.Create();
         SaveState(h, Defined("mvtap0", "web", Web), Defined("mvtap1", "db", Db));
@@ -148,18 +151,47 @@ public class GoneDefinitionsTests : IDisposable
         Assert.True(defined.ExitCode == 0, defined.Stdout + defined.Stderr);
 
         File.Delete(Path.Combine(h.Settings.LibvirtConfigDir, "db.xml"));
-        HookResult undefined = HookHarness.Finish(h.StartProcess("status"), "");
+        for (int look = 0; look < 2; look++)
+        {
+            HookResult undefined = HookHarness.Finish(h.StartProcess("status"), "");
+            Assert.True(undefined.ExitCode == 3, undefined.Stdout + undefined.Stderr);
+            string row = undefined.Stdout.Split('\n').Single(l => l.TrimStart().StartsWith("mvtap1 ", StringComparison.Ordinal));
+            Assert.Contains("definition gone: will be freed at the next allocation or seed", row);
+            Assert.Contains("  mvtap1: definition gone: will be freed at the next allocation or seed: the domain was undefined", undefined.Stdout);
+            Assert.Equal("db", h.ReadState()!.Find("mvtap1")?.DomainName);
+        }
 
-        Assert.True(undefined.ExitCode == 3, undefined.Stdout + undefined.Stderr);
-        string row = undefined.Stdout.Split('\n').Single(l => l.TrimStart().StartsWith("mvtap1 ", StringComparison.Ordinal));
-        Assert.Contains("definition gone: name freed now", row);
-        Assert.Contains("  mvtap1: definition gone: name freed now: the domain was undefined", undefined.Stdout);
-        Assert.Null(h.ReadState()!.Find("mvtap1"));
-
+        using (ShimContext context = h.OpenContext())
+        using (ShimSession session = ShimSession.Open(context))
+        {
+            TakeFreeNames.Run(session, context.Links, context.Settings, context.Now, new[] { 1 }, (_, n) =>
+                new NameRecord(n, Holding.Reserved, Guid.NewGuid(), "new", ExpiresAt: long.MaxValue), "test");
+            session.Commit();
+        }
+        Assert.NotEqual("db", h.ReadState()!.Find("mvtap1")?.DomainName);
         HookResult after = HookHarness.Finish(h.StartProcess("status"), "");
-        Assert.True(after.ExitCode == 0, after.Stdout + after.Stderr);
-        Assert.DoesNotContain("mvtap1", after.Stdout);
+        Assert.DoesNotContain("definition gone", after.Stdout);
         Assert.Contains("mvtap0", after.Stdout);
+    }
+
+    [Fact]
+    public void SeedFreesTheNamesOfADefinitionSeenBeforeAndGoneNow()
+    {
+        using var h = HookHarness.Create();
+        SaveState(h, Defined("mvtap0", "web", Web, expiresAt: long.MaxValue));
+        Define(h, "web", Web, "mvtap0");
+        using (ShimContext context = h.OpenContext())
+        using (ShimSession session = ShimSession.Open(context))
+        {
+            session.Reseed(session.State);
+        }
+        Assert.True(h.ReadState()!.IsHeld("mvtap0"));
+
+        File.Delete(Path.Combine(h.Settings.LibvirtConfigDir, "web.xml"));
+        HookResult seed = HookHarness.Finish(h.StartProcess("seed"), "");
+
+        Assert.True(seed.ExitCode == 0, seed.Stdout + seed.Stderr);
+        Assert.False(h.ReadState()!.IsHeld("mvtap0"));
     }
 
     private static void Define(HookHarness h, string domain, Guid uuid, string name) =>
@@ -168,7 +200,7 @@ public class GoneDefinitionsTests : IDisposable
 
     private static void SaveState(HookHarness h, params NameRecord[] records)
     {
-        using StateLease lease = new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(5)).Lock();
+        using StateLease lease = new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(5)).LockToChange();
         var state = new NameState(new NameScheme(h.Settings.NamePrefix, h.Settings.Capacity));
         foreach (NameRecord record in records) state.Put(record);
         lease.Save(state);

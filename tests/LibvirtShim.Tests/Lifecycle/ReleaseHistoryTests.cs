@@ -1,9 +1,7 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.Operator;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.State;
 
 namespace LibvirtShim.Tests.Lifecycle;
 
@@ -18,12 +16,12 @@ public class ReleaseHistoryTests
         using var t = new TempTree();
         string dir = StateDir(t);
         Guid web = TestDomains.Uuid(1), db = TestDomains.Uuid(2);
-        ReleaseHistory.Record(dir, new ReleaseEntry(100, web, "web", "shutdown"));
-        ReleaseHistory.Record(dir, new ReleaseEntry(200, db, "db", "from snapshot"));
-        ReleaseHistory.Record(dir, new ReleaseEntry(300, web, "web", "destroyed"));
-        ReleaseHistory.Record(dir, new ReleaseEntry(300, null, "plain", "-"));
+        StateLeases.Record(dir, new ReleaseEntry(100, web, "web", "shutdown"));
+        StateLeases.Record(dir, new ReleaseEntry(200, db, "db", "from snapshot"));
+        StateLeases.Record(dir, new ReleaseEntry(300, web, "web", "destroyed"));
+        StateLeases.Record(dir, new ReleaseEntry(300, null, "plain", "-"));
 
-        List<ReleaseEntry> last = ReleaseHistory.Read(dir);
+        List<ReleaseEntry> last = StateLeases.Releases(dir);
 
         Assert.Equal(
             [new ReleaseEntry(300, null, "plain", "-"), new ReleaseEntry(300, web, "web", "destroyed"),
@@ -67,11 +65,11 @@ public class ReleaseHistoryTests
         string dir = StateDir(t);
         int domains = ReleaseHistory.KeptDomains * 8;
         for (int i = 0; i < domains; i++)
-            ReleaseHistory.Record(dir, new ReleaseEntry(1000 + i, TestDomains.Uuid(i), $"guest-{i:d4}", i % 2 == 0 ? "destroyed" : "from snapshot"));
+            StateLeases.Record(dir, new ReleaseEntry(1000 + i, TestDomains.Uuid(i), $"guest-{i:d4}", i % 2 == 0 ? "destroyed" : "from snapshot"));
 
-        long size = new FileInfo(ReleaseHistory.PathIn(dir)).Length;
+        long size = new FileInfo(StateLeases.PathOf(dir, StateFile.Releases)).Length;
         Assert.True(size <= ReleaseHistory.CompactAtBytes, $"{size} bytes");
-        List<ReleaseEntry> last = ReleaseHistory.Read(dir);
+        List<ReleaseEntry> last = StateLeases.Releases(dir);
         Assert.InRange(last.Count, ReleaseHistory.KeptDomains, domains - 1);
         Assert.Equal($"guest-{domains - 1:d4}", last[0].Domain);
         Assert.Equal(Enumerable.Range(0, last.Count).Select(i => $"guest-{domains - 1 - i:d4}"), last.Select(e => e.Domain));
@@ -83,9 +81,9 @@ public class ReleaseHistoryTests
         using var t = new TempTree();
         string dir = StateDir(t);
         string elsewhere = t.Write("elsewhere", "");
-        File.CreateSymbolicLink(ReleaseHistory.PathIn(dir), elsewhere);
-        Assert.ThrowsAny<Exception>(() => ReleaseHistory.Record(dir, new ReleaseEntry(1, null, "web", "destroyed")));
+        File.CreateSymbolicLink(StateLeases.PathOf(dir, StateFile.Releases), elsewhere);
+        Assert.ThrowsAny<Exception>(() => StateLeases.Record(dir, new ReleaseEntry(1, null, "web", "destroyed")));
         Assert.Equal("", File.ReadAllText(elsewhere));
-        Assert.Empty(ReleaseHistory.Read(dir));
+        Assert.Empty(StateLeases.Releases(dir));
     }
 }

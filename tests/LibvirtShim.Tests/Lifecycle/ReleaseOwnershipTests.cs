@@ -1,4 +1,3 @@
-using LibvirtShim.Lifecycle;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;

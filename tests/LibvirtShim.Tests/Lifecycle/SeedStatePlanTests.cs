@@ -1,10 +1,9 @@
 using LibvirtShim.Domain;
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
-using Xunit;
 using LibvirtShim.Session;
+using LibvirtShim.State;
+using Xunit;
 
 namespace LibvirtShim.Tests.Lifecycle;
 
@@ -48,7 +47,7 @@ public class SeedStatePlanTests
         var plan = SeedState.Plan(Scheme, Here, previous, Map(), Map(), links, Now);
 
         Assert.Equal(Holding.Created, plan.State.Find("mvtap3")!.Holding);
-        Assert.Equal(["mvtap4", "mvtap5"], plan.Leaked.Select(l => l.Name));
+        Assert.Equal(["mvtap4", "mvtap5"], plan.Leaked.Select(l => l.Link.Name));
         Assert.Null(plan.State.Find("mvtap4"));
     }
 

@@ -1,7 +1,7 @@
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

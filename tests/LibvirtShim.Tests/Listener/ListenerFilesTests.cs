@@ -1,5 +1,5 @@
-using LibvirtShim.State;
 using LibvirtShim.Messages;
+using LibvirtShim.State;
 using Xunit;
 
 namespace LibvirtShim.Tests.Listener;
@@ -35,10 +35,10 @@ public sealed class ListenerFilesTests : IDisposable
     [Fact]
     public void A_lock_file_that_is_a_symbolic_link_or_a_fifo_counts_as_no_listener_and_the_look_returns_at_once()
     {
-        File.CreateSymbolicLink(Path.Combine(_dir, ListenerLock.LiveFile), "/etc/passwd");
+        File.CreateSymbolicLink(Path.Combine(_dir, StateFile.ListenerLive.Name), "/etc/passwd");
         Assert.Equal(ListenerPresence.Unknown, ListenerLock.Probe(_dir));
-        File.Delete(Path.Combine(_dir, ListenerLock.LiveFile));
-        TestSupport.SpecialFiles.Fifo(Path.Combine(_dir, ListenerLock.LiveFile));
+        File.Delete(Path.Combine(_dir, StateFile.ListenerLive.Name));
+        TestSupport.SpecialFiles.Fifo(Path.Combine(_dir, StateFile.ListenerLive.Name));
         Assert.NotEqual(ListenerPresence.Connected, ListenerLock.Probe(_dir));
     }
 
@@ -58,16 +58,24 @@ public sealed class ListenerFilesTests : IDisposable
     {
         var metrics = ListenerMetrics.Starting(1234, 1_765_000_000, "qemu:///system") with
         {
-            Connected = true, ConnectedSince = 1_765_000_001, Connections = 2, Events = 40, LinksSetUp = 12, LinksSetDown = 10, Reconciles = 3,
-            LastReconcileAt = 1_765_000_100, Failures = 1, LastFailure = "virDomainGetXMLDesc: broken\npipe",
+            Connected = true,
+            ConnectedSince = 1_765_000_001,
+            Connections = 2,
+            Events = 40,
+            LinksSetUp = 12,
+            LinksSetDown = 10,
+            Reconciles = 3,
+            LastReconcileAt = 1_765_000_100,
+            Failures = 1,
+            LastFailure = "virDomainGetXMLDesc: broken\npipe",
         };
-        metrics.Write(_dir);
+        metrics.Write(new StateFiles(_dir));
 
-        ListenerMetrics? read = ListenerMetrics.Read(_dir);
+        ListenerMetrics? read = ReadMetrics(_dir);
         Assert.NotNull(read);
         Assert.Equal(metrics with { LastFailure = "virDomainGetXMLDesc: broken\\x0apipe" }, read);
-        Assert.Equal("600", Convert.ToString((int)File.GetUnixFileMode(Path.Combine(_dir, ListenerMetrics.FileName)), 8));
-        Assert.False(File.Exists(Path.Combine(_dir, ListenerMetrics.FileName + ".new")));
+        Assert.Equal("600", Convert.ToString((int)File.GetUnixFileMode(Path.Combine(_dir, StateFile.ListenerMetrics.Name)), 8));
+        Assert.False(File.Exists(Path.Combine(_dir, StateFile.ListenerMetrics.Name + ".new")));
     }
 
     [Theory]
@@ -76,8 +84,8 @@ public sealed class ListenerFilesTests : IDisposable
     [InlineData("# only a comment\n")]
     public void Something_else_in_the_figures_file_is_no_figures(string text)
     {
-        File.WriteAllText(Path.Combine(_dir, ListenerMetrics.FileName), text);
-        Assert.Null(ListenerMetrics.Read(_dir));
+        File.WriteAllText(Path.Combine(_dir, StateFile.ListenerMetrics.Name), text);
+        Assert.Null(ReadMetrics(_dir));
     }
 
     [Fact]
@@ -86,6 +94,13 @@ public sealed class ListenerFilesTests : IDisposable
         ListenerMetrics? read = ListenerMetrics.Decode("pid 9\nevents x\nlinks_set_up -3\nfuture_key 1\n");
         Assert.NotNull(read);
         Assert.Equal((9, 0L, 0L, false), (read.Pid, read.Events, read.LinksSetUp, read.Connected));
+    }
+
+    /// <summary>As status reads them: under the state directory's read lock.</summary>
+    internal static ListenerMetrics? ReadMetrics(string stateDir)
+    {
+        using StateReadLease lease = new StateStore(stateDir, TimeSpan.FromSeconds(5)).LockToRead();
+        return ListenerMetrics.Read(lease);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

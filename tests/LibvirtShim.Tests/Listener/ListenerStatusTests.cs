@@ -67,9 +67,15 @@ public sealed class ListenerStatusTests
         long at = 1_765_000_100;
         (ListenerMetrics.Starting(4242, at - 100, "qemu:///system") with
         {
-            Connected = true, ConnectedSince = at - 99, Connections = 1, Events = 9, LinksSetUp = 5, LinksSetDown = 3, Reconciles = 2,
+            Connected = true,
+            ConnectedSince = at - 99,
+            Connections = 1,
+            Events = 9,
+            LinksSetUp = 5,
+            LinksSetDown = 3,
+            Reconciles = 2,
             LastReconcileAt = at,
-        }).Write(h.Settings.StateDir);
+        }).Write(new StateFiles(h.Settings.StateDir));
         using var live = ListenerLock.HoldLive(h.Settings.StateDir, TimeSpan.FromSeconds(1));
 
         HookResult r = HookHarness.Finish(h.StartProcess("status"), "");

@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Listener;
-using LibvirtShim.State;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -58,7 +58,7 @@ public sealed partial class WatchLoopTests : IDisposable
             Assert.Equal(0, virDomainResume(guest));
             WaitFor(["up", "up", "up"], "resumed again");
 
-            ListenerMetrics? metrics = ListenerMetrics.Read(_h.Settings.StateDir);
+            ListenerMetrics? metrics = ListenerFilesTests.ReadMetrics(_h.Settings.StateDir);
             Assert.NotNull(metrics);
             Assert.Equal((true, 1L, 4L, 4L), (metrics.Connected, metrics.Reconciles, metrics.LinksSetUp, metrics.LinksSetDown));
             Assert.True(metrics.Events >= 3, $"{metrics.Events} events");
@@ -67,7 +67,7 @@ public sealed partial class WatchLoopTests : IDisposable
             stop.Cancel();
             Assert.True(running.Join(Bound), "the loop did not stop");
             Assert.Equal(ListenerPresence.Gone, ListenerLock.Probe(_h.Settings.StateDir));
-            Assert.False(ListenerMetrics.Read(_h.Settings.StateDir)?.Connected ?? true);
+            Assert.False(ListenerFilesTests.ReadMetrics(_h.Settings.StateDir)?.Connected ?? true);
         }
         finally
         {

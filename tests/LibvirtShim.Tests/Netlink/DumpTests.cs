@@ -66,22 +66,6 @@ public sealed class DumpTests : NetnsTest
     }
 
     [Fact]
-    public void Kind_filter_returns_only_links_of_that_kind()
-    {
-        Table.CreateMacvtaps(Requests(5, Lower, 4242));
-
-        Assert.Equal(["mvt0", "mvt1", "mvt2", "mvt3", "mvt4"], Table.Dump("macvtap").Select(link => link.Name).Order());
-        Assert.Equal([LowerName, PeerName], Table.Dump("veth").Select(link => link.Name).Order());
-    }
-
-    [Fact]
-    public void Kind_filter_for_a_kind_the_kernel_does_not_know_returns_nothing()
-    {
-        // The kernel ignores a filter for a kind whose module is not loaded and dumps everything.
-        Assert.Empty(Table.Dump("no-such-kind"));
-    }
-
-    [Fact]
     public void Group_dump_returns_the_groups_links_of_every_kind_and_nothing_else()
     {
         Ns.Ip("link", "set", PeerName, "group", "4242", "alias", "the peer");

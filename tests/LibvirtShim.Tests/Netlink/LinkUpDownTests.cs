@@ -1,4 +1,3 @@
-using LibvirtShim.Net;
 using LibvirtShim.Netlink;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;

@@ -1,7 +1,6 @@
 using LibvirtShim.Cli;
-using Xunit;
-using LibvirtShim.Net;
 using LibvirtShim.Messages;
+using Xunit;
 
 namespace LibvirtShim.Tests.Operator;
 

@@ -52,6 +52,7 @@ public class DebianPackageTests
         Assert.Contains("Restart=on-failure\n", unit);
         Assert.Contains("After=libvirtd.service virtqemud.service\n", unit);
         Assert.DoesNotContain("Requires=", unit);
+        Assert.DoesNotContain("Homepage:", control);   // the project has no public home to name
     }
 
     /// <summary>Extracts the maintainer scripts (dpkg-deb -e) into a directory.</summary>

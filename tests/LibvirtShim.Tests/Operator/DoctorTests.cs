@@ -1,9 +1,9 @@
 using System.Text.Json;
 using LibvirtShim.Cli;
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Configuration;
-using LibvirtShim.State;
 using LibvirtShim.Netlink;
+using LibvirtShim.Reports.Doctor;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -341,7 +341,7 @@ public class DoctorTests
         var scheme = new NameScheme(host.Settings.NamePrefix, host.Settings.Capacity);
         var state = new NameState(scheme);
         state.Put(new NameRecord("mvtap7", Holding.Created, Guid.Parse("00000000-0000-4000-8000-000000000061"), "gone", Ifindex: 999_999));
-        using (StateLease lease = new StateStore(host.Settings.StateDir, TimeSpan.FromSeconds(5)).Lock()) lease.Save(state);
+        using (StateLease lease = new StateStore(host.Settings.StateDir, TimeSpan.FromSeconds(5)).LockToChange()) lease.Save(state);
 
         DoctorCheck check = Single(host.Run(), CheckStatus.Fail, "1 disagreement(s) between the state and the kernel: mvtap7: missing link");
         Assert.Contains("libvirt-shim status", check.Fix);
@@ -367,6 +367,29 @@ public class DoctorTests
         Assert.Contains("2001:db8::7/64", check.Detail);
         Assert.DoesNotContain("192.0.2.9", check.Detail);
         Assert.Contains("'ip addr flush dev mvtap1'", check.Fix);
+    }
+
+    /// <summary>Guards in use (the Guard setting): the doctor reads the netdev tables; not in use, it opens nothing.</summary>
+    [Fact]
+    public void TheGuardsAreCheckedWhenInUse()
+    {
+        using var h = HookHarness.Create();
+        using var host = new FakeHost();
+        DoctorHost doctor = host.Host with
+        {
+            OpenLinks = h.Ns.OpenLinkTable,
+            LoadSettings = () => h.Settings,
+            OpenGuards = () => throw new InvalidOperationException("opened though no guard is in use"),
+        };
+        Single(DoctorChecks.Run(doctor), CheckStatus.Ok, "not in use (Guard is off and no definition has guard=)");
+
+        h.Settings.Guard = "mac";
+        Single(DoctorChecks.Run(doctor with { OpenGuards = h.Ns.OpenGuardTables }), CheckStatus.Ok, "nftables netdev tables readable");
+        DoctorCheck failing = Single(DoctorChecks.Run(doctor with
+        {
+            OpenGuards = () => throw Messages.ShimFailure.WithoutDomain("netlink socket(AF_NETLINK) failed: Protocol not supported"),
+        }), CheckStatus.Fail, "nftables cannot be read here: netlink socket(AF_NETLINK) failed");
+        Assert.Contains("modprobe nf_tables", failing.Fix);
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using LibvirtShim.Net;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
@@ -7,10 +6,10 @@ using System.Text.RegularExpressions;
 using LibvirtShim.Configuration;
 using LibvirtShim.Hook;
 using LibvirtShim.Logging;
+using LibvirtShim.Messages;
 using LibvirtShim.Tests.TestSupport;
 using Serilog;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Operator;
 
@@ -86,7 +85,7 @@ public class LogTests
     {
         using var h = HookHarness.Create();
         h.Settings.LogLevel = "Debug";
-        var host = new HookHost(() => h.Settings, h.Ns.OpenLinkTable, TimeProvider.System, ShimLog.Create);
+        var host = new HookHost(() => h.Settings, h.Ns.OpenLinkTable, h.Ns.OpenGuardTables, TimeProvider.System, ShimLog.Create);
         Guid web = TestDomains.Uuid(7);
         string xml = TestDomains.Owned("web", web, TestDomains.Nics(7, 2, firstName: 0));
 

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Text;
-using LibvirtShim.Cli;
-using LibvirtShim.Tests.TestSupport;
 using LibvirtShim.Reports.Doctor;
+using LibvirtShim.Tests.TestSupport;
 
 namespace LibvirtShim.Tests.Operator;
 

@@ -1,11 +1,10 @@
-using LibvirtShim.Cli;
-using LibvirtShim.Reports.Doctor;
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Net;
-using Xunit;
 using LibvirtShim.Reports;
+using LibvirtShim.Reports.Doctor;
+using LibvirtShim.State;
+using Xunit;
 
 namespace LibvirtShim.Tests.Operator;
 
@@ -30,7 +29,8 @@ public sealed class OutputVocabularyTests
             (AuditProblem.Unlabelled, "unlabelled_link", "unlabelled link: a prepare was killed before marking it"),
             (AuditProblem.UnlabelledUnknown, "unlabelled_link",
                 "unlabelled link: a prepare was killed before marking it; its domain is not known here"),
-            (AuditProblem.DefinitionGone, "definition_gone", "definition gone: name freed now"),
+            (AuditProblem.DefinitionGone, "definition_gone", "definition gone: will be freed at the next allocation or seed"),
+            (AuditProblem.GuardMissing, "guard_missing", "guard missing: the link's guard is not in the kernel"),
             (AuditProblem.RunningGuestLinkDown, "running_guest_link_down", "the guest's vCPUs run but its link is down"),
         ];
         Assert.Equal(Enum.GetValues<AuditProblem>().Order(), expected.Select(e => e.Problem).Order());

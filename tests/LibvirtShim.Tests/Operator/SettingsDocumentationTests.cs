@@ -76,7 +76,7 @@ public class SettingsDocumentationTests
     [InlineData("is not in this host's Networks setting")]
     [InlineData("passthru mode requested twice on lower device")]
     [InlineData("cannot create macvtap on")]
-    [InlineData("cannot replace its earlier macvtap")]
+    [InlineData("cannot delete macvtap")]
     [InlineData("is handed to libvirt-shim but is not <interface type='ethernet'> with <target dev='NAME' managed='no'/>")]
     [InlineData("the metadata names this MAC but no <interface> has it")]
     [InlineData("two <interface> elements have this MAC")]
@@ -102,7 +102,7 @@ public class SettingsDocumentationTests
     [InlineData("already has a NIC with this MAC")]
     [InlineData("is not running (--live needs a running guest)")]
     [InlineData("has no persistent definition (--config needs one)")]
-    [InlineData("definition gone: name freed now")]
+    [InlineData("definition gone: will be freed at the next allocation or seed")]
     [InlineData("is more than lower device")]
     [InlineData("is not an MTU")]
     [InlineData("is neither on nor off (nor yes, no)")]
@@ -127,7 +127,7 @@ public class SettingsDocumentationTests
         string[] attributes = System.Text.RegularExpressions.Regex.Matches(reader, @"link\.Attribute\(""([a-z]+)""\)")
             .Select(m => m.Groups[1].Value).Distinct().ToArray();
 
-        Assert.Equal(["mac", "source", "network", "mode", "mtu", "allmulticast"], attributes);
+        Assert.Equal(["mac", "source", "network", "mode", "guard", "ips", "mtu", "allmulticast"], attributes);
         foreach (string attribute in attributes.Where(a => a != "mac"))
             Assert.True(section.Contains($"- `{attribute}", StringComparison.Ordinal) || section.Contains($"`{attribute}=", StringComparison.Ordinal),
                 $"README's \"Handing a NIC to the hook\" does not document {attribute}=");

@@ -1,9 +1,8 @@
 using System.Reflection;
 using LibvirtShim.Configuration;
-using LibvirtShim.Net;
+using LibvirtShim.Messages;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Operator;
 

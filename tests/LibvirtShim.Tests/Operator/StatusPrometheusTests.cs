@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using LibvirtShim.Cli;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using CsCheck;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Reliability;
 
@@ -112,8 +112,8 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             case Release release:
             {
                 using ShimSession session = ShimSession.Open(context);
-                ReleaseLinks.Run(session, context.Links, context.Marker, context.Settings.LibvirtConfigDir, context.Now, Domain(release.Domain),
-                    declaredNames: []);
+                ReleaseLinks.Run(session, context.Links, context.OpenGuards, context.Marker, context.Settings.LibvirtConfigDir, context.Now,
+                    Domain(release.Domain), "model", declaredNames: [], declaredGuarded: false);
                 model.Release(release.Domain);
                 break;
             }

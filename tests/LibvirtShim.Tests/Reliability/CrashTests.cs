@@ -1,8 +1,6 @@
 using LibvirtShim.Reports;
-using LibvirtShim.Cli;
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -10,8 +8,9 @@ namespace LibvirtShim.Tests.Reliability;
 
 /// <summary>
 /// kill -9 of the real hook executable at many moments of prepare, release, migrate and seed of a guest with 82 owned
-/// NICs. After each kill the recovery libvirt would make (release; or seed) must leave kernel and state agreeing: no
-/// leaked link, no name held twice, no name lost, and a bystander guest's links and records exactly as they were.
+/// NICs, guarded (guard='ip') in prepare, release and seed. After each kill the recovery libvirt would make (release; or
+/// seed) must leave kernel and state agreeing: no leaked link, no name held twice, no name lost, no guard table of the
+/// guest's left, and a bystander guest's links and records exactly as they were.
 /// </summary>
 [Collection(ProcessHeavy.Name)]
 public sealed class CrashTests(ITestOutputHelper output)
@@ -22,8 +21,8 @@ public sealed class CrashTests(ITestOutputHelper output)
     public void KillingPrepareAtAnyMomentLeavesNothingOnceReleased()
     {
         using var h = HookHarness.Create();
-        Guest bystander = Guest.Make("bystander", 1, 8, firstName: 0);
-        Guest big = Guest.Make("big", 2, BigNics, firstName: 100);
+        Guest bystander = Guest.Guarded("bystander", 1, 8, firstName: 0);
+        Guest big = Guest.Guarded("big", 2, BigNics, firstName: 100);
         Assert.Equal(0, h.Run(bystander.Name, "prepare", "begin", bystander.Xml).ExitCode);
         var before = Bystander.Snapshot(h, bystander);
 
@@ -58,8 +57,8 @@ public sealed class CrashTests(ITestOutputHelper output)
     public void KillingReleaseAtAnyMomentLeavesNothingOnceReleasedAgain()
     {
         using var h = HookHarness.Create();
-        Guest bystander = Guest.Make("bystander", 1, 8, firstName: 0);
-        Guest big = Guest.Make("big", 2, BigNics, firstName: 100);
+        Guest bystander = Guest.Guarded("bystander", 1, 8, firstName: 0);
+        Guest big = Guest.Guarded("big", 2, BigNics, firstName: 100);
         Assert.Equal(0, h.Run(bystander.Name, "prepare", "begin", bystander.Xml).ExitCode);
         var before = Bystander.Snapshot(h, bystander);
 
@@ -136,10 +135,10 @@ public sealed class CrashTests(ITestOutputHelper output)
     public void KillingSeedAtAnyMomentLeavesTheNextSeedToFinishTheJob()
     {
         using var h = HookHarness.Create();
-        Guest[] running = [Guest.Make("run1", 1, 30, firstName: 0), Guest.Make("run2", 2, 30, firstName: 40)];
-        Guest gone = Guest.Make("gone", 3, 30, firstName: 80);
+        Guest[] running = [Guest.Guarded("run1", 1, 30, firstName: 0), Guest.Make("run2", 2, 30, firstName: 40)];
+        Guest gone = Guest.Guarded("gone", 3, 30, firstName: 80);
         Guid[] all = [.. running.Select(g => g.Uuid), gone.Uuid];
-        Dictionary<string, List<(string, Holding, int)>> expected = [];
+        Dictionary<string, List<(string, Holding, int, Net.GuardMode)>> expected = [];
 
         KillLoop.Run(output, "seed", rounds: 40, distinctAtLeast: 2,
             () => { SetUpLostState(h, running, gone, garbage: false); return HookProcesses.Run(h, "", "seed"); }, () => { },
@@ -159,7 +158,8 @@ public sealed class CrashTests(ITestOutputHelper output)
                 SeedInProcess(h, DateTimeOffset.UtcNow.AddSeconds(h.Settings.ReservationSeconds + 5));
                 NameState seeded = Invariants.Hold(h, when, all);
                 foreach (Guest g in running)
-                    Assert.Equal(expected[g.Name], Reliability.RecordsOf(seeded, g).Select(r => (r.Name, r.Holding, r.Ifindex)).ToList());
+                    Assert.Equal(expected[g.Name], Reliability.RecordsOf(seeded, g).Select(r => (r.Name, r.Holding, r.Ifindex, r.Guard)).ToList());
+                Assert.Single(Invariants.GuardTablesOf(h, running[0].Uuid));
                 Invariants.NothingLeftOf(h, gone.Uuid, when);
                 foreach (Guest g in running)
                 {
@@ -178,10 +178,13 @@ public sealed class CrashTests(ITestOutputHelper output)
         Look look = Invariants.HoldIn(Look.Take(h), h, when, [guest.Uuid]);
         Invariants.NothingLeftOf(look, h, guest.Uuid, when);
         Bystander.Unchanged(look, bystander, before, when);
+        if (bystander.Nics.Any(n => n.LinkAttributes.Contains("guard=", StringComparison.Ordinal)))
+            Assert.True(Invariants.GuardTablesOf(h, bystander.Uuid).Count == 1, $"{when}: the bystander lost its guard");
     }
 
     /// <summary>The running guests prepared and running, the gone one prepared and not, the state deleted or garbage.</summary>
-    private static Dictionary<string, List<(string, Holding, int)>> SetUpLostState(HookHarness h, Guest[] running, Guest gone, bool garbage)
+    private static Dictionary<string, List<(string, Holding, int, Net.GuardMode)>> SetUpLostState(
+        HookHarness h, Guest[] running, Guest gone, bool garbage)
     {
         foreach (Guest g in running)
         {
@@ -190,7 +193,8 @@ public sealed class CrashTests(ITestOutputHelper output)
         }
         Prepare(h, gone);
         NameState state = h.ReadState()!;
-        var expected = running.ToDictionary(g => g.Name, g => Reliability.RecordsOf(state, g).Select(r => (r.Name, r.Holding, r.Ifindex)).ToList());
+        var expected = running.ToDictionary(g => g.Name,
+            g => Reliability.RecordsOf(state, g).Select(r => (r.Name, r.Holding, r.Ifindex, r.Guard)).ToList());
         string path = Path.Combine(h.Settings.StateDir, "state");
         if (garbage) File.WriteAllBytes(path, System.Security.Cryptography.RandomNumberGenerator.GetBytes(700));
         else File.Delete(path);

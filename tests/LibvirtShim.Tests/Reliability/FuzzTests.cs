@@ -2,12 +2,11 @@ using System.Diagnostics;
 using System.Text;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.State;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
-using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Reliability;
 
@@ -91,7 +90,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
             {
                 // Through the store as a hook reads it: a result, never an exception.
                 File.WriteAllBytes(store.StatePath, input);
-                using StateLease lease = store.Lock();
+                using StateLease lease = store.LockToChange();
                 StateLoad load = lease.Load(scheme);
                 if (!(load.State is not null ^ load.Problem is not null)) Assert.Fail(Failure("store", i, input, "neither a state nor a problem"));
             }

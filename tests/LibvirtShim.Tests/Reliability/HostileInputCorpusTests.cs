@@ -3,8 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
-using LibvirtShim.State;
-using LibvirtShim.Session;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 

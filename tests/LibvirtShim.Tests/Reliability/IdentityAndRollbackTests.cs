@@ -1,6 +1,5 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -144,7 +143,7 @@ public sealed class IdentityAndRollbackTests(ITestOutputHelper output)
 
     private static string[] UnderHostName(string hostName) => ["unshare", "--uts", "sh", "-c", "hostname \"$0\" && exec \"$@\"", hostName];
 
-    private static void FillUp(string path)
+    internal static void FillUp(string path)
     {
         using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
         byte[] block = new byte[4096];

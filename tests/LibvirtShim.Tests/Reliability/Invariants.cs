@@ -1,6 +1,5 @@
-using LibvirtShim.Lifecycle;
-using LibvirtShim.State;
 using LibvirtShim.Session;
+using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
@@ -88,6 +87,16 @@ internal static class Invariants
         var links = look.Links.Where(l => OwnerOf(l, marker, [domain]) == domain).Select(l => $"{l.Name} (ifindex {l.Index})").ToList();
         if (records.Count > 0 || links.Count > 0)
             Assert.Fail($"{when}: domain {domain} still has records [{string.Join(", ", records)}] and links [{string.Join(", ", links)}]");
+        var guards = GuardTablesOf(h, domain);
+        if (guards.Count > 0) Assert.Fail($"{when}: domain {domain} still has its guard table [{string.Join(", ", guards)}]");
+    }
+
+    /// <summary>The netdev tables carrying <paramref name="domain"/>'s marks (its guard), read from the kernel.</summary>
+    public static List<string> GuardTablesOf(HookHarness h, Guid domain)
+    {
+        var marker = LinkMarker.For(h.Settings);
+        using LibvirtShim.Netfilter.GuardTables tables = h.Ns.OpenGuardTables();
+        return tables.Tables().Where(t => marker.GuardTableOwner(t.Name, t.Comment) == domain).Select(t => t.Name).ToList();
     }
 
     /// <summary>Every link libvirt-shim did not create, as `ip -d -j link` shows it: what no call may change.</summary>

@@ -75,7 +75,7 @@ public sealed class LockTests
 
         HookResult result;
         var waited = Stopwatch.StartNew();
-        using (new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1)).Lock())
+        using (new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1)).LockToChange())
             result = h.RunProcess(Db.Name, operation, subOperation, Db.Xml);
         waited.Stop();
 
@@ -91,7 +91,7 @@ public sealed class LockTests
         using var h = HookHarness.Create();
         h.Settings.LockTimeoutSeconds = 1;
         HookResult result;
-        using (new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1)).Lock())
+        using (new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1)).LockToChange())
             result = HookHarness.Finish(h.StartProcess("seed"), "");
 
         Assert.Equal(1, result.ExitCode);
@@ -108,7 +108,7 @@ public sealed class LockTests
         using var h = HookHarness.Create();
         h.Settings.LockTimeoutSeconds = 30;
         string lockPath = Path.Combine(h.Settings.StateDir, "lock");
-        using (new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1)).Lock()) { }
+        using (new StateStore(h.Settings.StateDir, TimeSpan.FromSeconds(1)).LockToChange()) { }
 
         // A separate process holds the lock: util-linux flock, told to print once it holds it.
         using Process holder = Process.Start(new ProcessStartInfo("flock", ["-x", lockPath, "-c", "echo held; exec cat"])

@@ -25,6 +25,11 @@ internal sealed record Guest(string Name, Guid Uuid, IReadOnlyList<TestNic> Nics
     public static Guest Make(string name, int number, int nics, int firstName, string lower = "uplink0") =>
         new(name, TestDomains.Uuid(number), TestDomains.Nics(number, nics, firstName, lower));
 
+    /// <summary>The same with every NIC guarded: guard='ip', one IPv4 and one IPv6 address each (10.N.I.10, 2001:db8:N:I::10).</summary>
+    public static Guest Guarded(string name, int number, int nics, int firstName, string lower = "uplink0") =>
+        new(name, TestDomains.Uuid(number), TestDomains.Nics(number, nics, firstName, lower)
+            .Select((n, i) => n with { LinkAttributes = $"guard='ip' ips='10.{number}.{i}.10 2001:db8:{number:x}:{i:x}::10'" }).ToList());
+
     /// <summary>The same guest with the domain XML a hook printed (a migrate that renamed NICs).</summary>
     public Guest WithXml(string xml) => this with { Xml = xml };
 }

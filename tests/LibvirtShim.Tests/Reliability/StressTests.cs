@@ -46,8 +46,8 @@ public sealed class StressTests(ITestOutputHelper output)
                 ? $"<interface type='direct'><mac address='{TestDomains.Mac(d, 99)}'/><source dev='uplink0' mode='vepa'/>" +
                     $"<target dev='macvtap{d}'/></interface>\n"
                 : "";
-            return new Tracked(new Guest($"g{d}", TestDomains.Uuid(d),
-                list) { Xml = TestDomains.Owned($"g{d}", TestDomains.Uuid(d), list, direct) }, nics);
+            var guest = new Guest($"g{d}", TestDomains.Uuid(d), list) { Xml = TestDomains.Owned($"g{d}", TestDomains.Uuid(d), list, direct) };
+            return new Tracked(guest, nics);
         }).ToList();
 
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);

@@ -1,10 +1,9 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using LibvirtShim.Messages;
 using LibvirtShim.State;
-using LibvirtShim.Net;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
-using LibvirtShim.Messages;
 
 namespace LibvirtShim.Tests.Reliability;
 
@@ -232,7 +231,7 @@ public sealed class TrustBoundaryTests
         HookResult prepare = h.Run(Victim.Name, "prepare", "begin", Victim.Xml);
         Assert.Equal((1, $"libvirt-shim: domain 'victim': setting StateDir='{spelled}' must not contain '..' (name the directory itself)\n"),
             (prepare.ExitCode, prepare.Stderr));
-        var e = Assert.Throws<ShimFailure>(() => new StateStore(spelled, TimeSpan.FromSeconds(1)).Lock().Dispose());
+        var e = Assert.Throws<ShimFailure>(() => new StateStore(spelled, TimeSpan.FromSeconds(1)).LockToChange().Dispose());
         Assert.Equal($"state directory {spelled} contains '..'; refusing to use it (name the directory itself)", e.Message);
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(open, "shim")));
     }
@@ -262,9 +261,11 @@ public sealed class TrustBoundaryTests
                 File.CreateSymbolicLink(state, elsewhere);
                 return stateFile;
             case "directory-not-root": Chown(state, 65534); return stateFile;
-            case "directory-group-writable": File.SetUnixFileMode(state,
+            case "directory-group-writable":
+                File.SetUnixFileMode(state,
                 Rwx | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute); return stateFile;
-            case "directory-other-writable": File.SetUnixFileMode(state,
+            case "directory-other-writable":
+                File.SetUnixFileMode(state,
                 Rwx | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute); return stateFile;
             case "directory-not-a-directory":
                 Directory.Delete(state, recursive: true);
@@ -276,14 +277,16 @@ public sealed class TrustBoundaryTests
                 File.CreateSymbolicLink(lockFile, Path.Combine(h.Root, "precious"));
                 return Path.Combine(h.Root, "precious");
             case "lock-not-root": Chown(lockFile, 65534); return stateFile;
-            case "lock-other-writable": File.SetUnixFileMode(lockFile,
+            case "lock-other-writable":
+                File.SetUnixFileMode(lockFile,
                 UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherWrite); return stateFile;
             case "state-symlink":
                 File.Move(stateFile, Path.Combine(h.Root, "real-state"));
                 File.CreateSymbolicLink(stateFile, Path.Combine(h.Root, "real-state"));
                 return Path.Combine(h.Root, "real-state");
             case "state-not-root": Chown(stateFile, 65534); return stateFile;
-            case "state-group-writable": File.SetUnixFileMode(stateFile,
+            case "state-group-writable":
+                File.SetUnixFileMode(stateFile,
                 UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupWrite); return stateFile;
             case "state-a-directory":
                 File.Delete(stateFile);

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using CsCheck;
-using LibvirtShim.State;
 using LibvirtShim.Net;
+using LibvirtShim.State;
 using Xunit;
 
 namespace LibvirtShim.Tests.State;
@@ -17,7 +17,7 @@ public class StateCodecTests
         {
             state.TakeNextFreeName();
             state.Put(new NameRecord($"mvtap{i}", (Holding)(1 + i % 5), Guid.NewGuid(), $"guest-{i}", new MacAddress(0x525400000000UL + (ulong)i),
-                "uplink0", MacvtapMode.Vepa, 100 + i, 1_700_000_000 + i, i % 2 == 0));
+                "uplink0", MacvtapMode.Vepa, 100 + i, 1_700_000_000 + i, i % 2 == 0, (GuardMode)(i % 3)));
         }
         state.Put(new NameRecord("webfront0", Holding.Libvirt, Guid.NewGuid(), "wëb", default, "", MacvtapMode.Bridge));
         return state;
@@ -59,7 +59,20 @@ public class StateCodecTests
         byte[] file = StateCodec.Encode(Sample());
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(8), StateCodec.Version + 1);
         var e = Assert.Throws<StateFormatException>(() => StateCodec.Decode(file, Scheme));
-        Assert.Contains("version 2", e.Message);
+        Assert.Contains($"version {StateCodec.Version + 1}", e.Message);
+    }
+
+    /// <summary>Version 1 kept only "kept by definition" in the flags byte: its files read as they were, no guard.</summary>
+    [Fact]
+    public void ReadsAVersion1FileAsUnguarded()
+    {
+        NameState state = Sample(6);
+        foreach (NameRecord record in state.Records.ToList()) state.Put(record with { Guard = GuardMode.Off });
+        byte[] file = StateCodec.Encode(state);
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(8), 1);
+        NameState back = StateCodec.Decode(file, Scheme);
+        Assert.Equal(state.Records.OrderBy(r => r.Name), back.Records.OrderBy(r => r.Name));
+        Assert.Contains(back.Records, r => r.InDefinitionToo);
     }
 
     [Fact]

@@ -20,7 +20,8 @@ internal static class Bounded
             {
                 failure = e;
             }
-        }) { IsBackground = true };
+        });
+        thread.IsBackground = true;
         thread.Start();
         if (!thread.Join(limit)) Assert.Fail($"{what} did not return within {limit.TotalSeconds:0} s");
         if (failure is not null) ExceptionDispatchInfo.Throw(failure);

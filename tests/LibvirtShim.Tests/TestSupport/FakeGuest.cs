@@ -1,8 +1,9 @@
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.Lifecycle;
-using LibvirtShim.Net;
 using LibvirtShim.Libvirt;
+using LibvirtShim.Lifecycle;
+using LibvirtShim.Messages;
+using LibvirtShim.Net;
 
 namespace LibvirtShim.Tests.TestSupport;
 
@@ -10,7 +11,7 @@ namespace LibvirtShim.Tests.TestSupport;
 /// A guest as libvirt keeps it, in memory, for the logic of hot-plug (libvirt's test driver implements neither attach
 /// nor detach): device XML added and removed by MAC, the hook's metadata element kept per side and returned without
 /// its namespace as virDomainGetMetadata does, a live detach that completes only after some reads of the live XML (the
-/// guest acknowledging), and calls made to fail as libvirt would.
+/// guest acknowledging), and calls made to fail as the libvirt binding reports libvirt's failures.
 /// </summary>
 internal sealed class FakeGuest : IGuestDevices
 {
@@ -74,7 +75,7 @@ internal sealed class FakeGuest : IGuestDevices
         foreach (GuestScope side in GuestScopes.Sides(scope))
         {
             if (HotplugXml.FindInterface(_domains[side], mac) is null)
-                throw new LibvirtCallException("virDomainDetachDeviceFlags", 55, $"operation failed: no device matching MAC address {mac} found");
+                throw ShimFailure.WithoutDomain($"virDomainDetachDeviceFlags: operation failed: no device matching MAC address {mac} found");
             if (side == GuestScope.Config || LiveReadsToDetach == 0) Remove(_domains[side], mac);
             else (_leaving, _liveReadsUntilGone) = (mac, LiveReadsToDetach);
         }
@@ -96,7 +97,7 @@ internal sealed class FakeGuest : IGuestDevices
     {
         Calls.Add($"{name} {scope}");
         if (Failing.TryGetValue(name, out GuestScope failing) && (failing & scope) != 0)
-            throw new LibvirtCallException(function, 1, "internal error: injected failure");
+            throw ShimFailure.WithoutDomain($"{function}: internal error: injected failure");
     }
 
     private static void Remove(XElement domain, MacAddress mac) => HotplugXml.FindInterface(domain, mac)?.Remove();

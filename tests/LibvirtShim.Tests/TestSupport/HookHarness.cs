@@ -3,8 +3,6 @@ using System.Text;
 using LibvirtShim.Configuration;
 using LibvirtShim.Hook;
 using LibvirtShim.State;
-using Serilog;
-using LibvirtShim.Session;
 
 namespace LibvirtShim.Tests.TestSupport;
 
@@ -59,15 +57,30 @@ internal sealed class HookHarness : IDisposable
         }
     }
 
+    /// <summary>
+    /// How calls open the netfilter socket of the guards: inside the namespace, counted in <see cref="GuardSocketsOpened"/>.
+    /// A test replaces it to prove a call never opens one.
+    /// </summary>
+    public Func<LibvirtShim.Netfilter.GuardTables>? OpenGuards { get; set; }
+
+    public int GuardSocketsOpened { get; private set; }
+
+    private LibvirtShim.Netfilter.GuardTables OpenGuardTables()
+    {
+        GuardSocketsOpened++;
+        return (OpenGuards ?? Ns.OpenGuardTables)();
+    }
+
     public HookHost Host => new(
         () => { SettingsValidator.Validate(Settings); return Settings; },
         Ns.OpenLinkTable,
+        OpenGuardTables,
         Clock,
         LibvirtShim.Logging.ShimLog.Create);
 
     /// <summary>A context for calling the lifecycle operations directly, on this harness's namespace and settings.</summary>
     public LibvirtShim.Session.ShimContext OpenContext() =>
-        new(Settings, Ns.OpenLinkTable, Serilog.Core.Logger.None, Clock);
+        new(Settings, Ns.OpenLinkTable, OpenGuardTables, Serilog.Core.Logger.None, Clock);
 
     public HookResult Run(string domain, string operation, string subOperation, string xml, string extra = "-") =>
         Run(domain, operation, subOperation, Encoding.UTF8.GetBytes(xml), extra);
@@ -84,7 +97,7 @@ internal sealed class HookHarness : IDisposable
     public NameState? ReadState()
     {
         var store = new StateStore(Settings.StateDir, TimeSpan.FromSeconds(10));
-        using StateLease lease = store.Lock();
+        using StateLease lease = store.LockToChange();
         return lease.Load(new NameScheme(Settings.NamePrefix, Settings.Capacity)).State;
     }
 

@@ -80,6 +80,12 @@ internal sealed partial class NetNamespace : IDisposable
         }
     }
 
+    /// <summary>Opens the netfilter socket of the guards inside the namespace, as <see cref="OpenLinkTable"/> does.</summary>
+    public LibvirtShim.Netfilter.GuardTables OpenGuardTables() => InNamespace(LibvirtShim.Netfilter.GuardTables.Open);
+
+    /// <summary>`nft -j list ruleset` inside the namespace, parsed: what the kernel holds, read by another program.</summary>
+    public JsonDocument NftRuleset() => JsonDocument.Parse(Tool.Run("ip", "netns", "exec", Name, "nft", "-j", "list", "ruleset"));
+
     public void Dispose()
     {
         (int exitCode, string error) = Tool.TryRun("ip", "netns", "del", Name);
@@ -105,7 +111,8 @@ internal sealed partial class NetNamespace : IDisposable
             {
                 failure = ExceptionDispatchInfo.Capture(e);
             }
-        }) { Name = $"setns {Name}" };
+        });
+        thread.Name = $"setns {Name}";
         thread.Start();
         thread.Join();
         failure?.Throw();

@@ -14,6 +14,14 @@ internal static class Requires
         Missing("needs root for network namespaces: run the tests as root (sudo ./test.sh)");
     }
 
+    /// <summary>A program the test runs (strace, say), on the PATH.</summary>
+    public static void Command(string name)
+    {
+        string[] path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
+        if (path.Any(d => File.Exists(Path.Combine(d, name)))) return;
+        Missing($"needs {name} on the PATH (apt-get install {name})");
+    }
+
     public static void Missing(string why)
     {
         if (InCi) Assert.Fail($"{why} (SHIM_TEST_CI=1: prerequisites are required in CI)");

@@ -37,6 +37,7 @@ internal static class DoctorChecks
             StateCheck.Run(settings, links, checks);
         }
         ListenerCheck.Run(settings, checks);
+        GuardCheck.Run(host, settings, checks);
         LogCheck.Run(settings, checks);
         return checks;
     }

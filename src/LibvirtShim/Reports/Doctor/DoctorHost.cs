@@ -11,6 +11,9 @@ internal sealed record DoctorHost(
     string Proc, string Root, Func<LinkTable> OpenLinks, uint EffectiveUser, Func<ShimSettings> LoadSettings, string SettingsFile,
     TimeWindow? Boot = null)
 {
+    /// <summary>The netfilter socket, for the guards' check (only when guards are in use).</summary>
+    public Func<Netfilter.GuardTables> OpenGuards { get; init; } = Netfilter.GuardTables.Open;
+
     public static DoctorHost ForSystem(IReadOnlyList<string> settingOverrides) =>
         new("/proc", "/", LinkTable.Open, Interop.Files.EffectiveUserId(), () => SettingsLoader.Load(settingOverrides),
             SettingsLoader.ChosenFile, TimeWindow.BootFromClocks());

@@ -7,7 +7,7 @@ using Serilog.Core;
 
 namespace LibvirtShim.Reports.Doctor;
 
-/// <summary>The state: readable, in agreement with the kernel, names left.</summary>
+/// <summary>The state: readable, in agreement with the kernel, names held for definitions that are gone, names left. Changes nothing.</summary>
 internal static class StateCheck
 {
     public static void Run(ShimSettings settings, IReadOnlyList<Link> links, List<DoctorCheck> checks)
@@ -19,14 +19,14 @@ internal static class StateCheck
             return;
         }
         var scheme = new NameScheme(settings.NamePrefix, settings.Capacity);
-        var marker = LinkMarker.For(settings);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         StateLoad load;
-        List<NameRecord> freed;
+        List<NameRecord> definitionGone = [];
         try
         {
-            using StateLease lease = ShimContext.StoreFor(settings, look: true).Lock();
+            using StateReadLease lease = ShimContext.StoreFor(settings).LockToRead();
             load = lease.Load(scheme);
-            freed = GoneDefinitionsReport.Free(settings, lease, load.State, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+            if (load.State is { } held) definitionGone = GoneDefinitions.Find(settings, lease, held, now);
         }
         catch (ShimFailure e)
         {
@@ -41,17 +41,18 @@ internal static class StateCheck
             return;
         }
         var statusFiles = DomainInventory.Read(settings.LibvirtRunDir, Logger.None);
-        var problems = StateAudit.Compare(state, marker, links, statusFiles.Keys.ToHashSet(), DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
-                StatusReport.VcpusRun(statusFiles))
+        var problems = StateAudit.Compare(state, LinkMarker.For(settings), links, statusFiles.Keys.ToHashSet(), now,
+                vcpusRun: StatusReport.VcpusRun(statusFiles))
             .Where(e => e.Problem is not null).ToList();
         checks.Add(problems.Count == 0
             ? DoctorCheck.Ok(area, $"{settings.StateDir}: {state.Count} names held, in agreement with the kernel")
             : DoctorCheck.Fail(area, $"{problems.Count} disagreement(s) between the state and the kernel: " +
                 string.Join("; ", problems.Take(3).Select(p => $"{p.Name}: {p.Problem!.Value.Words().Text}")) + (problems.Count > 3 ? "; ..." : ""),
                 "'libvirt-shim status' lists them with what to do; 'libvirt-shim seed' rebuilds the state from what runs"));
-        if (freed.Count > 0)
-            checks.Add(DoctorCheck.Ok(area, $"freed {freed.Count} name(s) held for definitions that are gone: " +
-                string.Join(", ", freed.Select(r => $"{r.Name} ({r.DomainName})"))));
+        if (definitionGone.Count > 0)
+            checks.Add(DoctorCheck.Warn(area, $"{definitionGone.Count} name(s) held for definitions that are gone: " +
+                string.Join(", ", definitionGone.Select(r => $"{r.Name} ({r.DomainName})")),
+                AuditProblem.DefinitionGone.Words().Advice));
         double used = (double)state.HeldManagedNames / scheme.Capacity;
         if (used >= 0.9)
             checks.Add(DoctorCheck.Warn(area, $"{state.HeldManagedNames} of {scheme.Capacity} {scheme.Prefix}N names are held ({used:P0})",
