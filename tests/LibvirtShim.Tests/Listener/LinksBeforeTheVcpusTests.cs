@@ -1,4 +1,7 @@
+using LibvirtShim.Domain;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Listener;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
 using LibvirtShim.State;
@@ -51,6 +54,30 @@ public sealed class LinksBeforeTheVcpusTests
         Assert.Equal(0, h.Run("web", "prepare", "begin", WebXml).ExitCode);
         Assert.All(OwnedLinks(h), l => Assert.True(l.IsUp));
         Assert.Contains("created 2 of 2 macvtaps, up at once: the listener (libvirt-shim watch) is not connected to libvirt", Log(h));
+    }
+
+    /// <summary>A guarded link's guard is in place when prepare creates it down, and stays when the listener brings it up.</summary>
+    [Fact]
+    public void A_guarded_link_created_down_has_its_guard_before_the_listener_brings_it_up()
+    {
+        using var h = HookHarness.Create();
+        string xml = TestDomains.Owned("web", Web, [new(TestDomains.Mac(71, 0), "mvtap1", LinkAttributes: "guard='mac'")]);
+        Directory.CreateDirectory(h.Settings.StateDir);
+        using (ListenerLock.HoldLive(h.Settings.StateDir, TimeSpan.FromSeconds(1)))
+            Assert.Equal(0, h.Run("web", "prepare", "begin", xml).ExitCode);
+        Assert.False(h.Ns.Link("mvtap1").IsUp);
+        NftView guarded = NftView.Of(h.Ns);
+        Assert.Equal(["mvtap1"], guarded.EgressChains.Select(c => c.Device));
+        Assert.True(guarded.Rules > 0);
+
+        using ShimContext context = h.OpenContext();
+        FollowResult result = LinkFollower.Apply(context.Links, context.Marker, [new GuestSnapshot(Web, "web", GuestState.Running, 1, ["mvtap1"])]);
+
+        Assert.Equal(1, result.SetUp);
+        Assert.True(h.Ns.Link("mvtap1").IsUp);
+        NftView after = NftView.Of(h.Ns);
+        Assert.Equal(["mvtap1"], after.EgressChains.Select(c => c.Device));
+        Assert.Equal(guarded.Rules, after.Rules);
     }
 
     [Theory]
