@@ -24,6 +24,7 @@ internal static class ShimCli
         ("detach-interface", 1, "Unplug a NIC owned by libvirt-shim (--mac), delete its macvtap and free its name."),
         ("repair", 0, "Make again the links of running guests lost with their uplink, and plug their NICs in again."),
         ("seed", 0, "Rebuild the state from running guests, definitions and the kernel's links."),
+        ("watch", 0, "The listener: keep each owned NIC's link up exactly while its guest's vCPUs run (a service)."),
         ("replay", 1, "Run recorded hook calls through the hook logic against the kernel."),
         ("hook", 2, "Run one hook call as libvirt does (the domain XML on stdin)."),
     ];

@@ -28,7 +28,10 @@ internal static class DomainReader
         var owned = ReadOwnedNics(domain, interfaces, skipBrokenNics);
         var macvtaps = ReadLibvirtMacvtaps(interfaces);
         elements = new NicElements(owned.ConvertAll(o => (o.Interface, o.Link)), macvtaps.ConvertAll(m => m.Interface));
-        return new DomainDescription(name, uuid, owned.ConvertAll(o => o.Nic), macvtaps.ConvertAll(m => m.Nic));
+        return new DomainDescription(name, uuid, owned.ConvertAll(o => o.Nic), macvtaps.ConvertAll(m => m.Nic))
+        {
+            StatusState = document.Root?.Name == "domstatus" ? GuestStates.Parse((string?)document.Root.Attribute("state")) : null,
+        };
     }
 
     public static XElement DomainElement(XDocument document)

@@ -30,19 +30,21 @@ internal static class RepairLinks
     {
         if (!guest.IsActive) throw new ShimFailure($"domain '{guest.Name}' is not running: nothing to repair (a start creates its links)");
         DomainDescription domain = GuestScopes.Read(guest, GuestScope.Live, out XElement live);
-        List<RepairedNic> repairs = Recreate(context, domain);
+        LinkStart start = LinkStart.ForGuest(context.Settings.StateDir, guest.VcpusRun);
+        List<RepairedNic> repairs = Recreate(context, domain, start);
         foreach (RepairedNic repair in repairs) PlugAgain(guest, domain, live, repair.Nic, wait);
         foreach (RepairedNic repair in repairs)
             context.Log.Information("{Nic}: {What}", Describe.Nic(domain, repair.Nic),
-                repair.Recreated ? "link lost with its uplink: made again and the NIC plugged in again" : "NIC plugged in again");
+                repair.Recreated ? $"link lost with its uplink: made again ({start.Describe()}) and the NIC plugged in again" : "NIC plugged in again");
         return repairs;
     }
 
     /// <summary>
     /// Under the lock: the owned NICs whose link is gone are made again, all in one prepare; those whose link is there but
-    /// not held by the guest's QEMU (known from its status file) are to be plugged in again only.
+    /// not held by the guest's QEMU (known from its status file) are to be plugged in again only. The links made again are
+    /// up or down as <paramref name="start"/> says (down while a listener runs and the guest's vCPUs do not: it brings them up).
     /// </summary>
-    private static List<RepairedNic> Recreate(ShimContext context, DomainDescription domain)
+    private static List<RepairedNic> Recreate(ShimContext context, DomainDescription domain, LinkStart start)
     {
         using ShimSession session = ShimSession.Open(context);
         Dictionary<string, Link> links = DeleteDomainLinks.OnNames(context.Links, domain.OwnedNics.Select(n => n.Name));
@@ -60,7 +62,7 @@ internal static class RepairLinks
         // NICs keep theirs, and each lost one gets its own back on its new device.
         List<LinkGuard> wholeGuard = GuardLinks.InForce(domain.OwnedNics, session.State, domain.Uuid, GuardModes.Parse(context.Settings.Guard));
         PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Taps, context.Marker, context.Log, context.Now,
-            domain with { OwnedNics = lost, LibvirtMacvtaps = [] }, wholeGuard);
+            domain with { OwnedNics = lost, LibvirtMacvtaps = [] }, start, wholeGuard);
         return repairs;
     }
 

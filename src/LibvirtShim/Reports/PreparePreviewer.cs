@@ -53,8 +53,10 @@ internal static class PreparePreviewer
         foreach (Link link in links) byName.TryAdd(link.Name, link);
         var byIndex = new Dictionary<int, Link>();
         foreach (Link link in links) byIndex.TryAdd(link.Index, link);
+        // As prepare would now: a link kept down for the listener is kept while one runs.
+        bool linksUp = LinkStart.BeforeTheVcpus(settings.StateDir).Up;
         PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, byIndex, domain, now,
-            definitionGone);
+            definitionGone, linksUp);
 
         PreviewProblem? failure = plan.Failure is { } f ? new PreviewProblem(f.Message, Advice(f, settings, scheme, marker, byName, state)) : null;
         var nics = new List<NicPreview>();

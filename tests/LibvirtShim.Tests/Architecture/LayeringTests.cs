@@ -29,8 +29,9 @@ public sealed class LayeringTests
             "Logging", "Interop"],
         ["Hook"] = ["Lifecycle", "Session", "State", "Netlink", "Netfilter", "Devices", "Domain", "Messages", "Net", "Configuration",
             "Logging", "Interop"],
-        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Netfilter", "Devices", "Domain", "Messages",
-            "Net", "Configuration", "Logging", "Interop"],
+        ["Listener"] = ["Libvirt", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Cli"] = ["Hook", "Reports", "Listener", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Netfilter", "Devices", "Domain",
+            "Messages", "Net", "Configuration", "Logging", "Interop"],
     };
 
     [Fact]
