@@ -82,10 +82,27 @@ internal static class RepairLinks
     /// The running guests (their status files) with an owned NIC whose link is gone, found in one batched lookup: what a
     /// repair without a domain repairs.
     /// </summary>
-    public static List<string> DomainsWithLostLinks(ShimContext context)
+    public static List<string> DomainsWithLostLinks(ShimContext context) => FindLost(context).ConvertAll(l => l.Domain);
+
+    /// <summary>
+    /// The running guests (their status files) with an owned NIC whose link is gone, by name, each with the lower devices
+    /// those NICs are on (Uplinks and Networks applied): what the listener waits to see again. One batched lookup.
+    /// </summary>
+    public static List<LostLinks> FindLost(ShimContext context)
     {
         var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log).Values.Where(d => d.OwnedNics.Count > 0).ToList();
         Dictionary<string, Link> links = DeleteDomainLinks.OnNames(context.Links, running.SelectMany(d => d.OwnedNics).Select(n => n.Name));
-        return running.Where(d => d.OwnedNics.Any(n => !links.ContainsKey(n.Name))).Select(d => d.Name).Order(StringComparer.Ordinal).ToList();
+        var lost = new List<LostLinks>();
+        foreach (DomainDescription domain in running.OrderBy(d => d.Name, StringComparer.Ordinal))
+        {
+            ResolvedLower[] lowers = LowerDevices.ResolveAll(context.Settings, domain);
+            var gone = Enumerable.Range(0, lowers.Length).Where(i => !links.ContainsKey(domain.OwnedNics[i].Name)).ToList();
+            if (gone.Count > 0)
+                lost.Add(new LostLinks(domain.Name, domain.Uuid, gone.Select(i => lowers[i].Device).OfType<string>().Distinct().ToList()));
+        }
+        return lost;
     }
 }
+
+/// <summary>A running guest whose owned NICs' links are gone, and the lower devices those NICs are on.</summary>
+internal sealed record LostLinks(string Domain, Guid Uuid, IReadOnlyList<string> Lowers);

@@ -29,7 +29,7 @@ public sealed class LayeringTests
             "Logging", "Interop"],
         ["Hook"] = ["Lifecycle", "Session", "State", "Netlink", "Netfilter", "Devices", "Domain", "Messages", "Net", "Configuration",
             "Logging", "Interop"],
-        ["Listener"] = ["Libvirt", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Listener"] = ["Lifecycle", "Libvirt", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
         ["Cli"] = ["Hook", "Reports", "Listener", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Netfilter", "Devices", "Domain",
             "Messages", "Net", "Configuration", "Logging", "Interop"],
     };
