@@ -80,6 +80,39 @@ public sealed class LinksBeforeTheVcpusTests
         Assert.Equal(guarded.Rules, after.Rules);
     }
 
+    /// <summary>
+    /// The hook process, as libvirt runs it, with and without a listener: it never loads libvirt (so cannot call it), connects
+    /// to no daemon's socket, and only tries the listener's lock without waiting (strace of the real executable).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_hook_call_never_calls_libvirt_nor_waits_for_the_listener(bool listener)
+    {
+        Requires.Command("strace");
+        using var h = HookHarness.Create();
+        Directory.CreateDirectory(h.Settings.StateDir);
+        string trace = Path.Combine(Path.GetDirectoryName(h.Settings.StateDir)!, "hook.strace");
+        using IDisposable? held = listener ? ListenerLock.HoldLive(h.Settings.StateDir, TimeSpan.FromSeconds(1)) : null;
+        h.Wrapper = ["strace", "-f", "-qq", "-y", "-o", trace, "-e", "trace=openat,connect,flock"];
+
+        foreach ((string operation, string sub) in new[] { ("prepare", "begin"), ("started", "begin"), ("release", "end") })
+        {
+            HookResult r = h.RunProcess("web", operation, sub, WebXml);
+            Assert.True(r.ExitCode == 0, $"{operation}: {r.Stderr}");
+            string[] calls = File.ReadAllLines(trace);
+            Assert.DoesNotContain(calls, c => c.Contains("libvirt.so", StringComparison.Ordinal));
+            Assert.DoesNotContain(calls, c => c.Contains("connect(", StringComparison.Ordinal) && c.Contains("-sock", StringComparison.Ordinal));
+            string[] listenerLocks = calls
+                .Where(c => c.Contains("flock(", StringComparison.Ordinal) && c.Contains("/listener>", StringComparison.Ordinal)).ToArray();
+            Assert.All(listenerLocks, c => Assert.Contains("LOCK_NB", c, StringComparison.Ordinal));
+            if (operation != "prepare") continue;
+            if (listener) Assert.NotEmpty(listenerLocks);   // without one, StateDir/listener does not exist: nothing to lock
+            Assert.All(OwnedLinks(h), l => Assert.Equal(!listener, l.IsUp));
+        }
+        Assert.Empty(OwnedLinks(h));
+    }
+
     [Theory]
     [InlineData(true, false, true)]    // no listener: up, as before
     [InlineData(true, true, true)]     // a listener, and the guest runs: up now (no event will come)
