@@ -6,14 +6,16 @@
 #   sudo bench/hook-ab.sh BEFORE-EXECUTABLE AFTER-EXECUTABLE [NICS]        default NICS: 82
 #
 # Environment: BENCH_ROUNDS (default 15), BENCH_LINK_ATTRIBUTES (more attributes on every <shim:link>, e.g.
-# "mtu='1500' allmulticast='on'"; a build that does not know them ignores them).
+# "mtu='1500' allmulticast='on'"; a build that does not know them ignores them), BENCH_AB_LISTENER=after (or before, or
+# both): hold that build's listener lock (StateDir/listener, an flock as libvirt-shim watch holds it) for the whole run, so
+# its prepare leaves the links down for a listener; a build that knows no listener ignores it.
 # Prints the medians, and writes them to bench/.build/results/hook-ab.md.
 set -euo pipefail
 export LC_ALL=C
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# Inside the namespace (run again through ip netns exec): the interleaved calls, timed without the exec's cost.
+# Inside the namespace (run again through scripts/netns-exec.sh, with a /dev of its own): the interleaved calls, timed without the exec's cost.
 if [ "${BENCH_AB_INSIDE:-}" = 1 ]; then
   work=$BENCH_AB_WORK nics=$BENCH_AB_NICS rounds=$BENCH_AB_ROUNDS
   # call BUILD OP SUBOP: one hook call, timed in µs into $work/times.tsv (round, build, op, µs).
@@ -44,7 +46,8 @@ nics=${3:-82}
 rounds=${BENCH_ROUNDS:-15}
 ns="bench-ab-$$"
 work=$(mktemp -d /tmp/bench-ab.XXXXXX)
-cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
+holders=()
+cleanup() { for pid in "${holders[@]}"; do kill "$pid" 2>/dev/null || true; done; ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -62,9 +65,14 @@ domain_xml bench-ab 5eedbe0c-0000-4000-8000-00000000ab00 "$nics" "${BENCH_LINK_A
 
 netns_with_veth "$ns" uplink0
 facts=$(machine_facts)
+for build in before after; do
+  case ${BENCH_AB_LISTENER:-} in "$build"|both)
+    flock --exclusive --no-fork "$work/$build/state/listener" sleep infinity & holders+=($!) ;;
+  esac
+done
 
 say "measuring in network namespace $ns: $nics NICs, 1 warm-up round + $rounds rounds"
-BENCH_AB_INSIDE=1 BENCH_AB_WORK="$work" BENCH_AB_NICS="$nics" BENCH_AB_ROUNDS="$rounds" ip netns exec "$ns" "$0" "$@"
+BENCH_AB_INSIDE=1 BENCH_AB_WORK="$work" BENCH_AB_NICS="$nics" BENCH_AB_ROUNDS="$rounds" "$repo/scripts/netns-exec.sh" "$ns" "$0" "$@"
 
 med() { awk -F'\t' -v b="$1" -v o="$2" '$1 > 0 && $2 == b && $3 == o { print $4 / 1000 }' "$work/times.tsv" | median; }
 mkdir -p "$results_dir"
@@ -72,7 +80,7 @@ mkdir -p "$results_dir"
   echo "## Two hook builds side by side"
   echo
   echo "$facts"
-  echo "- command: \`sudo bench/hook-ab.sh BEFORE AFTER $nics\`${BENCH_LINK_ATTRIBUTES:+ with every <shim:link> carrying $BENCH_LINK_ATTRIBUTES}; medians of $rounds interleaved rounds"
+  echo "- command: \`sudo bench/hook-ab.sh BEFORE AFTER $nics\`${BENCH_LINK_ATTRIBUTES:+ with every <shim:link> carrying $BENCH_LINK_ATTRIBUTES}${BENCH_AB_LISTENER:+, the listener lock of $BENCH_AB_LISTENER held}; medians of $rounds interleaved rounds"
   echo
   echo "| call | NICs | before, ms | after, ms | after / before |"
   echo "|---|---:|---:|---:|---:|"

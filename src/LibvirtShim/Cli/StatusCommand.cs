@@ -14,7 +14,7 @@ internal static class StatusCommand
     public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output, string? format = null)
     {
         if (format is not (null or "text" or "json" or StatusPrometheus.Format))
-            throw new ShimFailure($"--format '{format}' is not one of text, json, prometheus");
+            throw CliRun.Usage("status", $"--format '{format}' is not one of text, json, prometheus");
         using ShimContext context = CliRun.OpenContext(settingOverrides, "status");
         StatusReport report = StatusReport.Gather(context);
         if (format == StatusPrometheus.Format)
@@ -64,6 +64,9 @@ internal static class StatusCommand
                     $"{Mac(l.Mac),-17} made by {l.MadeBy}");
         }
         WriteReleases(output, report.LastReleases);
+        output.WriteLine();
+        output.WriteLine($"listener: {report.Listener.Describe(At)}");
+        if (!report.Listener.Running) output.WriteLine($"  {ListenerView.Start}");
 
         foreach (string skipped in report.Load.State?.Skipped ?? [])
             output.WriteLine($"{skipped}: the next hook call or 'libvirt-shim seed' completes the state from what runs");
@@ -97,7 +100,7 @@ internal static class StatusCommand
             foreach (AuditEntry e in report.Entries)
             {
                 if (e.Problem?.Words() is not { } problem) continue;
-                output.WriteLine($"  {e.Name}: {problem.Text}: {problem.AdviceFor(e.Name)}");
+                output.WriteLine($"  {e.Name}: {problem.Text}: {problem.AdviceFor(e.Name, e.DomainName, e.Lower)}");
             }
         }
         else if (report.Load.State is null)
@@ -165,7 +168,7 @@ internal static class StatusCommand
             w.WriteString("link", e.LinkState.Word());
             ProblemWords? problem = e.Problem?.Words();
             w.WriteStringOrNull("problem", problem?.Text);
-            if (problem is { } p) w.WriteString("advice", p.AdviceFor(e.Name));
+            if (problem is { } p) w.WriteString("advice", p.AdviceFor(e.Name, e.DomainName, e.Lower));
         });
         w.WriteObjects("lowerDevices", report.Lowers, (StatusReport.LowerDevice l) =>
         {
@@ -198,6 +201,7 @@ internal static class StatusCommand
             w.WriteString("uuid", o.Domain.ToString("D"));
             w.WriteString("advice", OutputVocabulary.OrphanGuardAdvice);
         });
+        WriteListener(w, report.Listener);
         w.WriteObjects("linksWithHostAddresses", report.Speaking, (SpeakingLink l) =>
         {
             w.WriteString("name", l.Link.Name);
@@ -206,6 +210,30 @@ internal static class StatusCommand
             w.WriteString("advice", l.Advice());
         });
     });
+
+    private static void WriteListener(System.Text.Json.Utf8JsonWriter w, ListenerView listener)
+    {
+        w.WriteStartObject("listener");
+        w.WriteBoolean("running", listener.Running);
+        w.WriteString("state", listener.Describe(At));
+        if (listener.Live is { } m)
+        {
+            w.WriteNumber("pid", m.Pid);
+            w.WriteString("uri", m.Uri);
+            w.WriteString("connectedSince", Iso(m.ConnectedSince));
+            w.WriteNumber("linksSetUp", m.LinksSetUp);
+            w.WriteNumber("linksSetDown", m.LinksSetDown);
+            w.WriteNumber("reconciles", m.Reconciles);
+            w.WriteString("lastReconcile", Iso(m.LastReconcileAt));
+            w.WriteNumber("events", m.Events);
+            w.WriteNumber("failures", m.Failures);
+            w.WriteString("lastFailure", m.LastFailure);
+        }
+        w.WriteEndObject();
+    }
+
+    private static string Iso(long unixSeconds) =>
+        DateTimeOffset.FromUnixTimeSeconds(unixSeconds).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
 
     internal static string HeldAs(AuditEntry e) => e.Holding?.Word() ?? "none";
     internal static string Mac(MacAddress mac) => mac.Value == 0 ? "" : mac.ToString();

@@ -1,4 +1,5 @@
 using System.Xml.Linq;
+using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Messages;
@@ -10,14 +11,16 @@ using LibvirtShim.State;
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>What <c>attach-interface</c> is asked for: exactly one of <see cref="Source"/> and <see cref="Network"/>.</summary>
-internal sealed record AttachRequest(string? Source, string? Network, MacvtapMode Mode, MacAddress? Mac, int? Mtu, bool Live, bool Config);
+internal sealed record AttachRequest(
+    string? Source, string? Network, MacvtapMode Mode, MacAddress? Mac, int? Mtu, bool Live, bool Config, MacAddressSet? SourceMacs = null);
 
 /// <summary>The NIC a hot-plug added, and where.</summary>
 internal sealed record AttachedNic(OwnedNic Nic, GuestScope Scope, int? Ifindex);
 
 /// <summary>
 /// <c>attach-interface</c>: hot-plugs an owned NIC. A name from the bitmap, held for the domain; on the running guest
-/// its macvtap made by <see cref="PrepareLinks"/> (the same plan, checks, marks and link settings as a guest start),
+/// its macvtap made by <see cref="PrepareLinks"/> (the same plan, checks, marks and link settings as a guest start; up when
+/// the guest's vCPUs run or no listener runs, as <see cref="LinkStart.ForGuest"/> says),
 /// then libvirt attaches the device and the &lt;shim:link&gt; joins the metadata. A failure at any step undoes the
 /// ones before it, and is one line naming the domain, the NIC and the cause.
 /// </summary>
@@ -32,8 +35,9 @@ internal static class AttachInterface
         if (sides.FirstOrDefault(s => HotplugXml.FindInterface(s.Xml, mac) is not null) is { Xml: not null } clash)
             throw new ShimFailure($"{Describe.Domain(domain)}: NIC {mac}: the {SideName(clash.Side)} already has a NIC with this MAC");
 
-        OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0));
-        (nic, int? ifindex) = CreateLink(context, domain, nic, scope);
+        OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0), SourceMacs: request.SourceMacs);
+        LinkStart start = LinkStart.ForGuest(context.Settings.StateDir, scope.HasFlag(GuestScope.Live) && guest.VcpusRun);
+        (nic, int? ifindex) = CreateLink(context, domain, nic, scope, start);
         var undo = new Stack<(string What, Action Step)>();
         undo.Push(("give back the name and delete the macvtap", () => ForgetLink(context, domain, nic, ifindex)));
         try
@@ -56,7 +60,8 @@ internal static class AttachInterface
             Undo(context, domain, nic, undo);
             throw;
         }
-        context.Log.Information("Hot-plugged NIC {Mac} ({Name}) into {Domain} ({Scope})", nic.Mac, nic.Name, domain.Name, scope);
+        context.Log.Information("Hot-plugged NIC {Mac} ({Name}) into {Domain} ({Scope}){Link}", nic.Mac, nic.Name, domain.Name, scope,
+            scope.HasFlag(GuestScope.Live) ? ", link " + start.Describe() : "");
         return new AttachedNic(nic, scope, ifindex);
     }
 
@@ -64,13 +69,15 @@ internal static class AttachInterface
     /// Under the lock: a name held for the domain (for its definition too when the definition gets the NIC), and on the
     /// running guest its macvtap, created and recorded by prepare's own code.
     /// </summary>
-    private static (OwnedNic Nic, int? Ifindex) CreateLink(ShimContext context, DomainDescription domain, OwnedNic nic, GuestScope scope)
+    private static (OwnedNic Nic, int? Ifindex) CreateLink(
+        ShimContext context, DomainDescription domain, OwnedNic nic, GuestScope scope, LinkStart start)
     {
         using ShimSession session = ShimSession.Open(context);
         Holding holding = scope.HasFlag(GuestScope.Config) ? Holding.Defined : Holding.Reserved;
         long expires = context.Now + context.Settings.ReservationSeconds;
         string name = TakeFreeNames.Run(session, context.Links, context.Settings, context.Now, [nic],
-            (n, name) => new NameRecord(name, holding, domain.Uuid, domain.Name, n.Mac, n.Source ?? "", n.Mode, ExpiresAt: expires),
+            (n, name) => new NameRecord(name, holding, domain.Uuid, domain.Name, n.Mac,
+                LowerDeviceMapping.Local(context.Settings, n.Source, n.Network) ?? "", n.Mode, ExpiresAt: expires),
             $"{Describe.Domain(domain)}: NIC {nic.Mac}")[0];
         nic = nic with { Name = name };
         LowerDevices.Resolve(context.Settings, domain, nic);
@@ -81,8 +88,8 @@ internal static class AttachInterface
         }
         List<LinkGuard> wholeGuard = GuardLinks.InForce(domain.OwnedNics.Append(nic), session.State, domain.Uuid,
             GuardModes.Parse(context.Settings.Guard));
-        PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Marker, context.Log, context.Now,
-            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, wholeGuard);
+        PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Taps, context.Marker, context.Log,
+            context.Now, domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, start, wholeGuard);
         return (nic, session.State.Find(name)?.Ifindex);
     }
 
@@ -109,7 +116,8 @@ internal static class AttachInterface
         if (ifindex is { } index)
         {
             var created = DeleteDomainLinks.OnNames(context.Links, [nic.Name]).Values.Where(l => l.Index == index);
-            if (DeleteDomainLinks.Run(context.Links, context.Marker, domain.Uuid, domain.Name, created).Failure is { } failure) throw failure;
+            LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Taps, context.Marker, domain.Uuid, domain.Name, created);
+            if (deletion.Failure is { } failure) throw failure;
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid) session.State.Remove(nic.Name);
         session.Commit();

@@ -18,7 +18,8 @@ internal static class PreparePlanner
     /// state, through which the definitions seen before are read, should a name be held for another domain's definition.
     /// </summary>
     public static PreparePlan Plan(
-        ShimSettings settings, LinkTable table, LinkMarker marker, StateReadLease lease, NameState state, DomainDescription domain, long now)
+        ShimSettings settings, LinkTable table, LinkMarker marker, StateReadLease lease, NameState state, DomainDescription domain, long now,
+        bool linksUp = true)
     {
         ResolvedLower[] lowers = LowerDevices.ResolveAll(settings, domain);
         var wanted = domain.OwnedNics.Select(n => n.Name).Concat(lowers.Select(l => l.Device))
@@ -29,17 +30,20 @@ internal static class PreparePlanner
         {
             if (found[i] is { } link) links[wanted[i]] = link;
         }
-        return Plan(lowers, state.Scheme, marker, state, links, domain, now,
-            held => GoneDefinitions.Frees(settings, lease, held, now));
+        var lowerLinks = lowers.Select(l => l.Device is { } d && links.TryGetValue(d, out Link link) ? link : (Link?)null).OfType<Link>();
+        Dictionary<int, Link> related = LowerDevices.FindRelated(table, LowerDevices.Related(lowerLinks));
+        return Plan(lowers, state.Scheme, marker, state, links, related, domain, now,
+            held => GoneDefinitions.Frees(settings, lease, held, now), linksUp);
     }
 
     /// <summary>
     /// The plan from gathered facts: <paramref name="lowers"/> from <see cref="LowerDevices.ResolveAll"/>, and
-    /// <paramref name="links"/> holding at least the links on the NICs' names and lower devices.
+    /// <paramref name="links"/> holding at least the links on the NICs' names and lower devices, <paramref name="related"/>
+    /// at least those <see cref="LowerDevices.Related"/> names for them.
     /// </summary>
     internal static PreparePlan Plan(
         IReadOnlyList<ResolvedLower> lowers, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyDictionary<string, Link> links,
-        DomainDescription domain, long now, Func<NameRecord, bool> definitionGone)
+        IReadOnlyDictionary<int, Link> related, DomainDescription domain, long now, Func<NameRecord, bool> definitionGone, bool linksUp = true)
     {
         var problems = new List<PrepareProblem>();
         var stale = new List<NameRecord>();
@@ -61,12 +65,14 @@ internal static class PreparePlanner
             Link? lowerLink = lower is not null && links.TryGetValue(lower, out Link l) ? l : null;
             if (lower is not null && lowerLink is null)
                 Fail(PrepareCheck.LowerExists, $"lower device {lower} does not exist on this host");
+            if (lowerLink is { } device && LowerDevices.Unfit(device, related) is { } unfit)
+                problems.Add(new PrepareProblem(PrepareCheck.LowerUnfit, nic, $"{Describe.Nic(domain, nic)}: {unfit.Line}", unfit.Fix));
             Link? existing = links.TryGetValue(nic.Name, out Link e2) ? e2 : null;
             if (existing is { } taken && !marker.IsOwnedBy(taken, domain.Uuid))
                 Fail(PrepareCheck.HeldLink, $"name is held by {HolderOf(marker, taken, state)}");
             if (lowerLink is { } carrier && nic.Mtu > carrier.Mtu)
                 Fail(PrepareCheck.Mtu, $"mtu {nic.Mtu} is more than lower device {lower} carries (its MTU is {carrier.Mtu})");
-            nics.Add(new NicPlan(nic, lower, lowerLink, existing, ActionFor(nic, lowerLink, existing)));
+            nics.Add(new NicPlan(nic, lower, lowerLink, existing, ActionFor(nic, lowerLink, existing, linksUp)));
         }
         foreach (var twice in nics.Where(p => p.Lower is not null && p.Nic.Mode == MacvtapMode.Passthru).GroupBy(p => p.Lower!)
             .Where(g => g.Count() > 1))
@@ -81,16 +87,18 @@ internal static class PreparePlanner
 
     /// <summary>
     /// The domain's own link from an earlier prepare is kept when it is as asked (a passthru macvtap has the lower
-    /// device's MAC, by the kernel's rule; MTU and allmulticast too) and labelled; otherwise replaced, including one a
-    /// killed prepare left down or without its alias.
+    /// device's MAC, by the kernel's rule; MTU and allmulticast too) and labelled (its alias is set last, after address
+    /// generation was turned off); otherwise replaced, including one a killed prepare left without its alias, or left down
+    /// when this prepare brings links up at once (<paramref name="linksUp"/>, as <see cref="LinkStart"/> says).
     /// </summary>
-    private static LinkAction ActionFor(OwnedNic nic, Link? lower, Link? existing)
+    private static LinkAction ActionFor(OwnedNic nic, Link? lower, Link? existing, bool linksUp)
     {
         if (existing is not { } link) return LinkAction.Create;
         bool sameMac = link.Mac == nic.Mac || nic.Mode == MacvtapMode.Passthru;
-        bool sameSettings = (nic.Mtu == 0 || link.Mtu == nic.Mtu) && link.AllMulticast == nic.AllMulticast;
+        bool sameSettings = (nic.Mtu == 0 || link.Mtu == nic.Mtu) && link.AllMulticast == nic.AllMulticast
+            && (nic.Mode != MacvtapMode.Source || Equals(link.SourceMacs, nic.SourceMacs));
         bool asAsked = sameMac && sameSettings && lower is { } l && link.LowerIndex == l.Index && link.Mode == nic.Mode
-            && link.IsUp && link.Alias is not null;
+            && (link.IsUp || !linksUp) && link.Alias is not null;
         return asAsked ? LinkAction.Keep : LinkAction.Replace;
     }
 

@@ -97,17 +97,44 @@ internal sealed class LinkTable : IDisposable
     public IReadOnlyList<Link?> Find(IReadOnlyList<string> names)
     {
         for (int i = 0; i < names.Count; i++) RequireValidName(names[i], nameof(names), i);
+        return Look(names, LinkMessages.GetByName, Quote);
+    }
+
+    /// <summary>The link of each ifindex, null where there is none (ENODEV), in one batched exchange.</summary>
+    public IReadOnlyList<Link?> FindByIndex(IReadOnlyList<int> ifindexes)
+    {
+        RequireIndexes(ifindexes);
+        return Look(ifindexes, LinkMessages.GetByIndex, IndexText);
+    }
+
+    /// <summary>One RTM_GETLINK per key in a batched exchange; null where the kernel has no such link.</summary>
+    private Link?[] Look<T>(IReadOnlyList<T> keys, RequestWriter<T> request, Func<T, string> subject)
+    {
         try
         {
-            LinkAnswer[] answers = LinkBatch.Run<string>(_socket, names, LinkMessages.GetByName, "RTM_GETLINK", Quote);
-            var links = new Link?[names.Count];
+            LinkAnswer[] answers = LinkBatch.Run(_socket, keys, request, "RTM_GETLINK", subject);
+            var links = new Link?[keys.Count];
             for (int i = 0; i < answers.Length; i++)
             {
                 if (answers[i].Error is { Errno: Errno.ENODEV }) continue;
-                if (answers[i].Error is { } error) throw NetlinkException.FromKernel($"RTM_GETLINK '{names[i]}'", error);
-                links[i] = answers[i].Link ?? throw NetlinkException.Malformed($"RTM_GETLINK '{names[i]}' acked without a link");
+                if (answers[i].Error is { } error) throw NetlinkException.FromKernel($"RTM_GETLINK {subject(keys[i])}", error);
+                links[i] = answers[i].Link ?? throw NetlinkException.Malformed($"RTM_GETLINK {subject(keys[i])} acked without a link");
             }
             return links;
+        }
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
+        }
+    }
+
+    /// <summary>Brings links up by ifindex (IFF_UP, nothing else); null where it went up.</summary>
+    public IReadOnlyList<NetlinkError?> SetUp(IReadOnlyList<int> ifindexes)
+    {
+        RequireIndexes(ifindexes);
+        try
+        {
+            return Array.ConvertAll(LinkBatch.Run<int>(_socket, ifindexes, LinkMessages.SetUp, "RTM_NEWLINK up", IndexText), a => a.Error);
         }
         catch (NetlinkException e)
         {
@@ -118,7 +145,7 @@ internal sealed class LinkTable : IDisposable
     /// <summary>
     /// Creates the macvtaps: one EXCL create per request (down, MTU and allmulticast as asked), then a lookup by name that
     /// checks the link found is the one created (kind, lower device, mode, group, MAC, MTU), then by ifindex IPv6 address
-    /// generation off, alias and up. Never deletes anything: whatever failed after its create stays, marked with the
+    /// generation off, alias and up (unless the request says down). Never deletes anything: whatever failed after its create stays, marked with the
     /// request's group. <paramref name="beforeUp"/>: what must be in place before the links are up (see <see cref="MacvtapCreation"/>).
     /// </summary>
     public IReadOnlyList<LinkOutcome> CreateMacvtaps(IReadOnlyList<MacvtapRequest> requests, Action? beforeUp = null)
@@ -138,13 +165,33 @@ internal sealed class LinkTable : IDisposable
         }
     }
 
+    /// <summary>
+    /// Brings links up or down by ifindex, in one batched exchange; null where the kernel did it. Only IFF_UP changes: the caller
+    /// has checked each link is the one it means (its marks), by the ifindex it found it under.
+    /// </summary>
+    public IReadOnlyList<NetlinkError?> SetUpDown(IReadOnlyList<LinkUpDown> changes)
+    {
+        for (int i = 0; i < changes.Count; i++)
+        {
+            if (changes[i].Index <= 0)
+                throw new ArgumentOutOfRangeException(nameof(changes), $"changes[{i}].Index is {changes[i].Index}, not a link index");
+        }
+        try
+        {
+            LinkAnswer[] answers = LinkBatch.Run<LinkUpDown>(_socket, changes, LinkMessages.SetUpDown, "RTM_NEWLINK up/down",
+                c => $"ifindex {c.Index} {(c.Up ? "up" : "down")}");
+            return Array.ConvertAll(answers, answer => answer.Error);
+        }
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
+        }
+    }
+
     /// <summary>Deletes links by ifindex; null where the link was deleted.</summary>
     public IReadOnlyList<NetlinkError?> Delete(IReadOnlyList<int> ifindexes)
     {
-        for (int i = 0; i < ifindexes.Count; i++)
-        {
-            if (ifindexes[i] <= 0) throw new ArgumentOutOfRangeException(nameof(ifindexes), $"ifindexes[{i}] is {ifindexes[i]}, not a link index");
-        }
+        RequireIndexes(ifindexes);
         try
         {
             LinkAnswer[] answers = LinkBatch.Run<int>(_socket, ifindexes, LinkMessages.DeleteByIndex, "RTM_DELLINK", IndexText);
@@ -203,6 +250,14 @@ internal sealed class LinkTable : IDisposable
     internal static string Quote(string name) => $"'{name}'";
 
     private static string IndexText(int index) => $"ifindex {index}";
+
+    private static void RequireIndexes(IReadOnlyList<int> ifindexes)
+    {
+        for (int i = 0; i < ifindexes.Count; i++)
+        {
+            if (ifindexes[i] <= 0) throw new ArgumentOutOfRangeException(nameof(ifindexes), $"ifindexes[{i}] is {ifindexes[i]}, not a link index");
+        }
+    }
 
     private static void RequireValidName(string name, string parameter, int position)
     {

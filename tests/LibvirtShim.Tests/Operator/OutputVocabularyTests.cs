@@ -20,6 +20,8 @@ public sealed class OutputVocabularyTests
         (AuditProblem Problem, string Kind, string Text)[] expected =
         [
             (AuditProblem.MissingLink, "missing_link", "missing link"),
+            (AuditProblem.LinkLost, "link_lost", "link lost while the guest runs"),
+            (AuditProblem.LinkLostWithUplink, "link_lost_uplink_missing", "link lost with its uplink, which is missing"),
             (AuditProblem.LinkReplaced, "link_replaced_by_someone_else", "link replaced by someone else"),
             (AuditProblem.StartPending, "start_pending", "start pending: prepared, domain not running yet"),
             (AuditProblem.DomainNotRunning, "domain_not_running", "domain not running: its release never came"),
@@ -32,6 +34,7 @@ public sealed class OutputVocabularyTests
                 "unlabelled link: a prepare was killed before marking it; its domain is not known here"),
             (AuditProblem.DefinitionGone, "definition_gone", "definition gone: will be freed at the next allocation or seed"),
             (AuditProblem.GuardMissing, "guard_missing", "guard missing: the link's guard is not in the kernel"),
+            (AuditProblem.RunningGuestLinkDown, "running_guest_link_down", "the guest's vCPUs run but its link is down"),
         ];
         Assert.Equal(Enum.GetValues<AuditProblem>().Order(), expected.Select(e => e.Problem).Order());
         foreach (var (problem, kind, text) in expected)
