@@ -31,6 +31,7 @@ public sealed class Planner(SoakRandom random)
         new("daemon-kill", 2, DaemonKillStep.Candidates),
         new("hook-kill", 6, HookKillStep.Candidates),
         new("uplink-flap", 2, UplinkFlapStep.Candidates),
+        new("listener-kill", 2, ListenerKillStep.Candidates),
     ];
 
     public Step Next(SoakModel model)

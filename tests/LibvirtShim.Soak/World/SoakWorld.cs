@@ -14,6 +14,7 @@ public sealed class SoakWorld : IDisposable
 {
     private readonly NextPeer _next;
     private readonly Dictionary<string, LinuxGuest> _linux = [];
+    private readonly Dictionary<Site, ShimListener> _listeners = [];
 
     private SoakWorld(LibvirtFixture fixture, NextPeer next, IReadOnlyList<GuestSpec> fleet)
     {
@@ -56,6 +57,11 @@ public sealed class SoakWorld : IDisposable
                 site.Shim(["seed"]).MustSucceed($"{site.Label}: libvirt-shim seed");
             }
             world.Features = world.DetectFeatures();
+            if (world.Features.Listener)
+            {
+                world._listeners[Site.Main] = fixture.StartListener();
+                world._listeners[Site.Next] = next.StartListener();
+            }
             return world;
         }
         catch
@@ -66,6 +72,10 @@ public sealed class SoakWorld : IDisposable
     }
 
     public IEnumerable<SoakSite> Sites => [Main, Next];
+
+    /// <summary>The host's listener (`libvirt-shim watch`), which the world runs when the build has it.</summary>
+    public ShimListener Listener(Site site) =>
+        _listeners.GetValueOrDefault(site) ?? throw new InvalidOperationException($"no listener runs on {site.Label()}: the build has none");
 
     /// <summary>The booted guest's console, addresses and /init, or null for a guest without an OS.</summary>
     public LinuxGuest? Linux(GuestSpec guest) => _linux.GetValueOrDefault(guest.Name);
@@ -119,6 +129,7 @@ public sealed class SoakWorld : IDisposable
     {
         var problems = new List<string>();
         foreach (SoakSite site in Sites) Try(problems, $"{site.Label}: removing the run's guests", () => site.Virsh.RemoveGuests(Model.Fleet.Prefix));
+        foreach (ShimListener listener in _listeners.Values) Try(problems, $"stopping the {listener.Name} listener", listener.Dispose);
         Try(problems, "putting the hook symlinks back", Faults.Uninstall);
         Try(problems, "stopping libvirt-next", _next.Dispose);
         Try(problems, "the fixture's settings back", () => Fixture.WriteSettings());
