@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using System.Xml.Linq;
 using LibvirtShim.EndToEnd.Infrastructure;
@@ -15,6 +16,7 @@ public sealed class SoakWorld : IDisposable
     private readonly NextPeer _next;
     private readonly Dictionary<string, LinuxGuest> _linux = [];
     private readonly Dictionary<Site, ShimListener> _listeners = [];
+    private readonly List<PosixSignalRegistration> _signals = [];
 
     private SoakWorld(LibvirtFixture fixture, NextPeer next, IReadOnlyList<GuestSpec> fleet)
     {
@@ -47,6 +49,14 @@ public sealed class SoakWorld : IDisposable
         {
             fixture.WriteSettings(s => Settings(s, LibvirtFixture.Uplink1, LibvirtFixture.Uplink0));
             next.Start(s => Settings(s, LibvirtFixture.Uplink0, LibvirtFixture.Uplink1));
+            world.Next.Virsh.RemoveGuests(Model.Fleet.Prefix);
+            if (world.TreeLogsMissWorkDir())
+            {
+                // Its virtlogd outlived a restart while guests of an earlier run ran there: without guests it restarts too.
+                next.Start(s => Settings(s, LibvirtFixture.Uplink0, LibvirtFixture.Uplink1));
+                if (world.TreeLogsMissWorkDir())
+                    throw new InvalidOperationException($"libvirt-next's virtlogd does not see {fixture.WorkDir}: booted guests' consoles would be lost");
+            }
             foreach (SoakSite site in world.Sites)
             {
                 site.Virsh.RemoveGuests(Model.Fleet.Prefix);
@@ -61,6 +71,9 @@ public sealed class SoakWorld : IDisposable
             {
                 world._listeners[Site.Main] = fixture.StartListener();
                 world._listeners[Site.Next] = next.StartListener();
+                // A run stopped with SIGTERM or SIGINT (the test platform raises no ProcessExit) stops them too.
+                foreach (PosixSignal signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT })
+                    world._signals.Add(PosixSignalRegistration.Create(signal, _ => world.StopListeners()));
             }
             return world;
         }
@@ -129,7 +142,7 @@ public sealed class SoakWorld : IDisposable
     {
         var problems = new List<string>();
         foreach (SoakSite site in Sites) Try(problems, $"{site.Label}: removing the run's guests", () => site.Virsh.RemoveGuests(Model.Fleet.Prefix));
-        foreach (ShimListener listener in _listeners.Values) Try(problems, $"stopping the {listener.Name} listener", listener.Dispose);
+        Try(problems, "stopping the listeners", StopListeners);
         Try(problems, "putting the hook symlinks back", Faults.Uninstall);
         Try(problems, "stopping libvirt-next", _next.Dispose);
         Try(problems, "the fixture's settings back", () => Fixture.WriteSettings());
@@ -177,6 +190,27 @@ public sealed class SoakWorld : IDisposable
             "<target dev='e2etap99' managed='no'/></interface></devices></domain>";
         CmdResult explain = Main.Shim(["explain", "-"], probe);
         return explain.Stdout.Contains("guard mac (guard=)", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Whether the tree's virtlogd, which writes the consoles of libvirt-next's guests, lacks the work directory's bind mount
+    /// (LIBVIRT_NEXT_BIND, made when the daemons start): one left running by an earlier run writes them into the tree instead.
+    /// </summary>
+    private bool TreeLogsMissWorkDir()
+    {
+        string pidFile = Next.HostPath("/run/virtlogd.pid");
+        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out int pid)) return false;
+        string mounts = $"/proc/{pid}/mountinfo";
+        return File.Exists(mounts) && !File.ReadAllText(mounts).Contains($" {Fixture.WorkDir} ", StringComparison.Ordinal);
+    }
+
+    private void StopListeners()
+    {
+        lock (_listeners)
+        {
+            foreach (ShimListener listener in _listeners.Values) listener.Dispose();
+            _listeners.Clear();
+        }
     }
 
     private static void Try(List<string> problems, string what, Action action)
