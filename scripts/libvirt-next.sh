@@ -7,7 +7,7 @@
 #   scripts/libvirt-next.sh build               mmdebstrap the tree with libvirt (reused when present)
 #   scripts/libvirt-next.sh start               build if needed, configure, start virtlogd and libvirtd, wait for an answer
 #   scripts/libvirt-next.sh stop                stop the tree's libvirtd (and virtlogd, unless guests still run)
-#   scripts/libvirt-next.sh restart             restart libvirtd only: running guests keep running ("reconnect" hook)
+#   scripts/libvirt-next.sh restart             restart libvirtd (and virtlogd, when no guest runs in the tree): guests keep running
 #   scripts/libvirt-next.sh install-hook [EXE]  install EXE (default artifacts/libvirt-shim) as the tree's hook with
 #                                               hooks/install.sh, write its settings, SIGHUP the tree's libvirtd
 #   scripts/libvirt-next.sh status              what runs; exit 0 when the daemon answers
@@ -304,14 +304,27 @@ stop_daemon() {
     say "$1 of the tree (pid $pid) ignored SIGTERM for 30s: killed"
 }
 
+# The pids of the tree's QEMU processes (its guests), on one line.
+tree_guests() {
+    tree_processes | awk '$2 ~ /^qemu/ { print $1 }' | paste -sd' '
+}
+
 stop() {
     stop_daemon libvirtd
-    local guests; guests=$(tree_processes | awk '$2 ~ /^qemu/ { print $1 }' | paste -sd' ')
+    local guests; guests=$(tree_guests)
     if [[ -n $guests ]]; then
         say "guests still run in the tree (QEMU pids $guests): virtlogd left running; 'virsh destroy' them, then stop again"
         return
     fi
     stop_daemon virtlogd
+}
+
+# virtlogd writes the guests' consoles through the bind mounts (LIBVIRT_NEXT_BIND) of the start that started it: without
+# guests it restarts with libvirtd, so a console file under a directory bound by this start lands there, not in the tree.
+restart() {
+    stop_daemon libvirtd
+    [[ -n $(tree_guests) ]] || stop_daemon virtlogd
+    start
 }
 
 install_hook() {
@@ -354,7 +367,7 @@ case "${1:-}" in
     build) build ;;
     start) start ;;
     stop) stop ;;
-    restart) stop_daemon libvirtd; start ;;
+    restart) restart ;;
     install-hook) shift; install_hook "$@" ;;
     status) status ;;
     uri) echo "$URI" ;;
