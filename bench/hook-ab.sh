@@ -6,7 +6,9 @@
 #   sudo bench/hook-ab.sh BEFORE-EXECUTABLE AFTER-EXECUTABLE [NICS]        default NICS: 82
 #
 # Environment: BENCH_ROUNDS (default 15), BENCH_LINK_ATTRIBUTES (more attributes on every <shim:link>, e.g.
-# "mtu='1500' allmulticast='on'"; a build that does not know them ignores them).
+# "mtu='1500' allmulticast='on'"; a build that does not know them ignores them), BENCH_AB_LISTENER=after (or before, or
+# both): hold that build's listener lock (StateDir/listener, an flock as libvirt-shim watch holds it) for the whole run, so
+# its prepare leaves the links down for a listener; a build that knows no listener ignores it.
 # Prints the medians, and writes them to bench/.build/results/hook-ab.md.
 set -euo pipefail
 export LC_ALL=C
@@ -44,7 +46,8 @@ nics=${3:-82}
 rounds=${BENCH_ROUNDS:-15}
 ns="bench-ab-$$"
 work=$(mktemp -d /tmp/bench-ab.XXXXXX)
-cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
+holders=()
+cleanup() { for pid in "${holders[@]}"; do kill "$pid" 2>/dev/null || true; done; ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -62,6 +65,11 @@ domain_xml bench-ab 5eedbe0c-0000-4000-8000-00000000ab00 "$nics" "${BENCH_LINK_A
 
 netns_with_veth "$ns" uplink0
 facts=$(machine_facts)
+for build in before after; do
+  case ${BENCH_AB_LISTENER:-} in "$build"|both)
+    flock --exclusive --no-fork "$work/$build/state/listener" sleep infinity & holders+=($!) ;;
+  esac
+done
 
 say "measuring in network namespace $ns: $nics NICs, 1 warm-up round + $rounds rounds"
 BENCH_AB_INSIDE=1 BENCH_AB_WORK="$work" BENCH_AB_NICS="$nics" BENCH_AB_ROUNDS="$rounds" ip netns exec "$ns" "$0" "$@"
@@ -72,7 +80,7 @@ mkdir -p "$results_dir"
   echo "## Two hook builds side by side"
   echo
   echo "$facts"
-  echo "- command: \`sudo bench/hook-ab.sh BEFORE AFTER $nics\`${BENCH_LINK_ATTRIBUTES:+ with every <shim:link> carrying $BENCH_LINK_ATTRIBUTES}; medians of $rounds interleaved rounds"
+  echo "- command: \`sudo bench/hook-ab.sh BEFORE AFTER $nics\`${BENCH_LINK_ATTRIBUTES:+ with every <shim:link> carrying $BENCH_LINK_ATTRIBUTES}${BENCH_AB_LISTENER:+, the listener lock of $BENCH_AB_LISTENER held}; medians of $rounds interleaved rounds"
   echo
   echo "| call | NICs | before, ms | after, ms | after / before |"
   echo "|---|---:|---:|---:|---:|"

@@ -86,7 +86,7 @@ ip link set "$lower" up
 ip link set "${lower}p" up
 
 we_installed=1
-"$repo/hooks/install.sh" --binary "$work/libvirt-shim" --no-reload >&2
+"$repo/hooks/install.sh" --binary "$work/libvirt-shim" --no-reload --no-watch >&2
 cat > "$settings" <<JSON
 {
   "StateDir": "$statedir",

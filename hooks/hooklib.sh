@@ -93,3 +93,84 @@ shim_reload_libvirt() {
     echo "no libvirtd or virtqemud that reads $1 is running: it looks for hooks when it starts"
   fi
 }
+
+# The listener (libvirt-shim watch) where no service manager runs it: started in its own session with a pid file, and
+# stopped by the pid that file names, only while that process is a libvirt-shim watch.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+SHIM_WATCH_PIDFILE=/run/libvirt-shim/watch.pid
+# shellcheck disable=SC2034 # used by the scripts that source this file
+SHIM_WATCH_UNIT=libvirt-shim-watch.service
+
+# shim_listener_pid PIDFILE: prints the pid PIDFILE names when that process is a running 'libvirt-shim watch'; fails otherwise.
+shim_listener_pid() {
+  _p_pid=$(cat "$1" 2>/dev/null) || return 1
+  case $_p_pid in ''|*[!0-9]*) return 1 ;; esac
+  tr '\0' ' ' < "/proc/$_p_pid/cmdline" 2>/dev/null | grep -q 'libvirt-shim watch ' || return 1
+  echo "$_p_pid"
+}
+
+# shim_start_listener EXE PIDFILE: starts 'EXE watch --pid-file PIDFILE' in the background, detached from this script, and
+# says so; waits (5 s at most) until it has written its pid. Its messages go to its log (the LogFile setting).
+shim_start_listener() {
+  if _l_pid=$(shim_listener_pid "$2"); then
+    echo "the listener (libvirt-shim watch, pid $_l_pid) runs already"
+    return 0
+  fi
+  mkdir -p "$(dirname "$2")"
+  # Its own session, and none of this script's descriptors: one a caller holds (dpkg's status pipe, the flock of a
+  # 'flock LOCK CMD') must not stay open for as long as the listener runs. bash, since dash cannot close a descriptor above 9.
+  bash -c 'for fd in /proc/self/fd/*; do fd=${fd##*/}; if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi; done
+    exec setsid "$0" watch --pid-file "$1"' "$1" "$2" </dev/null >/dev/null 2>&1 &
+  _l_tries=0
+  while [ "$_l_tries" -lt 50 ]; do
+    if _l_pid=$(shim_listener_pid "$2"); then
+      echo "started the listener (libvirt-shim watch, pid $_l_pid, pid file $2): links follow their guests' vCPUs once it reaches libvirt"
+      return 0
+    fi
+    sleep 0.1
+    _l_tries=$((_l_tries + 1))
+  done
+  echo "WARNING: the listener (libvirt-shim watch) did not start; see its log, and 'libvirt-shim doctor'"
+  return 1
+}
+
+# shim_stop_listener PIDFILE: stops (SIGTERM) the listener PIDFILE names, waiting (10 s at most) until it is gone, and says so.
+shim_stop_listener() {
+  if ! _s_pid=$(shim_listener_pid "$1"); then
+    rm -f "$1"
+    return 0
+  fi
+  kill -TERM "$_s_pid" 2>/dev/null || true
+  _s_tries=0
+  while [ "$_s_tries" -lt 100 ] && shim_listener_pid "$1" >/dev/null; do
+    sleep 0.1
+    _s_tries=$((_s_tries + 1))
+  done
+  if shim_listener_pid "$1" >/dev/null; then
+    echo "WARNING: the listener (libvirt-shim watch, pid $_s_pid) did not stop within 10 s"
+    return 1
+  fi
+  rm -f "$1"
+  echo "stopped the listener (libvirt-shim watch, pid $_s_pid)"
+}
+
+# shim_systemd_runs: true when systemd manages this machine (the running system).
+shim_systemd_runs() { [ -d /run/systemd/system ]; }
+
+# shim_watch_unit EXE: the listener's systemd unit, running EXE.
+shim_watch_unit() {
+  cat <<UNIT
+[Unit]
+Description=libvirt-shim listener: macvtap links follow their guests' vCPUs
+# Whichever daemon this host runs; neither is required: the listener waits for libvirt and reconnects when it restarts.
+After=libvirtd.service virtqemud.service
+
+[Service]
+ExecStart=$1 watch
+Restart=on-failure
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}

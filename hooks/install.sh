@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs libvirt-shim as libvirt's qemu hook.
 #
-#   hooks/install.sh [--qemu.d] [--root DIR] [--etc DIR] [--binary FILE] [--no-reload | --reload]
+#   hooks/install.sh [--qemu.d] [--root DIR] [--etc DIR] [--binary FILE] [--no-reload | --reload] [--no-watch]
 #
 # - the executable goes to $ROOT/usr/local/sbin/libvirt-shim (admin commands: libvirt-shim --help);
 # - the hook is a symlink to it: $ETC/hooks/qemu, or with --qemu.d (libvirt 6.5+) $ETC/hooks/qemu.d/libvirt-shim.
 #   A hooks/qemu that is not libvirt-shim is never overwritten: the hook then goes into qemu.d/ (and install.sh
 #   says so); a qemu.d/libvirt-shim that is not libvirt-shim is never overwritten either (install.sh stops);
 # - $ETC/libvirt-shim.json, the settings, is written with the defaults unless it exists;
+# - the listener (libvirt-shim watch: links follow their guests' vCPUs): where systemd runs, the unit
+#   $ROOT/etc/systemd/system/libvirt-shim-watch.service, enabled and (re)started; on a running system without systemd,
+#   started in the background with its pid in /run/libvirt-shim/watch.pid (restarted on upgrade); into a tree without
+#   systemd, or with --etc (another daemon's configuration), not at all (install.sh says how to run it). --no-watch: never;
 # - what was added is listed in $ROOT/usr/local/lib/libvirt-shim/installed, which hooks/uninstall.sh reads.
 # libvirtd looks for hooks when it starts and on SIGHUP: a running libvirtd (or virtqemud) that reads $ETC gets
 # SIGHUP, and install.sh says so. Running it again upgrades the executable and keeps the settings.
@@ -20,7 +24,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hooks/hooklib.sh
 . "$here/hooklib.sh"
-root="" etc="" binary="$here/../artifacts/libvirt-shim" qemud=0 reload=1 force_reload=0
+root="" etc="" binary="$here/../artifacts/libvirt-shim" qemud=0 reload=1 force_reload=0 watch=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --qemu.d) qemud=1 ;;
@@ -29,6 +33,7 @@ while [ $# -gt 0 ]; do
     --binary) binary=${2:?--binary needs a file}; shift ;;
     --no-reload) reload=0 ;;
     --reload) force_reload=1 ;;
+    --no-watch) watch=0 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -39,6 +44,8 @@ if [ -n "$root" ]; then
   [ -d "$root" ] || fail "--root $root is not a directory"
   root=$(cd "$root" && pwd); [ "$force_reload" = 1 ] || reload=0
 fi
+own_etc=1
+[ -z "$etc" ] || [ "$etc" = "$root/etc/libvirt" ] || own_etc=0
 etc=${etc:-$root/etc/libvirt}
 [ -x "$binary" ] || fail "$binary not found or not executable; run ./build.sh first (or give --binary FILE)"
 shim_is_shim "" "$binary" || fail "$binary is not a libvirt-shim executable"
@@ -121,6 +128,34 @@ if ! shim_exists "$settings"; then
   echo "installed default settings $settings"
 else
   echo "kept existing settings $settings"
+fi
+
+# The listener, after the executable it runs is in place: restarted, so an upgrade runs the new one.
+units="$root/etc/systemd/system"
+if [ "$watch" = 0 ]; then
+  echo "the listener was not installed (--no-watch): start 'libvirt-shim watch' as a service to have links follow their guests' vCPUs"
+elif [ "$own_etc" = 0 ]; then
+  echo "the listener was not started (--etc: another daemon's configuration): run 'LIBVIRT_SHIM_CONFIG=$etc/libvirt-shim.json" \
+    "${exe#"$root"} watch -c URI' where that daemon's hook runs"
+elif { [ -z "$root" ] && shim_systemd_runs; } || { [ -n "$root" ] && [ -d "$root/usr/lib/systemd/system" ]; }; then
+  make_dir "$units"
+  shim_watch_unit "${exe#"$root"}" > "$units/$SHIM_WATCH_UNIT.new" && mv -f "$units/$SHIM_WATCH_UNIT.new" "$units/$SHIM_WATCH_UNIT"
+  added "unit:$units/$SHIM_WATCH_UNIT"
+  if [ -z "$root" ]; then
+    if systemctl daemon-reload && systemctl enable --quiet "$SHIM_WATCH_UNIT" && systemctl restart "$SHIM_WATCH_UNIT"; then
+      echo "installed and started the listener $units/$SHIM_WATCH_UNIT (systemctl status $SHIM_WATCH_UNIT)"
+    else
+      echo "WARNING: installed $units/$SHIM_WATCH_UNIT, but systemctl could not start it: systemctl status $SHIM_WATCH_UNIT"
+    fi
+  else
+    echo "installed the listener $units/$SHIM_WATCH_UNIT: enable it there (systemctl enable --now $SHIM_WATCH_UNIT)"
+  fi
+elif [ -z "$root" ]; then
+  added "watch:$SHIM_WATCH_PIDFILE"
+  shim_stop_listener "$SHIM_WATCH_PIDFILE" || true
+  shim_start_listener "$exe" "$SHIM_WATCH_PIDFILE" || true
+else
+  echo "the listener was not started (a tree without systemd): run '${exe#"$root"} watch' where the tree's daemon runs"
 fi
 
 if [ "$reload" = 1 ]; then

@@ -5,6 +5,8 @@
 #
 # - a hook it installed is removed only while it is still libvirt-shim (someone's hook put there since is left);
 # - the settings file only when unchanged since install (a changed one is kept, and uninstall.sh says so);
+# - the listener it started: stopped by the pid in its pid file (only while that process is libvirt-shim watch), or its
+#   systemd unit disabled, stopped and removed;
 # - directories it created, when empty.
 # A running libvirtd (or virtqemud) reading that configuration gets SIGHUP, so it stops calling the hook (not with
 # --root unless --reload, as for install.sh).
@@ -50,12 +52,26 @@ remove_hook() {
   fi
 }
 
+# The listener first: it runs the executable, and its pid is checked against that executable's command line.
+while IFS= read -r line; do
+  case $line in
+    watch:*) shim_stop_listener "${line#watch:}" || true ;;
+    unit:*)
+      unit=${line#unit:}
+      if [ -z "$root" ] && shim_systemd_runs; then
+        systemctl disable --now --quiet "$(basename "$unit")" || true
+      fi
+      if shim_exists "$unit"; then rm -f "$unit" && echo "removed the listener's unit $unit"; fi
+      if [ -z "$root" ] && shim_systemd_runs; then systemctl daemon-reload || true; fi ;;
+  esac
+done < "$manifest"
+
 etcs=()
 # Files first (hooks before the executable they point to), then the directories install created, deepest first.
 while IFS= read -r line; do
   case $line in
     hook:*) remove_hook "${line#hook:}" ;;
-    dir:*|exe:*|settings:*) ;;
+    dir:*|exe:*|settings:*|watch:*|unit:*) ;;
     *) [ -L "$line" ] && remove_hook "$line" ;;  # manifests of earlier install.sh versions: plain paths
   esac
 done < "$manifest"

@@ -4,8 +4,9 @@
 #   packaging/build-deb.sh BINARY OUTDIR      (build.sh runs it)
 #
 # writes OUTDIR/libvirt-shim_VERSION_amd64.deb (VERSION from src/LibvirtShim/LibvirtShim.csproj) holding
-# /usr/sbin/libvirt-shim, /etc/libvirt/libvirt-shim.json (a conffile: the example settings) and the docs; the hook
-# symlink is not a file of the package: postinst makes it, where it overwrites nobody's hook (see debian/postinst).
+# /usr/sbin/libvirt-shim, /etc/libvirt/libvirt-shim.json (a conffile: the example settings), the listener's systemd unit
+# /lib/systemd/system/libvirt-shim-watch.service and the docs; the hook symlink is not a file of the package: postinst
+# makes it, where it overwrites nobody's hook (see debian/postinst), and starts the listener.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -22,11 +23,15 @@ glibc=${glibc:-2.34}
 stage=$(mktemp -d "${TMPDIR:-/tmp}/libvirt-shim-deb.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 chmod 0755 "$stage"
-install -d -m 0755 "$stage/DEBIAN" "$stage/usr/sbin" "$stage/etc/libvirt" "$stage/usr/share/doc/libvirt-shim"
+install -d -m 0755 "$stage/DEBIAN" "$stage/usr/sbin" "$stage/etc/libvirt" "$stage/usr/share/doc/libvirt-shim" "$stage/lib/systemd/system"
 install -m 0755 "$binary" "$stage/usr/sbin/libvirt-shim"
 install -m 0644 "$top/hooks/libvirt-shim.json" "$stage/etc/libvirt/libvirt-shim.json"
 install -m 0644 "$here/debian/copyright" "$stage/usr/share/doc/libvirt-shim/copyright"
 install -m 0644 "$top/README.md" "$stage/usr/share/doc/libvirt-shim/README.md"
+install -m 0644 "$top/docs/listener.md" "$stage/usr/share/doc/libvirt-shim/listener.md"
+# shellcheck source=hooks/hooklib.sh
+(. "$top/hooks/hooklib.sh"; shim_watch_unit /usr/sbin/libvirt-shim) > "$stage/lib/systemd/system/libvirt-shim-watch.service"
+chmod 0644 "$stage/lib/systemd/system/libvirt-shim-watch.service"
 
 # Maintainer scripts: hooks/hooklib.sh goes in where a script says #SHIMLIB#.
 for script in preinst postinst prerm postrm; do

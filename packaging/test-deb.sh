@@ -7,11 +7,13 @@
 #
 #   packaging/test-deb.sh [DEB]      (root; DEB defaults to the newest artifacts/libvirt-shim_*_amd64.deb)
 #
-# Scenarios: a fresh install (hook in hooks/qemu, settings as a conffile, SIGHUP), reinstall (no change, no SIGHUP),
-# remove (binary and hook gone, settings kept, SIGHUP) and purge (settings gone); another program's hooks/qemu
+# Scenarios: a fresh install (hook in hooks/qemu, settings as a conffile, SIGHUP, the listener started with its pid file:
+# there is no systemd in the sandbox), reinstall (no change, no SIGHUP, the listener restarted), remove (binary and hook
+# gone, settings kept, SIGHUP, the listener stopped) and purge (settings gone); another program's hooks/qemu
 # (libvirt-shim goes to qemu.d/, the other hook is untouched by install and remove); an installation by
-# hooks/install.sh (the package refuses); a package removed but not purged (install.sh installs, a later purge leaves
-# that installation's state and log). Exit 0 when all pass, 1 on a failure, 77 when this machine cannot run it.
+# hooks/install.sh (the package refuses); a package removed but not purged (install.sh installs and starts its listener,
+# a later purge leaves that installation's state, log and listener, uninstall.sh stops it). Exit 0 when all pass, 1 on a
+# failure, 77 when this machine cannot run it.
 set -euo pipefail
 
 if [ "${1:-}" != --inside ]; then
@@ -80,6 +82,25 @@ no_hup() {
 }
 installed_state() { dpkg-query -W -f='${db:Status-Abbrev}' libvirt-shim 2>/dev/null | cut -c1-2 || true; }
 
+# The listener: what /run/libvirt-shim/watch.pid names, while that process is a libvirt-shim watch.
+watch_pid=/run/libvirt-shim/watch.pid
+listener() { local p; p=$(cat "$watch_pid" 2>/dev/null) && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q 'libvirt-shim watch ' && echo "$p"; }
+# A listener started in the sandbox must not outlive it, whatever failed.
+trap 'p=$(listener) && kill "$p" 2>/dev/null; true' EXIT
+expect_listener() {
+  local p
+  p=$(listener) || fail "$1: no listener runs ($watch_pid: $(cat "$watch_pid" 2>/dev/null || echo missing))"
+  grep -q "started the listener (libvirt-shim watch, pid $p" "$work/last.log" || fail "$1: no word of the listener (pid $p) starting"
+  pass "$1: the listener runs (pid $p, $watch_pid), and the output says so"
+}
+expect_listener_stopped() {
+  local p=$1
+  [ ! -d "/proc/$p" ] || ! tr '\0' ' ' < "/proc/$p/cmdline" | grep -q 'libvirt-shim watch ' || fail "$2: the listener (pid $p) still runs"
+  [ ! -e "$watch_pid" ] || fail "$2: $watch_pid is still there"
+  grep -q "stopped the listener (libvirt-shim watch, pid $p)" "$work/last.log" || fail "$2: no word of the listener stopping"
+  pass "$2: the listener (pid $p) stopped, and the output says so"
+}
+
 # 1. Fresh install.
 fake_libvirtd
 apt install "$deb" || fail "apt-get install $deb"
@@ -95,12 +116,17 @@ expect_hup "install"
 printf '<domain><name>g</name><uuid>6d1c1a5e-1f6c-4a0e-9b55-3c2f0e3a7a11</uuid><devices/></domain>' \
   | /etc/libvirt/hooks/qemu g started begin - || fail "the installed hook failed a call with nothing to do"
 pass "the installed hook runs (a call with nothing to do exits 0)"
+expect_listener "install"
+first=$(listener)
 
 # 2. Reinstall: the hook is in place, nothing to tell libvirtd.
 fake_libvirtd
 apt install --reinstall "$deb" || fail "apt-get install --reinstall"
 grep -q "the hook /etc/libvirt/hooks/qemu -> /usr/sbin/libvirt-shim is in place" "$work/last.log" || fail "reinstall: hook not reported in place"
 no_hup "reinstall"
+grep -q "stopped the listener (libvirt-shim watch, pid $first)" "$work/last.log" || fail "reinstall: the old listener was not stopped"
+expect_listener "reinstall"
+second=$(listener)
 
 # 3. Remove: binary and hook go, the settings (a conffile) stay until purge.
 fake_libvirtd
@@ -113,6 +139,7 @@ if [ -L /etc/libvirt/hooks/qemu ]; then fail "remove left the hook /etc/libvirt/
 [ "$(installed_state)" = rc ] || fail "after remove, dpkg says '$(installed_state)', not rc"
 pass "apt-get remove: binary, hook and /etc/libvirt/hooks gone; settings kept"
 expect_hup "remove"
+expect_listener_stopped "$second" "remove"
 apt purge libvirt-shim || fail "apt-get purge"
 [ ! -e /etc/libvirt/libvirt-shim.json ] || fail "purge left /etc/libvirt/libvirt-shim.json"
 [ -z "$(installed_state)" ] || [ "$(installed_state)" = un ] || fail "after purge, dpkg says '$(installed_state)'"
@@ -155,6 +182,8 @@ mkdir -p /run/libvirt/shim /var/log/libvirt && echo state > /run/libvirt/shim/ma
 apt remove libvirt-shim || fail "apt-get remove (before install.sh)"
 [ "$(installed_state)" = rc ] || fail "after remove, dpkg says '$(installed_state)', not rc"
 hooks/install.sh --binary artifacts/libvirt-shim --no-reload > "$work/last.log" 2>&1 || fail "install.sh refused a removed-but-not-purged package"
+expect_listener "install.sh"
+ours=$(listener)
 grep -q "removed but not purged" "$work/last.log" || fail "install.sh did not say the package was removed but not purged"
 grep -q "kept existing settings /etc/libvirt/libvirt-shim.json" "$work/last.log" || fail "install.sh did not keep the settings"
 [ "$(readlink /etc/libvirt/hooks/qemu)" = /usr/local/sbin/libvirt-shim ] || fail "install.sh did not install the hook"
@@ -163,7 +192,9 @@ apt purge libvirt-shim || fail "apt-get purge (after install.sh)"
 grep -q "its state and log stay" "$work/last.log" || fail "purge did not say it left install.sh's state and log"
 { [ -f /run/libvirt/shim/marker ] && [ -f /var/log/libvirt/shim.log ]; } || fail "purge deleted install.sh's state or log"
 [ "$(readlink /etc/libvirt/hooks/qemu)" = /usr/local/sbin/libvirt-shim ] || fail "purge touched install.sh's hook"
-pass "purge after install.sh: the state, the log and install.sh's hook stay"
+[ "$(listener)" = "$ours" ] || fail "purge touched install.sh's listener"
+pass "purge after install.sh: the state, the log, install.sh's hook and its listener stay"
 hooks/uninstall.sh --no-reload > "$work/last.log" 2>&1 || fail "uninstall.sh"
+expect_listener_stopped "$ours" "uninstall.sh"
 
 echo "all package checks passed (libvirt-shim $version)"

@@ -317,7 +317,7 @@ stop() {
 install_hook() {
     local exe=${1:-$HERE/../artifacts/libvirt-shim} settings=$TREE/etc/libvirt/libvirt-shim.json
     [[ -f $READY ]] || die "no tree at $TREE yet: run '$0 start' first"
-    "$HERE/../hooks/install.sh" --root "$TREE" --binary "$exe" --no-reload | grep -v 'notices a new hook' | sed 's/^/libvirt-next: /'
+    "$HERE/../hooks/install.sh" --root "$TREE" --binary "$exe" --no-reload --no-watch | grep -v 'notices a new hook' | sed 's/^/libvirt-next: /'
     if [[ -n ${LIBVIRT_NEXT_SETTINGS:-} ]]; then
         install -m 0644 "$LIBVIRT_NEXT_SETTINGS" "$settings"
     else

@@ -23,6 +23,7 @@ internal static class ShimCli
         ("attach-interface", 1, "Hot-plug a NIC owned by libvirt-shim into a guest (--source or --network; --live, --config)."),
         ("detach-interface", 1, "Unplug a NIC owned by libvirt-shim (--mac), delete its macvtap and free its name."),
         ("seed", 0, "Rebuild the state from running guests, definitions and the kernel's links."),
+        ("watch", 0, "The listener: keep each owned NIC's link up exactly while its guest's vCPUs run (a service)."),
         ("replay", 1, "Run recorded hook calls through the hook logic against the kernel."),
         ("hook", 2, "Run one hook call as libvirt does (the domain XML on stdin)."),
     ];

@@ -95,6 +95,17 @@ internal sealed class ShimCommands
             return 0;
         });
 
+    /// <summary>The listener: follows libvirt's domain lifecycle events and keeps each link libvirt-shim made up exactly while its guest's
+    /// vCPUs run on this host (down while an arriving migration copies memory, after the source's switchover, while paused), as libvirt does
+    /// with its own direct NICs; reconciles every guest when it connects, reconnects when the daemon restarts. While it runs, 'prepare'
+    /// creates links down. Runs until SIGTERM; a service manager starts it (the Debian package's libvirt-shim-watch.service). Example: sudo
+    /// libvirt-shim watch --pid-file /run/libvirt-shim/watch.pid</summary>
+    /// <param name="connect">-c, libvirt URI (default: as virsh, LIBVIRT_DEFAULT_URI or libvirt's configured default).</param>
+    /// <param name="pidFile">Write this process's pid there (removed at exit).</param>
+    [Command("watch")]
+    public int Watch(ConsoleAppContext context, string? connect = null, string? pidFile = null) =>
+        CliRun.Guarded(() => WatchCommand.Run(connect, pidFile, context.EscapedArguments.ToArray()));
+
     /// <summary>Replay hook calls through the real hook logic against the real kernel, printing each call's exit status, time, messages and
     /// links. FILE lists "DOMAIN OP SUBOP EXTRA XMLFILE" per line, or is a directory of recorded NN-*.argv/.xml pairs. Example:
     /// libvirt-shim replay samples/big82.replay</summary>

@@ -64,6 +64,9 @@ internal static class StatusCommand
                     $"{Mac(l.Mac),-17} made by {l.MadeBy}");
         }
         WriteReleases(output, report.LastReleases);
+        output.WriteLine();
+        output.WriteLine($"listener: {report.Listener.Describe(At)}");
+        if (!report.Listener.Running) output.WriteLine($"  {ListenerView.Start}");
 
         foreach (string skipped in report.Load.State?.Skipped ?? [])
             output.WriteLine($"{skipped}: the next hook call or 'libvirt-shim seed' completes the state from what runs");
@@ -198,6 +201,7 @@ internal static class StatusCommand
             w.WriteString("uuid", o.Domain.ToString("D"));
             w.WriteString("advice", OutputVocabulary.OrphanGuardAdvice);
         });
+        WriteListener(w, report.Listener);
         w.WriteObjects("linksWithHostAddresses", report.Speaking, (SpeakingLink l) =>
         {
             w.WriteString("name", l.Link.Name);
@@ -206,6 +210,30 @@ internal static class StatusCommand
             w.WriteString("advice", l.Advice());
         });
     });
+
+    private static void WriteListener(System.Text.Json.Utf8JsonWriter w, ListenerView listener)
+    {
+        w.WriteStartObject("listener");
+        w.WriteBoolean("running", listener.Running);
+        w.WriteString("state", listener.Describe(At));
+        if (listener.Live is { } m)
+        {
+            w.WriteNumber("pid", m.Pid);
+            w.WriteString("uri", m.Uri);
+            w.WriteString("connectedSince", Iso(m.ConnectedSince));
+            w.WriteNumber("linksSetUp", m.LinksSetUp);
+            w.WriteNumber("linksSetDown", m.LinksSetDown);
+            w.WriteNumber("reconciles", m.Reconciles);
+            w.WriteString("lastReconcile", Iso(m.LastReconcileAt));
+            w.WriteNumber("events", m.Events);
+            w.WriteNumber("failures", m.Failures);
+            w.WriteString("lastFailure", m.LastFailure);
+        }
+        w.WriteEndObject();
+    }
+
+    private static string Iso(long unixSeconds) =>
+        DateTimeOffset.FromUnixTimeSeconds(unixSeconds).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
 
     internal static string HeldAs(AuditEntry e) => e.Holding?.Word() ?? "none";
     internal static string Mac(MacAddress mac) => mac.Value == 0 ? "" : mac.ToString();

@@ -18,7 +18,7 @@ internal static class StatusPrometheus
         foreach (Gauge gauge in StatusMetrics.From(report, now))
         {
             text.Append("# HELP ").Append(gauge.Name).Append(' ').Append(gauge.Help).Append('\n');
-            text.Append("# TYPE ").Append(gauge.Name).Append(" gauge\n");
+            text.Append("# TYPE ").Append(gauge.Name).Append(gauge.Counter ? " counter\n" : " gauge\n");
             foreach (var (label, value) in gauge.Samples)
                 text.Append(gauge.Name).Append(Labels(label)).Append(' ').Append(value.ToString("0.###", CultureInfo.InvariantCulture)).Append('\n');
         }

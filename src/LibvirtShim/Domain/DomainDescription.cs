@@ -10,6 +10,9 @@ internal sealed record DomainDescription(
     IReadOnlyList<LibvirtMacvtap> LibvirtMacvtaps)
 {
     public bool HasMacvtaps => OwnedNics.Count > 0 || LibvirtMacvtaps.Count > 0;
+
+    /// <summary>The state a status file (&lt;domstatus state='...'&gt;) gives the guest; null for any other document.</summary>
+    public GuestState? StatusState { get; init; }
 }
 
 /// <summary>

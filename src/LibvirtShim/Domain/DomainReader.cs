@@ -23,7 +23,10 @@ internal static class DomainReader
         Guid uuid = Identity.Uuid(domain);
         var interfaces = domain.Element("devices")?.Elements("interface").ToList() ?? [];
         List<OwnedNic> owned = ReadOwnedNics(domain, interfaces, skipBrokenNics);
-        return new DomainDescription(name, uuid, owned, ReadLibvirtMacvtaps(interfaces));
+        return new DomainDescription(name, uuid, owned, ReadLibvirtMacvtaps(interfaces))
+        {
+            StatusState = document.Root?.Name == "domstatus" ? GuestStates.Parse((string?)document.Root.Attribute("state")) : null,
+        };
     }
 
     public static XElement DomainElement(XDocument document)

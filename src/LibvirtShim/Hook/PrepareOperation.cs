@@ -12,8 +12,9 @@ internal sealed class PrepareOperation : GuestOperation
     public override string Execute(ShimContext context, DomainDescription domain, XDocument document, TextWriter stdout)
     {
         using var session = ShimSession.Open(context);
+        LinkStart start = LinkStart.BeforeTheVcpus(context.Settings.StateDir);
         int created = PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Marker, context.Log, context.Now,
-            domain);
-        return $"created {created} of {domain.OwnedNics.Count} macvtaps";
+            domain, start);
+        return $"created {created} of {domain.OwnedNics.Count} macvtaps, {start.Describe()}";
     }
 }

@@ -23,6 +23,7 @@ internal enum Errno
     EAFNOSUPPORT = 97,
     EADDRINUSE = 98,
     EADDRNOTAVAIL = 99,
+    ENETDOWN = 100,
     ENOBUFS = 105,
     ERESTART = 85,
 }
@@ -58,6 +59,7 @@ internal static class ErrnoText
         Errno.EAFNOSUPPORT => "EAFNOSUPPORT",
         Errno.EADDRINUSE => "EADDRINUSE",
         Errno.EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        Errno.ENETDOWN => "ENETDOWN",
         Errno.ENOBUFS => "ENOBUFS",
         Errno.ERESTART => "ERESTART",
         _ => null,

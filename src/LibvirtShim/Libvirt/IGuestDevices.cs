@@ -14,6 +14,9 @@ internal interface IGuestDevices
     bool IsActive { get; }
     bool IsPersistent { get; }
 
+    /// <summary>Whether the running guest's vCPUs run now (libvirt's state: <see cref="Domain.GuestStates.LinksUp"/>).</summary>
+    bool VcpusRun { get; }
+
     /// <summary>The running guest's XML (<see cref="GuestScope.Live"/>) or the definition's.</summary>
     string Xml(GuestScope side);
 

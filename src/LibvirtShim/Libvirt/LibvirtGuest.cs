@@ -49,6 +49,7 @@ internal sealed class LibvirtGuest : IGuestDevices, IDisposable
     public string Name { get; }
     public bool IsActive => Ask(() => Interop.Libvirt.IsActive(_domain));
     public bool IsPersistent => Ask(() => Interop.Libvirt.IsPersistent(_domain));
+    public bool VcpusRun => Ask(() => Domain.GuestStates.LinksUp((Domain.GuestState)Interop.Libvirt.State(_domain).State) == true);
 
     public string Xml(GuestScope side) => Step(() => Interop.Libvirt.XmlDescription(_domain, inactive: side == GuestScope.Config));
 

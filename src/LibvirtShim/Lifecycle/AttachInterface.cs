@@ -17,7 +17,8 @@ internal sealed record AttachedNic(OwnedNic Nic, GuestScope Scope, int? Ifindex)
 
 /// <summary>
 /// <c>attach-interface</c>: hot-plugs an owned NIC. A name from the bitmap, held for the domain; on the running guest
-/// its macvtap made by <see cref="PrepareLinks"/> (the same plan, checks, marks and link settings as a guest start),
+/// its macvtap made by <see cref="PrepareLinks"/> (the same plan, checks, marks and link settings as a guest start; up when
+/// the guest's vCPUs run or no listener runs, as <see cref="LinkStart.ForGuest"/> says),
 /// then libvirt attaches the device and the &lt;shim:link&gt; joins the metadata. A failure at any step undoes the
 /// ones before it, and is one line naming the domain, the NIC and the cause.
 /// </summary>
@@ -33,7 +34,8 @@ internal static class AttachInterface
             throw new ShimFailure($"{Describe.Domain(domain)}: NIC {mac}: the {SideName(clash.Side)} already has a NIC with this MAC");
 
         OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0));
-        (nic, int? ifindex) = CreateLink(context, domain, nic, scope);
+        LinkStart start = LinkStart.ForGuest(context.Settings.StateDir, scope.HasFlag(GuestScope.Live) && guest.VcpusRun);
+        (nic, int? ifindex) = CreateLink(context, domain, nic, scope, start);
         var undo = new Stack<(string What, Action Step)>();
         undo.Push(("give back the name and delete the macvtap", () => ForgetLink(context, domain, nic, ifindex)));
         try
@@ -56,7 +58,8 @@ internal static class AttachInterface
             Undo(context, domain, nic, undo);
             throw;
         }
-        context.Log.Information("Hot-plugged NIC {Mac} ({Name}) into {Domain} ({Scope})", nic.Mac, nic.Name, domain.Name, scope);
+        context.Log.Information("Hot-plugged NIC {Mac} ({Name}) into {Domain} ({Scope}){Link}", nic.Mac, nic.Name, domain.Name, scope,
+            scope.HasFlag(GuestScope.Live) ? ", link " + start.Describe() : "");
         return new AttachedNic(nic, scope, ifindex);
     }
 
@@ -64,7 +67,8 @@ internal static class AttachInterface
     /// Under the lock: a name held for the domain (for its definition too when the definition gets the NIC), and on the
     /// running guest its macvtap, created and recorded by prepare's own code.
     /// </summary>
-    private static (OwnedNic Nic, int? Ifindex) CreateLink(ShimContext context, DomainDescription domain, OwnedNic nic, GuestScope scope)
+    private static (OwnedNic Nic, int? Ifindex) CreateLink(
+        ShimContext context, DomainDescription domain, OwnedNic nic, GuestScope scope, LinkStart start)
     {
         using ShimSession session = ShimSession.Open(context);
         Holding holding = scope.HasFlag(GuestScope.Config) ? Holding.Defined : Holding.Reserved;
@@ -82,7 +86,7 @@ internal static class AttachInterface
         List<LinkGuard> wholeGuard = GuardLinks.InForce(domain.OwnedNics.Append(nic), session.State, domain.Uuid,
             GuardModes.Parse(context.Settings.Guard));
         PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Marker, context.Log, context.Now,
-            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, wholeGuard);
+            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, start, wholeGuard);
         return (nic, session.State.Find(name)?.Ifindex);
     }
 

@@ -12,9 +12,10 @@ namespace LibvirtShim.Lifecycle;
 
 /// <summary>
 /// <c>prepare begin</c>: claim each owned NIC's name and create its macvtap (lower device, MAC, mode, MTU, allmulticast,
-/// no host address, up, marked as the hook's), as <see cref="PreparePlanner"/> plans it. A guarded NIC's guard is in place
-/// before its link is up (<see cref="GuardLinks"/>, one transaction for all of them). All or nothing: on any failure what this
-/// call created is deleted, its guard with it, and the state file is left as it was.
+/// no host address, up or down as <see cref="LinkStart"/> says, marked as the hook's), as <see cref="PreparePlanner"/> plans
+/// it. A guarded NIC's guard is in place before its link is up (<see cref="GuardLinks"/>, one transaction for all of them),
+/// whoever brings it up. All or nothing: on any failure what this call created is deleted, its guard with it, and the state
+/// file is left as it was.
 /// </summary>
 internal static class PrepareLinks
 {
@@ -27,9 +28,9 @@ internal static class PrepareLinks
     /// </summary>
     public static int Run(
         ShimSession session, ShimSettings settings, LinkTable links, Func<GuardTables> guards, LinkMarker marker, ILogger log, long now,
-        DomainDescription domain, IReadOnlyList<LinkGuard>? wholeGuard = null)
+        DomainDescription domain, LinkStart start, IReadOnlyList<LinkGuard>? wholeGuard = null)
     {
-        PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.Lease, session.State, domain, now);
+        PreparePlan plan = PreparePlanner.Plan(settings, links, marker, session.Lease, session.State, domain, now, start.Up);
         if (plan.Failure is { } failure) throw new ShimFailure(failure.Message);
 
         foreach (NameRecord stale in plan.StaleRecords)
@@ -49,7 +50,7 @@ internal static class PrepareLinks
         try
         {
             Action? guard = touchesGuard ? () => GuardLinks.Apply(guards(), marker, domain.Uuid, domain.Name, guarded) : null;
-            IReadOnlyList<LinkOutcome> outcomes = links.CreateMacvtaps(toCreate.Select(n => Request(marker, domain, n)).ToList(), guard);
+            IReadOnlyList<LinkOutcome> outcomes = links.CreateMacvtaps(toCreate.Select(n => Request(marker, domain, n, start.Up)).ToList(), guard);
             int failed = outcomes.ToList().FindIndex(o => o.Error is not null);
             if (failed >= 0)
                 throw new ShimFailure($"{Describe.Nic(domain, toCreate[failed].Nic)}: cannot create macvtap on {toCreate[failed].Lower}: " +
@@ -98,9 +99,9 @@ internal static class PrepareLinks
             ifindex, ExpiresAt: kept ? before!.ExpiresAt : 0, InDefinitionToo: kept, Guard: nic.Nic.GuardOr(hostGuard));
     }
 
-    private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic) =>
+    private static MacvtapRequest Request(LinkMarker marker, DomainDescription domain, NicPlan nic, bool up) =>
         new(nic.Nic.Name, nic.LowerLink!.Value.Index, nic.Nic.Mac, nic.Nic.Mode, marker.Group(domain.Uuid), marker.Alias(domain.Uuid),
-            nic.Nic.Mtu, nic.Nic.AllMulticast);
+            nic.Nic.Mtu, nic.Nic.AllMulticast, up);
 
     /// <summary>
     /// Rollback, whatever failed (the kernel, the state write, a bug): the domain's links on its NICs' names go as at

@@ -18,7 +18,8 @@ internal static class PreparePlanner
     /// state, through which the definitions seen before are read, should a name be held for another domain's definition.
     /// </summary>
     public static PreparePlan Plan(
-        ShimSettings settings, LinkTable table, LinkMarker marker, StateReadLease lease, NameState state, DomainDescription domain, long now)
+        ShimSettings settings, LinkTable table, LinkMarker marker, StateReadLease lease, NameState state, DomainDescription domain, long now,
+        bool linksUp = true)
     {
         ResolvedLower[] lowers = LowerDevices.ResolveAll(settings, domain);
         var wanted = domain.OwnedNics.Select(n => n.Name).Concat(lowers.Select(l => l.Device))
@@ -30,7 +31,7 @@ internal static class PreparePlanner
             if (found[i] is { } link) links[wanted[i]] = link;
         }
         return Plan(lowers, state.Scheme, marker, state, links, domain, now,
-            held => GoneDefinitions.Frees(settings, lease, held, now));
+            held => GoneDefinitions.Frees(settings, lease, held, now), linksUp);
     }
 
     /// <summary>
@@ -39,7 +40,7 @@ internal static class PreparePlanner
     /// </summary>
     internal static PreparePlan Plan(
         IReadOnlyList<ResolvedLower> lowers, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyDictionary<string, Link> links,
-        DomainDescription domain, long now, Func<NameRecord, bool> definitionGone)
+        DomainDescription domain, long now, Func<NameRecord, bool> definitionGone, bool linksUp = true)
     {
         var problems = new List<PrepareProblem>();
         var stale = new List<NameRecord>();
@@ -66,7 +67,7 @@ internal static class PreparePlanner
                 Fail(PrepareCheck.HeldLink, $"name is held by {HolderOf(marker, taken, state)}");
             if (lowerLink is { } carrier && nic.Mtu > carrier.Mtu)
                 Fail(PrepareCheck.Mtu, $"mtu {nic.Mtu} is more than lower device {lower} carries (its MTU is {carrier.Mtu})");
-            nics.Add(new NicPlan(nic, lower, lowerLink, existing, ActionFor(nic, lowerLink, existing)));
+            nics.Add(new NicPlan(nic, lower, lowerLink, existing, ActionFor(nic, lowerLink, existing, linksUp)));
         }
         foreach (var twice in nics.Where(p => p.Lower is not null && p.Nic.Mode == MacvtapMode.Passthru).GroupBy(p => p.Lower!)
             .Where(g => g.Count() > 1))
@@ -81,16 +82,17 @@ internal static class PreparePlanner
 
     /// <summary>
     /// The domain's own link from an earlier prepare is kept when it is as asked (a passthru macvtap has the lower
-    /// device's MAC, by the kernel's rule; MTU and allmulticast too) and labelled; otherwise replaced, including one a
-    /// killed prepare left down or without its alias.
+    /// device's MAC, by the kernel's rule; MTU and allmulticast too) and labelled (its alias is set last, after address
+    /// generation was turned off); otherwise replaced, including one a killed prepare left without its alias, or left down
+    /// when this prepare brings links up at once (<paramref name="linksUp"/>, as <see cref="LinkStart"/> says).
     /// </summary>
-    private static LinkAction ActionFor(OwnedNic nic, Link? lower, Link? existing)
+    private static LinkAction ActionFor(OwnedNic nic, Link? lower, Link? existing, bool linksUp)
     {
         if (existing is not { } link) return LinkAction.Create;
         bool sameMac = link.Mac == nic.Mac || nic.Mode == MacvtapMode.Passthru;
         bool sameSettings = (nic.Mtu == 0 || link.Mtu == nic.Mtu) && link.AllMulticast == nic.AllMulticast;
         bool asAsked = sameMac && sameSettings && lower is { } l && link.LowerIndex == l.Index && link.Mode == nic.Mode
-            && link.IsUp && link.Alias is not null;
+            && (link.IsUp || !linksUp) && link.Alias is not null;
         return asAsked ? LinkAction.Keep : LinkAction.Replace;
     }
 

@@ -15,7 +15,12 @@ namespace LibvirtShim.Logging;
 /// </summary>
 internal static class ShimLog
 {
-    public static Logger Create(ShimSettings settings)
+    public static Logger Create(ShimSettings settings) => Create(settings, followRotation: false);
+
+    /// <param name="settings">The log's settings.</param>
+    /// <param name="followRotation">For a long-running process (the listener): the file is opened again once a hook call has
+    /// rolled it over, so its lines go on landing in LogFile.</param>
+    public static Logger Create(ShimSettings settings, bool followRotation)
     {
         LogEventLevel level = LogLevels.Level(settings.LogLevel) ?? LogEventLevel.Information;
         var configuration = new LoggerConfiguration().MinimumLevel.Is(level).Enrich.WithProperty("Pid", Environment.ProcessId);
@@ -25,7 +30,7 @@ internal static class ShimLog
         {
             LogRotation.RollIfFull(settings.LogFile, settings.LogFileSizeLimitBytes, settings.LogRetainedFiles);
             ITextFormatter formatter = settings.LogFormat == "json" ? new RenderedCompactJsonFormatter() : new ShimTextFormatter();
-            configuration.WriteTo.Sink(new AppendFileSink(settings.LogFile, formatter));
+            configuration.WriteTo.Sink(new AppendFileSink(settings.LogFile, formatter, followRotation));
         }
         return configuration.CreateLogger();
     }

@@ -21,15 +21,20 @@ internal readonly record struct Link(
 
 /// <summary>
 /// One macvtap to create: the name, the lower device's ifindex, MAC, mode, the group marking it ours, the alias, the MTU
-/// (0: the lower device's) and whether it takes every multicast frame (IFF_ALLMULTI).
+/// (0: the lower device's), whether it takes every multicast frame (IFF_ALLMULTI) and whether it is brought up once settled
+/// (<see cref="Up"/> false: it stays down, for whoever brings it up when the guest's vCPUs run).
 /// </summary>
 internal readonly record struct MacvtapRequest(
-    string Name, int LowerIndex, MacAddress Mac, MacvtapMode Mode, uint Group, string Alias, uint Mtu = 0, bool AllMulticast = true);
+    string Name, int LowerIndex, MacAddress Mac, MacvtapMode Mode, uint Group, string Alias, uint Mtu = 0, bool AllMulticast = true,
+    bool Up = true);
 
 internal enum SettleStep { AddressGenerationOff, AliasAndUp }
 
-/// <summary>One message of the round that settles created links (<see cref="LinkMessages.Settle"/>).</summary>
-internal readonly record struct LinkSettlement(int Index, SettleStep Step, string Alias);
+/// <summary>One message of the round that settles created links (<see cref="LinkMessages.Settle"/>); <see cref="Up"/> with the alias.</summary>
+internal readonly record struct LinkSettlement(int Index, SettleStep Step, string Alias, bool Up = true);
+
+/// <summary>A link to bring up (IFF_UP set) or down (cleared), by ifindex; nothing else of it changes.</summary>
+internal readonly record struct LinkUpDown(int Index, bool Up);
 
 /// <summary>What became of one <see cref="MacvtapRequest"/>: exactly one of the two is set.</summary>
 internal readonly record struct LinkOutcome(Link? Created, NetlinkError? Error)

@@ -65,7 +65,7 @@ internal static class LinkMessages
     public static void Settle(ref NetlinkWriter writer, uint sequence, LinkSettlement step)
     {
         if (step.Step == SettleStep.AddressGenerationOff) AddressGenerationOff(ref writer, sequence, step.Index);
-        else AliasAndUp(ref writer, sequence, step.Index, step.Alias);
+        else AliasAndUp(ref writer, sequence, step.Index, step.Alias, step.Up);
     }
 
     /// <summary>RTM_NEWLINK by ifindex with IFLA_AF_SPEC{AF_INET6{IFLA_INET6_ADDR_GEN_MODE = none}}: no IPv6 address is ever generated.</summary>
@@ -81,12 +81,20 @@ internal static class LinkMessages
         writer.EndMessage(message);
     }
 
-    /// <summary>RTM_NEWLINK (no create flags) by ifindex setting IFF_UP and IFLA_IFALIAS (none when empty).</summary>
-    private static void AliasAndUp(ref NetlinkWriter writer, uint sequence, int index, string alias)
+    /// <summary>RTM_NEWLINK (no create flags) by ifindex setting IFLA_IFALIAS (none when empty) and IFF_UP, or leaving the link down.</summary>
+    private static void AliasAndUp(ref NetlinkWriter writer, uint sequence, int index, string alias, bool up)
     {
         int message = writer.BeginMessage(RTM_NEWLINK, Request, sequence);
-        writer.WriteIfInfo(index, flags: IFF_UP, change: IFF_UP);
+        writer.WriteIfInfo(index, flags: up ? IFF_UP : 0, change: IFF_UP);
         writer.WriteString(IFLA_IFALIAS, alias);
+        writer.EndMessage(message);
+    }
+
+    /// <summary>RTM_NEWLINK (no create flags) by ifindex changing IFF_UP only: ifi_change masks every other flag, no attribute.</summary>
+    public static void SetUpDown(ref NetlinkWriter writer, uint sequence, LinkUpDown change)
+    {
+        int message = writer.BeginMessage(RTM_NEWLINK, Request, sequence);
+        writer.WriteIfInfo(change.Index, flags: change.Up ? IFF_UP : 0, change: IFF_UP);
         writer.EndMessage(message);
     }
 

@@ -118,7 +118,7 @@ internal sealed class LinkTable : IDisposable
     /// <summary>
     /// Creates the macvtaps: one EXCL create per request (down, MTU and allmulticast as asked), then a lookup by name that
     /// checks the link found is the one created (kind, lower device, mode, group, MAC, MTU), then by ifindex IPv6 address
-    /// generation off, alias and up. Never deletes anything: whatever failed after its create stays, marked with the
+    /// generation off, alias and up (unless the request says down). Never deletes anything: whatever failed after its create stays, marked with the
     /// request's group. <paramref name="beforeUp"/>: what must be in place before the links are up (see <see cref="MacvtapCreation"/>).
     /// </summary>
     public IReadOnlyList<LinkOutcome> CreateMacvtaps(IReadOnlyList<MacvtapRequest> requests, Action? beforeUp = null)
@@ -131,6 +131,29 @@ internal sealed class LinkTable : IDisposable
         try
         {
             return new MacvtapCreation(_socket, requests, beforeUp).Run();
+        }
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
+        }
+    }
+
+    /// <summary>
+    /// Brings links up or down by ifindex, in one batched exchange; null where the kernel did it. Only IFF_UP changes: the caller
+    /// has checked each link is the one it means (its marks), by the ifindex it found it under.
+    /// </summary>
+    public IReadOnlyList<NetlinkError?> SetUpDown(IReadOnlyList<LinkUpDown> changes)
+    {
+        for (int i = 0; i < changes.Count; i++)
+        {
+            if (changes[i].Index <= 0)
+                throw new ArgumentOutOfRangeException(nameof(changes), $"changes[{i}].Index is {changes[i].Index}, not a link index");
+        }
+        try
+        {
+            LinkAnswer[] answers = LinkBatch.Run<LinkUpDown>(_socket, changes, LinkMessages.SetUpDown, "RTM_NEWLINK up/down",
+                c => $"ifindex {c.Index} {(c.Up ? "up" : "down")}");
+            return Array.ConvertAll(answers, answer => answer.Error);
         }
         catch (NetlinkException e)
         {

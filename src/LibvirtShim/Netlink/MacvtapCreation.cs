@@ -5,8 +5,9 @@ namespace LibvirtShim.Netlink;
 /// <summary>
 /// One <see cref="LinkTable.CreateMacvtaps"/> call, in three batched rounds:
 /// create (EXCL, by name, down), look up by name and check the link is ours, then settle it by ifindex: IPv6 address
-/// generation off, then alias and up, two messages of one round. The kernel ignores IFLA_IFALIAS at creation, and a name
-/// can belong to someone else after a failed create, so the alias is only ever set through an ifindex this call has checked.
+/// generation off, then alias and up (or down, as the request says), two messages of one round. The kernel ignores
+/// IFLA_IFALIAS at creation, and a name can belong to someone else after a failed create, so the alias is only ever set
+/// through an ifindex this call has checked.
 /// <paramref name="beforeUp"/> runs between the lookup and the settling round when every link was created and checked: what
 /// must be in place before a link is up (its guard) goes there; a failure it throws leaves every link down.
 /// </summary>
@@ -70,7 +71,7 @@ internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapR
         {
             (int i, Link link) = verified[k];
             steps[2 * k] = new LinkSettlement(link.Index, SettleStep.AddressGenerationOff, "");
-            steps[2 * k + 1] = new LinkSettlement(link.Index, SettleStep.AliasAndUp, requests[i].Alias);
+            steps[2 * k + 1] = new LinkSettlement(link.Index, SettleStep.AliasAndUp, requests[i].Alias, requests[i].Up);
         }
         LinkAnswer[] answers = LinkBatch.Run<LinkSettlement>(socket, steps, LinkMessages.Settle, "RTM_NEWLINK settle", s => $"ifindex {s.Index}");
         for (int k = 0; k < verified.Count; k++)
@@ -83,7 +84,7 @@ internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapR
                     : null;
             _outcomes[i] = failure is { } error
                 ? LinkOutcome.Failure(error)
-                : LinkOutcome.Success(link with { Alias = requests[i].Alias.Length == 0 ? null : requests[i].Alias, IsUp = true });
+                : LinkOutcome.Success(link with { Alias = requests[i].Alias.Length == 0 ? null : requests[i].Alias, IsUp = requests[i].Up });
         }
     }
 

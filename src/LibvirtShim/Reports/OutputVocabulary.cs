@@ -68,6 +68,9 @@ internal static class OutputVocabulary
         AuditProblem.DefinitionGone => new("definition_gone", "definition gone: will be freed at the next allocation or seed",
             "the domain was undefined (or redefined with another UUID, or without this NIC): the next adopt, attach-interface or arriving "
                 + "migration or restore frees the name, or 'libvirt-shim seed' now"),
+        AuditProblem.RunningGuestLinkDown => new("running_guest_link_down", "the guest's vCPUs run but its link is down",
+            "the listener brings it up when it is connected ('libvirt-shim status' says whether it is; start or restart libvirt-shim watch); "
+                + "'ip link set NAME up' does it by hand"),
         AuditProblem.GuardMissing => new("guard_missing", "guard missing: the link's guard is not in the kernel",
             "the guest sends unguarded: stop and start it, or migrate it, and its prepare puts the guard back; "
             + "'nft list table netdev TABLE' shows what is there"),

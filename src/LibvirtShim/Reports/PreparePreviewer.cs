@@ -50,7 +50,10 @@ internal static class PreparePreviewer
     {
         var byName = new Dictionary<string, Link>(StringComparer.Ordinal);
         foreach (Link link in links) byName.TryAdd(link.Name, link);
-        PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, domain, now, definitionGone);
+        // As prepare would now: a link kept down for the listener is kept while one runs.
+        bool linksUp = LinkStart.BeforeTheVcpus(settings.StateDir).Up;
+        PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, domain, now, definitionGone,
+            linksUp);
 
         PreviewProblem? failure = plan.Failure is { } f ? new PreviewProblem(f.Message, Advice(f, settings, scheme, marker, byName, state)) : null;
         var nics = new List<NicPreview>();

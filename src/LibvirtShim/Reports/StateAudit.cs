@@ -31,6 +31,8 @@ internal enum AuditProblem
     DefinitionGone,
     /// <summary>A created link of a running guest whose record says it is guarded, with no chain of its domain's table on it.</summary>
     GuardMissing,
+    /// <summary>The guest's status file says its vCPUs run, and its link is down: frames for it do not reach it.</summary>
+    RunningGuestLinkDown,
 }
 
 /// <summary>Compares the records with the kernel's links, the running guests and the definitions.</summary>
@@ -38,9 +40,11 @@ internal static class StateAudit
 {
     /// <param name="definitionGone">Names held for definitions that are gone (<see cref="GoneDefinitions.Find"/>).</param>
     /// <param name="isGuarded">Whether the domain's guard table has a chain hooked to the link of that name; null: not looked at.</param>
+    /// <param name="vcpusRun">Those of <paramref name="running"/> whose status file says their vCPUs run
+    /// (<see cref="Domain.GuestStates.LinksUp"/>): their links must be up.</param>
     public static List<AuditEntry> Compare(
         NameState state, LinkMarker marker, IReadOnlyList<Link> links, IReadOnlySet<Guid> running, long now,
-        IReadOnlySet<string>? definitionGone = null, Func<Guid, string, bool>? isGuarded = null)
+        IReadOnlySet<string>? definitionGone = null, Func<Guid, string, bool>? isGuarded = null, IReadOnlySet<Guid>? vcpusRun = null)
     {
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
@@ -53,7 +57,7 @@ internal static class StateAudit
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
                 record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link),
                 definitionGone?.Contains(record.Name) == true ? AuditProblem.DefinitionGone
-                    : Problem(marker, record, present, link, running, now, isGuarded), record.Guard));
+                    : Problem(marker, record, present, link, running, now, isGuarded, vcpusRun), record.Guard));
         }
         foreach (Link link in links)
         {
@@ -73,7 +77,7 @@ internal static class StateAudit
 
     private static AuditProblem? Problem(
         LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now,
-        Func<Guid, string, bool>? isGuarded) => record.Holding switch
+        Func<Guid, string, bool>? isGuarded, IReadOnlySet<Guid>? vcpusRun) => record.Holding switch
         {
             Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
                 AuditProblem.Unlabelled,
@@ -83,6 +87,7 @@ internal static class StateAudit
             Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,
             Holding.Created when record.Guard != GuardMode.Off && isGuarded?.Invoke(record.Domain, record.Name) == false =>
                 AuditProblem.GuardMissing,
+            Holding.Created when !link.IsUp && vcpusRun?.Contains(record.Domain) == true => AuditProblem.RunningGuestLinkDown,
             Holding.Libvirt when !running.Contains(record.Domain) => AuditProblem.StaleLibvirtLink,
             Holding.Reserved when record.ExpiresAt <= now => AuditProblem.ReservationExpired,
             Holding.Reserved or Holding.Defined when present && !marker.IsOwnedBy(link, record.Domain) => AuditProblem.ForeignLinkOnName,

@@ -3,8 +3,11 @@ using LibvirtShim.State;
 
 namespace LibvirtShim.Reports;
 
-/// <summary>One gauge: its name, what it measures, and its samples, each with its label (none: null) and value.</summary>
-internal sealed record Gauge(string Name, string Help, IReadOnlyList<(GaugeLabel? Label, double Value)> Samples);
+/// <summary>
+/// One gauge: its name, what it measures, and its samples, each with its label (none: null) and value. A
+/// <see cref="Counter"/> only grows (from 0 when what it counts restarted).
+/// </summary>
+internal sealed record Gauge(string Name, string Help, IReadOnlyList<(GaugeLabel? Label, double Value)> Samples, bool Counter = false);
 
 /// <summary>A sample's one label, as it is named and valued in the metrics.</summary>
 internal readonly record struct GaugeLabel(string Name, string Value);
@@ -44,7 +47,30 @@ internal static class StatusMetrics
                     (double)report.Entries.Count(e => e.Holding == Holding.Created && e.Guard == g))).ToList()),
             new("libvirt_shim_orphan_guards", "Guard tables of domains that run no guest here ('libvirt-shim seed' deletes them).",
                 [(null, report.Orphans.Count)]),
+            .. Listener(report.Listener),
         ];
+    }
+
+    /// <summary>The listener's figures since it started (counters: they restart at 0 with it), while one runs.</summary>
+    private static List<Gauge> Listener(ListenerView listener)
+    {
+        var gauges = new List<Gauge>
+        {
+            new("libvirt_shim_listener_up", "1 when a listener (libvirt-shim watch) connected to libvirt runs: links follow their guests' vCPUs.",
+                [(null, listener.Running ? 1 : 0)]),
+        };
+        if (listener.Live is not { } m) return gauges;
+        gauges.Add(new("libvirt_shim_listener_links_set_total", "Links the listener brought up or down since it started.",
+            [(Label("direction", "up"), m.LinksSetUp), (Label("direction", "down"), m.LinksSetDown)], Counter: true));
+        gauges.Add(new("libvirt_shim_listener_events_total", "libvirt events the listener handled since it started.", [(null, m.Events)],
+            Counter: true));
+        gauges.Add(new("libvirt_shim_listener_reconciles_total", "Reconciles of every active guest since the listener started.",
+            [(null, m.Reconciles)], Counter: true));
+        gauges.Add(new("libvirt_shim_listener_last_reconcile_timestamp_seconds", "When the listener last reconciled every active guest.",
+            [(null, m.LastReconcileAt)]));
+        gauges.Add(new("libvirt_shim_listener_failures_total", "What the listener could not do (libvirt or the kernel refused) since it started.",
+            [(null, m.Failures)], Counter: true));
+        return gauges;
     }
 
     private static GaugeLabel? Label(string name, string value) => new GaugeLabel(name, value);

@@ -15,7 +15,7 @@ internal sealed record StatusReport(
     string StateDir, string Instance, NameScheme Scheme, StateLoad Load, List<AuditEntry> Entries,
     List<StatusReport.LowerDevice> Lowers, List<StatusReport.UnrecordedLink> Unrecorded, IReadOnlySet<string> Allowed,
     List<ReleaseEntry> LastReleases, IReadOnlyList<string> UnreadableStatusFiles, List<SpeakingLink> Speaking, DateTimeOffset? StateWritten,
-    List<StatusReport.OrphanGuard>? OrphanGuards = null)
+    ListenerView Listener, List<StatusReport.OrphanGuard>? OrphanGuards = null)
 {
     /// <summary>A netdev table carrying this instance's marks whose domain neither runs here nor holds a created link.</summary>
     internal sealed record OrphanGuard(string Table, Guid Domain);
@@ -40,20 +40,23 @@ internal sealed record StatusReport(
         IReadOnlyList<Link> links;
         List<ReleaseEntry> releases;
         List<NameRecord> definitionGone = [];
+        ListenerView listener;
         using (StateReadLease lease = context.Store.LockToRead())
         {
             load = lease.Load(context.Scheme);
             releases = ReleaseHistory.Read(lease);
             links = context.Links.Dump();
             if (load.State is { } held) definitionGone = GoneDefinitions.Find(context.Settings, lease, held, context.Now);
+            listener = ListenerView.Look(lease, context.Settings.StateDir);
         }
         List<SpeakingLink> speaking = SpeakingLinks.Find(context.Marker, links, context.Links.Addresses());
         var unreadable = new List<string>();
-        var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable).Keys.ToHashSet();
+        var statusFiles = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log, unreadable);
+        var running = statusFiles.Keys.ToHashSet();
         NameState state = load.State ?? new NameState(context.Scheme);
         (IReadOnlyList<GuardTable> tables, HashSet<(string, string)>? hooked) = ReadGuards(context);
         var entries = StateAudit.Compare(state, context.Marker, links, running, context.Now, definitionGone.Select(r => r.Name).ToHashSet(),
-            hooked is null ? null : (domain, link) => hooked.Contains((context.Marker.GuardTable(domain), link)));
+            hooked is null ? null : (domain, link) => hooked.Contains((context.Marker.GuardTable(domain), link)), VcpusRun(statusFiles));
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
         var byIndex = links.ToDictionary(l => l.Index);
 
@@ -74,8 +77,12 @@ internal sealed record StatusReport(
             .Select(t => new OrphanGuard(t.Name, t.Owner!.Value)).OrderBy(o => o.Table, StringComparer.Ordinal).ToList();
         return new StatusReport(context.Settings.StateDir, context.Marker.Instance, context.Scheme, load, entries, lowers, unrecorded,
             context.Settings.AllowedLowerDevices.ToHashSet(StringComparer.Ordinal), releases, unreadable, speaking,
-            load.WrittenAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(load.WrittenAt) : null, orphans);
+            load.WrittenAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(load.WrittenAt) : null, listener, orphans);
     }
+
+    /// <summary>The guests whose status file says their vCPUs run: their links must be up.</summary>
+    internal static HashSet<Guid> VcpusRun(Dictionary<Guid, Domain.DomainDescription> statusFiles) =>
+        statusFiles.Values.Where(d => d.StatusState is { } s && Domain.GuestStates.LinksUp(s) == true).Select(d => d.Uuid).ToHashSet();
 
     /// <summary>The netdev tables and the (table, device) of each hooked chain; none, and null, when nf_tables cannot be read here.</summary>
     private static (IReadOnlyList<GuardTable> Tables, HashSet<(string, string)>? Hooked) ReadGuards(ShimContext context)

@@ -23,6 +23,22 @@ internal sealed record StateFile(string Name, string What)
     /// <summary>The definitions seen while they held names (<see cref="SeenDefinitions"/>).</summary>
     public static readonly StateFile Definitions = new("definitions", "definitions file");
 
+    /// <summary>
+    /// The lock a listener (libvirt-shim watch) holds while it is connected to libvirt, and hook calls look at
+    /// (<see cref="ListenerLock"/>); it has no content.
+    /// </summary>
+    public static readonly StateFile ListenerLive = new("listener", "listener's lock");
+
+    /// <summary>The lock a listener holds for its whole life, with its pid inside: one listener per state directory.</summary>
+    public static readonly StateFile ListenerInstance = new("listener.pid", "listener's pid file");
+
+    /// <summary>
+    /// What the listener has done (<see cref="ListenerMetrics"/>). The listener replaces it without the state lock, which it never
+    /// takes (hook calls must not wait for it): it is the file's one writer (<see cref="ListenerInstance"/>), and a replacement is
+    /// atomic, so a reader under its own lock reads the old figures or the new.
+    /// </summary>
+    public static readonly StateFile ListenerMetrics = new("listener.metrics", "listener's figures");
+
     /// <summary>The temporary file a replacement is written to before it is renamed over the file.</summary>
     public string TemporaryName => Name + ".new";
 }

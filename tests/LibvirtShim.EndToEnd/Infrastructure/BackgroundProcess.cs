@@ -40,6 +40,9 @@ public sealed class BackgroundProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit status once it has exited.</summary>
+    public int ExitCode => _process.ExitCode;
+
     public IReadOnlyList<string> Stdout
     {
         get { lock (_stdout) return _stdout.ToList(); }

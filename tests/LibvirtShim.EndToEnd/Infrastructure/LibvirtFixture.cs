@@ -147,7 +147,9 @@ public sealed class LibvirtFixture : IAsyncLifetime
         try
         {
             _weInstalled = true;
-            Cmd.Run(Script("hooks/install.sh"), Daemon.InTree ? ["--root", Daemon.Root, "--no-reload"] : [], TimeSpan.FromSeconds(60))
+            // The scenarios that need the listener start their own (StartListener): the others test the hook without one.
+            Cmd.Run(Script("hooks/install.sh"), Daemon.InTree ? ["--root", Daemon.Root, "--no-reload", "--no-watch"] : ["--no-watch"],
+                    TimeSpan.FromSeconds(60))
                 .MustSucceed("hooks/install.sh");
             WriteSettings();
             Veth.Ensure(Uplink0);
@@ -334,6 +336,10 @@ public sealed class LibvirtFixture : IAsyncLifetime
 
     public ShimStatus Status() => ShimStatus.Read(WhereTheHookRuns);
 
+    /// <summary>The daemon under test's listener (libvirt-shim watch), started where its hook runs; the caller stops it (Dispose).</summary>
+    public ShimListener StartListener() =>
+        new ShimListener("main", Daemon.Where(RepoRoot, []), StateDir, WorkDir).Start();
+
     /// <summary>The hook's log from <paramref name="offset"/> on (see <see cref="LogOffset"/>), for failure messages.</summary>
     public string ShimLogSince(long offset)
     {
@@ -358,6 +364,7 @@ public sealed class LibvirtFixture : IAsyncLifetime
         Main.RemoveGuests(Virsh.GuestPrefix);
         Main.RemoveNetworks(Virsh.GuestPrefix);
         Lan.Delete();
+        Neighbour.DeleteAll();
         Veth.DeleteAllOurs();
     }
 

@@ -37,7 +37,8 @@ public sealed class NextPeer : IMigrationPeer
         _ranBefore = Script("status").Ok;
         _started = true;
         Script(_ranBefore ? "restart" : "start", TimeSpan.FromMinutes(20)).MustSucceed($"{_next.Control} start");
-        Cmd.Run(_fixture.Script("hooks/install.sh"), ["--root", _next.Root, "--reload"], TimeSpan.FromSeconds(60), _fixture.ControlEnvironment)
+        Cmd.Run(_fixture.Script("hooks/install.sh"), ["--root", _next.Root, "--reload", "--no-watch"], TimeSpan.FromSeconds(60),
+                _fixture.ControlEnvironment)
             .MustSucceed("hooks/install.sh into the libvirt-next tree");
         WriteSettings(settings);
         Versions = DaemonUnderTest.Versions(Virsh);
@@ -46,6 +47,9 @@ public sealed class NextPeer : IMigrationPeer
     /// <summary>Its settings: its own instance, prefix and uplink; <paramref name="tweak"/> adds Uplinks etc. Read on every hook call.</summary>
     public void WriteSettings(Action<JsonObject>? tweak = null) =>
         PeerHost.WritePeerSettings(SettingsPath, NamePrefix, NextInstance, LibvirtFixture.ShimLogFile, tweak);
+
+    public ShimListener StartListener() =>
+        new ShimListener(Name, [_fixture.Script(_next.Control), "run"], _next.HostPath(LibvirtFixture.StateDirFile), _fixture.WorkDir).Start();
 
     public ShimStatus Status() => ShimStatus.Read(command => Cmd.Run(_fixture.Script(_next.Control), ["run", .. command], TimeSpan.FromSeconds(60)));
 

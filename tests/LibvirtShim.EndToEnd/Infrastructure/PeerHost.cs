@@ -22,6 +22,9 @@ public interface IMigrationPeer : IDisposable
     string Versions { get; }
 
     void Start(Action<JsonObject>? settings = null);
+
+    /// <summary>Its listener (libvirt-shim watch), started where its hook runs; the caller stops it (Dispose).</summary>
+    ShimListener StartListener();
     ShimStatus Status();
     string ShimLog();
 }
@@ -68,7 +71,7 @@ public sealed class PeerHost : IMigrationPeer
     {
         _started = true;
         Script("start").MustSucceed("libvirt-peer.sh start");
-        Cmd.Run(_fixture.Script("hooks/install.sh"), ["--etc", Path.Combine(Dir, "etc"), "--no-reload"], TimeSpan.FromSeconds(60))
+        Cmd.Run(_fixture.Script("hooks/install.sh"), ["--etc", Path.Combine(Dir, "etc"), "--no-reload", "--no-watch"], TimeSpan.FromSeconds(60))
             .MustSucceed("hooks/install.sh for the peer");
         WriteSettings(settings);
         Script("restart").MustSucceed("libvirt-peer.sh restart (so it sees the hook)");
@@ -100,6 +103,10 @@ public sealed class PeerHost : IMigrationPeer
         Cmd.Run(_fixture.Script("scripts/libvirt-peer.sh"), ["exec", .. command], TimeSpan.FromSeconds(60), Env);
 
     public ShimStatus Status() => ShimStatus.Read(Exec);
+
+    public ShimListener StartListener() => new ShimListener(Name,
+        ["env", .. Env.Select(e => $"{e.Key}={e.Value}"), _fixture.Script("scripts/libvirt-peer.sh"), "exec"],
+        Path.Combine(Dir, "run", Path.GetFileName(LibvirtFixture.StateDirFile)), _fixture.WorkDir).Start();
 
     /// <summary>The peer hook's log (its /var/log/libvirt is the private log directory).</summary>
     public string ShimLog() =>

@@ -25,9 +25,9 @@ public sealed class LayeringTests
         ["Lifecycle"] = ["Session", "Libvirt", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
         ["Reports"] = ["Lifecycle", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
         ["Hook"] = ["Lifecycle", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
-        ["Cli"] = ["Hook", "Reports", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages", "Net",
-            "Configuration", "Logging",
-            "Interop"],
+        ["Listener"] = ["Libvirt", "Session", "State", "Netlink", "Domain", "Messages", "Net", "Configuration", "Logging", "Interop"],
+        ["Cli"] = ["Hook", "Reports", "Listener", "Lifecycle", "Libvirt", "Session", "State", "Netlink", "Netfilter", "Domain", "Messages",
+            "Net", "Configuration", "Logging", "Interop"],
     };
 
     [Fact]

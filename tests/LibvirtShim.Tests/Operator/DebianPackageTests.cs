@@ -44,6 +44,14 @@ public class DebianPackageTests
         Assert.Contains($"Version: {Version()}", control);
         Assert.Contains("Architecture: amd64", control);
         Assert.Contains("Depends: libc6 (>= 2.", control);
+        Assert.Contains("./lib/systemd/system/libvirt-shim-watch.service", contents);
+        using var t = new TempTree();
+        Tool.Run("dpkg-deb", "-x", deb, t.Root);
+        string unit = File.ReadAllText(t.Path("/lib/systemd/system/libvirt-shim-watch.service"));
+        Assert.Contains("ExecStart=/usr/sbin/libvirt-shim watch\n", unit);
+        Assert.Contains("Restart=on-failure\n", unit);
+        Assert.Contains("After=libvirtd.service virtqemud.service\n", unit);
+        Assert.DoesNotContain("Requires=", unit);
         Assert.DoesNotContain("Homepage:", control);   // the project has no public home to name
     }
 
@@ -73,6 +81,7 @@ public class DebianPackageTests
         Assert.True(configure.ExitCode == 0, configure.ToString());
         Assert.Equal("/usr/sbin/libvirt-shim", new FileInfo(root.Path("/etc/libvirt/hooks/qemu")).LinkTarget);
         Assert.Contains("installed the hook /etc/libvirt/hooks/qemu -> /usr/sbin/libvirt-shim", configure.Stdout);
+        Assert.Contains("the listener is not started (it runs where the daemon runs)", configure.Stdout);
 
         ProcessResult again = Maintainer(scripts, "postinst", root, "configure", "0.0.1");
         Assert.Contains("is in place", again.Stdout);

@@ -33,6 +33,57 @@ public class InstallScriptTests
         Assert.Contains("doctor", r.Stdout);
     }
 
+    /// <summary>
+    /// Into a tree whose system has systemd: the listener's unit, running the installed executable, ordered after either daemon
+    /// and requiring neither, restarted on failure; listed for uninstall.sh, which removes it. Without systemd there, or with
+    /// --no-watch, no unit and a line saying how to run the listener.
+    /// </summary>
+    [Fact]
+    public void TheListenersUnitGoesIntoATreeWithSystemdAndOutWithUninstall()
+    {
+        using var t = new TempTree();
+        using var bin = new TempTree();
+        Directory.CreateDirectory(t.Path("/usr/lib/systemd/system"));
+        List<string> before = t.Listing();
+
+        ProcessResult r = Install(t, Binary(bin));
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string unit = File.ReadAllText(t.Path("/etc/systemd/system/libvirt-shim-watch.service"));
+        Assert.Contains($"ExecStart={Exe} watch\n", unit);
+        Assert.Contains("Restart=on-failure\n", unit);
+        Assert.Contains("After=libvirtd.service virtqemud.service\n", unit);
+        Assert.DoesNotContain("Requires=", unit);
+        Assert.DoesNotContain("BindsTo=", unit);
+        Assert.Contains("WantedBy=multi-user.target", unit);
+        Assert.Contains("installed the listener", r.Stdout);
+        Assert.Contains("systemctl enable --now libvirt-shim-watch.service", r.Stdout);
+        Assert.Contains("unit:" + t.Path("/etc/systemd/system/libvirt-shim-watch.service"),
+            File.ReadAllText(t.Path("/usr/local/lib/libvirt-shim/installed")));
+
+        ProcessResult u = Uninstall(t);
+        Assert.True(u.ExitCode == 0, u.ToString());
+        Assert.Contains("removed the listener's unit", u.Stdout);
+        Assert.Equal(before, t.Listing());
+    }
+
+    [Theory]
+    [InlineData(false, "the listener was not started (a tree without systemd)")]
+    [InlineData(true, "the listener was not installed (--no-watch)")]
+    public void WithoutSystemdInTheTreeOrWithNoWatchNoListenerIsInstalled(bool noWatch, string said)
+    {
+        using var t = new TempTree();
+        using var bin = new TempTree();
+        if (noWatch) Directory.CreateDirectory(t.Path("/usr/lib/systemd/system"));
+
+        ProcessResult r = noWatch ? Install(t, Binary(bin), "--no-watch") : Install(t, Binary(bin));
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains(said, r.Stdout);
+        Assert.False(File.Exists(t.Path("/etc/systemd/system/libvirt-shim-watch.service")));
+        Assert.DoesNotContain("watch:", File.ReadAllText(t.Path("/usr/local/lib/libvirt-shim/installed")));
+    }
+
     [Fact]
     public void UninstallRemovesExactlyWhatInstallAdded()
     {

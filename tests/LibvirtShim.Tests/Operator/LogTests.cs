@@ -103,7 +103,7 @@ public class LogTests
         Assert.Contains(lines, l => l.Contains("[WRN] prepare web", StringComparison.Ordinal)
             && l.Contains("rebuilding it by seeding", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("[INF] prepare web", StringComparison.Ordinal)
-            && l.EndsWith("created 2 of 2 macvtaps", StringComparison.Ordinal));
+            && l.EndsWith("created 2 of 2 macvtaps, up at once: no listener (libvirt-shim watch) has run since boot", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("[INF] release web", StringComparison.Ordinal)
             && l.Contains("deleted 2 macvtaps", StringComparison.Ordinal));
     }

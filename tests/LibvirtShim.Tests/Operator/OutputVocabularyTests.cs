@@ -31,6 +31,7 @@ public sealed class OutputVocabularyTests
                 "unlabelled link: a prepare was killed before marking it; its domain is not known here"),
             (AuditProblem.DefinitionGone, "definition_gone", "definition gone: will be freed at the next allocation or seed"),
             (AuditProblem.GuardMissing, "guard_missing", "guard missing: the link's guard is not in the kernel"),
+            (AuditProblem.RunningGuestLinkDown, "running_guest_link_down", "the guest's vCPUs run but its link is down"),
         ];
         Assert.Equal(Enum.GetValues<AuditProblem>().Order(), expected.Select(e => e.Problem).Order());
         foreach (var (problem, kind, text) in expected)

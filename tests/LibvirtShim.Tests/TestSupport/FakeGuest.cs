@@ -31,6 +31,9 @@ internal sealed class FakeGuest : IGuestDevices
     public bool IsActive => _domains.ContainsKey(GuestScope.Live);
     public bool IsPersistent => _domains.ContainsKey(GuestScope.Config);
 
+    /// <summary>The running guest's vCPUs run (libvirt's state running); false: paused.</summary>
+    public bool VcpusRun { get; set; } = true;
+
     /// <summary>Calls ("attach", "detach", "get-metadata", "set-metadata") and the side on which they fail.</summary>
     public Dictionary<string, GuestScope> Failing { get; } = [];
 

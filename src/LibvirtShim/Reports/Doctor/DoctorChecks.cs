@@ -36,6 +36,7 @@ internal static class DoctorChecks
             LowerDevicesCheck.Run(settings, lowers, links, checks);
             StateCheck.Run(settings, links, checks);
         }
+        ListenerCheck.Run(settings, checks);
         GuardCheck.Run(host, settings, checks);
         LogCheck.Run(settings, checks);
         return checks;

@@ -40,8 +40,9 @@ internal static class StateCheck
                 "the next hook call rebuilds it by seeding; 'libvirt-shim seed' does it now"));
             return;
         }
-        var running = DomainInventory.Read(settings.LibvirtRunDir, Logger.None).Keys.ToHashSet();
-        var problems = StateAudit.Compare(state, LinkMarker.For(settings), links, running, now)
+        var statusFiles = DomainInventory.Read(settings.LibvirtRunDir, Logger.None);
+        var problems = StateAudit.Compare(state, LinkMarker.For(settings), links, statusFiles.Keys.ToHashSet(), now,
+                vcpusRun: StatusReport.VcpusRun(statusFiles))
             .Where(e => e.Problem is not null).ToList();
         checks.Add(problems.Count == 0
             ? DoctorCheck.Ok(area, $"{settings.StateDir}: {state.Count} names held, in agreement with the kernel")
