@@ -23,9 +23,9 @@ export LIBVIRT_SHIM_CONFIG="$work/settings.json" LIBVIRT_SHIM_STATEDIR="$work/st
 for replay in "${@:-samples/big82.replay samples/multi-lower.replay samples/pool.replay samples/mixed01}"; do
   for r in $replay; do
     echo "== replay $r (network namespace $ns)"
-    ip netns exec "$ns" artifacts/libvirt-shim replay "$r"
+    scripts/netns-exec.sh "$ns" artifacts/libvirt-shim replay "$r"
   done
 done
 echo "== left in the namespace after the replays:"
 ip -n "$ns" -br link show type macvtap | sed 's/^/  /'
-ip netns exec "$ns" artifacts/libvirt-shim status | tail -n 1 | sed 's/^/  /'
+scripts/netns-exec.sh "$ns" artifacts/libvirt-shim status | tail -n 1 | sed 's/^/  /'

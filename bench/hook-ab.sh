@@ -15,7 +15,7 @@ export LC_ALL=C
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# Inside the namespace (run again through ip netns exec): the interleaved calls, timed without the exec's cost.
+# Inside the namespace (run again through scripts/netns-exec.sh, with a /dev of its own): the interleaved calls, timed without the exec's cost.
 if [ "${BENCH_AB_INSIDE:-}" = 1 ]; then
   work=$BENCH_AB_WORK nics=$BENCH_AB_NICS rounds=$BENCH_AB_ROUNDS
   # call BUILD OP SUBOP: one hook call, timed in µs into $work/times.tsv (round, build, op, µs).
@@ -72,7 +72,7 @@ for build in before after; do
 done
 
 say "measuring in network namespace $ns: $nics NICs, 1 warm-up round + $rounds rounds"
-BENCH_AB_INSIDE=1 BENCH_AB_WORK="$work" BENCH_AB_NICS="$nics" BENCH_AB_ROUNDS="$rounds" ip netns exec "$ns" "$0" "$@"
+BENCH_AB_INSIDE=1 BENCH_AB_WORK="$work" BENCH_AB_NICS="$nics" BENCH_AB_ROUNDS="$rounds" "$repo/scripts/netns-exec.sh" "$ns" "$0" "$@"
 
 med() { awk -F'\t' -v b="$1" -v o="$2" '$1 > 0 && $2 == b && $3 == o { print $4 / 1000 }' "$work/times.tsv" | median; }
 mkdir -p "$results_dir"

@@ -180,7 +180,7 @@ say "measuring in network namespace $ns (sizes: $sizes)"
 BENCH_INSIDE_NS=1 BENCH_WORK="$work" BENCH_SIZES="$sizes" BENCH_STATE_EMPTY="$states/empty" BENCH_STATE_10K="$states/10k" \
   LIBVIRT_SHIM_CONFIG="$work/settings.json" LIBVIRT_SHIM_LIBVIRTRUNDIR="$work/run" \
   LIBVIRT_SHIM_LIBVIRTCONFIGDIR="$work/etc" LIBVIRT_SHIM_LOGFILE="$work/shim.log" \
-  ip netns exec "$ns" "$0"
+  "$repo/scripts/netns-exec.sh" "$ns" "$0"
 
 records_after=$(dotnet "$bench_dll" state-count "$states/10k")
 [ "$records_after" = 10000 ] || die "the 10,000-record state holds $records_after records after the run: it drifted"

@@ -187,7 +187,7 @@ for level in $levels; do
   BENCH_INSIDE_NS=1 BENCH_WORK="$work" BENCH_LEVEL="$level" BENCH_NICS="$nic_counts" BENCH_BEFORE_STATE="$before_state" \
     LIBVIRT_SHIM_CONFIG="$work/settings.json" LIBVIRT_SHIM_STATEDIR="$states/state" LIBVIRT_SHIM_LIBVIRTRUNDIR="$work/run" \
     LIBVIRT_SHIM_LIBVIRTCONFIGDIR="$work/etc" LIBVIRT_SHIM_LOGFILE="$work/shim.log" \
-    ip netns exec "$ns" "$0"
+    "$repo/scripts/netns-exec.sh" "$ns" "$0"
 done
 for state in "$states/state" ${before_state:+"$before_state"}; do
   records_after=$(dotnet "$bench_dll" state-count "$state")

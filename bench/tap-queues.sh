@@ -22,7 +22,13 @@ if [ "${BENCH_INSIDE_NS:-}" = 1 ]; then
     for ((i = 0; i < n; i++)); do echo "link add link bq0 name bqtap$i group 4242 type macvtap mode bridge"; done | ip -batch -
     fds=()
     for ((i = 0; i < n; i++)); do
-      exec {fd}<>"/dev/tap$(cat "/sys/class/net/bqtap$i/ifindex")"
+      # The node made here, in this run's own /dev (scripts/netns-exec.sh), from this namespace's sysfs: a node of the
+      # host's /dev of the same ifindex may be a running guest's.
+      index=$(cat "/sys/class/net/bqtap$i/ifindex")
+      rm -f "/dev/tap$index"
+      IFS=: read -r major minor < "/sys/class/net/bqtap$i/macvtap/tap$index/dev"
+      mknod -m 600 "/dev/tap$index" c "$major" "$minor"
+      exec {fd}<>"/dev/tap$index"
       fds+=("$fd")
     done
   }
@@ -56,7 +62,7 @@ trap 'exit 130' INT TERM
 netns_with_veth "$ns" bq0
 facts=$(machine_facts)
 say "measuring $n macvtaps in network namespace $ns, $rounds rounds"
-BENCH_INSIDE_NS=1 ip netns exec "$ns" "$0" "$n" "$rounds" "$work/times.tsv"
+BENCH_INSIDE_NS=1 "$repo/scripts/netns-exec.sh" "$ns" "$0" "$n" "$rounds" "$work/times.tsv"
 
 med() { awk -F'\t' -v w="$1" '$2 == w { print $3 / 1000 }' "$work/times.tsv" | median; }
 close=$(med close); one=$(med one-by-one); group=$(med group)

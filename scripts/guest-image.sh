@@ -22,13 +22,15 @@
 # and prints one line per event on the console, each starting with "shim-guest:":
 #
 #   shim-guest: nic MAC dev eth0 mtu 1500 ipv4 192.0.2.10/24 ipv6 2001:db8::10/64
+#   shim-guest: queues MAC dev eth0 rx 4 tx 4   (the queue pairs the driver uses, after each nic line)
 #   shim-guest: missing MAC               (no NIC with that MAC)
 #   shim-guest: ready                     (every NIC configured; the kernel answers pings from now on)
 #   shim-guest: gone MAC dev eth1         (a configured NIC was unplugged)
 #   shim-guest: spoof round N             (one round of shim.spoof done)
 #
 # After "ready" it looks at the NICs twice a second: a NIC that appears with the MAC of a shim.nic or shim.hotnic
-# entry is configured by that entry (its "nic" line follows), and one that disappears gets its "gone" line.
+# entry is configured by that entry (its "nic" line follows), and one that disappears gets its "gone" line (also one
+# unplugged and plugged in again between two looks, told by its new ifindex).
 #
 # The guest answers ARP only on the NIC that has the address asked for (several NICs share one LAN), announces
 # itself with ARP and unsolicited NA when QEMU asks it to (after a migration), and has no IPv6 link-local address
@@ -95,8 +97,10 @@ configure() {
     ip link set "$dev" up
     [ -n "$v4" ] && ip addr add "$v4" dev "$dev"
     [ -n "$v6" ] && ip -6 addr add "$v6" dev "$dev"
-    echo "$mac $dev" >>/up
+    echo "$mac $dev $(cat /sys/class/net/$dev/ifindex)" >>/up
     echo "shim-guest: nic $mac dev $dev mtu $(cat /sys/class/net/$dev/mtu) ipv4 ${v4:--} ipv6 ${v6:--}"
+    echo "shim-guest: queues $mac dev $dev rx $(ls -d /sys/class/net/$dev/queues/rx-* | wc -l)" \
+        "tx $(ls -d /sys/class/net/$dev/queues/tx-* | wc -l)"
 }
 
 # The NICs appear once virtio_net has probed them: wait (bounded) for each.
@@ -143,13 +147,14 @@ EOF2
     ) &
 fi
 
-# Hot-plug: NICs that go and NICs that come (with a MAC of an entry), by polling sysfs. Fd 3: the console.
+# Hot-plug: NICs that go and NICs that come (with a MAC of an entry), by polling sysfs. Fd 3: the console. A NIC
+# unplugged and plugged in again between two looks (a repair) may come back under the same name: its ifindex tells.
 exec 3>&1
 while :; do
-    while read -r mac dev; do
-        now=""
-        { read -r now <"/sys/class/net/$dev/address"; } 2>/dev/null
-        [ "$now" = "$mac" ] && echo "$mac $dev" || echo "shim-guest: gone $mac dev $dev" >&3
+    while read -r mac dev index; do
+        now="" nowindex=""
+        { read -r now <"/sys/class/net/$dev/address"; read -r nowindex <"/sys/class/net/$dev/ifindex"; } 2>/dev/null
+        [ "$now" = "$mac" ] && [ "$nowindex" = "$index" ] && echo "$mac $dev $index" || echo "shim-guest: gone $mac dev $dev" >&3
     done </up >/up.new
     mv /up.new /up
     for d in /sys/class/net/*; do

@@ -73,7 +73,9 @@ public class NamingBenchmarks
         };
         var store = new StateStore(settings.StateDir, TimeSpan.FromSeconds(10));
         using (StateLease lease = store.LockToChange()) lease.Save(StateFactory.HeldByOthers(scheme, held));
-        _context = new ShimContext(settings, LinkTable.Open, LibvirtShim.Netfilter.GuardTables.Open, Serilog.Core.Logger.None, TimeProvider.System);
+        // Naming creates no link, and its tap nodes would be another namespace's: none go into the host's /dev.
+        _context = new ShimContext(settings, LinkTable.Open, LibvirtShim.Netfilter.GuardTables.Open,
+            new LibvirtShim.Devices.TapNodes(Path.Combine(_work, "dev"), "/sys"), Serilog.Core.Logger.None, TimeProvider.System);
         _session = ShimSession.Open(_context);
         if (_session.State.HeldManagedNames != held.Length)
             throw new InvalidOperationException($"the state holds {_session.State.HeldManagedNames} names, expected {held.Length}");

@@ -17,6 +17,10 @@ using LibvirtShim.State;
 //   kernel-calls PERCENT NAMES OPS      runs each naming algorithm OPS times between markers write(-1, "bench-mark ...")
 //                                       for an strace of it to count kernel calls (bench/allocator.sh does)
 //   link-marks INSTANCE UUID...         per UUID a line "GROUP ALIAS": the marks the hook gives the domain's links
+//   tap-nodes LOWER COUNT ROUNDS        makes COUNT macvtaps on LOWER in the caller's network namespace (run it with a /dev
+//                                       of its own: scripts/netns-exec.sh) and prints the median ms, for all COUNT, of
+//                                       TapNodes.Ensure with no node (made), with the node right (devtmpfs' case), and
+//                                       of the check before a deletion (NodeToTakeBack), one line each; deletes them
 //   group-dump GROUP TIMES              the median ms of TIMES dumps of GROUP as a release's group check makes them
 //                                       (LinkTable.DumpGroup, in the caller's network namespace), after one unmeasured
 return args.FirstOrDefault() switch
@@ -25,6 +29,7 @@ return args.FirstOrDefault() switch
     "make-state" => MakeState(args[1], int.Parse(args[2], CultureInfo.InvariantCulture)),
     "state-count" => StateCount(args[1]),
     "link-marks" => LinkMarks(args[1], args[2..]),
+    "tap-nodes" => TapNodeCosts(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture)),
     "group-dump" => GroupDump(uint.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture)),
     "kernel-calls" => KernelCalls(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture)),
     _ => RunBenchmarks(args),
@@ -80,6 +85,47 @@ static int GroupDump(uint group, int times)
     }
     milliseconds.Sort();
     Console.Out.WriteLine(milliseconds[milliseconds.Count / 2].ToString("F2", CultureInfo.InvariantCulture));
+    return 0;
+}
+
+static int TapNodeCosts(string lower, int count, int rounds)
+{
+    using LinkTable table = LinkTable.Open();
+    int lowerIndex = table.Find([lower])[0]?.Index ?? throw new InvalidOperationException($"no link {lower}");
+    var requests = Enumerable.Range(0, count).Select(i => new MacvtapRequest($"bnode{i}", lowerIndex,
+        new LibvirtShim.Net.MacAddress(0x02_00_00_bb_00_00UL | (uint)i), LibvirtShim.Net.MacvtapMode.Bridge, 4243, "bench")).ToList();
+    var links = table.CreateMacvtaps(requests).Select(o => o.Created ?? throw new InvalidOperationException(o.Error!.Value.Describe())).ToList();
+    try
+    {
+        var taps = LibvirtShim.Devices.TapNodes.System;
+        var made = new List<double>();
+        var present = new List<double>();
+        var check = new List<double>();
+        for (int round = 0; round <= rounds; round++)
+        {
+            foreach (Link link in links) File.Delete(taps.NodeOf(link.Index));
+            long t0 = Stopwatch.GetTimestamp();
+            foreach (Link link in links) taps.Ensure(link.Name, link.Index);
+            long t1 = Stopwatch.GetTimestamp();
+            foreach (Link link in links) taps.Ensure(link.Name, link.Index);
+            long t2 = Stopwatch.GetTimestamp();
+            foreach (Link link in links) taps.NodeToTakeBack(link.Name, link.Index);
+            long t3 = Stopwatch.GetTimestamp();
+            if (round == 0) continue;
+            made.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
+            present.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
+            check.Add(Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds);
+        }
+        foreach ((string what, List<double> ms) in new[] { ("made", made), ("present", present), ("check", check) })
+        {
+            ms.Sort();
+            Console.Out.WriteLine($"{what} {ms[ms.Count / 2].ToString("F3", CultureInfo.InvariantCulture)}");
+        }
+    }
+    finally
+    {
+        table.DeleteGroup(4243);
+    }
     return 0;
 }
 

@@ -1,6 +1,5 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Lifecycle;
-using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
 
@@ -11,8 +10,8 @@ internal static class AdoptCommand
 {
     public static int Run(string file, string? network, string? macs, IReadOnlyList<string> settingOverrides, Stream stdin, TextWriter output)
     {
-        byte[] xml = DomainXml.ReadInput(file, stdin);
         var options = new AdoptOptions(ParseMacs(macs), network);
+        byte[] xml = DomainXml.ReadInput(file, stdin);
         using ShimContext context = CliRun.OpenContext(settingOverrides, "adopt");
         if (network is not null && !context.Settings.Networks.ContainsKey(network))
             context.Log.Warning("adopt: network {Network} is not in this host's Networks setting", network);
@@ -26,7 +25,7 @@ internal static class AdoptCommand
         if (string.IsNullOrWhiteSpace(macs)) return null;
         var set = new HashSet<MacAddress>();
         foreach (string text in macs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            set.Add(MacAddress.TryParse(text, out MacAddress mac) ? mac : throw new ShimFailure($"--mac: '{text}' is not a MAC address"));
+            set.Add(MacAddress.TryParse(text, out MacAddress mac) ? mac : throw CliRun.Usage("adopt", $"--mac '{text}' is not a MAC address"));
         return set;
     }
 }

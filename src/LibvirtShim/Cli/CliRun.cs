@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LibvirtShim.Configuration;
+using LibvirtShim.Devices;
 using LibvirtShim.Logging;
 using LibvirtShim.Messages;
 using LibvirtShim.Netlink;
@@ -15,11 +16,14 @@ internal static class CliRun
         long started = Stopwatch.GetTimestamp();
         ShimSettings settings = SettingsLoader.Load(settingOverrides);
         var log = ShimLog.Create(settings);
-        return new ShimContext(settings, LinkTable.Open, Netfilter.GuardTables.Open, CallLog.For(log, verb, domain, uuid, started),
-            TimeProvider.System, ownedLog: log);
+        return new ShimContext(settings, LinkTable.Open, Netfilter.GuardTables.Open, TapNodes.System,
+            CallLog.For(log, verb, domain, uuid, started), TimeProvider.System, ownedLog: log);
     }
 
-    /// <summary>Runs a verb; a failure is one line on stderr saying what to do next, and exit status 1.</summary>
+    /// <summary>An option value of <paramref name="verb"/> that cannot be right: exit status 2, and the verb's help says how to give it.</summary>
+    public static ShimFailure Usage(string verb, string message) => ShimFailure.OfUsage(message, $"see 'libvirt-shim {verb} --help'");
+
+    /// <summary>Runs a verb; a failure is one line on stderr saying what to do next, and exit status 1 (2 for a usage failure).</summary>
     public static int Guarded(Func<int> verb, TextWriter? error = null)
     {
         error ??= Console.Error;
@@ -30,7 +34,7 @@ internal static class CliRun
         catch (Exception e)
         {
             error.WriteLine("libvirt-shim: " + ShimFailure.LineFor(e, advise: true));
-            return 1;
+            return e is ShimFailure { IsUsage: true } ? ShimCli.UsageError : 1;
         }
     }
 }

@@ -139,6 +139,7 @@ internal static class ExplainCommand
                 w.WriteNumberOrNull("mtu", nic.Nic.Mtu);
                 w.WriteNumberOrNull("lowerMtu", nic.LowerMtu);
                 w.WriteBoolean("allMulticast", nic.Nic.AllMulticast);
+                if (nic.Nic.SourceMacs is { } sources) w.WriteStrings("sourceMacs", sources.Addresses.Select(m => m.ToString()));
                 w.WriteString("guard", nic.Guard.Name());
                 w.WriteString("guardFrom", nic.GuardFromSetting ? "setting" : "nic");
                 w.WriteStrings("guardAddresses", nic.Guard == GuardMode.Ip ? nic.GuardAddresses.Select(a => a.ToString()) : []);

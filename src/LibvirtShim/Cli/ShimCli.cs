@@ -22,6 +22,7 @@ internal static class ShimCli
         ("adopt", 1, "Hand a definition's direct NICs to libvirt-shim; prints the XML for 'virsh define'."),
         ("attach-interface", 1, "Hot-plug a NIC owned by libvirt-shim into a guest (--source or --network; --live, --config)."),
         ("detach-interface", 1, "Unplug a NIC owned by libvirt-shim (--mac), delete its macvtap and free its name."),
+        ("repair", 0, "Make again the links of running guests lost with their uplink, and plug their NICs in again."),
         ("seed", 0, "Rebuild the state from running guests, definitions and the kernel's links."),
         ("watch", 0, "The listener: keep each owned NIC's link up exactly while its guest's vCPUs run (a service)."),
         ("replay", 1, "Run recorded hook calls through the hook logic against the kernel."),
@@ -57,7 +58,7 @@ internal static class ShimCli
         ConsoleApp.LogError = text =>
         {
             usageError = true;
-            Console.Error.WriteLine($"libvirt-shim {verb}: {Printable.Escape(text.TrimEnd())} (see 'libvirt-shim {verb} --help')");
+            Console.Error.WriteLine($"libvirt-shim {verb}: {Printable.Escape(text.TrimEnd().Replace('\n', ' '))}; see 'libvirt-shim {verb} --help'");
         };
         var app = ConsoleApp.Create();
         app.Add<ShimCommands>();

@@ -54,15 +54,16 @@ internal sealed class ShimCommands
     /// <param name="mode">bridge (default), vepa, private, passthru or source.</param>
     /// <param name="mac">The NIC's MAC; default a free one in 52:54:00.</param>
     /// <param name="mtu">The link's MTU (68..65535).</param>
+    /// <param name="macaddrs">With --mode source: the source MACs whose frames reach the guest (comma-separated).</param>
     /// <param name="live">Plug it into the running guest.</param>
     /// <param name="config">Add it to the persistent definition.</param>
     /// <param name="connect">-c, libvirt URI (default: as virsh, LIBVIRT_DEFAULT_URI or libvirt's configured default).</param>
     [Command("attach-interface")]
     public int AttachInterface(ConsoleAppContext context, [Argument] string domain, string? source = null, string? network = null,
         string? mode = null,
-        string? mac = null, int? mtu = null, bool live = false, bool config = false, string? connect = null) =>
-        CliRun.Guarded(() =>
-            HotplugCommand.Attach(domain, source, network, mode, mac, mtu, live, config, connect, context.EscapedArguments.ToArray(), Console.Out));
+        string? mac = null, int? mtu = null, string? macaddrs = null, bool live = false, bool config = false, string? connect = null) =>
+        CliRun.Guarded(() => HotplugCommand.Attach(domain, source, network, mode, mac, mtu, macaddrs, live, config, connect,
+            context.EscapedArguments.ToArray(), Console.Out));
 
     /// <summary>Unplug a NIC owned by libvirt-shim: detached through libvirt, waited for until the running guest no longer lists it, then
     /// its &lt;shim:link&gt; removed, its macvtap deleted and its name freed. Run it again to finish one that stopped half-way. Example:
@@ -77,6 +78,17 @@ internal sealed class ShimCommands
     public int DetachInterface(ConsoleAppContext context, [Argument] string domain, string mac, bool live = false, bool config = false, int wait = 30,
         string? connect = null) =>
         CliRun.Guarded(() => HotplugCommand.Detach(domain, mac, live, config, wait, connect, context.EscapedArguments.ToArray(), Console.Out));
+
+    /// <summary>Make again the macvtaps of running guests that were deleted with their uplink (ifdown/ifup, a NIC driver reload) — the same
+    /// name, MAC, mode, MTU and marks as at start — and plug each such NIC into the guest again through libvirt (unplug, then plug), since
+    /// QEMU holds a descriptor of the deleted device. Without DOMAIN: every running guest that lost a link. Example: sudo libvirt-shim
+    /// repair web1</summary>
+    /// <param name="domain">Domain name; without it every running guest that lost a link.</param>
+    /// <param name="wait">Seconds to wait for the guest to let each NIC go before plugging it in again.</param>
+    /// <param name="connect">-c, libvirt URI (default: as virsh).</param>
+    [Command("repair")]
+    public int Repair(ConsoleAppContext context, [Argument] string? domain = null, int wait = 30, string? connect = null) =>
+        CliRun.Guarded(() => RepairCommand.Run(domain, wait, connect, context.EscapedArguments.ToArray(), Console.Out));
 
     /// <summary>Rebuild the state from running guests' status XML, persistent definitions and the kernel's links; deletes links of
     /// libvirt-shim's that nobody can own any more. Example: sudo libvirt-shim seed</summary>

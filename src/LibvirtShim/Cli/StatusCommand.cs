@@ -14,7 +14,7 @@ internal static class StatusCommand
     public static int Run(IReadOnlyList<string> settingOverrides, bool json, TextWriter output, string? format = null)
     {
         if (format is not (null or "text" or "json" or StatusPrometheus.Format))
-            throw new ShimFailure($"--format '{format}' is not one of text, json, prometheus");
+            throw CliRun.Usage("status", $"--format '{format}' is not one of text, json, prometheus");
         using ShimContext context = CliRun.OpenContext(settingOverrides, "status");
         StatusReport report = StatusReport.Gather(context);
         if (format == StatusPrometheus.Format)
@@ -100,7 +100,7 @@ internal static class StatusCommand
             foreach (AuditEntry e in report.Entries)
             {
                 if (e.Problem?.Words() is not { } problem) continue;
-                output.WriteLine($"  {e.Name}: {problem.Text}: {problem.AdviceFor(e.Name)}");
+                output.WriteLine($"  {e.Name}: {problem.Text}: {problem.AdviceFor(e.Name, e.DomainName, e.Lower)}");
             }
         }
         else if (report.Load.State is null)
@@ -168,7 +168,7 @@ internal static class StatusCommand
             w.WriteString("link", e.LinkState.Word());
             ProblemWords? problem = e.Problem?.Words();
             w.WriteStringOrNull("problem", problem?.Text);
-            if (problem is { } p) w.WriteString("advice", p.AdviceFor(e.Name));
+            if (problem is { } p) w.WriteString("advice", p.AdviceFor(e.Name, e.DomainName, e.Lower));
         });
         w.WriteObjects("lowerDevices", report.Lowers, (StatusReport.LowerDevice l) =>
         {

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using LibvirtShim.Configuration;
+using LibvirtShim.Devices;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Listener;
 using LibvirtShim.Logging;
@@ -16,6 +17,12 @@ namespace LibvirtShim.Cli;
 /// </summary>
 internal static class WatchCommand
 {
+    /// <summary>How often the thread that repairs lost uplinks looks whether to stop.</summary>
+    private static readonly TimeSpan RepairWake = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a repair waits for a guest to let its NIC go, as <c>repair</c>'s default --wait.</summary>
+    private static readonly TimeSpan RepairWait = TimeSpan.FromSeconds(30);
+
     public static int Run(string? uri, string? pidFile, IReadOnlyList<string> settingOverrides)
     {
         ShimSettings settings = SettingsLoader.Load(settingOverrides);
@@ -30,7 +37,12 @@ internal static class WatchCommand
         {
             var loop = new WatchLoop(settings, uri, links, announcer, LinkMarker.For(settings), log, TimeProvider.System,
                 sink => LibvirtWatchConnection.Open(uri, sink));
+            using ShimContext repairs = new(settings, LinkTable.Open, Netfilter.GuardTables.Open, TapNodes.System, log, TimeProvider.System);
+            using LinkEvents events = LinkEvents.Open(RepairWake);
+            Thread repairing = new UplinkRepair(repairs, name => LibvirtGuest.Open(uri, name), RepairWait, loop.LookAgain)
+                .Start(events, stop.Token);
             loop.Run(stop.Token);
+            repairing.Join(RepairWait + 2 * RepairWake);   // a repair under way finishes before its context goes
             return 0;
         }
         catch (Exception e)

@@ -1,16 +1,14 @@
 using System.Globalization;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Configuration.CommandLine;
-using Microsoft.Extensions.Configuration.EnvironmentVariables;
 
 namespace LibvirtShim.Configuration;
 
 internal enum SettingShape { Text, Integer, Boolean, List, Map }
 
 /// <summary>
-/// The configuration tree keeps no JSON types: a string where a list belongs ("AllowedLowerDevices": "eth9") is a
-/// value the binder silently skips, leaving the default (for AllowedLowerDevices: any device). So every setting's
-/// shape (a value or children, list indexes, numbers, booleans) is checked on the tree before binding.
+/// Every setting's shape (a value, a list, an object of names), checked where each source gives it, before binding: the
+/// configuration tree keeps no JSON types, so a string where a list belongs ("AllowedLowerDevices": "eth9") would be a
+/// value the binder silently skips, an object of numbered keys would pass for a list, and an object's key that looks
+/// like a number or holds a ':' (the tree's separator) would not be a key at all.
 /// </summary>
 internal static class SettingShapes
 {
@@ -39,62 +37,67 @@ internal static class SettingShapes
         [nameof(ShimSettings.SyslogFacility)] = SettingShape.Text,
     };
 
-    /// <summary>Throws, naming the setting and where it was given, for the first setting that is unknown or of the wrong shape.</summary>
-    public static void Check(IConfigurationRoot root, string file)
+    /// <summary>The one setting only the environment gives (LIBVIRT_SHIM_CONFIG): it names the settings file.</summary>
+    public const string EnvironmentOnly = nameof(ShimSettings.Config);
+
+    /// <summary>
+    /// The setting a key names, as declared (keys are case-insensitive); throws naming the key and where it was given when
+    /// there is none, or when the setting cannot be given there.
+    /// </summary>
+    public static (string Name, SettingShape Shape) Find(string key, SettingSource source, string? value)
     {
-        foreach (IConfigurationSection section in root.GetChildren())
+        if (!Declared.TryGetValue(key, out SettingShape shape))
+            throw SettingsLoader.Invalid($"unknown setting '{key}' in {source.Where(key)}; " +
+                $"the settings are {string.Join(", ", Declared.Keys.Where(k => k != EnvironmentOnly))}");
+        string name = Declared.Keys.First(k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase));
+        if (name == EnvironmentOnly && source.Origin != SettingOrigin.Variable)
+            throw SettingsLoader.Invalid($"setting {name}{Shown(value)} in {source.Where(key)} cannot be given there: " +
+                $"only the environment variable {SettingsLoader.EnvironmentPrefix}CONFIG names the settings file");
+        return (name, shape);
+    }
+
+    public static string Expected(SettingShape shape) =>
+        shape == SettingShape.List ? "a list ([\"eth0\", \"eth1\"])" : "an object ({\"name\": \"eth0\"})";
+
+    /// <summary>What is wrong with a single value for a setting of <paramref name="shape"/>, or null.</summary>
+    public static string? ScalarProblem(SettingShape shape, string? value) => shape switch
+    {
+        SettingShape.List or SettingShape.Map when value is { Length: > 0 } => $"must be {Expected(shape)}, not a single value",
+        SettingShape.List or SettingShape.Map => null,
+        _ when value is null => "must be a value, not null",
+        SettingShape.Integer when !long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _) =>
+            "must be a whole number",
+        SettingShape.Boolean when !bool.TryParse(value, out _) => "must be true or false",
+        _ => null,
+    };
+
+    /// <summary>
+    /// Checks one source's settings, given as the configuration tree keys them ("StateDir", "AllowedLowerDevices:0"; the
+    /// objects of names are kept apart, see <see cref="SettingSource"/>): every setting known, a value where a value
+    /// belongs, a list's entries numbered and single values.
+    /// </summary>
+    public static void Check(SettingSource source)
+    {
+        foreach (IGrouping<string, string> setting in source.Values.Keys.GroupBy(k => k.Split(':')[0], StringComparer.OrdinalIgnoreCase))
         {
-            string where = Origin(root, section.Key, file);
-            if (!Declared.TryGetValue(section.Key, out SettingShape shape))
-                throw SettingsLoader.Invalid($"unknown setting '{section.Key}' in {where}; the settings are {string.Join(", ", Declared.Keys)}");
-            string name = Declared.Keys.First(k => string.Equals(k, section.Key, StringComparison.OrdinalIgnoreCase));
-            if (Problem(section, shape) is { } problem)
-                throw SettingsLoader.Invalid($"setting {name}{Shown(section)} in {where} {problem}");
+            string? value = source.Values.GetValueOrDefault(setting.Key);
+            (string name, SettingShape shape) = Find(setting.Key, source, value);
+            var entries = setting.Where(k => k.Length > setting.Key.Length).Select(k => k[(setting.Key.Length + 1)..]).ToList();
+            if (Problem(shape, value, entries) is { } problem)
+                throw SettingsLoader.Invalid($"setting {name}{Shown(value)} in {source.Where(setting.Key)} {problem}");
         }
     }
 
-    private static string? Problem(IConfigurationSection section, SettingShape shape)
+    private static string? Problem(SettingShape shape, string? value, List<string> entries)
     {
-        List<IConfigurationSection> children = section.GetChildren().ToList();
-        if (shape is SettingShape.List or SettingShape.Map)
-        {
-            string expected = shape == SettingShape.List ? "a list ([\"eth0\", \"eth1\"])" : "an object ({\"name\": \"eth0\"})";
-            // An empty list or object comes as the value "" (and JSON null as null): both mean empty.
-            if (section.Value is { Length: > 0 }) return $"must be {expected}, not a single value";
-            bool indexed = children.Count > 0 && children.Select(c => c.Key).Order(StringComparer.Ordinal).SequenceEqual(
-                Enumerable.Range(0, children.Count).Select(i => i.ToString(CultureInfo.InvariantCulture)).Order(StringComparer.Ordinal));
-            if (shape == SettingShape.List && children.Count > 0 && !indexed) return $"must be {expected}, not an object";
-            if (shape == SettingShape.Map && indexed) return $"must be {expected}, not a list";
-            if (children.FirstOrDefault(c => c.Value is null) is { } entry)
-                return $"must be {expected} of device names: its entry {entry.Key} is {(entry.GetChildren().Any() ? "a list or object" : "null")}";
-            return null;
-        }
-        if (children.Count > 0) return "must be a single value, not a list or object";
-        if (section.Value is not { } value) return "must be a value, not null";
-        return shape switch
-        {
-            SettingShape.Integer when !long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _) =>
-                "must be a whole number",
-            SettingShape.Boolean when !bool.TryParse(value, out _) => "must be true or false",
-            _ => null,
-        };
+        if (entries.Count == 0) return ScalarProblem(shape, value);
+        if (shape != SettingShape.List) return "must be a single value, not a list or object";
+        if (entries.FirstOrDefault(e => !uint.TryParse(e.Split(':')[0], NumberStyles.None, CultureInfo.InvariantCulture, out _)) is not null)
+            return $"must be {Expected(shape)}, not an object";
+        if (entries.FirstOrDefault(e => e.Contains(':')) is { } nested)
+            return $"must be {Expected(shape)} of device names: its entry {nested.Split(':')[0]} is a list or object";
+        return null;
     }
 
-    private static string Shown(IConfigurationSection section) => section.Value is { } value ? $"='{value}'" : "";
-
-    /// <summary>The file, the variable or the override that gave the setting (the last one wins, as in binding).</summary>
-    private static string Origin(IConfigurationRoot root, string key, string file)
-    {
-        foreach (IConfigurationProvider provider in root.Providers.Reverse())
-        {
-            if (!provider.TryGet(key, out _) && !provider.GetChildKeys([], key).Any()) continue;
-            return provider switch
-            {
-                EnvironmentVariablesConfigurationProvider => SettingsLoader.EnvironmentPrefix + key.ToUpperInvariant(),
-                CommandLineConfigurationProvider => $"the override --{key}",
-                _ => file,
-            };
-        }
-        return file;
-    }
+    public static string Shown(string? value) => value is null ? "" : $"='{value}'";
 }

@@ -26,33 +26,62 @@ internal static class SettingsLoader
 
     public static ShimSettings Load(string file, IReadOnlyList<string>? commandLine)
     {
-        IConfigurationRoot root;
-        try
-        {
-            var builder = new ConfigurationBuilder();
-            if (ReadFile(file) is { } json) builder.AddJsonStream(new MemoryStream(json, writable: false));
-            root = builder
-                .AddEnvironmentVariables(EnvironmentPrefix)
-                .AddCommandLine(commandLine?.ToArray() ?? [])
-                .Build();
-        }
-        catch (Exception e) when (e is InvalidDataException or FormatException or System.Text.Json.JsonException or IOException)
-        {
-            throw Invalid($"settings file {file}: {FirstLine(e.Message)}");
-        }
-
-        SettingShapes.Check(root, file);
+        SettingSource[] sources = [ReadFileSettings(file), Variables(file), Overrides(file, commandLine)];
+        foreach (SettingSource source in sources) SettingShapes.Check(source);
+        var builder = new ConfigurationBuilder();
+        foreach (SettingSource source in sources) builder.AddInMemoryCollection(source.Values);
         var settings = new ShimSettings();
         try
         {
-            root.Bind(settings, o => o.ErrorOnUnknownConfiguration = true);
+            builder.Build().Bind(settings, o => o.ErrorOnUnknownConfiguration = true);
         }
         catch (InvalidOperationException e)
         {
             throw Invalid($"settings ({file}, {EnvironmentPrefix}*): {FirstLine(e.Message)}");
         }
+        settings.Uplinks = Merged(sources, nameof(ShimSettings.Uplinks));
+        settings.Networks = Merged(sources, nameof(ShimSettings.Networks));
         SettingsValidator.Validate(settings);
         return settings;
+    }
+
+    private static SettingSource ReadFileSettings(string file)
+    {
+        try
+        {
+            return ReadFile(file) is { } json ? SettingsJson.Read(json, file) : new SettingSource(SettingOrigin.File, file);
+        }
+        catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or IOException)
+        {
+            throw Invalid($"settings file {file}: {FirstLine(e.Message)}");
+        }
+    }
+
+    private static SettingSource Variables(string file) =>
+        SettingSource.FromConfiguration(SettingOrigin.Variable, new ConfigurationBuilder().AddEnvironmentVariables(EnvironmentPrefix).Build(), file);
+
+    private static SettingSource Overrides(string file, IReadOnlyList<string>? commandLine)
+    {
+        try
+        {
+            return SettingSource.FromConfiguration(SettingOrigin.Override,
+                new ConfigurationBuilder().AddCommandLine(commandLine?.ToArray() ?? []).Build(), file);
+        }
+        catch (FormatException e)
+        {
+            throw Invalid($"setting overrides ({string.Join(' ', commandLine ?? [])}): {FirstLine(e.Message)}");
+        }
+    }
+
+    /// <summary>An object of names from every source, a later source's entry replacing an earlier one of the same key.</summary>
+    private static Dictionary<string, string> Merged(SettingSource[] sources, string setting)
+    {
+        var merged = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (SettingSource source in sources)
+        {
+            foreach ((string key, string value) in source.Maps.GetValueOrDefault(setting) ?? []) merged[key] = value;
+        }
+        return merged;
     }
 
     /// <summary>The file's bytes; null for a missing default file. Never waits: a FIFO or device is refused.</summary>

@@ -11,19 +11,24 @@ namespace LibvirtShim.Domain;
 /// </summary>
 internal static class DomainReader
 {
-    public static DomainDescription Read(XDocument document) => Read(document, skipBrokenNics: false);
+    public static DomainDescription Read(XDocument document) => Read(document, skipBrokenNics: false, out _);
+
+    /// <summary>The domain, and the elements each of its NICs was read from, for rewriting each NIC as itself.</summary>
+    public static DomainDescription Read(XDocument document, out NicElements elements) => Read(document, skipBrokenNics: false, out elements);
 
     /// <summary>For inventories (status files, definitions): owned NICs that do not check out are left out, not fatal.</summary>
-    public static DomainDescription ReadLenient(XDocument document) => Read(document, skipBrokenNics: true);
+    public static DomainDescription ReadLenient(XDocument document) => Read(document, skipBrokenNics: true, out _);
 
-    private static DomainDescription Read(XDocument document, bool skipBrokenNics)
+    private static DomainDescription Read(XDocument document, bool skipBrokenNics, out NicElements elements)
     {
         XElement domain = DomainElement(document);
         string name = Identity.Name(domain);
         Guid uuid = Identity.Uuid(domain);
         var interfaces = domain.Element("devices")?.Elements("interface").ToList() ?? [];
-        List<OwnedNic> owned = ReadOwnedNics(domain, interfaces, skipBrokenNics);
-        return new DomainDescription(name, uuid, owned, ReadLibvirtMacvtaps(interfaces))
+        var owned = ReadOwnedNics(domain, interfaces, skipBrokenNics);
+        var macvtaps = ReadLibvirtMacvtaps(interfaces);
+        elements = new NicElements(owned.ConvertAll(o => (o.Interface, o.Link)), macvtaps.ConvertAll(m => m.Interface));
+        return new DomainDescription(name, uuid, owned.ConvertAll(o => o.Nic), macvtaps.ConvertAll(m => m.Nic))
         {
             StatusState = document.Root?.Name == "domstatus" ? GuestStates.Parse((string?)document.Root.Attribute("state")) : null,
         };
@@ -42,9 +47,9 @@ internal static class DomainReader
     /// The NICs the metadata hands to the hook, in its order. A NIC that does not check out, or that repeats an earlier
     /// one's MAC or target dev, fails the read, or with <paramref name="skipBroken"/> is left out.
     /// </summary>
-    private static List<OwnedNic> ReadOwnedNics(XElement domain, List<XElement> interfaces, bool skipBroken)
+    private static List<(OwnedNic Nic, XElement Interface, XElement Link)> ReadOwnedNics(XElement domain, List<XElement> interfaces, bool skipBroken)
     {
-        var nics = new List<OwnedNic>();
+        var nics = new List<(OwnedNic, XElement, XElement)>();
         var byMac = InterfacesByMac(interfaces);
         var macs = new HashSet<MacAddress>();
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -52,12 +57,12 @@ internal static class DomainReader
         {
             try
             {
-                OwnedNic nic = ReadOwnedNic(link, byMac);
+                (OwnedNic nic, XElement element) = ReadOwnedNic(link, byMac);
                 if (macs.Contains(nic.Mac))
                     throw DomainXml.Invalid($"NIC {nic.Mac}: the metadata hands this MAC to libvirt-shim twice");
                 if (names.Contains(nic.Name))
                     throw DomainXml.Invalid($"NIC {nic.Mac} ({nic.Name}): another NIC of this domain has the same target dev");
-                nics.Add(nic);
+                nics.Add((nic, element, link));
                 macs.Add(nic.Mac);
                 names.Add(nic.Name);
             }
@@ -68,7 +73,7 @@ internal static class DomainReader
         return nics;
     }
 
-    private static OwnedNic ReadOwnedNic(XElement link, Dictionary<MacAddress, (XElement First, bool Twice)> interfaces)
+    private static (OwnedNic Nic, XElement Interface) ReadOwnedNic(XElement link, Dictionary<MacAddress, (XElement First, bool Twice)> interfaces)
     {
         string macText = (string?)link.Attribute("mac") ?? "";
         if (!MacAddress.TryParse(macText, out MacAddress mac))
@@ -87,16 +92,22 @@ internal static class DomainReader
 
         XElement nic = SingleInterfaceWithMac(interfaces, mac);
         XElement? target = nic.Element("target");
-        if ((string?)nic.Attribute("type") != "ethernet" || (string?)target?.Attribute("managed") != "no")
+        string? type = (string?)nic.Attribute("type");
+        if (type != "ethernet" || (string?)target?.Attribute("managed") != "no")
             throw DomainXml.Invalid(
                 $"NIC {mac} is handed to libvirt-shim but is not <interface type='ethernet'> with <target dev='NAME' managed='no'/> " +
-                    "(libvirt-shim adopt converts it)");
+                    type switch
+                    {
+                        "direct" => "(libvirt-shim adopt converts a direct NIC)",
+                        "ethernet" => "(give it <target dev='NAME' managed='no'/>)",
+                        _ => "(only such a NIC can be: remove its <shim:link>)",
+                    });
         string name = (string?)target.Attribute("dev") ?? "";
         if (InterfaceName.Problem(name) is { } nameProblem)
             throw DomainXml.Invalid($"NIC {mac}: target dev '{Shorten(name)}' {nameProblem}");
         string subject = $"NIC {mac} ({name})";
-        return new OwnedNic(mac, name, source, network, mode, ReadMtu(link, subject), ReadAllMulticast(link, subject),
-            ReadGuard(link, subject), ReadIps(link, subject));
+        return (new OwnedNic(mac, name, source, network, mode, ReadMtu(link, subject), ReadAllMulticast(link, subject),
+            ReadGuard(link, subject), ReadIps(link, subject), ReadSourceMacs(link, mode, subject)), nic);
     }
 
     /// <summary>guard='mac|ip|off'; null when absent (the Guard setting decides).</summary>
@@ -132,6 +143,26 @@ internal static class DomainReader
         throw DomainXml.Invalid($"{nic}: mtu='{Shorten(attribute.Value)}' is not an MTU ({ShimMetadata.MtuRange})");
     }
 
+    /// <summary>
+    /// macaddrs='MAC,...': the source MACs a source-mode link passes to the guest, required in that mode (without any the
+    /// guest receives nothing) and refused in the others; null outside source mode.
+    /// </summary>
+    private static MacAddressSet? ReadSourceMacs(XElement link, MacvtapMode mode, string nic)
+    {
+        string? text = (string?)link.Attribute("macaddrs");
+        if (mode != MacvtapMode.Source)
+            return text is null ? null : throw DomainXml.Invalid($"{nic}: macaddrs='{Shorten(text)}' is only for mode='source'");
+        if (string.IsNullOrWhiteSpace(text))
+            throw DomainXml.Invalid($"{nic}: mode='source' needs macaddrs='MAC,...', the source MACs whose frames the link passes to the guest");
+        if (!MacAddressSet.TryParse(text, out MacAddressSet macs))
+            throw DomainXml.Invalid($"{nic}: macaddrs='{Shorten(text)}' is not a list of MAC addresses (52:54:00:aa:00:01,52:54:00:aa:00:02)");
+        if (macs.Addresses.Where(m => m.IsMulticast || m.Value == 0).Cast<MacAddress?>().FirstOrDefault() is { } bad)
+            throw DomainXml.Invalid($"{nic}: macaddrs='{Shorten(text)}' holds {bad}, which is not a unicast MAC address");
+        if (macs.Count > ShimMetadata.MaxSourceMacs)
+            throw DomainXml.Invalid($"{nic}: macaddrs lists {macs.Count} MACs, more than {ShimMetadata.MaxSourceMacs}");
+        return macs;
+    }
+
     /// <summary>allmulticast: on unless 'off' (or 'no', libvirt's other spelling of a boolean).</summary>
     private static bool ReadAllMulticast(XElement link, string nic) => (string?)link.Attribute("allmulticast") switch
     {
@@ -161,9 +192,9 @@ internal static class DomainReader
         return byMac;
     }
 
-    private static List<LibvirtMacvtap> ReadLibvirtMacvtaps(List<XElement> interfaces)
+    private static List<(LibvirtMacvtap Nic, XElement Interface)> ReadLibvirtMacvtaps(List<XElement> interfaces)
     {
-        var macvtaps = new List<LibvirtMacvtap>();
+        var macvtaps = new List<(LibvirtMacvtap, XElement)>();
         foreach (XElement nic in interfaces)
         {
             XElement? direct = (string?)nic.Attribute("type") switch
@@ -177,16 +208,16 @@ internal static class DomainReader
             XElement? source = direct.Element("source");
             MacvtapModes.TryParse((string?)source?.Attribute("mode"), out MacvtapMode mode);
             string? name = (string?)nic.Element("target")?.Attribute("dev");
-            macvtaps.Add(new LibvirtMacvtap(mac, string.IsNullOrEmpty(name) ? null : name, (string?)source?.Attribute("dev"), mode));
+            macvtaps.Add((new LibvirtMacvtap(mac, string.IsNullOrEmpty(name) ? null : name, (string?)source?.Attribute("dev"), mode,
+                ThroughNetwork: direct != nic), nic));
         }
         return macvtaps;
     }
 
-    /// <summary>A value from the XML as a message quotes it: at most 40 characters, control characters (a newline) escaped.</summary>
+    /// <summary>A value from the XML as a message quotes it: at most 40 characters (escaped where the message is shown).</summary>
     internal static string Shorten(string? text)
     {
         if (text is null) return "";
-        string shown = text.Length <= 40 ? text : text[..40] + "...";
-        return Printable.Escape(shown);
+        return text.Length <= 40 ? text : text[..40] + "...";
     }
 }

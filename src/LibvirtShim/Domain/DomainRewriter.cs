@@ -1,7 +1,6 @@
 using System.Text;
 using System.Xml;
 using System.Xml.Linq;
-using LibvirtShim.Net;
 
 namespace LibvirtShim.Domain;
 
@@ -11,23 +10,21 @@ namespace LibvirtShim.Domain;
 /// </summary>
 internal sealed class DomainRewriter(XDocument document)
 {
-    private readonly XElement _domain = DomainReader.DomainElement(document);
-    private Dictionary<MacAddress, XElement>? _interfacesByMac;
-    private Dictionary<MacAddress, XElement>? _linksByMac;
-
     public bool Changed { get; private set; }
 
-    /// <summary>The target dev of the owned NIC with this MAC.</summary>
-    public void SetOwnedName(MacAddress mac, string name) =>
-        Set(InterfaceWithMac(mac)?.Element("target"), "dev", name);
+    /// <summary>The target dev of an owned NIC (its &lt;interface&gt;, from <see cref="NicElements.Owned"/>).</summary>
+    public void SetOwnedName(XElement nic, string name) => Set(nic.Element("target"), "dev", name);
 
-    /// <summary>The lower device in the &lt;shim:link&gt; of this MAC.</summary>
-    public void SetOwnedSource(MacAddress mac, string source) =>
-        Set((_linksByMac ??= FirstByMac(ShimMetadata.Links(_domain), l => (string?)l.Attribute("mac"))).GetValueOrDefault(mac), "source", source);
+    /// <summary>The lower device in an owned NIC's &lt;shim:link&gt; (from <see cref="NicElements.Owned"/>).</summary>
+    public void SetOwnedSource(XElement link, string source) => Set(link, "source", source);
 
-    /// <summary>The &lt;source dev&gt; of libvirt's own direct NIC with this MAC.</summary>
-    public void SetDirectSource(MacAddress mac, string device) =>
-        Set(InterfaceWithMac(mac)?.Element("source"), "dev", device);
+    /// <summary>The &lt;source dev&gt; of libvirt's own direct NIC (its &lt;interface&gt;, from <see cref="NicElements.Libvirt"/>).</summary>
+    public void SetDirectSource(XElement nic, string device)
+    {
+        if ((string?)nic.Attribute("type") != "direct")
+            throw new ArgumentException("only a direct NIC names its lower device in <source dev>", nameof(nic));
+        Set(nic.Element("source"), "dev", device);
+    }
 
     /// <summary>
     /// Every value as it was read: a reader normalises a literal tab, CR or LF in an attribute to a space and a CR in text
@@ -53,20 +50,5 @@ internal sealed class DomainRewriter(XDocument document)
         if (element is null || (string?)element.Attribute(attribute) == value) return;
         element.SetAttributeValue(attribute, value);
         Changed = true;
-    }
-
-    private XElement? InterfaceWithMac(MacAddress mac) =>
-        (_interfacesByMac ??= FirstByMac(_domain.Element("devices")?.Elements("interface") ?? [], i =>
-            (string?)i.Element("mac")?.Attribute("address"))).GetValueOrDefault(mac);
-
-    /// <summary>The first element of each MAC, found in one pass (a domain with thousands of NICs is rewritten in linear time).</summary>
-    private static Dictionary<MacAddress, XElement> FirstByMac(IEnumerable<XElement> elements, Func<XElement, string?> macOf)
-    {
-        var byMac = new Dictionary<MacAddress, XElement>();
-        foreach (XElement element in elements)
-        {
-            if (MacAddress.TryParse(macOf(element), out MacAddress mac)) byMac.TryAdd(mac, element);
-        }
-        return byMac;
     }
 }

@@ -16,6 +16,17 @@ internal static class HotplugXml
             new XElement("target", new XAttribute("dev", name), new XAttribute("managed", "no")),
             new XElement("model", new XAttribute("type", "virtio"))).ToString(SaveOptions.DisableFormatting);
 
+    /// <summary>
+    /// A running guest's NIC as libvirt lists it, for unplugging and plugging it in again as it was (model, driver and
+    /// queues, MTU, PCI address, boot order...): its element without the &lt;alias&gt; libvirt named it by, which it gives again.
+    /// </summary>
+    public static string AsPlugged(XElement nic)
+    {
+        var copy = new XElement(nic);
+        copy.Elements("alias").Remove();
+        return copy.ToString(SaveOptions.DisableFormatting);
+    }
+
     /// <summary>The &lt;interface&gt; of a domain with that MAC, or null.</summary>
     public static XElement? FindInterface(XElement domain, MacAddress mac) =>
         domain.Element("devices")?.Elements("interface")
@@ -30,6 +41,7 @@ internal static class HotplugXml
         link.Add(nic.Network is null ? new XAttribute("source", nic.Source!) : new XAttribute("network", nic.Network));
         link.Add(new XAttribute("mode", nic.Mode.Name()));
         if (mtu is { } m) link.Add(new XAttribute("mtu", m));
+        if (nic.SourceMacs is { } sources) link.Add(new XAttribute("macaddrs", sources.ToString()));
         root.Add(link);
         return root.ToString(SaveOptions.DisableFormatting);
     }

@@ -18,6 +18,9 @@ internal static class ShimMetadata
 
     public static string MtuRange => $"a whole number from {MinimumMtu} to {MaximumMtu}";
 
+    /// <summary>At most this many macaddrs on one source-mode link: they travel in the link's one creating request.</summary>
+    public const int MaxSourceMacs = 1024;
+
     /// <summary>An mtu= value (or a libvirt &lt;mtu size&gt;): digits only, within the range.</summary>
     public static bool TryParseMtu(string text, out uint mtu) =>
         uint.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out mtu)

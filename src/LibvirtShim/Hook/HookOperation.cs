@@ -27,14 +27,17 @@ internal abstract class HookOperation
     /// <summary>What libvirt said about the call beyond its name, added to its log line ("" when nothing).</summary>
     public virtual string Circumstance(HookCall call) => "";
 
-    /// <summary>The operation libvirt names, or null for one the hook has nothing to do with (stopped, and any other).</summary>
-    public static HookOperation? For(string operation) => operation switch
+    /// <summary>
+    /// The operation of a call libvirt documents (OP and SUBOP: "prepare begin", "release end", ...), or null for any other
+    /// pair, which the hook has nothing to do with: "stopped end", a SUBOP another libvirt version may add, a call typed by hand.
+    /// </summary>
+    public static HookOperation? For(string operation, string subOperation) => (operation, subOperation) switch
     {
-        "prepare" => new PrepareOperation(),
-        "start" or "started" => new RecordOperation(),
-        "reconnect" => new ReconnectOperation(),
-        "release" => new ReleaseOperation(),
-        "migrate" or "restore" => new ArrivalOperation(),
+        ("prepare", "begin") => new PrepareOperation(),
+        ("start" or "started", "begin") => new RecordOperation(),
+        ("reconnect", "begin") => new ReconnectOperation(),
+        ("release", "end") => new ReleaseOperation(),
+        ("migrate" or "restore", "begin") => new ArrivalOperation(),
         _ => null,
     };
 }

@@ -19,7 +19,7 @@ internal sealed class HookRunner(HookHost host)
 {
     public int Run(HookCall call, Stream stdin, TextWriter stdout, TextWriter stderr)
     {
-        HookOperation? operation = HookOperation.For(call.Operation);
+        HookOperation? operation = HookOperation.For(call.Operation, call.SubOperation);
         try
         {
             return Run(call, operation, stdin, stdout, stderr);
@@ -67,7 +67,7 @@ internal sealed class HookRunner(HookHost host)
             var settings = host.LoadSettings();
             log = host.CreateLog(settings);
             callLog = CallLog.For(log, call.Operation, domain?.Name ?? call.Domain, domain?.Uuid, watch);
-            using var context = new ShimContext(settings, host.OpenLinks, host.OpenGuards, callLog, host.Clock);
+            using var context = new ShimContext(settings, host.OpenLinks, host.OpenGuards, host.Taps, callLog, host.Clock);
             string summary = operation switch
             {
                 GuestOperation guest when domain is not null && document is not null => guest.Execute(context, domain, document, stdout),
@@ -79,9 +79,8 @@ internal sealed class HookRunner(HookHost host)
         }
         catch (Exception e)
         {
-            string message = ShimFailure.LineFor(e, call.Domain);
-            callLog?.Error(ShimFailure.IsBug(e) ? e : null, "failed: {Message}", message + operation.Circumstance(call));
-            Report(stderr, message);
+            callLog?.Error(ShimFailure.IsBug(e) ? e : null, "failed: {Message}", ShimFailure.TextFor(e, call.Domain) + operation.Circumstance(call));
+            Report(stderr, ShimFailure.LineFor(e, call.Domain));
             return operation.ExitStatusOnFailure;
         }
         finally

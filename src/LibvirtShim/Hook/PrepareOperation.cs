@@ -13,8 +13,8 @@ internal sealed class PrepareOperation : GuestOperation
     {
         using var session = ShimSession.Open(context);
         LinkStart start = LinkStart.BeforeTheVcpus(context.Settings.StateDir);
-        int created = PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Marker, context.Log, context.Now,
-            domain, start);
+        int created = PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Taps, context.Marker, context.Log,
+            context.Now, domain, start);
         return $"created {created} of {domain.OwnedNics.Count} macvtaps, {start.Describe()}";
     }
 }

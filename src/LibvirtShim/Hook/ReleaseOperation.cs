@@ -14,7 +14,7 @@ internal sealed class ReleaseOperation : BookkeepingOperation
     /// <summary>libvirt 10.5+ says why the guest stopped: one word, or "from snapshot"; "-" before.</summary>
     public override string Circumstance(HookCall call) => $"; shutoff reason: {ShutoffReason(call)}";
 
-    public static string ShutoffReason(HookCall call) => call.Extra == "-" ? "none given" : ReleaseHistory.Printable(call.Extra);
+    public static string ShutoffReason(HookCall call) => call.Extra == "-" ? "none given" : ReleaseHistory.Bounded(call.Extra);
 
     public override string Execute(ShimContext context, HookCall call, DomainDescription? domain)
     {
@@ -23,7 +23,7 @@ internal sealed class ReleaseOperation : BookkeepingOperation
         RecordHistory(context, session, new ReleaseEntry(context.Now, uuid, domain?.Name ?? call.Domain, call.Extra));
         if (uuid is null) return "nothing recorded for the domain";
         GuardMode hostGuard = GuardModes.Parse(context.Settings.Guard);
-        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, context.Links, context.OpenGuards, context.Marker,
+        ReleaseLinks.Outcome outcome = ReleaseLinks.Run(session, context.Links, context.OpenGuards, context.Taps, context.Marker,
             context.Settings.LibvirtConfigDir, context.Now, uuid.Value, domain?.Name ?? call.Domain,
             domain?.OwnedNics.Select(n => n.Name).ToList() ?? [],
             declaredGuarded: domain?.OwnedNics.Any(n => n.GuardOr(hostGuard) != GuardMode.Off) ?? false);

@@ -12,6 +12,7 @@ internal static partial class Interop
         private const int OwnerReadWrite = 0x180;
         private const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000, STATX_BASIC_STATS = 0x7ff;
         private const int W_OK = 2;
+        private const uint S_IFCHR = 0x2000;
 
         /// <summary>
         /// An existing file, not through a symbolic link (ELOOP), and without waiting should it be a FIFO: the caller checks
@@ -103,6 +104,62 @@ internal static partial class Interop
 
         public static uint EffectiveUserId() => geteuid();
 
+        /// <summary>
+        /// A character device node for <paramref name="device"/> at <paramref name="path"/> (a file there is replaced):
+        /// root's, mode 0600 whatever the umask (what devtmpfs makes for a macvtap). A root process with the usual umask
+        /// pays one mknod; the owner and mode are set afterwards only where they would differ.
+        /// </summary>
+        public static void MakeCharacterDevice(string path, DeviceNumber device)
+        {
+            ulong dev = ((ulong)(device.Major & 0xfffff000) << 32) | ((ulong)(device.Major & 0xfff) << 8)
+                | ((ulong)(device.Minor & 0xffffff00) << 12) | (device.Minor & 0xff);
+            Errno errno = MakeNode(path, dev);
+            if (errno == Errno.EEXIST)
+            {
+                File.Delete(path);
+                errno = MakeNode(path, dev);
+            }
+            if (errno != Errno.None) throw new FileCallException("mknod", path, errno);
+            if ((geteuid() != 0 || getegid() != 0) && lchown(path, 0, 0) != 0) throw new FileCallException("lchown", path, LastErrno());
+            if ((ProcessUmask.Value & 0x180) != 0 && chmod(path, 0x180) != 0) throw new FileCallException("chmod", path, LastErrno());
+        }
+
+        private static Errno MakeNode(string path, ulong dev)
+        {
+            Retrying((path, dev), static a => mknod(a.path, S_IFCHR | 0x180, a.dev), out Errno errno);
+            return errno;
+        }
+
+        /// <summary>The process's umask, read once (umask(2) can only be read by setting it, so it is set back at once).</summary>
+        private static readonly Lazy<uint> ProcessUmask = new(() =>
+        {
+            uint mask = umask(0x12);
+            umask(mask);
+            return mask;
+        });
+
+        /// <summary>
+        /// The first bytes of a small file (a sysfs attribute) into <paramref name="buffer"/>: open, one read, close, nothing
+        /// allocated. Returns how many bytes were read.
+        /// </summary>
+        public static unsafe int ReadSmall(string path, Span<byte> buffer)
+        {
+            using SafeFileHandle handle = Open(path, O_RDONLY, 0, follow: true);
+            nint read;
+            Errno errno;
+            fixed (byte* p = buffer)
+                read = Retrying((handle, (nint)p, (nuint)buffer.Length), static a => ReadFile(a.Item1, (byte*)a.Item2, a.Item3), out errno);
+            if (read < 0) throw new FileCallException("read", path, errno);
+            return (int)read;
+        }
+
+        /// <summary>rename(2): <paramref name="to"/>, whatever non-directory it is (a symbolic link itself, not its target), replaced
+        /// atomically.</summary>
+        public static void Rename(string from, string to)
+        {
+            if (Retrying((from, to), static a => rename(a.from, a.to), out Errno errno) < 0) throw new FileCallException("rename", to, errno);
+        }
+
         private static SafeFileHandle RequireRegularFile(SafeFileHandle handle, string path)
         {
             FileFacts found;
@@ -142,7 +199,8 @@ internal static partial class Interop
 
         private static FileFacts FactsOf(in StatxBuffer buffer) =>
             new(buffer.Uid, buffer.Mode, buffer.Inode, ((ulong)buffer.DeviceMajor << 32) | buffer.DeviceMinor,
-                buffer.ChangedAt.Seconds * 1_000_000_000 + buffer.ChangedAt.Nanoseconds, buffer.ModifiedAt.Seconds, (long)buffer.Size);
+                buffer.ChangedAt.Seconds * 1_000_000_000 + buffer.ChangedAt.Nanoseconds, buffer.ModifiedAt.Seconds, (long)buffer.Size,
+                new DeviceNumber(buffer.RawDeviceMajor, buffer.RawDeviceMinor), buffer.Gid);
 
         /// <summary>struct statx of linux/stat.h: 256 bytes, of which these are read.</summary>
         [StructLayout(LayoutKind.Sequential, Size = 256)]
@@ -177,6 +235,9 @@ internal static partial class Interop
         [LibraryImport("libc", SetLastError = true)]
         private static unsafe partial nint write(SafeFileHandle fd, byte* buffer, nuint count);
 
+        [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+        private static unsafe partial nint ReadFile(SafeFileHandle fd, byte* buffer, nuint count);
+
         [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         private static unsafe partial int statx(int dirfd, string path, int flags, int mask, StatxBuffer* buffer);
 
@@ -188,6 +249,24 @@ internal static partial class Interop
 
         [LibraryImport("libc")]
         private static partial uint geteuid();
+
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int mknod(string path, uint mode, ulong device);
+
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int lchown(string path, uint owner, uint group);
+
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int chmod(string path, uint mode);
+
+        [LibraryImport("libc")]
+        private static partial uint umask(uint mask);
+
+        [LibraryImport("libc")]
+        private static partial uint getegid();
+
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int rename(string from, string to);
     }
 
     internal static partial class Process
@@ -202,11 +281,20 @@ internal static partial class Interop
     }
 }
 
+/// <summary>A device number (major, minor), as a device node holds it and sysfs writes it ("246:3").</summary>
+internal readonly record struct DeviceNumber(uint Major, uint Minor)
+{
+    public override string ToString() => $"{Major}:{Minor}";
+}
+
 /// <summary>What statx says of a path: owner, type and permission bits, identity, ctime (nanoseconds since the epoch), mtime (seconds),
-/// size.</summary>
-internal readonly record struct FileFacts(uint Uid, ushort Mode, ulong Inode, ulong Device, long ChangedAtNanoseconds, long ModifiedAt, long Size)
+/// size, and for a device node the device it names (<see cref="RawDevice"/>) and its group.</summary>
+internal readonly record struct FileFacts(
+    uint Uid, ushort Mode, ulong Inode, ulong Device, long ChangedAtNanoseconds, long ModifiedAt, long Size, DeviceNumber RawDevice = default,
+    uint Gid = 0)
 {
     public bool IsSymlink => (Mode & 0xF000) == 0xA000;
+    public bool IsCharacterDevice => (Mode & 0xF000) == 0x2000;
     public bool IsDirectory => (Mode & 0xF000) == 0x4000;
     public bool IsRegularFile => (Mode & 0xF000) == 0x8000;
     public bool IsExecutable => (Mode & 0x49) != 0;

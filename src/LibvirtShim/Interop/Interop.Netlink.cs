@@ -22,6 +22,12 @@ internal static partial class Interop
         internal const int NETLINK_CAP_ACK = 10;
         internal const int NETLINK_EXT_ACK = 11;
         internal const int NETLINK_GET_STRICT_CHK = 12;
+        internal const int NETLINK_ADD_MEMBERSHIP = 1;
+
+        /// <summary>rtnetlink's multicast group of link announcements (RTM_NEWLINK, RTM_DELLINK).</summary>
+        internal const int RTNLGRP_LINK = 1;
+
+        private const int SO_RCVTIMEO = 20;
 
         private const int MSG_TRUNC = 0x20;
         private const int MSG_WAITFORONE = 0x10000;
@@ -46,6 +52,16 @@ internal static partial class Interop
 
         [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
         private static unsafe partial int SetSockOpt(SafeSocketHandle socket, int level, int name, int* value, uint valueLength);
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct TimeValue
+        {
+            public long Seconds;
+            public long Microseconds;
+        }
+
+        [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+        private static unsafe partial int SetSockOptTime(SafeSocketHandle socket, int level, int name, TimeValue* value, uint valueLength);
 
         [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
         private static unsafe partial nint Send(SafeSocketHandle socket, byte* buffer, nuint length, int flags);
@@ -96,6 +112,16 @@ internal static partial class Interop
         /// <summary>setsockopt with an int value; the errno when the kernel refuses.</summary>
         internal static unsafe Errno SetSocketOption(SafeSocketHandle socket, int level, int name, int value) =>
             SetSockOpt(socket, level, name, &value, sizeof(int)) == 0 ? Errno.None : LastErrno();
+
+        /// <summary>
+        /// SO_RCVTIMEO: a receive that waits longer than <paramref name="wait"/> fails with EAGAIN, so a thread waiting for
+        /// announcements looks up now and then (to stop, say).
+        /// </summary>
+        internal static unsafe Errno SetReceiveTimeout(SafeSocketHandle socket, TimeSpan wait)
+        {
+            var value = new TimeValue { Seconds = (long)wait.TotalSeconds, Microseconds = wait.Ticks % TimeSpan.TicksPerSecond / 10 };
+            return SetSockOptTime(socket, SOL_SOCKET, SO_RCVTIMEO, &value, (uint)sizeof(TimeValue)) == 0 ? Errno.None : LastErrno();
+        }
 
         /// <summary>Sends one datagram; netlink takes all of it or fails.</summary>
         internal static unsafe Errno SendDatagram(SafeSocketHandle socket, ReadOnlySpan<byte> datagram, out int sent)

@@ -1,4 +1,5 @@
 using System.Xml.Linq;
+using LibvirtShim.Configuration;
 using LibvirtShim.Domain;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Messages;
@@ -10,7 +11,8 @@ using LibvirtShim.State;
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>What <c>attach-interface</c> is asked for: exactly one of <see cref="Source"/> and <see cref="Network"/>.</summary>
-internal sealed record AttachRequest(string? Source, string? Network, MacvtapMode Mode, MacAddress? Mac, int? Mtu, bool Live, bool Config);
+internal sealed record AttachRequest(
+    string? Source, string? Network, MacvtapMode Mode, MacAddress? Mac, int? Mtu, bool Live, bool Config, MacAddressSet? SourceMacs = null);
 
 /// <summary>The NIC a hot-plug added, and where.</summary>
 internal sealed record AttachedNic(OwnedNic Nic, GuestScope Scope, int? Ifindex);
@@ -33,7 +35,7 @@ internal static class AttachInterface
         if (sides.FirstOrDefault(s => HotplugXml.FindInterface(s.Xml, mac) is not null) is { Xml: not null } clash)
             throw new ShimFailure($"{Describe.Domain(domain)}: NIC {mac}: the {SideName(clash.Side)} already has a NIC with this MAC");
 
-        OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0));
+        OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0), SourceMacs: request.SourceMacs);
         LinkStart start = LinkStart.ForGuest(context.Settings.StateDir, scope.HasFlag(GuestScope.Live) && guest.VcpusRun);
         (nic, int? ifindex) = CreateLink(context, domain, nic, scope, start);
         var undo = new Stack<(string What, Action Step)>();
@@ -74,7 +76,8 @@ internal static class AttachInterface
         Holding holding = scope.HasFlag(GuestScope.Config) ? Holding.Defined : Holding.Reserved;
         long expires = context.Now + context.Settings.ReservationSeconds;
         string name = TakeFreeNames.Run(session, context.Links, context.Settings, context.Now, [nic],
-            (n, name) => new NameRecord(name, holding, domain.Uuid, domain.Name, n.Mac, n.Source ?? "", n.Mode, ExpiresAt: expires),
+            (n, name) => new NameRecord(name, holding, domain.Uuid, domain.Name, n.Mac,
+                LowerDeviceMapping.Local(context.Settings, n.Source, n.Network) ?? "", n.Mode, ExpiresAt: expires),
             $"{Describe.Domain(domain)}: NIC {nic.Mac}")[0];
         nic = nic with { Name = name };
         LowerDevices.Resolve(context.Settings, domain, nic);
@@ -85,8 +88,8 @@ internal static class AttachInterface
         }
         List<LinkGuard> wholeGuard = GuardLinks.InForce(domain.OwnedNics.Append(nic), session.State, domain.Uuid,
             GuardModes.Parse(context.Settings.Guard));
-        PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Marker, context.Log, context.Now,
-            domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, start, wholeGuard);
+        PrepareLinks.Run(session, context.Settings, context.Links, context.OpenGuards, context.Taps, context.Marker, context.Log,
+            context.Now, domain with { OwnedNics = [nic], LibvirtMacvtaps = [] }, start, wholeGuard);
         return (nic, session.State.Find(name)?.Ifindex);
     }
 
@@ -113,7 +116,8 @@ internal static class AttachInterface
         if (ifindex is { } index)
         {
             var created = DeleteDomainLinks.OnNames(context.Links, [nic.Name]).Values.Where(l => l.Index == index);
-            if (DeleteDomainLinks.Run(context.Links, context.Marker, domain.Uuid, domain.Name, created).Failure is { } failure) throw failure;
+            LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Taps, context.Marker, domain.Uuid, domain.Name, created);
+            if (deletion.Failure is { } failure) throw failure;
         }
         if (session.State.Find(nic.Name) is { } record && record.Domain == domain.Uuid) session.State.Remove(nic.Name);
         session.Commit();

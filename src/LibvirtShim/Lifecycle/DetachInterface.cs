@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
 using LibvirtShim.Libvirt;
@@ -20,8 +19,6 @@ internal sealed record DetachRequest(MacAddress Mac, bool Live, bool Config, Tim
 /// </summary>
 internal static class DetachInterface
 {
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
-
     public static OwnedNic Run(ShimContext context, IGuestDevices guest, DetachRequest request)
     {
         GuestScope scope = GuestScopes.Resolve(guest, request.Live, request.Config);
@@ -49,7 +46,8 @@ internal static class DetachInterface
         if ((plugged & scope).HasFlag(GuestScope.Live))
         {
             GuestScopes.Step(domain, nic, "cannot unplug it", () => guest.Detach(HotplugXml.Interface(mac, nic.Name), GuestScope.Live));
-            WaitUntilGone(guest, domain, nic, request.Wait);
+            GuestScopes.WaitUnplugged(guest, domain, nic, request.Wait,
+                "its link, name and metadata are kept: run detach-interface again once the guest has released it");
         }
         if ((plugged & scope).HasFlag(GuestScope.Config))
             GuestScopes.Step(domain, nic, "cannot remove it from the definition",
@@ -78,26 +76,6 @@ internal static class DetachInterface
         return record is null ? null : new OwnedNic(mac, record.Name, record.Lower, null, record.Mode);
     }
 
-    private static void WaitUntilGone(IGuestDevices guest, DomainDescription domain, OwnedNic nic, TimeSpan wait)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            if (GuestScopes.Step(domain, nic, "cannot read the running guest's XML", () => IsListed(guest, nic.Mac)) is false) return;
-            if (clock.Elapsed >= wait)
-                throw new ShimFailure($"{Describe.Nic(domain, nic)}: the guest has not let the NIC go after {wait.TotalSeconds:0} s " +
-                    "(libvirt still lists it); " +
-                    "its link, name and metadata are kept: run detach-interface again once the guest has released it");
-            Thread.Sleep(PollInterval);
-        }
-    }
-
-    private static bool IsListed(IGuestDevices guest, MacAddress mac)
-    {
-        XElement live = DomainReader.DomainElement(DomainXml.Parse(System.Text.Encoding.UTF8.GetBytes(guest.Xml(GuestScope.Live))));
-        return HotplugXml.FindInterface(live, mac) is not null;
-    }
-
     /// <summary>
     /// The NIC's guard goes with its link, before it, only when its record says it had one: the domain's guard becomes the
     /// other NICs' as they are in force (one transaction: they stay guarded throughout).
@@ -120,7 +98,7 @@ internal static class DetachInterface
         if (!stillLive)
         {
             GuardTheOthers(context, session, domain, nic);
-            LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Marker, domain.Uuid, domain.Name,
+            LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Taps, context.Marker, domain.Uuid, domain.Name,
                 DeleteDomainLinks.OnNames(context.Links, [nic.Name]).Values);
             foreach (Link other in deletion.NotOurs)
                 context.Log.Warning("{Nic}: the link on the name is not this domain's (ifindex {Index}); left alone",

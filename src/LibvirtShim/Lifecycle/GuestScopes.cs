@@ -1,6 +1,7 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Messages;
+using LibvirtShim.Net;
 using LibvirtShim.Session;
 
 namespace LibvirtShim.Lifecycle;
@@ -43,6 +44,32 @@ internal static class GuestScopes
         System.Xml.Linq.XDocument document = DomainXml.Parse(System.Text.Encoding.UTF8.GetBytes(XmlOf(guest, side)));
         element = DomainReader.DomainElement(document);
         return DomainReader.ReadLenient(document);
+    }
+
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// After an unplug was asked for: waits (at most <paramref name="wait"/>) until the running guest's XML no longer
+    /// lists the NIC, as the guest acknowledges an unplug in its own time; a failure saying <paramref name="otherwise"/>
+    /// when it still does.
+    /// </summary>
+    public static void WaitUnplugged(IGuestDevices guest, DomainDescription domain, OwnedNic nic, TimeSpan wait, string otherwise)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            if (Step(domain, nic, "cannot read the running guest's XML", () => IsListed(guest, nic.Mac)) is false) return;
+            if (clock.Elapsed >= wait)
+                throw new ShimFailure($"{Describe.Nic(domain, nic)}: the guest has not let the NIC go after {wait.TotalSeconds:0} s " +
+                    $"(libvirt still lists it); {otherwise}");
+            Thread.Sleep(PollInterval);
+        }
+    }
+
+    private static bool IsListed(IGuestDevices guest, MacAddress mac)
+    {
+        var live = DomainReader.DomainElement(DomainXml.Parse(System.Text.Encoding.UTF8.GetBytes(guest.Xml(GuestScope.Live))));
+        return HotplugXml.FindInterface(live, mac) is not null;
     }
 
     /// <summary>One libvirt step of a hot-plug: its failure becomes one line naming the domain, the NIC, the step and libvirt's cause.</summary>

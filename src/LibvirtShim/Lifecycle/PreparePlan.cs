@@ -5,9 +5,10 @@ using LibvirtShim.State;
 namespace LibvirtShim.Lifecycle;
 
 /// <summary>The checks <c>prepare</c> makes, in the order it makes them: the first failing one is what it reports.</summary>
-internal enum PrepareCheck { LowerDevice, Name, Passthru, HeldRecord, LowerExists, HeldLink, Mtu }
+internal enum PrepareCheck { LowerDevice, Name, Passthru, HeldRecord, LowerExists, LowerUnfit, HeldLink, Mtu }
 
-internal sealed record PrepareProblem(PrepareCheck Check, OwnedNic Nic, string Message);
+/// <summary>One check that fails for a NIC: the line prepare prints, and where the check knows it, what to give instead.</summary>
+internal sealed record PrepareProblem(PrepareCheck Check, OwnedNic Nic, string Message, string? Fix = null);
 
 /// <summary>What happens to the link on an owned NIC's name.</summary>
 internal enum LinkAction { Create, Keep, Replace }

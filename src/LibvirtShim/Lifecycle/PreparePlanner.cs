@@ -30,17 +30,20 @@ internal static class PreparePlanner
         {
             if (found[i] is { } link) links[wanted[i]] = link;
         }
-        return Plan(lowers, state.Scheme, marker, state, links, domain, now,
+        var lowerLinks = lowers.Select(l => l.Device is { } d && links.TryGetValue(d, out Link link) ? link : (Link?)null).OfType<Link>();
+        Dictionary<int, Link> related = LowerDevices.FindRelated(table, LowerDevices.Related(lowerLinks));
+        return Plan(lowers, state.Scheme, marker, state, links, related, domain, now,
             held => GoneDefinitions.Frees(settings, lease, held, now), linksUp);
     }
 
     /// <summary>
     /// The plan from gathered facts: <paramref name="lowers"/> from <see cref="LowerDevices.ResolveAll"/>, and
-    /// <paramref name="links"/> holding at least the links on the NICs' names and lower devices.
+    /// <paramref name="links"/> holding at least the links on the NICs' names and lower devices, <paramref name="related"/>
+    /// at least those <see cref="LowerDevices.Related"/> names for them.
     /// </summary>
     internal static PreparePlan Plan(
         IReadOnlyList<ResolvedLower> lowers, NameScheme scheme, LinkMarker marker, NameState state, IReadOnlyDictionary<string, Link> links,
-        DomainDescription domain, long now, Func<NameRecord, bool> definitionGone, bool linksUp = true)
+        IReadOnlyDictionary<int, Link> related, DomainDescription domain, long now, Func<NameRecord, bool> definitionGone, bool linksUp = true)
     {
         var problems = new List<PrepareProblem>();
         var stale = new List<NameRecord>();
@@ -62,6 +65,8 @@ internal static class PreparePlanner
             Link? lowerLink = lower is not null && links.TryGetValue(lower, out Link l) ? l : null;
             if (lower is not null && lowerLink is null)
                 Fail(PrepareCheck.LowerExists, $"lower device {lower} does not exist on this host");
+            if (lowerLink is { } device && LowerDevices.Unfit(device, related) is { } unfit)
+                problems.Add(new PrepareProblem(PrepareCheck.LowerUnfit, nic, $"{Describe.Nic(domain, nic)}: {unfit.Line}", unfit.Fix));
             Link? existing = links.TryGetValue(nic.Name, out Link e2) ? e2 : null;
             if (existing is { } taken && !marker.IsOwnedBy(taken, domain.Uuid))
                 Fail(PrepareCheck.HeldLink, $"name is held by {HolderOf(marker, taken, state)}");
@@ -90,7 +95,8 @@ internal static class PreparePlanner
     {
         if (existing is not { } link) return LinkAction.Create;
         bool sameMac = link.Mac == nic.Mac || nic.Mode == MacvtapMode.Passthru;
-        bool sameSettings = (nic.Mtu == 0 || link.Mtu == nic.Mtu) && link.AllMulticast == nic.AllMulticast;
+        bool sameSettings = (nic.Mtu == 0 || link.Mtu == nic.Mtu) && link.AllMulticast == nic.AllMulticast
+            && (nic.Mode != MacvtapMode.Source || Equals(link.SourceMacs, nic.SourceMacs));
         bool asAsked = sameMac && sameSettings && lower is { } l && link.LowerIndex == l.Index && link.Mode == nic.Mode
             && (link.IsUp || !linksUp) && link.Alias is not null;
         return asAsked ? LinkAction.Keep : LinkAction.Replace;

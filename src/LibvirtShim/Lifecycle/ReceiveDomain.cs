@@ -13,42 +13,47 @@ namespace LibvirtShim.Lifecycle;
 /// <c>migrate begin</c> and <c>restore begin</c>: the domain arrives with the names and lower devices of the host it
 /// left. Each owned NIC keeps its name when it is free here, or gets the next free one; either way the name is
 /// reserved for the domain at once. Lower devices are mapped to this host's (Uplinks, Networks), for owned NICs and
-/// for libvirt's own direct NICs. Returns the rewritten XML, or null when nothing needed to change.
+/// for libvirt's own direct NICs (not for a network NIC whose actual type is direct: the network picks its device on
+/// each host). Each NIC is rewritten through its own elements, so two NICs with one MAC keep their own uplinks.
+/// Returns the rewritten XML, or null when nothing needed to change.
 /// </summary>
 internal static class ReceiveDomain
 {
     /// <param name="session">The state, needed only when the domain has owned NICs.</param>
     public static string? Run(
-        ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, ShimSession? session, DomainDescription domain,
-        XDocument document)
+        ShimSettings settings, LinkTable links, LinkMarker marker, ILogger log, long now, ShimSession? session, XDocument document)
     {
+        DomainDescription domain = DomainReader.Read(document, out NicElements elements);
         var rewriter = new DomainRewriter(document);
-        Dictionary<Net.MacAddress, string> lowers = MapLowerDevices(settings, links, domain, rewriter);
+        string[] lowers = MapLowerDevices(settings, links, domain, elements, rewriter);
         if (session is not null && domain.OwnedNics.Count > 0)
         {
             var arrival = new Arrival(settings, links, marker, now, domain);
-            ReserveNames(session, arrival, log, lowers, rewriter);
+            ReserveNames(session, arrival, log, lowers, elements, rewriter);
             session.Commit();
         }
         return rewriter.Changed ? rewriter.Write() : null;
     }
 
-    private static Dictionary<Net.MacAddress, string> MapLowerDevices(
-        ShimSettings settings, LinkTable links, DomainDescription domain, DomainRewriter rewriter)
+    /// <summary>Each owned NIC's lower device here, in the order of <see cref="DomainDescription.OwnedNics"/>.</summary>
+    private static string[] MapLowerDevices(
+        ShimSettings settings, LinkTable links, DomainDescription domain, NicElements elements, DomainRewriter rewriter)
     {
-        var lowers = new Dictionary<Net.MacAddress, string>();
+        var lowers = new string[domain.OwnedNics.Count];
         var required = new List<(string Device, string Subject)>();
-        foreach (OwnedNic nic in domain.OwnedNics)
+        for (int i = 0; i < lowers.Length; i++)
         {
-            string lower = LowerDevices.Resolve(settings, domain, nic);
-            if (nic.Source is not null) rewriter.SetOwnedSource(nic.Mac, lower);
-            lowers[nic.Mac] = lower;
-            required.Add((lower, Describe.Nic(domain, nic)));
+            OwnedNic nic = domain.OwnedNics[i];
+            lowers[i] = LowerDevices.Resolve(settings, domain, nic);
+            if (nic.Source is not null) rewriter.SetOwnedSource(elements.Owned[i].Link, lowers[i]);
+            required.Add((lowers[i], Describe.Nic(domain, nic)));
         }
-        foreach (LibvirtMacvtap nic in domain.LibvirtMacvtaps.Where(n => n.Lower is not null))
+        for (int i = 0; i < domain.LibvirtMacvtaps.Count; i++)
         {
-            string lower = LowerDevices.Map(settings, nic.Lower!);
-            rewriter.SetDirectSource(nic.Mac, lower);
+            LibvirtMacvtap nic = domain.LibvirtMacvtaps[i];
+            if (nic.Lower is null || nic.ThroughNetwork) continue;
+            string lower = LowerDevices.Map(settings, nic.Lower);
+            rewriter.SetDirectSource(elements.Libvirt[i], lower);
             required.Add((lower, $"{Describe.Domain(domain)}: direct NIC {nic.Mac}"));
         }
         RequireExisting(links, required);
@@ -71,29 +76,30 @@ internal static class ReceiveDomain
     private sealed record Arrival(ShimSettings Settings, LinkTable Links, LinkMarker Marker, long Now, DomainDescription Domain);
 
     private static void ReserveNames(
-        ShimSession session, Arrival arrival, ILogger log, Dictionary<Net.MacAddress, string> lowers, DomainRewriter rewriter)
+        ShimSession session, Arrival arrival, ILogger log, string[] lowers, NicElements elements, DomainRewriter rewriter)
     {
         DomainDescription domain = arrival.Domain;
         NameState state = session.State;
         state.DropExpiredReservations(arrival.Now);
         GoneDefinitions.Free(arrival.Settings, session.Lease, state, arrival.Now);
         IReadOnlyList<Link?> links = arrival.Links.Find(domain.OwnedNics.Select(n => n.Name).ToList());
-        var renamed = new List<OwnedNic>();
+        var renamed = new List<int>();
         for (int i = 0; i < domain.OwnedNics.Count; i++)
         {
             OwnedNic nic = domain.OwnedNics[i];
-            if (IsFreeHere(arrival, state, nic.Name, links[i])) Reserve(arrival, state, nic, nic.Name, lowers[nic.Mac]);
-            else renamed.Add(nic);
+            if (IsFreeHere(arrival, state, nic.Name, links[i])) Reserve(arrival, state, nic, nic.Name, lowers[i]);
+            else renamed.Add(i);
         }
         if (renamed.Count == 0) return;
+        OwnedNic first = domain.OwnedNics[renamed[0]];
         List<string> names = TakeFreeNames.Run(session, arrival.Links, arrival.Settings, arrival.Now, renamed,
-            (nic, name) => Reservation(arrival, nic, name, lowers[nic.Mac]),
-            $"{Describe.Domain(domain)}: NIC {renamed[0].Mac} ({renamed[0].Name})");
-        for (int i = 0; i < renamed.Count; i++)
+            (i, name) => Reservation(arrival, domain.OwnedNics[i], name, lowers[i]), $"{Describe.Nic(domain, first)}");
+        for (int k = 0; k < renamed.Count; k++)
         {
-            Reserve(arrival, state, renamed[i], names[i], lowers[renamed[i].Mac]);
-            rewriter.SetOwnedName(renamed[i].Mac, names[i]);
-            log.Information("{Nic}: name taken on this host, arriving as {Name}", Describe.Nic(domain, renamed[i]), names[i]);
+            int i = renamed[k];
+            Reserve(arrival, state, domain.OwnedNics[i], names[k], lowers[i]);
+            rewriter.SetOwnedName(elements.Owned[i].Interface, names[k]);
+            log.Information("{Nic}: name taken on this host, arriving as {Name}", Describe.Nic(domain, domain.OwnedNics[i]), names[k]);
         }
     }
 

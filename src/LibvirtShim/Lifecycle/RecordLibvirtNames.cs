@@ -34,11 +34,12 @@ internal static class RecordLibvirtNames
             }
             NameRecord? held = state.Find(nic.Name!);
             if (held == wanted) continue;
-            if (held is { Holding: Holding.Created } && held.Domain != domain.Uuid)
+            if (held is not null && held.Domain != domain.Uuid && (held.Holding == Holding.Created || held.IsInDefinition))
             {
-                // A link the hook made for another guest sits on that name: the XML is wrong, not the record.
-                log.Warning("Name {Name} is the macvtap libvirt-shim created for {Holder}; " +
-                    "not recording it for domain {Domain}", nic.Name, Describe.Holder(held), domain.Name);
+                // A link the hook made for another guest sits on that name (the XML is wrong, not the record), or another
+                // domain's definition holds it: that hold outlives this guest's run, which must not give it back at release.
+                log.Warning("Name {Name} is held by {Holder}; libvirt gave it to a direct NIC of domain {Domain}: " +
+                    "not recorded for that domain (the name stays held)", nic.Name, Describe.Holder(held), domain.Name);
                 continue;
             }
             if (held is not null && held.Domain != domain.Uuid)

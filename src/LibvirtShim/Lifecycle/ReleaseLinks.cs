@@ -1,4 +1,4 @@
-using LibvirtShim.Domain;
+using LibvirtShim.Devices;
 using LibvirtShim.Net;
 using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
@@ -25,8 +25,8 @@ internal static class ReleaseLinks
     /// socket is opened for guarded domains only.
     /// </summary>
     public static Outcome Run(
-        ShimSession session, LinkTable links, Func<GuardTables> guards, LinkMarker marker, string libvirtConfigDir, long now, Guid domain,
-        string domainName, IReadOnlyCollection<string> declaredNames, bool declaredGuarded)
+        ShimSession session, LinkTable links, Func<GuardTables> guards, TapNodes taps, LinkMarker marker, string libvirtConfigDir, long now,
+        Guid domain, string domainName, IReadOnlyCollection<string> declaredNames, bool declaredGuarded)
     {
         List<NameRecord> records = session.State.OfDomain(domain);
         var created = records.Where(r => r.Holding == Holding.Created).ToList();
@@ -41,7 +41,7 @@ internal static class ReleaseLinks
             // A link on a name recorded as foreign may be the domain's too (an unlabelled one seeding could not place).
             Dictionary<string, Link> onNames = DeleteDomainLinks.OnNames(links,
                 created.Select(r => r.Name).Concat(declaredNames).Concat(foreign.Select(r => r.Name)));
-            LinkDeletion deletion = DeleteDomainLinks.Run(links, marker, domain, domainName, onNames.Values);
+            LinkDeletion deletion = DeleteDomainLinks.Run(links, taps, marker, domain, domainName, onNames.Values);
             if (deletion.Failure is { } failure) throw failure;
             deleted = deletion.Deleted;
             leftAlone.AddRange(created.Where(r => deletion.NotOurs.Any(l => l.Name == r.Name)).Select(r => r.Name));
@@ -65,13 +65,15 @@ internal static class ReleaseLinks
     /// <summary>
     /// Names held for the domain's definition that its definition file (still there after a stop, not after undefine) uses:
     /// they stay held for it with no expiry (confirmed by the definition). A hold not yet in the definition keeps its expiry.
+    /// Where it cannot be known (the definitions cannot be read), every name held for the definition stays.
     /// </summary>
     private static HashSet<string> NamesOfDefinition(string libvirtConfigDir, List<NameRecord> records)
     {
         var kept = records.Where(r => r.IsInDefinition).ToList();
         if (kept.Count == 0) return [];
-        DomainDescription? definition = DomainInventory.ReadDefinition(libvirtConfigDir, kept[0].DomainName, kept[0].Domain);
-        return (definition?.OwnedNics.Select(n => n.Name) ?? []).ToHashSet(StringComparer.Ordinal);
+        DefinitionRead definition = DomainInventory.ReadDefinition(libvirtConfigDir, kept[0].DomainName, kept[0].Domain);
+        if (definition.Lookup == DefinitionLookup.Unknown) return kept.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        return (definition.Domain?.OwnedNics.Select(n => n.Name) ?? []).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>Names held only by a foreign link that has gone are freed (looked up in the same batch as the domain's names).</summary>

@@ -23,6 +23,9 @@ internal abstract record ListenerSignal
 /// </summary>
 internal sealed class ListenerInbox : ILibvirtEventSink
 {
+    /// <summary>Not libvirt's: the listener's own word that a guest's lost links were made again (<see cref="WatchLoop.LookAgain"/>).</summary>
+    public const int LinksRepaired = -2;
+
     private readonly BlockingCollection<ListenerSignal> _queue = new();
     private readonly Dictionary<Guid, (string Words, int Event)> _waiting = [];
 
@@ -87,6 +90,7 @@ internal static class LifecycleEvents
     public static string Describe(int lifecycleEvent, int detail)
     {
         if (lifecycleEvent == Interop.Libvirt.MetadataChanged) return "metadata changed";
+        if (lifecycleEvent == ListenerInbox.LinksRepaired) return "lost links made again";
         if (lifecycleEvent < 0 || lifecycleEvent >= Events.Length) return $"event {lifecycleEvent} detail {detail}";
         string[] details = Details[lifecycleEvent];
         return $"{Events[lifecycleEvent]} {(detail >= 0 && detail < details.Length ? details[detail] : $"detail {detail}")}";

@@ -33,6 +33,9 @@ internal sealed class WatchLoop(
     /// <summary>How soon a reconcile that failed (libvirt or the kernel refused something) is tried again.</summary>
     private static readonly TimeSpan RetryPause = TimeSpan.FromSeconds(1);
 
+    /// <summary>The inbox of the connection being served; null between connections.</summary>
+    private volatile ListenerInbox? _inbox;
+
     private ListenerMetrics _metrics = ListenerMetrics.Starting(Environment.ProcessId, 0, uri ?? "");
     private readonly StateFiles _files = new(StateDirectory.Canonical(settings.StateDir));
 
@@ -76,7 +79,9 @@ internal sealed class WatchLoop(
             }
             pause = FirstPause;
             outage = null;
+            _inbox = inbox;
             using (connection) Serve(connection, inbox, stop);
+            _inbox = null;
         }
         _metrics = _metrics with { Connected = false };
         Save();
@@ -109,6 +114,13 @@ internal sealed class WatchLoop(
             }
         }
     }
+
+    /// <summary>
+    /// From another thread: look at the guest again, as after an event of its own (<see cref="UplinkRepair"/> made its links
+    /// again: they follow its vCPUs from now on, even where its state changed while they were being made). Between connections
+    /// nothing is needed: the reconcile after the next one looks at every guest.
+    /// </summary>
+    public void LookAgain(Guid domain) => _inbox?.DomainChanged(domain, ListenerInbox.LinksRepaired, 0);
 
     /// <summary>Every active guest's links as its state says. False when something failed (logged): the caller tries again.</summary>
     private bool Reconcile(IGuestSource guests)

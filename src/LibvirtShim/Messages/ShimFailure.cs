@@ -14,10 +14,11 @@ internal sealed class ShimFailure : Exception
     {
     }
 
-    private ShimFailure(string message, string? advice, bool namesDomain, Exception? cause) : base(message, cause)
+    private ShimFailure(string message, string? advice, bool namesDomain, Exception? cause, bool isUsage = false) : base(message, cause)
     {
         Advice = advice;
         NamesDomain = namesDomain;
+        IsUsage = isUsage;
     }
 
     /// <summary>What to do about it; admin verbs print it after a ';', the hook leaves it to the README.</summary>
@@ -25,6 +26,12 @@ internal sealed class ShimFailure : Exception
 
     /// <summary>False for a failure of the host (settings, state, the kernel) or of the input: a hook call names the domain before it.</summary>
     public bool NamesDomain { get; }
+
+    /// <summary>A command given wrongly (an option value that cannot be right): the admin verbs exit 2 for it, as for a usage error.</summary>
+    public bool IsUsage { get; }
+
+    /// <summary>A command given wrongly, found before anything is read or changed; <paramref name="advice"/> says how to give it.</summary>
+    public static ShimFailure OfUsage(string message, string advice) => new(message, advice, namesDomain: true, cause: null, isUsage: true);
 
     /// <summary>A failure that does not name the domain: the settings, the state, the kernel's socket, the domain XML itself.</summary>
     public static ShimFailure WithoutDomain(string message, string? advice = null, Exception? cause = null) =>
@@ -42,14 +49,19 @@ internal sealed class ShimFailure : Exception
     public static bool IsBug(Exception e) => e is not ShimFailure;
 
     /// <summary>
-    /// The one line for any failure, without the "libvirt-shim: " before it. <paramref name="domain"/>: a hook call's
-    /// domain, put before a failure that does not name it. <paramref name="advise"/>: the advice after a ';'. Control
-    /// characters from argv or the domain XML are escaped, so that one failure stays one line in virsh and the log.
+    /// The one line for any failure, without the "libvirt-shim: " before it, as stderr shows it: <see cref="TextFor"/>
+    /// escaped, so that one failure stays one line in virsh.
     /// </summary>
-    public static string LineFor(Exception e, string? domain = null, bool advise = false)
+    public static string LineFor(Exception e, string? domain = null, bool advise = false) => Printable.Escape(TextFor(e, domain, advise));
+
+    /// <summary>
+    /// The line's text, not yet escaped (for the log, which escapes what it writes). <paramref name="domain"/>: a hook
+    /// call's domain, put before a failure that does not name it. <paramref name="advise"/>: the advice after a ';'.
+    /// </summary>
+    public static string TextFor(Exception e, string? domain = null, bool advise = false)
     {
         ShimFailure failure = e as ShimFailure ?? WithoutDomain($"internal error ({e.GetType().Name}): {e.Message}", BugAdvice, e);
         string line = domain is not null && !failure.NamesDomain ? $"domain '{domain}': {failure.Message}" : failure.Message;
-        return Printable.Escape(advise && failure.Advice is { } advice ? $"{line}; {advice}" : line);
+        return advise && failure.Advice is { } advice ? $"{line}; {advice}" : line;
     }
 }

@@ -21,6 +21,23 @@ internal static class LinkMessages
         writer.EndMessage(message);
     }
 
+    /// <summary>RTM_GETLINK by ifindex, statistics left out.</summary>
+    public static void GetByIndex(ref NetlinkWriter writer, uint sequence, int index)
+    {
+        int message = writer.BeginMessage(RTM_GETLINK, Request, sequence);
+        writer.WriteIfInfo(index);
+        writer.WriteUInt32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+        writer.EndMessage(message);
+    }
+
+    /// <summary>RTM_NEWLINK (no create flags) by ifindex setting IFF_UP and nothing else.</summary>
+    public static void SetUp(ref NetlinkWriter writer, uint sequence, int index)
+    {
+        int message = writer.BeginMessage(RTM_NEWLINK, Request, sequence);
+        writer.WriteIfInfo(index, flags: IFF_UP, change: IFF_UP);
+        writer.EndMessage(message);
+    }
+
     /// <summary>RTM_GETLINK dump of every link.</summary>
     public static void Dump(ref NetlinkWriter writer, uint sequence)
     {
@@ -39,8 +56,9 @@ internal static class LinkMessages
     }
 
     /// <summary>
-    /// RTM_NEWLINK creating a macvtap, down, with name, lower device, MAC, group, MTU when asked and IFF_ALLMULTI as asked;
-    /// fails if the name is taken. Down, because an up link gets an IPv6 link-local address and speaks with the guest's MAC.
+    /// RTM_NEWLINK creating a macvtap, down, with name, lower device, MAC, group, MTU when asked, IFF_ALLMULTI as asked and,
+    /// in source mode, its source MACs; fails if the name is taken. Down, because an up link gets an IPv6 link-local
+    /// address and speaks with the guest's MAC.
     /// </summary>
     public static void NewMacvtap(ref NetlinkWriter writer, uint sequence, MacvtapRequest request)
     {
@@ -53,7 +71,7 @@ internal static class LinkMessages
         writer.WriteAttribute(IFLA_ADDRESS, mac);
         writer.WriteUInt32(IFLA_GROUP, request.Group);
         if (request.Mtu != 0) writer.WriteUInt32(IFLA_MTU, request.Mtu);
-        WriteMacvtapInfo(ref writer, request.Mode);
+        WriteMacvtapInfo(ref writer, request.Mode, request.SourceMacs);
         writer.EndMessage(message);
     }
 
@@ -115,12 +133,25 @@ internal static class LinkMessages
         writer.EndMessage(message);
     }
 
-    private static void WriteMacvtapInfo(ref NetlinkWriter writer, Net.MacvtapMode mode)
+    /// <summary>The kind and mode; source MACs as IFLA_MACVLAN_MACADDR_MODE SET with their list, which the kernel applies at creation.</summary>
+    private static void WriteMacvtapInfo(ref NetlinkWriter writer, Net.MacvtapMode mode, Net.MacAddressSet? sourceMacs)
     {
         int linkInfo = writer.BeginNested(IFLA_LINKINFO);
         writer.WriteString(IFLA_INFO_KIND, MacvtapKind);
         int data = writer.BeginNested(IFLA_INFO_DATA);
         writer.WriteUInt32(IFLA_MACVLAN_MODE, (uint)mode);
+        if (sourceMacs is { Count: > 0 })
+        {
+            writer.WriteUInt32(IFLA_MACVLAN_MACADDR_MODE, MACVLAN_MACADDR_SET);
+            int list = writer.BeginNested(IFLA_MACVLAN_MACADDR_DATA);
+            Span<byte> mac = stackalloc byte[Net.MacAddress.Length];
+            foreach (Net.MacAddress source in sourceMacs.Addresses)
+            {
+                source.Write(mac);
+                writer.WriteAttribute(IFLA_MACVLAN_MACADDR, mac);
+            }
+            writer.EndNested(list);
+        }
         writer.EndNested(data);
         writer.EndNested(linkInfo);
     }

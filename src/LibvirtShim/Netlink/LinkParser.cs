@@ -13,10 +13,11 @@ internal static class LinkParser
         ReadOnlySpan<byte> payload = message.Payload;
         if (payload.Length < IfInfoLength) throw NetlinkException.Malformed($"RTM_NEWLINK with {payload.Length} bytes of ifinfomsg");
 
+        ushort type = BinaryPrimitives.ReadUInt16LittleEndian(payload[2..]);
         int index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
         var link = new Link(index, Name: "", Kind: null, LowerIndex: 0, Mac: default, Group: 0, Alias: null,
-            IsUp: (flags & IFF_UP) != 0, Mode: null, AllMulticast: (flags & IFF_ALLMULTI) != 0);
+            IsUp: (flags & IFF_UP) != 0, Mode: null, AllMulticast: (flags & IFF_ALLMULTI) != 0, Type: type);
 
         foreach (NetlinkAttribute attribute in new NetlinkAttributeReader(payload[IfInfoLength..]))
             link = Apply(link, attribute);
@@ -49,6 +50,7 @@ internal static class LinkParser
     {
         IFLA_IFNAME => link with { Name = attribute.AsString() },
         IFLA_LINK => link with { LowerIndex = attribute.AsInt32() },
+        IFLA_MASTER => link with { Master = attribute.AsInt32() },
         IFLA_MTU => link with { Mtu = attribute.AsUInt32() },
         IFLA_ADDRESS when attribute.Value.Length == MacAddress.Length => link with { Mac = MacAddress.Read(attribute.Value) },
         IFLA_GROUP => link with { Group = attribute.AsUInt32() },
@@ -68,15 +70,27 @@ internal static class LinkParser
         }
         // IFLA_INFO_DATA's attribute numbers mean something else for every kind.
         bool isMacvlan = kind is MacvtapKind or "macvlan";
-        return link with { Kind = kind, Mode = isMacvlan ? ReadMacvlanMode(new NetlinkAttributeReader(data)) : null };
+        return isMacvlan ? ReadMacvlanData(link with { Kind = kind }, new NetlinkAttributeReader(data)) : link with { Kind = kind };
     }
 
-    private static MacvtapMode? ReadMacvlanMode(NetlinkAttributeReader data)
+    /// <summary>The mode, and the source MACs of a source-mode link (the kernel sends them only in that mode).</summary>
+    private static Link ReadMacvlanData(Link link, NetlinkAttributeReader data)
     {
         foreach (NetlinkAttribute attribute in data)
         {
-            if (attribute.Type == IFLA_MACVLAN_MODE) return (MacvtapMode)attribute.AsUInt32();
+            if (attribute.Type == IFLA_MACVLAN_MODE) link = link with { Mode = (MacvtapMode)attribute.AsUInt32() };
+            else if (attribute.Type == IFLA_MACVLAN_MACADDR_DATA) link = link with { SourceMacs = ReadMacs(attribute.Nested()) };
         }
-        return null;
+        return link.Mode == MacvtapMode.Source ? link with { SourceMacs = link.SourceMacs ?? MacAddressSet.Empty } : link;
+    }
+
+    private static MacAddressSet ReadMacs(NetlinkAttributeReader list)
+    {
+        var macs = new List<MacAddress>();
+        foreach (NetlinkAttribute attribute in list)
+        {
+            if (attribute.Type == IFLA_MACVLAN_MACADDR && attribute.Value.Length == MacAddress.Length) macs.Add(MacAddress.Read(attribute.Value));
+        }
+        return new MacAddressSet(macs);
     }
 }

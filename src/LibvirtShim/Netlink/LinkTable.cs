@@ -97,17 +97,44 @@ internal sealed class LinkTable : IDisposable
     public IReadOnlyList<Link?> Find(IReadOnlyList<string> names)
     {
         for (int i = 0; i < names.Count; i++) RequireValidName(names[i], nameof(names), i);
+        return Look(names, LinkMessages.GetByName, Quote);
+    }
+
+    /// <summary>The link of each ifindex, null where there is none (ENODEV), in one batched exchange.</summary>
+    public IReadOnlyList<Link?> FindByIndex(IReadOnlyList<int> ifindexes)
+    {
+        RequireIndexes(ifindexes);
+        return Look(ifindexes, LinkMessages.GetByIndex, IndexText);
+    }
+
+    /// <summary>One RTM_GETLINK per key in a batched exchange; null where the kernel has no such link.</summary>
+    private Link?[] Look<T>(IReadOnlyList<T> keys, RequestWriter<T> request, Func<T, string> subject)
+    {
         try
         {
-            LinkAnswer[] answers = LinkBatch.Run<string>(_socket, names, LinkMessages.GetByName, "RTM_GETLINK", Quote);
-            var links = new Link?[names.Count];
+            LinkAnswer[] answers = LinkBatch.Run(_socket, keys, request, "RTM_GETLINK", subject);
+            var links = new Link?[keys.Count];
             for (int i = 0; i < answers.Length; i++)
             {
                 if (answers[i].Error is { Errno: Errno.ENODEV }) continue;
-                if (answers[i].Error is { } error) throw NetlinkException.FromKernel($"RTM_GETLINK '{names[i]}'", error);
-                links[i] = answers[i].Link ?? throw NetlinkException.Malformed($"RTM_GETLINK '{names[i]}' acked without a link");
+                if (answers[i].Error is { } error) throw NetlinkException.FromKernel($"RTM_GETLINK {subject(keys[i])}", error);
+                links[i] = answers[i].Link ?? throw NetlinkException.Malformed($"RTM_GETLINK {subject(keys[i])} acked without a link");
             }
             return links;
+        }
+        catch (NetlinkException e)
+        {
+            throw e.Reported();
+        }
+    }
+
+    /// <summary>Brings links up by ifindex (IFF_UP, nothing else); null where it went up.</summary>
+    public IReadOnlyList<NetlinkError?> SetUp(IReadOnlyList<int> ifindexes)
+    {
+        RequireIndexes(ifindexes);
+        try
+        {
+            return Array.ConvertAll(LinkBatch.Run<int>(_socket, ifindexes, LinkMessages.SetUp, "RTM_NEWLINK up", IndexText), a => a.Error);
         }
         catch (NetlinkException e)
         {
@@ -164,10 +191,7 @@ internal sealed class LinkTable : IDisposable
     /// <summary>Deletes links by ifindex; null where the link was deleted.</summary>
     public IReadOnlyList<NetlinkError?> Delete(IReadOnlyList<int> ifindexes)
     {
-        for (int i = 0; i < ifindexes.Count; i++)
-        {
-            if (ifindexes[i] <= 0) throw new ArgumentOutOfRangeException(nameof(ifindexes), $"ifindexes[{i}] is {ifindexes[i]}, not a link index");
-        }
+        RequireIndexes(ifindexes);
         try
         {
             LinkAnswer[] answers = LinkBatch.Run<int>(_socket, ifindexes, LinkMessages.DeleteByIndex, "RTM_DELLINK", IndexText);
@@ -226,6 +250,14 @@ internal sealed class LinkTable : IDisposable
     internal static string Quote(string name) => $"'{name}'";
 
     private static string IndexText(int index) => $"ifindex {index}";
+
+    private static void RequireIndexes(IReadOnlyList<int> ifindexes)
+    {
+        for (int i = 0; i < ifindexes.Count; i++)
+        {
+            if (ifindexes[i] <= 0) throw new ArgumentOutOfRangeException(nameof(ifindexes), $"ifindexes[{i}] is {ifindexes[i]}, not a link index");
+        }
+    }
 
     private static void RequireValidName(string name, string parameter, int position)
     {

@@ -103,7 +103,8 @@ internal sealed class MacvtapCreation(RouteSocket socket, IReadOnlyList<MacvtapR
             && link.Mode == request.Mode
             && link.Group == request.Group
             && (request.Mtu == 0 || link.Mtu == request.Mtu)
-            && (request.Mode == MacvtapMode.Passthru || link.Mac == request.Mac);
+            && (request.Mode == MacvtapMode.Passthru || link.Mac == request.Mac)
+            && (request.Mode != MacvtapMode.Source || Equals(link.SourceMacs, request.SourceMacs ?? MacAddressSet.Empty));
         if (ours) return null;
         return new NetlinkError(Errno.EEXIST, KernelMessage: null,
             Detail: $"after creation the name belongs to ifindex {link.Index} ('{link.Name}', {Describe(link)}), "

@@ -5,6 +5,9 @@ namespace LibvirtShim.Netlink;
 /// <summary>Called for each data message the kernel sends in answer to request number <paramref name="request"/> of a batch.</summary>
 internal delegate void ReplyHandler(int request, NetlinkMessage message);
 
+/// <summary>What <see cref="RouteSocket.ReceiveAnnouncements"/> heard.</summary>
+internal enum Announcements { None, Received, Lost }
+
 /// <summary>Called for each message that arrives before a fence's ack (<see cref="RouteSocket.ExchangeFenced"/>).</summary>
 internal delegate void MessageHandler(NetlinkMessage message);
 
@@ -67,6 +70,48 @@ internal sealed class RouteSocket : IDisposable
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Opens a NETLINK_ROUTE socket (in the calling thread's network namespace) that hears the kernel's announcements of
+    /// <paramref name="group"/> (RTNLGRP_LINK); <see cref="ReceiveAnnouncements"/> waits at most <paramref name="wake"/> for them.
+    /// </summary>
+    public static RouteSocket OpenAnnouncements(int group, TimeSpan wake)
+    {
+        RouteSocket socket = Open();
+        try
+        {
+            Require(SetSocketOption(socket._handle, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group), "setsockopt(NETLINK_ADD_MEMBERSHIP)");
+            Require(SetReceiveTimeout(socket._handle, wake), "setsockopt(SO_RCVTIMEO)");
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// On a socket of <see cref="OpenAnnouncements"/>: hands each announcement that arrives to <paramref name="onMessage"/>.
+    /// <see cref="Announcements.None"/> when none came in the wake interval; <see cref="Announcements.Lost"/> when the kernel
+    /// dropped some because the receive buffer was full (ENOBUFS: what they said must be looked up again). Throws on anything else.
+    /// </summary>
+    public Announcements ReceiveAnnouncements(MessageHandler onMessage)
+    {
+        Errno errno = ReceiveDatagrams(_handle, _slots, SlotBytes, _lengths, out int count);
+        if (errno == Errno.EAGAIN) return Announcements.None;
+        if (errno == Errno.ENOBUFS) return Announcements.Lost;
+        if (errno != Errno.None) throw NetlinkException.FromErrno("recvmmsg", errno);
+        for (int i = 0; i < count; i++)
+        {
+            if (_lengths[i] > SlotBytes) return Announcements.Lost;   // cut: what it said is looked up again
+        }
+        foreach (NetlinkMessage message in new ReceivedMessages(_slots, _lengths.AsSpan(0, count)))
+        {
+            if (message.Type is not (NetlinkProtocol.NLMSG_NOOP or NetlinkProtocol.NLMSG_DONE)) onMessage(message);
+        }
+        return Announcements.Received;
     }
 
     /// <summary>Reserves <paramref name="count"/> consecutive sequence numbers; returns the first (wrapping is harmless).</summary>

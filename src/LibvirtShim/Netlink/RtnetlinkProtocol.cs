@@ -13,12 +13,14 @@ internal static class RtnetlinkProtocol
     public const int IfAddrLength = 8;   // struct ifaddrmsg
     public const byte AF_UNSPEC = 0;
     public const uint IFF_UP = 0x1;
+    public const uint IFF_LOOPBACK = 0x8;
     public const uint IFF_ALLMULTI = 0x200;
 
     public const ushort IFLA_ADDRESS = 1;
     public const ushort IFLA_IFNAME = 3;
     public const ushort IFLA_MTU = 4;
     public const ushort IFLA_LINK = 5;
+    public const ushort IFLA_MASTER = 10;
     public const ushort IFLA_LINKINFO = 18;
     public const ushort IFLA_IFALIAS = 20;
     public const ushort IFLA_GROUP = 27;
@@ -32,6 +34,16 @@ internal static class RtnetlinkProtocol
     public const ushort IFLA_INFO_DATA = 2;
 
     public const ushort IFLA_MACVLAN_MODE = 1;
+    public const ushort IFLA_MACVLAN_MACADDR_MODE = 3;
+    public const ushort IFLA_MACVLAN_MACADDR = 4;
+    public const ushort IFLA_MACVLAN_MACADDR_DATA = 5;
+
+    /// <summary>MACVLAN_MACADDR_SET: the source list becomes exactly the IFLA_MACVLAN_MACADDR_DATA given.</summary>
+    public const uint MACVLAN_MACADDR_SET = 3;
+
+    /// <summary>ARPHRD_* link types (ifi_type) the shim tells apart.</summary>
+    public const ushort ARPHRD_ETHER = 1;
+    public const ushort ARPHRD_LOOPBACK = 772;
 
     /// <summary>IFLA_AF_SPEC is nested by address family; AF_INET6 holds IFLA_INET6_* attributes.</summary>
     public const ushort AF_INET6 = 10;

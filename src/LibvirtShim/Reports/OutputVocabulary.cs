@@ -8,8 +8,10 @@ namespace LibvirtShim.Reports;
 /// <summary>How <c>status</c>, <c>doctor</c> and the metrics word a disagreement: the metric's kind label, the text, what to do.</summary>
 internal readonly record struct ProblemWords(string Kind, string Text, string Advice)
 {
-    /// <summary>The advice for one link or name: NAME in it stands for that name.</summary>
-    public string AdviceFor(string name) => Advice.Replace("NAME", name, StringComparison.Ordinal);
+    /// <summary>The advice for one link or name: NAME in it stands for that name, DOMAIN for its domain, LOWER for its lower device.</summary>
+    public string AdviceFor(string name, string domain = "", string lower = "") =>
+        Advice.Replace("NAME", name, StringComparison.Ordinal).Replace("DOMAIN", domain, StringComparison.Ordinal)
+            .Replace("LOWER", lower, StringComparison.Ordinal);
 }
 
 /// <summary>
@@ -49,6 +51,10 @@ internal static class OutputVocabulary
     {
         AuditProblem.MissingLink => new("missing_link", "missing link",
             "the guest's NIC has no device: restart the guest; 'libvirt-shim seed' forgets the record"),
+        AuditProblem.LinkLost => new("link_lost", "link lost while the guest runs",
+            "'libvirt-shim repair DOMAIN' makes it again and plugs the NIC into the guest again (its uplink deleted and made again took it)"),
+        AuditProblem.LinkLostWithUplink => new("link_lost_uplink_missing", "link lost with its uplink, which is missing",
+            "bring LOWER back, then 'libvirt-shim repair DOMAIN'"),
         AuditProblem.LinkReplaced => new("link_replaced_by_someone_else", "link replaced by someone else",
             "another link took the name: 'ip -d link show NAME' shows it; 'libvirt-shim seed' records it as foreign"),
         AuditProblem.DomainNotRunning => new("domain_not_running", "domain not running (start pending, or its release never came)",

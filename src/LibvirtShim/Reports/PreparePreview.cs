@@ -22,13 +22,14 @@ internal sealed record NicPreview(
     /// <summary>The addresses a guard='ip' lets it send from: its ips= and the link-local address its MAC gives.</summary>
     public IEnumerable<IpPrefix> GuardAddresses => Nic.Addresses.Append(IpPrefix.LinkLocal(Nic.Mac));
 
-    /// <summary>"mtu 9000, allmulticast on", or "mtu 1500 (the lower device's), allmulticast off".</summary>
+    /// <summary>"mtu 9000, allmulticast on", or "mtu 1500 (the lower device's), allmulticast off, frames from 52:54:00:cc:00:01 only".</summary>
     public string LinkSettings
     {
         get
         {
             string mtu = Nic.Mtu != 0 ? $"mtu {Nic.Mtu}" : LowerMtu != 0 ? $"mtu {LowerMtu} (the lower device's)" : "mtu of the lower device";
-            return $"{mtu}, allmulticast {(Nic.AllMulticast ? "on" : "off")}";
+            string sources = Nic.SourceMacs is { } macs ? $", frames from {macs} only" : "";
+            return $"{mtu}, allmulticast {(Nic.AllMulticast ? "on" : "off")}{sources}";
         }
     }
 }

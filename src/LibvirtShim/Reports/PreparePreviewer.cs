@@ -34,7 +34,8 @@ internal static class PreparePreviewer
         {
             var running = DomainInventory.Read(context.Settings.LibvirtRunDir, context.Log);
             var defined = DomainInventory.Read(context.Settings.LibvirtConfigDir, context.Log);
-            state = SeedState.Plan(context.Scheme, context.Marker, null, running, defined, links, context.Now).State;
+            state = SeedState.Plan(context.Scheme, context.Marker, null, running, defined, links, context.Now,
+                lowerOf: nic => LowerDeviceMapping.Local(context.Settings, nic.Source, nic.Network) ?? "").State;
             stateNote = $"the state is not usable ({load.Problem}): prepare first rebuilds it by seeding; " +
                 "this plan uses the state seeding would build now";
         }
@@ -50,10 +51,12 @@ internal static class PreparePreviewer
     {
         var byName = new Dictionary<string, Link>(StringComparer.Ordinal);
         foreach (Link link in links) byName.TryAdd(link.Name, link);
+        var byIndex = new Dictionary<int, Link>();
+        foreach (Link link in links) byIndex.TryAdd(link.Index, link);
         // As prepare would now: a link kept down for the listener is kept while one runs.
         bool linksUp = LinkStart.BeforeTheVcpus(settings.StateDir).Up;
-        PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, domain, now, definitionGone,
-            linksUp);
+        PreparePlan plan = PreparePlanner.Plan(LowerDevices.ResolveAll(settings, domain), scheme, marker, state, byName, byIndex, domain, now,
+            definitionGone, linksUp);
 
         PreviewProblem? failure = plan.Failure is { } f ? new PreviewProblem(f.Message, Advice(f, settings, scheme, marker, byName, state)) : null;
         var nics = new List<NicPreview>();
@@ -68,7 +71,7 @@ internal static class PreparePreviewer
             if (guard == GuardMode.Ip && nic.Nic.Addresses.Count == 0)
                 warnings.Add("guard='ip' lists no address in ips=: the guest can send only from its link-local address and as a DHCP client");
             if (nic.LowerLink is { IsUp: false })
-                warnings.Add($"lower device {nic.Lower} is down: the guest's NIC has no carrier until 'ip link set {nic.Lower} up'");
+                warnings.Add($"lower device {nic.Lower} is down: prepare brings it up, as libvirt does for its direct NICs");
             if (problems.Count == 0 && nic.Action != LinkAction.Keep && KernelRefusal(nic, links) is { } refusal)
             {
                 warnings.Add($"the kernel would most likely refuse it ({refusal})");
@@ -93,6 +96,7 @@ internal static class PreparePreviewer
             PrepareCheck.Name => $"name it {scheme.Prefix}N (N below {scheme.Capacity}); 'libvirt-shim adopt' assigns free names",
             PrepareCheck.Passthru => "give the other NICs another mode or another lower device",
             PrepareCheck.LowerExists => "create the device, or map the NIC's lower device to one of this host's in Uplinks (or Networks)",
+            PrepareCheck.LowerUnfit => $"{problem.Fix} (the NIC's <shim:link source=...>, or Uplinks or Networks on this host)",
             PrepareCheck.Mtu =>
                 $"raise the lower device's MTU ('ip link set DEVICE mtu {nic.Mtu}'), or ask for less with mtu= on the NIC's <shim:link>",
             PrepareCheck.HeldLink when links.TryGetValue(nic.Name, out Link link) && marker.Owner(link) is null

@@ -16,7 +16,12 @@ internal enum LinkPresence { Absent, Up, Down }
 /// <summary>How the state and the kernel can disagree about one name (status and doctor word them: OutputVocabulary).</summary>
 internal enum AuditProblem
 {
+    /// <summary>A created link gone, of a guest that does not run (a stale record).</summary>
     MissingLink,
+    /// <summary>A created link gone while its guest runs (its uplink deleted and made again, or the link deleted by hand): repair.</summary>
+    LinkLost,
+    /// <summary>The same, with its lower device missing: the uplink deleted took the link along.</summary>
+    LinkLostWithUplink,
     LinkReplaced,
     DomainNotRunning,
     StaleLibvirtLink,
@@ -57,7 +62,7 @@ internal static class StateAudit
             entries.Add(new AuditEntry(record.Name, record.Lower, record.DomainName, record.Domain, record.Mac, record.Mode,
                 record.Holding, present ? link.Index : record.Ifindex, LinkState(present, link),
                 definitionGone?.Contains(record.Name) == true ? AuditProblem.DefinitionGone
-                    : Problem(marker, record, present, link, running, now, isGuarded, vcpusRun), record.Guard));
+                    : Problem(marker, record, present, link, running, now, isGuarded, vcpusRun, byName.ContainsKey(record.Lower)), record.Guard));
         }
         foreach (Link link in links)
         {
@@ -77,11 +82,13 @@ internal static class StateAudit
 
     private static AuditProblem? Problem(
         LinkMarker marker, NameRecord record, bool present, Link link, IReadOnlySet<Guid> running, long now,
-        Func<Guid, string, bool>? isGuarded, IReadOnlySet<Guid>? vcpusRun) => record.Holding switch
+        Func<Guid, string, bool>? isGuarded, IReadOnlySet<Guid>? vcpusRun, bool lowerExists) => record.Holding switch
         {
             Holding.Created or Holding.Foreign when present && LinkMarker.IsUnlabelled(link) && marker.IsOwnedBy(link, record.Domain) =>
                 AuditProblem.Unlabelled,
             Holding.Foreign when present && LinkMarker.IsUnlabelled(link) => AuditProblem.UnlabelledUnknown,
+            Holding.Created when !present && running.Contains(record.Domain) =>
+                lowerExists ? AuditProblem.LinkLost : AuditProblem.LinkLostWithUplink,
             Holding.Created when !present => AuditProblem.MissingLink,
             Holding.Created when link.Index != record.Ifindex || !marker.IsOwnedBy(link, record.Domain) => AuditProblem.LinkReplaced,
             Holding.Created when !running.Contains(record.Domain) => AuditProblem.DomainNotRunning,

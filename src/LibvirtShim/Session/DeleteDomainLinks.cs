@@ -1,3 +1,4 @@
+using LibvirtShim.Devices;
 using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Netlink;
@@ -27,7 +28,8 @@ internal sealed record LinkDeletion(string DomainName, int Deleted, IReadOnlyLis
 /// hot-plug undone, seeding's leaked links). Of the links given, only those carrying the domain's marks are deleted.
 /// Several go in one deletion of the domain's netdev group (one RCU grace period instead of one per link), but only after
 /// a dump has shown that the group holds exactly those links, nothing else; otherwise, and for a single link, they go
-/// one by one, by ifindex. A link already gone counts as deleted.
+/// one by one, by ifindex. A link already gone counts as deleted. The tap nodes the hook made for deleted links go with
+/// them (<see cref="TapNodes"/>: devtmpfs removes only its own), read before the deletion while sysfs still shows them.
 /// </summary>
 /// <remarks>
 /// The group check cannot be narrowed by the kernel: a strict-checking link dump (rtnl_dump_ifinfo) filters by
@@ -48,15 +50,20 @@ internal static class DeleteDomainLinks
     /// every link of the host as the caller has just dumped them (seeding), spared a dump of its own for the group check.
     /// </summary>
     public static LinkDeletion Run(
-        LinkTable links, LinkMarker marker, Guid domain, string domainName, IEnumerable<Link> candidates, IReadOnlyList<Link>? dump = null)
+        LinkTable links, TapNodes taps, LinkMarker marker, Guid domain, string domainName, IEnumerable<Link> candidates,
+        IReadOnlyList<Link>? dump = null)
     {
         var ours = new List<Link>();
         var notOurs = new List<Link>();
         foreach (Link link in candidates.DistinctBy(l => l.Index).OrderBy(l => l.Index))
             (marker.IsOwnedBy(link, domain) ? ours : notOurs).Add(link);
         if (ours.Count == 0) return new LinkDeletion(domainName, 0, notOurs, []);
+        List<(int, DeviceNumber)> nodes = NodesOf(taps, ours);
         if (ours.Count > MaxWithoutGroupCheck && DeleteGroup(links, marker, domain, ours, dump))
+        {
+            TakeBack(taps, nodes, new HashSet<int>());
             return new LinkDeletion(domainName, ours.Count, notOurs, []);
+        }
 
         IReadOnlyList<NetlinkError?> errors = links.Delete(ours.Select(l => l.Index).ToList());
         var failed = new List<UndeletedLink>();
@@ -64,6 +71,7 @@ internal static class DeleteDomainLinks
         {
             if (errors[i] is { } error && error.Errno != Errno.ENODEV) failed.Add(new UndeletedLink(ours[i], error));
         }
+        TakeBack(taps, nodes, failed.Select(f => f.Link.Index).ToHashSet());
         return new LinkDeletion(domainName, ours.Count - failed.Count, notOurs, failed);
     }
 
@@ -91,5 +99,16 @@ internal static class DeleteDomainLinks
         var mine = ours.Select(l => l.Index).ToHashSet();
         if (members.Count != mine.Count || !members.All(l => mine.Contains(l.Index) && marker.IsOwnedBy(l, domain))) return false;
         return links.DeleteGroup(group) is null;
+    }
+
+    /// <summary>The links' tap nodes that name their devices, read while the links exist (sysfs forgets a link with it).</summary>
+    private static List<(int Ifindex, DeviceNumber Device)> NodesOf(TapNodes taps, IEnumerable<Link> links) =>
+        links.Select(l => (l.Index, Device: taps.NodeToTakeBack(l.Name, l.Index)))
+            .Where(n => n.Device is not null).Select(n => (n.Index, n.Device!.Value)).ToList();
+
+    /// <summary>After the deletion: the nodes still there and naming the deleted links' devices go, except those of links still there.</summary>
+    private static void TakeBack(TapNodes taps, List<(int Ifindex, DeviceNumber Device)> nodes, IReadOnlySet<int> kept)
+    {
+        foreach ((int ifindex, DeviceNumber device) in nodes.Where(n => !kept.Contains(n.Ifindex))) taps.TakeBack(ifindex, device);
     }
 }

@@ -33,19 +33,49 @@ internal static class DomainInventory
         return domains;
     }
 
-    /// <summary>The persistent definition of one domain, if it exists under its usual file name and has that UUID.</summary>
-    public static DomainDescription? ReadDefinition(string configDirectory, string domainName, Guid uuid)
+    /// <summary>
+    /// The pid of a running guest's QEMU, from its status file (<c>&lt;domstatus pid=...&gt;</c>), or null when there is no
+    /// such file or it says nothing usable.
+    /// </summary>
+    public static int? GuestPid(string runDirectory, string domainName)
     {
         if (domainName.Contains('/') || domainName is "." or "..") return null;
-        string path = Path.Combine(configDirectory, domainName + ".xml");
         try
         {
-            DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(path)));
-            return domain.Uuid == uuid ? domain : null;
+            var root = DomainXml.Parse(DomainXml.ReadFile(Path.Combine(runDirectory, domainName + ".xml"))).Root;
+            return root?.Name == "domstatus" && int.TryParse((string?)root.Attribute("pid"), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out int pid) && pid > 0 ? pid : null;
         }
         catch (Exception e) when (e is ShimFailure or IOException or UnauthorizedAccessException)
         {
             return null;
         }
     }
+
+    /// <summary>
+    /// The persistent definition of one domain, found by its UUID (the file of <paramref name="domainName"/> first; a
+    /// definition renamed with virsh domrename is found under its new name). <see cref="DefinitionRead.Lookup"/> says
+    /// when it is gone, or when that cannot be known (a file or the directory unreadable): a caller frees nothing then.
+    /// </summary>
+    public static DefinitionRead ReadDefinition(string configDirectory, string domainName, Guid uuid)
+    {
+        DefinitionLookup lookup = DefinitionFiles.Find(configDirectory, domainName, uuid, out string? path);
+        if (lookup != DefinitionLookup.Found) return new DefinitionRead(lookup, null);
+        try
+        {
+            DomainDescription domain = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(path!)));
+            return domain.Uuid == uuid ? new DefinitionRead(DefinitionLookup.Found, domain) : new DefinitionRead(DefinitionLookup.Unknown, null);
+        }
+        catch (Exception e) when (e is ShimFailure or IOException or UnauthorizedAccessException)
+        {
+            return new DefinitionRead(DefinitionLookup.Unknown, null);
+        }
+    }
+}
+
+/// <summary>A domain's definition as <see cref="DomainInventory.ReadDefinition"/> found it: <see cref="Domain"/> when found.</summary>
+internal sealed record DefinitionRead(DefinitionLookup Lookup, DomainDescription? Domain)
+{
+    /// <summary>Whether the definition uses <paramref name="name"/> for an owned NIC; true when that cannot be known (keep, on a doubt).</summary>
+    public bool Uses(string name) => Lookup == DefinitionLookup.Unknown || Domain?.OwnedNics.Any(n => n.Name == name) == true;
 }

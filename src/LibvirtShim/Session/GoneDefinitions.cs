@@ -7,7 +7,8 @@ namespace LibvirtShim.Session;
 
 /// <summary>
 /// Names held for a persistent definition (by adopt, seeding or a hot-plug into the definition) go back once the
-/// definition is gone: its file removed (<c>virsh undefine</c>), its UUID changed, or the name no longer in it. Freed
+/// definition is gone: no file in the definitions directory holds its UUID (<c>virsh undefine</c>; the definition is found
+/// by UUID, so <c>virsh domrename</c> keeps it: <see cref="DefinitionFiles"/>), or the name is no longer in it. Freed
 /// (<see cref="Free"/>) when names are handed out and when seeding, under the lock to change the state; status and doctor
 /// only say what the next of those would free (<see cref="Find"/>). Cheap: one stat per domain holding such names; a
 /// definition is parsed only when its file's modification time or size differs from when it was last read (remembered
@@ -28,6 +29,11 @@ internal static class GoneDefinitions
         List<NameRecord> gone = look.Gone(state, now);
         foreach (NameRecord record in gone) state.Remove(record.Name);
         foreach (NameRecord record in look.Confirmed) state.Put(record with { ExpiresAt = 0 });
+        foreach (NameRecord record in state.HeldAs(Holding.Defined).ToList())
+        {
+            if (look.Renamed.TryGetValue(record.Domain, out string? renamed) && record.DomainName != renamed)
+                state.Put(record with { DomainName = renamed });
+        }
         if (look.Changed) SeenDefinitions.Write(lease, look.Seen);
         return gone;
     }
@@ -56,6 +62,9 @@ internal static class GoneDefinitions
         /// <summary>Whether <see cref="Seen"/> differs from what was read: something was parsed, has gone, or holds no name any more.</summary>
         public bool Changed { get; private set; }
 
+        /// <summary>Domains whose definition was found under another name than their records say (virsh domrename): the name now.</summary>
+        public Dictionary<Guid, string> Renamed { get; } = [];
+
         /// <summary>Holds still waiting for their definition (an expiry) that the definition names now.</summary>
         public List<NameRecord> Confirmed { get; } = [];
 
@@ -80,40 +89,51 @@ internal static class GoneDefinitions
         }
 
         /// <summary>
-        /// Whether the definition uses a name; null when it is gone. One that cannot be read now keeps every name (nothing
-        /// is freed on a doubt).
+        /// Whether the definition of <paramref name="uuid"/> uses a name; null when it is gone. Found by its UUID (the file of
+        /// the name last seen, or of <paramref name="domain"/>, first: one stat when it has not changed since it was read); one
+        /// that cannot be read now, or a directory that cannot be looked at, keeps every name (nothing is freed on a doubt).
         /// </summary>
         private Predicate<string>? Uses(string domain, Guid uuid)
         {
             _asked.Add(uuid);
-            if (domain.Length == 0 || domain.Contains('/') || domain.Contains('\n') || domain.Contains('\t') || domain is "." or "..") return null;
-            var file = new FileInfo(Path.Combine(configDir, domain + ".xml"));
-            if (!file.Exists)
+            bool known = Seen.TryGetValue(uuid, out SeenDefinition? seen);
+            if (known && Stat(Path.Combine(configDir, seen!.Domain + ".xml")) is (long mtime, long size) && seen.Mtime == mtime && seen.Size == size)
+                return Found(seen.Domain, domain, uuid, seen.Names);
+            DefinitionLookup lookup = DefinitionFiles.Find(configDir, known ? seen!.Domain : domain, uuid, out string? path);
+            if (lookup == DefinitionLookup.Unknown) return KeepsEverything;
+            if (lookup == DefinitionLookup.Gone)
             {
                 Changed |= Seen.Remove(uuid);
                 return null;
             }
-            long mtime = file.LastWriteTimeUtc.Ticks, size = file.Length;
-            if (Seen.TryGetValue(uuid, out SeenDefinition? seen) && seen.Domain == domain && seen.Mtime == mtime && seen.Size == size)
-                return seen.Names.Contains;
-            DomainDescription definition;
+            var file = new FileInfo(path!);
             try
             {
-                definition = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(file.FullName)));
+                (long mtime, long size) stat = (file.LastWriteTimeUtc.Ticks, file.Length);
+                DomainDescription definition = DomainReader.ReadLenient(DomainXml.Parse(DomainXml.ReadFile(file.FullName)));
+                if (definition.Uuid != uuid) return KeepsEverything;   // replaced between the look and the read
+                var names = definition.OwnedNics.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+                string stem = Path.GetFileNameWithoutExtension(file.Name);
+                Seen[uuid] = new SeenDefinition(stem, stat.mtime, stat.size, names);
+                Changed = true;
+                return Found(stem, domain, uuid, names);
             }
             catch (Exception e) when (e is ShimFailure or IOException or UnauthorizedAccessException)
             {
                 return KeepsEverything;
             }
-            if (definition.Uuid != uuid)
-            {
-                Changed |= Seen.Remove(uuid);
-                return null;
-            }
-            var names = definition.OwnedNics.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
-            Seen[uuid] = new SeenDefinition(domain, mtime, size, names);
-            Changed = true;
+        }
+
+        private Predicate<string> Found(string fileName, string recorded, Guid uuid, IReadOnlySet<string> names)
+        {
+            if (fileName != recorded) Renamed[uuid] = fileName;
             return names.Contains;
+        }
+
+        private static (long Mtime, long Size)? Stat(string path)
+        {
+            var file = new FileInfo(path);
+            return file.Exists ? (file.LastWriteTimeUtc.Ticks, file.Length) : null;
         }
     }
 }

@@ -1,4 +1,5 @@
 using LibvirtShim.Configuration;
+using LibvirtShim.Devices;
 using LibvirtShim.Domain;
 using LibvirtShim.Messages;
 using LibvirtShim.Net;
@@ -26,8 +27,8 @@ internal sealed record SeedReport(
 internal static class SeedState
 {
     public static SeedReport Run(
-        ShimSettings settings, LinkTable table, Func<GuardTables> guards, LinkMarker marker, NameScheme scheme, ILogger log, long now,
-        NameState? previous)
+        ShimSettings settings, LinkTable table, Func<GuardTables> guards, TapNodes taps, LinkMarker marker, NameScheme scheme, ILogger log,
+        long now, NameState? previous)
     {
         var unreadable = new List<string>();
         var running = DomainInventory.Read(settings.LibvirtRunDir, log, unreadable);
@@ -37,13 +38,14 @@ internal static class SeedState
             log.Warning("Seeding: status file {Path} exists but cannot be read: that guest counts as unknown, not gone", path);
         bool allFacts = previous is { Skipped.Count: 0 } && unreadable.Count == 0;
         long? keepUntil = allFacts ? null : now + settings.ReservationSeconds;
-        var plan = Plan(scheme, marker, previous, running, defined, links, now, keepUntil);
+        var plan = Plan(scheme, marker, previous, running, defined, links, now, keepUntil,
+            nic => LowerDeviceMapping.Local(settings, nic.Source, nic.Network) ?? "");
         foreach (NameRecord kept in plan.KeptInDoubt)
             log.Warning("Seeding: kept link {Link} (ifindex {Ifindex}) of domain {Owner}, not seen running: " +
                 "its start may be in flight or its status unreadable",
                 kept.Name, kept.Ifindex, kept.Domain);
         List<string> deletedGuards = SeedGuardsIfAny(guards, marker, log, plan.State, running, allFacts);
-        List<Link> deleted = DeleteLeaked(table, marker, log, plan.Leaked, links);
+        List<Link> deleted = DeleteLeaked(table, taps, marker, log, plan.Leaked, links);
         return new SeedReport(plan.State, running.Count, defined.Count, deleted, unreadable, deletedGuards);
     }
 
@@ -115,10 +117,13 @@ internal static class SeedState
     /// <summary>
     /// The decisions alone, from already gathered facts. <paramref name="keepUntil"/> is null when the facts are
     /// complete (links nobody can own are leaked); otherwise such links are kept, recorded as created until then.
+    /// <paramref name="lowerOf"/>: the lower device on this host of a NIC a definition holds a name for (Uplinks, Networks
+    /// applied), recorded with the hold; its source as written when not given.
     /// </summary>
     internal static SeedPlan Plan(
         NameScheme scheme, LinkMarker marker, NameState? previous, IReadOnlyDictionary<Guid, DomainDescription> running,
-        IReadOnlyDictionary<Guid, DomainDescription> defined, IReadOnlyList<Link> links, long now, long? keepUntil = null)
+        IReadOnlyDictionary<Guid, DomainDescription> defined, IReadOnlyList<Link> links, long now, long? keepUntil = null,
+        Func<OwnedNic, string>? lowerOf = null)
     {
         var state = new NameState(scheme, previous?.Cursor ?? 0);
         var linkNames = links.ToDictionary(l => l.Index, l => l.Name);
@@ -173,7 +178,8 @@ internal static class SeedState
             {
                 NameRecord? held = state.Find(nic.Name);
                 if (held is null && !linksByName.ContainsKey(nic.Name))
-                    state.Put(new NameRecord(nic.Name, Holding.Defined, definition.Uuid, definition.Name, nic.Mac, nic.Source ?? "", nic.Mode));
+                    state.Put(new NameRecord(nic.Name, Holding.Defined, definition.Uuid, definition.Name, nic.Mac,
+                        lowerOf?.Invoke(nic) ?? nic.Source ?? "", nic.Mode));
                 else if (held is not null && held.Domain == definition.Uuid)
                     state.Put(held with { InDefinitionToo = true });
             }
@@ -197,15 +203,17 @@ internal static class SeedState
     /// <summary>
     /// Each domain's leaked links, through the one deletion policy (a domain's group at once when it holds nothing else:
     /// seeding runs under the lock, and 82 links one by one take seconds), with the dump seeding has just made. A link that
-    /// cannot be deleted is logged and left (status shows it; the next seed tries again). Returns the links deleted.
+    /// cannot be deleted is logged and left (status shows it; the next seed tries again). The tap nodes the hook made for
+    /// them go with them. Returns the links deleted.
     /// </summary>
-    private static List<Link> DeleteLeaked(LinkTable table, LinkMarker marker, ILogger log, List<LeakedLink> leaked, IReadOnlyList<Link> links)
+    private static List<Link> DeleteLeaked(
+        LinkTable table, TapNodes taps, LinkMarker marker, ILogger log, List<LeakedLink> leaked, IReadOnlyList<Link> links)
     {
         var deleted = new List<Link>();
         foreach (var domain in leaked.GroupBy(l => l.Domain))
         {
             string name = domain.Select(l => l.DomainName).FirstOrDefault(n => n.Length > 0) ?? domain.Key.ToString("D");
-            LinkDeletion deletion = DeleteDomainLinks.Run(table, marker, domain.Key, name, domain.Select(l => l.Link), links);
+            LinkDeletion deletion = DeleteDomainLinks.Run(table, taps, marker, domain.Key, name, domain.Select(l => l.Link), links);
             foreach (UndeletedLink left in deletion.Failed) log.Warning("Seeding: {Failure}", deletion.LineFor(left));
             foreach (Link link in domain.Select(l => l.Link)
                 .Where(l => !deletion.Failed.Any(f => f.Link.Index == l.Index) && !deletion.NotOurs.Any(n => n.Index == l.Index)))

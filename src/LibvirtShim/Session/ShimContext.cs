@@ -1,4 +1,5 @@
 using LibvirtShim.Configuration;
+using LibvirtShim.Devices;
 using LibvirtShim.Netfilter;
 using LibvirtShim.Netlink;
 using LibvirtShim.State;
@@ -7,12 +8,13 @@ using Serilog;
 namespace LibvirtShim.Session;
 
 /// <summary>
-/// What a hook call or admin verb works with: the settings, the kernel's links, the log and the clock. Operations get the
-/// parts they use; only hot-plug, which opens a session per step, and explain's preview take the context whole.
+/// What a hook call or admin verb works with: the settings, the kernel's links and the tap nodes libvirt opens for them, the
+/// log and the clock. Operations get the parts they use; only hot-plug, which opens a session per step, and explain's
+/// preview take the context whole.
 /// </summary>
 internal sealed class ShimContext(
-    ShimSettings settings, Func<LinkTable> openLinks, Func<GuardTables> openGuards, ILogger log, TimeProvider clock, IDisposable? ownedLog = null)
-    : IDisposable
+    ShimSettings settings, Func<LinkTable> openLinks, Func<GuardTables> openGuards, TapNodes taps, ILogger log, TimeProvider clock,
+    IDisposable? ownedLog = null) : IDisposable
 {
     private LinkTable? _links;
     private GuardTables? _guards;
@@ -23,6 +25,9 @@ internal sealed class ShimContext(
     public TimeProvider Clock { get; } = clock;
     public NameScheme Scheme { get; } = new(settings.NamePrefix, settings.Capacity);
     public LinkMarker Marker { get; } = LinkMarker.For(settings);
+
+    /// <summary>Where the tap nodes of the links are: <see cref="TapNodes.System"/> on a host.</summary>
+    public TapNodes Taps { get; } = taps;
 
     /// <summary>The rtnetlink socket, opened on first use.</summary>
     public LinkTable Links => _links ??= openLinks();

@@ -61,8 +61,8 @@ internal sealed class ShimSession : IDisposable
     /// </summary>
     public SeedReport Reseed(NameState? previous)
     {
-        SeedReport report = SeedState.Run(_context.Settings, _context.Links, _context.OpenGuards, _context.Marker, _context.Scheme, _context.Log,
-            _context.Now, previous);
+        SeedReport report = SeedState.Run(_context.Settings, _context.Links, _context.OpenGuards, _context.Taps, _context.Marker, _context.Scheme,
+            _context.Log, _context.Now, previous);
         State = report.State;
         foreach (NameRecord gone in GoneDefinitions.Free(_context.Settings, _lease, State, _context.Now))
             _context.Log.Information("Seeding: name {Name} freed: the definition of domain {Domain} that held it is gone", gone.Name,

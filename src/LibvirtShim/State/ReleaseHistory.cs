@@ -61,10 +61,10 @@ internal static class ReleaseHistory
         return newest.Values.OrderByDescending(v => v.Entry.At).ThenByDescending(v => v.Order).Select(v => v.Entry).ToList();
     }
 
-    /// <summary>"AT UUID DOMAIN REASON", tab-separated, each text one printable line of bounded length ("-" for no UUID).</summary>
+    /// <summary>"AT UUID DOMAIN REASON", tab-separated, each text escaped to one line of bounded length ("-" for no UUID).</summary>
     internal static string Format(ReleaseEntry entry) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{entry.At}\t{(entry.Uuid is { } u ? u.ToString("D") : "-")}\t{Printable(entry.Domain)}\t{Printable(entry.Reason)}\n");
+            $"{entry.At}\t{(entry.Uuid is { } u ? u.ToString("D") : "-")}\t{Field(entry.Domain)}\t{Field(entry.Reason)}\n");
 
     /// <summary>The lines that parse (a line an interrupted append left half-written does not).</summary>
     private static IEnumerable<ReleaseEntry> Parse(byte[] bytes) => Encoding.UTF8.GetString(bytes).Split('\n').Select(Parse).OfType<ReleaseEntry>();
@@ -75,15 +75,14 @@ internal static class ReleaseHistory
         if (fields.Length != 4 || !long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out long at)) return null;
         Guid? uuid = fields[1] == "-" ? null : Guid.TryParseExact(fields[1], "D", out Guid g) ? g : (Guid?)null;
         if (uuid is null && fields[1] != "-") return null;
-        return new ReleaseEntry(at, uuid, fields[2], fields[3]);
+        return new ReleaseEntry(at, uuid, Messages.Printable.Unescape(fields[2]), Messages.Printable.Unescape(fields[3]));
     }
 
-    /// <summary>Text from argv or the domain XML as one line: control characters (tab, newline) escaped, length bounded.</summary>
-    internal static string Printable(string text)
-    {
-        string line = Messages.Printable.Escape(text);
-        return line.Length <= MaxFieldLength ? line : line[..(MaxFieldLength - 3)] + "...";
-    }
+    /// <summary>Text from argv or the domain XML as a field of the file: escaped (no tab, no newline), read back by Parse.</summary>
+    private static string Field(string text) => Messages.Printable.Escape(Bounded(text));
+
+    /// <summary>Text from argv or the domain XML, its length bounded.</summary>
+    internal static string Bounded(string text) => text.Length <= MaxFieldLength ? text : text[..(MaxFieldLength - 3)] + "...";
 
     private static void Compact(StateLease lease)
     {

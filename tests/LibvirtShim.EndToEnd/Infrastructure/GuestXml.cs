@@ -6,10 +6,12 @@ namespace LibvirtShim.EndToEnd.Infrastructure;
 public abstract record Nic(string Mac);
 
 /// <summary>
-/// A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata (with mtu=, guard= and ips= when set).
+/// A NIC handed to the hook: ethernet, target managed='no', plus a shim:link in the metadata (with mtu=, guard= and ips= when set);
+/// <paramref name="Queues"/>: multiqueue, &lt;driver name='qemu' queues='N'/&gt; (QEMU's own virtio-net backend: no vhost-net here).
 /// </summary>
 public sealed record OwnedNic(
-    string Mac, string Name, string Source, string Mode = "bridge", int? Mtu = null, string? Guard = null, string? Ips = null) : Nic(Mac);
+    string Mac, string Name, string Source, string Mode = "bridge", int? Mtu = null, string? Guard = null, string? Ips = null, int? Queues = null)
+    : Nic(Mac);
 
 /// <summary>
 /// libvirt's own macvtap; <paramref name="Target"/> null lets libvirt pick macvtapN. <paramref name="TrustRxFilters"/>: libvirt
@@ -36,6 +38,9 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
 
     /// <summary>&lt;features&gt;&lt;acpi/&gt;: without it QEMU runs without ACPI, and the guest never hears of a PCI hot-plug or unplug.</summary>
     public bool Acpi { get; init; }
+
+    /// <summary>Virtual CPUs (a virtio-net guest uses as many queue pairs as it has CPUs, up to the NIC's queues).</summary>
+    public int Vcpus { get; init; } = 1;
 
     public IEnumerable<OwnedNic> Owned => Nics.OfType<OwnedNic>();
 
@@ -66,7 +71,7 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
                          $"{(nic.Ips is { } ips ? $" ips='{Esc(ips)}'" : "")}/>\n");
             x.Append("    </shim:macvtap>\n  </metadata>\n");
         }
-        x.Append($"  <memory unit='MiB'>{(Boot is null ? 64 : 128)}</memory>\n  <vcpu>1</vcpu>\n");
+        x.Append($"  <memory unit='MiB'>{(Boot is null ? 64 : 128)}</memory>\n  <vcpu>{Vcpus}</vcpu>\n");
         if (Boot is null)
         {
             x.Append($"  <os><type arch='x86_64' machine='{MachineType}'>hvm</type></os>\n");
@@ -85,8 +90,9 @@ public sealed record GuestXml(string Name, IReadOnlyList<Nic> Nics)
             switch (nic)
             {
                 case OwnedNic o:
+                    string driver = o.Queues is { } queues ? $"<driver name='qemu' queues='{queues}'/>" : "";
                     x.Append($"    <interface type='ethernet'><mac address='{o.Mac}'/>" +
-                             $"<target dev='{Esc(o.Name)}' managed='no'/><model type='virtio'/></interface>\n");
+                             $"<target dev='{Esc(o.Name)}' managed='no'/><model type='virtio'/>{driver}</interface>\n");
                     break;
                 case DirectNic d:
                     string target = d.Target is null ? "" : $"<target dev='{Esc(d.Target)}'/>";

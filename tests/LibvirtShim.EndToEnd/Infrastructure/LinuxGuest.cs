@@ -21,7 +21,7 @@ public sealed partial class LinuxGuest
 
     /// <param name="extraCmdline">More words for the kernel command line, for /init (say, shim.spoof=...).</param>
     public LinuxGuest(LibvirtFixture fixture, string name, IReadOnlyList<GuestLanNic> nics, IReadOnlyList<GuestLanNic>? hotNics = null,
-        string extraCmdline = "")
+        string extraCmdline = "", int vcpus = 1, bool acpi = false)
     {
         Nics = nics;
         HotNics = hotNics ?? [];
@@ -33,7 +33,8 @@ public sealed partial class LinuxGuest
         Xml = new GuestXml(name, nics.Select(n => n.Nic).ToList())
         {
             Boot = new GuestBoot(kernel, initrd, cmdline, ConsolePath),
-            Acpi = HotNics.Count > 0,
+            Acpi = acpi || HotNics.Count > 0,
+            Vcpus = vcpus,
         };
     }
 
@@ -82,19 +83,24 @@ public sealed partial class LinuxGuest
     /// Defines and starts the guest on the main host, checks QEMU opened the tap devices of its macvtaps (see
     /// <see cref="TapNodes"/>), waits for /init's ready line and for every NIC to answer the LAN.
     /// </summary>
-    public void Boot(LibvirtFixture fixture, ScenarioLog log, bool ipv6 = true)
+    /// <param name="makeRoom">
+    /// For a guest with libvirt's own macvtaps (direct, network NICs): set other namespaces' /dev/tap nodes aside first
+    /// (<see cref="TapNodes.MakeRoom"/>); the hook makes the nodes of its own NICs itself. False to leave them in any case.
+    /// </param>
+    public void Boot(LibvirtFixture fixture, ScenarioLog log, bool ipv6 = true, bool makeRoom = true)
     {
         fixture.Main.Define(Xml);
-        Start(fixture, log, ipv6);
+        Start(fixture, log, ipv6, makeRoom);
     }
 
     /// <summary>Starts the defined guest (again) on the main host with an empty console, and waits as <see cref="Boot"/> does.</summary>
-    public void Start(LibvirtFixture fixture, ScenarioLog log, bool ipv6 = true)
+    public void Start(LibvirtFixture fixture, ScenarioLog log, bool ipv6 = true, bool makeRoom = true)
     {
         File.Delete(ConsolePath);
         // An earlier guest's address may still be in the LAN host's neighbour table with that guest's MAC.
         Lan.In("ip", "neigh", "flush", "all").MustSucceed("flushing the LAN host's neighbour table");
-        log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
+        if (makeRoom && Xml.Nics.Any(n => n is DirectNic or NetworkNic))
+            log.Say($"/dev/tap nodes of other namespaces set aside for libvirt's own macvtaps: {TapNodes.MakeRoom()}");
         log.Step("virsh start", () => fixture.Main.Start(Name).MustSucceed($"virsh start {Name}"));
         ExpectQemuHoldsItsTaps(fixture.Main, fixture.QemuRunDir);
         log.Step("boot to /init's ready line", () => WaitReady());
@@ -157,6 +163,17 @@ public sealed partial class LinuxGuest
         return line.Groups["dev"].Value;
     }
 
+    /// <summary>
+    /// The queue pairs (rx, tx) the guest's driver uses on the NIC with <paramref name="mac"/>, as /init printed them after
+    /// configuring it.
+    /// </summary>
+    public (int Rx, int Tx) Queues(string mac)
+    {
+        Match line = Poll.Until(() => QueuesLine().Matches(Console()).LastOrDefault(m => m.Groups["mac"].Value == mac), m => m is not null,
+            $"{Name}'s /init to print the queues of NIC {mac}", TimeSpan.FromSeconds(30), _ => "\n" + Tail(Console()))!;
+        return (int.Parse(line.Groups["rx"].Value), int.Parse(line.Groups["tx"].Value));
+    }
+
     private string Since(int mark)
     {
         string text = Console();
@@ -178,4 +195,7 @@ public sealed partial class LinuxGuest
 
     [GeneratedRegex(@"shim-guest: gone (?<mac>\S+) dev (?<dev>\S+)(?=\r?\n)")]
     private static partial Regex GoneLine();
+
+    [GeneratedRegex(@"shim-guest: queues (?<mac>\S+) dev (?<dev>\S+) rx (?<rx>\d+) tx (?<tx>\d+)(?=\r?\n)")]
+    private static partial Regex QueuesLine();
 }

@@ -6,10 +6,12 @@ namespace LibvirtShim.EndToEnd.Infrastructure;
 /// <summary>
 /// libvirt hands a macvtap to QEMU by opening /dev/tapIFINDEX. The node's name carries the link's ifindex, which is only
 /// unique per network namespace: a macvtap in another namespace (another test's, a benchmark's) with the same ifindex
-/// keeps its node, devtmpfs does not replace it, and QEMU then reads and writes that other link. Guests without an OS
-/// never notice; a booted guest's traffic goes nowhere. Before a booted guest starts, the nodes of other namespaces'
-/// macvtaps in the range of ifindexes this namespace hands out next are renamed aside ("/dev/e2e-aside-tapN.T", same
-/// filesystem), and put back afterwards when their name is free.
+/// keeps its node, devtmpfs does not replace it, and QEMU then reads and writes that other link. The hook makes the nodes
+/// of its own NICs name their devices (issue 22; G7GuestTapNode proves it); libvirt's own direct NICs still take whatever
+/// node is there. So before each scenario, and before a booted guest with such NICs starts, the nodes of other
+/// namespaces' macvtaps in the range of ifindexes this namespace hands out next are renamed aside
+/// ("/dev/e2e-aside-tapN.T", same filesystem), and put back afterwards when their name is free. Every booted guest then
+/// checks that QEMU holds its own macvtaps' devices (<see cref="ExpectQemuHolds"/>).
 /// </summary>
 public static class TapNodes
 {
@@ -60,26 +62,46 @@ public static class TapNodes
     /// <summary>Each macvtap named here is what QEMU's /dev/tapN descriptor of <paramref name="qemuPid"/> really opened.</summary>
     public static void ExpectQemuHolds(int qemuPid, IEnumerable<string> macvtaps)
     {
-        var held = new HashSet<string>();
-        foreach (string fd in Directory.EnumerateFiles($"/proc/{qemuPid}/fd"))
-        {
-            // "/dev/tapN", or "TREE/dev/tapN" for a QEMU chrooted in a tree (scripts/libvirt-next.sh) seen from here.
-            string target = new FileInfo(fd).LinkTarget ?? "";
-            if (!target.Contains("/dev/tap", StringComparison.Ordinal)) continue;
-            if (DeviceOf(fd) is { } dev) held.Add(dev);
-        }
+        var held = HeldBy(qemuPid).Keys.ToHashSet();
         foreach (string link in macvtaps)
         {
             int index = IpLinks.Find(link)?.Index ?? throw new InvalidOperationException($"no link {link}");
-            string dev = File.ReadAllText($"/sys/class/net/{link}/macvtap/tap{index}/dev").Trim();
+            string dev = SysfsDevice(link);
             Assert.True(held.Contains(dev),
                 $"QEMU (pid {qemuPid}) does not hold {link}'s tap device {dev} (its /dev/tap descriptors: {string.Join(", ", held)}): " +
                 $"/dev/tap{index} belongs to another namespace's macvtap");
         }
     }
 
-    /// <summary>The ifindex this namespace gives the next link: made visible with a throw-away veth pair.</summary>
-    private static int NextIfindex()
+    /// <summary>The devices of QEMU's /dev/tap descriptors ("MAJOR:MINOR") and how many descriptors it holds of each (one per queue).</summary>
+    public static Dictionary<string, int> HeldBy(int qemuPid)
+    {
+        var held = new Dictionary<string, int>();
+        foreach (string fd in Directory.EnumerateFiles($"/proc/{qemuPid}/fd"))
+        {
+            // "/dev/tapN", or "TREE/dev/tapN" for a QEMU chrooted in a tree (scripts/libvirt-next.sh) seen from here.
+            string target = new FileInfo(fd).LinkTarget ?? "";
+            if (!target.Contains("/dev/tap", StringComparison.Ordinal)) continue;
+            if (DeviceOf(fd) is { } dev) held[dev] = held.GetValueOrDefault(dev) + 1;
+        }
+        return held;
+    }
+
+    /// <summary>The character device of macvtap <paramref name="link"/> of the host's namespace, as sysfs gives it ("MAJOR:MINOR").</summary>
+    public static string SysfsDevice(string link)
+    {
+        int index = IpLinks.Find(link)?.Index ?? throw new InvalidOperationException($"no link {link}");
+        return File.ReadAllText($"/sys/class/net/{link}/macvtap/tap{index}/dev").Trim();
+    }
+
+    /// <summary>"MAJOR:MINOR" of the device node at <paramref name="path"/> (stat), or null.</summary>
+    public static string? NodeDevice(string path) => DeviceOf(path);
+
+    /// <summary>
+    /// The ifindex this namespace gives the next link, made visible with a throw-away veth pair (whose two ends take it and
+    /// the one after: the kernel hands ifindexes out cyclically, so the next link gets the one after those).
+    /// </summary>
+    public static int NextIfindex()
     {
         const string probe = "e2e-ifxprobe";
         Cmd.Run("ip", ["link", "add", probe, "type", "veth", "peer", "name", probe + "p"]).MustSucceed("probing the next ifindex");

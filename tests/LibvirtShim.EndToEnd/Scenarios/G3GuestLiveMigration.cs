@@ -55,7 +55,6 @@ public sealed class G3GuestLiveMigration(LibvirtFixture fixture)
             Assert.Equal(LibvirtFixture.Uplink0 + "p", Lan.PortOf(nic.Mac));
 
             MigrationFigures there;
-            log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             using (var watch = new MigrationWatch($"main -> {peer.Name}", LibvirtFixture.Uplink1 + "p", nic.Mac, address))
             {
                 there = log.Step("virsh migrate --live main -> peer, watched", () => watch.Migrate(() => fixture.Main.Run(MigrateTimeout,
@@ -67,7 +66,6 @@ public sealed class G3GuestLiveMigration(LibvirtFixture fixture)
             Assert.Equal(LibvirtFixture.Uplink1 + "p", Lan.PortOf(nic.Mac));
 
             MigrationFigures back;
-            log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             using (var watch = new MigrationWatch($"{peer.Name} -> main", LibvirtFixture.Uplink0 + "p", nic.Mac, address))
             {
                 back = log.Step("virsh migrate --live peer -> main, watched", () => watch.Migrate(() => peer.Virsh.Run(MigrateTimeout,

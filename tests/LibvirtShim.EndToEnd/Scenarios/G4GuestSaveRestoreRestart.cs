@@ -30,7 +30,6 @@ public sealed class G4GuestSaveRestoreRestart(LibvirtFixture fixture)
             Expect.WaitNothingLeftOf(fixture, guest.Xml);
             Assert.False(Lan.Answers(guest.Nics[0].Address.V4), $"{guest.Name} answers while saved");
 
-            log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             long mark = fixture.LogOffset();
             CmdResult restore = log.Step("virsh restore", () => fixture.Main.Run(TimeSpan.FromSeconds(120), "restore", image));
             Assert.True(restore.Ok, $"virsh restore failed: {restore.Describe()}\nhook log:\n{fixture.ShimLogSince(mark)}");

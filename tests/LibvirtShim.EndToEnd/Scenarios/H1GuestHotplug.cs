@@ -74,7 +74,6 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
             // Live migration with the hot-plugged NIC; the peer maps the main host's uplink to its own.
             log.Step("peer: start, install the hook, restart",
                 () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));
-            log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
             log.Step("virsh migrate --live main -> peer", () => fixture.Main.Run(MigrateTimeout, "migrate", "--live", guest.Name, PeerHost.Uri,
                 "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1").MustSucceed($"migrating {guest.Name} to the peer"));
             Assert.True(peer.Virsh.IsActive(guest.Name), $"{guest.Name} on the peer: {peer.Virsh.DomState(guest.Name)}");
@@ -141,7 +140,6 @@ public sealed class H1GuestHotplug(LibvirtFixture fixture)
     private string Attach(ScenarioLog log, LinuxGuest guest, GuestLanNic nic, params string[] flags)
     {
         var owned = (OwnedNic)nic.Nic;
-        log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
         int mark = guest.ConsoleMark();
         string label = $"attach-interface {string.Join(' ', flags)}";
         long logMark = fixture.LogOffset();

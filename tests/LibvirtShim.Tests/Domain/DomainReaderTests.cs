@@ -58,7 +58,7 @@ public class DomainReaderTests
             </devices></domain></domstatus>
             """);
         var nic = Assert.Single(d.LibvirtMacvtaps);
-        Assert.Equal(new LibvirtMacvtap(Mac("52:54:00:00:00:01"), "macvtap9", "eno1", MacvtapMode.Vepa), nic);
+        Assert.Equal(new LibvirtMacvtap(Mac("52:54:00:00:00:01"), "macvtap9", "eno1", MacvtapMode.Vepa, ThroughNetwork: true), nic);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public class PrepareReleaseTests
             new("52:54:00:aa:00:01", "mvtap1", "uplink0", "bridge"),
             new("52:54:00:aa:00:02", "mvtap2", "uplink1", "vepa"),
             new("52:54:00:aa:00:03", "mvtap3", "uplink1", "private"),
-            new("52:54:00:aa:00:04", "mvtap4", "uplink0", "source"),
+            new("52:54:00:aa:00:04", "mvtap4", "uplink0", "source", LinkAttributes: "macaddrs='52:54:00:bb:00:01'"),
         ];
         string xml = TestDomains.Owned("web", Web, nics);
 

@@ -88,7 +88,7 @@ public class ShutoffReasonTests
         Assert.DoesNotContain(log, l => l.StartsWith("INF forged", StringComparison.Ordinal));
         Assert.Contains(log, l => l.EndsWith(@"shutoff reason: evil\x0aINF forged\x09line", StringComparison.Ordinal));
         Assert.Single(File.ReadAllLines(StateLeases.PathOf(h.Settings.StateDir, StateFile.Releases)), l => l.Length > 0);
-        Assert.Equal(@"evil\x0aINF forged\x09line", Assert.Single(StateLeases.Releases(h.Settings.StateDir)).Reason);
+        Assert.Equal("evil\nINF forged\tline", Assert.Single(StateLeases.Releases(h.Settings.StateDir)).Reason);
     }
 
     [Fact]

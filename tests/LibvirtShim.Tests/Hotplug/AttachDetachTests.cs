@@ -56,6 +56,24 @@ public class AttachDetachTests
         Assert.Equal(["get-metadata Live", "set-metadata Live"], guest.Calls.Skip(1));
     }
 
+    /// <summary>A source-mode NIC hot-plugged with its list: the link holds it, the metadata keeps it, and its node names its device.</summary>
+    [Fact]
+    public void ASourceModeNicIsPluggedWithItsListAndItsNode()
+    {
+        using var h = HookHarness.Create();
+        Assert.Equal(0, h.Run("web", "prepare", "begin", Running).ExitCode);
+        FakeGuest guest = Guest();
+        using ShimContext context = h.OpenContext();
+        var sources = new MacAddressSet([new MacAddress(0x52_54_00_cc_61_01), new MacAddress(0x52_54_00_cc_61_02)]);
+
+        AttachedNic attached = AttachInterface.Run(context, guest, Request(live: true) with { Mode = MacvtapMode.Source, SourceMacs = sources });
+
+        using (var table = h.Ns.OpenLinkTable()) Assert.Equal(sources, table.Find([attached.Nic.Name])[0]!.Value.SourceMacs);
+        Assert.Equal(sources, Read(guest, GuestScope.Live).OwnedNics.Single(n => n.Mac.ToString() == Mac).SourceMacs);
+        int index = h.Ns.Link(attached.Nic.Name).Index;
+        Assert.True(Interop.Files.Lstat(h.Devices.Taps.NodeOf(index)) is { IsCharacterDevice: true });
+    }
+
     [Fact]
     public void NeitherLiveNorConfigMeansTheDefinitionOfAGuestThatDoesNotRun()
     {

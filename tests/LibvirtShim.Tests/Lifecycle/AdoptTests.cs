@@ -108,6 +108,46 @@ public class AdoptTests
         Assert.Empty(h.ReadState()!.Records);
     }
 
+    private static string Domain(string links, string nics) =>
+        $"<domain><name>x</name><uuid>{TestDomains.Uuid(90)}</uuid><metadata><shim:macvtap xmlns:shim='urn:libvirt-shim:macvtap:1'>" +
+        $"{links}</shim:macvtap></metadata><devices>{nics}</devices></domain>";
+
+    private const string Direct1 = "<interface type='direct'><mac address='52:54:00:00:00:01'/><source dev='uplink0' mode='bridge'/></interface>";
+    private const string Direct2 = "<interface type='direct'><mac address='52:54:00:00:00:02'/><source dev='uplink0' mode='vepa'/></interface>";
+
+    /// <summary>A &lt;shim:link&gt; left behind for a NIC that is &lt;interface type='direct'&gt; again: adopting the NIC replaces it.</summary>
+    [Fact]
+    public void AStaleLinkOfANicBeingAdoptedIsReplaced()
+    {
+        using var h = HookHarness.Create();
+        string adopted = Adopt(h, Domain("<shim:link mac='52:54:00:00:00:01' source='gone9' mode='private' mtu='1400'/>", Direct1));
+
+        OwnedNic nic = Assert.Single(DomainReader.Read(XDocument.Parse(adopted)).OwnedNics);
+        Assert.Equal(("uplink0", MacvtapMode.Bridge, 0u), (nic.Source, nic.Mode, nic.Mtu));
+        Assert.Single(XDocument.Parse(adopted).Descendants(ShimMetadata.Link));
+    }
+
+    /// <summary>What adopt refuses names the domain, and a stale &lt;shim:link&gt; is called stale, not something adopt would convert.</summary>
+    [Theory]
+    [InlineData("<shim:link mac='52:54:00:00:00:01' source='uplink0' mode='bridge'/>", Direct1 + Direct2, "52:54:00:00:00:02",
+        "domain 'x': NIC 52:54:00:00:00:01: its <shim:link> is stale: the NIC is <interface type='direct'>, which libvirt creates itself")]
+    [InlineData("<shim:link mac='52:54:00:00:00:09' source='uplink0' mode='bridge'/>", Direct1, null,
+        "domain 'x': NIC 52:54:00:00:00:09: the metadata names this MAC but no <interface> has it")]
+    [InlineData("<shim:link mac='52:54:00:00:00:03' source='uplink0' mode='sideways'/>",
+        Direct1 + "<interface type='ethernet'><mac address='52:54:00:00:00:03'/><target dev='mvtap3' managed='no'/></interface>", null,
+        "domain 'x': NIC 52:54:00:00:00:03: unknown macvtap mode 'sideways'")]
+    public void EveryRefusalNamesTheDomainAndAStaleLinkIsCalledStale(string links, string nics, string? mac, string expected)
+    {
+        using var h = HookHarness.Create();
+        var options = new AdoptOptions(mac is null ? null : new HashSet<MacAddress> { Mac(mac) }, null);
+
+        var e = Assert.Throws<ShimFailure>(() => Adopt(h, Domain(links, nics), options));
+
+        Assert.StartsWith(expected, ShimFailure.LineFor(e, advise: true));
+        Assert.DoesNotContain("adopt converts", ShimFailure.LineFor(e, advise: true));
+        Assert.Empty(h.ReadState()!.Records);
+    }
+
     [Fact]
     public void AnAdoptedDomainStartsAndKeepsItsNamesAfterRelease()
     {

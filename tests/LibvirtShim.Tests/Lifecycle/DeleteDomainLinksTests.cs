@@ -20,7 +20,7 @@ public class DeleteDomainLinksTests
         h.Ns.AddVeth("mvtap3", "mvtap3p");
         using var context = h.OpenContext();
 
-        LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Marker, Web, "web",
+        LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Taps, context.Marker, Web, "web",
             DeleteDomainLinks.OnNames(context.Links, ["mvtap1", "mvtap2", "mvtap3", "mvtap9"]).Values);
 
         Assert.Equal((2, 0), (deletion.Deleted, deletion.Failed.Count));
@@ -38,7 +38,7 @@ public class DeleteDomainLinksTests
         Assert.Equal(0, h.Run("web", "prepare", "begin", TestDomains.Owned("web", Web, TestDomains.Nics(91, 3, firstName: 1))).ExitCode);
         using var context = h.OpenContext();
 
-        LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Marker, Web, "web",
+        LinkDeletion deletion = DeleteDomainLinks.Run(context.Links, context.Taps, context.Marker, Web, "web",
             DeleteDomainLinks.OnNames(context.Links, ["mvtap1", "mvtap2"]).Values);
 
         Assert.Equal(2, deletion.Deleted);

@@ -122,6 +122,72 @@ public class GoneDefinitionsTests : IDisposable
         Assert.Empty(Freed(state));
     }
 
+    /// <summary>virsh domrename: the definition's file takes the new name, the UUID stays; the names stay held, now under that name.</summary>
+    [Fact]
+    public void ARenamedDefinitionKeepsItsNames()
+    {
+        Define("web", Web, "mvtap0");
+        NameState state = State(Defined("mvtap0", "web", Web));
+        Assert.Empty(Freed(state));
+        File.Delete(Path.Combine(_settings.LibvirtConfigDir, "web.xml"));
+        Define("www", Web, "mvtap0");
+
+        Assert.Empty(Freed(state));
+
+        Assert.Equal("www", state.Find("mvtap0")!.DomainName);
+        File.Delete(Path.Combine(_settings.LibvirtConfigDir, "www.xml"));
+        Assert.Equal(["mvtap0"], Freed(state));
+    }
+
+    /// <summary>Where the definitions cannot be looked at (the directory missing, or not a directory), nothing is known gone.</summary>
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("a file")]
+    public void WithoutTheDefinitionsDirectoryNothingIsFreed(string what)
+    {
+        Define("web", Web, "mvtap0");
+        NameState state = State(Defined("mvtap0", "web", Web), Defined("mvtap1", "db", Db));
+        Directory.Delete(_settings.LibvirtConfigDir, recursive: true);
+        if (what == "a file") File.WriteAllText(_settings.LibvirtConfigDir, "");
+
+        Assert.Empty(Freed(state));
+        Assert.Equal(2, state.Count);
+    }
+
+    /// <summary>A definition file that cannot be read leaves it unknown whether the others' definitions are gone: none is freed.</summary>
+    [Fact]
+    public void AnUnreadableDefinitionFileLeavesEveryRenameInDoubt()
+    {
+        NameState state = State(Defined("mvtap1", "db", Db));
+        File.WriteAllText(Path.Combine(_settings.LibvirtConfigDir, "other.xml"), "<domain");
+        Assert.Empty(Freed(state));
+        File.Delete(Path.Combine(_settings.LibvirtConfigDir, "other.xml"));
+        Assert.Equal(["mvtap1"], Freed(state));
+    }
+
+    /// <summary>A well-formed file in the directory that is no domain definition (a note, a backup of another kind) leaves no doubt.</summary>
+    [Fact]
+    public void AFileThatIsNoDefinitionLeavesNoDoubt()
+    {
+        NameState state = State(Defined("mvtap1", "db", Db));
+        File.WriteAllText(Path.Combine(_settings.LibvirtConfigDir, "notes.xml"), "<notes><uuid>not one</uuid></notes>");
+
+        Assert.Equal(["mvtap1"], Freed(state));
+    }
+
+    /// <summary>A domain's name may hold a tab (libvirt allows it): its definition is found like any other.</summary>
+    [Fact]
+    public void ADefinitionWhoseNameHoldsATabKeepsItsNames()
+    {
+        Define("we\tb", Web, "mvtap0");
+        NameState state = State(Defined("mvtap0", "we\tb", Web));
+
+        Assert.Empty(Freed(state));
+        Assert.Empty(Freed(state));
+        File.Delete(Path.Combine(_settings.LibvirtConfigDir, "we\tb.xml"));
+        Assert.Equal(["mvtap0"], Freed(state));
+    }
+
     [Fact]
     public void AnAllocationThatNeedsNamesGetsThoseOfAnUndefinedGuest()
     {

@@ -53,7 +53,7 @@ public class ReleaseHistoryTests
         string line = ReleaseHistory.Format(new ReleaseEntry(5, null, "we\tb", new string('x', 500) + "\n"));
         Assert.Equal(1, line.Count(c => c == '\n'));
         ReleaseEntry back = ReleaseHistory.Parse(line.TrimEnd('\n'))!;
-        Assert.Equal(@"we\x09b", back.Domain);
+        Assert.Equal("we\tb", back.Domain);
         Assert.Equal(128, back.Reason.Length);
         Assert.EndsWith("...", back.Reason);
     }

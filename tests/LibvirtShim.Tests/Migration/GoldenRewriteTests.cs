@@ -1,6 +1,6 @@
 using System.Xml.Linq;
+using LibvirtShim.Configuration;
 using LibvirtShim.Tests.TestSupport;
-using Microsoft.Extensions.Configuration;
 using Xunit;
 
 namespace LibvirtShim.Tests.Migration;
@@ -30,7 +30,10 @@ public class GoldenRewriteTests
         string dir = Path.Combine(SampleFiles.RepositoryRoot, "tests", "LibvirtShim.Tests", "Golden", name);
         using var h = HookHarness.Create("uplink0", "uplink1");
         if (File.Exists(Path.Combine(dir, "settings.json")))
-            new ConfigurationBuilder().AddJsonFile(Path.Combine(dir, "settings.json")).Build().Bind(h.Settings);
+        {
+            ShimSettings given = SettingsLoader.Load(Path.Combine(dir, "settings.json"), []);
+            (h.Settings.Uplinks, h.Settings.Networks) = (given.Uplinks, given.Networks);
+        }
         HoldNames(h, Path.Combine(dir, "taken.txt"));
         string input = File.ReadAllText(Path.Combine(dir, "input.xml"));
         string domain = XDocument.Parse(input).Root!.Element("name")!.Value;

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Xml.Linq;
 using LibvirtShim.Domain;
-using LibvirtShim.Net;
 using Xunit;
 
 namespace LibvirtShim.Tests.Migration;
@@ -29,9 +28,9 @@ public class RewriteFidelityTests
         {
             string xml = RandomDomain(random);
             XDocument expected = DomainXml.Parse(Encoding.UTF8.GetBytes(xml));
-            var rewriter = new DomainRewriter(DomainXml.Parse(Encoding.UTF8.GetBytes(xml)));
-            Assert.True(MacAddress.TryParse(Mac, out MacAddress mac));
-            rewriter.SetOwnedName(mac, "mvtap77");
+            XDocument document = DomainXml.Parse(Encoding.UTF8.GetBytes(xml));
+            var rewriter = new DomainRewriter(document);
+            rewriter.SetOwnedName(FirstInterface(document), "mvtap77");
             Assert.True(rewriter.Changed);
             string written = rewriter.Write();
 
@@ -53,9 +52,9 @@ public class RewriteFidelityTests
     {
         string xml = $"<domain><name>d</name>{element}<devices><interface type='ethernet'><mac address='{Mac}'/>" +
             "<target dev='mvtap1' managed='no'/></interface></devices></domain>";
-        var rewriter = new DomainRewriter(DomainXml.Parse(Encoding.UTF8.GetBytes(xml)));
-        MacAddress.TryParse(Mac, out MacAddress mac);
-        rewriter.SetOwnedName(mac, "mvtap2");
+        XDocument document = DomainXml.Parse(Encoding.UTF8.GetBytes(xml));
+        var rewriter = new DomainRewriter(document);
+        rewriter.SetOwnedName(FirstInterface(document), "mvtap2");
         XDocument reread = DomainXml.Parse(Encoding.UTF8.GetBytes(rewriter.Write()));
         Assert.Equal(value, (string?)reread.Root!.Element("e")!.Attribute("a"));
     }
@@ -65,12 +64,14 @@ public class RewriteFidelityTests
     {
         string xml = "<domain><name>d</name><description>a&#13;b&#xD;&#10;c</description><devices><interface type='ethernet'>" +
             $"<mac address='{Mac}'/><target dev='mvtap1' managed='no'/></interface></devices></domain>";
-        var rewriter = new DomainRewriter(DomainXml.Parse(Encoding.UTF8.GetBytes(xml)));
-        MacAddress.TryParse(Mac, out MacAddress mac);
-        rewriter.SetOwnedName(mac, "mvtap2");
+        XDocument document = DomainXml.Parse(Encoding.UTF8.GetBytes(xml));
+        var rewriter = new DomainRewriter(document);
+        rewriter.SetOwnedName(FirstInterface(document), "mvtap2");
         XDocument reread = DomainXml.Parse(Encoding.UTF8.GetBytes(rewriter.Write()));
         Assert.Equal("a\rb\r\nc", reread.Root!.Element("description")!.Value);
     }
+
+    private static XElement FirstInterface(XDocument document) => document.Root!.Element("devices")!.Element("interface")!;
 
     private static string FirstDifference(XDocument expected, XDocument actual)
     {

@@ -49,7 +49,41 @@ public class CliTests
 
         ProcessResult option = Run.Shim(["status", "--bogus"]);
         Assert.Equal(2, option.ExitCode);
-        Assert.Contains("(see 'libvirt-shim status --help')", option.Stderr);
+        Assert.EndsWith("; see 'libvirt-shim status --help'\n", option.Stderr);
+    }
+
+    /// <summary>
+    /// An option value that cannot be right is a usage error (exit 2), found before any setting, file, state or libvirt is
+    /// touched, in one line with what to do after a ';', as every other failure of the admin verbs.
+    /// </summary>
+    [Theory]
+    [InlineData("status --format xml", "libvirt-shim: --format 'xml' is not one of text, json, prometheus; see 'libvirt-shim status --help'")]
+    [InlineData("attach-interface web1", "libvirt-shim: domain 'web1': give exactly one of --source LOWER-DEVICE or --network NAME; see ")]
+    [InlineData("attach-interface web1 --source eth9 --network n1", "libvirt-shim: domain 'web1': give exactly one of --source ")]
+    [InlineData("attach-interface web1 --source eth9 --mode bogus", "libvirt-shim: domain 'web1': --mode 'bogus' is not a macvtap mode ")]
+    [InlineData("attach-interface web1 --source a/b", "libvirt-shim: domain 'web1': --source 'a/b' contains '/'")]
+    [InlineData("attach-interface web1 --source eth9 --mtu 20", "libvirt-shim: domain 'web1': --mtu 20 is outside 68..65535; see ")]
+    [InlineData("attach-interface web1 --source eth9 --mac zz", "libvirt-shim: domain 'web1': --mac 'zz' is not a unicast MAC address; see ")]
+    [InlineData("attach-interface web1 --source eth9 --mac 01:00:5e:00:00:01", "libvirt-shim: domain 'web1': --mac '01:00:5e:00:00:01' is not a")]
+    [InlineData("attach-interface web1 --source eth9 --mode source", "libvirt-shim: domain 'web1': --mode source needs --macaddrs MAC,...")]
+    [InlineData("attach-interface web1 --source eth9 --macaddrs 52:54:00:00:00:01", "libvirt-shim: domain 'web1': --macaddrs is only for --mode")]
+    [InlineData("detach-interface web1 --mac zz", "libvirt-shim: domain 'web1': --mac 'zz' is not a unicast MAC address; see ")]
+    [InlineData("detach-interface web1 --mac 52:54:00:00:00:01 --wait -1", "libvirt-shim: domain 'web1': --wait -1 is not a number of seconds")]
+    [InlineData("repair web1 --wait -1", "libvirt-shim: --wait -1 is not a number of seconds (0 or more); see 'libvirt-shim repair --help'")]
+    [InlineData("adopt /nonexistent/web1.xml --mac zz", "libvirt-shim: --mac 'zz' is not a MAC address; see 'libvirt-shim adopt --help'")]
+    [InlineData("attach-interface web1 --source eth9 --mtu abc", "libvirt-shim attach-interface: ")]
+    public void AnInvalidOptionValueIsAUsageErrorThatSaysWhatToDo(string command, string start)
+    {
+        using var t = new TempTree();
+        var env = new Dictionary<string, string> { ["LIBVIRT_SHIM_CONFIG"] = t.Write("libvirt-shim.json", "{\"StateDir\": \"relative\"}") };
+
+        ProcessResult r = Run.Shim(command.Split(' '), env: env);
+
+        string verb = command.Split(' ')[0];
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.StartsWith(start, r.Stderr);
+        Assert.Single(r.Stderr.TrimEnd('\n').Split('\n'));
+        Assert.EndsWith($"; see 'libvirt-shim {verb} --help'\n", r.Stderr);
     }
 
     [Fact]

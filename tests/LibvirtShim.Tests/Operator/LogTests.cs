@@ -85,7 +85,7 @@ public class LogTests
     {
         using var h = HookHarness.Create();
         h.Settings.LogLevel = "Debug";
-        var host = new HookHost(() => h.Settings, h.Ns.OpenLinkTable, h.Ns.OpenGuardTables, TimeProvider.System, ShimLog.Create);
+        var host = new HookHost(() => h.Settings, h.Ns.OpenLinkTable, h.Ns.OpenGuardTables, TimeProvider.System, ShimLog.Create, h.Devices.Taps);
         Guid web = TestDomains.Uuid(7);
         string xml = TestDomains.Owned("web", web, TestDomains.Nics(7, 2, firstName: 0));
 
@@ -288,15 +288,7 @@ public class LogTests
         Assert.Contains($"setting {name}='{value}' {problem}", e.Message);
     }
 
-    private static ShimSettings LoadFrom(string file)
-    {
-        var root = Microsoft.Extensions.Configuration.JsonConfigurationExtensions
-            .AddJsonFile(new Microsoft.Extensions.Configuration.ConfigurationBuilder(), file).Build();
-        var settings = new ShimSettings();
-        Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(root, settings);
-        SettingsValidator.Validate(settings);
-        return settings;
-    }
+    private static ShimSettings LoadFrom(string file) => SettingsLoader.Load(file, []);
 
     private static string Receive(Socket socket)
     {

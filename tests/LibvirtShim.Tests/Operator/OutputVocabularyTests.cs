@@ -20,6 +20,8 @@ public sealed class OutputVocabularyTests
         (AuditProblem Problem, string Kind, string Text)[] expected =
         [
             (AuditProblem.MissingLink, "missing_link", "missing link"),
+            (AuditProblem.LinkLost, "link_lost", "link lost while the guest runs"),
+            (AuditProblem.LinkLostWithUplink, "link_lost_uplink_missing", "link lost with its uplink, which is missing"),
             (AuditProblem.LinkReplaced, "link_replaced_by_someone_else", "link replaced by someone else"),
             (AuditProblem.DomainNotRunning, "domain_not_running", "domain not running (start pending, or its release never came)"),
             (AuditProblem.StaleLibvirtLink, "stale_domain_not_running", "stale: domain not running"),

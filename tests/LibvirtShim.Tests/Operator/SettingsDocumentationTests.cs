@@ -127,7 +127,7 @@ public class SettingsDocumentationTests
         string[] attributes = System.Text.RegularExpressions.Regex.Matches(reader, @"link\.Attribute\(""([a-z]+)""\)")
             .Select(m => m.Groups[1].Value).Distinct().ToArray();
 
-        Assert.Equal(["mac", "source", "network", "mode", "guard", "ips", "mtu", "allmulticast"], attributes);
+        Assert.Equal(["mac", "source", "network", "mode", "guard", "ips", "mtu", "macaddrs", "allmulticast"], attributes);
         foreach (string attribute in attributes.Where(a => a != "mac"))
             Assert.True(section.Contains($"- `{attribute}", StringComparison.Ordinal) || section.Contains($"`{attribute}=", StringComparison.Ordinal),
                 $"README's \"Handing a NIC to the hook\" does not document {attribute}=");

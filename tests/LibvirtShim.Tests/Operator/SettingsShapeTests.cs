@@ -40,7 +40,18 @@ public class SettingsShapeTests
         { "\"Syslog\": \"yes\"", "setting Syslog='yes' in {file} must be true or false" },
         { "\"Syslog\": 1", "setting Syslog='1' in {file} must be true or false" },
         { "\"Syslog\": [true]", "setting Syslog in {file} must be a single value, not a list or object" },
-        { "\"AllowedLowerDevice\": [\"eth0\"]", "unknown setting 'AllowedLowerDevice' in {file}; the settings are Config, StateDir" },
+        { "\"AllowedLowerDevice\": [\"eth0\"]", "unknown setting 'AllowedLowerDevice' in {file}; the settings are StateDir, LibvirtRunDir" },
+        { "\"AllowedLowerDevices\": {\"0\": \"eth0\", \"1\": \"eth1\"}",
+            "setting AllowedLowerDevices in {file} must be a list ([\"eth0\", \"eth1\"]), not an object" },
+        { "\"AllowedLowerDevices\": {}", "setting AllowedLowerDevices in {file} must be a list ([\"eth0\", \"eth1\"]), not an object" },
+        { "\"Uplinks\": []", "setting Uplinks in {file} must be an object ({\"name\": \"eth0\"}), not a list" },
+        { "\"Networks\": {\"tenant\": {\"a\": \"eth0\"}}",
+            "setting Networks in {file} must be an object ({\"name\": \"eth0\"}) of device names: its entry tenant is a list or object" },
+        { "\"Networks\": {\"a\": null}",
+            "setting Networks in {file} must be an object ({\"name\": \"eth0\"}) of device names: its entry a is null" },
+        { "\"Config\": \"/etc/other.json\"",
+            "setting Config='/etc/other.json' in {file} cannot be given there: only the environment variable LIBVIRT_SHIM_CONFIG names the" },
+        { "\"StateDir\": \"/a\", \"statedir\": \"/b\"", "setting StateDir is given twice in {file}" },
     };
 
     [Theory]
@@ -62,8 +73,31 @@ public class SettingsShapeTests
         var e = Assert.Throws<ShimFailure>(() => SettingsLoader.Load(file, ["--AllowedLowerDevices=eth9"]));
         Assert.Equal("setting AllowedLowerDevices='eth9' in the override --AllowedLowerDevices must be a list ([\"eth0\", \"eth1\"]), " +
             "not a single value", e.Message);
-        e = Assert.Throws<ShimFailure>(() => SettingsLoader.Load(file, ["--Uplinks:eno1:x=eth0"]));
-        Assert.StartsWith("setting Uplinks in the override --Uplinks must be an object", e.Message);
+        e = Assert.Throws<ShimFailure>(() => SettingsLoader.Load(file, ["--AllowedLowerDevices:x=eth0"]));
+        Assert.StartsWith("setting AllowedLowerDevices in the override --AllowedLowerDevices must be a list ([\"eth0\", \"eth1\"]), not an object",
+            e.Message);
+        e = Assert.Throws<ShimFailure>(() => SettingsLoader.Load(file, ["--Config=/etc/other.json"]));
+        Assert.StartsWith("setting Config='/etc/other.json' in the override --Config cannot be given there", e.Message);
+    }
+
+    /// <summary>
+    /// A map's keys are names, whatever they look like: digits (which the configuration tree takes for list indexes), a ':'
+    /// (its key separator, which a logical network's name may hold), letters differing only in case (device names do).
+    /// </summary>
+    [Fact]
+    public void AMapKeepsEveryKeyAsWritten()
+    {
+        using var t = new TempTree();
+        string file = t.Write("libvirt-shim.json", """
+            { "Uplinks": { "0": "eth0", "10": "eth1", "eno1": "eth2", "ENO1": "eth3" },
+              "Networks": { "tenant:a": "eth0", "1": "eth1", "phys": "eth2" } }
+            """);
+
+        ShimSettings s = SettingsLoader.Load(file, ["--Networks:tenant:b=eth3", "--Networks:phys=eth4"]);
+
+        Assert.Equal(["0=eth0", "10=eth1", "ENO1=eth3", "eno1=eth2"], s.Uplinks.Select(e => $"{e.Key}={e.Value}").Order(StringComparer.Ordinal));
+        Assert.Equal(["1=eth1", "phys=eth4", "tenant:a=eth0", "tenant:b=eth3"],
+            s.Networks.Select(e => $"{e.Key}={e.Value}").Order(StringComparer.Ordinal));
     }
 
     [Fact]

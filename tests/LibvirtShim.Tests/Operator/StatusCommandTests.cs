@@ -48,7 +48,7 @@ public class StatusCommandTests
 
         Assert.True(r.ExitCode == 3, r.Stdout + r.Stderr);
         Assert.Contains("1 disagreement(s) between state and kernel; what to do:", r.Stdout);
-        Assert.Contains("mvtap1: missing link: the guest's NIC has no device", r.Stdout);
+        Assert.Contains("mvtap1: link lost while the guest runs: 'libvirt-shim repair web' makes it again", r.Stdout);
         Assert.Contains("links on mvtapN names that no record holds", r.Stdout);
         Assert.Contains("mvtap9", r.Stdout);
 
@@ -59,14 +59,41 @@ public class StatusCommandTests
         Assert.True(root.GetProperty("stateUsable").GetBoolean());
         Assert.Equal(1, root.GetProperty("problems").GetInt32());
         JsonElement missing = root.GetProperty("names").EnumerateArray().Single(e => e.GetProperty("name").GetString() == "mvtap1");
-        Assert.Equal(("created", "uplink0", "web", Web.ToString("D"), "absent", "missing link"),
+        Assert.Equal(("created", "uplink0", "web", Web.ToString("D"), "absent", "link lost while the guest runs"),
             (missing.GetProperty("heldAs").GetString(), missing.GetProperty("lower").GetString(), missing.GetProperty("domain").GetString(),
              missing.GetProperty("uuid").GetString(), missing.GetProperty("link").GetString(), missing.GetProperty("problem").GetString()));
-        Assert.Contains("restart the guest", missing.GetProperty("advice").GetString());
+        Assert.Contains("libvirt-shim repair web", missing.GetProperty("advice").GetString());
         Assert.Contains(root.GetProperty("lowerDevices").EnumerateArray(), l =>
             l.GetProperty("name").GetString() == "uplink1" && l.GetProperty("up").GetBoolean());
         JsonElement unrecorded = Assert.Single(root.GetProperty("unrecordedLinks").EnumerateArray());
         Assert.Equal(("mvtap9", "veth"), (unrecorded.GetProperty("name").GetString(), unrecorded.GetProperty("kind").GetString()));
+    }
+
+    /// <summary>
+    /// An uplink deleted with the guest running takes its links along: status says so, first that the uplink is missing,
+    /// then, the uplink back, that repair makes them again; a link missing of a guest that does not run is a stale record.
+    /// </summary>
+    [Fact]
+    public void LinksLostWithTheirUplinkAreReportedWithTheRepair()
+    {
+        using var h = HookHarness.Create("uplink0", "uplink1");
+        Assert.Equal(0, h.Run("web", "prepare", "begin", Xml).ExitCode);
+        h.WriteStatusFile("web", Xml);
+        h.Ns.Ip("link", "del", "uplink0");
+
+        HookResult gone = HookHarness.Finish(h.StartProcess("status"), "");
+
+        Assert.True(gone.ExitCode == 3, gone.Stdout + gone.Stderr);
+        Assert.Contains("mvtap1: link lost with its uplink, which is missing: bring uplink0 back, then 'libvirt-shim repair web'", gone.Stdout);
+        Assert.Contains("lower device uplink0 (MISSING on this host):", gone.Stdout);
+
+        h.Ns.AddVeth("uplink0", "uplink0p");
+        HookResult back = HookHarness.Finish(h.StartProcess("status", "--format", "prometheus"), "");
+        Assert.Contains("libvirt_shim_disagreements{kind=\"link_lost\"} 1", back.Stdout);
+
+        h.RemoveStatusFile("web");
+        HookResult stopped = HookHarness.Finish(h.StartProcess("status"), "");
+        Assert.Contains("mvtap1: missing link: ", stopped.Stdout);
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public partial class StatusPrometheusTests
         Assert.Equal(0, samples["libvirt_shim_names_held{holding=\"reserved\"}"]);
         Assert.Equal(1, samples["libvirt_shim_links{lower=\"uplink0\"}"]);
         Assert.Equal(1, samples["libvirt_shim_links{lower=\"uplink1\"}"]);
-        Assert.Equal(1, samples["libvirt_shim_disagreements{kind=\"missing_link\"}"]);
+        Assert.Equal(1, samples["libvirt_shim_disagreements{kind=\"link_lost\"}"]);
         Assert.Equal(8192, samples["libvirt_shim_capacity_names"]);
         Assert.Equal(8189, samples["libvirt_shim_free_names"]);
         Assert.Equal(1, samples["libvirt_shim_state_usable"]);
@@ -55,6 +55,7 @@ public partial class StatusPrometheusTests
     {
         using var h = HookHarness.Create();
         HookResult r = HookHarness.Finish(h.StartProcess("status", "--format", "xml"), "");
-        Assert.Equal((1, "libvirt-shim: --format 'xml' is not one of text, json, prometheus\n"), (r.ExitCode, r.Stderr));
+        Assert.Equal((2, "libvirt-shim: --format 'xml' is not one of text, json, prometheus; see 'libvirt-shim status --help'\n"),
+            (r.ExitCode, r.Stderr));
     }
 }

@@ -112,8 +112,8 @@ public sealed class AllocatorModelTests(ITestOutputHelper output)
             case Release release:
             {
                 using ShimSession session = ShimSession.Open(context);
-                ReleaseLinks.Run(session, context.Links, context.OpenGuards, context.Marker, context.Settings.LibvirtConfigDir, context.Now,
-                    Domain(release.Domain), "model", declaredNames: [], declaredGuarded: false);
+                ReleaseLinks.Run(session, context.Links, context.OpenGuards, context.Taps, context.Marker, context.Settings.LibvirtConfigDir,
+                    context.Now, Domain(release.Domain), "model", declaredNames: [], declaredGuarded: false);
                 model.Release(release.Domain);
                 break;
             }

@@ -39,8 +39,9 @@ public sealed class StressTests(ITestOutputHelper output)
         {
             int nics = random.Next(2, 7);
             var list = Enumerable.Range(0, nics)
-                .Select(i => new TestNic(TestDomains.Mac(d, i), $"mvtap{d * 4 + i}", random.Next(2) == 0 ? "uplink0" : "uplink1",
-                    modes[random.Next(modes.Length)]))
+                .Select(i => modes[random.Next(modes.Length)])
+                .Select((mode, i) => new TestNic(TestDomains.Mac(d, i), $"mvtap{d * 4 + i}", random.Next(2) == 0 ? "uplink0" : "uplink1",
+                    mode, LinkAttributes: mode == "source" ? $"macaddrs='{TestDomains.Mac(d, 200 + i)}'" : ""))
                 .ToList();
             string direct = d % 5 == 0
                 ? $"<interface type='direct'><mac address='{TestDomains.Mac(d, 99)}'/><source dev='uplink0' mode='vepa'/>" +

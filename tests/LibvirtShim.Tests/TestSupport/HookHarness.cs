@@ -9,15 +9,17 @@ namespace LibvirtShim.Tests.TestSupport;
 internal sealed record HookResult(int ExitCode, string Stdout, string Stderr);
 
 /// <summary>
-/// A throw-away host for the hook: a network namespace with veth lower devices, and a directory holding the state,
-/// libvirt's run and config directories, the settings file and the log. Calls run in-process through the real hook
-/// logic (<see cref="Run"/>) or as real processes of the hook executable inside the namespace (<see cref="StartProcess"/>).
+/// A throw-away host for the hook: a network namespace with veth lower devices, a /dev and /sys of its own for the tap
+/// nodes (<see cref="DeviceSandbox"/>: never the host's /dev), and a directory holding the state, libvirt's run and config
+/// directories, the settings file and the log. Calls run in-process through the real hook logic (<see cref="Run"/>) or as
+/// real processes of the hook executable inside the namespace and the sandbox (<see cref="StartProcess"/>).
 /// </summary>
 internal sealed class HookHarness : IDisposable
 {
-    private HookHarness(NetNamespace ns, string root)
+    private HookHarness(NetNamespace ns, DeviceSandbox devices, string root)
     {
         Ns = ns;
+        Devices = devices;
         Root = root;
         Settings = new ShimSettings
         {
@@ -33,6 +35,10 @@ internal sealed class HookHarness : IDisposable
     }
 
     public NetNamespace Ns { get; }
+
+    /// <summary>The harness's /dev (a tmpfs) and the namespace's /sys: where the hook makes and looks up tap nodes.</summary>
+    public DeviceSandbox Devices { get; }
+
     public string Root { get; }
     public ShimSettings Settings { get; }
     public string SettingsFile => Path.Combine(Root, "libvirt-shim.json");
@@ -44,13 +50,16 @@ internal sealed class HookHarness : IDisposable
         Requires.Root();
         NetNamespace ns = NetNamespace.Create();
         string root = Directory.CreateTempSubdirectory("shim-test-").FullName;
+        DeviceSandbox? devices = null;
         try
         {
             foreach (string uplink in uplinks.Length > 0 ? uplinks : ["uplink0"]) ns.AddVeth(uplink, uplink + "p");
-            return new HookHarness(ns, root);
+            devices = DeviceSandbox.Start(ns.Name);
+            return new HookHarness(ns, devices, root);
         }
         catch
         {
+            devices?.Dispose();
             ns.Dispose();
             Directory.Delete(root, recursive: true);
             throw;
@@ -76,11 +85,12 @@ internal sealed class HookHarness : IDisposable
         Ns.OpenLinkTable,
         OpenGuardTables,
         Clock,
-        LibvirtShim.Logging.ShimLog.Create);
+        LibvirtShim.Logging.ShimLog.Create,
+        Devices.Taps);
 
-    /// <summary>A context for calling the lifecycle operations directly, on this harness's namespace and settings.</summary>
+    /// <summary>A context for calling the lifecycle operations directly, on this harness's namespace, devices and settings.</summary>
     public LibvirtShim.Session.ShimContext OpenContext() =>
-        new(Settings, Ns.OpenLinkTable, OpenGuardTables, Serilog.Core.Logger.None, Clock);
+        new(Settings, Ns.OpenLinkTable, OpenGuardTables, Devices.Taps, Serilog.Core.Logger.None, Clock);
 
     public HookResult Run(string domain, string operation, string subOperation, string xml, string extra = "-") =>
         Run(domain, operation, subOperation, Encoding.UTF8.GetBytes(xml), extra);
@@ -118,10 +128,13 @@ internal sealed class HookHarness : IDisposable
         return StartExecutable(file, [.. prefix, .. args]);
     }
 
-    /// <summary><paramref name="file"/> (the hook under another name, say) inside the namespace, with this harness's settings.</summary>
+    /// <summary>
+    /// <paramref name="file"/> (the hook under another name, say) inside the namespace and the device sandbox, with this
+    /// harness's settings.
+    /// </summary>
     public Process StartExecutable(string file, IEnumerable<string> args)
     {
-        string[] command = [.. Wrapper, "ip", "netns", "exec", Ns.Name, file, .. args];
+        string[] command = [.. Wrapper, .. Devices.Enter, file, .. args];
         var start = new ProcessStartInfo(command[0]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string a in command[1..]) start.ArgumentList.Add(a);
         start.Environment["LIBVIRT_SHIM_CONFIG"] = SettingsFile;
@@ -165,6 +178,7 @@ internal sealed class HookHarness : IDisposable
 
     public void Dispose()
     {
+        Devices.Dispose();
         Ns.Dispose();
         try
         {

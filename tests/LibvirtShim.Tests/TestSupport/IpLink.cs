@@ -25,7 +25,7 @@ internal sealed record IpLink(
             Index: link.GetProperty("ifindex").GetInt32(),
             Name: link.GetProperty("ifname").GetString()!,
             Lower: Optional(link, "link")?.GetString(),
-            Address: link.GetProperty("address").GetString()!,
+            Address: Optional(link, "address")?.GetString() ?? "",
             Group: link.GetProperty("group").GetString()!,
             Alias: Optional(link, "ifalias")?.GetString(),
             IsUp: link.GetProperty("flags").EnumerateArray().Any(flag => flag.GetString() == "UP"),

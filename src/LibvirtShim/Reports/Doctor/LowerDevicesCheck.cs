@@ -3,7 +3,7 @@ using LibvirtShim.Netlink;
 
 namespace LibvirtShim.Reports.Doctor;
 
-/// <summary>The lower devices the settings and the definitions name: each must exist and should be up.</summary>
+/// <summary>The lower devices the settings and the definitions name: each must exist, be able to carry a macvtap, and should be up.</summary>
 internal static class LowerDevicesCheck
 {
     /// <param name="definitions">The devices the definitions' owned NICs use, with the domains using each.</param>
@@ -30,14 +30,19 @@ internal static class LowerDevicesCheck
             return;
         }
         var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
+        var byIndex = links.ToDictionary(l => l.Index);
         foreach (var (device, users) in wanted)
         {
             string by = string.Join(", ", users);
             if (!byName.TryGetValue(device, out Link link))
                 checks.Add(DoctorCheck.Fail(area, $"{device} ({by}) does not exist on this host: guests using it do not start",
                     $"create {device}, or change the setting or definition that names it (Uplinks can map it to a device of this host)"));
+            else if (Lifecycle.LowerDevices.Unfit(link, byIndex) is { } unfit)
+                checks.Add(DoctorCheck.Fail(area, $"{device} ({by}) {unfit.Reason}: guests using it do not start",
+                    $"{unfit.Fix} (the setting or definition that names it, or Uplinks on this host)"));
             else if (!link.IsUp)
-                checks.Add(DoctorCheck.Warn(area, $"{device} ({by}) exists but is down: guests on it have no carrier", $"ip link set {device} up"));
+                checks.Add(DoctorCheck.Warn(area, $"{device} ({by}) exists but is down: the next guest start on it brings it up",
+                    $"ip link set {device} up"));
             else
                 checks.Add(DoctorCheck.Ok(area, $"{device} ({by}) exists and is up"));
         }
