@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using LibvirtShim.Reports;
-using LibvirtShim.State;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 
