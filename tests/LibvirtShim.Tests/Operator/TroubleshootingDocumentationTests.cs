@@ -17,7 +17,7 @@ public sealed class TroubleshootingDocumentationTests
 
     /// <summary>Where a message for the user is written: a failure, a doctor finding, a problem handed to one.</summary>
     private static readonly Regex MessageSite = new(
-        @"(new ShimFailure\(|ShimFailure\.WithoutDomain\(|\bInvalid\(|\bRefused\(|\bFail\(|\bWarn\(|\bproblem = )", RegexOptions.Compiled);
+        @"(new ShimFailure\(|ShimFailure\.WithoutDomain\(|\bInvalid\(|\bRefused\(|\bFail\(|\bWarn\(|\bproblem = |\bUsage\()", RegexOptions.Compiled);
 
     /// <summary>The words that stand for what varies in the document's messages.</summary>
     private static readonly Regex Placeholder = new(
