@@ -275,7 +275,9 @@ start() {
         say "libvirtd of the tree already runs (pid $pid) on $URI"
         return
     fi
-    if ! daemon_pid virtlogd >/dev/null; then
+    if pid=$(daemon_pid virtlogd); then
+        bind_into "$pid"
+    else
         rm -f "$TREE/run/virtlogd.pid"
         in_tree virtlogd -d -p /run/virtlogd.pid
     fi
@@ -289,6 +291,18 @@ start() {
     done
     pid=$(daemon_pid libvirtd) || die "something answers on $URI but $TREE/run/libvirtd.pid names no libvirtd of the tree"
     say "libvirtd of the tree (pid $pid: $(version)) answers on $URI after $(since "$t0")s"
+}
+
+# bind_into PID: LIBVIRT_NEXT_BIND's directories bind-mounted into the mount namespace of a tree daemon started before
+# them. virtlogd outlives libvirtd while guests run, and it writes their serial console files: without the binds of
+# this start it cannot open a console file in them, and the guests' consoles stay empty.
+bind_into() {
+    local dir
+    for dir in ${LIBVIRT_NEXT_BIND:-}; do
+        [[ $dir == /?* && -d $dir ]] || die "LIBVIRT_NEXT_BIND: $dir is not an absolute directory"
+        # shellcheck disable=SC2016 # the inner shell expands its own arguments
+        nsenter -t "$1" -m -- sh -c 'mountpoint -q "$2" || { mkdir -p "$2" && mount --bind "$1" "$2"; }' bind "$dir" "$TREE$dir"
+    done
 }
 
 # stop_daemon NAME: SIGTERM to the tree's NAME, then wait (bounded) for it to go.
