@@ -133,7 +133,7 @@ if [ -n "$spoof" ]; then
     IFS=, read -r fmac fv4 victim first last <<EOF2
 $spoof
 EOF2
-    read -r omac sdev </up
+    read -r omac sdev _ </up
     ip addr add "$fv4/32" dev "$sdev"
     mkdir -p /var/lib/misc
     printf 'interface %s\nstart %s\nend %s\noption subnet 255.255.255.0\nlease_file /tmp/udhcpd.leases\n' \

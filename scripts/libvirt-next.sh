@@ -7,7 +7,7 @@
 #   scripts/libvirt-next.sh build               mmdebstrap the tree with libvirt (reused when present)
 #   scripts/libvirt-next.sh start               build if needed, configure, start virtlogd and libvirtd, wait for an answer
 #   scripts/libvirt-next.sh stop                stop the tree's libvirtd (and virtlogd, unless guests still run)
-#   scripts/libvirt-next.sh restart             restart libvirtd (and virtlogd, when no guest runs in the tree): guests keep running
+#   scripts/libvirt-next.sh restart             restart libvirtd only: running guests keep running ("reconnect" hook)
 #   scripts/libvirt-next.sh install-hook [EXE]  install EXE (default artifacts/libvirt-shim) as the tree's hook with
 #                                               hooks/install.sh, write its settings, SIGHUP the tree's libvirtd
 #   scripts/libvirt-next.sh status              what runs; exit 0 when the daemon answers
@@ -275,7 +275,9 @@ start() {
         say "libvirtd of the tree already runs (pid $pid) on $URI"
         return
     fi
-    if ! daemon_pid virtlogd >/dev/null; then
+    if pid=$(daemon_pid virtlogd); then
+        bind_into "$pid"
+    else
         rm -f "$TREE/run/virtlogd.pid"
         in_tree virtlogd -d -p /run/virtlogd.pid
     fi
@@ -291,6 +293,18 @@ start() {
     say "libvirtd of the tree (pid $pid: $(version)) answers on $URI after $(since "$t0")s"
 }
 
+# bind_into PID: LIBVIRT_NEXT_BIND's directories bind-mounted into the mount namespace of a tree daemon started before
+# them. virtlogd outlives libvirtd while guests run, and it writes their serial console files: without the binds of
+# this start it cannot open a console file in them, and the guests' consoles stay empty.
+bind_into() {
+    local dir
+    for dir in ${LIBVIRT_NEXT_BIND:-}; do
+        [[ $dir == /?* && -d $dir ]] || die "LIBVIRT_NEXT_BIND: $dir is not an absolute directory"
+        # shellcheck disable=SC2016 # the inner shell expands its own arguments
+        nsenter -t "$1" -m -- sh -c 'mountpoint -q "$2" || { mkdir -p "$2" && mount --bind "$1" "$2"; }' bind "$dir" "$TREE$dir"
+    done
+}
+
 # stop_daemon NAME: SIGTERM to the tree's NAME, then wait (bounded) for it to go.
 stop_daemon() {
     local pid i
@@ -304,27 +318,14 @@ stop_daemon() {
     say "$1 of the tree (pid $pid) ignored SIGTERM for 30s: killed"
 }
 
-# The pids of the tree's QEMU processes (its guests), on one line.
-tree_guests() {
-    tree_processes | awk '$2 ~ /^qemu/ { print $1 }' | paste -sd' '
-}
-
 stop() {
     stop_daemon libvirtd
-    local guests; guests=$(tree_guests)
+    local guests; guests=$(tree_processes | awk '$2 ~ /^qemu/ { print $1 }' | paste -sd' ')
     if [[ -n $guests ]]; then
         say "guests still run in the tree (QEMU pids $guests): virtlogd left running; 'virsh destroy' them, then stop again"
         return
     fi
     stop_daemon virtlogd
-}
-
-# virtlogd writes the guests' consoles through the bind mounts (LIBVIRT_NEXT_BIND) of the start that started it: without
-# guests it restarts with libvirtd, so a console file under a directory bound by this start lands there, not in the tree.
-restart() {
-    stop_daemon libvirtd
-    [[ -n $(tree_guests) ]] || stop_daemon virtlogd
-    start
 }
 
 install_hook() {
@@ -367,7 +368,7 @@ case "${1:-}" in
     build) build ;;
     start) start ;;
     stop) stop ;;
-    restart) restart ;;
+    restart) stop_daemon libvirtd; start ;;
     install-hook) shift; install_hook "$@" ;;
     status) status ;;
     uri) echo "$URI" ;;

@@ -1,6 +1,7 @@
 using LibvirtShim.Domain;
 using LibvirtShim.Libvirt;
 using LibvirtShim.Lifecycle;
+using LibvirtShim.Messages;
 using LibvirtShim.Net;
 using LibvirtShim.Session;
 
@@ -9,8 +10,8 @@ namespace LibvirtShim.Cli;
 /// <summary><c>attach-interface</c> and <c>detach-interface</c>: owned NICs hot-plugged through libvirt's C API.</summary>
 internal static class HotplugCommand
 {
-    public static int Attach(string domain, string? source, string? network, string? mode, string? mac, int? mtu, string? macaddrs, bool live,
-        bool config, string? uri, IReadOnlyList<string> settingOverrides, TextWriter output)
+    public static int Attach(string domain, string? source, string? network, string? mode, string? mac, int? mtu, string? macaddrs, string? guard,
+        string? ips, bool live, bool config, string? uri, IReadOnlyList<string> settingOverrides, TextWriter output)
     {
         if ((source is null) == (network is null))
             throw CliRun.Usage(Attaching, $"domain '{domain}': give exactly one of --source LOWER-DEVICE or --network NAME");
@@ -21,7 +22,8 @@ internal static class HotplugCommand
         if (mtu is < 68 or > 65535)
             throw CliRun.Usage(Attaching, $"domain '{domain}': --mtu {mtu} is outside 68..65535");
         var request = new AttachRequest(source, network, parsedMode, ParseMac(Attaching, domain, mac), mtu, live, config,
-            SourceMacs(domain, parsedMode, macaddrs));
+            SourceMacs(domain, parsedMode, macaddrs), Parsed(domain, "--guard", guard, DomainReader.ParseGuard),
+            Parsed(domain, "--ips", ips, DomainReader.ParseIps));
 
         using ShimContext context = CliRun.OpenContext(settingOverrides, "attach-interface", domain);
         using LibvirtGuest guest = LibvirtGuest.Open(uri, domain);
@@ -56,6 +58,20 @@ internal static class HotplugCommand
             throw CliRun.Usage(Attaching, $"domain '{domain}': --macaddrs '{macaddrs}' is not a list of at most " +
                 $"{Domain.ShimMetadata.MaxSourceMacs} unicast MAC addresses");
         return set;
+    }
+
+    /// <summary>--guard and --ips, read as the hook reads guard= and ips=; what it refuses is a usage error.</summary>
+    private static T? Parsed<T>(string domain, string option, string? text, Func<string, string, T> parse) where T : notnull
+    {
+        if (text is null) return default;
+        try
+        {
+            return parse(text, $"domain '{domain}': {option}");
+        }
+        catch (ShimFailure e)
+        {
+            throw CliRun.Usage(Attaching, e.Message);
+        }
     }
 
     private static MacAddress? ParseMac(string verb, string domain, string? mac) =>

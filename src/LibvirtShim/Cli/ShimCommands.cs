@@ -56,14 +56,17 @@ internal sealed class ShimCommands
     /// <param name="mac">The NIC's MAC; default a free one in 52:54:00.</param>
     /// <param name="mtu">The link's MTU (68..65535).</param>
     /// <param name="macaddrs">With --mode source: the source MACs whose frames reach the guest (comma-separated).</param>
+    /// <param name="guard">mac, ip or off: the NIC's guard (default: the Guard setting).</param>
+    /// <param name="ips">With --guard ip: the addresses and prefixes the guest sends from (comma- or space-separated).</param>
     /// <param name="live">Plug it into the running guest.</param>
     /// <param name="config">Add it to the persistent definition.</param>
     /// <param name="connect">-c, libvirt URI (default: as virsh, LIBVIRT_DEFAULT_URI or libvirt's configured default).</param>
     [Command("attach-interface")]
     public int AttachInterface(ConsoleAppContext context, [Argument] string domain, string? source = null, string? network = null,
         string? mode = null,
-        string? mac = null, int? mtu = null, string? macaddrs = null, bool live = false, bool config = false, string? connect = null) =>
-        CliRun.Guarded(() => HotplugCommand.Attach(domain, source, network, mode, mac, mtu, macaddrs, live, config, connect,
+        string? mac = null, int? mtu = null, string? macaddrs = null, string? guard = null, string? ips = null, bool live = false,
+        bool config = false, string? connect = null) =>
+        CliRun.Guarded(() => HotplugCommand.Attach(domain, source, network, mode, mac, mtu, macaddrs, guard, ips, live, config, connect,
             context.EscapedArguments.ToArray(), Console.Out));
 
     /// <summary>Unplug a NIC owned by libvirt-shim: detached through libvirt, waited for until the running guest no longer lists it, then

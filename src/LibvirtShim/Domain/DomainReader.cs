@@ -111,18 +111,21 @@ internal static class DomainReader
     }
 
     /// <summary>guard='mac|ip|off'; null when absent (the Guard setting decides).</summary>
-    private static GuardMode? ReadGuard(XElement link, string nic)
-    {
-        if (link.Attribute("guard") is not { } attribute) return null;
-        if (GuardModes.TryParse(attribute.Value, out GuardMode mode)) return mode;
-        throw DomainXml.Invalid($"{nic}: guard='{Shorten(attribute.Value)}' is not {GuardModes.Choices}");
-    }
+    private static GuardMode? ReadGuard(XElement link, string nic) =>
+        link.Attribute("guard") is { } attribute ? ParseGuard(attribute.Value, nic) : null;
+
+    /// <summary>A guard= value; a failure naming <paramref name="nic"/> when it is not one.</summary>
+    public static GuardMode ParseGuard(string text, string nic) =>
+        GuardModes.TryParse(text, out GuardMode mode) ? mode : throw DomainXml.Invalid($"{nic}: guard='{Shorten(text)}' is not {GuardModes.Choices}");
 
     /// <summary>ips='A B/N ...': addresses and prefixes, separated by commas or white space; null when absent.</summary>
-    private static List<IpPrefix>? ReadIps(XElement link, string nic)
+    private static List<IpPrefix>? ReadIps(XElement link, string nic) =>
+        link.Attribute("ips") is { } attribute ? ParseIps(attribute.Value, nic) : null;
+
+    /// <summary>An ips= value, without repeats; a failure naming <paramref name="nic"/> and the entry when it is not one.</summary>
+    public static List<IpPrefix> ParseIps(string text, string nic)
     {
-        if (link.Attribute("ips") is not { } attribute) return null;
-        string[] entries = attribute.Value.Split([',', ' ', '\t', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
+        string[] entries = text.Split([',', ' ', '\t', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
         if (entries.Length > IpPrefix.MaxPerNic)
             throw DomainXml.Invalid($"{nic}: ips= has {entries.Length} addresses, at most {IpPrefix.MaxPerNic}");
         var ips = new List<IpPrefix>(entries.Length);

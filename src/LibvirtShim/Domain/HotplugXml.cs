@@ -42,6 +42,8 @@ internal static class HotplugXml
         link.Add(new XAttribute("mode", nic.Mode.Name()));
         if (mtu is { } m) link.Add(new XAttribute("mtu", m));
         if (nic.SourceMacs is { } sources) link.Add(new XAttribute("macaddrs", sources.ToString()));
+        if (nic.Guard is { } guard) link.Add(new XAttribute("guard", guard.Name()));
+        if (nic.Ips is { Count: > 0 } ips) link.Add(new XAttribute("ips", string.Join(' ', ips)));
         root.Add(link);
         return root.ToString(SaveOptions.DisableFormatting);
     }

@@ -124,7 +124,7 @@ internal sealed class LibvirtWatchConnection : IGuestConnection
         }
         catch (LibvirtCallException e)
         {
-            throw ShimFailure.WithoutDomain($"the active guests: {e.Message}");
+            throw ShimFailure.WithoutDomain($"cannot list the active guests: {e.Message}");
         }
         finally
         {

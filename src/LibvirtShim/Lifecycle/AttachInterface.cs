@@ -12,7 +12,8 @@ namespace LibvirtShim.Lifecycle;
 
 /// <summary>What <c>attach-interface</c> is asked for: exactly one of <see cref="Source"/> and <see cref="Network"/>.</summary>
 internal sealed record AttachRequest(
-    string? Source, string? Network, MacvtapMode Mode, MacAddress? Mac, int? Mtu, bool Live, bool Config, MacAddressSet? SourceMacs = null);
+    string? Source, string? Network, MacvtapMode Mode, MacAddress? Mac, int? Mtu, bool Live, bool Config, MacAddressSet? SourceMacs = null,
+    GuardMode? Guard = null, IReadOnlyList<IpPrefix>? Ips = null);
 
 /// <summary>The NIC a hot-plug added, and where.</summary>
 internal sealed record AttachedNic(OwnedNic Nic, GuestScope Scope, int? Ifindex);
@@ -35,7 +36,8 @@ internal static class AttachInterface
         if (sides.FirstOrDefault(s => HotplugXml.FindInterface(s.Xml, mac) is not null) is { Xml: not null } clash)
             throw new ShimFailure($"{Describe.Domain(domain)}: NIC {mac}: the {SideName(clash.Side)} already has a NIC with this MAC");
 
-        OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0), SourceMacs: request.SourceMacs);
+        OwnedNic nic = new(mac, "", request.Source, request.Network, request.Mode, Mtu: (uint)(request.Mtu ?? 0), SourceMacs: request.SourceMacs,
+            Guard: request.Guard, Ips: request.Ips);
         LinkStart start = LinkStart.ForGuest(context.Settings.StateDir, scope.HasFlag(GuestScope.Live) && guest.VcpusRun);
         (nic, int? ifindex) = CreateLink(context, domain, nic, scope, start);
         var undo = new Stack<(string What, Action Step)>();

@@ -194,83 +194,76 @@ internal static class NfTablesMessages
             return;
         }
         if (match.Kind == MatchKind.L4Proto)
-        {
-            int element = writer.BeginNested(NFTA_LIST_ELEM);
-            writer.WriteString(NFTA_EXPR_NAME, "meta");
-            int data = writer.BeginNested(NFTA_EXPR_DATA);
-            writer.WriteUInt32BigEndian(NFTA_META_DREG, NFT_REG_1);
-            writer.WriteUInt32BigEndian(NFTA_META_KEY, NFT_META_L4PROTO);
-            writer.EndNested(data);
-            writer.EndNested(element);
-        }
+            WriteMeta(ref writer, NFT_REG_1, NFT_META_L4PROTO);
         else
-        {
-            int element = writer.BeginNested(NFTA_LIST_ELEM);
-            writer.WriteString(NFTA_EXPR_NAME, "payload");
-            int data = writer.BeginNested(NFTA_EXPR_DATA);
-            writer.WriteUInt32BigEndian(NFTA_PAYLOAD_DREG, NFT_REG_1);
-            writer.WriteUInt32BigEndian(NFTA_PAYLOAD_BASE, match.Kind == MatchKind.Frame ? NFT_PAYLOAD_LL_HEADER : NFT_PAYLOAD_TRANSPORT_HEADER);
-            writer.WriteUInt32BigEndian(NFTA_PAYLOAD_OFFSET, match.Offset);
-            writer.WriteUInt32BigEndian(NFTA_PAYLOAD_LEN, (uint)match.Value.Length);
-            writer.EndNested(data);
-            writer.EndNested(element);
-        }
+            WritePayload(ref writer, NFT_REG_1, match.Kind == MatchKind.Frame ? NFT_PAYLOAD_LL_HEADER : NFT_PAYLOAD_TRANSPORT_HEADER, match);
         if (match.Mask is { } mask) WriteMask(ref writer, mask);
 
-        int cmp = writer.BeginNested(NFTA_LIST_ELEM);
-        writer.WriteString(NFTA_EXPR_NAME, "cmp");
-        int cmpData = writer.BeginNested(NFTA_EXPR_DATA);
+        var cmp = BeginExpression(ref writer, "cmp");
         writer.WriteUInt32BigEndian(NFTA_CMP_SREG, NFT_REG_1);
         writer.WriteUInt32BigEndian(NFTA_CMP_OP, match.NotEqual ? NFT_CMP_NEQ : NFT_CMP_EQ);
         WriteValue(ref writer, NFTA_CMP_DATA, match.Value);
-        writer.EndNested(cmpData);
-        writer.EndNested(cmp);
+        EndExpression(ref writer, cmp);
     }
 
     /// <summary>meta oifname into the 4-byte registers 0-3, the address after it, then a lookup of the two together.</summary>
     private static void WriteLookup(ref NetlinkWriter writer, Match match)
     {
-        int meta = writer.BeginNested(NFTA_LIST_ELEM);
-        writer.WriteString(NFTA_EXPR_NAME, "meta");
-        int metaData = writer.BeginNested(NFTA_EXPR_DATA);
-        writer.WriteUInt32BigEndian(NFTA_META_DREG, NFT_REG32_00);
-        writer.WriteUInt32BigEndian(NFTA_META_KEY, NFT_META_OIFNAME);
-        writer.EndNested(metaData);
-        writer.EndNested(meta);
+        WriteMeta(ref writer, NFT_REG32_00, NFT_META_OIFNAME);
+        WritePayload(ref writer, NFT_REG32_00 + SetSpec.IfNameBytes / 4,
+            match.FromTransport ? NFT_PAYLOAD_TRANSPORT_HEADER : NFT_PAYLOAD_LL_HEADER, match);
 
-        int payload = writer.BeginNested(NFTA_LIST_ELEM);
-        writer.WriteString(NFTA_EXPR_NAME, "payload");
-        int payloadData = writer.BeginNested(NFTA_EXPR_DATA);
-        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_DREG, NFT_REG32_00 + SetSpec.IfNameBytes / 4);
-        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_BASE, match.FromTransport ? NFT_PAYLOAD_TRANSPORT_HEADER : NFT_PAYLOAD_LL_HEADER);
-        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_OFFSET, match.Offset);
-        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_LEN, (uint)match.Value.Length);
-        writer.EndNested(payloadData);
-        writer.EndNested(payload);
-
-        int lookup = writer.BeginNested(NFTA_LIST_ELEM);
-        writer.WriteString(NFTA_EXPR_NAME, "lookup");
-        int lookupData = writer.BeginNested(NFTA_EXPR_DATA);
+        var lookup = BeginExpression(ref writer, "lookup");
         writer.WriteString(NFTA_LOOKUP_SET, match.Set!);
         writer.WriteUInt32BigEndian(NFTA_LOOKUP_SREG, NFT_REG32_00);
         if (match.NotEqual) writer.WriteUInt32BigEndian(NFTA_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
-        writer.EndNested(lookupData);
-        writer.EndNested(lookup);
+        EndExpression(ref writer, lookup);
+    }
+
+    /// <summary>meta: <paramref name="key"/> of the packet into <paramref name="register"/>.</summary>
+    private static void WriteMeta(ref NetlinkWriter writer, uint register, uint key)
+    {
+        var meta = BeginExpression(ref writer, "meta");
+        writer.WriteUInt32BigEndian(NFTA_META_DREG, register);
+        writer.WriteUInt32BigEndian(NFTA_META_KEY, key);
+        EndExpression(ref writer, meta);
+    }
+
+    /// <summary>payload: the match's bytes (its offset and length) from <paramref name="header"/> into <paramref name="register"/>.</summary>
+    private static void WritePayload(ref NetlinkWriter writer, uint register, uint header, Match match)
+    {
+        var payload = BeginExpression(ref writer, "payload");
+        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_DREG, register);
+        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_BASE, header);
+        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_OFFSET, match.Offset);
+        writer.WriteUInt32BigEndian(NFTA_PAYLOAD_LEN, (uint)match.Value.Length);
+        EndExpression(ref writer, payload);
     }
 
     /// <summary>bitwise: register 1 = (register 1 &amp; mask) ^ 0.</summary>
     private static void WriteMask(ref NetlinkWriter writer, byte[] mask)
     {
-        int element = writer.BeginNested(NFTA_LIST_ELEM);
-        writer.WriteString(NFTA_EXPR_NAME, "bitwise");
-        int data = writer.BeginNested(NFTA_EXPR_DATA);
+        var bitwise = BeginExpression(ref writer, "bitwise");
         writer.WriteUInt32BigEndian(NFTA_BITWISE_SREG, NFT_REG_1);
         writer.WriteUInt32BigEndian(NFTA_BITWISE_DREG, NFT_REG_1);
         writer.WriteUInt32BigEndian(NFTA_BITWISE_LEN, (uint)mask.Length);
         WriteValue(ref writer, NFTA_BITWISE_MASK, mask);
         WriteValue(ref writer, NFTA_BITWISE_XOR, new byte[mask.Length]);
-        writer.EndNested(data);
-        writer.EndNested(element);
+        EndExpression(ref writer, bitwise);
+    }
+
+    /// <summary>One expression of a rule: its name, then its data until <see cref="EndExpression"/>.</summary>
+    private static (int Element, int Data) BeginExpression(ref NetlinkWriter writer, string name)
+    {
+        int element = writer.BeginNested(NFTA_LIST_ELEM);
+        writer.WriteString(NFTA_EXPR_NAME, name);
+        return (element, writer.BeginNested(NFTA_EXPR_DATA));
+    }
+
+    private static void EndExpression(ref NetlinkWriter writer, (int Element, int Data) expression)
+    {
+        writer.EndNested(expression.Data);
+        writer.EndNested(expression.Element);
     }
 
     private static void WriteValue(ref NetlinkWriter writer, ushort type, ReadOnlySpan<byte> value)
@@ -283,9 +276,7 @@ internal static class NfTablesMessages
     /// <summary>immediate: the verdict register gets the verdict (and the chain of a jump or goto).</summary>
     private static void WriteVerdict(ref NetlinkWriter writer, Verdict verdict)
     {
-        int element = writer.BeginNested(NFTA_LIST_ELEM);
-        writer.WriteString(NFTA_EXPR_NAME, "immediate");
-        int data = writer.BeginNested(NFTA_EXPR_DATA);
+        var immediate = BeginExpression(ref writer, "immediate");
         writer.WriteUInt32BigEndian(NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
         int value = writer.BeginNested(NFTA_IMMEDIATE_DATA);
         int code = writer.BeginNested(NFTA_DATA_VERDICT);
@@ -293,7 +284,6 @@ internal static class NfTablesMessages
         if (verdict.Chain is { } chain) writer.WriteString(NFTA_VERDICT_CHAIN, chain);
         writer.EndNested(code);
         writer.EndNested(value);
-        writer.EndNested(data);
-        writer.EndNested(element);
+        EndExpression(ref writer, immediate);
     }
 }

@@ -61,6 +61,27 @@ public sealed class LayeringTests
         Assert.All(edges.Keys, e => Assert.Contains(e.From, Allowed.Keys));
     }
 
+    /// <summary>docs/architecture.md's layering table is this test's: every folder, and what it may use.</summary>
+    [Fact]
+    public void The_architecture_document_shows_the_layering_this_test_holds()
+    {
+        string doc = File.ReadAllText(Path.Combine(TestSupport.SampleFiles.RepositoryRoot, "docs/architecture.md"));
+        int start = doc.IndexOf("<!-- layering:", StringComparison.Ordinal), end = doc.IndexOf("<!-- end layering -->", StringComparison.Ordinal);
+        Assert.True(start >= 0 && end > start, "docs/architecture.md has no layering table");
+        Dictionary<string, string[]> documented = doc[start..end].Split('\n')
+            .Where(l => l.StartsWith("| `", StringComparison.Ordinal))
+            .Select(l => l.Split('|', StringSplitOptions.TrimEntries))
+            .ToDictionary(c => c[1].Trim('`'), c => c[2] == "nothing" ? [] : c[2].Split(", ").Select(f => f.Trim('`')).ToArray());
+
+        Assert.Equal(Allowed.Keys.Order(StringComparer.Ordinal), documented.Keys.Order(StringComparer.Ordinal));
+        foreach ((string folder, string[] uses) in Allowed)
+            Assert.True(uses.Order(StringComparer.Ordinal).SequenceEqual(documented[folder].Order(StringComparer.Ordinal)),
+                $"docs/architecture.md: {folder} may use {string.Join(", ", documented[folder])}; the test allows {string.Join(", ", uses)}");
+        string[] folders = Directory.GetDirectories(Path.Combine(TestSupport.SampleFiles.RepositoryRoot, "src/LibvirtShim"))
+            .Select(Path.GetFileName).Where(f => f is not ("bin" or "obj" or "Properties")).Select(f => f!).ToArray();
+        Assert.Equal(folders.Order(StringComparer.Ordinal), Allowed.Keys.Order(StringComparer.Ordinal));
+    }
+
     /// <summary>libvirt's failures become the project's in the binding: no operation catches (or names) Interop's exception.</summary>
     [Fact]
     public void OnlyTheLibvirtBindingSeesInteropsLibvirtException()

@@ -1,3 +1,5 @@
+using System.Xml.Linq;
+using LibvirtShim.Domain;
 using LibvirtShim.Net;
 using LibvirtShim.Netfilter;
 using LibvirtShim.Session;
@@ -48,6 +50,32 @@ public sealed class GuardLifecycleTests
 
         Assert.Empty(NftView.Of(h.Ns).Tables);
         Assert.DoesNotContain(h.Ns.Links(), l => l.Kind == "macvtap");
+    }
+
+    /// <summary>
+    /// A guest restored (or arriving) where its names are taken gets other names; the guard its &lt;shim:link&gt; carries comes
+    /// with it, and the prepare that follows puts it on the new links.
+    /// </summary>
+    [Fact]
+    public void A_restored_guest_keeps_its_guard_on_the_names_it_gets_here()
+    {
+        using var h = HookHarness.Create();
+        h.Ns.Ip("link", "add", "link", "uplink0", "name", "mvtap0", "type", "macvtap");
+        string xml = TestDomains.Owned("web", Web, Nics());
+
+        HookResult restore = h.Run("web", "restore", "begin", xml);
+        Assert.Equal(0, restore.ExitCode);
+        OwnedNic[] nics = DomainReader.Read(XDocument.Parse(restore.Stdout)).OwnedNics.OrderBy(n => n.Mac.Value).ToArray();
+        Assert.NotEqual("mvtap0", nics[0].Name);
+        Assert.Equal(new GuardMode?[] { GuardMode.Ip, GuardMode.Mac }, nics.Take(2).Select(n => n.Guard));
+
+        Assert.Equal(0, h.Run("web", "prepare", "begin", restore.Stdout).ExitCode);
+
+        NftView nft = NftView.Of(h.Ns);
+        Assert.Equal(new[] { nics[0].Name, nics[1].Name }.Order(), nft.EgressChains.Select(c => c.Device).Order());
+        Assert.Equal("drop", nft.EgressChains.Single(c => c.Device == nics[0].Name).Policy);
+        Assert.Equal(0, h.Run("web", "release", "end", restore.Stdout).ExitCode);
+        Assert.Empty(NftView.Of(h.Ns).Tables);
     }
 
     /// <summary>

@@ -74,6 +74,26 @@ public class AttachDetachTests
         Assert.True(Interop.Files.Lstat(h.Devices.Taps.NodeOf(index)) is { IsCharacterDevice: true });
     }
 
+    /// <summary>A NIC hot-plugged with --guard ip --ips: its chain is on the link before it is plugged, and the metadata carries both.</summary>
+    [Fact]
+    public void AGuardedNicIsPluggedWithItsGuardInTheKernelAndInTheMetadata()
+    {
+        using var h = HookHarness.Create();
+        Assert.Equal(0, h.Run("web", "prepare", "begin", Running).ExitCode);
+        FakeGuest guest = Guest();
+        using ShimContext context = h.OpenContext();
+        List<IpPrefix> ips = DomainReader.ParseIps("192.0.2.61, 2001:db8::61", "NIC");
+
+        AttachedNic attached = AttachInterface.Run(context, guest, Request(live: true) with { Guard = GuardMode.Ip, Ips = ips });
+
+        NftChain chain = Assert.Single(NftView.Of(h.Ns).EgressChains);
+        Assert.Equal((attached.Nic.Name, "drop"), (chain.Device, chain.Policy));
+        OwnedNic live = Read(guest, GuestScope.Live).OwnedNics.Single(n => n.Mac.ToString() == Mac);
+        Assert.Equal((GuardMode?)GuardMode.Ip, live.Guard);
+        Assert.Equal(ips, live.Ips);
+        Assert.Equal(GuardMode.Ip, h.ReadState()!.Find(attached.Nic.Name)!.Guard);
+    }
+
     [Fact]
     public void NeitherLiveNorConfigMeansTheDefinitionOfAGuestThatDoesNotRun()
     {
