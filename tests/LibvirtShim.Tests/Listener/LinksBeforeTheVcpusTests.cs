@@ -50,7 +50,10 @@ public sealed class LinksBeforeTheVcpusTests
             Assert.Contains("created 0 of 2 macvtaps", Log(h));
         }
 
-        // The listener is gone: the next prepare cannot leave down links for nobody to bring up, so it replaces them.
+        // The listener is gone: the next prepare cannot leave down links for nobody to bring up, so it replaces them. (A
+        // process another test forks in the meantime holds a copy of the lock's descriptor until it execs: wait for it.)
+        Assert.True(SpinWait.SpinUntil(() => ListenerLock.Probe(h.Settings.StateDir) == ListenerPresence.Gone, TimeSpan.FromSeconds(10)),
+            "the listener's lock stayed held");
         Assert.Equal(0, h.Run("web", "prepare", "begin", WebXml).ExitCode);
         Assert.All(OwnedLinks(h), l => Assert.True(l.IsUp));
         Assert.Contains("created 2 of 2 macvtaps, up at once: the listener (libvirt-shim watch) is not connected to libvirt", Log(h));
