@@ -228,6 +228,8 @@ internal static class StatusCommand
             w.WriteNumber("events", m.Events);
             w.WriteNumber("failures", m.Failures);
             w.WriteString("lastFailure", m.LastFailure);
+            w.WriteNumber("repairs", m.Repairs);
+            w.WriteNumber("repairFailures", m.RepairFailures);
         }
         w.WriteEndObject();
     }

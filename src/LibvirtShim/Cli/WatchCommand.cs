@@ -39,7 +39,7 @@ internal static class WatchCommand
                 sink => LibvirtWatchConnection.Open(uri, sink));
             using ShimContext repairs = new(settings, LinkTable.Open, Netfilter.GuardTables.Open, TapNodes.System, log, TimeProvider.System);
             using LinkEvents events = LinkEvents.Open(RepairWake);
-            Thread repairing = new UplinkRepair(repairs, name => LibvirtGuest.Open(uri, name), RepairWait, loop.LookAgain)
+            Thread repairing = new UplinkRepair(repairs, name => LibvirtGuest.Open(uri, name), RepairWait, loop.Repaired, _ => loop.RepairFailed())
                 .Start(events, stop.Token);
             loop.Run(stop.Token);
             repairing.Join(RepairWait + 2 * RepairWake);   // a repair under way finishes before its context goes

@@ -15,6 +15,9 @@ internal abstract record ListenerSignal
     public sealed record GuestChanged(Guid Uuid, long HeardAt, string Event, int LastEvent = Interop.Libvirt.MetadataChanged) : ListenerSignal;
 
     public sealed record ConnectionClosed(string Reason) : ListenerSignal;
+
+    /// <summary>Nothing to look at: the figures changed on another thread, and are saved.</summary>
+    public sealed record FiguresChanged : ListenerSignal;
 }
 
 /// <summary>
@@ -23,7 +26,7 @@ internal abstract record ListenerSignal
 /// </summary>
 internal sealed class ListenerInbox : ILibvirtEventSink
 {
-    /// <summary>Not libvirt's: the listener's own word that a guest's lost links were made again (<see cref="WatchLoop.LookAgain"/>).</summary>
+    /// <summary>Not libvirt's: the listener's own word that a guest's lost links were made again (<see cref="WatchLoop.Repaired"/>).</summary>
     public const int LinksRepaired = -2;
 
     private readonly BlockingCollection<ListenerSignal> _queue = new();
@@ -40,6 +43,8 @@ internal sealed class ListenerInbox : ILibvirtEventSink
         }
         _queue.Add(new ListenerSignal.GuestChanged(domain, Stopwatch.GetTimestamp(), last.Item1, lifecycleEvent));
     }
+
+    public void FiguresChanged() => _queue.Add(new ListenerSignal.FiguresChanged());
 
     public void ConnectionClosed(int reason) => _queue.Add(new ListenerSignal.ConnectionClosed(LifecycleEvents.CloseReason(reason)));
 

@@ -17,9 +17,11 @@ namespace LibvirtShim.Listener;
 /// <see cref="LinkStart.ForGuest"/> says (down while the listener runs and the guest's vCPUs do not), and their NICs plugged
 /// in again through libvirt. The devices waited for are looked up again when it starts, when a link carrying a group (a
 /// mark) goes, after each repair and when announcements were lost; when it starts and after a loss it repairs each guest
-/// whose lost links' lower devices are all there, so nothing depends on having heard one announcement.
+/// whose lost links' lower devices are all there, so nothing depends on having heard one announcement. Each guest repaired
+/// is told to <c>repaired</c>, each whose repair failed (logged) to <c>failed</c>.
 /// </summary>
-internal sealed class UplinkRepair(ShimContext context, Func<string, IGuestDevices> openGuest, TimeSpan wait, Action<Guid> repaired)
+internal sealed class UplinkRepair(ShimContext context, Func<string, IGuestDevices> openGuest, TimeSpan wait, Action<Guid> repaired,
+    Action<Guid> failed)
 {
     private readonly HashSet<string> _awaited = new(StringComparer.Ordinal);
     private List<LostLinks> _lost = [];
@@ -105,6 +107,7 @@ internal sealed class UplinkRepair(ShimContext context, Func<string, IGuestDevic
             {
                 log.Warning("Repair failed: {Problem}; tried again when its lower device is announced again, or run libvirt-shim repair",
                     e.Message);
+                failed(lost.Uuid);
             }
         }
         if (guests.Count > 0) TryFindLost();

@@ -37,6 +37,9 @@ internal sealed class WatchLoop(
     private volatile ListenerInbox? _inbox;
 
     private ListenerMetrics _metrics = ListenerMetrics.Starting(Environment.ProcessId, 0, uri ?? "");
+
+    /// <summary>Counted on <see cref="UplinkRepair"/>'s thread, copied into the figures when they are saved.</summary>
+    private long _repairs, _repairFailures;
     private readonly StateFiles _files = new(StateDirectory.Canonical(settings.StateDir));
 
     /// <summary>Each guest as last seen (its link names above all), for <see cref="Anticipate"/>.</summary>
@@ -108,7 +111,7 @@ internal sealed class WatchLoop(
                     Save();
                     return;
                 case ListenerSignal.GuestChanged changed:
-                    _metrics = _metrics with { Events = _metrics.Events + 1 };
+                    if (changed.LastEvent != ListenerInbox.LinksRepaired) _metrics = _metrics with { Events = _metrics.Events + 1 };
                     if (!Follow(guests, changed)) reconcile = true;
                     break;
             }
@@ -120,7 +123,18 @@ internal sealed class WatchLoop(
     /// again: they follow its vCPUs from now on, even where its state changed while they were being made). Between connections
     /// nothing is needed: the reconcile after the next one looks at every guest.
     /// </summary>
-    public void LookAgain(Guid domain) => _inbox?.DomainChanged(domain, ListenerInbox.LinksRepaired, 0);
+    public void Repaired(Guid domain)
+    {
+        Interlocked.Increment(ref _repairs);
+        _inbox?.DomainChanged(domain, ListenerInbox.LinksRepaired, 0);
+    }
+
+    /// <summary>From another thread: a repair <see cref="UplinkRepair"/> tried failed (it logged why); counted in the figures.</summary>
+    public void RepairFailed()
+    {
+        Interlocked.Increment(ref _repairFailures);
+        _inbox?.FiguresChanged();
+    }
 
     /// <summary>Every active guest's links as its state says. False when something failed (logged): the caller tries again.</summary>
     private bool Reconcile(IGuestSource guests)
@@ -232,6 +246,7 @@ internal sealed class WatchLoop(
     {
         try
         {
+            _metrics = _metrics with { Repairs = Interlocked.Read(ref _repairs), RepairFailures = Interlocked.Read(ref _repairFailures) };
             _metrics.Write(_files);
         }
         catch (ShimFailure e)

@@ -68,6 +68,8 @@ internal static class StatusMetrics
             [(null, m.Reconciles)], Counter: true));
         gauges.Add(new("libvirt_shim_listener_last_reconcile_timestamp_seconds", "When the listener last reconciled every active guest.",
             [(null, m.LastReconcileAt)]));
+        gauges.Add(new("libvirt_shim_listener_repairs_total", "Guests whose lost links the listener made again when their uplink came back, by outcome.",
+            [(Label("outcome", "repaired"), m.Repairs), (Label("outcome", "failed"), m.RepairFailures)], Counter: true));
         gauges.Add(new("libvirt_shim_listener_failures_total", "What the listener could not do (libvirt or the kernel refused) since it started.",
             [(null, m.Failures)], Counter: true));
         return gauges;

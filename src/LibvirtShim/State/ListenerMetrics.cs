@@ -22,7 +22,9 @@ internal sealed record ListenerMetrics(
     long Reconciles,
     long LastReconcileAt,
     long Failures,
-    string LastFailure)
+    string LastFailure,
+    long Repairs = 0,
+    long RepairFailures = 0)
 {
     private const int MaxBytes = 4096;
 
@@ -47,6 +49,8 @@ internal sealed record ListenerMetrics(
         Line("last_reconcile", LastReconcileAt);
         Line("failures", Failures);
         Line("last_failure", OneLine(LastFailure));
+        Line("repairs", Repairs);
+        Line("repair_failures", RepairFailures);
         return text.ToString();
     }
 
@@ -67,7 +71,7 @@ internal sealed record ListenerMetrics(
         string Text(string key) => values.TryGetValue(key, out string? v) ? v : "";
         return new ListenerMetrics((int)Math.Clamp(Number("pid"), 0, int.MaxValue), Number("started"), Text("uri"), Number("connected") == 1,
             Number("connected_since"), Number("connections"), Number("events"), Number("links_set_up"), Number("links_set_down"),
-            Number("reconciles"), Number("last_reconcile"), Number("failures"), Text("last_failure"));
+            Number("reconciles"), Number("last_reconcile"), Number("failures"), Text("last_failure"), Number("repairs"), Number("repair_failures"));
     }
 
     /// <summary>The figures the listener last wrote, or null when there are none to read (none, or not such a file).</summary>

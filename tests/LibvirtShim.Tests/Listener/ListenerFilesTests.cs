@@ -68,6 +68,8 @@ public sealed class ListenerFilesTests : IDisposable
             LastReconcileAt = 1_765_000_100,
             Failures = 1,
             LastFailure = "virDomainGetXMLDesc: broken\npipe",
+            Repairs = 4,
+            RepairFailures = 1,
         };
         metrics.Write(new StateFiles(_dir));
 

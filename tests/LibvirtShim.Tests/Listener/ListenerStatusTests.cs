@@ -75,19 +75,23 @@ public sealed class ListenerStatusTests
             LinksSetDown = 3,
             Reconciles = 2,
             LastReconcileAt = at,
+            Repairs = 3,
+            RepairFailures = 1,
         }).Write(new StateFiles(h.Settings.StateDir));
         using var live = ListenerLock.HoldLive(h.Settings.StateDir, TimeSpan.FromSeconds(1));
 
         HookResult r = HookHarness.Finish(h.StartProcess("status"), "");
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         Assert.True(r.Stdout.Contains("listener: running (pid 4242), connected to libvirt (qemu:///system) since 2025-12-06 05:46:41; 5 links set up and " +
-            "3 set down, 2 reconciles (the last at 2025-12-06 05:48:20), 0 failures", StringComparison.Ordinal), r.Stdout);
+            "3 set down, 2 reconciles (the last at 2025-12-06 05:48:20), 0 failures; 3 guests' lost links repaired, 1 repairs failed",
+            StringComparison.Ordinal), r.Stdout);
 
         HookResult json = HookHarness.Finish(h.StartProcess("status", "--json"), "");
         using JsonDocument doc = JsonDocument.Parse(json.Stdout);
         JsonElement listener = doc.RootElement.GetProperty("listener");
         Assert.Equal((true, 4242, 5, 3, 2), (listener.GetProperty("running").GetBoolean(), listener.GetProperty("pid").GetInt32(),
             listener.GetProperty("linksSetUp").GetInt32(), listener.GetProperty("linksSetDown").GetInt32(), listener.GetProperty("reconciles").GetInt32()));
+        Assert.Equal((3, 1), (listener.GetProperty("repairs").GetInt32(), listener.GetProperty("repairFailures").GetInt32()));
 
         HookResult metrics = HookHarness.Finish(h.StartProcess("status", "--format", "prometheus"), "");
         string[] expected =
@@ -99,6 +103,9 @@ public sealed class ListenerStatusTests
             "libvirt_shim_listener_reconciles_total 2",
             "libvirt_shim_listener_events_total 9",
             "libvirt_shim_listener_failures_total 0",
+            "# TYPE libvirt_shim_listener_repairs_total counter",
+            "libvirt_shim_listener_repairs_total{outcome=\"repaired\"} 3",
+            "libvirt_shim_listener_repairs_total{outcome=\"failed\"} 1",
             "libvirt_shim_listener_last_reconcile_timestamp_seconds " + at.ToString(CultureInfo.InvariantCulture),
         ];
         Assert.All(expected, line => Assert.Contains(line + "\n", metrics.Stdout));

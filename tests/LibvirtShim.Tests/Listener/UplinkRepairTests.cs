@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using LibvirtShim.Libvirt;
 using LibvirtShim.Listener;
+using LibvirtShim.Messages;
 using LibvirtShim.Netlink;
 using LibvirtShim.Session;
 using LibvirtShim.State;
@@ -81,6 +83,24 @@ public sealed class UplinkRepairTests
         Assert.Equal(["detach Live", "attach Live"], guest.Calls);
     }
 
+    /// <summary>A repair libvirt refuses is told as failed (the listener counts it), not as repaired.</summary>
+    [Fact]
+    public void A_repair_that_fails_is_told_as_failed()
+    {
+        using var h = Started(out _);
+        var guest = new FakeGuest("web", Xml, Xml) { LiveReadsToDetach = 2 };
+        using var repair = RepairThread.Start(h, guest, name => throw new ShimFailure($"cannot reach libvirt for {name}"));
+
+        h.Ns.Ip("link", "del", "uplink0");
+        repair.WaitForAwaited(["uplink0"], "the lost link's uplink to be waited for");
+        h.Ns.AddVeth("uplink0", "uplink0p");
+        RepairThread.Until(() => repair.Failed.Length > 0, () => "the failed repair was not told");
+        repair.Stop();
+        Assert.All(repair.Failed, uuid => Assert.Equal(Web, uuid));
+        Assert.Empty(repair.Repaired);
+        Assert.DoesNotContain(h.Ns.Links(), l => l.Name == "mvtap1");
+    }
+
     /// <summary>The guest started (prepare), running as its status file says.</summary>
     private static HookHarness Started(out IpLink link)
     {
@@ -96,19 +116,21 @@ public sealed class UplinkRepairTests
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly ConcurrentQueue<Guid> _repaired = new();
+        private readonly ConcurrentQueue<Guid> _failed = new();
         private ShimContext _context = null!;
         private LinkEvents _events = null!;
         private Thread _thread = null!;
 
         public UplinkRepair Repairer { get; private set; } = null!;
         public Guid[] Repaired => [.. _repaired];
+        public Guid[] Failed => [.. _failed];
 
-        public static RepairThread Start(HookHarness h, FakeGuest guest)
+        public static RepairThread Start(HookHarness h, FakeGuest guest, Func<string, IGuestDevices>? open = null)
         {
             var r = new RepairThread { _context = h.OpenContext(), _events = h.Ns.InNamespace(() => LinkEvents.Open(TimeSpan.FromMilliseconds(100))) };
             _ = r._context.Links;   // opened in the namespace now, before the test changes its links
-            r.Repairer = new UplinkRepair(r._context, name => name == guest.Name ? guest : throw new InvalidOperationException(name),
-                TimeSpan.FromSeconds(5), r._repaired.Enqueue);
+            r.Repairer = new UplinkRepair(r._context, open ?? (name => name == guest.Name ? guest : throw new InvalidOperationException(name)),
+                TimeSpan.FromSeconds(5), r._repaired.Enqueue, r._failed.Enqueue);
             r._thread = r.Repairer.Start(r._events, r._stop.Token);
             return r;
         }
@@ -129,7 +151,7 @@ public sealed class UplinkRepairTests
             Assert.True(_thread.Join(Bound), "the repair thread did not stop");
         }
 
-        private static void Until(Func<bool> condition, Func<string> failure)
+        public static void Until(Func<bool> condition, Func<string> failure)
         {
             var deadline = DateTime.UtcNow + Bound;
             while (!condition())

@@ -63,6 +63,12 @@ public sealed partial class WatchLoopTests : IDisposable
             Assert.True(metrics.Events >= 3, $"{metrics.Events} events");
             Assert.Equal(0, metrics.Failures);
 
+            // The repair thread's word (UplinkRepair): counted as repairs, not as libvirt's events.
+            loop.Repaired(domain);
+            loop.RepairFailed();
+            ListenerMetrics repaired = MetricsOnceSaved(m => m.Repairs == 1 && m.RepairFailures == 1);
+            Assert.Equal(metrics.Events, repaired.Events);
+
             stop.Cancel();
             Assert.True(running.Join(Bound), "the loop did not stop");
             Assert.Equal(ListenerPresence.Gone, ListenerLock.Probe(_h.Settings.StateDir));
