@@ -89,6 +89,11 @@ internal static class StatusCommand
         }
 
         output.WriteLine();
+        if (report.HeldForGoneDefinitions > 0)
+        {
+            output.WriteLine($"{report.HeldForGoneDefinitions} name(s) held for definitions that are gone (not a disagreement):");
+            WriteAdvice(output, report.Entries.Where(e => e.Problem == AuditProblem.DefinitionGone));
+        }
         if (report.Agrees)
         {
             output.WriteLine("state and kernel agree");
@@ -97,11 +102,7 @@ internal static class StatusCommand
         if (report.Problems > 0)
         {
             output.WriteLine($"{report.Problems} disagreement(s) between state and kernel; what to do:");
-            foreach (AuditEntry e in report.Entries)
-            {
-                if (e.Problem?.Words() is not { } problem) continue;
-                output.WriteLine($"  {e.Name}: {problem.Text}: {problem.AdviceFor(e.Name, e.DomainName, e.Lower)}");
-            }
+            WriteAdvice(output, report.Entries.Where(e => e.Problem?.IsDisagreement() == true));
         }
         else if (report.Load.State is null)
         {
@@ -112,6 +113,15 @@ internal static class StatusCommand
                 "delete them if nobody uses them, or 'libvirt-shim seed' records them");
         if (report.Orphans.Count > 0)
             output.WriteLine($"{report.Orphans.Count} {OutputVocabulary.OrphanGuardText}(s): 'libvirt-shim seed' deletes them");
+    }
+
+    private static void WriteAdvice(TextWriter output, IEnumerable<AuditEntry> entries)
+    {
+        foreach (AuditEntry e in entries)
+        {
+            ProblemWords problem = e.Problem!.Value.Words();
+            output.WriteLine($"  {e.Name}: {problem.Text}: {problem.AdviceFor(e.Name, e.DomainName, e.Lower)}");
+        }
     }
 
     /// <summary>Shown in the table: the most recent ones; --json has them all.</summary>

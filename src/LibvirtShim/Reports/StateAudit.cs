@@ -35,7 +35,10 @@ internal enum AuditProblem
     Unlabelled,
     /// <summary>The same, of a domain not known here.</summary>
     UnlabelledUnknown,
-    /// <summary>A name held for a definition that is gone: the next allocation or seed frees it.</summary>
+    /// <summary>
+    /// A name held for a definition that is gone: the next allocation or seed frees it. Not a disagreement (no link, nothing to
+    /// do): listed, counted apart, and status still agrees.
+    /// </summary>
     DefinitionGone,
     /// <summary>A created link of a running guest whose record says it is guarded, with no chain of its domain's table on it.</summary>
     GuardMissing,
@@ -46,6 +49,9 @@ internal enum AuditProblem
 /// <summary>Compares the records with the kernel's links, the running guests and the definitions.</summary>
 internal static class StateAudit
 {
+    /// <summary>Whether <paramref name="problem"/> is one the operator must act on (status exits 3 for it): all but a gone definition's names.</summary>
+    public static bool IsDisagreement(this AuditProblem problem) => problem != AuditProblem.DefinitionGone;
+
     /// <param name="definitionGone">Names held for definitions that are gone (<see cref="GoneDefinitions.Find"/>).</param>
     /// <param name="isGuarded">Whether the domain's guard table has a chain hooked to the link of that name; null: not looked at.</param>
     /// <param name="vcpusRun">Those of <paramref name="running"/> whose status file says their vCPUs run

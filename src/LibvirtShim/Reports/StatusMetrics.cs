@@ -39,8 +39,11 @@ internal static class StatusMetrics
             new("libvirt_shim_lower_device_up", "Whether each lower device names are held on exists and is up.",
                 report.Lowers.Select(l => (Label("lower", l.Name), l.Exists && l.IsUp ? 1.0 : 0.0)).ToList()),
             new("libvirt_shim_disagreements", "Disagreements between the state and the kernel, by kind ('libvirt-shim status' says what to do).",
-                report.Entries.Where(e => e.Problem is not null).GroupBy(e => e.Problem!.Value.Words().Kind)
+                report.Entries.Where(e => e.Problem?.IsDisagreement() == true).GroupBy(e => e.Problem!.Value.Words().Kind)
                     .OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (Label("kind", g.Key), (double)g.Count())).ToList()),
+            new("libvirt_shim_names_held_for_gone_definitions",
+                "Names held for definitions that are gone (not a disagreement: the next allocation or 'libvirt-shim seed' frees them).",
+                [(null, report.HeldForGoneDefinitions)]),
             new("libvirt_shim_unrecorded_links", "Links on managed names that no record holds.", [(null, report.Unrecorded.Count)]),
             new("libvirt_shim_guarded_links", "Created links with a guard, by guard.",
                 new[] { GuardMode.Mac, GuardMode.Ip }.Select(g => (Label("guard", g.Name()),

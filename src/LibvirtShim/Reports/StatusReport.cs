@@ -27,7 +27,11 @@ internal sealed record StatusReport(
     /// <summary>A link on a managed name that no record holds (the next allocation records it as foreign).</summary>
     internal sealed record UnrecordedLink(string Name, int Ifindex, string Kind, string Lower, MacAddress Mac, string MadeBy);
 
-    public int Problems => Entries.Count(e => e.Problem is not null);
+    /// <summary>Entries whose problem is a disagreement (<see cref="StateAudit.IsDisagreement"/>).</summary>
+    public int Problems => Entries.Count(e => e.Problem?.IsDisagreement() == true);
+
+    /// <summary>Names held for definitions that are gone: listed, freed by the next allocation or seed, not a disagreement.</summary>
+    public int HeldForGoneDefinitions => Entries.Count(e => e.Problem == AuditProblem.DefinitionGone);
 
     /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name
     /// unrecorded.</summary>
