@@ -59,7 +59,7 @@ public sealed class G8GuestRepair(LibvirtFixture fixture)
             before = ExpectRepaired(guest, owned, before);
 
             // Where the listener runs, it repairs when the uplink comes back: no repair verb.
-            using (fixture.StartListener())
+            using (ShimListener listener = fixture.StartListener())
             {
                 log.Step("with the listener running, the uplink deleted", () => Veth.Delete(LibvirtFixture.Uplink0));
                 ExpectProblem(owned.Name, "link lost with its uplink, which is missing");
@@ -76,6 +76,9 @@ public sealed class G8GuestRepair(LibvirtFixture fixture)
                 log.Say($"the guest answered {sinceUplink.ElapsedMilliseconds} ms after its uplink was made again");
                 guest.WaitNicConfigured(nic, mark);
                 Assert.Contains("Repaired 1 NICs: " + owned.Name, fixture.ShimLogSince(logMark));
+                ListenerFigures? figures = Poll.Until(listener.Figures, f => f?["repairs"] == 1, "the listener to count its repair",
+                    TimeSpan.FromSeconds(5), f => $"{f}");
+                Assert.Equal(0, figures!["repair_failures"]);
                 ExpectRepaired(guest, owned, before);
             }
 
