@@ -161,6 +161,7 @@ internal static class StatusCommand
         w.WriteNumber("capacity", report.Scheme.Capacity);
         w.WriteNumber("heldManagedNames", report.Load.State?.HeldManagedNames ?? 0);
         w.WriteNumber("problems", report.Problems);
+        w.WriteNumber("heldForGoneDefinitions", report.HeldForGoneDefinitions);
         w.WriteBoolean("agrees", report.Agrees);
         w.WriteStrings("skippedRecords", report.Load.State?.Skipped ?? []);
         w.WriteStrings("unreadableStatusFiles", report.UnreadableStatusFiles);

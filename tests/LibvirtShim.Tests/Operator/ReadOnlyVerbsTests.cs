@@ -42,7 +42,13 @@ public class ReadOnlyVerbsTests
         HookResult status = HookHarness.Finish(h.StartProcess("status"), "");
         Assert.True(status.ExitCode == 0, status.Stdout + status.Stderr);
         Assert.Contains("mvtap2: definition gone: will be freed at the next allocation or seed", status.Stdout);
-        Assert.Equal(0, HookHarness.Finish(h.StartProcess("status", "--json"), "").ExitCode);
+        HookResult json = HookHarness.Finish(h.StartProcess("status", "--json"), "");
+        Assert.Equal(0, json.ExitCode);
+        using (var doc = System.Text.Json.JsonDocument.Parse(json.Stdout))
+        {
+            Assert.Equal((0, 1, true), (doc.RootElement.GetProperty("problems").GetInt32(), doc.RootElement.GetProperty("heldForGoneDefinitions").GetInt32(),
+                doc.RootElement.GetProperty("agrees").GetBoolean()));
+        }
         Assert.Equal(0, HookHarness.Finish(h.StartProcess("status", "--format", "prometheus"), "").ExitCode);
         HookResult doctor = HookHarness.Finish(h.StartProcess("doctor"), "");
         Assert.Contains("1 name(s) held for definitions that are gone: mvtap2 (gone)", doctor.Stdout);
