@@ -31,7 +31,19 @@ public sealed class PlannerTests
     [Fact]
     public void WithoutRepair_NoUplinkIsDeleted_WithoutTheListener_NoneIsKilled()
     {
-        Assert.DoesNotContain(Simulate(7, 5000, Features.None), s => s is UplinkFlapStep or ListenerKillStep);
+        Assert.DoesNotContain(Simulate(7, 5000, Features.None), s => s is UplinkFlapStep or ListenerKillStep or ReconcileHookKillStep);
+    }
+
+    [Fact]
+    public void AMigrationIsLookedAtInFlight_ExceptWhileItsListenerRestarts()
+    {
+        var steps = Simulate(7, 5000, All);
+        var plain = steps.OfType<MigrateStep>().ToList();
+        var beside = steps.OfType<ReconcileHookKillStep>().Select(r => r.Kill.Inner).OfType<MigrateStep>().ToList();
+        Assert.Contains(plain, m => m.Capped);
+        Assert.All(plain, m => Assert.True(m.LookInFlight));
+        Assert.NotEmpty(beside);
+        Assert.All(beside, m => Assert.False(m.LookInFlight));
     }
 
     [Fact]

@@ -181,7 +181,7 @@ public sealed class Invariants(SoakWorld world)
     /// <summary>
     /// `status` exits 0 on each host, its created links are the kernel's (name and ifindex), the kernel's hook links are in
     /// it, and a name it holds for a definition that is gone is one it reports as such (status changes nothing: the next
-    /// allocation or seed frees it). Such names alone make status exit 3 (README of the soak, "Found"): that exit is allowed.
+    /// allocation or seed frees it; not a disagreement, so status still exits 0).
     /// </summary>
     private IEnumerable<Violation> StatusAgrees(SoakModel model, WorldView view)
     {
@@ -194,8 +194,7 @@ public sealed class Invariants(SoakWorld world)
                 yield return new("status", $"{site.Label}: libvirt-shim status failed: {siteView.StatusError}");
                 continue;
             }
-            bool onlyGoneDefinitions = status.Names.Any(DefinitionGone) && status.Names.All(e => e.Problem is null || DefinitionGone(e));
-            if (status.ExitCode != 0 && !(status.ExitCode == 3 && onlyGoneDefinitions))
+            if (status.ExitCode != 0)
                 yield return new("status", $"{site.Label}: libvirt-shim status exited {status.ExitCode}: {status.Show()}");
             foreach (StatusEntry e in status.Names.Where(e => e.HeldAs == "created"))
             {

@@ -49,7 +49,7 @@ public sealed record WorldView(IReadOnlyDictionary<Site, SiteView> Sites, IReadO
         }
     }
 
-    private static IReadOnlyList<LiveNic> LiveNics(SoakSite site, string name)
+    public static IReadOnlyList<LiveNic> LiveNics(SoakSite site, string name)
     {
         CmdResult dump = site.Virsh.Run("dumpxml", name);
         if (!dump.Ok) return [];

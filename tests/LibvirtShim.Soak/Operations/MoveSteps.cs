@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LibvirtShim.EndToEnd.Infrastructure;
 using LibvirtShim.Soak.Model;
 using LibvirtShim.Soak.World;
@@ -12,6 +13,9 @@ namespace LibvirtShim.Soak.Operations;
 public sealed record MigrateStep(string Guest, Site From, bool SourceDefined, bool Capped = false, int CapSeconds = 0,
     bool UndefineSource = false) : AttemptStep
 {
+    /// <summary>A capped migration's links are looked at while it runs (<see cref="MigrationInFlight"/>): not while a listener restarts.</summary>
+    public bool LookInFlight { get; init; } = true;
+
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(180);
 
     public override string Kind => "migrate";
@@ -38,13 +42,20 @@ public sealed record MigrateStep(string Guest, Site From, bool SourceDefined, bo
         string[] args = ["migrate", "--live", Guest, world[To].Virsh.Uri, "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1",
             .. UndefineSource ? new[] { "--undefinesource" } : [], .. Capped ? new[] { "--bandwidth", "1" } : []];
         if (!Capped) return source.Run(Bound, args);
+        var watch = Stopwatch.StartNew();
+        TimeSpan cap = TimeSpan.FromSeconds(CapSeconds);
         Task<CmdResult> migration = source.RunAsync(Bound, args);
-        if (!migration.Wait(TimeSpan.FromSeconds(CapSeconds)))
+        InFlightLook? look = LookInFlight && world.Features.Listener ? MigrationInFlight.Look(world, Guest, From, To, migration, cap) : null;
+        if (look is not null) notes.Add(look.Problem is null ? look.Text : $"{look.Text}: {look.Problem}");
+        TimeSpan left = cap - watch.Elapsed;
+        if (!migration.Wait(left > TimeSpan.Zero ? left : TimeSpan.Zero))
         {
             CmdResult uncap = source.Run("migrate-setspeed", Guest, "--bandwidth", "100000");
             notes.Add(migration.IsCompleted ? "finished within its cap" : uncap.Ok ? $"uncapped after {CapSeconds} s" : "uncap refused (done?)");
         }
-        return migration.GetAwaiter().GetResult();
+        CmdResult result = migration.GetAwaiter().GetResult();
+        if (look?.Problem is { } problem) throw new StepFailed($"{this}: its links in flight: {problem}");
+        return result;
     }
 
     public override void Apply(SoakModel model)

@@ -32,6 +32,7 @@ public sealed class Planner(SoakRandom random)
         new("hook-kill", 6, HookKillStep.Candidates),
         new("uplink-flap", 2, UplinkFlapStep.Candidates),
         new("listener-kill", 2, ListenerKillStep.Candidates),
+        new("hook-kill-in-reconcile", 2, ReconcileHookKillStep.Candidates),
     ];
 
     public Step Next(SoakModel model)

@@ -6,7 +6,8 @@ using LibvirtShim.Soak.Model;
 namespace LibvirtShim.Soak.World;
 
 /// <summary>What an armed kill did: whether the matching hook call came, and its exit status (137 when SIGKILL ended it).</summary>
-public sealed record KillOutcome(bool Fired, int? ExitCode)
+/// <param name="SignalledAt">When the wrapper sent SIGKILL (whether or not the call had ended by then).</param>
+public sealed record KillOutcome(bool Fired, int? ExitCode, DateTimeOffset? SignalledAt = null)
 {
     public bool Killed => ExitCode == 137;
 
@@ -45,6 +46,7 @@ public sealed class HookFaults
             pid=$!
             sleep "$delay"
             kill -KILL "$pid" 2>/dev/null
+            echo "at $(date +%s.%N)" >>"$plan.fired"
             wait "$pid"
             rc=$?
             echo "$rc" >>"$plan.fired"
@@ -95,20 +97,30 @@ public sealed class HookFaults
         File.Delete(plan);
         string fired = plan + ".fired";
         if (!File.Exists(fired)) return new KillOutcome(false, null);
-        // The plan's line, then the exit status once the killed call was reaped.
+        // The plan's line, "at SECONDS" once SIGKILL was sent, then the exit status once the killed call was reaped.
         string[] lines = File.ReadAllLines(fired);
         File.Delete(fired);
-        return new KillOutcome(true, lines.Length > 1 && int.TryParse(lines[^1], out int rc) ? rc : null);
+        return new KillOutcome(true, ExitCodeIn(lines), SignalledAtIn(lines));
     }
+
+    /// <summary>What the last <see cref="Settle"/> returned.</summary>
+    public KillOutcome? Settled { get; private set; }
 
     /// <summary>Waits (bounded) until the armed call, if it came, has ended; returns what the kill did.</summary>
     public KillOutcome Settle(SoakSite site)
     {
         string fired = site.HostPath(PlanFile) + ".fired";
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (File.Exists(fired) && File.ReadAllLines(fired).Length < 2 && DateTime.UtcNow < deadline) Thread.Sleep(50);
-        return Disarm(site);
+        while (File.Exists(fired) && ExitCodeIn(File.ReadAllLines(fired)) is null && DateTime.UtcNow < deadline) Thread.Sleep(50);
+        return Settled = Disarm(site);
     }
+
+    private static int? ExitCodeIn(string[] lines) => lines.Length > 1 && int.TryParse(lines[^1], out int rc) ? rc : null;
+
+    private static DateTimeOffset? SignalledAtIn(string[] lines) =>
+        lines.FirstOrDefault(l => l.StartsWith("at ", StringComparison.Ordinal)) is { } at &&
+        decimal.TryParse(at[3..], NumberStyles.Number, CultureInfo.InvariantCulture, out decimal seconds)
+            ? DateTimeOffset.FromUnixTimeMilliseconds((long)(seconds * 1000)) : null;
 
     /// <summary>Puts each host's hook symlink back as hooks/install.sh made it.</summary>
     public void Uninstall()
