@@ -35,6 +35,27 @@ public sealed class PlannerTests
     }
 
     [Fact]
+    public void AStartDuringAnArrival_StartsAnotherGuestWithoutAnOs_WhereTheCappedMigrationGoes()
+    {
+        var model = new SoakModel(Fleet.Create(), All);
+        var planner = new Planner(new SoakRandom(7));
+        int seen = 0;
+        for (int i = 0; i < 5000; i++)
+        {
+            Step step = planner.Next(model);
+            if (step is StartDuringArrivalStep s)
+            {
+                seen++;
+                Assert.True(s.Migration.Capped && s.Start.Site == s.Migration.To && s.Start.Guest != s.Migration.Guest, $"step {i}: {s}");
+                Assert.False(model[s.Migration.Guest].Spec.Booted || model[s.Start.Guest].Spec.Booted, $"step {i}: {s}");
+                Assert.True(model[s.Start.Guest].ActiveOn is null && model[s.Start.Guest].IsDefinedOn(s.Migration.To), $"step {i}: {s}");
+            }
+            step.Apply(model);
+        }
+        Assert.True(seen > 0, "never chosen in 5000 steps");
+    }
+
+    [Fact]
     public void AMigrationIsLookedAtInFlight_ExceptWhileItsListenerRestarts()
     {
         var steps = Simulate(7, 5000, All);

@@ -33,6 +33,7 @@ public sealed class Planner(SoakRandom random)
         new("uplink-flap", 2, UplinkFlapStep.Candidates),
         new("listener-kill", 2, ListenerKillStep.Candidates),
         new("hook-kill-in-reconcile", 2, ReconcileHookKillStep.Candidates),
+        new("start-during-arrival", 2, StartDuringArrivalStep.Candidates),
     ];
 
     public Step Next(SoakModel model)
