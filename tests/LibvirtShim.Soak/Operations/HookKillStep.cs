@@ -63,16 +63,20 @@ public sealed record HookKillStep(AttemptStep Inner, HookCall Call, int DelayMs 
             notes.Add($"failed as it must ({FirstLine(first.Stderr)}); again without the fault");
             Inner.Run(world, notes);
         }
-        if (outcome.Killed && !Call.Stops) SeedAfterKilledRelease(world, site, notes);
+        if (outcome.Killed && !Call.Stops) SeedUntilNoLinksLeft(world, site, Inner.Guest, notes, "the killed release");
     }
 
     public override void Apply(SoakModel model) => Inner.Apply(model);
 
     public override string ToString() => $"{Inner}, its hook's {Call} killed -9 after {DelayMs} ms";
 
-    private void SeedAfterKilledRelease(SoakWorld world, SoakSite site, StepNotes notes)
+    /// <summary>
+    /// After a release that never ran (or never finished): `libvirt-shim seed` on that host, again once a second (bounded by
+    /// ReservationSeconds and 5 s) while links of the guest's are left, which seed keeps while they may be a start in flight.
+    /// </summary>
+    internal static void SeedUntilNoLinksLeft(SoakWorld world, SoakSite site, string guest, StepNotes notes, string leftBy)
     {
-        Guid uuid = world.Fleet.First(g => g.Name == Inner.Guest).Uuid;
+        Guid uuid = world.Fleet.First(g => g.Name == guest).Uuid;
         string alias = $"libvirt-shim:{uuid:D}@{site.Instance}";
         int Left() => IpLinks.All().Count(l => l.Alias == alias);
         int left = Left();
@@ -81,12 +85,12 @@ public sealed record HookKillStep(AttemptStep Inner, HookCall Call, int DelayMs 
         int seeds = 0;
         while (true)
         {
-            site.Shim(["seed"]).MustSucceed($"libvirt-shim seed on {site.Label} after a killed release");
+            site.Shim(["seed"]).MustSucceed($"libvirt-shim seed on {site.Label} after {leftBy}");
             seeds++;
             if (left == 0 || Left() == 0 || watch.Elapsed > bound) break;
             Thread.Sleep(TimeSpan.FromSeconds(1));
         }
-        notes.Add($"{left} link(s) left by the killed release; {seeds} seed(s) on {site.Label} in {watch.Elapsed.TotalSeconds:0.0} s");
+        notes.Add($"{left} link(s) left by {leftBy}; {seeds} seed(s) on {site.Label} in {watch.Elapsed.TotalSeconds:0.0} s");
     }
 
     private static string FirstLine(string text) => text.Trim().Split('\n')[0];

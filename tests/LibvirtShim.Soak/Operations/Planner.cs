@@ -34,6 +34,7 @@ public sealed class Planner(SoakRandom random)
         new("listener-kill", 2, ListenerKillStep.Candidates),
         new("hook-kill-in-reconcile", 2, ReconcileHookKillStep.Candidates),
         new("start-during-arrival", 2, StartDuringArrivalStep.Candidates),
+        new("daemon-kill-in-release", 2, DaemonKillInReleaseStep.Candidates),
     ];
 
     public Step Next(SoakModel model)
