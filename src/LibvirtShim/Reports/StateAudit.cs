@@ -49,8 +49,11 @@ internal enum AuditProblem
 /// <summary>Compares the records with the kernel's links, the running guests and the definitions.</summary>
 internal static class StateAudit
 {
-    /// <summary>Whether <paramref name="problem"/> is one the operator must act on (status exits 3 for it): all but a gone definition's names.</summary>
-    public static bool IsDisagreement(this AuditProblem problem) => problem != AuditProblem.DefinitionGone;
+    /// <summary>
+    /// Whether <paramref name="problem"/> is one the operator must act on (status exits 3 for it): all but the names the next
+    /// allocation frees by itself, a gone definition's and an expired reservation's.
+    /// </summary>
+    public static bool IsDisagreement(this AuditProblem problem) => problem is not (AuditProblem.DefinitionGone or AuditProblem.ReservationExpired);
 
     /// <param name="definitionGone">Names held for definitions that are gone (<see cref="GoneDefinitions.Find"/>).</param>
     /// <param name="isGuarded">Whether the domain's guard table has a chain hooked to the link of that name; null: not looked at.</param>

@@ -33,6 +33,9 @@ internal sealed record StatusReport(
     /// <summary>Names held for definitions that are gone: listed, freed by the next allocation or seed, not a disagreement.</summary>
     public int HeldForGoneDefinitions => Entries.Count(e => e.Problem == AuditProblem.DefinitionGone);
 
+    /// <summary>Reservations of a migration or restore that never came: listed, freed by the next allocation or seed, not a disagreement.</summary>
+    public int ExpiredReservations => Entries.Count(e => e.Problem == AuditProblem.ReservationExpired);
+
     /// <summary>Healthy only when nothing is unknown either: no record skipped, no status file unreadable, no link on a managed name
     /// unrecorded.</summary>
     public bool Agrees => Load.State is { Skipped.Count: 0 } && Problems == 0 && Unrecorded.Count == 0 && UnreadableStatusFiles.Count == 0
