@@ -38,10 +38,9 @@ public sealed record DaemonKillInReleaseStep(DestroyStep Destroy, int DelayMs = 
             Must(Destroy.Attempt(world, notes), $"{Destroy} again, after the daemon's restart");
         }
         // The new daemon's reconnect may still be running the release it owes: its links are waited for (bounded) first.
-        string alias = $"libvirt-shim:{world.Fleet.First(g => g.Name == Destroy.Guest).Uuid:D}@{site.Instance}";
         var deadline = DateTime.UtcNow + ReleaseBound;
         int left;
-        while ((left = IpLinks.All().Count(l => l.Alias == alias)) > 0 && DateTime.UtcNow < deadline) Thread.Sleep(100);
+        while ((left = HookKillStep.LinksLeft(world, site, Destroy.Guest)) > 0 && DateTime.UtcNow < deadline) Thread.Sleep(100);
         if (left == 0) notes.Add("no link of its left");
         else HookKillStep.SeedUntilNoLinksLeft(world, site, Destroy.Guest, notes, "a release its daemon was killed under");
     }

@@ -76,9 +76,7 @@ public sealed record HookKillStep(AttemptStep Inner, HookCall Call, int DelayMs 
     /// </summary>
     internal static void SeedUntilNoLinksLeft(SoakWorld world, SoakSite site, string guest, StepNotes notes, string leftBy)
     {
-        Guid uuid = world.Fleet.First(g => g.Name == guest).Uuid;
-        string alias = $"libvirt-shim:{uuid:D}@{site.Instance}";
-        int Left() => IpLinks.All().Count(l => l.Alias == alias);
+        int Left() => LinksLeft(world, site, guest);
         int left = Left();
         var watch = Stopwatch.StartNew();
         TimeSpan bound = TimeSpan.FromSeconds(SoakWorld.ReservationSeconds + 5);
@@ -91,6 +89,13 @@ public sealed record HookKillStep(AttemptStep Inner, HookCall Call, int DelayMs 
             Thread.Sleep(TimeSpan.FromSeconds(1));
         }
         notes.Add($"{left} link(s) left by {leftBy}; {seeds} seed(s) on {site.Label} in {watch.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    /// <summary>How many links carrying the marks of <paramref name="site"/>'s hook for <paramref name="guest"/> the kernel has.</summary>
+    internal static int LinksLeft(SoakWorld world, SoakSite site, string guest)
+    {
+        string alias = $"libvirt-shim:{world.Fleet.First(g => g.Name == guest).Uuid:D}@{site.Instance}";
+        return IpLinks.All().Count(l => l.Alias == alias);
     }
 
     private static string FirstLine(string text) => text.Trim().Split('\n')[0];

@@ -35,7 +35,7 @@ public static class MigrationInFlight
             if (arriving is { Count: > 0 } && leaving is { Count: > 0 })
             {
                 var links = IpLinks.All().ToDictionary(l => l.Name, StringComparer.Ordinal);
-                string arrivingState = State(destination, guest), leavingState = State(source, guest);
+                string arrivingState = destination.Virsh.DomState(guest), leavingState = source.Virsh.DomState(guest);
                 if (arriving.All(n => links.ContainsKey(n.Dev)))
                 {
                     if (migration.IsCompleted || arrivingState != "paused")
@@ -66,10 +66,4 @@ public static class MigrationInFlight
 
     private static IReadOnlyList<LiveNic>? Owned(SoakSite site, string guest) =>
         WorldView.LiveNics(site, guest) is { Count: > 0 } nics ? nics.Where(n => n.Owned && n.Dev.Length > 0).ToList() : null;
-
-    private static string State(SoakSite site, string guest)
-    {
-        CmdResult r = site.Virsh.Run("domstate", guest);
-        return r.Ok ? r.Stdout.Trim().Split('\n')[0].Trim() : "";
-    }
 }
