@@ -20,16 +20,17 @@ internal enum GuestState
 internal static class GuestStates
 {
     /// <summary>
-    /// True: the vCPUs run here (running, blocked on a resource, shutting down), or the guest sleeps in its own power
-    /// management and may be woken through its NIC (pmsuspended: libvirt leaves its own NICs up then). False: they do not
-    /// (paused for any reason: by the user, for a migration in either direction or its switchover, a save, an I/O error, or
-    /// before its first start; crashed). Null: the guest is not running here at all (shutoff, no state), so its links are
-    /// release's business.
+    /// True: the vCPUs run here (running, blocked on a resource), or the guest sleeps in its own power management and may be
+    /// woken through its NIC (pmsuspended: libvirt leaves its own NICs up then). False: they do not (paused for any reason: by
+    /// the user, for a migration in either direction or its switchover, a save, an I/O error, or before its first start;
+    /// crashed; shutdown, which the qemu driver only enters once QEMU says the guest finished, its vCPUs stopped: a guest
+    /// that powered off, or a migration's source as its QEMU quits). Null: the guest is not running here at all (shutoff, no
+    /// state), so its links are release's business.
     /// </summary>
     public static bool? LinksUp(GuestState state) => state switch
     {
-        GuestState.Running or GuestState.Blocked or GuestState.Shutdown or GuestState.PmSuspended => true,
-        GuestState.Paused or GuestState.Crashed => false,
+        GuestState.Running or GuestState.Blocked or GuestState.PmSuspended => true,
+        GuestState.Paused or GuestState.Crashed or GuestState.Shutdown => false,
         _ => null,
     };
 

@@ -81,7 +81,7 @@ internal sealed record TableSpec(IReadOnlyList<SetSpec> Sets, IReadOnlyList<Chai
 /// guest sends), named after it. mac: accept by policy, one rule dropping a frame whose source MAC is not the guest's. ip:
 /// the same rule, then a second going to chains the domain's ip links share, which look the link's name and the frame's
 /// ARP sender and source address up in the sets of the domain's MACs and addresses (the links' ips=, each one's EUI-64
-/// link-local address) and drop whatever they do not list: every ethertype but ARP, IPv4 and IPv6 (a VLAN tag included,
+/// link-local address) and drop whatever they do not list: every ethertype but ARP, IPv4, IPv6 and QEMU's RARP announce (a VLAN tag included,
 /// which would hide the rest), a DHCP or DHCPv6 server, a router advertisement or redirect, a neighbour advertisement for
 /// another's address. Shared chains and sets keep the rules per link at two: a guard's cost at prepare is mostly its rules;
 /// the source MAC stays a comparison in the link's own chain, which costs a frame less than a lookup.
@@ -186,9 +186,23 @@ internal static class GuardRuleset
             new Rule([EtherType(0x0806)], Verdict.Goto(ArpChain)),
             new Rule([EtherType(0x0800)], Verdict.Goto(Ip4Chain)),
             new Rule([EtherType(0x86dd)], Verdict.Goto(Ip6Chain)),
+            QemuAnnounce,
             new Rule([], Verdict.Drop),
         ]),
     ];
+
+    /// <summary>
+    /// QEMU's announce after a migration or restore, and the listener's repeat of it (<see cref="RarpAnnounce"/>): a broadcast
+    /// RARP reverse request whose sender and target are the link's MAC, without protocol addresses. libvirt's clean-traffic
+    /// filters let exactly this through (qemu-announce-self-rarp); without it a switch would not learn where the guest went.
+    /// </summary>
+    private static Rule QemuAnnounce => new(
+    [
+        Match.Frame(0, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), EtherType(0x8035),
+        Match.Frame(EthernetHeader, [0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x03]),
+        Match.LinkAddressIn(MacSet, EthernetHeader + 8, MacAddress.Length), Match.Frame(EthernetHeader + 14, [0, 0, 0, 0]),
+        Match.LinkAddressIn(MacSet, EthernetHeader + 18, MacAddress.Length), Match.Frame(EthernetHeader + 24, [0, 0, 0, 0]),
+    ], Verdict.Accept);
 
     private static Match ArpHeader => Match.Frame(EthernetHeader, [0x00, 0x01, 0x08, 0x00, 0x06, 0x04]);
 

@@ -1,4 +1,6 @@
+using LibvirtShim.Listener;
 using LibvirtShim.Net;
+using LibvirtShim.Netlink;
 using LibvirtShim.Tests.TestSupport;
 using Xunit;
 using static LibvirtShim.Tests.TestSupport.TestFrames;
@@ -60,6 +62,9 @@ public sealed class GuardRulesTests : IDisposable
         { "other ICMPv6 from ::", false },
         { "a neighbour advertisement for its own address", true },
         { "a neighbour advertisement for another's address", false },
+        { "QEMU's announce (a broadcast RARP reverse request for its MAC)", true },
+        { "a RARP announce of another's MAC", false },
+        { "a RARP reply", false },
         { "a VLAN-tagged frame", false },
         { "an unknown ethertype", false },
     };
@@ -75,6 +80,25 @@ public sealed class GuardRulesTests : IDisposable
         _guest.Send(Ping4(Guest, "192.0.2.10", "192.0.2.1", marker));
         Assert.True(_lan.WaitFor(f => Carries(f, marker), TimeSpan.FromSeconds(10)), "the frame sent after it never reached the LAN");
         Assert.True(_lan.Frames.Any(f => Carries(f, tag)) == passes, $"{what}: expected it to be {(passes ? "passed" : "dropped")}");
+    }
+
+    [Fact]
+    public void The_listeners_announce_leaves_a_guarded_link()
+    {
+        using LinkTable table = _host.Ns.OpenLinkTable();
+        Link link = Assert.NotNull(table.Find(["mvtap0"])[0]);
+        using MacAnnouncer announcer = _host.Ns.InNamespace(MacAnnouncer.Open);
+
+        Assert.Equal(Errno.None, announcer.Announce(link));
+        Assert.True(_lan.WaitFor(f => f.Length >= 14 && f[12] == 0x80 && f[13] == 0x35 && f.AsSpan(6, 6).SequenceEqual(MacBytes(Guest)),
+            TimeSpan.FromSeconds(10)), "the announce never reached the LAN");
+    }
+
+    private static byte[] MacBytes(MacAddress mac)
+    {
+        byte[] bytes = new byte[MacAddress.Length];
+        mac.Write(bytes);
+        return bytes;
     }
 
     private static byte[] Frame(string what, byte[] tag) => what switch
@@ -106,6 +130,9 @@ public sealed class GuardRulesTests : IDisposable
         "other ICMPv6 from ::" => Icmp6(Guest, "::", "ff02::1", 128, new byte[4], tag),
         "a neighbour advertisement for its own address" => NeighbourAdvertisement(Guest, "2001:db8:1::10", "2001:db8:1::10", tag),
         "a neighbour advertisement for another's address" => NeighbourAdvertisement(Guest, "2001:db8:1::10", "2001:db8:1::1", tag),
+        "QEMU's announce (a broadcast RARP reverse request for its MAC)" => Rarp(Guest, Guest, tag),
+        "a RARP announce of another's MAC" => Rarp(Guest, Other, tag),
+        "a RARP reply" => Rarp(Guest, Guest, tag, operation: 4),
         "a VLAN-tagged frame" => Tagged(Guest, 7, 0x0800, Ping4(Guest, "192.0.2.10", "192.0.2.1", tag)[14..]),
         "an unknown ethertype" => Ethernet(Guest, 0x88b5, tag),
         _ => throw new ArgumentException(what),

@@ -52,6 +52,20 @@ internal static class TestFrames
         return Ethernet(source, 0x0806, arp);
     }
 
+    /// <summary>
+    /// QEMU's announce (<see cref="RarpAnnounce"/>) sent from <paramref name="source"/> for <paramref name="announced"/>, the
+    /// tag in its padding; another <paramref name="operation"/> than the reverse request (3) on request.
+    /// </summary>
+    public static byte[] Rarp(MacAddress source, MacAddress announced, byte[] tag, ushort operation = 3)
+    {
+        byte[] frame = new byte[RarpAnnounce.Length];
+        RarpAnnounce.Write(announced, frame);
+        source.Write(frame.AsSpan(6));
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(20), operation);
+        tag.CopyTo(frame, 42);
+        return frame;
+    }
+
     /// <summary>IPv4 carrying UDP from <paramref name="sourcePort"/> to <paramref name="destinationPort"/>, the tag as its data.</summary>
     public static byte[] Udp4(MacAddress source, string from, string to, ushort sourcePort, ushort destinationPort, byte[] tag) =>
         Ethernet(source, 0x0800, Ipv4(from, to, 17, Udp(sourcePort, destinationPort, tag)));
