@@ -102,6 +102,7 @@ public sealed class SoakRunner(SoakWorld world, SoakModel model, SoakSettings se
             outcome = "FAILED";
             violations.Add(new Violation("step", $"{step}: {e.Message}"));
         }
+        violations.AddRange(notes.Violations);
         TimeSpan took = watch.Elapsed;
         var checkWatch = Stopwatch.StartNew();
         (IReadOnlyList<Violation> found, WorldView view) = _invariants.Check(model);

@@ -17,7 +17,9 @@ public sealed record InFlightLook(bool Seen, string Text, string? Problem)
 /// down, its vCPUs not running yet, while the source's are up as long as the source runs. Looked at once, inside a
 /// capped migration's cap, when every arriving link exists. Each state is read after the links, so a state still
 /// "paused" on the destination (still "running" on the source) proves the links were read before the resume (before the
-/// suspend) that the listener follows; a look that cannot prove it is not judged.
+/// suspend) that the listener follows; a look that cannot prove it is not judged. Nor is one whose destination listener
+/// was not connected throughout (from before the look to the judging, no reconnect between): its `prepare` then made the
+/// links up at once, as it does without a listener, and the listener's reconcile takes them down once it is back.
 /// </summary>
 public static class MigrationInFlight
 {
@@ -27,6 +29,7 @@ public static class MigrationInFlight
     {
         SoakSite source = world[from], destination = world[to];
         var watch = Stopwatch.StartNew();
+        ListenerFigures? before = world.Listener(to).Figures();
         IReadOnlyList<LiveNic>? leaving = null;
         while (!migration.IsCompleted && watch.Elapsed < within)
         {
@@ -40,6 +43,8 @@ public static class MigrationInFlight
                 {
                     if (migration.IsCompleted || arrivingState != "paused")
                         return InFlightLook.NotSeen($"done before its links were seen (destination {arrivingState})");
+                    if (!ConnectedThroughout(before, world.Listener(to).Figures()))
+                        return InFlightLook.NotSeen($"the listener on {destination.Label} was not connected throughout: links made up at once");
                     return Judge(arriving, leaving, links, leavingState, source, destination, watch.Elapsed);
                 }
             }
@@ -63,6 +68,10 @@ public static class MigrationInFlight
             (judgeSource ? $", {leaving.Count} leaving up on {source.Label}" : $" (source {leavingState}: not judged)");
         return problems.Count == 0 ? new(true, text, null) : new(true, $"in flight at {at.TotalSeconds:0.0} s", string.Join("; ", problems));
     }
+
+    private static bool ConnectedThroughout(ListenerFigures? before, ListenerFigures? after) =>
+        before is not null && after is not null && before["connected"] == 1 && after["connected"] == 1 &&
+        before["connections"] == after["connections"];
 
     private static IReadOnlyList<LiveNic>? Owned(SoakSite site, string guest) =>
         WorldView.LiveNics(site, guest) is { Count: > 0 } nics ? nics.Where(n => n.Owned && n.Dev.Length > 0).ToList() : null;

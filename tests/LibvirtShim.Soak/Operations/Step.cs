@@ -1,4 +1,5 @@
 using LibvirtShim.EndToEnd.Infrastructure;
+using LibvirtShim.Soak.Checks;
 using LibvirtShim.Soak.Model;
 using LibvirtShim.Soak.World;
 
@@ -32,8 +33,14 @@ public sealed class StepNotes
 {
     private readonly List<string> _lines = [];
     private readonly List<string> _faults = [];
+    private readonly List<Violation> _violations = [];
 
     public IReadOnlyList<string> Lines => _lines;
+
+    /// <summary>What the step saw while it ran that must not be, though its command succeeded (the model still follows it).</summary>
+    public IReadOnlyList<Violation> Violations => _violations;
+
+    public void Violate(string invariant, string text) => _violations.Add(new Violation(invariant, text));
 
     /// <summary>Faults that took effect ("hook prepare killed", "libvirtd kill -9"), for the run's counts.</summary>
     public IReadOnlyList<string> Faults => _faults;
