@@ -241,6 +241,8 @@ internal static class StatusCommand
             w.WriteString("lastFailure", m.LastFailure);
             w.WriteNumber("repairs", m.Repairs);
             w.WriteNumber("repairFailures", m.RepairFailures);
+            w.WriteNumber("announces", m.Announces);
+            w.WriteNumber("announceFailures", m.AnnounceFailures);
         }
         w.WriteEndObject();
     }

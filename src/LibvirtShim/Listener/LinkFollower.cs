@@ -5,14 +5,14 @@ using LibvirtShim.Session;
 namespace LibvirtShim.Listener;
 
 /// <summary>
-/// What one round of <see cref="LinkFollower.Apply"/> did: the changes the kernel made, those it refused, and the announces that
-/// could not be sent.
+/// What one round of <see cref="LinkFollower.Apply"/> did: the changes the kernel made, those it refused, how many announces went
+/// out, and those that could not be sent.
 /// </summary>
 internal sealed record FollowResult(
-    IReadOnlyList<LinkChange> Done, IReadOnlyList<(LinkChange Change, NetlinkError Error)> Refused,
+    IReadOnlyList<LinkChange> Done, IReadOnlyList<(LinkChange Change, NetlinkError Error)> Refused, int Announced,
     IReadOnlyList<(LinkChange Change, Errno Error)> Unannounced)
 {
-    public static readonly FollowResult Nothing = new([], [], []);
+    public static readonly FollowResult Nothing = new([], [], 0, []);
 
     public int SetUp => Done.Count(c => c.Up);
     public int SetDown => Done.Count(c => !c.Up);
@@ -42,6 +42,7 @@ internal static class LinkFollower
         var done = new List<LinkChange>(changes.Count);
         var refused = new List<(LinkChange, NetlinkError)>();
         var unannounced = new List<(LinkChange, Errno)>();
+        int announced = 0;
         for (int i = 0; i < changes.Count; i++)
         {
             if (errors[i] is { } error)
@@ -50,9 +51,10 @@ internal static class LinkFollower
                 continue;
             }
             done.Add(changes[i]);
-            if (announcer is not null && MacAnnouncer.Announces(changes[i]) && announcer.Announce(changes[i].Link) is not Errno.None and var errno)
-                unannounced.Add((changes[i], errno));
+            if (announcer is null || !MacAnnouncer.Announces(changes[i])) continue;
+            if (announcer.Announce(changes[i].Link) is not Errno.None and var errno) unannounced.Add((changes[i], errno));
+            else announced++;
         }
-        return new FollowResult(done, refused, unannounced);
+        return new FollowResult(done, refused, announced, unannounced);
     }
 }

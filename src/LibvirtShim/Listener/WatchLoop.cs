@@ -236,8 +236,13 @@ internal sealed class WatchLoop(
         : " (" + string.Join(", ", done.Take(20).Select(c => $"{c.Guest.Name}: {c.Link.Name} {(c.Up ? "up" : "down")}"))
             + (done.Count > 20 ? $", and {done.Count - 20} more" : "") + ")";
 
-    private void Count(FollowResult result) =>
-        _metrics = _metrics with { LinksSetUp = _metrics.LinksSetUp + result.SetUp, LinksSetDown = _metrics.LinksSetDown + result.SetDown };
+    private void Count(FollowResult result) => _metrics = _metrics with
+    {
+        LinksSetUp = _metrics.LinksSetUp + result.SetUp,
+        LinksSetDown = _metrics.LinksSetDown + result.SetDown,
+        Announces = _metrics.Announces + result.Announced,
+        AnnounceFailures = _metrics.AnnounceFailures + result.Unannounced.Count,
+    };
 
     private void Failed(string why) => _metrics = _metrics with { Failures = _metrics.Failures + 1, LastFailure = why };
 

@@ -31,7 +31,8 @@ internal sealed record ListenerView(ListenerPresence Presence, ListenerMetrics? 
             return $"running (pid {m.Pid}), connected to libvirt ({m.Uri}) since {time(m.ConnectedSince)}; {m.LinksSetUp} links set up and " +
                 $"{m.LinksSetDown} set down, {m.Reconciles} reconciles (the last at {time(m.LastReconcileAt)}), {m.Failures} failures" +
                 (m.Failures > 0 ? $" (the last: {m.LastFailure})" : "") +
-                (m.Repairs + m.RepairFailures > 0 ? $"; {m.Repairs} guests' lost links repaired, {m.RepairFailures} repairs failed" : "");
+                (m.Repairs + m.RepairFailures > 0 ? $"; {m.Repairs} guests' lost links repaired, {m.RepairFailures} repairs failed" : "") +
+                (m.AnnounceFailures > 0 ? $"; {m.AnnounceFailures} of {m.Announces + m.AnnounceFailures} announces could not be sent (the log says why)" : "");
         if (Running) return "running and connected to libvirt (its figures cannot be read)";
         string why = Presence switch
         {

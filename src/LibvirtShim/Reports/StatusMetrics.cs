@@ -76,6 +76,8 @@ internal static class StatusMetrics
             [(null, m.LastReconcileAt)]));
         gauges.Add(new("libvirt_shim_listener_repairs_total", "Guests whose lost links the listener made again when their uplink came back, by outcome.",
             [(Label("outcome", "repaired"), m.Repairs), (Label("outcome", "failed"), m.RepairFailures)], Counter: true));
+        gauges.Add(new("libvirt_shim_listener_announces_total", "Announces (QEMU's RARP, repeated) the listener sent for links it brought up, by outcome.",
+            [(Label("outcome", "sent"), m.Announces), (Label("outcome", "failed"), m.AnnounceFailures)], Counter: true));
         gauges.Add(new("libvirt_shim_listener_failures_total", "What the listener could not do (libvirt or the kernel refused) since it started.",
             [(null, m.Failures)], Counter: true));
         return gauges;

@@ -24,7 +24,9 @@ internal sealed record ListenerMetrics(
     long Failures,
     string LastFailure,
     long Repairs = 0,
-    long RepairFailures = 0)
+    long RepairFailures = 0,
+    long Announces = 0,
+    long AnnounceFailures = 0)
 {
     private const int MaxBytes = 4096;
 
@@ -51,6 +53,8 @@ internal sealed record ListenerMetrics(
         Line("last_failure", OneLine(LastFailure));
         Line("repairs", Repairs);
         Line("repair_failures", RepairFailures);
+        Line("announces", Announces);
+        Line("announce_failures", AnnounceFailures);
         return text.ToString();
     }
 
@@ -71,7 +75,8 @@ internal sealed record ListenerMetrics(
         string Text(string key) => values.TryGetValue(key, out string? v) ? v : "";
         return new ListenerMetrics((int)Math.Clamp(Number("pid"), 0, int.MaxValue), Number("started"), Text("uri"), Number("connected") == 1,
             Number("connected_since"), Number("connections"), Number("events"), Number("links_set_up"), Number("links_set_down"),
-            Number("reconciles"), Number("last_reconcile"), Number("failures"), Text("last_failure"), Number("repairs"), Number("repair_failures"));
+            Number("reconciles"), Number("last_reconcile"), Number("failures"), Text("last_failure"), Number("repairs"), Number("repair_failures"),
+            Number("announces"), Number("announce_failures"));
     }
 
     /// <summary>The figures the listener last wrote, or null when there are none to read (none, or not such a file).</summary>

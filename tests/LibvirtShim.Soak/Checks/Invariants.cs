@@ -17,12 +17,13 @@ public sealed record Violation(string Invariant, string Text)
 /// the hook's marks; each such link is up exactly when the guest's vCPUs run (before the listener of issue 21: up while
 /// the guest is active); no link of the hook's without a domain that runs; no name held twice; `status` exits 0 and
 /// its records and the kernel agree and it holds no name for a gone definition; the booted guests answer pings from the LAN through their own NICs, on the switch
-/// port of the host they run on. The host is quiet after a step, but libvirt finishes some things a little later (a
+/// port of the host they run on; every announce the listeners tried went out. The host is quiet after a step, but libvirt finishes some things a little later (a
 /// migration's source release): the checks are repeated until they hold or <see cref="Bound"/> has passed.
 /// </summary>
 public sealed class Invariants(SoakWorld world)
 {
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+    private Dictionary<Site, (long Pid, long Failures)> _announceFailures = [];
     private const string AliasPrefix = "libvirt-shim:";
 
     /// <summary>The violations of the last look (none when all held), and that look.</summary>
@@ -33,14 +34,19 @@ public sealed class Invariants(SoakWorld world)
         {
             WorldView view = WorldView.Observe(world);
             var violations = All(model, view).ToList();
-            if (violations.Count == 0 || watch.Elapsed >= Bound) return (violations, view);
+            if (violations.Count == 0 || watch.Elapsed >= Bound)
+            {
+                _announceFailures = AnnounceFailures(model);
+                return (violations, view);
+            }
             Thread.Sleep(500);
         }
     }
 
     public IEnumerable<Violation> All(SoakModel model, WorldView view) =>
         AsModelled(model, view).Concat(OwnedLinks(model, view)).Concat(NoOrphanLinks(view)).Concat(NamesOnce(view))
-            .Concat(StatusAgrees(model, view)).Concat(Guarded(model, view)).Concat(NoOrphanGuards(view)).Concat(Reachable(model, view));
+            .Concat(StatusAgrees(model, view)).Concat(Guarded(model, view)).Concat(NoOrphanGuards(view)).Concat(Reachable(model, view))
+            .Concat(AnnouncesSent(model));
 
     /// <summary>Each guest is active, paused and defined where the model says, and no other guest of the run exists.</summary>
     private static IEnumerable<Violation> AsModelled(SoakModel model, WorldView view)
@@ -154,6 +160,25 @@ public sealed class Invariants(SoakWorld world)
                 yield return new("orphan-guard", $"{table} of {owner.Site.Label}'s hook, but its guest is not active there");
         }
     }
+
+    /// <summary>
+    /// Every announce the listeners tried since the last check went out: one the kernel refused leaves a switch sending a guest's
+    /// frames to where it was. The listener counts since it started: a new pid counts from 0.
+    /// </summary>
+    private IEnumerable<Violation> AnnouncesSent(SoakModel model)
+    {
+        foreach ((Site site, (long pid, long failures)) in AnnounceFailures(model))
+        {
+            long before = _announceFailures.TryGetValue(site, out var seen) && seen.Pid == pid ? seen.Failures : 0;
+            if (failures > before)
+                yield return new("announce", $"{site.Label()}: the listener (pid {pid}) could not send {failures - before} announce(s) (its log says why)");
+        }
+    }
+
+    /// <summary>Each host's listener pid and the announces it could not send, from its figures; none without a listener.</summary>
+    private Dictionary<Site, (long Pid, long Failures)> AnnounceFailures(SoakModel model) =>
+        !model.Features.Listener ? [] : world.Sites.Select(s => (s.Site, Figures: world.Listener(s.Site).Figures()))
+            .Where(s => s.Figures is not null).ToDictionary(s => s.Site, s => (s.Figures!["pid"], s.Figures!["announce_failures"]));
 
     private (SoakSite Site, GuestSpec? Guest)? Owner(string alias)
     {

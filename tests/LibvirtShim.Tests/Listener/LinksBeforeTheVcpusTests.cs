@@ -84,6 +84,38 @@ public sealed class LinksBeforeTheVcpusTests
     }
 
     /// <summary>
+    /// Each link brought up gets its announce, counted as sent, through an ip guard too; one the kernel will not send (an egress
+    /// rule of someone else's dropping RARP) is counted as not sent, and the link is up all the same.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_listener_counts_the_announces_it_sent_and_those_it_could_not(bool dropped)
+    {
+        using var h = HookHarness.Create();
+        string xml = TestDomains.Owned("web", Web, [new(TestDomains.Mac(72, 0), "mvtap1", LinkAttributes: "guard='ip' ips='192.0.2.72'")]);
+        Directory.CreateDirectory(h.Settings.StateDir);
+        using (ListenerLock.HoldLive(h.Settings.StateDir, TimeSpan.FromSeconds(1)))
+            Assert.Equal(0, h.Run("web", "prepare", "begin", xml).ExitCode);
+        if (dropped)
+        {
+            Tool.Run("ip", "netns", "exec", h.Ns.Name, "nft", "add", "table", "netdev", "test-rarp");
+            Tool.Run("ip", "netns", "exec", h.Ns.Name, "nft", "add", "chain", "netdev", "test-rarp", "out",
+                "{ type filter hook egress device mvtap1 priority -10; }");
+            Tool.Run("ip", "netns", "exec", h.Ns.Name, "nft", "add", "rule", "netdev", "test-rarp", "out", "ether", "type", "0x8035", "drop");
+        }
+
+        using ShimContext context = h.OpenContext();
+        using MacAnnouncer announcer = h.Ns.InNamespace(MacAnnouncer.Open);
+        FollowResult result = LinkFollower.Apply(context.Links, context.Marker, [new GuestSnapshot(Web, "web", GuestState.Running, 1, ["mvtap1"])],
+            announcer);
+
+        Assert.Equal(1, result.SetUp);
+        Assert.True(h.Ns.Link("mvtap1").IsUp);
+        Assert.Equal(dropped ? (0, 1) : (1, 0), (result.Announced, result.Unannounced.Count));
+    }
+
+    /// <summary>
     /// The hook process, as libvirt runs it, with and without a listener: it never loads libvirt (so cannot call it), connects
     /// to no daemon's socket, and only tries the listener's lock without waiting (strace of the real executable).
     /// </summary>

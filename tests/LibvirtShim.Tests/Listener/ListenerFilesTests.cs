@@ -70,6 +70,8 @@ public sealed class ListenerFilesTests : IDisposable
             LastFailure = "virDomainGetXMLDesc: broken\npipe",
             Repairs = 4,
             RepairFailures = 1,
+            Announces = 11,
+            AnnounceFailures = 2,
         };
         metrics.Write(new StateFiles(_dir));
 

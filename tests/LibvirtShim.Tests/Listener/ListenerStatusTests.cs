@@ -77,13 +77,15 @@ public sealed class ListenerStatusTests
             LastReconcileAt = at,
             Repairs = 3,
             RepairFailures = 1,
+            Announces = 4,
+            AnnounceFailures = 1,
         }).Write(new StateFiles(h.Settings.StateDir));
         using var live = ListenerLock.HoldLive(h.Settings.StateDir, TimeSpan.FromSeconds(1));
 
         HookResult r = HookHarness.Finish(h.StartProcess("status"), "");
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         Assert.True(r.Stdout.Contains("listener: running (pid 4242), connected to libvirt (qemu:///system) since 2025-12-06 05:46:41; 5 links set up and " +
-            "3 set down, 2 reconciles (the last at 2025-12-06 05:48:20), 0 failures; 3 guests' lost links repaired, 1 repairs failed",
+            "3 set down, 2 reconciles (the last at 2025-12-06 05:48:20), 0 failures; 3 guests' lost links repaired, 1 repairs failed; 1 of 5 announces could not be sent (the log says why)",
             StringComparison.Ordinal), r.Stdout);
 
         HookResult json = HookHarness.Finish(h.StartProcess("status", "--json"), "");
@@ -92,6 +94,7 @@ public sealed class ListenerStatusTests
         Assert.Equal((true, 4242, 5, 3, 2), (listener.GetProperty("running").GetBoolean(), listener.GetProperty("pid").GetInt32(),
             listener.GetProperty("linksSetUp").GetInt32(), listener.GetProperty("linksSetDown").GetInt32(), listener.GetProperty("reconciles").GetInt32()));
         Assert.Equal((3, 1), (listener.GetProperty("repairs").GetInt32(), listener.GetProperty("repairFailures").GetInt32()));
+        Assert.Equal((4, 1), (listener.GetProperty("announces").GetInt32(), listener.GetProperty("announceFailures").GetInt32()));
 
         HookResult metrics = HookHarness.Finish(h.StartProcess("status", "--format", "prometheus"), "");
         string[] expected =
@@ -106,6 +109,9 @@ public sealed class ListenerStatusTests
             "# TYPE libvirt_shim_listener_repairs_total counter",
             "libvirt_shim_listener_repairs_total{outcome=\"repaired\"} 3",
             "libvirt_shim_listener_repairs_total{outcome=\"failed\"} 1",
+            "# TYPE libvirt_shim_listener_announces_total counter",
+            "libvirt_shim_listener_announces_total{outcome=\"sent\"} 4",
+            "libvirt_shim_listener_announces_total{outcome=\"failed\"} 1",
             "libvirt_shim_listener_last_reconcile_timestamp_seconds " + at.ToString(CultureInfo.InvariantCulture),
         ];
         Assert.All(expected, line => Assert.Contains(line + "\n", metrics.Stdout));
