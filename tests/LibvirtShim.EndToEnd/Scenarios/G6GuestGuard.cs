@@ -11,7 +11,9 @@ namespace LibvirtShim.EndToEnd.Scenarios;
 /// runs on) sees none of it, the guard's counters show it was sent and dropped, and the LAN's DHCP client gets no offer;
 /// its own IPv4 and IPv6 traffic and its DHCP client's DISCOVER pass. The same after a libvirtd restart, after a live
 /// migration to the peer (whose hook applies the guard the <c>&lt;shim:link&gt;</c> carries, on another name and uplink)
-/// and back. After destroy, no table or chain of the guest's is left in the kernel.
+/// and back. Both hosts run the listener: the guarded link is created down and brought up with the vCPUs, and the announce
+/// it repeats on arrival (QEMU's RARP from the guest's MAC) passes the guard. After destroy, no table or chain of the guest's
+/// is left in the kernel.
 /// </summary>
 [Collection(LibvirtCollection.Name)]
 public sealed class G6GuestGuard(LibvirtFixture fixture)
@@ -37,6 +39,8 @@ public sealed class G6GuestGuard(LibvirtFixture fixture)
             log.Step("peer: start, install the hook, restart",
                 () => peer.Start(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink0] = LibvirtFixture.Uplink1 }));
             fixture.WriteSettings(s => s["Uplinks"] = new JsonObject { [LibvirtFixture.Uplink1] = LibvirtFixture.Uplink0 });
+            using ShimListener mainListener = fixture.StartListener();
+            using ShimListener peerListener = peer.StartListener();
             guest.Boot(fixture, log);
             Assert.Single(Guards.Tables(guest.Xml.Uuid));
             Assert.Single(Guards.ChainsOn(nic.Name));
@@ -51,14 +55,17 @@ public sealed class G6GuestGuard(LibvirtFixture fixture)
                 "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1").MustSucceed("migration main -> peer"));
             Assert.True(peer.Virsh.IsActive(guest.Name), $"{guest.Name} on the peer: {peer.Virsh.DomState(guest.Name)}");
             guest.WaitReachable("on the peer");
+            ExpectAnnounced(peerListener, "on the peer");
             Assert.Empty(Guards.ChainsOn(nic.Name));
             ExpectGuarded(log, guest, own, spoof, LibvirtFixture.Uplink1 + "p", "on the peer");
 
             log.Say($"/dev/tap nodes of other namespaces set aside: {TapNodes.MakeRoom()}");
+            long announcedOnMain = mainListener.Figures()?["announces"] ?? 0;
             log.Step("virsh migrate --live peer -> main", () => peer.Virsh.Run(MigrateTimeout, "migrate", "--live", guest.Name, fixture.Main.Uri,
                 "--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1").MustSucceed("migration peer -> main"));
             Assert.True(fixture.Main.IsActive(guest.Name), $"{guest.Name} on main: {fixture.Main.DomState(guest.Name)}");
             guest.WaitReachable("back on main");
+            ExpectAnnounced(mainListener, "back on main", announcedOnMain);
             Poll.Until(() => Guards.Tables(guest.Xml.Uuid).Count == 1, "the peer's release to delete its guard table", TimeSpan.FromSeconds(30));
             ExpectGuarded(log, guest, own, spoof, LibvirtFixture.Uplink0 + "p", "back on main");
 
@@ -73,6 +80,14 @@ public sealed class G6GuestGuard(LibvirtFixture fixture)
             fixture.AfterScenario(Prefix);
             fixture.WriteSettings();
         }
+    }
+
+    /// <summary>The listener brought the arriving guest's guarded link up and its announce went out through the guard.</summary>
+    private static void ExpectAnnounced(ShimListener listener, string where, long before = 0)
+    {
+        ListenerFigures? figures = Poll.Until(listener.Figures, f => f is not null && f["announces"] + f["announce_failures"] > before,
+            $"{where}: the listener to bring the arriving link up and announce it", TimeSpan.FromSeconds(30));
+        Assert.True(figures!["announce_failures"] == 0, $"{where}: the guard stopped the listener's announce: {figures}");
     }
 
     /// <summary>What the guest pretends: another MAC, a foreign address, and the victim's address in its ARP.</summary>
