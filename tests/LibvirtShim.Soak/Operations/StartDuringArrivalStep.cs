@@ -52,7 +52,7 @@ public sealed record StartDuringArrivalStep(MigrateStep Migration, StartStep Sta
         {
             migrationFailed = e;
         }
-        foreach (string line in migrationNotes.Lines) notes.Add($"migration: {line}");
+        notes.Include(migrationNotes, "migration");
         notes.Add($"{Start.Guest} started {DelayMs} ms after the migration of {Migration.Guest} to {Migration.To.Label()} began");
         string[] failures = [.. new[] { migrationFailed, startFailed }.OfType<Exception>().Select(e => e.Message)];
         if (failures.Length > 0) throw new StepFailed(string.Join("; and ", failures));

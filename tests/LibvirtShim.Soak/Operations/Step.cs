@@ -42,6 +42,14 @@ public sealed class StepNotes
 
     public void Violate(string invariant, string text) => _violations.Add(new Violation(invariant, text));
 
+    /// <summary>Takes in what a part of the step noted (its lines prefixed with <paramref name="part"/>), its faults and violations.</summary>
+    public void Include(StepNotes other, string part)
+    {
+        _lines.AddRange(other._lines.Select(l => $"{part}: {l}"));
+        _faults.AddRange(other._faults);
+        _violations.AddRange(other._violations);
+    }
+
     /// <summary>Faults that took effect ("hook prepare killed", "libvirtd kill -9"), for the run's counts.</summary>
     public IReadOnlyList<string> Faults => _faults;
 
