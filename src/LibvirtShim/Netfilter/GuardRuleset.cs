@@ -83,8 +83,9 @@ internal sealed record TableSpec(IReadOnlyList<SetSpec> Sets, IReadOnlyList<Chai
 /// ARP sender and source address up in the sets of the domain's MACs and addresses (the links' ips=, each one's EUI-64
 /// link-local address) and drop whatever they do not list: every ethertype but ARP, IPv4, IPv6 and QEMU's RARP announce
 /// (a VLAN tag included, which would hide the rest), a DHCP or DHCPv6 server, a router advertisement or redirect, a
-/// neighbour advertisement for another's address. Shared chains and sets keep the rules per link at two: a guard's cost at prepare is mostly its rules;
-/// the source MAC stays a comparison in the link's own chain, which costs a frame less than a lookup.
+/// neighbour advertisement for another's address. Shared chains and sets keep the rules per link at two: a guard's cost
+/// at prepare is mostly its rules; the source MAC stays a comparison in the link's own chain, which costs a frame less
+/// than a lookup.
 /// </summary>
 internal static class GuardRuleset
 {
